@@ -1,0 +1,659 @@
+//! Image commands: images, import, tag, rmi, history, save, load, inspect, image prune, system df.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use berth_image::images::familiar;
+use berth_image::{archive, import, inspect, Image, Reference, RemoveEvent, Store};
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::output::{created_at, go_json, human_since, human_size, pretty_json, tabulate};
+use crate::template::Template;
+
+fn open_store(root: &Path) -> Result<Store> {
+    Store::open(root).with_context(|| format!("cannot open the berth store at {}", root.display()))
+}
+
+/// No containers exist yet; the runtime will supply the real answer.
+fn image_in_use(_id: &berth_image::Digest) -> bool {
+    false
+}
+
+#[derive(Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short, long)]
+    all: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    digests: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long)]
+    format: Option<String>,
+    /// Filter output based on conditions provided (dangling=, reference=, label=, before=, since=)
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    /// [REPOSITORY[:TAG]]
+    repository: Option<String>,
+}
+
+const IMAGE_HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Size", "SIZE"),
+    ("Digest", "DIGEST"),
+];
+
+struct Filters {
+    dangling: Option<bool>,
+    references: Vec<String>,
+    labels: Vec<(String, Option<String>)>,
+    before: Option<String>,
+    since: Option<String>,
+}
+
+fn parse_filters(store: &Store, raw: &[String]) -> Result<Filters> {
+    let mut f = Filters {
+        dangling: None,
+        references: Vec::new(),
+        labels: Vec::new(),
+        before: None,
+        since: None,
+    };
+    for r in raw {
+        let (k, v) = r
+            .split_once('=')
+            .ok_or_else(|| anyhow!("bad format of filter (expected name=value): {r}"))?;
+        match k {
+            "dangling" => {
+                f.dangling = Some(match v {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => bail!("invalid filter 'dangling={v}': expected true or false"),
+                })
+            }
+            "reference" => f.references.push(v.to_string()),
+            "label" => f.labels.push(match v.split_once('=') {
+                Some((a, b)) => (a.to_string(), Some(b.to_string())),
+                None => (v.to_string(), None),
+            }),
+            "before" => f.before = Some(store.lookup(v)?.config.created.unwrap_or_default()),
+            "since" => f.since = Some(store.lookup(v)?.config.created.unwrap_or_default()),
+            _ => bail!("invalid filter '{k}': supported filters are dangling, reference, label, before, since"),
+        }
+    }
+    Ok(f)
+}
+
+/// Go's path.Match, as Docker uses it for `reference=` filters.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    fn m(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != '/').any(|i| m(&p[1..], &n[i..])),
+            Some('?') => !n.is_empty() && n[0] != '/' && m(&p[1..], &n[1..]),
+            Some(c) => !n.is_empty() && n[0] == *c && m(&p[1..], &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    m(&p, &n)
+}
+
+pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
+    let store = open_store(root)?;
+    let filters = parse_filters(&store, &a.filter)?;
+    let wanted_repo = a
+        .repository
+        .as_deref()
+        .map(|r| -> Result<(String, Option<String>)> {
+            let parsed = Reference::parse(r)?;
+            Ok((parsed.name(), parsed.tag))
+        })
+        .transpose()?;
+    let mut rows: Vec<Value> = Vec::new();
+    let mut ids = Vec::new();
+    for img in store.list_images()? {
+        let created = img.config.created.clone();
+        if let Some(b) = &filters.before {
+            if created.as_deref().unwrap_or("") >= b.as_str() {
+                continue;
+            }
+        }
+        if let Some(s) = &filters.since {
+            if created.as_deref().unwrap_or("") <= s.as_str() {
+                continue;
+            }
+        }
+        let labels = img.config.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
+        if !filters.labels.iter().all(|(k, v)| match v {
+            Some(v) => labels.get(k) == Some(v),
+            None => labels.contains_key(k),
+        }) {
+            continue;
+        }
+        let dangling = img.tags.is_empty();
+        if filters.dangling.is_some_and(|d| d != dangling) {
+            continue;
+        }
+        let size = store.image_size(&img);
+        let id = if a.no_trunc { img.id().to_string() } else { img.id().short().to_string() };
+        let digest = img
+            .record
+            .repo_digests
+            .first()
+            .and_then(|d| d.split_once('@').map(|x| x.1.to_string()))
+            .unwrap_or_else(|| "<none>".into());
+        let mut names: Vec<(String, String, String)> = img
+            .tags
+            .iter()
+            .filter_map(|t| Reference::parse(t).ok())
+            .map(|r| (r.name(), r.familiar_name(), r.tag.clone().unwrap_or_default()))
+            .collect();
+        if names.is_empty() {
+            names.push((String::new(), "<none>".into(), "<none>".into()));
+        }
+        for (full, repo, tag) in names {
+            if let Some((want, want_tag)) = &wanted_repo {
+                if &full != want || want_tag.as_ref().is_some_and(|t| t != &tag) {
+                    continue;
+                }
+            }
+            if !filters.references.is_empty() {
+                let with_tag = format!("{repo}:{tag}");
+                if !filters.references.iter().any(|p| glob_match(p, &repo) || glob_match(p, &with_tag)) {
+                    continue;
+                }
+            }
+            ids.push(id.clone());
+            rows.push(json!({
+                "Containers": "N/A",
+                "CreatedAt": created_at(created.as_deref()),
+                "CreatedSince": human_since(created.as_deref()),
+                "Digest": digest,
+                "ID": id,
+                "Repository": repo,
+                "SharedSize": "N/A",
+                "Size": human_size(size),
+                "Tag": tag,
+                "UniqueSize": "N/A",
+                "VirtualSize": human_size(size),
+            }));
+        }
+    }
+    if a.quiet {
+        let mut seen = BTreeSet::new();
+        for id in ids {
+            if seen.insert(id.clone()) {
+                println!("{id}");
+            }
+        }
+        return Ok(0);
+    }
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    print_rows(a.format.as_deref(), default, IMAGE_HEADERS, &rows)
+}
+
+/// Prints rows with `--format` (Go template, `table …`, `json`) or the default table.
+fn print_rows(format: Option<&str>, default: &str, headers: &[(&str, &str)], rows: &[Value]) -> Result<u8> {
+    let format = match format {
+        None | Some("") | Some("table") => default,
+        Some("json") => "{{json .}}",
+        Some(f) => f,
+    };
+    let t = Template::parse(format).map_err(|e| anyhow!(e))?;
+    let mut text = String::new();
+    if t.table {
+        text.push_str(&t.header(headers));
+        text.push('\n');
+    }
+    for r in rows {
+        text.push_str(&t.render(r).map_err(|e| anyhow!("template: {e}"))?);
+        text.push('\n');
+    }
+    let out = if t.table { tabulate(&text) } else { text };
+    print!("{out}");
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long = "change")]
+    change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    platform: Option<String>,
+    /// file|- (a tarball, optionally gzip or zstd compressed)
+    file: String,
+    /// [REPOSITORY[:TAG]]
+    reference: Option<String>,
+}
+
+pub fn import(root: &Path, a: ImportArgs) -> Result<u8> {
+    if let Some(p) = &a.platform {
+        let host = format!("linux/{}", berth_image::config::host_architecture());
+        if p != &host {
+            bail!("--platform {p}: berth imports for this machine's platform ({host}) only");
+        }
+    }
+    if a.file.starts_with("http://") || a.file.starts_with("https://") {
+        bail!("importing from a URL ({}) is not supported yet: download it and import the file", a.file);
+    }
+    let tag = a.reference.as_deref().map(Reference::parse_tagged_default).transpose()?;
+    let store = open_store(root)?;
+    let opts = import::ImportOptions {
+        changes: a.change,
+        message: a.message,
+        source: a.file.clone(),
+        tag,
+    };
+    let img = if a.file == "-" {
+        import::import(&store, io::stdin().lock(), &opts)?
+    } else {
+        let f = File::open(&a.file).with_context(|| format!("open {}", a.file))?;
+        import::import(&store, f, &opts)?
+    };
+    println!("{}", img.id());
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct TagArgs {
+    /// SOURCE_IMAGE[:TAG]
+    source: String,
+    /// TARGET_IMAGE[:TAG]
+    target: String,
+}
+
+pub fn tag(root: &Path, a: TagArgs) -> Result<u8> {
+    let store = open_store(root)?;
+    store.tag_image(&a.source, &a.target)?;
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short, long)]
+    force: bool,
+    /// Do not delete untagged parents
+    #[arg(long)]
+    no_prune: bool,
+    /// IMAGE [IMAGE...]
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+fn print_events(events: &[RemoveEvent], lower: bool) {
+    for e in events {
+        match (e, lower) {
+            (RemoveEvent::Untagged(t), false) => println!("Untagged: {t}"),
+            (RemoveEvent::Deleted(d), false) => println!("Deleted: {d}"),
+            (RemoveEvent::Untagged(t), true) => println!("untagged: {t}"),
+            (RemoveEvent::Deleted(d), true) => println!("deleted: {d}"),
+        }
+    }
+}
+
+pub fn rmi(root: &Path, a: RmiArgs) -> Result<u8> {
+    let store = open_store(root)?;
+    let mut code = 0;
+    for name in &a.images {
+        match store.remove_image(name, a.force, &image_in_use) {
+            Ok(events) => print_events(&events, false),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    human: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+    image: String,
+}
+
+pub fn history(root: &Path, a: HistoryArgs) -> Result<u8> {
+    let store = open_store(root)?;
+    let img = store.lookup(&a.image)?;
+    let chain = img.chain_ids();
+    let mut layer_sizes = chain.iter().map(|c| store.layer_info(c).map(|i| i.size).unwrap_or(0));
+    let mut rows = Vec::new();
+    let history = if img.config.history.is_empty() {
+        // Images without history: one row per layer.
+        vec![berth_image::config::History::default(); img.diff_ids().len().max(1)]
+    } else {
+        img.config.history.clone()
+    };
+    for h in &history {
+        let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+        let created_by = h.created_by.clone().unwrap_or_default();
+        let shown_by = if a.no_trunc || created_by.chars().count() <= 45 {
+            created_by.clone()
+        } else {
+            format!("{}…", created_by.chars().take(44).collect::<String>())
+        };
+        rows.push(json!({
+            "ID": "<missing>",
+            "CreatedSince": if a.human { human_since(h.created.as_deref()) } else { h.created.clone().unwrap_or_default() },
+            "CreatedAt": h.created.clone().unwrap_or_default(),
+            "CreatedBy": shown_by,
+            "Size": if a.human { human_size(size) } else { size.to_string() },
+            "Comment": h.comment.clone().unwrap_or_default(),
+        }));
+    }
+    rows.reverse();
+    if let Some(top) = rows.first_mut() {
+        top["ID"] = json!(if a.no_trunc { img.id().to_string() } else { img.id().short().to_string() });
+    }
+    if a.quiet {
+        for r in &rows {
+            println!("{}", r["ID"].as_str().unwrap_or_default());
+        }
+        return Ok(0);
+    }
+    print_rows(
+        a.format.as_deref(),
+        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        &[("ID", "IMAGE"), ("CreatedSince", "CREATED"), ("CreatedBy", "CREATED BY"), ("CreatedAt", "CREATED AT")],
+        &rows,
+    )
+}
+
+#[derive(Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// IMAGE [IMAGE...]
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn save(root: &Path, a: SaveArgs) -> Result<u8> {
+    let store = open_store(root)?;
+    let mut chosen: Vec<(Image, Vec<String>)> = Vec::new();
+    for name in &a.images {
+        let img = store.lookup(name)?;
+        // Saved by tag: record that tag. Saved by ID: no name, as Docker does.
+        let tag = Reference::parse_tagged_default(name)
+            .ok()
+            .and_then(|r| r.tagged_name())
+            .filter(|t| img.tags.contains(t));
+        match chosen.iter_mut().find(|(i, _)| i.manifest_digest == img.manifest_digest) {
+            Some((_, tags)) => tags.extend(tag),
+            None => chosen.push((img, tag.into_iter().collect())),
+        }
+    }
+    match a.output {
+        Some(path) => {
+            // Written beside the target and renamed, so a failed save leaves no half file.
+            let tmp = path.with_file_name(format!(
+                ".{}.berth-save-{}",
+                path.file_name().and_then(|n| n.to_str()).unwrap_or("archive"),
+                std::process::id()
+            ));
+            let result = (|| -> Result<()> {
+                let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+                let w = archive::save(&store, &chosen, io::BufWriter::with_capacity(1 << 20, f))?;
+                let f = w.into_inner().map_err(|e| e.into_error())?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, &path).with_context(|| format!("rename to {}", path.display()))?;
+                Ok(())
+            })();
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result?;
+        }
+        None => {
+            let out = io::stdout();
+            if out.is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let mut w = archive::save(&store, &chosen, io::BufWriter::with_capacity(1 << 20, out.lock()))?;
+            w.flush()?;
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short, long)]
+    input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn load(root: &Path, a: LoadArgs) -> Result<u8> {
+    let store = open_store(root)?;
+    let loaded = match &a.input {
+        Some(p) => {
+            let f = File::open(p).with_context(|| format!("open {}", p.display()))?;
+            archive::load(&store, f, &p.display().to_string())?
+        }
+        None => {
+            let stdin = io::stdin();
+            if stdin.is_terminal() {
+                bail!("requested load from stdin, but stdin is empty");
+            }
+            archive::load(&store, stdin.lock(), "stdin")?
+        }
+    };
+    if !a.quiet {
+        for l in loaded {
+            if l.tags.is_empty() {
+                println!("Loaded image ID: {}", l.id);
+            }
+            for t in l.tags {
+                println!("Loaded image: {t}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    format: Option<String>,
+    /// Return JSON for specified type
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short, long)]
+    size: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
+    if let Some(k) = &a.kind {
+        if k != "image" {
+            bail!("--type {k}: berth can inspect only images so far (expected --type image)");
+        }
+    }
+    let store = open_store(root)?;
+    let template = a.format.as_deref().map(Template::parse).transpose().map_err(|e| anyhow!(e))?;
+    let mut found = Vec::new();
+    let mut code = 0;
+    for n in &a.names {
+        match store.lookup(n) {
+            Ok(img) => found.push(inspect::image_inspect(&store, &img)),
+            Err(berth_image::Error::NoSuchImage(_)) => {
+                if image_only {
+                    eprintln!("Error: No such image: {n}");
+                } else {
+                    eprintln!("Error: No such object: {n}");
+                }
+                code = 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match template {
+        Some(t) => {
+            for v in &found {
+                println!("{}", t.render(v).map_err(|e| anyhow!("template: {e}"))?);
+            }
+        }
+        None => println!("{}", pretty_json(&Value::Array(found))),
+    }
+    Ok(code)
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+    /// Provide filter values
+    #[arg(long)]
+    filter: Vec<String>,
+}
+
+pub fn prune(root: &Path, a: PruneArgs) -> Result<u8> {
+    if !a.filter.is_empty() {
+        bail!("--filter: not supported by image prune yet");
+    }
+    if !a.force {
+        let warning = if a.all {
+            "WARNING! This will remove all images without at least one container associated to them."
+        } else {
+            "WARNING! This will remove all dangling images."
+        };
+        print!("{warning}\nAre you sure you want to continue? [y/N] ");
+        io::stdout().flush()?;
+        let mut line = String::new();
+        io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let store = open_store(root)?;
+    let (events, reclaimed) = store.prune_images(a.all, &image_in_use)?;
+    if !events.is_empty() {
+        println!("Deleted Images:");
+        print_events(&events, true);
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(reclaimed));
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    verbose: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
+    let store = open_store(root)?;
+    let images = store.list_images()?;
+    let mut layers = BTreeSet::new();
+    for i in &images {
+        layers.extend(i.chain_ids());
+    }
+    let total: u64 = layers
+        .iter()
+        .map(|c| store.layer_info(c).map(|i| i.size).unwrap_or(0))
+        .sum();
+    let active = images.iter().filter(|i| image_in_use(i.id())).count();
+    let reclaim_pct = if total == 0 { 0 } else { 100 };
+    let rows = vec![
+        json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": active.to_string(),
+               "Size": human_size(total), "Reclaimable": format!("{} ({reclaim_pct}%)", human_size(total))}),
+        json!({"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+    ];
+    if a.verbose {
+        println!("Images space usage:\n");
+        let mut text = String::from("REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n");
+        for i in &images {
+            let size = human_size(store.image_size(i));
+            let names: Vec<String> = if i.tags.is_empty() { vec!["<none>:<none>".into()] } else { i.tags.iter().map(|t| familiar(t)).collect() };
+            for n in names {
+                let (repo, tag) = n.rsplit_once(':').unwrap_or((&n, ""));
+                text.push_str(&format!(
+                    "{repo}\t{tag}\t{}\t{}\t{size}\t0B\t{size}\t0\n",
+                    i.id().short(),
+                    human_since(i.config.created.as_deref())
+                ));
+            }
+        }
+        print!("{}", tabulate(&text));
+        return Ok(0);
+    }
+    if a.format.as_deref() == Some("json") {
+        for r in &rows {
+            println!("{}", go_json(r));
+        }
+        return Ok(0);
+    }
+    print_rows(
+        a.format.as_deref(),
+        "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+        &[("Type", "TYPE"), ("TotalCount", "TOTAL"), ("Active", "ACTIVE"), ("Size", "SIZE"), ("Reclaimable", "RECLAIMABLE")],
+        &rows,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn reference_glob() {
+        assert!(glob_match("busy*", "busybox"));
+        assert!(glob_match("busybox:*", "busybox:latest"));
+        assert!(!glob_match("busy*", "library/busybox"));
+        assert!(glob_match("*/app", "team/app"));
+    }
+}

@@ -1,0 +1,135 @@
+//! `berth`: Docker's commands and flags over berth's libraries. This crate only parses
+//! arguments, calls the libraries and prints; the work lives in the library crates.
+
+mod commands;
+mod output;
+mod template;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use commands::image as img;
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A Docker-compatible container engine: one binary, no daemon",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    /// State directory (images, layers, containers)
+    #[arg(long, global = true, env = "BERTH_ROOT", default_value = "/var/lib/berth", value_name = "DIR")]
+    root: PathBuf,
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List images
+    Images(img::ImagesArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(img::ImportArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(img::TagArgs),
+    /// Remove one or more images
+    Rmi(img::RmiArgs),
+    /// Show the history of an image
+    History(img::HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(img::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(img::LoadArgs),
+    /// Return low-level information on objects
+    Inspect(img::InspectArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage berth
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Show the berth version information
+    Version,
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(img::ImagesArgs),
+    /// Remove one or more images
+    #[command(alias = "remove")]
+    Rm(img::RmiArgs),
+    /// Display detailed information on one or more images
+    Inspect(img::InspectArgs),
+    /// Remove unused images
+    Prune(img::PruneArgs),
+    /// Show the history of an image
+    History(img::HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(img::TagArgs),
+    /// Save one or more images to a tar archive
+    Save(img::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(img::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(img::ImportArgs),
+}
+
+#[derive(Subcommand)]
+enum SystemCommand {
+    /// Show disk usage
+    Df(img::DfArgs),
+}
+
+fn main() -> ExitCode {
+    // Like other Unix tools, stop quietly when the reader of our output goes away
+    // (`berth images | head`), instead of failing on every write.
+    // SAFETY: setting a signal disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                // Docker exits 125 when its own flags are wrong.
+                _ => 125,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let root = cli.root;
+    match cli.cmd {
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => img::images(&root, a),
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => img::import(&root, a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => img::tag(&root, a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => img::rmi(&root, a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => img::history(&root, a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => img::save(&root, a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => img::load(&root, a),
+        Command::Inspect(a) => img::inspect(&root, a, false),
+        Command::Image(ImageCommand::Inspect(a)) => img::inspect(&root, a, true),
+        Command::Image(ImageCommand::Prune(a)) => img::prune(&root, a),
+        Command::System(SystemCommand::Df(a)) => img::system_df(&root, a),
+        Command::Version => {
+            println!("berth version {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Errors of the image store. Each names the thing that failed and what was expected.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid digest {digest:?}: {reason}")]
+    InvalidDigest { digest: String, reason: String },
+
+    #[error("invalid reference format: {0}")]
+    InvalidReference(String),
+
+    #[error("No such image: {0}")]
+    NoSuchImage(String),
+
+    #[error("{0}")]
+    Conflict(String),
+
+    #[error("blob {what}: digest mismatch: expected {expected}, got {actual} (the data is corrupt or truncated)")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("blob {0} is missing from the store")]
+    MissingBlob(String),
+
+    #[error("unsupported media type {media_type:?} for {what}")]
+    UnsupportedMediaType { media_type: String, what: String },
+
+    #[error("layer tar entry {entry:?}: {reason}")]
+    UnsafeEntry { entry: String, reason: String },
+
+    #[error("{what}: not a valid tar archive or truncated: {source}")]
+    BadTar {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{what}: {reason}")]
+    BadArchive { what: String, reason: String },
+
+    #[error("{what}: invalid JSON: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("invalid change {change:?}: {reason}")]
+    BadChange { change: String, reason: String },
+
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{context}: {source}")]
+    Stream {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+    pub fn stream(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Stream {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Adds the operation and path to an `io::Result`.
+pub trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(op, path, e))
+    }
+}

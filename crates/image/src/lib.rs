@@ -1,0 +1,24 @@
+//! berth's image store: OCI content-addressed blobs, tags, unpacked layers shared as overlay
+//! lower dirs, and the image operations behind `berth images`, `import`, `save`, `load`, …
+//!
+//! Knows nothing about containers: callers pass what containers use as plain predicates.
+
+pub mod archive;
+pub mod changes;
+pub mod config;
+pub mod digest;
+pub mod error;
+pub mod images;
+pub mod import;
+pub mod inspect;
+pub mod layer;
+pub mod layers;
+pub mod reference;
+pub mod store;
+
+pub use config::ImageConfig;
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use images::{Image, RemoveEvent};
+pub use reference::Reference;
+pub use store::Store;

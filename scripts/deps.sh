@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages berth's setup and tests need (as root), skipping apt when they
+# are all present already.
+set -euo pipefail
+pkgs=(busybox-static skopeo umoci jq ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

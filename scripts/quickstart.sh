@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job for a new user: install what berth needs, build it, make the busybox image
+# from Debian's busybox-static and show it in the image store.
+# (Once the runtime lands this also runs a container from it.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+cargo build --release
+berth=target/release/berth
+tar=target/busybox-rootfs.tar
+bash tests/fixtures/make-busybox-rootfs.sh "$tar"
+"$berth" import -c 'CMD ["sh"]' "$tar" busybox:latest
+"$berth" images
+"$berth" history busybox
