@@ -21,7 +21,13 @@ use commands::image as img;
 )]
 struct Cli {
     /// State directory (images, layers, containers)
-    #[arg(long, global = true, env = "BERTH_ROOT", default_value = "/var/lib/berth", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_ROOT",
+        default_value = "/var/lib/berth",
+        value_name = "DIR"
+    )]
     root: PathBuf,
     #[command(subcommand)]
     cmd: Command,

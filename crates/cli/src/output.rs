@@ -37,7 +37,10 @@ pub fn human_since(t: Option<&str>) -> String {
         return "N/A".into();
     };
     let d = Utc::now().signed_duration_since(ts.with_timezone(&Utc));
-    format!("{} ago", human_duration(d.num_milliseconds().max(0) as f64 / 1000.0))
+    format!(
+        "{} ago",
+        human_duration(d.num_milliseconds().max(0) as f64 / 1000.0)
+    )
 }
 
 /// go-units' HumanDuration.
@@ -73,7 +76,11 @@ pub fn human_duration(seconds: f64) -> String {
 /// Docker's `CreatedAt` form: `2024-01-02 03:04:05 +0000 UTC`.
 pub fn created_at(t: Option<&str>) -> String {
     t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|d| d.with_timezone(&Utc).format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .map(|d| {
+            d.with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M:%S +0000 UTC")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -109,7 +116,9 @@ pub fn tabulate(text: &str) -> String {
 /// JSON as Go's encoder writes it (`<`, `>` and `&` escaped), on one line.
 pub fn go_json(v: &serde_json::Value) -> String {
     let s = serde_json::to_string(v).unwrap_or_default();
-    s.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// Indented JSON as `docker inspect` prints it.
@@ -153,6 +162,9 @@ mod tests {
     #[test]
     fn table_alignment() {
         let t = tabulate("REPOSITORY\tTAG\tIMAGE ID\nbusybox\tlatest\t0123456789ab\n");
-        assert_eq!(t, "REPOSITORY   TAG       IMAGE ID\nbusybox      latest    0123456789ab\n");
+        assert_eq!(
+            t,
+            "REPOSITORY   TAG       IMAGE ID\nbusybox      latest    0123456789ab\n"
+        );
     }
 }

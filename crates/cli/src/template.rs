@@ -48,7 +48,11 @@ impl Template {
             let end = after
                 .find("}}")
                 .ok_or_else(|| format!("template parsing error: unclosed action in {format:?}"))?;
-            let inner = after[..end].trim().trim_start_matches('-').trim_end_matches('-').trim();
+            let inner = after[..end]
+                .trim()
+                .trim_start_matches('-')
+                .trim_end_matches('-')
+                .trim();
             segments.push(parse_action(inner).map_err(|e| format!("template parsing error: {e}"))?);
             rest = &after[end + 2..];
         }
@@ -108,10 +112,16 @@ fn parse_action(inner: &str) -> Result<Segment, String> {
         return Ok(Segment::Call("print".into(), vec![parse_arg(first)?]));
     }
     let f = first.as_str();
-    if !matches!(f, "json" | "join" | "index" | "upper" | "lower" | "title" | "truncate" | "println" | "print") {
+    if !matches!(
+        f,
+        "json" | "join" | "index" | "upper" | "lower" | "title" | "truncate" | "println" | "print"
+    ) {
         return Err(format!("function {f:?} not defined"));
     }
-    let args = words[1..].iter().map(|w| parse_arg(w)).collect::<Result<Vec<_>, _>>()?;
+    let args = words[1..]
+        .iter()
+        .map(|w| parse_arg(w))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Segment::Call(f.to_string(), args))
 }
 
@@ -123,12 +133,16 @@ fn parse_arg(w: &str) -> Result<Arg, String> {
         return Ok(Arg::Path(p.split('.').map(str::to_string).collect()));
     }
     if w.starts_with('"') {
-        return serde_json::from_str::<String>(w).map(Arg::Str).map_err(|_| format!("bad string {w}"));
+        return serde_json::from_str::<String>(w)
+            .map(Arg::Str)
+            .map_err(|_| format!("bad string {w}"));
     }
     if let Some(s) = w.strip_prefix('`').and_then(|s| s.strip_suffix('`')) {
         return Ok(Arg::Str(s.to_string()));
     }
-    w.parse::<i64>().map(Arg::Num).map_err(|_| format!("unexpected {w:?}"))
+    w.parse::<i64>()
+        .map(Arg::Num)
+        .map_err(|_| format!("unexpected {w:?}"))
 }
 
 fn split_args(s: &str) -> Result<Vec<String>, String> {
@@ -179,7 +193,9 @@ fn lookup<'a>(v: &'a Value, path: &[String]) -> Result<&'a Value, String> {
     for p in path {
         match cur {
             Value::Object(m) => {
-                cur = m.get(p).ok_or_else(|| format!("can't evaluate field {p}"))?;
+                cur = m
+                    .get(p)
+                    .ok_or_else(|| format!("can't evaluate field {p}"))?;
             }
             Value::Null => return Ok(&Value::Null),
             _ => return Err(format!("can't evaluate field {p} in a non-object")),
@@ -197,31 +213,44 @@ fn arg_value(a: &Arg, v: &Value) -> Result<Value, String> {
 }
 
 fn call(f: &str, args: &[Arg], v: &Value) -> Result<String, String> {
-    let vals = args.iter().map(|a| arg_value(a, v)).collect::<Result<Vec<_>, _>>()?;
+    let vals = args
+        .iter()
+        .map(|a| arg_value(a, v))
+        .collect::<Result<Vec<_>, _>>()?;
     let one = || vals.first().cloned().unwrap_or_else(|| v.clone());
     Ok(match f {
         "print" => vals.iter().map(go_print).collect::<Vec<_>>().join(" "),
-        "println" => format!("{}\n", vals.iter().map(go_print).collect::<Vec<_>>().join(" ")),
+        "println" => format!(
+            "{}\n",
+            vals.iter().map(go_print).collect::<Vec<_>>().join(" ")
+        ),
         "json" => go_json(&one()),
         "upper" => go_print(&one()).to_uppercase(),
         "lower" => go_print(&one()).to_lowercase(),
         "title" => {
             let s = go_print(&one());
             let mut c = s.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
         }
         "join" => {
             let sep = vals.get(1).map(go_print).unwrap_or_default();
             match vals.first() {
                 Some(Value::Array(a)) => a.iter().map(go_print).collect::<Vec<_>>().join(&sep),
                 Some(Value::Null) | None => String::new(),
-                Some(other) => return Err(format!("join: expected a list, got {}", go_print(other))),
+                Some(other) => {
+                    return Err(format!("join: expected a list, got {}", go_print(other)))
+                }
             }
         }
         "index" => {
             let key = vals.get(1).ok_or("index: needs a key")?;
             match (vals.first(), key) {
-                (Some(Value::Object(m)), Value::String(k)) => m.get(k).map(go_print).unwrap_or_else(|| "<no value>".into()),
+                (Some(Value::Object(m)), Value::String(k)) => m
+                    .get(k)
+                    .map(go_print)
+                    .unwrap_or_else(|| "<no value>".into()),
                 (Some(Value::Array(a)), Value::Number(n)) => a
                     .get(n.as_u64().unwrap_or(u64::MAX) as usize)
                     .map(go_print)
@@ -248,7 +277,10 @@ pub fn go_print(v: &Value) -> String {
         Value::Array(a) => format!("[{}]", a.iter().map(go_print).collect::<Vec<_>>().join(" ")),
         Value::Object(m) => format!(
             "map[{}]",
-            m.iter().map(|(k, v)| format!("{k}:{}", go_print(v))).collect::<Vec<_>>().join(" ")
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", go_print(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
     }
 }
@@ -263,11 +295,41 @@ mod tests {
         let v = json!({"Repository": "busybox", "Tag": "latest", "Config": {"Cmd": ["sh", "-c"], "Labels": {"a": "b"}}});
         let t = Template::parse("{{.Repository}}:{{.Tag}}").unwrap();
         assert_eq!(t.render(&v).unwrap(), "busybox:latest");
-        assert_eq!(Template::parse("{{.Config.Cmd}}").unwrap().render(&v).unwrap(), "[sh -c]");
-        assert_eq!(Template::parse("{{json .Config.Cmd}}").unwrap().render(&v).unwrap(), r#"["sh","-c"]"#);
-        assert_eq!(Template::parse(r#"{{join .Config.Cmd ","}}"#).unwrap().render(&v).unwrap(), "sh,-c");
-        assert_eq!(Template::parse(r#"{{index .Config.Labels "a"}}"#).unwrap().render(&v).unwrap(), "b");
-        assert_eq!(Template::parse(r"{{.Tag}}\t{{upper .Tag}}").unwrap().render(&v).unwrap(), "latest\tLATEST");
+        assert_eq!(
+            Template::parse("{{.Config.Cmd}}")
+                .unwrap()
+                .render(&v)
+                .unwrap(),
+            "[sh -c]"
+        );
+        assert_eq!(
+            Template::parse("{{json .Config.Cmd}}")
+                .unwrap()
+                .render(&v)
+                .unwrap(),
+            r#"["sh","-c"]"#
+        );
+        assert_eq!(
+            Template::parse(r#"{{join .Config.Cmd ","}}"#)
+                .unwrap()
+                .render(&v)
+                .unwrap(),
+            "sh,-c"
+        );
+        assert_eq!(
+            Template::parse(r#"{{index .Config.Labels "a"}}"#)
+                .unwrap()
+                .render(&v)
+                .unwrap(),
+            "b"
+        );
+        assert_eq!(
+            Template::parse(r"{{.Tag}}\t{{upper .Tag}}")
+                .unwrap()
+                .render(&v)
+                .unwrap(),
+            "latest\tLATEST"
+        );
         let t = Template::parse("table {{.Repository}}\t{{.ID}}").unwrap();
         assert!(t.table);
         assert_eq!(t.header(&[("ID", "IMAGE ID")]), "REPOSITORY\tIMAGE ID");

@@ -276,7 +276,11 @@ impl ArchiveFiles<'_> {
                 std::fs::read(p.path()).ctx("read", p.path().to_path_buf())
             }
             (None, None) => {
-                let d = self.committed.get(real).cloned().ok_or_else(|| self.bad(format!("{path} is missing")))?;
+                let d = self
+                    .committed
+                    .get(real)
+                    .cloned()
+                    .ok_or_else(|| self.bad(format!("{path} is missing")))?;
                 self.store.read_blob(&d)
             }
         }
@@ -331,10 +335,11 @@ impl ArchiveFiles<'_> {
                 .next()
                 .and_then(|n| Digest::from_hex(n.trim_end_matches(".json")).ok());
             let config_bytes = self.bytes(&e.config)?;
-            let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|err| Error::Json {
-                what: format!("{}: image config {}", self.what, e.config),
-                source: err,
-            })?;
+            let config: ImageConfig =
+                serde_json::from_slice(&config_bytes).map_err(|err| Error::Json {
+                    what: format!("{}: image config {}", self.what, e.config),
+                    source: err,
+                })?;
             if config.rootfs.diff_ids.len() != e.layers.len() {
                 return Err(self.bad(format!(
                     "image config {} lists {} layers but manifest.json gives {}",
@@ -353,7 +358,11 @@ impl ArchiveFiles<'_> {
                 let c = sniff(&head[..n]).unwrap_or(Compression::None);
                 let info = self.store.ensure_layer(parent.as_ref(), &blob, diff_id)?;
                 parent = Some(info.chain_id);
-                descs.push(Descriptor::new(MediaType::from(c.oci_layer_media_type()), size, &blob));
+                descs.push(Descriptor::new(
+                    MediaType::from(c.oci_layer_media_type()),
+                    size,
+                    &blob,
+                ));
             }
             let manifest = write_manifest(self.store, &config_digest, config_size, descs)?;
             let tags = parse_tags(e.repo_tags.unwrap_or_default())?;
@@ -378,7 +387,11 @@ impl ArchiveFiles<'_> {
         for m in &manifests {
             let d = self.desc_digest(m)?;
             let media = m["mediaType"].as_str().unwrap_or("");
-            let d = if is_index(media) { self.pick_platform(&d)? } else { d };
+            let d = if is_index(media) {
+                self.pick_platform(&d)?
+            } else {
+                d
+            };
             let name = m["annotations"]["io.containerd.image.name"]
                 .as_str()
                 .map(str::to_string)
@@ -402,10 +415,11 @@ impl ArchiveFiles<'_> {
             let names = wanted.remove(&d).unwrap_or_default();
             let path = format!("blobs/sha256/{}", d.hex());
             let bytes = self.bytes(&path)?;
-            let manifest: ImageManifest = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
-                what: format!("{}: manifest {d}", self.what),
-                source: e,
-            })?;
+            let manifest: ImageManifest =
+                serde_json::from_slice(&bytes).map_err(|e| Error::Json {
+                    what: format!("{}: manifest {d}", self.what),
+                    source: e,
+                })?;
             check_manifest_media_type(&manifest, &d)?;
             let config_d = Digest::parse(manifest.config().digest().as_ref())?;
             let config: ImageConfig = self.json(&format!("blobs/sha256/{}", config_d.hex()))?;
@@ -452,8 +466,22 @@ impl ArchiveFiles<'_> {
         let pick = list
             .iter()
             .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == arch)
-            .or_else(|| list.iter().find(|m| self.exists(&format!("blobs/sha256/{}", m["digest"].as_str().unwrap_or("").trim_start_matches("sha256:")))))
-            .ok_or_else(|| self.bad(format!("index {index_digest} has no manifest for linux/{arch}")))?;
+            .or_else(|| {
+                list.iter().find(|m| {
+                    self.exists(&format!(
+                        "blobs/sha256/{}",
+                        m["digest"]
+                            .as_str()
+                            .unwrap_or("")
+                            .trim_start_matches("sha256:")
+                    ))
+                })
+            })
+            .ok_or_else(|| {
+                self.bad(format!(
+                    "index {index_digest} has no manifest for linux/{arch}"
+                ))
+            })?;
         let d = self.desc_digest(pick)?;
         self.commit(&path, Some(index_digest))?;
         Ok(d)
@@ -468,7 +496,11 @@ fn is_index(media: &str) -> bool {
 fn check_manifest_media_type(m: &ImageManifest, d: &Digest) -> Result<()> {
     match m.media_type() {
         None | Some(MediaType::ImageManifest) => Ok(()),
-        Some(MediaType::Other(s)) if s == "application/vnd.docker.distribution.manifest.v2+json" => Ok(()),
+        Some(MediaType::Other(s))
+            if s == "application/vnd.docker.distribution.manifest.v2+json" =>
+        {
+            Ok(())
+        }
         Some(other) => Err(Error::UnsupportedMediaType {
             media_type: other.to_string(),
             what: format!("manifest {d}"),

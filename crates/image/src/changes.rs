@@ -107,7 +107,9 @@ fn command_form(rest: &str, cfg: &ContainerConfig) -> Vec<String> {
 
 fn unquote(s: &str) -> String {
     let s = s.trim();
-    if s.len() >= 2 && ((s.starts_with('"') && s.ends_with('"')) || (s.starts_with('\'') && s.ends_with('\''))) {
+    if s.len() >= 2
+        && ((s.starts_with('"') && s.ends_with('"')) || (s.starts_with('\'') && s.ends_with('\'')))
+    {
         s[1..s.len() - 1].to_string()
     } else {
         s.to_string()
@@ -201,10 +203,19 @@ mod tests {
             apply_change(&mut c, ch).unwrap();
         }
         assert_eq!(c.cmd.unwrap(), vec!["sh", "-c", "echo hi"]);
-        assert_eq!(c.entrypoint.unwrap(), vec!["/bin/sh", "-c", "/bin/init --x"]);
-        assert_eq!(c.env.unwrap(), vec!["B=two words", "A=3", "LEGACY=some value"]);
+        assert_eq!(
+            c.entrypoint.unwrap(),
+            vec!["/bin/sh", "-c", "/bin/init --x"]
+        );
+        assert_eq!(
+            c.env.unwrap(),
+            vec!["B=two words", "A=3", "LEGACY=some value"]
+        );
         assert_eq!(c.working_dir.unwrap(), "/app/sub");
-        assert_eq!(c.exposed_ports.unwrap().keys().cloned().collect::<Vec<_>>(), vec!["53/udp", "80/tcp"]);
+        assert_eq!(
+            c.exposed_ports.unwrap().keys().cloned().collect::<Vec<_>>(),
+            vec!["53/udp", "80/tcp"]
+        );
         assert_eq!(c.labels.unwrap()["c d"], "e");
         assert_eq!(c.user.unwrap(), "nobody");
     }
@@ -212,7 +223,10 @@ mod tests {
     #[test]
     fn rejects_bad_changes() {
         let mut c = ContainerConfig::default();
-        assert!(apply_change(&mut c, "RUN echo").unwrap_err().to_string().contains("RUN is not supported"));
+        assert!(apply_change(&mut c, "RUN echo")
+            .unwrap_err()
+            .to_string()
+            .contains("RUN is not supported"));
         assert!(apply_change(&mut c, "EXPOSE http").is_err());
         assert!(apply_change(&mut c, "CMD").is_err());
         assert!(apply_change(&mut c, "ENV A=\"unterminated").is_err());

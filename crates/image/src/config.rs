@@ -146,11 +146,17 @@ mod tests {
           "history":[{"created_by":"x","empty_layer":true}]}"#;
         let c: ImageConfig = serde_json::from_str(json).unwrap();
         let cc = c.config.as_ref().unwrap();
-        assert_eq!(cc.healthcheck.as_ref().unwrap().test.as_ref().unwrap()[1], "true");
+        assert_eq!(
+            cc.healthcheck.as_ref().unwrap().test.as_ref().unwrap()[1],
+            "true"
+        );
         assert!(cc.exposed_ports.as_ref().unwrap().contains_key("80/tcp"));
         assert!(c.history[0].empty_layer);
         assert_eq!(c.extra["docker_version"], "24.0.0");
         // Writing is deterministic.
-        assert_eq!(serde_json::to_string(&c).unwrap(), serde_json::to_string(&c.clone()).unwrap());
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            serde_json::to_string(&c.clone()).unwrap()
+        );
     }
 }

@@ -18,10 +18,12 @@ pub struct Digest {
 impl Digest {
     /// Parses `sha256:<64 lowercase hex>`.
     pub fn parse(s: &str) -> Result<Digest> {
-        let hex = s.strip_prefix("sha256:").ok_or_else(|| Error::InvalidDigest {
-            digest: s.to_string(),
-            reason: "expected the form sha256:<64 hex digits>".into(),
-        })?;
+        let hex = s
+            .strip_prefix("sha256:")
+            .ok_or_else(|| Error::InvalidDigest {
+                digest: s.to_string(),
+                reason: "expected the form sha256:<64 hex digits>".into(),
+            })?;
         Digest::from_hex(hex).map_err(|_| Error::InvalidDigest {
             digest: s.to_string(),
             reason: "expected the form sha256:<64 hex digits>".into(),
@@ -61,7 +63,9 @@ impl Digest {
 
 /// True if `s` is exactly 64 lowercase hex digits.
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl fmt::Display for Digest {
@@ -201,8 +205,14 @@ mod tests {
     #[test]
     fn rejects_bad_digests() {
         assert!(Digest::parse("sha256:abc").is_err());
-        assert!(Digest::parse("md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").is_err());
-        assert!(Digest::parse("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855").is_err());
+        assert!(Digest::parse(
+            "md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        )
+        .is_err());
+        assert!(Digest::parse(
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+        )
+        .is_err());
     }
 
     #[test]

@@ -159,7 +159,12 @@ impl Store {
             .keys()
             .map(|d| self.load_image(&idx, d))
             .collect::<Result<Vec<_>>>()?;
-        out.sort_by(|a, b| b.config.created.cmp(&a.config.created).then(b.record.added.cmp(&a.record.added)));
+        out.sort_by(|a, b| {
+            b.config
+                .created
+                .cmp(&a.config.created)
+                .then(b.record.added.cmp(&a.record.added))
+        });
         Ok(out)
     }
 
@@ -189,7 +194,11 @@ impl Store {
                     return Ok(dig.clone());
                 }
                 let wanted = format!("{}@{dig}", r.name());
-                if let Some((m, _)) = idx.images.iter().find(|(_, rec)| rec.repo_digests.contains(&wanted)) {
+                if let Some((m, _)) = idx
+                    .images
+                    .iter()
+                    .find(|(_, rec)| rec.repo_digests.contains(&wanted))
+                {
                     return Ok(m.clone());
                 }
             } else if let Some(t) = r.tagged_name() {
@@ -208,13 +217,19 @@ impl Store {
                 .map(|(m, _)| m)
                 .collect();
             match hits.len() {
-                1 => return Ok(hits.into_iter().next().cloned().unwrap_or_else(|| unreachable!())),
+                1 => {
+                    return Ok(hits
+                        .into_iter()
+                        .next()
+                        .cloned()
+                        .unwrap_or_else(|| unreachable!()))
+                }
                 0 => {}
                 _ => {
                     return Err(Error::Conflict(format!(
-                        "image id prefix {hex} is ambiguous: it matches {} images; give more of the id",
-                        hits.len()
-                    )))
+                    "image id prefix {hex} is ambiguous: it matches {} images; give more of the id",
+                    hits.len()
+                )))
                 }
             }
         }
@@ -230,7 +245,12 @@ impl Store {
 
     /// Registers an image whose manifest and config are already stored and whose layers are
     /// unpacked, and points `tags` at it (moving them from any other image, as Docker does).
-    pub fn add_image(&self, manifest_digest: &Digest, tags: &[Reference], repo_digest: Option<String>) -> Result<Image> {
+    pub fn add_image(
+        &self,
+        manifest_digest: &Digest,
+        tags: &[Reference],
+        repo_digest: Option<String>,
+    ) -> Result<Image> {
         let manifest = self.read_manifest(manifest_digest)?;
         let config_digest = manifest_config_digest(&manifest)?;
         let config = self.read_config(&config_digest)?;
@@ -248,12 +268,15 @@ impl Store {
         }
         let now = now_rfc3339();
         self.update_index(|idx| {
-            let rec = idx.images.entry(manifest_digest.clone()).or_insert_with(|| ImageRecord {
-                config: config_digest.clone(),
-                added: now.clone(),
-                last_tag_time: None,
-                repo_digests: Vec::new(),
-            });
+            let rec = idx
+                .images
+                .entry(manifest_digest.clone())
+                .or_insert_with(|| ImageRecord {
+                    config: config_digest.clone(),
+                    added: now.clone(),
+                    last_tag_time: None,
+                    repo_digests: Vec::new(),
+                });
             if let Some(rd) = repo_digest {
                 if !rec.repo_digests.contains(&rd) {
                     rec.repo_digests.push(rd);
@@ -292,7 +315,12 @@ impl Store {
 
     /// `docker rmi [-f] NAME`. `in_use` tells whether containers use an image id (refused
     /// unless forced).
-    pub fn remove_image(&self, name: &str, force: bool, in_use: &dyn Fn(&Digest) -> bool) -> Result<Vec<RemoveEvent>> {
+    pub fn remove_image(
+        &self,
+        name: &str,
+        force: bool,
+        in_use: &dyn Fn(&Digest) -> bool,
+    ) -> Result<Vec<RemoveEvent>> {
         let events = self.update_index(|idx| {
             let m = self.resolve_in(idx, name)?;
             let rec = idx.images.get(&m).cloned().ok_or_else(|| Error::NoSuchImage(name.into()))?;
@@ -340,7 +368,11 @@ impl Store {
     }
 
     /// `docker image prune [-a]`: removes dangling images (all unused ones with `all`).
-    pub fn prune_images(&self, all: bool, in_use: &dyn Fn(&Digest) -> bool) -> Result<(Vec<RemoveEvent>, u64)> {
+    pub fn prune_images(
+        &self,
+        all: bool,
+        in_use: &dyn Fn(&Digest) -> bool,
+    ) -> Result<(Vec<RemoveEvent>, u64)> {
         let events = self.update_index(|idx| {
             let tagged: HashSet<Digest> = idx.tags.values().cloned().collect();
             let doomed: Vec<(Digest, Digest)> = idx
@@ -351,7 +383,12 @@ impl Store {
                 .collect();
             let mut events = Vec::new();
             for (m, config) in doomed {
-                let tags: Vec<String> = idx.tags.iter().filter(|(_, d)| **d == m).map(|(t, _)| t.clone()).collect();
+                let tags: Vec<String> = idx
+                    .tags
+                    .iter()
+                    .filter(|(_, d)| **d == m)
+                    .map(|(t, _)| t.clone())
+                    .collect();
                 for t in tags {
                     idx.tags.remove(&t);
                     events.push(RemoveEvent::Untagged(familiar(&t)));

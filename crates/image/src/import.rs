@@ -6,7 +6,9 @@ use std::io::Read;
 use oci_spec::image::{Descriptor, ImageManifest, ImageManifestBuilder, MediaType};
 
 use crate::changes::apply_change;
-use crate::config::{host_architecture, ContainerConfig, History, ImageConfig, RootFs, OCI_CONFIG_MEDIA_TYPE};
+use crate::config::{
+    host_architecture, ContainerConfig, History, ImageConfig, RootFs, OCI_CONFIG_MEDIA_TYPE,
+};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::images::{now_rfc3339, Image};
@@ -33,13 +35,18 @@ pub fn import<R: Read>(store: &Store, input: R, opts: &ImportOptions) -> Result<
         apply_change(&mut cc, ch)?;
     }
     let _gc = store.gc_lock(false)?;
-    let (layer, blob_len) = store.ingest_layer(None, input, &format!("import of {}", opts.source))?;
+    let (layer, blob_len) =
+        store.ingest_layer(None, input, &format!("import of {}", opts.source))?;
     let created = now_rfc3339();
     let config = ImageConfig {
         created: Some(created.clone()),
         architecture: host_architecture().to_string(),
         os: "linux".into(),
-        config: if opts.changes.is_empty() { None } else { Some(cc) },
+        config: if opts.changes.is_empty() {
+            None
+        } else {
+            Some(cc)
+        },
         rootfs: RootFs {
             kind: "layers".into(),
             diff_ids: vec![layer.diff_id.clone()],
@@ -78,11 +85,20 @@ pub fn write_image(store: &Store, config: &ImageConfig, layers: Vec<Descriptor>)
 
 /// Stores an OCI manifest for an already stored config blob (kept byte for byte, so the image
 /// ID does not change) and layers; returns the manifest digest.
-pub fn write_manifest(store: &Store, config: &Digest, config_size: u64, layers: Vec<Descriptor>) -> Result<Digest> {
+pub fn write_manifest(
+    store: &Store,
+    config: &Digest,
+    config_size: u64,
+    layers: Vec<Descriptor>,
+) -> Result<Digest> {
     let manifest: ImageManifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
-        .config(Descriptor::new(MediaType::from(OCI_CONFIG_MEDIA_TYPE), config_size, config))
+        .config(Descriptor::new(
+            MediaType::from(OCI_CONFIG_MEDIA_TYPE),
+            config_size,
+            config,
+        ))
         .layers(layers)
         .build()
         .map_err(|e| Error::BadArchive {

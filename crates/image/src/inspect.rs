@@ -33,7 +33,16 @@ pub fn image_inspect(store: &Store, img: &Image) -> Value {
         "StopSignal": cfg.stop_signal,
         "Shell": cfg.shell,
     });
-    let config = strip_nulls_of(config, &["Healthcheck", "ArgsEscaped", "StopSignal", "Shell", "ExposedPorts"]);
+    let config = strip_nulls_of(
+        config,
+        &[
+            "Healthcheck",
+            "ArgsEscaped",
+            "StopSignal",
+            "Shell",
+            "ExposedPorts",
+        ],
+    );
     let upper = img.chain_ids().last().map(|c| store.layer_dir(c));
     let lowers: Vec<String> = img
         .chain_ids()

@@ -39,7 +39,10 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
 
 /// Cache entry name for a compressed form of an uncompressed layer blob.
 fn compressed_cache_path(store: &Store, diff_id: &Digest, c: Compression) -> PathBuf {
-    store.root().join("compressed").join(format!("{}.{}", diff_id.hex(), c.name()))
+    store
+        .root()
+        .join("compressed")
+        .join(format!("{}.{}", diff_id.hex(), c.name()))
 }
 
 impl Store {
@@ -49,11 +52,19 @@ impl Store {
     }
 
     pub fn has_layer(&self, chain_id: &Digest) -> bool {
-        self.root().join("layers").join(chain_id.hex()).join("layer.json").is_file()
+        self.root()
+            .join("layers")
+            .join(chain_id.hex())
+            .join("layer.json")
+            .is_file()
     }
 
     pub fn layer_info(&self, chain_id: &Digest) -> Result<LayerInfo> {
-        let p = self.root().join("layers").join(chain_id.hex()).join("layer.json");
+        let p = self
+            .root()
+            .join("layers")
+            .join(chain_id.hex())
+            .join("layer.json");
         let bytes = fs::read(&p).ctx("read", &p)?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Json {
             what: p.display().to_string(),
@@ -66,7 +77,11 @@ impl Store {
         let mut out = Vec::new();
         for e in fs::read_dir(&dir).ctx("read directory", &dir)? {
             let e = e.ctx("read directory", &dir)?;
-            if let Some(d) = e.file_name().to_str().and_then(|n| Digest::from_hex(n).ok()) {
+            if let Some(d) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
                 out.push(d);
             }
         }
@@ -87,7 +102,12 @@ impl Store {
     /// Unpacks the stored blob `blob` (any supported compression) as the layer on top of
     /// `parent`, checking that its uncompressed content has digest `diff_id`. Does nothing if
     /// the layer is already unpacked.
-    pub fn ensure_layer(&self, parent: Option<&Digest>, blob: &Digest, diff_id: &Digest) -> Result<LayerInfo> {
+    pub fn ensure_layer(
+        &self,
+        parent: Option<&Digest>,
+        blob: &Digest,
+        diff_id: &Digest,
+    ) -> Result<LayerInfo> {
         let chain_id = match parent {
             None => diff_id.clone(),
             Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
@@ -99,7 +119,9 @@ impl Store {
         let (reader, _) = decompressed(self.open_blob(blob)?, &what)?;
         let mut hashing = HashingReader::new(reader);
         let (tmp, size) = self.unpack_to_tmp(&mut hashing, &what)?;
-        let (actual, _) = hashing.finish().map_err(|e| Error::stream(format!("read {what}"), e))?;
+        let (actual, _) = hashing
+            .finish()
+            .map_err(|e| Error::stream(format!("read {what}"), e))?;
         if actual != *diff_id {
             let _ = remove_tree(&tmp);
             return Err(Error::DigestMismatch {
@@ -108,17 +130,25 @@ impl Store {
                 actual: actual.to_string(),
             });
         }
-        self.publish_layer(tmp, LayerInfo {
-            chain_id,
-            diff_id: diff_id.clone(),
-            parent: parent.cloned(),
-            size,
-        })
+        self.publish_layer(
+            tmp,
+            LayerInfo {
+                chain_id,
+                diff_id: diff_id.clone(),
+                parent: parent.cloned(),
+                size,
+            },
+        )
     }
 
     /// Ingests a layer tar stream (any supported compression) that has no blob yet: keeps the
     /// uncompressed tar as a blob (its digest is the diff id) and unpacks it, in one pass.
-    pub fn ingest_layer<R: Read>(&self, parent: Option<&Digest>, input: R, what: &str) -> Result<(LayerInfo, u64)> {
+    pub fn ingest_layer<R: Read>(
+        &self,
+        parent: Option<&Digest>,
+        input: R,
+        what: &str,
+    ) -> Result<(LayerInfo, u64)> {
         let (reader, _) = decompressed(input, what)?;
         let mut blob = self.blob_writer()?;
         let mut tee = crate::digest::TeeReader::new(reader, &mut blob);
@@ -145,12 +175,15 @@ impl Store {
             let _ = remove_tree(&tmp);
             return Ok((self.layer_info(&chain_id)?, blob_len));
         }
-        let info = self.publish_layer(tmp, LayerInfo {
-            chain_id,
-            diff_id,
-            parent: parent.cloned(),
-            size,
-        })?;
+        let info = self.publish_layer(
+            tmp,
+            LayerInfo {
+                chain_id,
+                diff_id,
+                parent: parent.cloned(),
+                size,
+            },
+        )?;
         Ok((info, blob_len))
     }
 
@@ -225,11 +258,17 @@ impl Store {
     pub(crate) fn compressed_cache_entries(&self) -> Vec<(PathBuf, Digest, Digest)> {
         let dir = self.root().join("compressed");
         let mut out = Vec::new();
-        let Ok(rd) = fs::read_dir(&dir) else { return out };
+        let Ok(rd) = fs::read_dir(&dir) else {
+            return out;
+        };
         for e in rd.flatten() {
             let name = e.file_name();
-            let Some(hex) = name.to_str().and_then(|n| n.split('.').next()) else { continue };
-            let (Ok(diff), Ok(s)) = (Digest::from_hex(hex), fs::read_to_string(e.path())) else { continue };
+            let Some(hex) = name.to_str().and_then(|n| n.split('.').next()) else {
+                continue;
+            };
+            let (Ok(diff), Ok(s)) = (Digest::from_hex(hex), fs::read_to_string(e.path())) else {
+                continue;
+            };
             if let Ok(blob) = Digest::parse(s.trim()) {
                 out.push((e.path(), diff, blob));
             }

@@ -26,7 +26,9 @@ impl Reference {
     pub fn parse(input: &str) -> Result<Reference> {
         let bad = || Error::InvalidReference(input.to_string());
         if input.is_empty() {
-            return Err(Error::InvalidReference("repository name must have at least one component".into()));
+            return Err(Error::InvalidReference(
+                "repository name must have at least one component".into(),
+            ));
         }
         if is_sha256_hex(input) {
             return Err(Error::InvalidReference(format!(
@@ -173,7 +175,9 @@ fn valid_domain(d: &str) -> bool {
         }
     }
     if host.starts_with('[') && host.ends_with(']') {
-        return host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_ok();
+        return host[1..host.len() - 1]
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok();
     }
     !host.is_empty()
         && host.split('.').all(|c| {
@@ -227,18 +231,30 @@ mod tests {
         assert_eq!(full("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(full("user/app:1.0"), "docker.io/user/app:1.0");
         assert_eq!(full("localhost/app"), "localhost/app:latest");
-        assert_eq!(full("localhost:5000/team/app:v2"), "localhost:5000/team/app:v2");
+        assert_eq!(
+            full("localhost:5000/team/app:v2"),
+            "localhost:5000/team/app:v2"
+        );
         assert_eq!(full("127.0.0.1:5000/app"), "127.0.0.1:5000/app:latest");
-        assert_eq!(full("index.docker.io/library/debian:12"), "docker.io/library/debian:12");
+        assert_eq!(
+            full("index.docker.io/library/debian:12"),
+            "docker.io/library/debian:12"
+        );
         let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        assert_eq!(full(&format!("busybox@{d}")), format!("docker.io/library/busybox@{d}"));
+        assert_eq!(
+            full(&format!("busybox@{d}")),
+            format!("docker.io/library/busybox@{d}")
+        );
         assert_eq!(
             full(&format!("busybox:1.36@{d}")),
             format!("docker.io/library/busybox:1.36@{d}")
         );
         let r = Reference::parse("ghcr.io/a/b-c__d.e:x").unwrap();
         assert_eq!(r.familiar_name(), "ghcr.io/a/b-c__d.e");
-        assert_eq!(Reference::parse("busybox").unwrap().familiar_name(), "busybox");
+        assert_eq!(
+            Reference::parse("busybox").unwrap().familiar_name(),
+            "busybox"
+        );
     }
 
     #[test]
@@ -252,7 +268,18 @@ mod tests {
             Reference::parse("a:b:c").unwrap_err().to_string(),
             "invalid reference format: a:b:c"
         );
-        for bad in ["", "a/", "/a", "a//b", "a:", "a:-x", "a@sha256:12", "a..b", "-a", "a b"] {
+        for bad in [
+            "",
+            "a/",
+            "/a",
+            "a//b",
+            "a:",
+            "a:-x",
+            "a@sha256:12",
+            "a..b",
+            "-a",
+            "a b",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

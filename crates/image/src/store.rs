@@ -120,7 +120,11 @@ impl Store {
         let mut out = Vec::new();
         for e in fs::read_dir(&dir).ctx("read directory", &dir)? {
             let e = e.ctx("read directory", &dir)?;
-            if let Some(d) = e.file_name().to_str().and_then(|n| Digest::from_hex(n).ok()) {
+            if let Some(d) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
                 out.push(d);
             }
         }
@@ -281,7 +285,9 @@ impl BlobWriter {
     pub fn finish(mut self) -> Result<PendingBlob> {
         let file = self.file.take();
         if let Some(w) = file {
-            let f = w.into_inner().map_err(|e| Error::io("write", &self.path, e.into_error()))?;
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::io("write", &self.path, e.into_error()))?;
             f.sync_all().ctx("sync", &self.path)?;
         }
         Ok(PendingBlob {
@@ -339,7 +345,11 @@ impl PendingBlob {
         if let Some(exp) = expected {
             if *exp != self.digest {
                 return Err(Error::DigestMismatch {
-                    what: if what.is_empty() { exp.to_string() } else { what.to_string() },
+                    what: if what.is_empty() {
+                        exp.to_string()
+                    } else {
+                        what.to_string()
+                    },
                     expected: exp.to_string(),
                     actual: self.digest.to_string(),
                 });

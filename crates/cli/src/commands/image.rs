@@ -103,7 +103,9 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     fn m(p: &[char], n: &[char]) -> bool {
         match p.first() {
             None => n.is_empty(),
-            Some('*') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != '/').any(|i| m(&p[1..], &n[i..])),
+            Some('*') => (0..=n.len())
+                .take_while(|&i| i == 0 || n[i - 1] != '/')
+                .any(|i| m(&p[1..], &n[i..])),
             Some('?') => !n.is_empty() && n[0] != '/' && m(&p[1..], &n[1..]),
             Some(c) => !n.is_empty() && n[0] == *c && m(&p[1..], &n[1..]),
         }
@@ -138,7 +140,12 @@ pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
                 continue;
             }
         }
-        let labels = img.config.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
+        let labels = img
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
         if !filters.labels.iter().all(|(k, v)| match v {
             Some(v) => labels.get(k) == Some(v),
             None => labels.contains_key(k),
@@ -150,7 +157,11 @@ pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
             continue;
         }
         let size = store.image_size(&img);
-        let id = if a.no_trunc { img.id().to_string() } else { img.id().short().to_string() };
+        let id = if a.no_trunc {
+            img.id().to_string()
+        } else {
+            img.id().short().to_string()
+        };
         let digest = img
             .record
             .repo_digests
@@ -161,7 +172,13 @@ pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
             .tags
             .iter()
             .filter_map(|t| Reference::parse(t).ok())
-            .map(|r| (r.name(), r.familiar_name(), r.tag.clone().unwrap_or_default()))
+            .map(|r| {
+                (
+                    r.name(),
+                    r.familiar_name(),
+                    r.tag.clone().unwrap_or_default(),
+                )
+            })
             .collect();
         if names.is_empty() {
             names.push((String::new(), "<none>".into(), "<none>".into()));
@@ -174,7 +191,11 @@ pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
             }
             if !filters.references.is_empty() {
                 let with_tag = format!("{repo}:{tag}");
-                if !filters.references.iter().any(|p| glob_match(p, &repo) || glob_match(p, &with_tag)) {
+                if !filters
+                    .references
+                    .iter()
+                    .any(|p| glob_match(p, &repo) || glob_match(p, &with_tag))
+                {
                     continue;
                 }
             }
@@ -212,7 +233,12 @@ pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
 }
 
 /// Prints rows with `--format` (Go template, `table …`, `json`) or the default table.
-fn print_rows(format: Option<&str>, default: &str, headers: &[(&str, &str)], rows: &[Value]) -> Result<u8> {
+fn print_rows(
+    format: Option<&str>,
+    default: &str,
+    headers: &[(&str, &str)],
+    rows: &[Value],
+) -> Result<u8> {
     let format = match format {
         None | Some("") | Some("table") => default,
         Some("json") => "{{json .}}",
@@ -258,9 +284,16 @@ pub fn import(root: &Path, a: ImportArgs) -> Result<u8> {
         }
     }
     if a.file.starts_with("http://") || a.file.starts_with("https://") {
-        bail!("importing from a URL ({}) is not supported yet: download it and import the file", a.file);
+        bail!(
+            "importing from a URL ({}) is not supported yet: download it and import the file",
+            a.file
+        );
     }
-    let tag = a.reference.as_deref().map(Reference::parse_tagged_default).transpose()?;
+    let tag = a
+        .reference
+        .as_deref()
+        .map(Reference::parse_tagged_default)
+        .transpose()?;
     let store = open_store(root)?;
     let opts = import::ImportOptions {
         changes: a.change,
@@ -352,7 +385,9 @@ pub fn history(root: &Path, a: HistoryArgs) -> Result<u8> {
     let store = open_store(root)?;
     let img = store.lookup(&a.image)?;
     let chain = img.chain_ids();
-    let mut layer_sizes = chain.iter().map(|c| store.layer_info(c).map(|i| i.size).unwrap_or(0));
+    let mut layer_sizes = chain
+        .iter()
+        .map(|c| store.layer_info(c).map(|i| i.size).unwrap_or(0));
     let mut rows = Vec::new();
     let history = if img.config.history.is_empty() {
         // Images without history: one row per layer.
@@ -361,7 +396,11 @@ pub fn history(root: &Path, a: HistoryArgs) -> Result<u8> {
         img.config.history.clone()
     };
     for h in &history {
-        let size = if h.empty_layer { 0 } else { layer_sizes.next().unwrap_or(0) };
+        let size = if h.empty_layer {
+            0
+        } else {
+            layer_sizes.next().unwrap_or(0)
+        };
         let created_by = h.created_by.clone().unwrap_or_default();
         let shown_by = if a.no_trunc || created_by.chars().count() <= 45 {
             created_by.clone()
@@ -379,7 +418,11 @@ pub fn history(root: &Path, a: HistoryArgs) -> Result<u8> {
     }
     rows.reverse();
     if let Some(top) = rows.first_mut() {
-        top["ID"] = json!(if a.no_trunc { img.id().to_string() } else { img.id().short().to_string() });
+        top["ID"] = json!(if a.no_trunc {
+            img.id().to_string()
+        } else {
+            img.id().short().to_string()
+        });
     }
     if a.quiet {
         for r in &rows {
@@ -390,7 +433,12 @@ pub fn history(root: &Path, a: HistoryArgs) -> Result<u8> {
     print_rows(
         a.format.as_deref(),
         "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-        &[("ID", "IMAGE"), ("CreatedSince", "CREATED"), ("CreatedBy", "CREATED BY"), ("CreatedAt", "CREATED AT")],
+        &[
+            ("ID", "IMAGE"),
+            ("CreatedSince", "CREATED"),
+            ("CreatedBy", "CREATED BY"),
+            ("CreatedAt", "CREATED AT"),
+        ],
         &rows,
     )
 }
@@ -415,7 +463,10 @@ pub fn save(root: &Path, a: SaveArgs) -> Result<u8> {
             .ok()
             .and_then(|r| r.tagged_name())
             .filter(|t| img.tags.contains(t));
-        match chosen.iter_mut().find(|(i, _)| i.manifest_digest == img.manifest_digest) {
+        match chosen
+            .iter_mut()
+            .find(|(i, _)| i.manifest_digest == img.manifest_digest)
+        {
             Some((_, tags)) => tags.extend(tag),
             None => chosen.push((img, tag.into_iter().collect())),
         }
@@ -425,7 +476,9 @@ pub fn save(root: &Path, a: SaveArgs) -> Result<u8> {
             // Written beside the target and renamed, so a failed save leaves no half file.
             let tmp = path.with_file_name(format!(
                 ".{}.berth-save-{}",
-                path.file_name().and_then(|n| n.to_str()).unwrap_or("archive"),
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("archive"),
                 std::process::id()
             ));
             let result = (|| -> Result<()> {
@@ -433,7 +486,8 @@ pub fn save(root: &Path, a: SaveArgs) -> Result<u8> {
                 let w = archive::save(&store, &chosen, io::BufWriter::with_capacity(1 << 20, f))?;
                 let f = w.into_inner().map_err(|e| e.into_error())?;
                 f.sync_all()?;
-                std::fs::rename(&tmp, &path).with_context(|| format!("rename to {}", path.display()))?;
+                std::fs::rename(&tmp, &path)
+                    .with_context(|| format!("rename to {}", path.display()))?;
                 Ok(())
             })();
             if result.is_err() {
@@ -446,7 +500,11 @@ pub fn save(root: &Path, a: SaveArgs) -> Result<u8> {
             if out.is_terminal() {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
-            let mut w = archive::save(&store, &chosen, io::BufWriter::with_capacity(1 << 20, out.lock()))?;
+            let mut w = archive::save(
+                &store,
+                &chosen,
+                io::BufWriter::with_capacity(1 << 20, out.lock()),
+            )?;
             w.flush()?;
         }
     }
@@ -513,7 +571,12 @@ pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
         }
     }
     let store = open_store(root)?;
-    let template = a.format.as_deref().map(Template::parse).transpose().map_err(|e| anyhow!(e))?;
+    let template = a
+        .format
+        .as_deref()
+        .map(Template::parse)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let mut found = Vec::new();
     let mut code = 0;
     for n in &a.names {
@@ -615,10 +678,16 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
     ];
     if a.verbose {
         println!("Images space usage:\n");
-        let mut text = String::from("REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n");
+        let mut text = String::from(
+            "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n",
+        );
         for i in &images {
             let size = human_size(store.image_size(i));
-            let names: Vec<String> = if i.tags.is_empty() { vec!["<none>:<none>".into()] } else { i.tags.iter().map(|t| familiar(t)).collect() };
+            let names: Vec<String> = if i.tags.is_empty() {
+                vec!["<none>:<none>".into()]
+            } else {
+                i.tags.iter().map(|t| familiar(t)).collect()
+            };
             for n in names {
                 let (repo, tag) = n.rsplit_once(':').unwrap_or((&n, ""));
                 text.push_str(&format!(
@@ -640,7 +709,13 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
     print_rows(
         a.format.as_deref(),
         "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
-        &[("Type", "TYPE"), ("TotalCount", "TOTAL"), ("Active", "ACTIVE"), ("Size", "SIZE"), ("Reclaimable", "RECLAIMABLE")],
+        &[
+            ("Type", "TYPE"),
+            ("TotalCount", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ],
         &rows,
     )
 }

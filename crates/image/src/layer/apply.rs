@@ -119,7 +119,10 @@ impl Applier<'_> {
         if rel.as_os_str().is_empty() {
             return Ok(()); // the layer's root itself: dest keeps its own metadata
         }
-        let name = rel.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default();
+        let name = rel
+            .file_name()
+            .map(|n| n.as_bytes().to_vec())
+            .unwrap_or_default();
         let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
         self.ensure_parent(&parent_rel, &shown)?;
 
@@ -131,7 +134,8 @@ impl Applier<'_> {
         let header = entry.header().clone();
         let kind = header.entry_type();
         let existing = fs::symlink_metadata(&path).ok();
-        let keep_existing_dir = kind == EntryType::Directory && existing.as_ref().is_some_and(|m| m.is_dir());
+        let keep_existing_dir =
+            kind == EntryType::Directory && existing.as_ref().is_some_and(|m| m.is_dir());
         if existing.is_some() && !keep_existing_dir {
             remove_any(&path)?;
         }
@@ -200,7 +204,10 @@ impl Applier<'_> {
                 };
                 mknod(&path, fmt | mode, libc::makedev(major, minor))?;
             }
-            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink => {
+            EntryType::XGlobalHeader
+            | EntryType::XHeader
+            | EntryType::GNULongName
+            | EntryType::GNULongLink => {
                 return Ok(());
             }
             other => {
@@ -234,9 +241,8 @@ impl Applier<'_> {
                 if attr.starts_with(b"trusted.overlay.") {
                     continue;
                 }
-                xattr::set(&path, OsStr::from_bytes(attr), ext.value_bytes()).map_err(|e| {
-                    Error::io("set extended attribute", &path, e)
-                })?;
+                xattr::set(&path, OsStr::from_bytes(attr), ext.value_bytes())
+                    .map_err(|e| Error::io("set extended attribute", &path, e))?;
             }
         }
         let mtime = header.mtime().unwrap_or(0) as i64;
@@ -273,7 +279,10 @@ impl Applier<'_> {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(unsafe_entry(
                         shown,
-                        format!("{} is a symlink; writing through it could escape the target", cur.display()),
+                        format!(
+                            "{} is a symlink; writing through it could escape the target",
+                            cur.display()
+                        ),
                     ))
                 }
                 Ok(_) => {
@@ -306,7 +315,10 @@ impl Applier<'_> {
                     _ => {
                         return Err(unsafe_entry(
                             shown,
-                            format!("hardlink target goes through {}, which is not a directory", cur.display()),
+                            format!(
+                                "hardlink target goes through {}, which is not a directory",
+                                cur.display()
+                            ),
                         ))
                     }
                 }

@@ -36,10 +36,8 @@ pub fn sniff(head: &[u8]) -> Option<Compression> {
         Some(Compression::Gzip)
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Some(Compression::Zstd)
-    } else if head.starts_with(b"BZh") {
-        None
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        None
+    } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        None // bzip2, xz: recognised but not read
     } else {
         Some(Compression::None)
     }
@@ -47,7 +45,10 @@ pub fn sniff(head: &[u8]) -> Option<Compression> {
 
 /// Wraps `reader` in the decompressor its first bytes call for. `what` names the stream in
 /// errors. bzip2 and xz are recognised and refused with a clear message.
-pub fn decompressed<'a, R: Read + 'a>(reader: R, what: &str) -> Result<(Box<dyn Read + 'a>, Compression)> {
+pub fn decompressed<'a, R: Read + 'a>(
+    reader: R,
+    what: &str,
+) -> Result<(Box<dyn Read + 'a>, Compression)> {
     let mut br = BufReader::with_capacity(1 << 20, reader);
     let head = br
         .fill_buf()
@@ -65,7 +66,12 @@ pub fn decompressed<'a, R: Read + 'a>(reader: R, what: &str) -> Result<(Box<dyn 
             Ok((Box::new(d), Compression::Zstd))
         }
         None => Err(Error::UnsupportedMediaType {
-            media_type: if head.starts_with(b"BZh") { "bzip2" } else { "xz" }.to_string(),
+            media_type: if head.starts_with(b"BZh") {
+                "bzip2"
+            } else {
+                "xz"
+            }
+            .to_string(),
             what: format!("{what} (berth reads uncompressed, gzip and zstd tars)"),
         }),
     }
@@ -78,7 +84,9 @@ pub fn compress<R: Read, W: Write + Send + 'static>(
     out: W,
     c: Compression,
 ) -> Result<W> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let err = |e: io::Error| Error::stream(format!("{} compression", c.name()), e);
     match c {
         Compression::None => {
@@ -112,7 +120,9 @@ mod tests {
 
     #[test]
     fn round_trips_each_compression() {
-        let data: Vec<u8> = (0..300_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
             let out = compress(&data[..], Vec::new(), c).unwrap();
             assert_eq!(sniff(&out), Some(c));

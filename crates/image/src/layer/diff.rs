@@ -68,7 +68,11 @@ impl<W: Write> TarWriter<W> {
             self.append(&path, &rel, &meta)?;
             if ft.is_dir() {
                 if self.source == DiffSource::OverlayUpper
-                    && xattr::get(&path, OVERLAY_OPAQUE_XATTR).ok().flatten().as_deref() == Some(b"y")
+                    && xattr::get(&path, OVERLAY_OPAQUE_XATTR)
+                        .ok()
+                        .flatten()
+                        .as_deref()
+                        == Some(b"y")
                 {
                     self.append_marker(&rel.join(OPAQUE_MARKER), &meta)?;
                 }
@@ -102,7 +106,8 @@ impl<W: Write> TarWriter<W> {
 
     fn append(&mut self, path: &Path, rel: &Path, meta: &fs::Metadata) -> Result<()> {
         let ft = meta.file_type();
-        let werr = |e: io::Error| Error::stream(format!("write layer tar entry {}", rel.display()), e);
+        let werr =
+            |e: io::Error| Error::stream(format!("write layer tar entry {}", rel.display()), e);
         self.append_xattrs(path, rel)?;
         if !ft.is_dir() && meta.nlink() > 1 {
             let key = (meta.dev(), meta.ino());
@@ -115,7 +120,9 @@ impl<W: Write> TarWriter<W> {
         }
         if ft.is_dir() {
             let mut h = self.header(meta, EntryType::Directory);
-            self.builder.append_data(&mut h, rel, io::empty()).map_err(werr)
+            self.builder
+                .append_data(&mut h, rel, io::empty())
+                .map_err(werr)
         } else if ft.is_file() {
             let mut h = self.header(meta, EntryType::Regular);
             h.set_size(meta.len());
@@ -141,7 +148,9 @@ impl<W: Write> TarWriter<W> {
                 h.set_device_major(libc::major(rdev)).map_err(werr)?;
                 h.set_device_minor(libc::minor(rdev)).map_err(werr)?;
             }
-            self.builder.append_data(&mut h, rel, io::empty()).map_err(werr)
+            self.builder
+                .append_data(&mut h, rel, io::empty())
+                .map_err(werr)
         }
     }
 

@@ -9,7 +9,13 @@ use crate::error::Error;
 
 /// Appends an entry with exactly the given name bytes (the tar crate's builder refuses unsafe
 /// names, and these tests need them).
-fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, data: &[u8], link: Option<&str>) {
+fn raw(
+    b: &mut tar::Builder<Vec<u8>>,
+    name: &str,
+    kind: tar::EntryType,
+    data: &[u8],
+    link: Option<&str>,
+) {
     let mut h = tar::Header::new_old();
     {
         let old = h.as_old_mut();
@@ -26,7 +32,14 @@ fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, data: &[
     b.append(&h, data).unwrap();
 }
 
-fn entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, mode: u32, data: &[u8], link: Option<&str>) {
+fn entry(
+    b: &mut tar::Builder<Vec<u8>>,
+    name: &str,
+    kind: tar::EntryType,
+    mode: u32,
+    data: &[u8],
+    link: Option<&str>,
+) {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(mode);
@@ -44,7 +57,14 @@ fn sample_layer() -> Vec<u8> {
     use tar::EntryType::*;
     let mut b = tar::Builder::new(Vec::new());
     entry(&mut b, "etc/", Directory, 0o755, b"", None);
-    entry(&mut b, "etc/passwd", Regular, 0o644, b"root:x:0:0::/root:/bin/sh\n", None);
+    entry(
+        &mut b,
+        "etc/passwd",
+        Regular,
+        0o644,
+        b"root:x:0:0::/root:/bin/sh\n",
+        None,
+    );
     entry(&mut b, "bin/", Directory, 0o755, b"", None);
     entry(&mut b, "bin/su", Regular, 0o4755, b"#!suid", None);
     entry(&mut b, "bin/sh", Symlink, 0o777, b"", Some("busybox"));
@@ -60,8 +80,13 @@ fn sample_layer() -> Vec<u8> {
     b.append_data(&mut h, "dev/null", &b""[..]).unwrap();
     entry(&mut b, "run/fifo", Fifo, 0o600, b"", None);
     // security.capability on a file (cap_net_raw+ep), as ping has it.
-    b.append_pax_extensions([("SCHILY.xattr.security.capability", &[1u8, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..])])
-        .unwrap();
+    b.append_pax_extensions([(
+        "SCHILY.xattr.security.capability",
+        &[
+            1u8, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ][..],
+    )])
+    .unwrap();
     entry(&mut b, "bin/ping", Regular, 0o755, b"ping", None);
     entry(&mut b, "var/", Directory, 0o755, b"", None);
     entry(&mut b, "var/.wh..wh..opq", Regular, 0o644, b"", None);
@@ -76,25 +101,52 @@ fn root_apply_overlay_form_keeps_every_kind_of_entry() {
     let d = dir.path();
     let stats = apply_layer(&sample_layer()[..], d, WhiteoutMode::Overlay).unwrap();
     assert!(stats.bytes > 0);
-    assert_eq!(fs::read(d.join("etc/passwd")).unwrap(), b"root:x:0:0::/root:/bin/sh\n");
+    assert_eq!(
+        fs::read(d.join("etc/passwd")).unwrap(),
+        b"root:x:0:0::/root:/bin/sh\n"
+    );
     let su = fs::metadata(d.join("bin/su")).unwrap();
-    assert_eq!(su.permissions().mode() & 0o7777, 0o4755, "setuid bit kept after chown");
+    assert_eq!(
+        su.permissions().mode() & 0o7777,
+        0o4755,
+        "setuid bit kept after chown"
+    );
     assert_eq!((su.uid(), su.gid()), (1000, 1001));
     assert_eq!(su.mtime(), 1_500_000_000);
-    assert_eq!(fs::read_link(d.join("bin/sh")).unwrap(), Path::new("busybox"));
+    assert_eq!(
+        fs::read_link(d.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
     let a = fs::metadata(d.join("bin/ash")).unwrap();
     let b = fs::metadata(d.join("bin/busybox")).unwrap();
     assert_eq!(a.ino(), b.ino(), "hardlink shares the inode");
     let null = fs::symlink_metadata(d.join("dev/null")).unwrap();
     assert!(null.file_type().is_char_device());
     assert_eq!(null.rdev(), libc::makedev(1, 3));
-    assert!(fs::symlink_metadata(d.join("run/fifo")).unwrap().file_type().is_fifo());
-    let cap = xattr::get(d.join("bin/ping"), "security.capability").unwrap().unwrap();
+    assert!(fs::symlink_metadata(d.join("run/fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let cap = xattr::get(d.join("bin/ping"), "security.capability")
+        .unwrap()
+        .unwrap();
     assert_eq!(cap.len(), 20);
-    assert_eq!(xattr::get(d.join("var"), apply::OVERLAY_OPAQUE_XATTR).unwrap().as_deref(), Some(&b"y"[..]));
+    assert_eq!(
+        xattr::get(d.join("var"), apply::OVERLAY_OPAQUE_XATTR)
+            .unwrap()
+            .as_deref(),
+        Some(&b"y"[..])
+    );
     let wh = fs::symlink_metadata(d.join("etc/shadow")).unwrap();
-    assert!(wh.file_type().is_char_device() && wh.rdev() == 0, "whiteout as 0:0 device");
-    assert_eq!(fs::metadata(d.join("etc")).unwrap().mtime(), 1_500_000_000, "dir mtime set last");
+    assert!(
+        wh.file_type().is_char_device() && wh.rdev() == 0,
+        "whiteout as 0:0 device"
+    );
+    assert_eq!(
+        fs::metadata(d.join("etc")).unwrap().mtime(),
+        1_500_000_000,
+        "dir mtime set last"
+    );
 }
 
 #[test]
@@ -107,8 +159,15 @@ fn root_apply_delete_mode_removes_what_whiteouts_name() {
     fs::write(d.join("var/old/file"), "x").unwrap();
     apply_layer(&sample_layer()[..], d, WhiteoutMode::Delete).unwrap();
     assert!(!d.join("etc/shadow").exists());
-    assert!(!d.join("var/old").exists(), "opaque dir hides lower content");
-    assert_eq!(fs::read(d.join("var/kept")).unwrap(), b"new", "same-layer content stays");
+    assert!(
+        !d.join("var/old").exists(),
+        "opaque dir hides lower content"
+    );
+    assert_eq!(
+        fs::read(d.join("var/kept")).unwrap(),
+        b"new",
+        "same-layer content stays"
+    );
 }
 
 #[test]
@@ -116,9 +175,18 @@ fn root_rejects_entries_that_escape() {
     use tar::EntryType::*;
     type Case = Box<dyn Fn(&mut tar::Builder<Vec<u8>>)>;
     let cases: Vec<(&str, Case)> = vec![
-        ("dotdot", Box::new(|b| raw(b, "../escaped", Regular, b"x", None))),
-        ("nested dotdot", Box::new(|b| raw(b, "a/../../escaped", Regular, b"x", None))),
-        ("absolute", Box::new(|b| raw(b, "/escaped", Regular, b"x", None))),
+        (
+            "dotdot",
+            Box::new(|b| raw(b, "../escaped", Regular, b"x", None)),
+        ),
+        (
+            "nested dotdot",
+            Box::new(|b| raw(b, "a/../../escaped", Regular, b"x", None)),
+        ),
+        (
+            "absolute",
+            Box::new(|b| raw(b, "/escaped", Regular, b"x", None)),
+        ),
         (
             "through symlink",
             Box::new(|b| {
@@ -126,7 +194,10 @@ fn root_rejects_entries_that_escape() {
                 raw(b, "link/escaped", Regular, b"x", None);
             }),
         ),
-        ("hardlink out", Box::new(|b| raw(b, "h", Link, b"", Some("../OUTSIDE/victim")))),
+        (
+            "hardlink out",
+            Box::new(|b| raw(b, "h", Link, b"", Some("../OUTSIDE/victim"))),
+        ),
         (
             "hardlink via symlink",
             Box::new(|b| {
@@ -144,12 +215,17 @@ fn root_rejects_entries_that_escape() {
         fs::create_dir(&dest).unwrap();
         let mut b2 = tar::Builder::new(Vec::new());
         build(&mut b2);
-        let err = apply_layer(&b2.into_inner().unwrap()[..], &dest, WhiteoutMode::Overlay).unwrap_err();
+        let err =
+            apply_layer(&b2.into_inner().unwrap()[..], &dest, WhiteoutMode::Overlay).unwrap_err();
         assert!(matches!(err, Error::UnsafeEntry { .. }), "{name}: {err}");
         assert!(!top.path().join("escaped").exists(), "{name}");
         assert!(!outside.join("escaped").exists(), "{name}");
         assert_eq!(fs::read(outside.join("victim")).unwrap(), b"v", "{name}");
-        assert_eq!(fs::metadata(outside.join("victim")).unwrap().nlink(), 1, "{name}");
+        assert_eq!(
+            fs::metadata(outside.join("victim")).unwrap().nlink(),
+            1,
+            "{name}"
+        );
     }
 }
 
