@@ -161,7 +161,7 @@ struct DockerManifestEntry {
 /// Loads a `docker save` archive or an OCI layout archive (optionally gzip/zstd compressed).
 /// `what` names the input in errors.
 pub fn load<R: Read>(store: &Store, input: R, what: &str) -> Result<Vec<LoadedImage>> {
-    let _gc = store.gc_lock(false)?;
+    let gc_guard = store.gc_lock(false)?;
     let (reader, _) = decompressed(input, what)?;
     let mut files = ArchiveFiles {
         store,
@@ -171,7 +171,7 @@ pub fn load<R: Read>(store: &Store, input: R, what: &str) -> Result<Vec<LoadedIm
         committed: HashMap::new(),
     };
     files.read_all(reader)?;
-    if files.exists("index.json") {
+    let result = if files.exists("index.json") {
         files.load_oci()
     } else if files.exists("manifest.json") {
         files.load_docker()
@@ -180,7 +180,15 @@ pub fn load<R: Read>(store: &Store, input: R, what: &str) -> Result<Vec<LoadedIm
             what: what.to_string(),
             reason: "not an image archive: it has neither manifest.json (docker save) nor index.json (OCI layout)".into(),
         })
+    };
+    if result.is_err() && !files.committed.is_empty() {
+        // Blobs published before a later failure (a layer whose content does not match its
+        // diff id) belong to no image: collect them so the store is as it was.
+        drop(files);
+        drop(gc_guard);
+        let _ = store.gc(&|_| false);
     }
+    result
 }
 
 impl ArchiveFiles<'_> {
@@ -294,6 +302,40 @@ impl ArchiveFiles<'_> {
         })
     }
 
+    /// Checks that the archive file at `path` is there and has the digest expected of it
+    /// (given, or implied by a `blobs/sha256/<hex>` name), without publishing it.
+    fn check(&self, path: &str, expected: Option<&Digest>) -> Result<()> {
+        let real = self.resolve(path);
+        let implied = real
+            .strip_prefix("blobs/sha256/")
+            .and_then(|h| Digest::from_hex(h).ok());
+        let Some(expected) = expected.cloned().or(implied) else {
+            return if self.files.contains_key(real) || self.committed.contains_key(real) {
+                Ok(())
+            } else {
+                Err(self.bad(format!("it refers to {path}, which is not in the archive")))
+            };
+        };
+        let actual = match (
+            self.files.get(real).and_then(|f| f.pending.as_ref()),
+            self.committed.get(real),
+        ) {
+            (Some(p), _) => p.digest.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => {
+                return Err(self.bad(format!("it refers to {path}, which is not in the archive")))
+            }
+        };
+        if actual != expected {
+            return Err(Error::DigestMismatch {
+                what: format!("{}: {path}", self.what),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// Moves the archive file at `path` into the store, checking its digest against `expected`
     /// (or against the digest its `blobs/sha256/<hex>` name implies).
     fn commit(&mut self, path: &str, expected: Option<&Digest>) -> Result<(Digest, u64)> {
@@ -347,6 +389,11 @@ impl ArchiveFiles<'_> {
                     config.rootfs.diff_ids.len(),
                     e.layers.len()
                 )));
+            }
+            // Check every digest before anything becomes visible.
+            self.check(&e.config, implied.as_ref())?;
+            for path in &e.layers {
+                self.check(path, None)?;
             }
             let (config_digest, config_size) = self.commit(&e.config, implied.as_ref())?;
             let mut descs = Vec::new();
@@ -429,6 +476,14 @@ impl ArchiveFiles<'_> {
                     manifest.layers().len(),
                     config.rootfs.diff_ids.len()
                 )));
+            }
+            // Check every digest before anything becomes visible.
+            self.check(&path, Some(&d))?;
+            self.check(&format!("blobs/sha256/{}", config_d.hex()), Some(&config_d))?;
+            for l in manifest.layers() {
+                check_layer_media_type(l)?;
+                let ld = Digest::parse(l.digest().as_ref())?;
+                self.check(&format!("blobs/sha256/{}", ld.hex()), Some(&ld))?;
             }
             self.commit(&format!("blobs/sha256/{}", config_d.hex()), Some(&config_d))?;
             let mut parent: Option<Digest> = None;

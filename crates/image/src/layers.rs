@@ -287,3 +287,80 @@ where
     w.flush().ctx("write", w.path().to_path_buf())?;
     w.commit(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_layer() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 97) as u8).collect();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "file", &data[..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn chain_ids_follow_oci() {
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        let c = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(c[0], a);
+        assert_eq!(c[1], Digest::of(format!("{a} {b}").as_bytes()));
+    }
+
+    #[test]
+    fn compression_is_done_once_and_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let (info, _) = s
+            .ingest_layer(None, &small_layer()[..], "test layer")
+            .unwrap();
+        let (gz, size) = s
+            .compressed_layer(&info.diff_id, Compression::Gzip)
+            .unwrap();
+        assert!(size < 100_000);
+        // The compressed blob decompresses to the diff id.
+        let (r, c) = decompressed(s.open_blob(&gz).unwrap(), "gz").unwrap();
+        assert_eq!(c, Compression::Gzip);
+        assert_eq!(HashingReader::new(r).finish().unwrap().0, info.diff_id);
+        // Second call: served from the cache (the blob file is not rewritten).
+        let before = fs::metadata(s.blob_path(&gz)).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            s.compressed_layer(&info.diff_id, Compression::Gzip)
+                .unwrap()
+                .0,
+            gz
+        );
+        assert_eq!(
+            fs::metadata(s.blob_path(&gz)).unwrap().modified().unwrap(),
+            before
+        );
+        let (zst, _) = s
+            .compressed_layer(&info.diff_id, Compression::Zstd)
+            .unwrap();
+        assert_ne!(zst, gz);
+        // Nothing references the layer: gc removes it, its blobs and the cache entries.
+        s.gc(&|_| false).unwrap();
+        assert!(!s.has_blob(&gz) && !s.has_blob(&zst) && !s.has_blob(&info.diff_id));
+        assert!(!s.has_layer(&info.chain_id));
+        assert!(s.compressed_cache_entries().is_empty());
+    }
+
+    #[test]
+    fn ensure_layer_rejects_content_that_does_not_match_its_diff_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let blob = s.write_blob(&small_layer()).unwrap();
+        let wrong = Digest::of(b"something else");
+        let err = s.ensure_layer(None, &blob, &wrong).unwrap_err();
+        assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+        assert!(!s.has_layer(&wrong));
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        let ok = s.ensure_layer(None, &blob, &blob).unwrap();
+        assert!(s.layer_dir(&ok.chain_id).join("file").is_file());
+    }
+}

@@ -1,0 +1,183 @@
+//! Helpers for end-to-end tests: they drive the real `berth` binary, each with its own
+//! temporary root, as a user would.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub struct Berth {
+    pub root: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+    /// Asserts failure and returns stderr.
+    #[track_caller]
+    pub fn fails(self) -> String {
+        assert_ne!(
+            self.code, 0,
+            "expected failure\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self.stderr
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_berth")
+}
+
+impl Berth {
+    pub fn new() -> Berth {
+        Berth {
+            root: tempfile::tempdir().expect("temp root"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--root").arg(self.root.path()).args(args);
+        c.env_remove("BERTH_ROOT");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.cmd(args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("spawn berth"),
+        )
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn berth");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let data = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+        let out = child.wait_with_output().expect("wait berth");
+        let _ = writer.join();
+        Run::from(out)
+    }
+
+    /// Imports the busybox fixture as `name` and returns the image id.
+    pub fn import_busybox(&self, name: &str) -> String {
+        let tar = busybox_tar();
+        self.run(&["import", "-c", r#"CMD ["sh"]"#, tar.to_str().unwrap(), name])
+            .ok()
+            .trim()
+            .to_string()
+    }
+
+    /// Every blob file under the root, checked against its name: a visible blob must always
+    /// be complete and correct.
+    pub fn assert_blobs_verified(&self) {
+        use sha2::Digest;
+        let dir = self.root().join("blobs/sha256");
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let bytes = std::fs::read(e.path()).unwrap();
+            let hex = hex::encode(sha2::Sha256::digest(&bytes));
+            assert_eq!(
+                hex,
+                e.file_name().to_str().unwrap(),
+                "blob content matches its name"
+            );
+        }
+    }
+
+    pub fn blob_count(&self) -> usize {
+        std::fs::read_dir(self.root().join("blobs/sha256"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    pub fn layer_count(&self) -> usize {
+        std::fs::read_dir(self.root().join("layers"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+/// The busybox rootfs tarball made once per test run by tests/fixtures/make-busybox-rootfs.sh
+/// from Debian's busybox-static.
+pub fn busybox_tar() -> PathBuf {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("busybox-rootfs-{}.tar", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/make-busybox-rootfs.sh");
+        let st = Command::new("bash")
+            .arg(&script)
+            .arg(&out)
+            .status()
+            .expect("run fixture script");
+        assert!(
+            st.success(),
+            "building the busybox fixture failed (is busybox-static installed?)"
+        );
+        out
+    })
+    .clone()
+}
+
+/// Whether an external tool is installed; under CI it must be (the test would otherwise
+/// silently prove nothing).
+pub fn have_tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{name} must be installed under CI (scripts/deps.sh installs it)"
+        );
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
+}
+
+pub fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
