@@ -51,6 +51,8 @@ enum Command {
     Load(img::LoadArgs),
     /// Return low-level information on objects
     Inspect(img::InspectArgs),
+    /// Build an image from a Dockerfile (for now: --check only)
+    Build(commands::build::BuildArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -133,6 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Image(ImageCommand::Inspect(a)) => img::inspect(&root, a, true),
         Command::Image(ImageCommand::Prune(a)) => img::prune(&root, a),
         Command::System(SystemCommand::Df(a)) => img::system_df(&root, a),
+        Command::Build(a) => commands::build::build(a),
         Command::Version => {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

@@ -297,3 +297,46 @@ fn root_prune_and_system_df() {
     assert!(out.trim_end().ends_with("MB"), "reclaims the layer: {out}");
     assert_eq!(b.blob_count(), 0);
 }
+
+/// Unmounts a test mount even when the test fails.
+struct Unmount(std::path::PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn root_full_disk_gives_one_clear_error_and_changes_nothing() {
+    let b = Berth::new();
+    // The busybox tar (~2 MB) and its unpacked tree (~2 MB) do not fit in 3 MB.
+    let st = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=3m",
+            "berth-test-full",
+            b.root().to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount tmpfs");
+    let _unmount = Unmount(b.root().to_path_buf());
+    let err = b
+        .run(&["import", busybox_tar().to_str().unwrap(), "busybox"])
+        .fails();
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert_eq!(b.run(&["images", "-q"]).ok(), "");
+    assert_eq!(b.blob_count(), 0);
+    assert_eq!(b.layer_count(), 0);
+    assert_eq!(
+        std::fs::read_dir(b.root().join("tmp")).unwrap().count(),
+        0,
+        "scratch cleaned"
+    );
+}

@@ -102,6 +102,7 @@ impl Store {
             path,
             hasher: Hasher::default(),
             store: self.clone(),
+            writeback_from: 0,
         })
     }
 
@@ -260,7 +261,10 @@ pub struct BlobWriter {
     path: PathBuf,
     hasher: Hasher,
     store: Store,
+    writeback_from: u64,
 }
+
+const WRITEBACK_CHUNK: u64 = 8 << 20;
 
 impl BlobWriter {
     pub fn path(&self) -> &Path {
@@ -312,6 +316,24 @@ impl Write for BlobWriter {
             .ok_or_else(|| io::Error::other("blob writer already finished"))?;
         let n = f.write(buf)?;
         self.hasher.update(&buf[..n]);
+        // Start writeback of what is written so far every few MiB, so the fsync at commit
+        // finds little left to do instead of the whole blob.
+        if self.hasher.len() - self.writeback_from >= WRITEBACK_CHUNK {
+            f.flush()?;
+            use std::os::fd::AsRawFd;
+            let fd = f.get_ref().as_raw_fd();
+            let len = self.hasher.len() - self.writeback_from;
+            // SAFETY: fd is our open file; the call only schedules writeback.
+            unsafe {
+                libc::sync_file_range(
+                    fd,
+                    self.writeback_from as i64,
+                    len as i64,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+            self.writeback_from = self.hasher.len();
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {

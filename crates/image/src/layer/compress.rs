@@ -100,7 +100,9 @@ pub fn compress<R: Read, W: Write + Send + 'static>(
             let mut z = gzp::par::compress::ParCompress::<Gzip, W>::builder()
                 .num_threads(threads)
                 .map_err(|e| err(io::Error::other(e.to_string())))?
-                .compression_level(gzp::Compression::new(6))
+                // Level 2: measured on a 590 MB rootfs here, 146 MB/s on 2 cores with output
+                // 5% larger than level 6 (83 MB/s); a push is dominated by this step.
+                .compression_level(gzp::Compression::new(2))
                 .from_writer(out);
             io::copy(&mut input, &mut z).map_err(err)?;
             z.finish().map_err(|e| err(io::Error::other(e.to_string())))

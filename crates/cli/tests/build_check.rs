@@ -1,0 +1,102 @@
+//! `berth build --check` end to end: real files, the real binary, Docker-style messages.
+
+mod common;
+
+use common::Berth;
+
+fn write(dir: &std::path::Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn check_reports_errors_with_file_line_and_source() {
+    let b = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), "Dockerfile", "FROM busybox AS base\nRUN echo ok\n\nRUNN apt-get update\nFROM base as second\nMAINTAINER someone\n");
+    let r = b.run(&["build", "--check", ctx.path().to_str().unwrap()]);
+    assert_eq!(r.code, 1, "an error exits 1: {}", r.stdout);
+    assert!(r.stdout.contains("Dockerfile:4: unknown instruction: RUNN (did you mean RUN?)\n    4 | RUNN apt-get update\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "Dockerfile:5: warning: 'as' and 'FROM' keywords' casing do not match [FromAsCasing]"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Dockerfile:6: warning: MAINTAINER instruction is deprecated"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .ends_with("Check complete, 1 error and 2 warnings have been found!\n"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn check_passes_a_good_file_and_reads_dash_f() {
+    let b = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), "app.Dockerfile", "# syntax=docker/dockerfile:1\nARG PY=3.12\nFROM python:${PY}-slim AS base\nWORKDIR /app\nCOPY <<EOF /app/main.py\nprint('hi')\nEOF\nRUN --mount=type=cache,target=/root/.cache pip install kiwipiepy\nCMD [\"python\", \"main.py\"]\n");
+    let f = ctx.path().join("app.Dockerfile");
+    let r = b.run(&[
+        "build",
+        "--check",
+        "-f",
+        f.to_str().unwrap(),
+        ctx.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout, "Check complete, no warnings found.\n");
+    // Warnings alone do not fail the check.
+    write(ctx.path(), "Dockerfile", "FROM busybox\nCMD a\nCMD b\n");
+    let r = b.run(&["build", "--check", ctx.path().to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout
+            .contains("Dockerfile:3: warning: Multiple CMD instructions"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn check_reports_syntax_errors_and_bad_ignore_files() {
+    let b = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM busybox\nCMD [ \"echo\", [ \"nested\" ] ]\n",
+    );
+    let r = b.run(&["build", "--check", ctx.path().to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.starts_with("Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only\n"), "{}", r.stdout);
+    write(ctx.path(), "Dockerfile", "FROM busybox\n");
+    write(ctx.path(), "Dockerfile.dockerignore", "ok\nbad[\n");
+    write(ctx.path(), ".dockerignore", "fine\n");
+    let r = b.run(&["build", "--check", ctx.path().to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Dockerfile.dockerignore:2: invalid pattern \"bad[\""),
+        "the per-Dockerfile ignore file wins: {}",
+        r.stdout
+    );
+    let r = b.run(&["build", "--check", "/nonexistent-dir"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("failed to read Dockerfile /nonexistent-dir/Dockerfile"),
+        "{}",
+        r.stderr
+    );
+    // Building itself is not there yet, and says so.
+    let r = b.run(&["build", ctx.path().to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--check"), "{}", r.stderr);
+}
