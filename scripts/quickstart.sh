@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job for a new user: install what berth needs, build it, make the busybox image
-# from Debian's busybox-static and show it in the image store.
-# (Once the runtime lands this also runs a container from it.)
+# from Debian's busybox-static, and run a container from it.
+# (Once the builder lands this builds and runs the example app instead.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -11,4 +11,4 @@ tar=target/busybox-rootfs.tar
 bash tests/fixtures/make-busybox-rootfs.sh "$tar"
 "$berth" import -c 'CMD ["sh"]' "$tar" busybox:latest
 "$berth" images
-"$berth" history busybox
+"$berth" run --rm busybox sh -c 'echo "hello from a berth container: $(hostname), pid $$, $(uname -sr)"'

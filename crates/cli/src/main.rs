@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use commands::container as ctr;
 use commands::image as img;
 
 #[derive(Parser)]
@@ -35,6 +36,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create and run a new container from an image
+    Run(ctr::RunArgs),
+    /// Create a new container
+    Create(ctr::RunArgs),
+    /// Start one or more stopped containers
+    Start(ctr::StartArgs),
+    /// List containers
+    Ps(ctr::PsArgs),
+    /// Fetch the logs of a container
+    Logs(ctr::LogsArgs),
+    /// Stop one or more running containers
+    Stop(ctr::StopArgs),
+    /// Kill one or more running containers
+    Kill(ctr::KillArgs),
+    /// Remove one or more containers
+    Rm(ctr::RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ctr::WaitArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    #[command(name = "__supervise", hide = true)]
+    Supervise { id: String },
     /// List images
     Images(img::ImagesArgs),
     /// Import the contents from a tarball to create a filesystem image
@@ -88,6 +112,32 @@ enum ImageCommand {
 }
 
 #[derive(Subcommand)]
+enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(ctr::RunArgs),
+    /// Create a new container
+    Create(ctr::RunArgs),
+    /// Start one or more stopped containers
+    Start(ctr::StartArgs),
+    /// List containers
+    #[command(alias = "ps", alias = "list")]
+    Ls(ctr::PsArgs),
+    /// Fetch the logs of a container
+    Logs(ctr::LogsArgs),
+    /// Stop one or more running containers
+    Stop(ctr::StopArgs),
+    /// Kill one or more running containers
+    Kill(ctr::KillArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(ctr::RmArgs),
+    /// Block until one or more containers stop
+    Wait(ctr::WaitArgs),
+    /// Display detailed information on one or more containers
+    Inspect(img::InspectArgs),
+}
+
+#[derive(Subcommand)]
 enum SystemCommand {
     /// Show disk usage
     Df(img::DfArgs),
@@ -116,7 +166,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::from(1)
+            // Engine errors carry Docker's exit codes (125, 126, 127).
+            let code = e
+                .downcast_ref::<commands::container::ExitError>()
+                .map_or(1, |x| x.code);
+            ExitCode::from(code)
         }
     }
 }
@@ -124,6 +178,22 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let root = cli.root;
     match cli.cmd {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => ctr::run(&root, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            ctr::create(&root, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => ctr::start(&root, a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr::ps(&root, a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => ctr::logs(&root, a),
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => ctr::stop(&root, a),
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => ctr::kill(&root, a),
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => ctr::rm(&root, a),
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ctr::wait(&root, a),
+        Command::Container(ContainerCommand::Inspect(mut a)) => {
+            a.kind = Some("container".into());
+            img::inspect(&root, a, false)
+        }
+        Command::Supervise { id } => ctr::supervise(&root, &id),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => img::images(&root, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => img::import(&root, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => img::tag(&root, a),

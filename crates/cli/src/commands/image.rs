@@ -18,9 +18,11 @@ fn open_store(root: &Path) -> Result<Store> {
     Store::open(root).with_context(|| format!("cannot open the berth store at {}", root.display()))
 }
 
-/// No containers exist yet; the runtime will supply the real answer.
-fn image_in_use(_id: &berth_image::Digest) -> bool {
-    false
+/// Image IDs that containers use (such images are not removed unless forced).
+fn images_in_use(root: &Path) -> Result<Vec<String>> {
+    Ok(berth_runtime::Runtime::open(root)
+        .map_err(|e| anyhow!("{e}"))?
+        .images_in_use())
 }
 
 #[derive(Args)]
@@ -229,11 +231,11 @@ pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    print_rows(a.format.as_deref(), default, IMAGE_HEADERS, &rows)
+    print_table(a.format.as_deref(), default, IMAGE_HEADERS, &rows)
 }
 
 /// Prints rows with `--format` (Go template, `table …`, `json`) or the default table.
-fn print_rows(
+pub fn print_table(
     format: Option<&str>,
     default: &str,
     headers: &[(&str, &str)],
@@ -351,9 +353,11 @@ fn print_events(events: &[RemoveEvent], lower: bool) {
 
 pub fn rmi(root: &Path, a: RmiArgs) -> Result<u8> {
     let store = open_store(root)?;
+    let used = images_in_use(root)?;
+    let in_use = |d: &berth_image::Digest| used.contains(&d.to_string());
     let mut code = 0;
     for name in &a.images {
-        match store.remove_image(name, a.force, &image_in_use) {
+        match store.remove_image(name, a.force, &in_use) {
             Ok(events) => print_events(&events, false),
             Err(e) => {
                 eprintln!("Error: {e}");
@@ -430,7 +434,7 @@ pub fn history(root: &Path, a: HistoryArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    print_rows(
+    print_table(
         a.format.as_deref(),
         "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
         &[
@@ -556,7 +560,7 @@ pub struct InspectArgs {
     format: Option<String>,
     /// Return JSON for specified type
     #[arg(long = "type")]
-    kind: Option<String>,
+    pub kind: Option<String>,
     /// Display total file sizes if the type is container
     #[arg(short, long)]
     size: bool,
@@ -565,12 +569,15 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
-    if let Some(k) = &a.kind {
-        if k != "image" {
-            bail!("--type {k}: berth can inspect only images so far (expected --type image)");
-        }
+    let kind = a
+        .kind
+        .as_deref()
+        .unwrap_or(if image_only { "image" } else { "" });
+    if !matches!(kind, "" | "image" | "container") {
+        bail!("--type {kind}: expected image or container");
     }
     let store = open_store(root)?;
+    let rt = berth_runtime::Runtime::open(root).map_err(|e| anyhow!("{e}"))?;
     let template = a
         .format
         .as_deref()
@@ -580,6 +587,17 @@ pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
     let mut found = Vec::new();
     let mut code = 0;
     for n in &a.names {
+        if kind != "image" {
+            if let Ok(c) = rt.find(n) {
+                found.push(super::container::container_inspect(&rt, &c));
+                continue;
+            }
+            if kind == "container" {
+                eprintln!("Error: No such container: {n}");
+                code = 1;
+                continue;
+            }
+        }
         match store.lookup(n) {
             Ok(img) => found.push(inspect::image_inspect(&store, &img)),
             Err(berth_image::Error::NoSuchImage(_)) => {
@@ -636,7 +654,9 @@ pub fn prune(root: &Path, a: PruneArgs) -> Result<u8> {
         }
     }
     let store = open_store(root)?;
-    let (events, reclaimed) = store.prune_images(a.all, &image_in_use)?;
+    let used = images_in_use(root)?;
+    let in_use = |d: &berth_image::Digest| used.contains(&d.to_string());
+    let (events, reclaimed) = store.prune_images(a.all, &in_use)?;
     if !events.is_empty() {
         println!("Deleted Images:");
         print_events(&events, true);
@@ -667,7 +687,11 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
         .iter()
         .map(|c| store.layer_info(c).map(|i| i.size).unwrap_or(0))
         .sum();
-    let active = images.iter().filter(|i| image_in_use(i.id())).count();
+    let used = images_in_use(root)?;
+    let active = images
+        .iter()
+        .filter(|i| used.contains(&i.id().to_string()))
+        .count();
     let reclaim_pct = if total == 0 { 0 } else { 100 };
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": active.to_string(),
@@ -706,7 +730,7 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    print_rows(
+    print_table(
         a.format.as_deref(),
         "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
         &[

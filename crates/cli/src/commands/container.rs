@@ -1,0 +1,671 @@
+//! Container commands: run, create, start, ps, logs, stop, kill, rm, wait, and the hidden
+//! supervisor entry point.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use berth_runtime::lifecycle::{parse_signal, Attach};
+use berth_runtime::record::ContainerRecord;
+use berth_runtime::{Error as RtError, RunOptions, Runtime};
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::output::{created_at, human_duration, human_since};
+
+/// A failure that carries the exit code Docker would use (125, 126, 127).
+#[derive(Debug)]
+pub struct ExitError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for ExitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExitError {}
+
+fn engine_error(e: RtError) -> anyhow::Error {
+    anyhow::Error::new(ExitError {
+        code: e.exit_code(),
+        message: e.to_string(),
+    })
+}
+
+fn flag_error(flag: &str, value: &str, reason: &str) -> anyhow::Error {
+    anyhow::Error::new(ExitError {
+        code: 125,
+        message: format!("invalid argument {value:?} for \"{flag}\" flag: {reason}"),
+    })
+}
+
+fn open(root: &Path) -> Result<Runtime> {
+    Runtime::open(root).map_err(engine_error)
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long)]
+    rm: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    read_only: bool,
+    /// Memory limit
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long)]
+    memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<u64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long)]
+    pids_limit: Option<i64>,
+    /// Set meta data on a container
+    #[arg(short, long = "label")]
+    label: Vec<String>,
+    /// Connect a container to a network (none, host)
+    #[arg(long, alias = "net")]
+    network: Option<String>,
+    /// Signal to stop the container
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long)]
+    stop_timeout: Option<u64>,
+    /// Print usage
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// IMAGE [COMMAND] [ARG...]
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+    image_and_command: Vec<String>,
+}
+
+/// Docker's RAMInBytes: `512m`, `1g`, `100k`, plain bytes.
+fn parse_size(flag: &str, v: &str) -> Result<i64> {
+    let s = v.trim().to_ascii_lowercase();
+    let s = s
+        .strip_suffix('b')
+        .filter(|x| !x.is_empty() && x.ends_with(['k', 'm', 'g', 't']))
+        .unwrap_or(&s);
+    let (num, mult) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1i64 << 10),
+        Some('m') => (&s[..s.len() - 1], 1 << 20),
+        Some('g') => (&s[..s.len() - 1], 1 << 30),
+        Some('t') => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| flag_error(flag, v, &format!("invalid size: '{v}'")))?;
+    if n < 0.0 {
+        return Err(flag_error(flag, v, "size must not be negative"));
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+fn run_options(a: &RunArgs) -> Result<RunOptions> {
+    if a.tty {
+        bail!(ExitError {
+            code: 125,
+            message: "-t/--tty: pseudo-terminals are not supported yet".into()
+        });
+    }
+    let mut it = a.image_and_command.iter();
+    let image = it
+        .next()
+        .cloned()
+        .ok_or_else(|| anyhow!("\"berth run\" requires at least 1 argument"))?;
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            anyhow!(ExitError {
+                code: 125,
+                message: format!("open {f}: {e}")
+            })
+        })?;
+        for line in text.lines() {
+            let l = line.trim_start();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            env.push(l.to_string());
+        }
+    }
+    env.extend(a.env.iter().cloned());
+    let memory = a
+        .memory
+        .as_deref()
+        .map(|m| parse_size("-m, --memory", m))
+        .transpose()?;
+    let memory_swap = match a.memory_swap.as_deref() {
+        Some("-1") => Some(-1),
+        Some(s) => Some(parse_size("--memory-swap", s)?),
+        None => None,
+    };
+    let nano_cpus = a
+        .cpus
+        .as_deref()
+        .map(|c| {
+            c.parse::<f64>()
+                .ok()
+                .filter(|n| *n > 0.0)
+                .map(|n| (n * 1e9) as i64)
+                .ok_or_else(|| flag_error("--cpus", c, "expected a positive number of CPUs"))
+        })
+        .transpose()?;
+    if let Some(s) = &a.stop_signal {
+        parse_signal(s).map_err(engine_error)?;
+    }
+    Ok(RunOptions {
+        image,
+        command: it.cloned().collect(),
+        name: a.name.clone(),
+        entrypoint: a.entrypoint.clone(),
+        env,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        hostname: a.hostname.clone(),
+        auto_remove: a.rm,
+        interactive: a.interactive,
+        read_only: a.read_only,
+        labels: a.label.clone(),
+        network: a.network.clone(),
+        memory,
+        memory_swap,
+        nano_cpus,
+        cpu_shares: a.cpu_shares,
+        pids_limit: a.pids_limit,
+        stop_signal: a.stop_signal.clone(),
+        stop_timeout: a.stop_timeout,
+    })
+}
+
+pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
+    let opts = run_options(&a)?;
+    let rt = open(root)?;
+    let rec = rt.create(&opts).map_err(engine_error)?;
+    if a.detach {
+        let exe = std::env::current_exe()?;
+        rt.start_detached(&rec.id, &exe).map_err(engine_error)?;
+        println!("{}", rec.id);
+        return Ok(0);
+    }
+    let code = rt
+        .run(&rec.id, Attach::Terminal, &mut |_| {})
+        .map_err(engine_error)?;
+    Ok(code.clamp(0, 255) as u8)
+}
+
+pub fn create(root: &Path, a: RunArgs) -> Result<u8> {
+    let opts = run_options(&a)?;
+    let rt = open(root)?;
+    let rec = rt.create(&opts).map_err(engine_error)?;
+    println!("{}", rec.id);
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach container's STDIN
+    #[arg(short, long)]
+    interactive: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let mut code = 0;
+    for key in &a.containers {
+        let c = rt.find(key).map_err(engine_error)?;
+        if c.state.status == "running" {
+            if !a.attach {
+                println!("{key}");
+            }
+            continue;
+        }
+        if a.attach {
+            let exit = rt
+                .run(&c.id, Attach::Terminal, &mut |_| {})
+                .map_err(engine_error)?;
+            code = exit.clamp(0, 255) as u8;
+        } else {
+            let exe = std::env::current_exe()?;
+            rt.start_detached(&c.id, &exe).map_err(engine_error)?;
+            println!("{key}");
+        }
+    }
+    Ok(code)
+}
+
+pub fn supervise(root: &Path, id: &str) -> Result<u8> {
+    let fd: i32 = std::env::var("BERTH_READY_FD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("__supervise is internal to berth"))?;
+    let rt = open(root)?;
+    let code = rt.supervise(id, fd).map_err(engine_error)?;
+    Ok(code.clamp(0, 255) as u8)
+}
+
+#[derive(Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long)]
+    last: Option<usize>,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    latest: bool,
+    /// Filter output based on conditions provided (status=, name=, id=, label=)
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+fn status_text(c: &ContainerRecord) -> String {
+    let since = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| {
+                chrono::Utc::now()
+                    .signed_duration_since(d)
+                    .num_milliseconds()
+                    .max(0) as f64
+                    / 1000.0
+            })
+            .unwrap_or(0.0)
+    };
+    match c.state.status.as_str() {
+        "running" => format!("Up {}", human_duration(since(&c.state.started_at))),
+        "exited" => format!(
+            "Exited ({}) {} ago",
+            c.state.exit_code,
+            human_duration(since(&c.state.finished_at))
+        ),
+        "created" => "Created".into(),
+        other => other.to_string(),
+    }
+}
+
+fn command_text(c: &ContainerRecord, no_trunc: bool) -> String {
+    let cmd = c.config.args.join(" ");
+    let shown = if no_trunc || cmd.chars().count() <= 20 {
+        cmd
+    } else {
+        format!("{}…", cmd.chars().take(19).collect::<String>())
+    };
+    format!("\"{shown}\"")
+}
+
+pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let mut list = rt.list().map_err(engine_error)?;
+    let show_all = a.all || a.last.is_some() || a.latest;
+    if !show_all {
+        list.retain(|c| c.state.status == "running");
+    }
+    for f in &a.filter {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow!("bad format of filter (expected name=value): {f}"))?;
+        match k {
+            "status" => list.retain(|c| c.state.status == v),
+            "name" => list.retain(|c| c.name.contains(v)),
+            "id" => list.retain(|c| c.id.starts_with(v)),
+            "label" => list.retain(|c| match v.split_once('=') {
+                Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+                None => c.config.labels.contains_key(v),
+            }),
+            "ancestor" => list.retain(|c| c.image == v || c.image_id.contains(v)),
+            _ => bail!(
+                "invalid filter '{k}': supported filters are status, name, id, label, ancestor"
+            ),
+        }
+    }
+    if a.latest {
+        list.truncate(1);
+    }
+    if let Some(n) = a.last {
+        list.truncate(n);
+    }
+    if a.quiet {
+        for c in &list {
+            println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] });
+        }
+        return Ok(0);
+    }
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            json!({
+                "ID": if a.no_trunc { c.id.clone() } else { c.id[..12].to_string() },
+                "Image": c.image,
+                "Command": command_text(c, a.no_trunc),
+                "CreatedAt": created_at(Some(&c.created)),
+                "RunningFor": human_since(Some(&c.created)),
+                "Status": status_text(c),
+                "State": c.state.status,
+                "Ports": "",
+                "Names": c.name,
+                "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            })
+        })
+        .collect();
+    super::image::print_table(
+        a.format.as_deref(),
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+        &[
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("RunningFor", "CREATED"),
+            ("CreatedAt", "CREATED AT"),
+            ("Status", "STATUS"),
+            ("Ports", "PORTS"),
+            ("Names", "NAMES"),
+        ],
+        &rows,
+    )
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    follow: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long)]
+    tail: Option<String>,
+    /// Show timestamps
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Show logs since timestamp (RFC 3339) or relative (e.g. 42m)
+    #[arg(long)]
+    since: Option<String>,
+    container: String,
+}
+
+pub fn logs(root: &Path, a: LogsArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let c = rt.find(&a.container).map_err(engine_error)?;
+    let path = berth_runtime::logs::log_path(&rt.containers().dir(&c.id), &c.id);
+    let since = a.since.as_deref().map(parse_since).transpose()?;
+    let tail = match a.tail.as_deref() {
+        None | Some("all") => None,
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| flag_error("-n, --tail", n, "expected a number or \"all\""))?,
+        ),
+    };
+    let mut shown = 0usize;
+    let print = |entries: &[berth_runtime::logs::LogEntry]| {
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        for e in entries {
+            if since.as_ref().is_some_and(|s| e.time.as_str() < s.as_str()) {
+                continue;
+            }
+            let line = if a.timestamps {
+                format!("{} {}", e.time, e.log)
+            } else {
+                e.log.clone()
+            };
+            let _ = if e.stream == "stderr" {
+                err.write_all(line.as_bytes())
+            } else {
+                out.write_all(line.as_bytes())
+            };
+        }
+        let _ = out.flush();
+    };
+    let all = berth_runtime::logs::read_all(&path);
+    let start = tail.map(|t| all.len().saturating_sub(t)).unwrap_or(0);
+    print(&all[start..]);
+    shown += all.len();
+    if a.follow {
+        loop {
+            let running = rt
+                .find(&c.id)
+                .map(|r| r.state.status == "running")
+                .unwrap_or(false);
+            let all = berth_runtime::logs::read_all(&path);
+            if all.len() > shown {
+                print(&all[shown..]);
+                shown = all.len();
+            }
+            if !running {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    Ok(0)
+}
+
+fn parse_since(s: &str) -> Result<String> {
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(d
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let secs: i64 = match (num.parse::<i64>(), unit) {
+        (Ok(n), "s") => n,
+        (Ok(n), "m") => n * 60,
+        (Ok(n), "h") => n * 3600,
+        _ => bail!("--since {s}: expected an RFC 3339 time or a duration such as 10m"),
+    };
+    Ok((chrono::Utc::now() - chrono::Duration::seconds(secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+}
+
+#[derive(Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    time: Option<u64>,
+    /// Signal to send to the container
+    #[arg(short, long)]
+    signal: Option<String>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn stop(root: &Path, a: StopArgs) -> Result<u8> {
+    let rt = open(root)?;
+    each(&a.containers, |k| {
+        if let Some(s) = &a.signal {
+            rt.kill(k, s).or_else(|e| {
+                if matches!(e, RtError::Conflict(_)) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+        }
+        rt.stop(k, a.time)
+    })
+}
+
+#[derive(Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn kill(root: &Path, a: KillArgs) -> Result<u8> {
+    let rt = open(root)?;
+    each(&a.containers, |k| rt.kill(k, &a.signal))
+}
+
+#[derive(Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    volumes: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn rm(root: &Path, a: RmArgs) -> Result<u8> {
+    let rt = open(root)?;
+    each(&a.containers, |k| rt.remove(k, a.force))
+}
+
+#[derive(Args)]
+pub struct WaitArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn wait(root: &Path, a: WaitArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let mut code = 0;
+    for k in &a.containers {
+        match rt.wait(k) {
+            Ok(c) => println!("{c}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Runs `f` for each container, printing its name as Docker does, errors on stderr.
+fn each(keys: &[String], f: impl Fn(&str) -> berth_runtime::Result<()>) -> Result<u8> {
+    let mut code = 0;
+    for k in keys {
+        match f(k) {
+            Ok(()) => println!("{k}"),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Docker-shaped `inspect` object of a container.
+pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
+    let cfg = &c.config;
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": cfg.args.first(),
+        "Args": cfg.args.iter().skip(1).collect::<Vec<_>>(),
+        "State": {
+            "Status": c.state.status,
+            "Running": c.state.status == "running",
+            "Paused": false,
+            "Restarting": false,
+            "OOMKilled": c.state.oom_killed,
+            "Dead": false,
+            "Pid": c.state.pid,
+            "ExitCode": c.state.exit_code,
+            "Error": c.state.error,
+            "StartedAt": c.state.started_at,
+            "FinishedAt": c.state.finished_at,
+        },
+        "Image": c.image_id,
+        "LogPath": berth_runtime::logs::log_path(&rt.containers().dir(&c.id), &c.id),
+        "Name": format!("/{}", c.name),
+        "RestartCount": 0,
+        "Driver": "overlay",
+        "HostConfig": {
+            "NetworkMode": cfg.network,
+            "AutoRemove": cfg.auto_remove,
+            "ReadonlyRootfs": cfg.read_only,
+            "Memory": cfg.memory.unwrap_or(0),
+            "MemorySwap": cfg.memory_swap.unwrap_or(0),
+            "NanoCpus": cfg.nano_cpus.unwrap_or(0),
+            "CpuShares": cfg.cpu_shares.unwrap_or(0),
+            "PidsLimit": cfg.pids_limit,
+        },
+        "Mounts": [],
+        "Config": {
+            "Hostname": cfg.hostname,
+            "User": cfg.user,
+            "OpenStdin": cfg.open_stdin,
+            "Tty": cfg.tty,
+            "Env": cfg.env,
+            "Cmd": cfg.cmd,
+            "Image": c.image,
+            "WorkingDir": cfg.working_dir,
+            "Entrypoint": if cfg.entrypoint.is_empty() { Value::Null } else { json!(cfg.entrypoint) },
+            "Labels": cfg.labels,
+            "StopSignal": cfg.stop_signal,
+            "StopTimeout": cfg.stop_timeout,
+        },
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "LowerDir": c.lower_dirs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
+                "UpperDir": rt.containers().dir(&c.id).join("upper"),
+                "WorkDir": rt.containers().dir(&c.id).join("work"),
+                "MergedDir": rt.containers().dir(&c.id).join("rootfs"),
+            }
+        },
+    })
+}

@@ -1,0 +1,434 @@
+//! End-to-end container tests: real containers from the busybox fixture, driven through the
+//! real binary. Root only (namespaces, overlayfs, cgroups).
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{json, Berth};
+
+fn busybox() -> Berth {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    b
+}
+
+/// What berth may leave on the host for a root: nothing once its containers are gone.
+fn assert_no_leftovers(b: &Berth) {
+    let root = b.root().display().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&root), "a mount under {root} is left");
+    let containers = std::fs::read_dir(b.root().join("containers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(containers, 0, "container state left");
+    let runtime = std::fs::read_dir(b.root().join("runtime"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(runtime, 0, "runtime state left");
+    let procs = std::process::Command::new("pgrep")
+        .arg("-f")
+        .arg(format!("__supervise.*{root}|{root}.*__supervise"))
+        .output()
+        .unwrap();
+    assert!(
+        procs.stdout.is_empty(),
+        "a supervisor is left: {}",
+        String::from_utf8_lossy(&procs.stdout)
+    );
+}
+
+/// Our containers' cgroups (other tests' containers may exist at the same time).
+fn cgroup_exists(id: &str) -> bool {
+    ["memory", "pids", "cpu,cpuacct", "cpu"]
+        .iter()
+        .any(|c| std::path::Path::new(&format!("/sys/fs/cgroup/{c}/berth/{id}")).exists())
+        || std::path::Path::new(&format!("/sys/fs/cgroup/berth/{id}")).exists()
+}
+
+#[test]
+fn root_run_prints_output_and_returns_exit_codes() {
+    let b = busybox();
+    assert_eq!(
+        b.run(&["run", "--rm", "busybox", "echo", "hello", "world"])
+            .ok(),
+        "hello world\n"
+    );
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (3, "out\n", "err\n")
+    );
+    let r = b.run(&["run", "--rm", "busybox", "nosuchcommand"]);
+    assert_eq!(r.code, 127);
+    assert_eq!(
+        r.stderr,
+        "Error: exec: \"nosuchcommand\": executable file not found in $PATH\n"
+    );
+    let r = b.run(&["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(r.code, 126, "{}", r.stderr);
+    let r = b.run(&["run", "--rm", "nosuchimage"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (125, "Error: No such image: nosuchimage:latest\n")
+    );
+    let r = b.run(&["run", "--rm", "--memory", "12q", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr
+            .contains("invalid argument \"12q\" for \"-m, --memory\" flag"),
+        "{}",
+        r.stderr
+    );
+    let r = b.run(&["run", "--rm", "-u", "nosuchuser", "busybox", "true"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            125,
+            "Error: unable to find user nosuchuser: no matching entries in passwd file\n"
+        )
+    );
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_run_options_reach_the_container() {
+    let b = busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let envfile = dir.path().join("env");
+    std::fs::write(&envfile, "# comment\nFROM_FILE=yes\n").unwrap();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "-e",
+            "GREETING=hi there",
+            "--env-file",
+            envfile.to_str().unwrap(),
+            "-w",
+            "/srv/app",
+            "-u",
+            "nobody",
+            "-h",
+            "kiwi",
+            "busybox",
+            "sh",
+            "-c",
+            "echo \"$GREETING|$FROM_FILE|$(pwd)|$(id -u):$(id -g)|$(hostname)|$HOSTNAME\"",
+        ])
+        .ok();
+    assert_eq!(out, "hi there|yes|/srv/app|65534:65534|kiwi|kiwi\n");
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "from",
+            "entrypoint"
+        ])
+        .ok(),
+        "from entrypoint\n"
+    );
+    assert_eq!(
+        b.run(&["run", "--rm", "-u", "1234:5678", "busybox", "id"])
+            .ok(),
+        "uid=1234 gid=5678 groups=5678\n"
+    );
+    let r = b.run(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("Read-only file system"), "{}", r.stderr);
+    // Image defaults: the imported CMD is ["sh"]; with stdin closed it exits 0 at once.
+    assert_eq!(b.run(&["run", "--rm", "busybox"]).code, 0);
+    // -i passes stdin through.
+    assert_eq!(
+        b.run_stdin(&["run", "--rm", "-i", "busybox", "cat"], b"piped input\n")
+            .ok(),
+        "piped input\n"
+    );
+    // Names: set, shown, unique.
+    b.run(&["create", "--name", "named", "busybox", "true"])
+        .ok();
+    let r = b.run(&["create", "--name", "named", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr
+            .contains("The container name \"/named\" is already in use"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(b.run(&["start", "-a", "named"]).code, 0);
+    b.run(&["rm", "named"]).ok();
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_isolation_like_docker() {
+    let b = busybox();
+    let script = "echo pid=$$; ps -o pid | wc -l; grep CapBnd /proc/self/status; cat /proc/keys 2>&1 | wc -c; \
+                  echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-ro; \
+                  ls /sys/firmware | wc -l; ip link 2>/dev/null | grep -c '^[0-9]'";
+    let out = b.run(&["run", "--rm", "busybox", "sh", "-c", script]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "pid=1", "own pid namespace: {out}");
+    assert!(
+        lines[1].trim().parse::<u32>().unwrap() <= 4,
+        "only its own processes: {out}"
+    );
+    assert_eq!(
+        lines[2], "CapBnd:\t00000000a80425fb",
+        "Docker's default capabilities: {out}"
+    );
+    assert_eq!(lines[3].trim(), "0", "/proc/keys masked: {out}");
+    assert_eq!(lines[4], "sys-ro", "/proc/sys read-only: {out}");
+    assert_eq!(lines[5].trim(), "0", "/sys/firmware masked: {out}");
+    assert_eq!(
+        lines[6].trim(),
+        "1",
+        "own network namespace with only lo: {out}"
+    );
+    // --network host shares the host's interfaces.
+    let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "busybox",
+            "ls",
+            "/sys/class/net",
+        ])
+        .ok();
+    assert_eq!(out.lines().count(), host_links);
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_limits_are_enforced_through_cgroups() {
+    let b = busybox();
+    let out = b
+        .run(&[
+            "run", "--rm", "--memory", "64m", "--pids-limit", "50", "--cpus", "0.5", "--cpu-shares", "512", "busybox", "sh", "-c",
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares",
+        ])
+        .ok();
+    assert_eq!(out, "67108864\n50\n50000\n512\n");
+    // A memory-limit kill: exit 137 and OOMKilled, as Docker reports it.
+    let r = b.run(&[
+        "run",
+        "--name",
+        "oom",
+        "--memory",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "tail /dev/zero",
+    ]);
+    assert_eq!(r.code, 137);
+    let v = json(&b.run(&["inspect", "oom"]).ok());
+    assert_eq!(v[0]["State"]["OOMKilled"], true);
+    assert_eq!(v[0]["State"]["ExitCode"], 137);
+    let id = v[0]["Id"].as_str().unwrap().to_string();
+    assert!(
+        !cgroup_exists(&id),
+        "cgroup removed when the container exited"
+    );
+    b.run(&["rm", "oom"]).ok();
+    // The pids limit holds.
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "5",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait",
+    ]);
+    assert!(
+        r.stderr.contains("can't fork") || r.stderr.contains("Resource temporarily unavailable"),
+        "{}",
+        r.stderr
+    );
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_detached_lifecycle() {
+    let b = busybox();
+    let id = b
+        .run(&["run", "-d", "--name", "svc", "busybox", "sh", "-c", "echo started; echo warn >&2; trap 'echo stopping; exit 7' TERM; while true; do sleep 0.1; done"])
+        .ok()
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    let ps = b.run(&["ps"]).ok();
+    assert!(ps.starts_with("CONTAINER ID   IMAGE     COMMAND"), "{ps}");
+    assert!(
+        ps.contains(&id[..12]) && ps.contains(" svc\n") && ps.contains("Up "),
+        "{ps}"
+    );
+    assert_eq!(b.run(&["ps", "-q", "--no-trunc"]).ok().trim(), id);
+    let start = Instant::now();
+    while !b.run(&["logs", "svc"]).ok().contains("started") {
+        assert!(start.elapsed() < Duration::from_secs(10), "no log output");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = b.run(&["logs", "svc"]);
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("started\n", "warn\n"),
+        "streams kept apart"
+    );
+    let pid = json(&b.run(&["inspect", "svc"]).ok())[0]["State"]["Pid"]
+        .as_i64()
+        .unwrap();
+    assert!(pid > 0);
+    assert_eq!(b.run(&["stop", "svc"]).ok(), "svc\n");
+    assert_eq!(b.run(&["wait", "svc"]).ok(), "7\n");
+    assert!(b
+        .run(&["logs", "--tail", "1", "svc"])
+        .ok()
+        .contains("stopping"));
+    let ps = b
+        .run(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+        .ok();
+    assert!(ps.starts_with("svc Exited (7)"), "{ps}");
+    assert_eq!(b.run(&["ps", "-q"]).ok(), "", "not running any more");
+    // Log file in Docker's json-file format.
+    let v = json(&b.run(&["inspect", "svc"]).ok());
+    let log = std::fs::read_to_string(v[0]["LogPath"].as_str().unwrap()).unwrap();
+    let first = json(log.lines().next().unwrap());
+    assert_eq!(
+        (first["log"].as_str(), first["stream"].as_str()),
+        (Some("started\n"), Some("stdout"))
+    );
+    assert!(first["time"].as_str().unwrap().ends_with('Z'));
+    // rm of a running container needs -f.
+    b.run(&["run", "-d", "--name", "busy", "busybox", "sleep", "1000"])
+        .ok();
+    let r = b.run(&["rm", "busy"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("container is running: stop the container before removing or force remove"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(b.run(&["kill", "-s", "USR1", "busy"]).code, 0);
+    b.run(&["rm", "-f", "busy", "svc"]).ok();
+    let r = b.run(&["rm", "svc"]);
+    assert_eq!(r.stderr, "Error: No such container: svc\n");
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_signals_reach_a_foreground_container() {
+    let b = busybox();
+    let mut child = b
+        .cmd(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 42' TERM; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(42));
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_killed_supervisor_leaves_the_truth_and_rm_cleans_up() {
+    let b = busybox();
+    let id = b
+        .run(&["run", "-d", "busybox", "sleep", "1000"])
+        .ok()
+        .trim()
+        .to_string();
+    let root = b.root().display().to_string();
+    let sup = std::process::Command::new("pgrep")
+        .args(["-f", &format!("{root} __supervise {id}")])
+        .output()
+        .unwrap();
+    let sup_pid: i32 = String::from_utf8_lossy(&sup.stdout)
+        .trim()
+        .parse()
+        .expect("supervisor running");
+    unsafe { libc::kill(sup_pid, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(200));
+    // The container itself still runs, and ps says so.
+    assert!(b.run(&["ps"]).ok().contains(&id[..12]));
+    b.run(&["rm", "-f", &id[..12]]).ok();
+    assert!(!cgroup_exists(&id));
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_images_in_use_are_kept() {
+    let b = busybox();
+    b.run(&["create", "--name", "user", "busybox", "true"]).ok();
+    let r = b.run(&["rmi", "busybox"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("image is being used by a container"),
+        "{}",
+        r.stderr
+    );
+    b.run(&["rm", "user"]).ok();
+    b.run(&["rmi", "busybox"]).ok();
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_many_containers_leave_nothing_behind() {
+    let b = busybox();
+    for i in 0..200 {
+        let r = b.run(&["run", "--rm", "busybox", "true"]);
+        assert_eq!(r.code, 0, "run {i}: {}", r.stderr);
+    }
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            b.cmd(&["run", "--rm", "busybox", "sh", "-c", "sleep 0.3; echo done"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "done\n",
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert_no_leftovers(&b);
+}

@@ -1,0 +1,92 @@
+//! The OCI runtime underneath, behind a small trait so it can be swapped (or faked in tests).
+//! The implementation is youki's `libcontainer`, in-process: no runc binary to exec.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Standard streams handed to the container's process.
+pub struct Stdio {
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+pub trait OciRuntime {
+    /// Creates and starts the container described by `bundle/config.json`; returns the pid of
+    /// its init process, which is a child of the calling process.
+    fn run(&self, id: &str, bundle: &Path, stdio: Stdio) -> Result<i32>;
+    /// Removes the runtime's state and the container's cgroup (the process must be gone).
+    fn delete(&self, id: &str) -> Result<()>;
+}
+
+pub struct Youki {
+    /// libcontainer's own state directory.
+    pub state_root: PathBuf,
+}
+
+fn rt_err(id: &str, what: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::Runtime {
+        id: id.to_string(),
+        what,
+        reason: e.to_string(),
+    }
+}
+
+impl OciRuntime for Youki {
+    fn run(&self, id: &str, bundle: &Path, stdio: Stdio) -> Result<i32> {
+        use libcontainer::container::builder::ContainerBuilder;
+        use libcontainer::syscall::syscall::SyscallType;
+        std::fs::create_dir_all(&self.state_root).map_err(|e| rt_err(id, "create state dir", e))?;
+        let mut container = ContainerBuilder::new(id.to_string(), SyscallType::default())
+            .with_root_path(&self.state_root)
+            .map_err(|e| rt_err(id, "runtime state", e))?
+            .with_stdin(stdio.stdin)
+            .with_stdout(stdio.stdout)
+            .with_stderr(stdio.stderr)
+            .validate_id()
+            .map_err(|e| rt_err(id, "container id", e))?
+            .as_init(bundle)
+            .with_systemd(false)
+            .with_detach(true)
+            .build()
+            .map_err(|e| rt_err(id, "create", e))?;
+        if let Err(e) = container.start() {
+            let _ = container.delete(true);
+            return Err(rt_err(id, "start", e));
+        }
+        container
+            .pid()
+            .map(|p| p.as_raw())
+            .ok_or_else(|| rt_err(id, "start", "the runtime reported no pid"))
+    }
+
+    fn delete(&self, id: &str) -> Result<()> {
+        let dir = self.state_root.join(id);
+        let r = if !dir.exists() {
+            Ok(())
+        } else {
+            match libcontainer::container::Container::load(dir.clone()) {
+                Ok(mut c) => c.delete(true).map_err(|e| rt_err(id, "delete", e)),
+                Err(_) => {
+                    std::fs::remove_dir_all(&dir).map_err(|e| rt_err(id, "delete runtime state", e))
+                }
+            }
+        };
+        remove_empty_parent_cgroups();
+        r
+    }
+}
+
+/// Removes the shared `berth` parent cgroups once no container uses them (rmdir fails while
+/// one does, which is what we want), so nothing of berth's stays behind on the host.
+fn remove_empty_parent_cgroups() {
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let _ = std::fs::remove_dir(e.path().join("berth"));
+    }
+    let _ = std::fs::remove_dir("/sys/fs/cgroup/berth");
+}

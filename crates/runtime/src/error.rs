@@ -1,0 +1,80 @@
+//! Runtime errors. Each names the container, image, flag or path involved.
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("No such container: {0}")]
+    NoSuchContainer(String),
+    #[error("Conflict. The container name \"/{0}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse(String),
+    #[error("invalid container name ({0}): only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    BadName(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid argument {flag} {value:?}: {reason}")]
+    BadFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    NoSuchUser(String),
+    #[error("unable to find group {0}: no matching entries in group file")]
+    NoSuchGroup(String),
+    /// The command does not exist in the image: Docker's exit 127.
+    #[error("exec: \"{0}\": executable file not found in $PATH")]
+    CommandNotFound(String),
+    /// The command exists but cannot be run: Docker's exit 126.
+    #[error("exec: \"{0}\": permission denied")]
+    CommandNotExecutable(String),
+    #[error("no command specified")]
+    NoCommand,
+    #[error("container {id}: {what}: {reason}")]
+    Runtime {
+        id: String,
+        what: &'static str,
+        reason: String,
+    },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Image(#[from] berth_image::Error),
+    #[error("{what}: invalid JSON: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+pub(crate) trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: impl Into<std::path::PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, op: &'static str, path: impl Into<std::path::PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            op,
+            path: path.into(),
+            source,
+        })
+    }
+}
+
+impl Error {
+    /// The exit code `berth run` uses for this error, as Docker does: 125 for errors of the
+    /// engine itself, 126 when the command cannot be invoked, 127 when it does not exist.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::CommandNotFound(_) => 127,
+            Error::CommandNotExecutable(_) => 126,
+            _ => 125,
+        }
+    }
+}

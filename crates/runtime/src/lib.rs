@@ -1,0 +1,19 @@
+//! berth's containers: records and state on disk, the overlay rootfs built from image layers,
+//! the OCI runtime spec from image config + run options, and the lifecycle (run, stop, kill,
+//! remove, wait, logs). A detached container is watched by a supervisor process (the berth
+//! binary re-executed); a foreground `berth run` supervises its own container.
+//!
+//! Networking beyond `none`/`host` is not here yet: every container gets its own network
+//! namespace, so the network crate can plug in by configuring it.
+
+pub mod engine;
+pub mod error;
+pub mod lifecycle;
+pub mod logs;
+pub mod record;
+pub mod rootfs;
+pub mod spec;
+
+pub use error::{Error, Result};
+pub use lifecycle::{RunOptions, Runtime};
+pub use record::ContainerRecord;

@@ -1,0 +1,698 @@
+//! Creating, running, stopping and removing containers.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use berth_image::Store;
+
+use crate::engine::{OciRuntime, Stdio, Youki};
+use crate::error::{Error, IoContext, Result};
+use crate::logs::{log_path, LogWriter, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
+use crate::record::{
+    new_id, now, random_name, valid_name, ContainerRecord, Containers, RunConfig, State, ZERO_TIME,
+};
+use crate::rootfs::{
+    check_command, mount_overlay, resolve_user, unmount, write_etc_files, RootfsPaths, DEFAULT_PATH,
+};
+use crate::spec::build_spec;
+
+/// `docker run` / `docker create` options berth implements so far.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub image: String,
+    pub command: Vec<String>,
+    pub name: Option<String>,
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub auto_remove: bool,
+    pub interactive: bool,
+    pub read_only: bool,
+    pub labels: Vec<String>,
+    pub network: Option<String>,
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub pids_limit: Option<i64>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u64>,
+}
+
+/// Where output of the container goes besides its log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// Also to this process's stdout/stderr, with signals forwarded (foreground `run`).
+    Terminal,
+    /// Log only (the supervisor of a detached container).
+    LogOnly,
+}
+
+pub struct Runtime {
+    root: PathBuf,
+    store: Store,
+    containers: Containers,
+    engine: Youki,
+}
+
+impl Runtime {
+    pub fn open(root: &Path) -> Result<Runtime> {
+        let store = Store::open(root)?;
+        Ok(Runtime {
+            root: root.to_path_buf(),
+            containers: Containers::new(root)?,
+            engine: Youki {
+                state_root: root.join("runtime"),
+            },
+            store,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn containers(&self) -> &Containers {
+        &self.containers
+    }
+
+    /// Image IDs that containers use (rmi refuses these unless forced).
+    pub fn images_in_use(&self) -> Vec<String> {
+        self.containers
+            .list()
+            .map(|l| l.into_iter().map(|c| c.image_id).collect())
+            .unwrap_or_default()
+    }
+
+    /// `docker create`: records the container; nothing runs yet.
+    pub fn create(&self, o: &RunOptions) -> Result<ContainerRecord> {
+        let img = self.store.lookup(&o.image)?;
+        let icfg = img.config.config.clone().unwrap_or_default();
+        if let Some(n) = &o.name {
+            if !valid_name(n) {
+                return Err(Error::BadName(n.clone()));
+            }
+            if self.containers.list()?.iter().any(|c| &c.name == n) {
+                return Err(Error::NameInUse(n.clone()));
+            }
+        }
+        let entrypoint = match &o.entrypoint {
+            Some(e) if e.is_empty() => Vec::new(),
+            Some(e) => vec![e.clone()],
+            None => icfg.entrypoint.clone().unwrap_or_default(),
+        };
+        // As in Docker: --entrypoint resets the image's CMD; a given command replaces it.
+        let cmd = if !o.command.is_empty() {
+            o.command.clone()
+        } else if o.entrypoint.is_some() {
+            Vec::new()
+        } else {
+            icfg.cmd.clone().unwrap_or_default()
+        };
+        let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+        if args.is_empty() {
+            return Err(Error::NoCommand);
+        }
+        let mut env: Vec<String> = icfg.env.clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(0, format!("PATH={DEFAULT_PATH}"));
+        }
+        for e in &o.env {
+            let (k, v) = match e.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                // `-e NAME` takes the value from berth's own environment, or drops it.
+                None => (e.clone(), std::env::var(e).ok()),
+            };
+            if k.is_empty() {
+                return Err(Error::BadFlag {
+                    flag: "--env",
+                    value: e.clone(),
+                    reason: "variable name is empty".into(),
+                });
+            }
+            env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k.as_str()));
+            if let Some(v) = v {
+                env.push(format!("{k}={v}"));
+            }
+        }
+        let network = o.network.clone().unwrap_or_else(|| "none".into());
+        if !matches!(network.as_str(), "none" | "host") {
+            return Err(Error::BadFlag {
+                flag: "--network",
+                value: network,
+                reason: "only none and host are available until networking lands".into(),
+            });
+        }
+        let mut labels = icfg.labels.clone().unwrap_or_default();
+        for l in &o.labels {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            labels.insert(k.to_string(), v.to_string());
+        }
+        let id = new_id();
+        let name = o.name.clone().unwrap_or_else(|| random_name(&id));
+        let hostname = o.hostname.clone().unwrap_or_else(|| id[..12].to_string());
+        env.push(format!("HOSTNAME={hostname}"));
+        let lower_dirs: Vec<PathBuf> = img
+            .chain_ids()
+            .iter()
+            .rev()
+            .map(|c| self.store.layer_dir(c))
+            .collect();
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name,
+            created: now(),
+            image: o.image.clone(),
+            image_id: img.id().to_string(),
+            lower_dirs,
+            config: RunConfig {
+                args,
+                entrypoint,
+                cmd,
+                env,
+                working_dir: o
+                    .workdir
+                    .clone()
+                    .or(icfg.working_dir.clone())
+                    .unwrap_or_default(),
+                user: o.user.clone().or(icfg.user.clone()).unwrap_or_default(),
+                hostname,
+                open_stdin: o.interactive,
+                tty: false,
+                auto_remove: o.auto_remove,
+                read_only: o.read_only,
+                labels,
+                network,
+                memory: o.memory,
+                memory_swap: o.memory_swap,
+                nano_cpus: o.nano_cpus,
+                cpu_shares: o.cpu_shares,
+                pids_limit: o.pids_limit,
+                stop_signal: o
+                    .stop_signal
+                    .clone()
+                    .or(icfg.stop_signal.clone())
+                    .unwrap_or_else(|| "SIGTERM".into()),
+                stop_timeout: o.stop_timeout,
+            },
+            state: State {
+                status: "created".into(),
+                started_at: ZERO_TIME.into(),
+                finished_at: ZERO_TIME.into(),
+                ..State::default()
+            },
+        };
+        let dir = self.containers.dir(&id);
+        fs::create_dir_all(&dir).ctx("create directory", &dir)?;
+        self.containers.save(&rec)?;
+        Ok(rec)
+    }
+
+    /// Runs a created container to completion, relaying its output; returns its exit code.
+    /// `ready` is called once it is running (or with the error that stopped it).
+    pub fn run(
+        &self,
+        id: &str,
+        attach: Attach,
+        ready: &mut dyn FnMut(std::result::Result<&ContainerRecord, &Error>),
+    ) -> Result<i32> {
+        let mut rec = self.containers.load(id)?;
+        let dir = self.containers.dir(id);
+        let started = self.start_process(&mut rec, &dir, attach);
+        let (pid, relays) = match started {
+            Ok(x) => x,
+            Err(e) => {
+                ready(Err(&e));
+                let _ = unmount(&RootfsPaths::of(&dir).merged);
+                rec.state.status = "created".into();
+                rec.state.error = e.to_string();
+                let _ = self.containers.save(&rec);
+                if rec.config.auto_remove {
+                    let _ = self.containers.remove_dir(id);
+                }
+                return Err(e);
+            }
+        };
+        ready(Ok(&rec));
+        let forward = if attach == Attach::Terminal {
+            forward_signals(pid)
+        } else {
+            None
+        };
+        let code = wait_pid(pid);
+        if let Some(h) = forward {
+            h.close();
+        }
+        for r in relays {
+            let _ = r.join();
+        }
+        let oom = oom_killed(id);
+        let _ = self.engine.delete(id);
+        let _ = unmount(&RootfsPaths::of(&dir).merged);
+        let mut rec = self.containers.load(id).unwrap_or(rec);
+        rec.state.status = "exited".into();
+        rec.state.pid = 0;
+        rec.state.exit_code = code;
+        rec.state.oom_killed = oom;
+        rec.state.finished_at = now();
+        if rec.config.auto_remove {
+            self.containers.remove_dir(id)?;
+        } else {
+            self.containers.save(&rec)?;
+        }
+        Ok(code)
+    }
+
+    fn start_process(
+        &self,
+        rec: &mut ContainerRecord,
+        dir: &Path,
+        attach: Attach,
+    ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
+        let paths = RootfsPaths::of(dir);
+        mount_overlay(&rec.lower_dirs, &paths)?;
+        write_etc_files(dir, &rec.config.hostname)?;
+        let user = resolve_user(&paths.merged, &rec.config.user)?;
+        let cwd = if rec.config.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            rec.config.working_dir.clone()
+        };
+        check_command(&paths.merged, &rec.config.args[0], &rec.config.env, &cwd)?;
+        // Docker creates a missing working directory.
+        let wd = crate::rootfs::resolve_in_root(&paths.merged, Path::new(&cwd));
+        if !wd.exists() {
+            fs::create_dir_all(&wd).ctx("create working directory", &wd)?;
+        }
+        let spec = build_spec(rec, dir, &paths.merged, user)?;
+        let config = dir.join("config.json");
+        fs::write(
+            &config,
+            serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        )
+        .ctx("write", &config)?;
+
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let stdin = if rec.config.open_stdin && attach == Attach::Terminal {
+            // SAFETY: dup of our own stdin; the new fd is owned by the OwnedFd.
+            let fd = unsafe { libc::dup(0) };
+            if fd < 0 {
+                return Err(Error::Io {
+                    op: "dup",
+                    path: "stdin".into(),
+                    source: std::io::Error::last_os_error(),
+                });
+            }
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        } else {
+            let (r, w) = pipe()?;
+            drop(w); // the container reads end-of-file, as with Docker without -i
+            r
+        };
+        let pid = self.engine.run(
+            &rec.id,
+            dir,
+            Stdio {
+                stdin,
+                stdout: out_w,
+                stderr: err_w,
+            },
+        )?;
+        rec.state = State {
+            status: "running".into(),
+            pid,
+            monitor_pid: std::process::id() as i32,
+            started_at: now(),
+            finished_at: ZERO_TIME.into(),
+            ..State::default()
+        };
+        self.containers.save(rec)?;
+        let log = std::sync::Arc::new(std::sync::Mutex::new(
+            LogWriter::open(log_path(dir, &rec.id), DEFAULT_MAX_SIZE, DEFAULT_MAX_FILES)
+                .ctx("open log", log_path(dir, &rec.id))?,
+        ));
+        let relays = vec![
+            relay(out_r, "stdout", log.clone(), attach == Attach::Terminal),
+            relay(err_r, "stderr", log, attach == Attach::Terminal),
+        ];
+        Ok((pid, relays))
+    }
+
+    /// Starts a created container under a detached supervisor (`exe __supervise ID`) and
+    /// returns once it runs.
+    pub fn start_detached(&self, id: &str, exe: &Path) -> Result<()> {
+        let (r, w) = pipe()?;
+        let wfd = w.as_raw_fd();
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("__supervise")
+            .arg(id)
+            .env("BERTH_READY_FD", wfd.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setsid();
+                let flags = libc::fcntl(wfd, libc::F_GETFD);
+                libc::fcntl(wfd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().ctx("start supervisor", exe)?;
+        drop(w);
+        let mut msg = String::new();
+        let _ = std::fs::File::from(r).read_to_string(&mut msg);
+        // The supervisor double-forks nothing: reap it later only if it already failed.
+        let _ = child.try_wait();
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
+        match msg.trim() {
+            "ok" => Ok(()),
+            "" => Err(Error::Runtime {
+                id: id.into(),
+                what: "start",
+                reason: "the supervisor exited before the container started".into(),
+            }),
+            m => Err(decode_error(id, m)),
+        }
+    }
+
+    /// The supervisor's side of `start_detached`.
+    pub fn supervise(&self, id: &str, ready_fd: i32) -> Result<i32> {
+        // SAFETY: the fd was handed to us by the parent for this purpose.
+        let mut ready_pipe = Some(unsafe { std::fs::File::from_raw_fd(ready_fd) });
+        let mut ready = |r: std::result::Result<&ContainerRecord, &Error>| {
+            if let Some(mut p) = ready_pipe.take() {
+                let _ = match r {
+                    Ok(_) => p.write_all(b"ok\n"),
+                    Err(e) => p.write_all(encode_error(e).as_bytes()),
+                };
+            }
+        };
+        self.run(id, Attach::LogOnly, &mut ready)
+    }
+
+    /// Every container, with states corrected for processes that died unobserved (a killed
+    /// supervisor).
+    pub fn list(&self) -> Result<Vec<ContainerRecord>> {
+        let mut all = self.containers.list()?;
+        for c in &mut all {
+            if c.state.status == "running"
+                && !pid_alive(c.state.pid)
+                && !pid_alive(c.state.monitor_pid)
+            {
+                c.state.status = "exited".into();
+                c.state.exit_code = -1;
+                c.state.error =
+                    "the container's process ended while nothing was watching it".into();
+            }
+        }
+        Ok(all)
+    }
+
+    pub fn find(&self, key: &str) -> Result<ContainerRecord> {
+        let c = self.containers.find(key)?;
+        Ok(self.list()?.into_iter().find(|x| x.id == c.id).unwrap_or(c))
+    }
+
+    /// `docker kill -s SIGNAL`.
+    pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
+        let c = self.find(key)?;
+        if c.state.status != "running" {
+            return Err(Error::Conflict(format!(
+                "cannot kill container: {key}: container {} is not running",
+                c.id
+            )));
+        }
+        let sig = parse_signal(signal)?;
+        // SAFETY: plain kill(2).
+        unsafe { libc::kill(c.state.pid, sig) };
+        Ok(())
+    }
+
+    /// `docker stop -t`: the stop signal, then SIGKILL after the timeout.
+    pub fn stop(&self, key: &str, timeout: Option<u64>) -> Result<()> {
+        let c = self.find(key)?;
+        if c.state.status != "running" {
+            return Ok(());
+        }
+        let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
+        let sig = parse_signal(&c.config.stop_signal)?;
+        unsafe { libc::kill(c.state.pid, sig) };
+        if !self.wait_exit(&c.id, Duration::from_secs(t)) {
+            unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
+            self.wait_exit(&c.id, Duration::from_secs(10));
+        }
+        Ok(())
+    }
+
+    /// Waits until the record says exited (or its pid is gone); true if it did in time.
+    fn wait_exit(&self, id: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            match self.containers.load(id) {
+                // Still running, or exited but its monitor is still recording that.
+                Ok(c)
+                    if c.state.status == "running"
+                        && (pid_alive(c.state.pid) || pid_alive(c.state.monitor_pid)) => {}
+                _ => return true,
+            }
+            if start.elapsed() >= limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `docker wait`: blocks until the container exits, returns its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        let c = self.find(key)?;
+        loop {
+            match self.containers.load(&c.id) {
+                Ok(r)
+                    if r.state.status == "running"
+                        && (pid_alive(r.state.pid) || pid_alive(r.state.monitor_pid)) => {}
+                Ok(r) if r.state.status == "running" => return Ok(-1),
+                Ok(r) => return Ok(r.state.exit_code),
+                // Removed (--rm) after exiting.
+                Err(_) => return Ok(0),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `docker rm [-f]`: also cleans up after a supervisor or CLI that was killed.
+    pub fn remove(&self, key: &str, force: bool) -> Result<()> {
+        let c = self.find(key)?;
+        if c.state.status == "running" {
+            if !force {
+                return Err(Error::Conflict(format!(
+                    "cannot remove container \"{key}\": container is running: stop the container before removing or force remove"
+                )));
+            }
+            unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
+            self.wait_exit(&c.id, Duration::from_secs(10));
+        }
+        let dir = self.containers.dir(&c.id);
+        self.engine.delete(&c.id)?;
+        unmount(&RootfsPaths::of(&dir).merged)?;
+        self.containers.remove_dir(&c.id)
+    }
+}
+
+fn encode_error(e: &Error) -> String {
+    format!("{}\t{}\n", e.exit_code(), e)
+}
+
+fn decode_error(id: &str, m: &str) -> Error {
+    let (code, msg) = m.split_once('\t').unwrap_or(("125", m));
+    match code {
+        "127" => Error::CommandNotFound(
+            msg.trim_start_matches("exec: \"")
+                .split('"')
+                .next()
+                .unwrap_or(msg)
+                .to_string(),
+        ),
+        "126" => Error::CommandNotExecutable(
+            msg.trim_start_matches("exec: \"")
+                .split('"')
+                .next()
+                .unwrap_or(msg)
+                .to_string(),
+        ),
+        _ => Error::Runtime {
+            id: id.to_string(),
+            what: "start",
+            reason: msg.to_string(),
+        },
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::Io {
+            op: "pipe",
+            path: PathBuf::new(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    // SAFETY: pipe2 returned two new fds we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Copies a container stream to its log (one entry per line) and, attached, to our own stream.
+fn relay(
+    r: OwnedFd,
+    stream: &'static str,
+    log: std::sync::Arc<std::sync::Mutex<LogWriter>>,
+    echo: bool,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::from(r);
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            let n = match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if echo {
+                let _ = if stream == "stdout" {
+                    let mut o = std::io::stdout().lock();
+                    o.write_all(&buf[..n]).and_then(|_| o.flush())
+                } else {
+                    std::io::stderr().lock().write_all(&buf[..n])
+                };
+            }
+            pending.extend_from_slice(&buf[..n]);
+            while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=i).collect();
+                if let Ok(mut l) = log.lock() {
+                    let _ = l.write(stream, &line);
+                }
+            }
+        }
+        if !pending.is_empty() {
+            if let Ok(mut l) = log.lock() {
+                let _ = l.write(stream, &pending);
+            }
+        }
+    })
+}
+
+/// Forwards the usual terminal and control signals to the container's init.
+fn forward_signals(pid: i32) -> Option<signal_hook::iterator::Handle> {
+    use signal_hook::consts::*;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
+            .ok()?;
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        for s in signals.forever() {
+            // SAFETY: plain kill(2).
+            unsafe { libc::kill(pid, s) };
+        }
+    });
+    Some(handle)
+}
+
+/// Waits for our child `pid`; Docker's exit code (128+signal when killed).
+fn wait_pid(pid: i32) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return -1;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        -1
+    }
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // A zombie counts as gone.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Whether the kernel's OOM killer hit the container (cgroup v1 or v2 counters).
+fn oom_killed(id: &str) -> bool {
+    let v1 = format!("/sys/fs/cgroup/memory/berth/{id}/memory.oom_control");
+    let v2 = format!("/sys/fs/cgroup/berth/{id}/memory.events");
+    for p in [v1, v2] {
+        if let Ok(s) = fs::read_to_string(p) {
+            return s.lines().any(|l| {
+                l.strip_prefix("oom_kill ")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+                    > 0
+            });
+        }
+    }
+    false
+}
+
+/// `SIGTERM`, `TERM`, `15`.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let n = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "TERM" => libc::SIGTERM,
+        "STOP" => libc::SIGSTOP,
+        "CONT" => libc::SIGCONT,
+        "WINCH" => libc::SIGWINCH,
+        "PWR" => libc::SIGPWR,
+        _ => {
+            return Err(Error::BadFlag {
+                flag: "--signal",
+                value: s.to_string(),
+                reason: "invalid signal".into(),
+            });
+        }
+    };
+    Ok(n)
+}

@@ -1,0 +1,138 @@
+//! Container logs in Docker's json-file format (`{"log":"…\n","stream":"stdout","time":"…"}`
+//! one per line), rotated by size so they never fill the disk.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Docker's defaults are unlimited; berth rotates by default (10 MB × 3 files).
+pub const DEFAULT_MAX_SIZE: u64 = 10 * 1000 * 1000;
+pub const DEFAULT_MAX_FILES: u32 = 3;
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub log: String,
+    pub stream: String,
+    pub time: String,
+}
+
+pub fn log_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}-json.log"))
+}
+
+/// Appends entries, rotating when the file grows past `max_size`.
+pub struct LogWriter {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_size: u64,
+    max_files: u32,
+}
+
+impl LogWriter {
+    pub fn open(path: PathBuf, max_size: u64, max_files: u32) -> std::io::Result<LogWriter> {
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(LogWriter {
+            path,
+            file,
+            size,
+            max_size,
+            max_files: max_files.max(1),
+        })
+    }
+
+    /// Writes one line (or a final partial line) of a stream.
+    pub fn write(&mut self, stream: &str, line: &[u8]) -> std::io::Result<()> {
+        let e = LogEntry {
+            log: String::from_utf8_lossy(line).into_owned(),
+            stream: stream.to_string(),
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        };
+        let mut bytes = serde_json::to_vec(&e).map_err(std::io::Error::other)?;
+        bytes.push(b'\n');
+        if self.size + bytes.len() as u64 > self.max_size && self.size > 0 {
+            self.rotate()?;
+        }
+        self.file.write_all(&bytes)?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        if self.max_files <= 1 {
+            self.file.set_len(0)?;
+            self.size = 0;
+            return Ok(());
+        }
+        for i in (1..self.max_files - 1).rev() {
+            let from = rotated(&self.path, i);
+            if from.exists() {
+                fs::rename(&from, rotated(&self.path, i + 1))?;
+            }
+        }
+        fs::rename(&self.path, rotated(&self.path, 1))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn rotated(path: &Path, n: u32) -> PathBuf {
+    PathBuf::from(format!("{}.{n}", path.display()))
+}
+
+/// All entries, oldest first (rotated files included).
+pub fn read_all(path: &Path) -> Vec<LogEntry> {
+    let mut files: Vec<PathBuf> = (1..100)
+        .map(|n| rotated(path, n))
+        .take_while(|p| p.exists())
+        .collect();
+    files.reverse();
+    files.push(path.to_path_buf());
+    let mut out = Vec::new();
+    for f in files {
+        if let Ok(file) = File::open(&f) {
+            for line in BufReader::new(file).lines().map_while(Result::ok) {
+                if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
+                    out.push(e);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_and_reads_back_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x-json.log");
+        let mut w = LogWriter::open(p.clone(), 300, 3).unwrap();
+        for i in 0..20 {
+            w.write(
+                if i % 2 == 0 { "stdout" } else { "stderr" },
+                format!("line {i}\n").as_bytes(),
+            )
+            .unwrap();
+        }
+        let all = read_all(&p);
+        assert!(all.len() < 20, "old entries were rotated away");
+        assert_eq!(all.last().unwrap().log, "line 19\n");
+        assert!(!rotated(&p, 3).exists(), "at most 3 files");
+        let total: u64 = [p.clone(), rotated(&p, 1), rotated(&p, 2)]
+            .iter()
+            .filter_map(|f| fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        assert!(total <= 900);
+    }
+}

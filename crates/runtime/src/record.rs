@@ -1,0 +1,210 @@
+//! Container records on disk: `containers/<id>/container.json`, written atomically.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+
+/// What the user asked for (the parts of `docker run` berth implements), resolved against the
+/// image config.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct RunConfig {
+    /// Entrypoint + command, as run.
+    pub args: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    /// As given (`-u`), or the image's USER.
+    pub user: String,
+    pub hostname: String,
+    pub open_stdin: bool,
+    pub tty: bool,
+    pub auto_remove: bool,
+    pub read_only: bool,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `none` or `host` (other modes come with networking).
+    pub network: String,
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub pids_limit: Option<i64>,
+    pub stop_signal: String,
+    pub stop_timeout: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct State {
+    /// created, running, exited, dead
+    pub status: String,
+    pub pid: i32,
+    /// The process watching the container (its supervisor, or a foreground `berth run`).
+    #[serde(default)]
+    pub monitor_pid: i32,
+    pub exit_code: i32,
+    pub oom_killed: bool,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// The image ID (config digest).
+    pub image_id: String,
+    /// Overlay lower dirs, topmost layer first.
+    pub lower_dirs: Vec<PathBuf>,
+    pub config: RunConfig,
+    pub state: State,
+}
+
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Where containers live under a berth root.
+#[derive(Clone, Debug)]
+pub struct Containers {
+    root: PathBuf,
+}
+
+impl Containers {
+    pub fn new(berth_root: &Path) -> Result<Containers> {
+        let root = berth_root.join("containers");
+        fs::create_dir_all(&root).ctx("create directory", &root)?;
+        Ok(Containers { root })
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    pub fn save(&self, rec: &ContainerRecord) -> Result<()> {
+        let dir = self.dir(&rec.id);
+        let path = dir.join("container.json");
+        let tmp = dir.join(format!(".container.json.{}", std::process::id()));
+        let bytes = serde_json::to_vec_pretty(rec).map_err(|e| Error::Json {
+            what: "container record".into(),
+            source: e,
+        })?;
+        fs::write(&tmp, bytes).ctx("write", &tmp)?;
+        fs::rename(&tmp, &path).ctx("rename", &path)
+    }
+
+    pub fn load(&self, id: &str) -> Result<ContainerRecord> {
+        let path = self.dir(id).join("container.json");
+        let mut s = String::new();
+        fs::File::open(&path)
+            .and_then(|mut f| f.read_to_string(&mut s))
+            .map_err(|_| Error::NoSuchContainer(id.to_string()))?;
+        serde_json::from_str(&s).map_err(|e| Error::Json {
+            what: path.display().to_string(),
+            source: e,
+        })
+    }
+
+    /// Every container, newest first.
+    pub fn list(&self) -> Result<Vec<ContainerRecord>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.root).ctx("read directory", &self.root)? {
+            let e = e.ctx("read directory", &self.root)?;
+            if let Some(id) = e.file_name().to_str() {
+                if let Ok(r) = self.load(id) {
+                    out.push(r);
+                }
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// By full id, unique id prefix, or name (Docker's order).
+    pub fn find(&self, key: &str) -> Result<ContainerRecord> {
+        let key_name = key.strip_prefix('/').unwrap_or(key);
+        let all = self.list()?;
+        if let Some(r) = all.iter().find(|r| r.id == key) {
+            return Ok(r.clone());
+        }
+        if let Some(r) = all.iter().find(|r| r.name == key_name) {
+            return Ok(r.clone());
+        }
+        let hits: Vec<&ContainerRecord> = all
+            .iter()
+            .filter(|r| !key.is_empty() && r.id.starts_with(key))
+            .collect();
+        match hits.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::NoSuchContainer(key.to_string())),
+            _ => Err(Error::Conflict(format!(
+                "multiple IDs found with provided prefix: {key}"
+            ))),
+        }
+    }
+
+    pub fn remove_dir(&self, id: &str) -> Result<()> {
+        let d = self.dir(id);
+        match fs::remove_dir_all(&d) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                op: "remove",
+                path: d,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A new random 64-hex container id.
+pub fn new_id() -> String {
+    let mut b = [0u8; 32];
+    if fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_err()
+    {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        b[..16].copy_from_slice(&t.to_le_bytes());
+        b[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Docker-style `adjective_name` from the id's bytes.
+pub fn random_name(id: &str) -> String {
+    const ADJ: &[&str] = &[
+        "brave", "calm", "eager", "fervent", "gallant", "happy", "jolly", "keen", "lucid",
+        "modest", "nifty", "quirky", "serene", "tender", "vibrant", "wizardly",
+    ];
+    const NOUN: &[&str] = &[
+        "babbage", "curie", "darwin", "euler", "feynman", "galois", "hopper", "kepler", "lovelace",
+        "noether", "pascal", "ritchie", "shannon", "turing", "wozniak", "yonath",
+    ];
+    let n = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
+    format!(
+        "{}_{}",
+        ADJ[(n % 16) as usize],
+        NOUN[((n >> 8) % 16) as usize]
+    )
+}
+
+/// Docker's rule for container names.
+pub fn valid_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}

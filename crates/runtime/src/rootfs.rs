@@ -1,0 +1,349 @@
+//! A container's root filesystem: an overlay of the image's shared layer dirs under a private
+//! upper dir, plus the files berth generates (hostname, hosts, resolv.conf), and lookups inside
+//! it that never leave it (users, groups, executables).
+
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+
+/// Paths of one container's filesystem pieces.
+pub struct RootfsPaths {
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub merged: PathBuf,
+}
+
+impl RootfsPaths {
+    pub fn of(container_dir: &Path) -> RootfsPaths {
+        RootfsPaths {
+            upper: container_dir.join("upper"),
+            work: container_dir.join("work"),
+            merged: container_dir.join("rootfs"),
+        }
+    }
+}
+
+fn cstr(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Io {
+        op: "mount",
+        path: p.to_path_buf(),
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    })
+}
+
+/// Mounts the overlay (lower dirs topmost first) at `paths.merged`, creating dirs as needed.
+pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths) -> Result<()> {
+    for d in [&paths.upper, &paths.work, &paths.merged] {
+        fs::create_dir_all(d).ctx("create directory", d)?;
+    }
+    if is_mounted(&paths.merged) {
+        return Ok(());
+    }
+    let lowers = if lower.is_empty() {
+        // An image without layers (FROM scratch, nothing added): an empty lower dir.
+        let empty = paths.merged.with_file_name("empty-lower");
+        fs::create_dir_all(&empty).ctx("create directory", &empty)?;
+        empty.display().to_string()
+    } else {
+        lower
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let opts = format!(
+        "lowerdir={lowers},upperdir={},workdir={}",
+        paths.upper.display(),
+        paths.work.display()
+    );
+    let src = CString::new("overlay").unwrap_or_default();
+    let target = cstr(&paths.merged)?;
+    let data = CString::new(opts).map_err(|_| Error::Runtime {
+        id: String::new(),
+        what: "mount overlay",
+        reason: "path with NUL byte".into(),
+    })?;
+    // SAFETY: all pointers are valid NUL-terminated strings for the duration of the call.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            src.as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
+    };
+    if r != 0 {
+        return Err(Error::Io {
+            op: "mount overlay at",
+            path: paths.merged.clone(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+/// Unmounts the overlay if it is mounted (lazily, so a process still inside cannot block it).
+pub fn unmount(merged: &Path) -> Result<()> {
+    if !is_mounted(merged) {
+        return Ok(());
+    }
+    let target = cstr(merged)?;
+    // SAFETY: valid NUL-terminated path.
+    let r = unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(Error::Io {
+                op: "unmount",
+                path: merged.to_path_buf(),
+                source: e,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `p` is a mount point (listed in /proc/self/mountinfo).
+pub fn is_mounted(p: &Path) -> bool {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = p.to_string_lossy();
+    info.lines().any(|l| l.split(' ').nth(4) == Some(&want))
+}
+
+/// Resolves `path` inside `root` as the container would see it: symlinks (absolute ones
+/// relative to `root`) and `..` never leave `root`.
+pub fn resolve_in_root(root: &Path, path: &Path) -> PathBuf {
+    let mut parts: Vec<std::ffi::OsString> = Vec::new();
+    let mut pending: Vec<std::ffi::OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .rev()
+        .collect();
+    let mut links = 0;
+    while let Some(c) = pending.pop() {
+        if c == ".." {
+            parts.pop();
+            continue;
+        }
+        let mut candidate = root.to_path_buf();
+        candidate.extend(&parts);
+        candidate.push(&c);
+        match fs::read_link(&candidate) {
+            Ok(target) if links < 40 => {
+                links += 1;
+                if target.is_absolute() {
+                    parts.clear();
+                }
+                for t in target.components().rev() {
+                    match t {
+                        Component::Normal(n) => pending.push(n.to_os_string()),
+                        Component::ParentDir => pending.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => parts.push(c),
+        }
+    }
+    let mut out = root.to_path_buf();
+    out.extend(parts);
+    out
+}
+
+/// uid, gid and supplementary gids for `-u user[:group]`, from the image's /etc/passwd and
+/// /etc/group (numeric ids need no entry, as in Docker).
+pub fn resolve_user(root: &Path, spec: &str) -> Result<(u32, u32, Vec<u32>)> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let passwd =
+        fs::read_to_string(resolve_in_root(root, Path::new("/etc/passwd"))).unwrap_or_default();
+    let groups =
+        fs::read_to_string(resolve_in_root(root, Path::new("/etc/group"))).unwrap_or_default();
+    let (uid, mut gid, name) = if user.is_empty() {
+        (0, 0, "root".to_string())
+    } else if let Ok(n) = user.parse::<u32>() {
+        let entry = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 3 && f[2] == user);
+        match entry {
+            Some(f) => (n, f[3].parse().unwrap_or(0), f[0].to_string()),
+            None => (n, 0, String::new()),
+        }
+    } else {
+        let f = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 3 && f[0] == user)
+            .ok_or_else(|| Error::NoSuchUser(user.to_string()))?;
+        (
+            f[2].parse()
+                .map_err(|_| Error::NoSuchUser(user.to_string()))?,
+            f[3].parse().unwrap_or(0),
+            user.to_string(),
+        )
+    };
+    if let Some(g) = group {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => groups
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| Error::NoSuchGroup(g.to_string()))?,
+        };
+    }
+    // Supplementary groups: those listing the user as a member.
+    let extra = if name.is_empty() {
+        Vec::new()
+    } else {
+        groups
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() > 3 && f[3].split(',').any(|m| m == name))
+            .filter_map(|f| f[2].parse().ok())
+            .filter(|g| *g != gid)
+            .collect()
+    };
+    Ok((uid, gid, extra))
+}
+
+/// Checks that the command exists and is executable in the rootfs, as Docker reports it
+/// before starting (exit 127 / 126).
+pub fn check_command(root: &Path, cmd: &str, env: &[String], cwd: &str) -> Result<()> {
+    let is_exec = |p: &Path| -> Option<bool> {
+        let m = fs::metadata(resolve_in_root(root, p)).ok()?;
+        Some(m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if cmd.contains('/') {
+        let p = if cmd.starts_with('/') {
+            PathBuf::from(cmd)
+        } else {
+            Path::new(cwd).join(cmd)
+        };
+        return match is_exec(&p) {
+            Some(true) => Ok(()),
+            Some(false) => Err(Error::CommandNotExecutable(cmd.to_string())),
+            None => Err(Error::CommandNotFound(cmd.to_string())),
+        };
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        if is_exec(&Path::new(dir).join(cmd)) == Some(true) {
+            return Ok(());
+        }
+    }
+    Err(Error::CommandNotFound(cmd.to_string()))
+}
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Writes hostname, hosts and resolv.conf for the container into its directory.
+pub fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+    );
+    fs::write(dir.join("hostname"), format!("{hostname}\n")).ctx("write", dir.join("hostname"))?;
+    fs::write(dir.join("hosts"), hosts).ctx("write", dir.join("hosts"))?;
+    fs::write(dir.join("resolv.conf"), host_resolv_conf()).ctx("write", dir.join("resolv.conf"))?;
+    Ok(())
+}
+
+/// The host's resolv.conf; when the host uses a 127.0.0.x stub resolver (systemd-resolved),
+/// its upstream servers instead, as Docker does.
+fn host_resolv_conf() -> String {
+    let main = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let stub = main
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .any(|ns| ns.trim().starts_with("127."));
+    if stub {
+        if let Ok(up) = fs::read_to_string("/run/systemd/resolve/resolv.conf") {
+            return up;
+        }
+        return main
+            .lines()
+            .filter(|l| {
+                !l.trim()
+                    .strip_prefix("nameserver")
+                    .is_some_and(|ns| ns.trim().starts_with("127."))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            + "nameserver 8.8.8.8\nnameserver 8.8.4.4\n";
+    }
+    main
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_stays_inside_root() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("bin")).unwrap();
+        fs::create_dir_all(r.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/bin", r.join("usrbin")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc/shadow", r.join("escape")).unwrap();
+        assert_eq!(
+            resolve_in_root(r, Path::new("/usrbin/sh")),
+            r.join("bin/sh")
+        );
+        assert_eq!(
+            resolve_in_root(r, Path::new("/escape")),
+            r.join("etc/shadow")
+        );
+        assert_eq!(
+            resolve_in_root(r, Path::new("/../../etc/passwd")),
+            r.join("etc/passwd")
+        );
+    }
+
+    #[test]
+    fn users_from_the_image() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("etc")).unwrap();
+        fs::write(
+            r.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        fs::write(
+            r.join("etc/group"),
+            "root:x:0:\napp:x:1000:\nwheel:x:10:app\n",
+        )
+        .unwrap();
+        assert_eq!(resolve_user(r, "app").unwrap(), (1000, 1000, vec![10]));
+        assert_eq!(resolve_user(r, "app:wheel").unwrap(), (1000, 10, vec![]));
+        assert_eq!(resolve_user(r, "4242:4343").unwrap(), (4242, 4343, vec![]));
+        assert!(matches!(
+            resolve_user(r, "nobody"),
+            Err(Error::NoSuchUser(_))
+        ));
+        assert!(matches!(
+            resolve_user(r, "app:nogroup"),
+            Err(Error::NoSuchGroup(_))
+        ));
+    }
+}
