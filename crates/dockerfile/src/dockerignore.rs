@@ -147,33 +147,13 @@ impl DockerIgnore {
     /// Whether the context path (relative, `/`-separated) is excluded: the last pattern that
     /// matches it or one of its parent directories decides.
     pub fn excluded(&self, path: &str) -> bool {
-        let parent = dir_of(path);
-        let parents: Vec<&str> = if parent == "." {
-            Vec::new()
-        } else {
-            parent.split('/').collect()
-        };
         let mut matched = false;
         for p in &self.patterns {
             // Only patterns that could change the answer are evaluated.
             if p.exclusion != matched {
                 continue;
             }
-            let mut hit = p.matches(path);
-            if !hit && parent != "." {
-                let mut prefix = String::new();
-                for (i, d) in parents.iter().enumerate() {
-                    if i > 0 {
-                        prefix.push('/');
-                    }
-                    prefix.push_str(d);
-                    if p.matches(&prefix) {
-                        hit = true;
-                        break;
-                    }
-                }
-            }
-            if hit {
+            if p.matches_path_or_parent(path) {
                 matched = !p.exclusion;
             }
         }
@@ -347,57 +327,109 @@ impl Pattern {
             }
             MatchType::Glob => {
                 let p: Vec<char> = path.chars().collect();
-                match_tokens(&self.tokens, &p)
+                match_prefixes(&self.tokens, &p, &mut |end| end == p.len())
             }
         }
+    }
+
+    /// Whether the pattern matches `path` or one of its parent directories.
+    fn matches_path_or_parent(&self, path: &str) -> bool {
+        if self.kind == MatchType::Glob {
+            // One pass: a match of the prefix before any '/' is a parent directory's match.
+            let p: Vec<char> = path.chars().collect();
+            return match_prefixes(&self.tokens, &p, &mut |end| end == p.len() || end > 0);
+        }
+        if self.matches(path) {
+            return true;
+        }
+        let parent = dir_of(path);
+        if parent == "." {
+            return false;
+        }
+        let mut prefix = String::new();
+        for (i, d) in parent.split('/').enumerate() {
+            if i > 0 {
+                prefix.push('/');
+            }
+            prefix.push_str(d);
+            if self.matches(&prefix) {
+                return true;
+            }
+        }
+        false
     }
 }
 
-/// Backtracking match of the whole path; memoised on (token, position) so it stays
-/// polynomial whatever the pattern.
-fn match_tokens(t: &[Tok], s: &[char]) -> bool {
-    let mut memo = vec![None; (t.len() + 1) * (s.len() + 1)];
-    fn go(t: &[Tok], s: &[char], ti: usize, si: usize, memo: &mut Vec<Option<bool>>) -> bool {
-        let key = ti * (s.len() + 1) + si;
-        if let Some(v) = memo[key] {
-            return v;
+/// Matches `s` against the tokens by simulating the pattern as an automaton, one character
+/// at a time: O(tokens × length) whatever the pattern (a backtracking matcher hung on
+/// `****…` patterns under fuzzing). Calls `accept_at` for every prefix length at which the
+/// pattern matches and stops when it returns true.
+fn match_prefixes(t: &[Tok], s: &[char], accept_at: &mut dyn FnMut(usize) -> bool) -> bool {
+    // State 2*i: at token i. State 2*i+1: inside the `(.*/)?` of a DoubleStarDir at token i,
+    // waiting for a '/'.
+    let n = t.len();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut seen = vec![false; 2 * (n + 1)];
+    fn add(t: &[Tok], st: usize, set: &mut Vec<usize>, seen: &mut [bool]) {
+        if seen[st] {
+            return;
         }
-        let r = if ti == t.len() {
-            si == s.len()
-        } else {
-            match &t[ti] {
-                Tok::Lit(c) => si < s.len() && s[si] == *c && go(t, s, ti + 1, si + 1, memo),
-                Tok::Any => si < s.len() && s[si] != '/' && go(t, s, ti + 1, si + 1, memo),
-                Tok::Class { negated, items } => {
-                    si < s.len()
-                        && s[si] != '/'
-                        && (items.iter().any(|(lo, hi)| (*lo..=*hi).contains(&s[si])) != *negated)
-                        && go(t, s, ti + 1, si + 1, memo)
+        seen[st] = true;
+        set.push(st);
+        let i = st / 2;
+        if st.is_multiple_of(2)
+            && i < t.len()
+            && matches!(t[i], Tok::Star | Tok::DoubleStarDir | Tok::DoubleStarEnd)
+        {
+            add(t, 2 * (i + 1), set, seen); // these may match nothing
+        }
+    }
+    add(t, 0, &mut cur, &mut seen);
+    let accepting = |set: &Vec<usize>| set.contains(&(2 * n));
+    for (pos, &c) in s.iter().enumerate() {
+        if c == '/' && accepting(&cur) && accept_at(pos) {
+            return true;
+        }
+        let mut next = Vec::new();
+        seen.iter_mut().for_each(|x| *x = false);
+        for &st in &cur {
+            let i = st / 2;
+            if st % 2 == 1 {
+                add(t, st, &mut next, &mut seen);
+                if c == '/' {
+                    add(t, 2 * (i + 1), &mut next, &mut seen);
                 }
-                Tok::Star => {
-                    let mut k = si;
-                    loop {
-                        if go(t, s, ti + 1, k, memo) {
-                            break true;
-                        }
-                        if k >= s.len() || s[k] == '/' {
-                            break false;
-                        }
-                        k += 1;
+                continue;
+            }
+            if i == n {
+                continue;
+            }
+            match &t[i] {
+                Tok::Lit(x) if *x == c => add(t, 2 * (i + 1), &mut next, &mut seen),
+                Tok::Any if c != '/' => add(t, 2 * (i + 1), &mut next, &mut seen),
+                Tok::Class { negated, items }
+                    if c != '/'
+                        && (items.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated) =>
+                {
+                    add(t, 2 * (i + 1), &mut next, &mut seen)
+                }
+                Tok::Star if c != '/' => add(t, st, &mut next, &mut seen),
+                Tok::DoubleStarEnd => add(t, st, &mut next, &mut seen),
+                Tok::DoubleStarDir => {
+                    add(t, st + 1, &mut next, &mut seen);
+                    if c == '/' {
+                        add(t, 2 * (i + 1), &mut next, &mut seen);
                     }
                 }
-                Tok::DoubleStarEnd => true,
-                Tok::DoubleStarDir => {
-                    // (.*/)? : nothing, or anything ending in '/'.
-                    go(t, s, ti + 1, si, memo)
-                        || (si..s.len()).any(|k| s[k] == '/' && go(t, s, ti + 1, k + 1, memo))
-                }
+                _ => {}
             }
-        };
-        memo[key] = Some(r);
-        r
+        }
+        cur = next;
+        if cur.is_empty() {
+            return false;
+        }
     }
-    go(t, s, 0, 0, &mut memo)
+    accepting(&cur) && accept_at(s.len())
 }
 
 #[cfg(test)]
@@ -433,5 +465,21 @@ mod tests {
             ignore_file_candidates("build/app.Dockerfile"),
             vec!["build/app.Dockerfile.dockerignore", ".dockerignore"]
         );
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+
+    /// Found by fuzzing: many `*`/`?` against a long path took minutes with backtracking.
+    #[test]
+    fn star_heavy_patterns_stay_linear() {
+        let pattern = "*?".repeat(2000) + "x";
+        let path = "a".repeat(3000) + "/" + &"b/".repeat(1000);
+        let di = DockerIgnore::from_patterns(&[pattern.as_str(), "**/a*/**/c?", "!a*"]).unwrap();
+        assert!(!di.excluded(&path));
+        let di = DockerIgnore::from_patterns(&["**/b"]).unwrap();
+        assert!(di.excluded(&path), "a parent directory named b matches");
     }
 }
