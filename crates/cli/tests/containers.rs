@@ -432,3 +432,153 @@ fn root_many_containers_leave_nothing_behind() {
     }
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_security_options() {
+    let b = busybox();
+    // The default seccomp profile is really loaded: unshare is refused inside the container,
+    // although the capabilities alone would allow a user namespace.
+    let r = b.run(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            "seccomp=unconfined",
+            "busybox",
+            "unshare",
+            "-U",
+            "true"
+        ])
+        .code,
+        0
+    );
+    // A profile in Docker's format.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1},
+            {"names":["chmod"],"action":"SCMP_ACT_ERRNO","includes":{"caps":["CAP_SYS_ADMIN"]}}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /x || echo mkdir-refused; chmod 600 /etc/passwd && echo chmod-ok",
+    ]);
+    assert_eq!(r.stdout, "mkdir-refused\nchmod-ok\n", "{}", r.stderr);
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=/nonexistent.json",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("/nonexistent.json"), "{}", r.stderr);
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            "no-new-privileges",
+            "busybox",
+            "grep",
+            "NoNewPrivs",
+            "/proc/self/status"
+        ])
+        .ok(),
+        "NoNewPrivs:\t1\n"
+    );
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "busybox",
+            "grep",
+            "NoNewPrivs",
+            "/proc/self/status"
+        ])
+        .ok(),
+        "NoNewPrivs:\t0\n"
+    );
+    // Capabilities.
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--cap-drop",
+            "ALL",
+            "busybox",
+            "grep",
+            "CapBnd",
+            "/proc/self/status"
+        ])
+        .ok(),
+        "CapBnd:\t0000000000000000\n"
+    );
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "chown",
+        "busybox",
+        "chown",
+        "nobody",
+        "/etc/passwd",
+    ]);
+    assert_ne!(r.code, 0, "chown without CAP_CHOWN must fail");
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--cap-add",
+            "NET_ADMIN",
+            "busybox",
+            "ip",
+            "link",
+            "set",
+            "lo",
+            "up"
+        ])
+        .code,
+        0
+    );
+    assert_ne!(
+        b.run(&["run", "--rm", "busybox", "ip", "link", "set", "lo", "up"])
+            .code,
+        0
+    );
+    let r = b.run(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            125,
+            "Error: invalid argument --cap-add \"BOGUS\": unknown capability\n"
+        )
+    );
+    // --privileged: every capability berth holds, no masked paths.
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--privileged",
+            "busybox",
+            "sh",
+            "-c",
+            "ls /sys/firmware | wc -l; unshare -U true && echo ok",
+        ])
+        .ok();
+    assert!(out.ends_with("ok\n") && !out.starts_with("0\n"), "{out}");
+    assert_no_leftovers(&b);
+}

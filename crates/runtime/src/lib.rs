@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod record;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 
 pub use error::{Error, Result};

@@ -42,6 +42,63 @@ pub struct RunOptions {
     pub pids_limit: Option<i64>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u64>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    /// `--security-opt` values: `no-new-privileges[=true|false]`, `seccomp=unconfined|FILE`.
+    pub security_opt: Vec<String>,
+}
+
+/// Applies `--security-opt` values: (no_new_privileges, seccomp profile).
+fn security_options(
+    opts: &[String],
+    caps: &[String],
+    privileged: bool,
+) -> Result<(bool, Option<serde_json::Value>)> {
+    let mut nnp = false;
+    let mut seccomp = if privileged {
+        None
+    } else {
+        Some(crate::seccomp::default_profile(caps))
+    };
+    for o in opts {
+        let (k, v) = o.split_once(['=', ':']).unwrap_or((o.as_str(), ""));
+        match k {
+            "no-new-privileges" => {
+                nnp = match v {
+                    "" | "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(Error::BadFlag {
+                            flag: "--security-opt",
+                            value: o.clone(),
+                            reason: "expected no-new-privileges[=true|false]".into(),
+                        })
+                    }
+                }
+            }
+            "seccomp" if v == "unconfined" => seccomp = None,
+            "seccomp" if !v.is_empty() => {
+                let text = fs::read_to_string(v).map_err(|e| Error::BadFlag {
+                    flag: "--security-opt",
+                    value: o.clone(),
+                    reason: format!("cannot read the profile: {e}"),
+                })?;
+                seccomp = Some(crate::seccomp::from_docker_profile(&text, v, caps)?);
+            }
+            "label" | "apparmor" => {} // no LSM on this host; accepted as Docker does when disabled
+            _ => {
+                return Err(Error::BadFlag {
+                    flag: "--security-opt",
+                    value: o.clone(),
+                    reason:
+                        "expected no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json"
+                            .into(),
+                })
+            }
+        }
+    }
+    Ok((nnp, seccomp))
 }
 
 /// Where output of the container goes besides its log.
@@ -153,6 +210,8 @@ impl Runtime {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
             labels.insert(k.to_string(), v.to_string());
         }
+        let caps = crate::spec::capabilities(o.privileged, &o.cap_add, &o.cap_drop)?;
+        let (no_new_privileges, seccomp) = security_options(&o.security_opt, &caps, o.privileged)?;
         let id = new_id();
         let name = o.name.clone().unwrap_or_else(|| random_name(&id));
         let hostname = o.hostname.clone().unwrap_or_else(|| id[..12].to_string());
@@ -199,6 +258,10 @@ impl Runtime {
                     .or(icfg.stop_signal.clone())
                     .unwrap_or_else(|| "SIGTERM".into()),
                 stop_timeout: o.stop_timeout,
+                caps,
+                privileged: o.privileged,
+                no_new_privileges,
+                seccomp,
             },
             state: State {
                 status: "created".into(),

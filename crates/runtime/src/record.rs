@@ -35,6 +35,14 @@ pub struct RunConfig {
     pub pids_limit: Option<i64>,
     pub stop_signal: String,
     pub stop_timeout: Option<u64>,
+    /// Capabilities the process gets (Docker's default set, changed by --cap-add/--cap-drop).
+    #[serde(default)]
+    pub caps: Vec<String>,
+    pub privileged: bool,
+    pub no_new_privileges: bool,
+    /// The seccomp profile in OCI form; `None` for `seccomp=unconfined`.
+    #[serde(default)]
+    pub seccomp: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]

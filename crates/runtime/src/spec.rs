@@ -27,6 +27,130 @@ pub const DOCKER_CAPS: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
+/// Every capability (for --privileged and --cap-add ALL).
+pub const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The capability set for `--privileged`, `--cap-add`, `--cap-drop` (names with or without
+/// `CAP_`, any case, `ALL`), starting from Docker's default set.
+pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<String>> {
+    let norm = |flag: &'static str, c: &str| -> Result<String> {
+        let u = c.to_ascii_uppercase();
+        if u == "ALL" {
+            return Ok(u);
+        }
+        let full = if u.starts_with("CAP_") {
+            u
+        } else {
+            format!("CAP_{u}")
+        };
+        if ALL_CAPS.contains(&full.as_str()) {
+            Ok(full)
+        } else {
+            Err(Error::BadFlag {
+                flag,
+                value: c.to_string(),
+                reason: "unknown capability".into(),
+            })
+        }
+    };
+    // Like Docker, "all" means all that berth itself holds (root here may lack some, e.g.
+    // CAP_SYS_RESOURCE, and cannot hand out what it does not have).
+    let held = held_capabilities();
+    let all: Vec<String> = ALL_CAPS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| held & (1u64 << i) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect();
+    let mut caps: Vec<String> = if privileged {
+        all.clone()
+    } else {
+        DOCKER_CAPS.iter().map(|s| s.to_string()).collect()
+    };
+    for d in drop {
+        let d = norm("--cap-drop", d)?;
+        if d == "ALL" {
+            caps.clear();
+        } else {
+            caps.retain(|c| *c != d);
+        }
+    }
+    for a in add {
+        let a = norm("--cap-add", a)?;
+        let new: Vec<String> = if a == "ALL" {
+            all.clone()
+        } else if !all.contains(&a) {
+            return Err(Error::BadFlag {
+                flag: "--cap-add",
+                value: a,
+                reason: "berth itself does not hold this capability, so it cannot grant it".into(),
+            });
+        } else {
+            vec![a]
+        };
+        for c in new {
+            if !caps.contains(&c) {
+                caps.push(c);
+            }
+        }
+    }
+    Ok(caps)
+}
+
+/// The bounding set of this process (bit n = capability n).
+fn held_capabilities() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_string()))
+        })
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0)
+}
+
 /// Builds config.json for `rec`, whose rootfs is mounted at `rootfs`, with the user already
 /// resolved to ids.
 pub fn build_spec(
@@ -41,7 +165,7 @@ pub fn build_spec(
             source: e,
         })?;
     let c = &rec.config;
-    let caps: Vec<&str> = DOCKER_CAPS.to_vec();
+    let caps = &c.caps;
     // Like Docker, the primary group is also a supplementary group.
     let mut groups = vec![user.1];
     groups.extend(user.2.iter().copied().filter(|g| *g != user.1));
@@ -54,8 +178,12 @@ pub fn build_spec(
         "capabilities": {
             "bounding": caps, "effective": caps, "permitted": caps,
         },
-        "noNewPrivileges": false,
     });
+    // Only when set: libcontainer 0.7 loads seccomp before dropping capabilities only when
+    // the key is absent, so an explicit `false` would make loading the profile fail.
+    if c.no_new_privileges {
+        spec["process"]["noNewPrivileges"] = json!(true);
+    }
     spec["root"] = json!({"path": rootfs, "readonly": c.read_only});
     spec["hostname"] = json!(c.hostname);
     let mut mounts = spec["mounts"].as_array().cloned().unwrap_or_default();
@@ -97,7 +225,17 @@ pub fn build_spec(
     if let Some(p) = c.pids_limit {
         resources["pids"] = json!({"limit": p});
     }
+    if c.privileged {
+        resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
+        if let Some(l) = linux.as_object_mut() {
+            l.remove("maskedPaths");
+            l.remove("readonlyPaths");
+        }
+    }
     linux["resources"] = resources;
+    if let Some(profile) = &c.seccomp {
+        linux["seccomp"] = profile.clone();
+    }
     // The caller's rlimits are inherited: root here may not raise them (no CAP_SYS_RESOURCE).
     if let Some(p) = spec["process"].as_object_mut() {
         p.remove("rlimits");

@@ -112,6 +112,18 @@ pub struct RunArgs {
     /// Timeout (in seconds) to stop a container
     #[arg(long)]
     stop_timeout: Option<u64>,
+    /// Add Linux capabilities
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    privileged: bool,
+    /// Security options (no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json)
+    #[arg(long)]
+    security_opt: Vec<String>,
     /// Print usage
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -217,6 +229,10 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         pids_limit: a.pids_limit,
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        privileged: a.privileged,
+        security_opt: a.security_opt.clone(),
     })
 }
 
@@ -642,6 +658,10 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
             "NanoCpus": cfg.nano_cpus.unwrap_or(0),
             "CpuShares": cfg.cpu_shares.unwrap_or(0),
             "PidsLimit": cfg.pids_limit,
+            "Privileged": cfg.privileged,
+            "CapAdd": cfg.caps.iter().filter(|c| !berth_runtime::spec::DOCKER_CAPS.contains(&c.as_str())).collect::<Vec<_>>(),
+            "CapDrop": berth_runtime::spec::DOCKER_CAPS.iter().filter(|c| !cfg.caps.iter().any(|x| x == *c)).collect::<Vec<_>>(),
+            "SecurityOpt": if cfg.seccomp.is_none() { json!(["seccomp=unconfined"]) } else { Value::Null },
         },
         "Mounts": [],
         "Config": {
