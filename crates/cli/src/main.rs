@@ -80,6 +80,9 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(commands::volume::VolumeCommand),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -206,6 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Image(ImageCommand::Prune(a)) => img::prune(&root, a),
         Command::System(SystemCommand::Df(a)) => img::system_df(&root, a),
         Command::Build(a) => commands::build::build(a),
+        Command::Volume(c) => commands::volume::volume(&root, c),
         Command::Version => {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

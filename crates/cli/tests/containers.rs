@@ -582,3 +582,121 @@ fn root_security_options() {
     assert!(out.ends_with("ok\n") && !out.starts_with("0\n"), "{out}");
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_volumes_binds_and_tmpfs() {
+    let b = busybox();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("in.txt"), "from host\n").unwrap();
+    let bind = format!("{}:/data", host.path().display());
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "-v",
+            &bind,
+            "busybox",
+            "sh",
+            "-c",
+            "cat /data/in.txt; echo back > /data/out.txt"
+        ])
+        .ok(),
+        "from host\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("out.txt")).unwrap(),
+        "back\n"
+    );
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{bind}:ro"),
+        "busybox",
+        "touch",
+        "/data/x",
+    ]);
+    assert!(r.stderr.contains("Read-only file system"), "{}", r.stderr);
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "/nonexistent-berth-src:/x",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr
+            .contains("bind source path does not exist: /nonexistent-berth-src"),
+        "{}",
+        r.stderr
+    );
+    // A named volume is created on first use, seeded from the image, and outlives containers.
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "-v",
+            "binvol:/bin",
+            "busybox",
+            "sh",
+            "-c",
+            "ls /bin | grep -c busybox; echo kept > /bin/note",
+        ])
+        .ok();
+    assert_eq!(out, "1\n");
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,source=binvol,target=/v",
+            "busybox",
+            "cat",
+            "/v/note"
+        ])
+        .ok(),
+        "kept\n"
+    );
+    assert_eq!(b.run(&["volume", "ls", "-q"]).ok(), "binvol\n");
+    // tmpfs with options.
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--tmpfs",
+            "/scratch:size=1m",
+            "busybox",
+            "sh",
+            "-c",
+            "mount | grep /scratch",
+        ])
+        .ok();
+    assert!(
+        out.contains("tmpfs on /scratch type tmpfs") && out.contains("size=1024k"),
+        "{out}"
+    );
+    // Anonymous volumes go with `rm -v` (and with --rm).
+    b.run(&[
+        "create", "--name", "anon", "-v", "/cache", "busybox", "true",
+    ])
+    .ok();
+    assert_eq!(b.run(&["volume", "ls", "-q"]).ok().lines().count(), 2);
+    let r = b.run(&["volume", "rm", "binvol"]);
+    assert_eq!(
+        r.code, 0,
+        "binvol is not used by any container: {}",
+        r.stderr
+    );
+    b.run(&["rm", "-v", "anon"]).ok();
+    assert_eq!(b.run(&["volume", "ls", "-q"]).ok(), "");
+    let r = b.run(&["run", "--rm", "-v", "a:b", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr.contains("mount path must be absolute"),
+        "{}",
+        r.stderr
+    );
+    assert_no_leftovers(&b);
+}

@@ -14,6 +14,7 @@ pub mod record;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
+pub mod volumes;
 
 pub use error::{Error, Result};
 pub use lifecycle::{RunOptions, Runtime};

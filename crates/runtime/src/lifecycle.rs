@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub privileged: bool,
     /// `--security-opt` values: `no-new-privileges[=true|false]`, `seccomp=unconfined|FILE`.
     pub security_opt: Vec<String>,
+    /// From `-v`, `--mount` and `--tmpfs`.
+    pub mounts: Vec<crate::volumes::MountSpec>,
 }
 
 /// Applies `--security-opt` values: (no_new_privileges, seccomp profile).
@@ -211,6 +213,7 @@ impl Runtime {
             labels.insert(k.to_string(), v.to_string());
         }
         let caps = crate::spec::capabilities(o.privileged, &o.cap_add, &o.cap_drop)?;
+        let mounts = self.resolve_mounts(&o.mounts)?;
         let (no_new_privileges, seccomp) = security_options(&o.security_opt, &caps, o.privileged)?;
         let id = new_id();
         let name = o.name.clone().unwrap_or_else(|| random_name(&id));
@@ -262,6 +265,7 @@ impl Runtime {
                 privileged: o.privileged,
                 no_new_privileges,
                 seccomp,
+                mounts,
             },
             state: State {
                 status: "created".into(),
@@ -274,6 +278,51 @@ impl Runtime {
         fs::create_dir_all(&dir).ctx("create directory", &dir)?;
         self.containers.save(&rec)?;
         Ok(rec)
+    }
+
+    pub fn volumes(&self) -> Result<crate::volumes::Volumes> {
+        crate::volumes::Volumes::new(&self.root)
+    }
+
+    /// Checks bind sources, names anonymous volumes and creates named ones.
+    fn resolve_mounts(
+        &self,
+        given: &[crate::volumes::MountSpec],
+    ) -> Result<Vec<crate::volumes::MountSpec>> {
+        let volumes = self.volumes()?;
+        let mut out = Vec::new();
+        for m in given {
+            let mut m = m.clone();
+            match m.kind.as_str() {
+                "bind" => {
+                    let p = fs::canonicalize(&m.source).map_err(|_| Error::BadFlag {
+                        flag: "--volume",
+                        value: format!("{}:{}", m.source, m.target),
+                        reason: format!("invalid mount config for type \"bind\": bind source path does not exist: {}", m.source),
+                    })?;
+                    m.source = p.display().to_string();
+                }
+                "volume" => {
+                    if m.anonymous {
+                        m.source = new_id();
+                    }
+                    volumes.ensure(&m.source, m.anonymous)?;
+                }
+                _ => {}
+            }
+            if out
+                .iter()
+                .any(|x: &crate::volumes::MountSpec| x.target == m.target)
+            {
+                return Err(Error::BadFlag {
+                    flag: "--volume",
+                    value: m.target.clone(),
+                    reason: "duplicate mount point".into(),
+                });
+            }
+            out.push(m);
+        }
+        Ok(out)
     }
 
     /// Runs a created container to completion, relaying its output; returns its exit code.
@@ -324,6 +373,7 @@ impl Runtime {
         rec.state.oom_killed = oom;
         rec.state.finished_at = now();
         if rec.config.auto_remove {
+            self.remove_anonymous_volumes(&rec);
             self.containers.remove_dir(id)?;
         } else {
             self.containers.save(&rec)?;
@@ -352,7 +402,20 @@ impl Runtime {
         if !wd.exists() {
             fs::create_dir_all(&wd).ctx("create working directory", &wd)?;
         }
-        let spec = build_spec(rec, dir, &paths.merged, user)?;
+        // A volume that is still empty gets the image's content at its mount point (Docker's
+        // copy-up), so e.g. a volume on /usr/share/app starts with the app's files.
+        let volumes = self.volumes()?;
+        for m in rec.config.mounts.iter().filter(|m| m.kind == "volume") {
+            let data = volumes.data_dir(&m.source);
+            if fs::read_dir(&data)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false)
+            {
+                let from = crate::rootfs::resolve_in_root(&paths.merged, Path::new(&m.target));
+                crate::volumes::seed(&from, &data)?;
+            }
+        }
+        let spec = build_spec(rec, dir, &paths.merged, user, &volumes)?;
         let config = dir.join("config.json");
         fs::write(
             &config,
@@ -555,8 +618,34 @@ impl Runtime {
         }
     }
 
-    /// `docker rm [-f]`: also cleans up after a supervisor or CLI that was killed.
-    pub fn remove(&self, key: &str, force: bool) -> Result<()> {
+    fn remove_anonymous_volumes(&self, rec: &ContainerRecord) {
+        if let Ok(v) = self.volumes() {
+            for m in rec.config.mounts.iter().filter(|m| m.anonymous) {
+                let _ = v.remove(&m.source);
+            }
+        }
+    }
+
+    /// Volume names that containers use.
+    pub fn volumes_in_use(&self) -> Vec<String> {
+        self.containers
+            .list()
+            .map(|l| {
+                l.iter()
+                    .flat_map(|c| {
+                        c.config
+                            .mounts
+                            .iter()
+                            .filter(|m| m.kind == "volume")
+                            .map(|m| m.source.clone())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `docker rm [-f] [-v]`: also cleans up after a supervisor or CLI that was killed.
+    pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.find(key)?;
         if c.state.status == "running" {
             if !force {
@@ -570,6 +659,9 @@ impl Runtime {
         let dir = self.containers.dir(&c.id);
         self.engine.delete(&c.id)?;
         unmount(&RootfsPaths::of(&dir).merged)?;
+        if volumes {
+            self.remove_anonymous_volumes(&c);
+        }
         self.containers.remove_dir(&c.id)
     }
 }

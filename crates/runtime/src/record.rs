@@ -43,6 +43,9 @@ pub struct RunConfig {
     /// The seccomp profile in OCI form; `None` for `seccomp=unconfined`.
     #[serde(default)]
     pub seccomp: Option<serde_json::Value>,
+    /// Bind mounts, volumes and tmpfs mounts, sources resolved.
+    #[serde(default)]
+    pub mounts: Vec<crate::volumes::MountSpec>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]

@@ -158,6 +158,7 @@ pub fn build_spec(
     dir: &Path,
     rootfs: &Path,
     user: (u32, u32, Vec<u32>),
+    volumes: &crate::volumes::Volumes,
 ) -> Result<Value> {
     let mut spec =
         serde_json::to_value(oci_spec::runtime::Spec::default()).map_err(|e| Error::Json {
@@ -194,6 +195,30 @@ pub fn build_spec(
             "source": dir.join(f),
             "options": ["rbind", "rprivate"],
         }));
+    }
+    for m in &c.mounts {
+        let mut opts: Vec<String> = Vec::new();
+        let (kind, source) = match m.kind.as_str() {
+            "tmpfs" => {
+                opts.extend(["nosuid", "nodev", "noexec"].map(String::from));
+                opts.extend(m.options.iter().cloned());
+                ("tmpfs", "tmpfs".to_string())
+            }
+            "volume" => {
+                opts.extend(["rbind", "rprivate"].map(String::from));
+                ("bind", volumes.data_dir(&m.source).display().to_string())
+            }
+            _ => {
+                opts.extend(["rbind", "rprivate"].map(String::from));
+                ("bind", m.source.clone())
+            }
+        };
+        if m.readonly {
+            opts.push("ro".into());
+        }
+        mounts.push(
+            json!({"destination": m.target, "type": kind, "source": source, "options": opts}),
+        );
     }
     spec["mounts"] = Value::Array(mounts);
 

@@ -112,6 +112,15 @@ pub struct RunArgs {
     /// Timeout (in seconds) to stop a container
     #[arg(long)]
     stop_timeout: Option<u64>,
+    /// Bind mount a volume ([SOURCE:]TARGET[:ro])
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=,readonly)
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Mount a tmpfs directory (PATH[:OPTIONS])
+    #[arg(long)]
+    tmpfs: Vec<String>,
     /// Add Linux capabilities
     #[arg(long)]
     cap_add: Vec<String>,
@@ -233,6 +242,20 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         cap_drop: a.cap_drop.clone(),
         privileged: a.privileged,
         security_opt: a.security_opt.clone(),
+        mounts: {
+            use berth_runtime::volumes::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
+            let mut m = Vec::new();
+            for v in &a.volume {
+                m.push(parse_volume_flag(v).map_err(engine_error)?);
+            }
+            for v in &a.mount {
+                m.push(parse_mount_flag(v).map_err(engine_error)?);
+            }
+            for v in &a.tmpfs {
+                m.push(parse_tmpfs_flag(v).map_err(engine_error)?);
+            }
+            m
+        },
     })
 }
 
@@ -584,7 +607,7 @@ pub struct RmArgs {
 
 pub fn rm(root: &Path, a: RmArgs) -> Result<u8> {
     let rt = open(root)?;
-    each(&a.containers, |k| rt.remove(k, a.force))
+    each(&a.containers, |k| rt.remove(k, a.force, a.volumes))
 }
 
 #[derive(Args)]
@@ -663,7 +686,19 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
             "CapDrop": berth_runtime::spec::DOCKER_CAPS.iter().filter(|c| !cfg.caps.iter().any(|x| x == *c)).collect::<Vec<_>>(),
             "SecurityOpt": if cfg.seccomp.is_none() { json!(["seccomp=unconfined"]) } else { Value::Null },
         },
-        "Mounts": [],
+        "Mounts": cfg.mounts.iter().map(|m| {
+            let vols = rt.volumes().ok();
+            json!({
+                "Type": m.kind,
+                "Name": if m.kind == "volume" { json!(m.source) } else { Value::Null },
+                "Source": match (m.kind.as_str(), &vols) {
+                    ("volume", Some(v)) => v.data_dir(&m.source).display().to_string(),
+                    _ => m.source.clone(),
+                },
+                "Destination": m.target,
+                "RW": !m.readonly,
+            })
+        }).collect::<Vec<_>>(),
         "Config": {
             "Hostname": cfg.hostname,
             "User": cfg.user,

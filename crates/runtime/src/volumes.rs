@@ -1,0 +1,315 @@
+//! Volumes and mounts: `-v HOST:CTR[:ro]`, `-v NAME:CTR`, `-v CTR` (anonymous),
+//! `--mount type=bind|volume|tmpfs,...` and `--tmpfs CTR[:opts]`, parsed as Docker parses
+//! them; named volumes under `volumes/<name>/_data`, seeded from the image on first use.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MountSpec {
+    /// bind, volume or tmpfs
+    pub kind: String,
+    /// Host path (bind) or volume name (volume); empty for tmpfs.
+    pub source: String,
+    pub target: String,
+    pub readonly: bool,
+    /// tmpfs options (`size=64m`, `mode=1777`).
+    pub options: Vec<String>,
+    /// A volume berth named itself (`-v /data`): removed by `rm -v`.
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+fn bad(flag: &'static str, value: &str, reason: impl Into<String>) -> Error {
+    Error::BadFlag {
+        flag,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+pub fn valid_volume_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// `-v`/`--volume`.
+pub fn parse_volume_flag(v: &str) -> Result<MountSpec> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let (source, target, mode) = match parts.as_slice() {
+        [t] => ("", *t, ""),
+        [s, t] => (*s, *t, ""),
+        [s, t, m] => (*s, *t, *m),
+        _ => return Err(bad("--volume", v, "expected [SOURCE:]TARGET[:MODE]")),
+    };
+    if !target.starts_with('/') {
+        return Err(bad(
+            "--volume",
+            v,
+            format!("invalid mount path: '{target}' mount path must be absolute"),
+        ));
+    }
+    let mut readonly = false;
+    for m in mode.split(',').filter(|m| !m.is_empty()) {
+        match m {
+            "ro" => readonly = true,
+            "rw" | "z" | "Z" | "rprivate" | "private" | "rshared" | "shared" | "rslave"
+            | "slave" | "nocopy" => {}
+            _ => return Err(bad("--volume", v, format!("invalid mode: {m}"))),
+        }
+    }
+    let (kind, anonymous) = if source.is_empty() {
+        ("volume", true)
+    } else if source.starts_with('/') || source.starts_with('.') {
+        ("bind", false)
+    } else if valid_volume_name(source) {
+        ("volume", false)
+    } else {
+        return Err(bad("--volume", v, format!("\"{source}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")));
+    };
+    Ok(MountSpec {
+        kind: kind.into(),
+        source: source.to_string(),
+        target: target.to_string(),
+        readonly,
+        options: Vec::new(),
+        anonymous,
+    })
+}
+
+/// `--mount type=...,source=...,target=...,readonly`.
+pub fn parse_mount_flag(v: &str) -> Result<MountSpec> {
+    let mut m = MountSpec {
+        kind: "volume".into(),
+        source: String::new(),
+        target: String::new(),
+        readonly: false,
+        options: Vec::new(),
+        anonymous: false,
+    };
+    for field in v.split(',') {
+        let (k, val) = field.split_once('=').unwrap_or((field, ""));
+        match k {
+            "type" => {
+                if !matches!(val, "bind" | "volume" | "tmpfs") {
+                    return Err(bad(
+                        "--mount",
+                        v,
+                        format!("unsupported mount type {val:?} (expected bind, volume or tmpfs)"),
+                    ));
+                }
+                m.kind = val.to_string();
+            }
+            "source" | "src" => m.source = val.to_string(),
+            "target" | "destination" | "dst" => m.target = val.to_string(),
+            "readonly" | "ro" => m.readonly = matches!(val, "" | "true" | "1"),
+            "tmpfs-size" => m.options.push(format!("size={val}")),
+            "tmpfs-mode" => m.options.push(format!("mode={val}")),
+            "bind-propagation" | "volume-nocopy" | "consistency" => {}
+            _ => return Err(bad("--mount", v, format!("unexpected key '{k}'"))),
+        }
+    }
+    if m.target.is_empty() {
+        return Err(bad("--mount", v, "target is required"));
+    }
+    if !m.target.starts_with('/') {
+        return Err(bad("--mount", v, "target must be an absolute path"));
+    }
+    match m.kind.as_str() {
+        "bind" if m.source.is_empty() => {
+            return Err(bad("--mount", v, "source is required when type is bind"))
+        }
+        "tmpfs" if !m.source.is_empty() => {
+            return Err(bad("--mount", v, "source is not allowed for tmpfs"))
+        }
+        "volume" if m.source.is_empty() => m.anonymous = true,
+        "volume" if !valid_volume_name(&m.source) => {
+            return Err(bad("--mount", v, "invalid volume name"))
+        }
+        _ => {}
+    }
+    Ok(m)
+}
+
+/// `--tmpfs /path[:opts]`.
+pub fn parse_tmpfs_flag(v: &str) -> Result<MountSpec> {
+    let (target, opts) = v.split_once(':').unwrap_or((v, ""));
+    if !target.starts_with('/') {
+        return Err(bad("--tmpfs", v, "the mount path must be absolute"));
+    }
+    Ok(MountSpec {
+        kind: "tmpfs".into(),
+        source: String::new(),
+        target: target.to_string(),
+        readonly: false,
+        options: opts
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect(),
+        anonymous: false,
+    })
+}
+
+/// Named volumes under a berth root.
+pub struct Volumes {
+    root: PathBuf,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub created: String,
+    pub anonymous: bool,
+}
+
+impl Volumes {
+    pub fn new(berth_root: &Path) -> Result<Volumes> {
+        let root = berth_root.join("volumes");
+        fs::create_dir_all(&root).ctx("create directory", &root)?;
+        Ok(Volumes { root })
+    }
+
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name).join("_data")
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.root.join(name).join("volume.json").is_file()
+    }
+
+    /// Creates the volume if needed; true if it was created now.
+    pub fn ensure(&self, name: &str, anonymous: bool) -> Result<bool> {
+        if self.exists(name) {
+            return Ok(false);
+        }
+        if !valid_volume_name(name) {
+            return Err(bad("volume", name, "invalid volume name"));
+        }
+        let dir = self.root.join(name);
+        fs::create_dir_all(dir.join("_data")).ctx("create volume", &dir)?;
+        let info = VolumeInfo {
+            name: name.to_string(),
+            created: crate::record::now(),
+            anonymous,
+        };
+        fs::write(
+            dir.join("volume.json"),
+            serde_json::to_vec(&info).unwrap_or_default(),
+        )
+        .ctx("write", dir.join("volume.json"))?;
+        Ok(true)
+    }
+
+    pub fn list(&self) -> Result<Vec<VolumeInfo>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.root)
+            .ctx("read directory", &self.root)?
+            .flatten()
+        {
+            if let Ok(b) = fs::read(e.path().join("volume.json")) {
+                if let Ok(v) = serde_json::from_slice::<VolumeInfo>(&b) {
+                    out.push(v);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    pub fn remove(&self, name: &str) -> Result<()> {
+        if !self.exists(name) {
+            return Err(Error::Conflict(format!("get {name}: no such volume")));
+        }
+        let dir = self.root.join(name);
+        fs::remove_dir_all(&dir).ctx("remove volume", &dir)
+    }
+
+    pub fn size(&self, name: &str) -> u64 {
+        dir_size(&self.data_dir(name))
+    }
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(p) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Copies the image's content at a mount target into a new, empty volume (Docker's seeding),
+/// keeping modes, owners and symlinks.
+pub fn seed(from: &Path, to: &Path) -> Result<()> {
+    let Ok(meta) = fs::symlink_metadata(from) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777)).ctx("chmod", to)?;
+    let _ = std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()));
+    for e in fs::read_dir(from).ctx("read directory", from)?.flatten() {
+        let src = e.path();
+        let dst = to.join(e.file_name());
+        let m = fs::symlink_metadata(&src).ctx("stat", &src)?;
+        if m.is_dir() {
+            fs::create_dir(&dst).ctx("create directory", &dst)?;
+            seed(&src, &dst)?;
+        } else if m.file_type().is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src).ctx("read link", &src)?, &dst)
+                .ctx("symlink", &dst)?;
+        } else if m.is_file() {
+            fs::copy(&src, &dst).ctx("copy", &dst)?;
+            fs::set_permissions(&dst, fs::Permissions::from_mode(m.mode() & 0o7777))
+                .ctx("chmod", &dst)?;
+        } else {
+            continue; // devices and sockets are not seeded
+        }
+        let _ = std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_docker_volume_syntax() {
+        let m = parse_volume_flag("/srv/data:/data:ro").unwrap();
+        assert_eq!(
+            (
+                m.kind.as_str(),
+                m.source.as_str(),
+                m.target.as_str(),
+                m.readonly
+            ),
+            ("bind", "/srv/data", "/data", true)
+        );
+        let m = parse_volume_flag("cache:/root/.cache").unwrap();
+        assert_eq!((m.kind.as_str(), m.anonymous), ("volume", false));
+        assert!(parse_volume_flag("/data").unwrap().anonymous);
+        assert!(parse_volume_flag("data").is_err(), "relative target");
+        assert!(parse_volume_flag("a:/b:bogus").is_err());
+        let m = parse_mount_flag("type=tmpfs,target=/run,tmpfs-size=1m").unwrap();
+        assert_eq!(m.options, vec!["size=1m"]);
+        assert!(parse_mount_flag("type=bind,target=/x").is_err());
+        assert!(parse_mount_flag("type=nfs,target=/x").is_err());
+        assert_eq!(
+            parse_tmpfs_flag("/run:size=1m,mode=1777").unwrap().options,
+            vec!["size=1m", "mode=1777"]
+        );
+    }
+}
