@@ -46,6 +46,8 @@ enum Command {
     Ps(ctr::PsArgs),
     /// Fetch the logs of a container
     Logs(ctr::LogsArgs),
+    /// Execute a command in a running container
+    Exec(ctr::ExecArgs),
     /// Stop one or more running containers
     Stop(ctr::StopArgs),
     /// Kill one or more running containers
@@ -136,6 +138,8 @@ enum ContainerCommand {
     Rm(ctr::RmArgs),
     /// Block until one or more containers stop
     Wait(ctr::WaitArgs),
+    /// Execute a command in a running container
+    Exec(ctr::ExecArgs),
     /// Display detailed information on one or more containers
     Inspect(img::InspectArgs),
 }
@@ -189,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => ctr::ps(&root, a),
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => ctr::logs(&root, a),
         Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => ctr::stop(&root, a),
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => ctr::exec(&root, a),
         Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => ctr::kill(&root, a),
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => ctr::rm(&root, a),
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ctr::wait(&root, a),

@@ -700,3 +700,71 @@ fn root_volumes_binds_and_tmpfs() {
     );
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_exec_joins_the_running_container() {
+    let b = busybox();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "target",
+        "--memory",
+        "32m",
+        "-e",
+        "FROM_RUN=1",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let out = b
+        .run(&["exec", "target", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $FROM_RUN; cat /sys/fs/cgroup/memory/memory.limit_in_bytes"])
+        .ok();
+    assert_eq!(
+        out, "sleep 1000 \n1\n33554432\n",
+        "same pid namespace, environment and cgroup"
+    );
+    let r = b.run(&[
+        "exec",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "-e",
+        "X=2",
+        "target",
+        "sh",
+        "-c",
+        "echo $(id -u) $(pwd) $X; exit 5",
+    ]);
+    assert_eq!((r.code, r.stdout.as_str()), (5, "65534 /tmp 2\n"));
+    assert_eq!(b.run(&["exec", "target", "nosuch"]).code, 127);
+    assert_eq!(
+        b.run_stdin(&["exec", "-i", "target", "cat"], b"through stdin\n")
+            .ok(),
+        "through stdin\n"
+    );
+    b.run(&[
+        "exec",
+        "-d",
+        "target",
+        "sh",
+        "-c",
+        "echo detached > /tmp/marker",
+    ])
+    .ok();
+    let start = Instant::now();
+    while b.run(&["exec", "target", "cat", "/tmp/marker"]).stdout != "detached\n" {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "detached exec never ran"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b.run(&["stop", "-t", "0", "target"]).ok();
+    let r = b.run(&["exec", "target", "true"]);
+    assert!(r.stderr.contains("is not running"), "{}", r.stderr);
+    b.run(&["rm", "target"]).ok();
+    assert_no_leftovers(&b);
+}

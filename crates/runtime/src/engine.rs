@@ -19,6 +19,21 @@ pub trait OciRuntime {
     fn run(&self, id: &str, bundle: &Path, stdio: Stdio) -> Result<i32>;
     /// Removes the runtime's state and the container's cgroup (the process must be gone).
     fn delete(&self, id: &str) -> Result<()>;
+    /// Starts another process in the running container's namespaces and cgroup; returns its
+    /// pid (a child of the calling process).
+    fn exec(&self, id: &str, p: &ExecProcess, stdio: Stdio) -> Result<i32>;
+}
+
+/// A process to start in a running container.
+pub struct ExecProcess {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub no_new_privileges: bool,
 }
 
 pub struct Youki {
@@ -60,6 +75,38 @@ impl OciRuntime for Youki {
             .pid()
             .map(|p| p.as_raw())
             .ok_or_else(|| rt_err(id, "start", "the runtime reported no pid"))
+    }
+
+    fn exec(&self, id: &str, p: &ExecProcess, stdio: Stdio) -> Result<i32> {
+        use libcontainer::container::builder::ContainerBuilder;
+        use libcontainer::syscall::syscall::SyscallType;
+        let env = p
+            .env
+            .iter()
+            .filter_map(|e| {
+                e.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        let pid = ContainerBuilder::new(id.to_string(), SyscallType::default())
+            .with_root_path(&self.state_root)
+            .map_err(|e| rt_err(id, "runtime state", e))?
+            .with_stdin(stdio.stdin)
+            .with_stdout(stdio.stdout)
+            .with_stderr(stdio.stderr)
+            .as_tenant()
+            .with_container_args(p.args.clone())
+            .with_env(env)
+            .with_cwd(Some(&p.cwd))
+            .with_user(Some(p.uid))
+            .with_group(Some(p.gid))
+            .with_additional_gids(p.additional_gids.clone())
+            .with_capabilities(p.caps.clone())
+            .with_no_new_privs(p.no_new_privileges)
+            .with_detach(true)
+            .build()
+            .map_err(|e| rt_err(id, "exec", e))?;
+        Ok(pid.as_raw())
     }
 
     fn delete(&self, id: &str) -> Result<()> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use berth_image::Store;
 
-use crate::engine::{OciRuntime, Stdio, Youki};
+use crate::engine::{ExecProcess, OciRuntime, Stdio, Youki};
 use crate::error::{Error, IoContext, Result};
 use crate::logs::{log_path, LogWriter, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
 use crate::record::{
@@ -101,6 +101,18 @@ fn security_options(
         }
     }
     Ok((nnp, seccomp))
+}
+
+/// `docker exec` options.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub interactive: bool,
+    pub detach: bool,
+    pub privileged: bool,
 }
 
 /// Where output of the container goes besides its log.
@@ -616,6 +628,110 @@ impl Runtime {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `docker exec`: runs a process in a running container (its namespaces and cgroup);
+    /// returns its exit code (0 at once with `detach`).
+    pub fn exec(&self, key: &str, o: &ExecOptions) -> Result<i32> {
+        let c = self.find(key)?;
+        if c.state.status != "running" {
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        if o.command.is_empty() {
+            return Err(Error::NoCommand);
+        }
+        let rootfs = RootfsPaths::of(&self.containers.dir(&c.id)).merged;
+        let mut env = c.config.env.clone();
+        for e in &o.env {
+            if let Some((k, _)) = e.split_once('=') {
+                env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k));
+                env.push(e.clone());
+            }
+        }
+        let user = resolve_user(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))?;
+        let cwd = o.workdir.clone().unwrap_or_else(|| {
+            if c.config.working_dir.is_empty() {
+                "/".into()
+            } else {
+                c.config.working_dir.clone()
+            }
+        });
+        check_command(&rootfs, &o.command[0], &env, &cwd)?;
+        let caps = if o.privileged {
+            crate::spec::capabilities(true, &[], &[])?
+        } else {
+            c.config.caps.clone()
+        };
+        let mut groups = vec![user.1];
+        groups.extend(user.2.iter().copied().filter(|g| *g != user.1));
+        let process = ExecProcess {
+            args: o.command.clone(),
+            env,
+            cwd,
+            uid: user.0,
+            gid: user.1,
+            additional_gids: groups,
+            caps,
+            no_new_privileges: c.config.no_new_privileges,
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let stdin = if o.interactive && !o.detach {
+            // SAFETY: dup of our own stdin, owned by the OwnedFd.
+            let fd = unsafe { libc::dup(0) };
+            if fd < 0 {
+                return Err(Error::Io {
+                    op: "dup",
+                    path: "stdin".into(),
+                    source: std::io::Error::last_os_error(),
+                });
+            }
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        } else {
+            pipe()?.0
+        };
+        let pid = self.engine.exec(
+            &c.id,
+            &process,
+            Stdio {
+                stdin,
+                stdout: out_w,
+                stderr: err_w,
+            },
+        )?;
+        if o.detach {
+            return Ok(0);
+        }
+        let copy = |r: OwnedFd, err: bool| {
+            std::thread::spawn(move || {
+                let mut f = std::fs::File::from(r);
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = f.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let _ = if err {
+                        std::io::stderr().lock().write_all(&buf[..n])
+                    } else {
+                        let mut o = std::io::stdout().lock();
+                        o.write_all(&buf[..n]).and_then(|_| o.flush())
+                    };
+                }
+            })
+        };
+        let t1 = copy(out_r, false);
+        let t2 = copy(err_r, true);
+        let forward = forward_signals(pid);
+        let code = wait_pid(pid);
+        if let Some(h) = forward {
+            h.close();
+        }
+        let _ = t1.join();
+        let _ = t2.join();
+        Ok(code)
     }
 
     fn remove_anonymous_volumes(&self, rec: &ContainerRecord) {

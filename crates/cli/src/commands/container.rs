@@ -724,3 +724,53 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
         },
     })
 }
+
+#[derive(Args)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    tty: bool,
+    /// Set environment variables
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    privileged: bool,
+    /// CONTAINER COMMAND [ARG...]
+    #[arg(required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true)]
+    container_and_command: Vec<String>,
+}
+
+pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
+    if a.tty {
+        bail!(ExitError {
+            code: 125,
+            message: "-t/--tty: pseudo-terminals are not supported yet".into()
+        });
+    }
+    let rt = open(root)?;
+    let key = &a.container_and_command[0];
+    let opts = berth_runtime::lifecycle::ExecOptions {
+        command: a.container_and_command[1..].to_vec(),
+        env: a.env.clone(),
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        interactive: a.interactive,
+        detach: a.detach,
+        privileged: a.privileged,
+    };
+    let code = rt.exec(key, &opts).map_err(engine_error)?;
+    Ok(code.clamp(0, 255) as u8)
+}
