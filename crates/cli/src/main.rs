@@ -56,6 +56,14 @@ enum Command {
     Rm(ctr::RmArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(ctr::WaitArgs),
+    /// Restart one or more containers
+    Restart(ctr::RestartArgs),
+    /// Rename a container
+    Rename(ctr::RenameArgs),
+    /// Pause all processes within one or more containers
+    Pause(ctr::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ctr::PauseArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -142,6 +150,16 @@ enum ContainerCommand {
     Exec(ctr::ExecArgs),
     /// Display detailed information on one or more containers
     Inspect(img::InspectArgs),
+    /// Restart one or more containers
+    Restart(ctr::RestartArgs),
+    /// Rename a container
+    Rename(ctr::RenameArgs),
+    /// Pause all processes within one or more containers
+    Pause(ctr::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ctr::PauseArgs),
+    /// Remove all stopped containers
+    Prune(ctr::PruneArgs),
 }
 
 #[derive(Subcommand)]
@@ -202,6 +220,19 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             img::inspect(&root, a, false)
         }
         Command::Supervise { id } => ctr::supervise(&root, &id),
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            ctr::restart(&root, a)
+        }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            ctr::rename(&root, a)
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            ctr::pause(&root, a, true)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            ctr::pause(&root, a, false)
+        }
+        Command::Container(ContainerCommand::Prune(a)) => ctr::prune(&root, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => img::images(&root, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => img::import(&root, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => img::tag(&root, a),

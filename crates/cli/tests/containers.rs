@@ -768,3 +768,120 @@ fn root_exec_joins_the_running_container() {
     b.run(&["rm", "target"]).ok();
     assert_no_leftovers(&b);
 }
+
+fn wait_for(b: &Berth, args: &[&str], want: &str) {
+    let start = Instant::now();
+    loop {
+        let out = b.run(args).stdout;
+        if out == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{args:?}: got {out:?}, want {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn root_restart_policies_rename_pause_prune() {
+    let b = busybox();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo attempt; exit 3",
+    ])
+    .ok();
+    wait_for(
+        &b,
+        &[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}",
+            "flaky",
+        ],
+        "2 exited 3\n",
+    );
+    assert_eq!(
+        b.run(&["logs", "flaky"]).ok(),
+        "attempt\nattempt\nattempt\n",
+        "first run and two restarts"
+    );
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.1",
+    ])
+    .ok();
+    let start = Instant::now();
+    while json(&b.run(&["inspect", "always"]).ok())[0]["RestartCount"]
+        .as_u64()
+        .unwrap()
+        < 2
+    {
+        assert!(start.elapsed() < Duration::from_secs(15), "never restarted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b.run(&["stop", "always"]).ok();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{.State.Status}}", "always"])
+            .ok(),
+        "exited\n",
+        "stop wins over --restart always"
+    );
+    let r = b.run(&["run", "--rm", "--restart", "always", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    let r = b.run(&["run", "--restart", "sometimes", "busybox", "true"]);
+    assert!(r.stderr.contains("--restart"), "{}", r.stderr);
+
+    b.run(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"])
+        .ok();
+    b.run(&["pause", "sleeper"]).ok();
+    let v = json(&b.run(&["inspect", "sleeper"]).ok());
+    assert_eq!(v[0]["State"]["Paused"], true);
+    let pid = v[0]["State"]["Pid"].as_i64().unwrap();
+    let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        state.contains("State:\tD") || state.contains("State:\tS"),
+        "{state}"
+    );
+    assert!(b.run(&["ps"]).ok().contains("(Paused)"));
+    b.run(&["unpause", "sleeper"]).ok();
+    b.run(&["rename", "sleeper", "renamed"]).ok();
+    assert_eq!(b.run(&["ps", "--format", "{{.Names}}"]).ok(), "renamed\n");
+    let r = b.run(&["rename", "renamed", "flaky"]);
+    assert!(r.stderr.contains("is already in use"), "{}", r.stderr);
+    b.run(&["restart", "-t", "1", "renamed"]).ok();
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{.State.Status}}", "renamed"])
+            .ok(),
+        "running\n"
+    );
+    let out = b.run(&["container", "prune", "-f"]).ok();
+    assert!(
+        out.starts_with("Deleted Containers:\n") && out.lines().count() == 5,
+        "two stopped removed: {out}"
+    );
+    assert_eq!(
+        b.run(&["ps", "-a", "--format", "{{.Names}}"]).ok(),
+        "renamed\n"
+    );
+    b.run(&["rm", "-f", "renamed"]).ok();
+    assert_no_leftovers(&b);
+}

@@ -49,6 +49,36 @@ pub struct RunOptions {
     pub security_opt: Vec<String>,
     /// From `-v`, `--mount` and `--tmpfs`.
     pub mounts: Vec<crate::volumes::MountSpec>,
+    /// `--restart`: no, always, unless-stopped, on-failure[:N]
+    pub restart: Option<String>,
+}
+
+/// Parses `--restart`.
+pub fn parse_restart(v: &str) -> Result<(String, u32)> {
+    let (name, max) = v.split_once(':').unwrap_or((v, ""));
+    let bad = |r: &str| Error::BadFlag {
+        flag: "--restart",
+        value: v.to_string(),
+        reason: r.to_string(),
+    };
+    match name {
+        "no" | "always" | "unless-stopped" if max.is_empty() => Ok((name.to_string(), 0)),
+        "on-failure" => Ok((
+            name.to_string(),
+            if max.is_empty() {
+                0
+            } else {
+                max.parse()
+                    .map_err(|_| bad("maximum retry count must be a number"))?
+            },
+        )),
+        "no" | "always" | "unless-stopped" => Err(bad(
+            "maximum retry count cannot be used with this restart policy",
+        )),
+        _ => Err(bad(
+            "expected no, always, unless-stopped or on-failure[:max-retries]",
+        )),
+    }
 }
 
 /// Applies `--security-opt` values: (no_new_privileges, seccomp profile).
@@ -225,6 +255,12 @@ impl Runtime {
             labels.insert(k.to_string(), v.to_string());
         }
         let caps = crate::spec::capabilities(o.privileged, &o.cap_add, &o.cap_drop)?;
+        let (restart_policy, restart_max) = parse_restart(o.restart.as_deref().unwrap_or("no"))?;
+        if o.auto_remove && restart_policy != "no" {
+            return Err(Error::Conflict(
+                "conflicting options: cannot specify both --restart and --rm".into(),
+            ));
+        }
         let mounts = self.resolve_mounts(&o.mounts)?;
         let (no_new_privileges, seccomp) = security_options(&o.security_opt, &caps, o.privileged)?;
         let id = new_id();
@@ -278,6 +314,8 @@ impl Runtime {
                 no_new_privileges,
                 seccomp,
                 mounts,
+                restart_policy,
+                restart_max,
             },
             state: State {
                 status: "created".into(),
@@ -462,9 +500,15 @@ impl Runtime {
                 stderr: err_w,
             },
         )?;
+        let restart_count = self
+            .containers
+            .load(&rec.id)
+            .map(|r| r.state.restart_count)
+            .unwrap_or(0);
         rec.state = State {
             status: "running".into(),
             pid,
+            restart_count,
             monitor_pid: std::process::id() as i32,
             started_at: now(),
             finished_at: ZERO_TIME.into(),
@@ -538,7 +582,55 @@ impl Runtime {
                 };
             }
         };
-        self.run(id, Attach::LogOnly, &mut ready)
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let code = self.run(id, Attach::LogOnly, &mut ready)?;
+            let Ok(mut rec) = self.containers.load(id) else {
+                return Ok(code);
+            };
+            let policy = rec.config.restart_policy.as_str();
+            let again = !rec.state.stop_requested
+                && match policy {
+                    "always" | "unless-stopped" => true,
+                    "on-failure" => {
+                        code != 0
+                            && (rec.config.restart_max == 0
+                                || rec.state.restart_count < rec.config.restart_max)
+                    }
+                    _ => false,
+                };
+            if !again {
+                return Ok(code);
+            }
+            // Docker's back-off: doubling from 100 ms, reset after a run of 10 s or more.
+            let ran = chrono::DateTime::parse_from_rfc3339(&rec.state.started_at)
+                .map(|t| chrono::Utc::now().signed_duration_since(t).num_seconds())
+                .unwrap_or(0);
+            if ran >= 10 {
+                backoff = Duration::from_millis(100);
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            rec.state.restart_count += 1;
+            rec.state.status = "restarting".into();
+            self.containers.save(&rec)?;
+            if self
+                .containers
+                .load(id)
+                .map(|r| r.state.stop_requested)
+                .unwrap_or(true)
+            {
+                return Ok(code);
+            }
+        }
+    }
+
+    /// Marks a container as stopped on purpose, so its restart policy leaves it stopped.
+    fn request_stop(&self, id: &str) {
+        if let Ok(mut r) = self.containers.load(id) {
+            r.state.stop_requested = true;
+            let _ = self.containers.save(&r);
+        }
     }
 
     /// Every container, with states corrected for processes that died unobserved (a killed
@@ -574,6 +666,9 @@ impl Runtime {
             )));
         }
         let sig = parse_signal(signal)?;
+        if matches!(sig, libc::SIGKILL | libc::SIGTERM | libc::SIGINT) {
+            self.request_stop(&c.id);
+        }
         // SAFETY: plain kill(2).
         unsafe { libc::kill(c.state.pid, sig) };
         Ok(())
@@ -587,6 +682,7 @@ impl Runtime {
         }
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let sig = parse_signal(&c.config.stop_signal)?;
+        self.request_stop(&c.id);
         unsafe { libc::kill(c.state.pid, sig) };
         if !self.wait_exit(&c.id, Duration::from_secs(t)) {
             unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
@@ -734,6 +830,73 @@ impl Runtime {
         Ok(code)
     }
 
+    /// `docker rename`.
+    pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
+        let new_name = new_name.strip_prefix('/').unwrap_or(new_name);
+        if !valid_name(new_name) {
+            return Err(Error::BadName(new_name.to_string()));
+        }
+        let mut c = self.containers.find(key)?;
+        if self
+            .containers
+            .list()?
+            .iter()
+            .any(|x| x.name == new_name && x.id != c.id)
+        {
+            return Err(Error::NameInUse(new_name.to_string()));
+        }
+        c.name = new_name.to_string();
+        self.containers.save(&c)
+    }
+
+    /// `docker pause` / `unpause`, through the freezer cgroup.
+    pub fn set_paused(&self, key: &str, pause: bool) -> Result<()> {
+        let mut c = self.find(key)?;
+        if c.state.status != "running" {
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        if c.state.paused == pause {
+            return Err(Error::Conflict(format!(
+                "container {} is {}",
+                c.id,
+                if pause {
+                    "already paused"
+                } else {
+                    "not paused"
+                }
+            )));
+        }
+        let dir = self.engine.state_root.join(&c.id);
+        let mut lc = libcontainer::container::Container::load(dir).map_err(|e| Error::Runtime {
+            id: c.id.clone(),
+            what: "load",
+            reason: e.to_string(),
+        })?;
+        let r = if pause { lc.pause() } else { lc.resume() };
+        r.map_err(|e| Error::Runtime {
+            id: c.id.clone(),
+            what: if pause { "pause" } else { "unpause" },
+            reason: e.to_string(),
+        })?;
+        c.state.paused = pause;
+        self.containers.save(&c)
+    }
+
+    /// `docker container prune`: removes every stopped container; returns their ids.
+    pub fn prune(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for c in self.list()? {
+            if c.state.status != "running" && c.state.status != "restarting" {
+                self.remove(&c.id, false, false)?;
+                out.push(c.id);
+            }
+        }
+        Ok(out)
+    }
+
     fn remove_anonymous_volumes(&self, rec: &ContainerRecord) {
         if let Ok(v) = self.volumes() {
             for m in rec.config.mounts.iter().filter(|m| m.anonymous) {
@@ -769,6 +932,7 @@ impl Runtime {
                     "cannot remove container \"{key}\": container is running: stop the container before removing or force remove"
                 )));
             }
+            self.request_stop(&c.id);
             unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
             self.wait_exit(&c.id, Duration::from_secs(10));
         }

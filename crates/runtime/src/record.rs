@@ -46,6 +46,12 @@ pub struct RunConfig {
     /// Bind mounts, volumes and tmpfs mounts, sources resolved.
     #[serde(default)]
     pub mounts: Vec<crate::volumes::MountSpec>,
+    /// `no`, `always`, `unless-stopped`, `on-failure`
+    #[serde(default)]
+    pub restart_policy: String,
+    /// For `on-failure:N`; 0 = no limit.
+    #[serde(default)]
+    pub restart_max: u32,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -61,6 +67,13 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Set by `stop`/`kill`/`rm`: the restart policy must not bring it back.
+    #[serde(default)]
+    pub stop_requested: bool,
+    #[serde(default)]
+    pub restart_count: u32,
+    #[serde(default)]
+    pub paused: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]

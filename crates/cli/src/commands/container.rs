@@ -121,6 +121,9 @@ pub struct RunArgs {
     /// Mount a tmpfs directory (PATH[:OPTIONS])
     #[arg(long)]
     tmpfs: Vec<String>,
+    /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
+    #[arg(long)]
+    restart: Option<String>,
     /// Add Linux capabilities
     #[arg(long)]
     cap_add: Vec<String>,
@@ -242,6 +245,7 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         cap_drop: a.cap_drop.clone(),
         privileged: a.privileged,
         security_opt: a.security_opt.clone(),
+        restart: a.restart.clone(),
         mounts: {
             use berth_runtime::volumes::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
             let mut m = Vec::new();
@@ -368,7 +372,15 @@ fn status_text(c: &ContainerRecord) -> String {
             .unwrap_or(0.0)
     };
     match c.state.status.as_str() {
+        "running" if c.state.paused => {
+            format!("Up {} (Paused)", human_duration(since(&c.state.started_at)))
+        }
         "running" => format!("Up {}", human_duration(since(&c.state.started_at))),
+        "restarting" => format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code,
+            human_duration(since(&c.state.finished_at))
+        ),
         "exited" => format!(
             "Exited ({}) {} ago",
             c.state.exit_code,
@@ -655,10 +667,10 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
         "Path": cfg.args.first(),
         "Args": cfg.args.iter().skip(1).collect::<Vec<_>>(),
         "State": {
-            "Status": c.state.status,
+            "Status": if c.state.paused { "paused" } else { c.state.status.as_str() },
             "Running": c.state.status == "running",
-            "Paused": false,
-            "Restarting": false,
+            "Paused": c.state.paused,
+            "Restarting": c.state.status == "restarting",
             "OOMKilled": c.state.oom_killed,
             "Dead": false,
             "Pid": c.state.pid,
@@ -670,10 +682,11 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
         "Image": c.image_id,
         "LogPath": berth_runtime::logs::log_path(&rt.containers().dir(&c.id), &c.id),
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": c.state.restart_count,
         "Driver": "overlay",
         "HostConfig": {
             "NetworkMode": cfg.network,
+            "RestartPolicy": {"Name": cfg.restart_policy, "MaximumRetryCount": cfg.restart_max},
             "AutoRemove": cfg.auto_remove,
             "ReadonlyRootfs": cfg.read_only,
             "Memory": cfg.memory.unwrap_or(0),
@@ -773,4 +786,77 @@ pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
     };
     let code = rt.exec(key, &opts).map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+#[derive(Args)]
+pub struct RestartArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    time: Option<u64>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn restart(root: &Path, a: RestartArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let exe = std::env::current_exe()?;
+    each(&a.containers, |k| {
+        rt.stop(k, a.time)?;
+        let c = rt.find(k)?;
+        rt.start_detached(&c.id, &exe)
+    })
+}
+
+#[derive(Args)]
+pub struct RenameArgs {
+    container: String,
+    new_name: String,
+}
+
+pub fn rename(root: &Path, a: RenameArgs) -> Result<u8> {
+    let rt = open(root)?;
+    rt.rename(&a.container, &a.new_name).map_err(engine_error)?;
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct PauseArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn pause(root: &Path, a: PauseArgs, pause: bool) -> Result<u8> {
+    let rt = open(root)?;
+    each(&a.containers, |k| rt.set_paused(k, pause))
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn prune(root: &Path, a: PruneArgs) -> Result<u8> {
+    if !a.force {
+        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        use std::io::BufRead;
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let rt = open(root)?;
+    let removed = rt.prune().map_err(engine_error)?;
+    if !removed.is_empty() {
+        println!("Deleted Containers:");
+        for id in &removed {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: 0B");
+    Ok(0)
 }
