@@ -64,6 +64,18 @@ enum Command {
     Pause(ctr::PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(ctr::PauseArgs),
+    /// Create a new image from a container's changes
+    Commit(ctr::CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(ctr::OneContainer),
+    /// Export a container's filesystem as a tar archive
+    Export(ctr::ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(ctr::CpArgs),
+    /// Display the running processes of a container
+    Top(ctr::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(ctr::StatsArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -160,6 +172,18 @@ enum ContainerCommand {
     Unpause(ctr::PauseArgs),
     /// Remove all stopped containers
     Prune(ctr::PruneArgs),
+    /// Create a new image from a container's changes
+    Commit(ctr::CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(ctr::OneContainer),
+    /// Export a container's filesystem as a tar archive
+    Export(ctr::ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(ctr::CpArgs),
+    /// Display the running processes of a container
+    Top(ctr::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(ctr::StatsArgs),
 }
 
 #[derive(Subcommand)]
@@ -233,6 +257,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ctr::pause(&root, a, false)
         }
         Command::Container(ContainerCommand::Prune(a)) => ctr::prune(&root, a),
+        Command::Commit(a) | Command::Container(ContainerCommand::Commit(a)) => {
+            ctr::commit(&root, a)
+        }
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => ctr::diff(&root, a),
+        Command::Export(a) | Command::Container(ContainerCommand::Export(a)) => {
+            ctr::export(&root, a)
+        }
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => ctr::cp(&root, a),
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr::top(&root, a),
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => ctr::stats(&root, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => img::images(&root, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => img::import(&root, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => img::tag(&root, a),

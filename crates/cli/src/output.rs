@@ -14,6 +14,18 @@ pub fn human_size(bytes: u64) -> String {
     format!("{}{}", sig3(v), UNITS[i])
 }
 
+/// Binary sizes as `docker stats` prints them: `1.5MiB`, `64MiB`.
+pub fn human_binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", sig3(v), UNITS[i])
+}
+
 /// Go's `%.3g` for values in [0, 1000).
 fn sig3(v: f64) -> String {
     let decimals = if v >= 100.0 {

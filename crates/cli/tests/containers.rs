@@ -885,3 +885,127 @@ fn root_restart_policies_rename_pause_prune() {
     b.run(&["rm", "-f", "renamed"]).ok();
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_diff_commit_export_cp_top_stats() {
+    let b = busybox();
+    b.run(&[
+        "run",
+        "--name",
+        "work",
+        "busybox",
+        "sh",
+        "-c",
+        "echo new > /etc/newfile; rm /bin/vi; mkdir /app; echo app > /app/a",
+    ])
+    .ok();
+    assert_eq!(
+        b.run(&["diff", "work"]).ok(),
+        "A /app\nA /app/a\nC /bin\nD /bin/vi\nC /etc\nA /etc/newfile\n"
+    );
+    let id = b
+        .run(&[
+            "commit",
+            "-c",
+            "CMD [\"cat\", \"/app/a\"]",
+            "-m",
+            "add app",
+            "work",
+            "myapp:1",
+        ])
+        .ok();
+    assert!(id.starts_with("sha256:"));
+    assert_eq!(
+        b.run(&["run", "--rm", "myapp:1"]).ok(),
+        "app\n",
+        "new CMD and new layer"
+    );
+    assert_ne!(
+        b.run(&["run", "--rm", "myapp:1", "ls", "/bin/vi"]).code,
+        0,
+        "deletion committed as a whiteout"
+    );
+    let v = json(&b.run(&["image", "inspect", "myapp:1"]).ok());
+    assert_eq!(v[0]["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["Comment"], "add app");
+    let upper = v[0]["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
+    assert!(
+        !std::path::Path::new(upper).join("etc/hosts").exists(),
+        "runtime mount points are not image content"
+    );
+    // export: the whole filesystem as a tar.
+    let out = b.cmd(&["export", "work"]).output().unwrap();
+    assert!(out.status.success());
+    let names: Vec<String> = tar::Archive::new(&out.stdout[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(
+        names.contains(&"app/a".to_string())
+            && names.contains(&"bin/busybox".to_string())
+            && !names.contains(&"bin/vi".to_string())
+    );
+    // cp both ways; a symlink in the container cannot make berth read or write the host.
+    let dir = tempfile::tempdir().unwrap();
+    b.run(&["cp", "work:/app/a", dir.path().to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a")).unwrap(),
+        "app\n"
+    );
+    std::fs::write(dir.path().join("in.txt"), "host\n").unwrap();
+    b.run(&[
+        "cp",
+        dir.path().join("in.txt").to_str().unwrap(),
+        "work:/app/",
+    ])
+    .ok();
+    b.run(&["start", "-a", "work"]);
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "host secret\n").unwrap();
+    b.run(&[
+        "run",
+        "--name",
+        "evil",
+        "busybox",
+        "ln",
+        "-s",
+        secret.to_str().unwrap(),
+        "/leak",
+    ])
+    .ok();
+    let r = b.run(&["cp", "evil:/leak", dir.path().join("got").to_str().unwrap()]);
+    if r.code == 0 {
+        let got = std::fs::symlink_metadata(dir.path().join("got")).unwrap();
+        assert!(
+            got.file_type().is_symlink(),
+            "copied as a symlink, not the host file's content"
+        );
+    }
+    let r = b.run(&["cp", "work:/nonexistent", dir.path().to_str().unwrap()]);
+    assert!(
+        r.stderr
+            .contains("Could not find the file /nonexistent in container work"),
+        "{}",
+        r.stderr
+    );
+    // top and stats of a running container.
+    b.run(&[
+        "run", "-d", "--name", "busy", "--memory", "64m", "busybox", "sleep", "1000",
+    ])
+    .ok();
+    let top = b.run(&["top", "busy"]).ok();
+    assert!(
+        top.starts_with("UID") && top.contains("sleep 1000"),
+        "{top}"
+    );
+    let stats = b.run(&["stats", "--no-stream", "busy"]).ok();
+    assert!(
+        stats.starts_with("CONTAINER ID") && stats.contains("busy") && stats.contains("/ 64MiB"),
+        "{stats}"
+    );
+    b.run(&["rm", "-f", "busy", "work", "evil"]).ok();
+    b.run(&["rmi", "myapp:1"]).ok();
+    assert_no_leftovers(&b);
+}

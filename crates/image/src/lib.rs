@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod changes;
+pub mod commit;
 pub mod config;
 pub mod digest;
 pub mod error;

@@ -860,3 +860,283 @@ pub fn prune(root: &Path, a: PruneArgs) -> Result<u8> {
     println!("Total reclaimed space: 0B");
     Ok(0)
 }
+
+#[derive(Args)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long = "change")]
+    change: Vec<String>,
+    /// Commit message
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    pause: bool,
+    container: String,
+    /// [REPOSITORY[:TAG]]
+    reference: Option<String>,
+}
+
+pub fn commit(root: &Path, a: CommitArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let img = rt
+        .commit(
+            &a.container,
+            &a.change,
+            a.message.clone(),
+            a.author.clone(),
+            a.reference.as_deref(),
+            a.pause,
+        )
+        .map_err(engine_error)?;
+    println!("{}", img.id());
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct OneContainer {
+    container: String,
+}
+
+pub fn diff(root: &Path, a: OneContainer) -> Result<u8> {
+    let rt = open(root)?;
+    for (k, p) in rt.diff(&a.container).map_err(engine_error)? {
+        println!("{k} {p}");
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    output: Option<std::path::PathBuf>,
+    container: String,
+}
+
+pub fn export(root: &Path, a: ExportArgs) -> Result<u8> {
+    use std::io::IsTerminal;
+    let rt = open(root)?;
+    let write = |w: Box<dyn Write + Send>| -> Result<()> {
+        rt.with_rootfs(&a.container, |merged| {
+            berth_image::layer::write_layer_tar(merged, berth_image::layer::DiffSource::Full, w)
+                .map(|_| ())
+                .map_err(berth_runtime::Error::from)
+        })
+        .map_err(engine_error)
+    };
+    match &a.output {
+        Some(p) => write(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| anyhow!("create {}: {e}", p.display()))?,
+        )))?,
+        None => {
+            if std::io::stdout().is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            write(Box::new(std::io::BufWriter::new(std::io::stdout())))?
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    follow_link: bool,
+    /// CONTAINER:SRC_PATH or SRC_PATH
+    src: String,
+    /// DEST_PATH or CONTAINER:DEST_PATH
+    dest: String,
+}
+
+fn split_container_path(s: &str) -> Option<(&str, &str)> {
+    if s.starts_with('/') || s.starts_with('.') {
+        return None;
+    }
+    s.split_once(':')
+}
+
+pub fn cp(root: &Path, a: CpArgs) -> Result<u8> {
+    let rt = open(root)?;
+    match (split_container_path(&a.src), split_container_path(&a.dest)) {
+        (Some((c, p)), None) => rt
+            .copy_from(c, p, Path::new(&a.dest))
+            .map_err(engine_error)?,
+        (None, Some((c, p))) => rt.copy_to(c, Path::new(&a.src), p).map_err(engine_error)?,
+        (Some(_), Some(_)) => bail!("copying between containers is not supported"),
+        (None, None) => bail!("must specify at least one container source"),
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct TopArgs {
+    container: String,
+    /// ps options (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_args: Vec<String>,
+}
+
+/// Pids in the container's cgroup (v1 or v2).
+fn container_pids(id: &str) -> Vec<i32> {
+    for p in [
+        format!("/sys/fs/cgroup/pids/berth/{id}/cgroup.procs"),
+        format!("/sys/fs/cgroup/memory/berth/{id}/cgroup.procs"),
+        format!("/sys/fs/cgroup/berth/{id}/cgroup.procs"),
+    ] {
+        if let Ok(s) = std::fs::read_to_string(p) {
+            return s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        }
+    }
+    Vec::new()
+}
+
+pub fn top(root: &Path, a: TopArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let c = rt.find(&a.container).map_err(engine_error)?;
+    if c.state.status != "running" {
+        bail!("container {} is not running", c.id);
+    }
+    let pids = container_pids(&c.id);
+    let args = if a.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        a.ps_args.clone()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| anyhow!("run ps: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let pid_col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| anyhow!("ps output has no PID column"))?;
+    println!("{header}");
+    for l in lines {
+        if l.split_whitespace()
+            .nth(pid_col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
+            println!("{l}");
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct StatsArgs {
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    no_stream: bool,
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    all: bool,
+    containers: Vec<String>,
+}
+
+fn read_u64(p: &str) -> Option<u64> {
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+/// (cpu nanoseconds, memory bytes, memory limit, pids) from cgroup v1 or v2.
+fn cgroup_sample(id: &str) -> (u64, u64, u64, u64) {
+    let v1 = |c: &str, f: &str| read_u64(&format!("/sys/fs/cgroup/{c}/berth/{id}/{f}"));
+    if let Some(cpu) = v1("cpuacct", "cpuacct.usage").or_else(|| v1("cpu,cpuacct", "cpuacct.usage"))
+    {
+        let mem = v1("memory", "memory.usage_in_bytes").unwrap_or(0);
+        let lim = v1("memory", "memory.limit_in_bytes").unwrap_or(u64::MAX);
+        return (cpu, mem, lim, v1("pids", "pids.current").unwrap_or(0));
+    }
+    let base = format!("/sys/fs/cgroup/berth/{id}");
+    let cpu = std::fs::read_to_string(format!("{base}/cpu.stat"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("usage_usec ")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+        })
+        .unwrap_or(0)
+        * 1000;
+    (
+        cpu,
+        read_u64(&format!("{base}/memory.current")).unwrap_or(0),
+        read_u64(&format!("{base}/memory.max")).unwrap_or(u64::MAX),
+        read_u64(&format!("{base}/pids.current")).unwrap_or(0),
+    )
+}
+
+pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let host_mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
+        .unwrap_or(0)
+        * 1024;
+    loop {
+        let mut list = rt.list().map_err(engine_error)?;
+        if !a.containers.is_empty() {
+            let mut keep = Vec::new();
+            for k in &a.containers {
+                keep.push(rt.find(k).map_err(engine_error)?.id);
+            }
+            list.retain(|c| keep.contains(&c.id));
+        } else if !a.all {
+            list.retain(|c| c.state.status == "running");
+        }
+        let before: Vec<(u64, std::time::Instant)> = list
+            .iter()
+            .map(|c| (cgroup_sample(&c.id).0, std::time::Instant::now()))
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let mut text = String::from(
+            "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS\n",
+        );
+        for (c, (cpu0, t0)) in list.iter().zip(before) {
+            let (cpu1, mem, lim, pids) = cgroup_sample(&c.id);
+            let secs = t0.elapsed().as_secs_f64();
+            let cpu_pct = if secs > 0.0 {
+                cpu1.saturating_sub(cpu0) as f64 / 1e9 / secs * 100.0
+            } else {
+                0.0
+            };
+            let lim = if lim == 0 || lim > host_mem {
+                host_mem
+            } else {
+                lim
+            };
+            let mem_pct = if lim > 0 {
+                mem as f64 / lim as f64 * 100.0
+            } else {
+                0.0
+            };
+            text.push_str(&format!(
+                "{}\t{}\t{cpu_pct:.2}%\t{} / {}\t{mem_pct:.2}%\t--\t--\t{pids}\n",
+                &c.id[..12],
+                c.name,
+                crate::output::human_binary_size(mem),
+                crate::output::human_binary_size(lim)
+            ));
+        }
+        print!("{}", crate::output::tabulate(&text));
+        if a.no_stream {
+            return Ok(0);
+        }
+    }
+}

@@ -26,10 +26,22 @@ pub enum DiffSource {
 
 /// Writes the layer tar of `dir` to `out`.
 pub fn write_layer_tar<W: Write>(dir: &Path, source: DiffSource, out: W) -> Result<W> {
+    write_layer_tar_excluding(dir, source, out, &[])
+}
+
+/// Like [`write_layer_tar`], leaving out the given paths (relative to `dir`), such as the mount
+/// points a container runtime created in an upper dir.
+pub fn write_layer_tar_excluding<W: Write>(
+    dir: &Path,
+    source: DiffSource,
+    out: W,
+    exclude: &[PathBuf],
+) -> Result<W> {
     let mut w = TarWriter {
         builder: tar::Builder::new(out),
         source,
         links: HashMap::new(),
+        exclude,
     };
     w.builder.follow_symlinks(false);
     w.walk(dir, Path::new(""))?;
@@ -38,14 +50,15 @@ pub fn write_layer_tar<W: Write>(dir: &Path, source: DiffSource, out: W) -> Resu
         .map_err(|e| Error::stream("finish layer tar", e))
 }
 
-struct TarWriter<W: Write> {
+struct TarWriter<'e, W: Write> {
     builder: tar::Builder<W>,
+    exclude: &'e [PathBuf],
     source: DiffSource,
     /// (dev, inode) of multiply-linked files already written, and where.
     links: HashMap<(u64, u64), PathBuf>,
 }
 
-impl<W: Write> TarWriter<W> {
+impl<W: Write> TarWriter<'_, W> {
     fn walk(&mut self, dir: &Path, rel: &Path) -> Result<()> {
         let mut names: Vec<_> = fs::read_dir(dir)
             .ctx("read directory", dir)?
@@ -56,6 +69,9 @@ impl<W: Write> TarWriter<W> {
         for name in names {
             let path = dir.join(&name);
             let rel = rel.join(&name);
+            if self.exclude.contains(&rel) {
+                continue;
+            }
             let meta = fs::symlink_metadata(&path).ctx("stat", &path)?;
             let ft = meta.file_type();
             if self.source == DiffSource::OverlayUpper && ft.is_char_device() && meta.rdev() == 0 {
