@@ -76,6 +76,8 @@ enum Command {
     Top(ctr::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(ctr::StatsArgs),
+    /// Attach to a running container's output
+    Attach(ctr::AttachArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -267,6 +269,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => ctr::cp(&root, a),
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr::top(&root, a),
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => ctr::stats(&root, a),
+        Command::Attach(a) => ctr::attach(&root, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => img::images(&root, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => img::import(&root, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => img::tag(&root, a),

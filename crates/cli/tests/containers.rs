@@ -1009,3 +1009,148 @@ fn root_diff_commit_export_cp_top_stats() {
     b.run(&["rmi", "myapp:1"]).ok();
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_init_ulimit_log_opts_attach() {
+    let b = busybox();
+    // --init: berth-init is PID 1, the command its child; it reaps orphans and forwards signals.
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--init",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $$; cat /proc/1/comm; (sleep 0.1 &) ; sleep 0.3; ps -o stat | grep -c Z; true",
+        ])
+        .ok();
+    assert_eq!(
+        out, "2\ndocker-init\n0\n",
+        "sh is pid 2, no zombie left: {out}"
+    );
+    let mut child = b
+        .cmd(&[
+            "run",
+            "--rm",
+            "--init",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 9' TERM; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 6];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut buf).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(9),
+        "TERM reached the command through the init"
+    );
+    assert_eq!(
+        b.run(&["run", "--rm", "--init", "busybox", "nosuch"]).code,
+        127
+    );
+    // --ulimit, and a clear refusal to raise limits berth cannot raise.
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--ulimit",
+            "nofile=256:512",
+            "busybox",
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn"
+        ])
+        .ok(),
+        "256\n512\n"
+    );
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=4294967295",
+        "busybox",
+        "true",
+    ]);
+    if r.code != 0 {
+        assert_eq!(r.code, 125);
+        assert!(
+            r.stderr.contains("--ulimit") && r.stderr.contains("hard limit"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        b.run(&["run", "--rm", "--ulimit", "bogus=1", "busybox", "true"])
+            .code,
+        125
+    );
+    // --log-opt: rotation by size keeps the newest lines.
+    let out = b
+        .run(&[
+            "run",
+            "--name",
+            "chatty",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=2",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done",
+        ])
+        .ok();
+    assert_eq!(out.lines().count(), 300, "the terminal gets everything");
+    let logs = b.run(&["logs", "chatty"]).ok();
+    assert!(
+        logs.ends_with("line 299\n") && logs.lines().count() < 60,
+        "only the last ~2 KB kept: {} lines",
+        logs.lines().count()
+    );
+    let v = json(&b.run(&["inspect", "chatty"]).ok());
+    let log_path = v[0]["LogPath"].as_str().unwrap().to_string();
+    let total: u64 = [
+        log_path.clone(),
+        format!("{log_path}.1"),
+        format!("{log_path}.2"),
+    ]
+    .iter()
+    .filter_map(|p| std::fs::metadata(p).ok())
+    .map(|m| m.len())
+    .sum();
+    assert!(total <= 2000, "{total}");
+    assert_eq!(
+        b.run(&[
+            "run",
+            "--rm",
+            "--log-opt",
+            "max-size=big",
+            "busybox",
+            "true"
+        ])
+        .code,
+        125
+    );
+    // attach follows live output and ends with the exit code.
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "later",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; echo late; exit 4",
+    ])
+    .ok();
+    let r = b.run(&["attach", "later"]);
+    assert_eq!((r.code, r.stdout.as_str()), (4, "late\n"));
+    b.run(&["rm", "chatty", "later"]).ok();
+    assert_no_leftovers(&b);
+}

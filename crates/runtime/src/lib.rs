@@ -6,6 +6,7 @@
 //! Networking beyond `none`/`host` is not here yet: every container gets its own network
 //! namespace, so the network crate can plug in by configuring it.
 
+pub mod cgroups;
 pub mod engine;
 pub mod error;
 pub mod lifecycle;

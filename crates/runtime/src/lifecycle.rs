@@ -51,6 +51,104 @@ pub struct RunOptions {
     pub mounts: Vec<crate::volumes::MountSpec>,
     /// `--restart`: no, always, unless-stopped, on-failure[:N]
     pub restart: Option<String>,
+    pub init: bool,
+    /// `--ulimit NAME=SOFT[:HARD]`
+    pub ulimits: Vec<String>,
+    /// `--log-opt KEY=VALUE` (max-size, max-file)
+    pub log_opts: Vec<String>,
+}
+
+/// The berth-init executable, built statically by build.rs (empty if that was not possible).
+const BERTH_INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/berth-init"));
+
+/// Where the container sees its init, as with Docker.
+pub const INIT_PATH: &str = "/sbin/docker-init";
+
+/// `--ulimit nofile=1024:2048`, checked against what this process may grant.
+pub fn parse_ulimit(v: &str) -> Result<(String, u64, u64)> {
+    let bad = |r: String| Error::BadFlag {
+        flag: "--ulimit",
+        value: v.to_string(),
+        reason: r,
+    };
+    let (name, limits) = v
+        .split_once('=')
+        .ok_or_else(|| bad("expected NAME=SOFT[:HARD]".into()))?;
+    let res = match name {
+        "core" => libc::RLIMIT_CORE,
+        "cpu" => libc::RLIMIT_CPU,
+        "data" => libc::RLIMIT_DATA,
+        "fsize" => libc::RLIMIT_FSIZE,
+        "locks" => libc::RLIMIT_LOCKS,
+        "memlock" => libc::RLIMIT_MEMLOCK,
+        "msgqueue" => libc::RLIMIT_MSGQUEUE,
+        "nice" => libc::RLIMIT_NICE,
+        "nofile" => libc::RLIMIT_NOFILE,
+        "nproc" => libc::RLIMIT_NPROC,
+        "rss" => libc::RLIMIT_RSS,
+        "rtprio" => libc::RLIMIT_RTPRIO,
+        "rttime" => libc::RLIMIT_RTTIME,
+        "sigpending" => libc::RLIMIT_SIGPENDING,
+        "stack" => libc::RLIMIT_STACK,
+        "as" => libc::RLIMIT_AS,
+        _ => return Err(bad(format!("invalid ulimit type: {name}"))),
+    };
+    let num = |s: &str| -> Result<u64> {
+        if s == "-1" || s == "unlimited" {
+            Ok(u64::MAX)
+        } else {
+            s.parse()
+                .map_err(|_| bad(format!("invalid ulimit value: {s}")))
+        }
+    };
+    let (soft, hard) = match limits.split_once(':') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => (num(limits)?, num(limits)?),
+    };
+    if soft > hard {
+        return Err(bad(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
+    }
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass.
+    if unsafe { libc::getrlimit(res, &mut cur) } == 0
+        && hard > cur.rlim_max
+        && !has_cap_sys_resource()
+    {
+        return Err(bad(format!(
+            "the hard limit {hard} is above berth's own ({}), and this host's root lacks CAP_SYS_RESOURCE to raise it",
+            cur.rlim_max
+        )));
+    }
+    Ok((format!("RLIMIT_{}", name.to_ascii_uppercase()), soft, hard))
+}
+
+fn has_cap_sys_resource() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("CapEff:")
+                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            })
+        })
+        .is_some_and(|caps| caps & (1 << 24) != 0)
+}
+
+/// Docker's log size syntax: `10m`, `1g`, `500k`, bytes.
+fn parse_log_size(v: &str) -> Option<u64> {
+    let s = v.to_ascii_lowercase();
+    let (n, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1000),
+        'm' => (&s[..s.len() - 1], 1000 * 1000),
+        'g' => (&s[..s.len() - 1], 1000 * 1000 * 1000),
+        _ => (&s[..], 1),
+    };
+    n.parse::<u64>().ok().map(|n| n * mult)
 }
 
 /// Parses `--restart`.
@@ -262,6 +360,40 @@ impl Runtime {
             ));
         }
         let mounts = self.resolve_mounts(&o.mounts)?;
+        if o.init && BERTH_INIT.is_empty() {
+            return Err(Error::BadFlag { flag: "--init", value: String::new(), reason: "this berth was built without berth-init (no static C library when it was compiled)".into() });
+        }
+        let ulimits = o
+            .ulimits
+            .iter()
+            .map(|u| parse_ulimit(u))
+            .collect::<Result<Vec<_>>>()?;
+        let (mut log_max_size, mut log_max_files) = (None, None);
+        for opt in &o.log_opts {
+            let bad = |r: &str| Error::BadFlag {
+                flag: "--log-opt",
+                value: opt.clone(),
+                reason: r.to_string(),
+            };
+            match opt.split_once('=') {
+                Some(("max-size", v)) => {
+                    log_max_size = Some(
+                        parse_log_size(v)
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| bad("expected a size such as 10m"))?,
+                    )
+                }
+                Some(("max-file", v)) => {
+                    log_max_files = Some(
+                        v.parse::<u32>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| bad("expected a positive number"))?,
+                    )
+                }
+                _ => return Err(bad("supported options are max-size and max-file")),
+            }
+        }
         let (no_new_privileges, seccomp) = security_options(&o.security_opt, &caps, o.privileged)?;
         let id = new_id();
         let name = o.name.clone().unwrap_or_else(|| random_name(&id));
@@ -316,6 +448,10 @@ impl Runtime {
                 mounts,
                 restart_policy,
                 restart_max,
+                init: o.init,
+                ulimits,
+                log_max_size,
+                log_max_files,
             },
             state: State {
                 status: "created".into(),
@@ -413,7 +549,7 @@ impl Runtime {
         for r in relays {
             let _ = r.join();
         }
-        let oom = oom_killed(id);
+        let oom = crate::cgroups::CgroupFs::host().oom_killed(id);
         let _ = self.engine.delete(id);
         let _ = unmount(&RootfsPaths::of(&dir).merged);
         let mut rec = self.containers.load(id).unwrap_or(rec);
@@ -465,7 +601,22 @@ impl Runtime {
                 crate::volumes::seed(&from, &data)?;
             }
         }
-        let spec = build_spec(rec, dir, &paths.merged, user, &volumes)?;
+        let init_bin = if rec.config.init {
+            let p = self.root.join("runtime-bin/berth-init");
+            if fs::read(&p).map(|b| b != BERTH_INIT).unwrap_or(true) {
+                fs::create_dir_all(p.parent().unwrap_or(Path::new("/")))
+                    .ctx("create directory", &p)?;
+                let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+                fs::write(&tmp, BERTH_INIT).ctx("write", &tmp)?;
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).ctx("chmod", &tmp)?;
+                fs::rename(&tmp, &p).ctx("rename", &p)?;
+            }
+            Some(p)
+        } else {
+            None
+        };
+        let spec = build_spec(rec, dir, &paths.merged, user, &volumes, init_bin.as_deref())?;
         let config = dir.join("config.json");
         fs::write(
             &config,
@@ -516,8 +667,12 @@ impl Runtime {
         };
         self.containers.save(rec)?;
         let log = std::sync::Arc::new(std::sync::Mutex::new(
-            LogWriter::open(log_path(dir, &rec.id), DEFAULT_MAX_SIZE, DEFAULT_MAX_FILES)
-                .ctx("open log", log_path(dir, &rec.id))?,
+            LogWriter::open(
+                log_path(dir, &rec.id),
+                rec.config.log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
+                rec.config.log_max_files.unwrap_or(DEFAULT_MAX_FILES),
+            )
+            .ctx("open log", log_path(dir, &rec.id))?,
         ));
         let relays = vec![
             relay(out_r, "stdout", log.clone(), attach == Attach::Terminal),
@@ -1215,23 +1370,6 @@ pub fn pid_alive(pid: i32) -> bool {
             .starts_with('Z'),
         Err(_) => false,
     }
-}
-
-/// Whether the kernel's OOM killer hit the container (cgroup v1 or v2 counters).
-fn oom_killed(id: &str) -> bool {
-    let v1 = format!("/sys/fs/cgroup/memory/berth/{id}/memory.oom_control");
-    let v2 = format!("/sys/fs/cgroup/berth/{id}/memory.events");
-    for p in [v1, v2] {
-        if let Ok(s) = fs::read_to_string(p) {
-            return s.lines().any(|l| {
-                l.strip_prefix("oom_kill ")
-                    .and_then(|n| n.trim().parse::<u64>().ok())
-                    .unwrap_or(0)
-                    > 0
-            });
-        }
-    }
-    false
 }
 
 /// `SIGTERM`, `TERM`, `15`.

@@ -52,6 +52,17 @@ pub struct RunConfig {
     /// For `on-failure:N`; 0 = no limit.
     #[serde(default)]
     pub restart_max: u32,
+    /// `--init`: berth-init runs as PID 1 in front of the command.
+    #[serde(default)]
+    pub init: bool,
+    /// `--ulimit`: (OCI name, soft, hard).
+    #[serde(default)]
+    pub ulimits: Vec<(String, u64, u64)>,
+    /// `--log-opt max-size` / `max-file`.
+    #[serde(default)]
+    pub log_max_size: Option<u64>,
+    #[serde(default)]
+    pub log_max_files: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]

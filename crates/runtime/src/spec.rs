@@ -159,6 +159,7 @@ pub fn build_spec(
     rootfs: &Path,
     user: (u32, u32, Vec<u32>),
     volumes: &crate::volumes::Volumes,
+    init: Option<&Path>,
 ) -> Result<Value> {
     let mut spec =
         serde_json::to_value(oci_spec::runtime::Spec::default()).map_err(|e| Error::Json {
@@ -170,6 +171,8 @@ pub fn build_spec(
     // Like Docker, the primary group is also a supplementary group.
     let mut groups = vec![user.1];
     groups.extend(user.2.iter().copied().filter(|g| *g != user.1));
+    // The caller's rlimits are inherited unless --ulimit says otherwise: oci-spec's default
+    // (nofile 1024) is not Docker's, and root here may not raise limits.
     spec["process"] = json!({
         "terminal": false,
         "user": {"uid": user.0, "gid": user.1, "additionalGids": groups},
@@ -184,6 +187,21 @@ pub fn build_spec(
     // the key is absent, so an explicit `false` would make loading the profile fail.
     if c.no_new_privileges {
         spec["process"]["noNewPrivileges"] = json!(true);
+    }
+    if let Some(init) = init {
+        let mut args = vec![crate::lifecycle::INIT_PATH.to_string(), "--".to_string()];
+        args.extend(c.args.iter().cloned());
+        spec["process"]["args"] = json!(args);
+        if let Some(m) = spec["mounts"].as_array_mut() {
+            m.push(json!({"destination": crate::lifecycle::INIT_PATH, "type": "bind", "source": init, "options": ["bind", "ro", "rprivate"]}));
+        }
+    }
+    if !c.ulimits.is_empty() {
+        spec["process"]["rlimits"] = json!(c
+            .ulimits
+            .iter()
+            .map(|(t, soft, hard)| json!({"type": t, "soft": soft, "hard": hard}))
+            .collect::<Vec<_>>());
     }
     spec["root"] = json!({"path": rootfs, "readonly": c.read_only});
     spec["hostname"] = json!(c.hostname);
@@ -260,10 +278,6 @@ pub fn build_spec(
     linux["resources"] = resources;
     if let Some(profile) = &c.seccomp {
         linux["seccomp"] = profile.clone();
-    }
-    // The caller's rlimits are inherited: root here may not raise them (no CAP_SYS_RESOURCE).
-    if let Some(p) = spec["process"].as_object_mut() {
-        p.remove("rlimits");
     }
     Ok(spec)
 }

@@ -124,6 +124,15 @@ pub struct RunArgs {
     /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
     #[arg(long)]
     restart: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    init: bool,
+    /// Ulimit options (NAME=SOFT[:HARD])
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// Log driver options (max-size, max-file)
+    #[arg(long)]
+    log_opt: Vec<String>,
     /// Add Linux capabilities
     #[arg(long)]
     cap_add: Vec<String>,
@@ -246,6 +255,9 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         privileged: a.privileged,
         security_opt: a.security_opt.clone(),
         restart: a.restart.clone(),
+        init: a.init,
+        ulimits: a.ulimit.clone(),
+        log_opts: a.log_opt.clone(),
         mounts: {
             use berth_runtime::volumes::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
             let mut m = Vec::new();
@@ -984,27 +996,13 @@ pub struct TopArgs {
     ps_args: Vec<String>,
 }
 
-/// Pids in the container's cgroup (v1 or v2).
-fn container_pids(id: &str) -> Vec<i32> {
-    for p in [
-        format!("/sys/fs/cgroup/pids/berth/{id}/cgroup.procs"),
-        format!("/sys/fs/cgroup/memory/berth/{id}/cgroup.procs"),
-        format!("/sys/fs/cgroup/berth/{id}/cgroup.procs"),
-    ] {
-        if let Ok(s) = std::fs::read_to_string(p) {
-            return s.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        }
-    }
-    Vec::new()
-}
-
 pub fn top(root: &Path, a: TopArgs) -> Result<u8> {
     let rt = open(root)?;
     let c = rt.find(&a.container).map_err(engine_error)?;
     if c.state.status != "running" {
         bail!("container {} is not running", c.id);
     }
-    let pids = container_pids(&c.id);
+    let pids = berth_runtime::cgroups::CgroupFs::host().pids(&c.id);
     let args = if a.ps_args.is_empty() {
         vec!["-ef".to_string()]
     } else {
@@ -1045,38 +1043,6 @@ pub struct StatsArgs {
     containers: Vec<String>,
 }
 
-fn read_u64(p: &str) -> Option<u64> {
-    std::fs::read_to_string(p).ok()?.trim().parse().ok()
-}
-
-/// (cpu nanoseconds, memory bytes, memory limit, pids) from cgroup v1 or v2.
-fn cgroup_sample(id: &str) -> (u64, u64, u64, u64) {
-    let v1 = |c: &str, f: &str| read_u64(&format!("/sys/fs/cgroup/{c}/berth/{id}/{f}"));
-    if let Some(cpu) = v1("cpuacct", "cpuacct.usage").or_else(|| v1("cpu,cpuacct", "cpuacct.usage"))
-    {
-        let mem = v1("memory", "memory.usage_in_bytes").unwrap_or(0);
-        let lim = v1("memory", "memory.limit_in_bytes").unwrap_or(u64::MAX);
-        return (cpu, mem, lim, v1("pids", "pids.current").unwrap_or(0));
-    }
-    let base = format!("/sys/fs/cgroup/berth/{id}");
-    let cpu = std::fs::read_to_string(format!("{base}/cpu.stat"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("usage_usec ")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-            })
-        })
-        .unwrap_or(0)
-        * 1000;
-    (
-        cpu,
-        read_u64(&format!("{base}/memory.current")).unwrap_or(0),
-        read_u64(&format!("{base}/memory.max")).unwrap_or(u64::MAX),
-        read_u64(&format!("{base}/pids.current")).unwrap_or(0),
-    )
-}
-
 pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
     let rt = open(root)?;
     let host_mem = std::fs::read_to_string("/proc/meminfo")
@@ -1100,16 +1066,23 @@ pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
         } else if !a.all {
             list.retain(|c| c.state.status == "running");
         }
+        let cg = berth_runtime::cgroups::CgroupFs::host();
         let before: Vec<(u64, std::time::Instant)> = list
             .iter()
-            .map(|c| (cgroup_sample(&c.id).0, std::time::Instant::now()))
+            .map(|c| (cg.usage(&c.id).cpu_ns, std::time::Instant::now()))
             .collect();
         std::thread::sleep(std::time::Duration::from_millis(500));
         let mut text = String::from(
             "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS\n",
         );
         for (c, (cpu0, t0)) in list.iter().zip(before) {
-            let (cpu1, mem, lim, pids) = cgroup_sample(&c.id);
+            let u = cg.usage(&c.id);
+            let (cpu1, mem, lim, pids) = (
+                u.cpu_ns,
+                u.memory,
+                u.memory_limit.unwrap_or(u64::MAX),
+                u.pids,
+            );
             let secs = t0.elapsed().as_secs_f64();
             let cpu_pct = if secs > 0.0 {
                 cpu1.saturating_sub(cpu0) as f64 / 1e9 / secs * 100.0
@@ -1139,4 +1112,49 @@ pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
             return Ok(0);
         }
     }
+}
+
+#[derive(Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long)]
+    no_stdin: bool,
+    container: String,
+}
+
+/// `docker attach`: streams the container's output from now on and ends with its exit code.
+/// (Input to a detached container is not supported yet: its stdin is closed.)
+pub fn attach(root: &Path, a: AttachArgs) -> Result<u8> {
+    let rt = open(root)?;
+    let c = rt.find(&a.container).map_err(engine_error)?;
+    if c.state.status != "running" {
+        bail!("You cannot attach to a stopped container, start it first");
+    }
+    let path = berth_runtime::logs::log_path(&rt.containers().dir(&c.id), &c.id);
+    let mut shown = berth_runtime::logs::read_all(&path).len();
+    loop {
+        let running = rt
+            .find(&c.id)
+            .map(|r| r.state.status == "running")
+            .unwrap_or(false);
+        let all = berth_runtime::logs::read_all(&path);
+        if all.len() > shown {
+            let mut out = std::io::stdout().lock();
+            for e in &all[shown..] {
+                if e.stream == "stderr" {
+                    eprint!("{}", e.log);
+                } else {
+                    let _ = out.write_all(e.log.as_bytes());
+                }
+            }
+            let _ = out.flush();
+            shown = all.len();
+        }
+        if !running {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let code = rt.wait(&c.id).map_err(engine_error)?;
+    Ok(code.clamp(0, 255) as u8)
 }
