@@ -2,7 +2,7 @@
 # Installs the Debian packages berth's setup and tests need (as root), skipping apt when they
 # are all present already.
 set -euo pipefail
-pkgs=(busybox-static skopeo umoci jq ca-certificates libseccomp-dev pkg-config procps)
+pkgs=(busybox-static skopeo umoci jq ca-certificates libseccomp-dev pkg-config procps libc6-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
