@@ -15,7 +15,11 @@ fn check_reports_errors_with_file_line_and_source() {
     write(ctx.path(), "Dockerfile", "FROM busybox AS base\nRUN echo ok\n\nRUNN apt-get update\nFROM base as second\nMAINTAINER someone\n");
     let r = b.run(&["build", "--check", ctx.path().to_str().unwrap()]);
     assert_eq!(r.code, 1, "an error exits 1: {}", r.stdout);
-    assert!(r.stdout.contains("Dockerfile:4: unknown instruction: RUNN (did you mean RUN?)\n    4 | RUNN apt-get update\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Dockerfile:4: unknown instruction: RUNN (did you mean RUN?)\n    4 | RUNN apt-get update\n      | ^\n"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout.contains(
             "Dockerfile:5: warning: 'as' and 'FROM' keywords' casing do not match [FromAsCasing]"

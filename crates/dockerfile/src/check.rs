@@ -20,6 +20,8 @@ pub struct Finding {
     pub rule: &'static str,
     pub line: usize,
     pub end_line: usize,
+    /// 1-based column of the offending text on `line`, 0 when the whole instruction is meant.
+    pub column: usize,
     pub message: String,
 }
 
@@ -83,17 +85,43 @@ const AUTOMATIC_ARGS: &[&str] = &[
     "BUILDVARIANT",
 ];
 
-struct Checker {
+struct Checker<'t> {
     findings: Vec<Finding>,
+    lines: Vec<&'t str>,
 }
 
-impl Checker {
+impl Checker<'_> {
     fn add(&mut self, sev: Severity, rule: &'static str, inst: &Instruction, message: String) {
+        self.add_at(sev, rule, inst, message, None);
+    }
+
+    /// A finding pointing at `token` (its first occurrence on the instruction's first line).
+    fn add_at(
+        &mut self,
+        sev: Severity,
+        rule: &'static str,
+        inst: &Instruction,
+        message: String,
+        token: Option<&str>,
+    ) {
+        let first = self
+            .lines
+            .get(inst.start_line.wrapping_sub(1))
+            .copied()
+            .unwrap_or("");
+        let column = match token {
+            Some(t) => first
+                .find(t)
+                .map(|i| first[..i].chars().count() + 1)
+                .unwrap_or(0),
+            None => 0,
+        };
         self.findings.push(Finding {
             severity: sev,
             rule,
             line: inst.start_line,
             end_line: inst.end_line,
+            column,
             message,
         });
     }
@@ -109,12 +137,14 @@ pub fn check(text: &str) -> Vec<Finding> {
                 rule: "SyntaxError",
                 line: e.line,
                 end_line: e.line,
+                column: e.column,
                 message: e.message,
             }]
         }
     };
     let mut c = Checker {
         findings: Vec::new(),
+        lines: text.lines().collect(),
     };
     for w in &df.warnings {
         c.findings.push(Finding {
@@ -122,6 +152,7 @@ pub fn check(text: &str) -> Vec<Finding> {
             rule: "NoEmptyContinuation",
             line: w.line,
             end_line: w.line,
+            column: 0,
             message: "Empty continuation lines will become errors in a future release".into(),
         });
     }
@@ -150,11 +181,12 @@ fn check_instructions(df: &Dockerfile, c: &mut Checker) {
             let hint = suggest(&upper)
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
-            c.add(
+            c.add_at(
                 Severity::Error,
                 "UnknownInstruction",
                 inst,
                 format!("unknown instruction: {}{hint}", inst.keyword_as_written),
+                Some(&inst.keyword_as_written),
             );
             continue;
         }
@@ -347,11 +379,12 @@ fn check_flags(inst: &Instruction, c: &mut Checker) {
                         .join(", ")
                 )
             };
-            c.add(
+            c.add_at(
                 Severity::Error,
                 "UnknownFlag",
                 inst,
                 format!("unknown flag: --{name} ({accepts})"),
+                Some(&format!("--{name}")),
             );
         }
     }
@@ -474,7 +507,7 @@ fn check_copy_from(inst: &Instruction, from: &str, stages: &[Option<String>], c:
     let current = stages.len().saturating_sub(1);
     if let Ok(n) = from.parse::<usize>() {
         if n >= current {
-            c.add(Severity::Error, "CopyFromStage", inst, format!("COPY --from={n}: there is no earlier stage with index {n} (stages before this one: {current})"));
+            c.add_at(Severity::Error, "CopyFromStage", inst, format!("COPY --from={n}: there is no earlier stage with index {n} (stages before this one: {current})"), Some("--from"));
         }
         return;
     }
@@ -495,7 +528,7 @@ fn check_copy_from(inst: &Instruction, from: &str, stages: &[Option<String>], c:
         return; // decided at build time
     }
     if valid_image_reference(from) {
-        c.add(Severity::Warning, "CopyFromStage", inst, format!("COPY --from={from}: no earlier stage is named {from:?}, so it is used as an image reference"));
+        c.add_at(Severity::Warning, "CopyFromStage", inst, format!("COPY --from={from}: no earlier stage is named {from:?}, so it is used as an image reference"), Some("--from"));
     } else {
         c.add(
             Severity::Error,

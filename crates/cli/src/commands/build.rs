@@ -58,6 +58,7 @@ pub fn build(a: BuildArgs) -> Result<u8> {
             rule: "DockerIgnore",
             line: 0,
             end_line: 0,
+            column: 0,
             message: String::new(),
         });
     }
@@ -72,6 +73,10 @@ pub fn build(a: BuildArgs) -> Result<u8> {
         for n in f.line..=f.end_line.min(f.line + 4) {
             if let Some(l) = lines.get(n - 1) {
                 out.push_str(&format!("{n:>5} | {l}\n"));
+                // The column of the offending text, under the first line.
+                if n == f.line && f.column > 0 {
+                    out.push_str(&format!("      | {}^\n", " ".repeat(f.column - 1)));
+                }
             }
         }
     }
