@@ -537,6 +537,9 @@ impl Runtime {
             }
         };
         ready(Ok(&rec));
+        if attach == Attach::LogOnly {
+            release_startup_code();
+        }
         let forward = if attach == Attach::Terminal {
             forward_signals(pid)
         } else {
@@ -1474,4 +1477,44 @@ fn runtime_mount_points(c: &ContainerRecord) -> Vec<PathBuf> {
             .any(|l| fs::symlink_metadata(l.join(t)).is_ok())
     });
     targets
+}
+
+/// A supervisor spends its life in `waitpid` and two small copy loops, but starting the
+/// container touched much of berth's code (libcontainer, clap, serde…), which stays resident.
+/// Executable mappings are never written, so their pages can be dropped: the few the loops
+/// use come back from the page cache on their next run. This keeps an idle supervisor small.
+fn release_startup_code() {
+    let Ok(maps) = fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms), Some(offset)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        // Only file-backed private text, and each file's first segment (ELF headers, symbol
+        // and relocation tables, read-only from the start): never written, safe to drop.
+        // Other read-only mappings may be RELRO data the loader wrote: those stay.
+        let first_segment = perms == "r--p" && offset.trim_start_matches('0').is_empty();
+        if !(perms == "r-xp" || first_segment) || !line.contains('/') || line.contains("[vdso]") {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        else {
+            continue;
+        };
+        // SAFETY: the range is a whole executable mapping of this process; dropping clean
+        // file-backed pages only makes them fault in again from the file.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+    // Return freed heap from start-up to the system.
+    // SAFETY: glibc's malloc_trim only releases unused memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
