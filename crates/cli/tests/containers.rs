@@ -1154,3 +1154,131 @@ fn root_init_ulimit_log_opts_attach() {
     b.run(&["rm", "chatty", "later"]).ok();
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_stop_signal_timeout_and_labels() {
+    let b = busybox();
+    // --stop-signal: `stop` sends it (the trap only answers USR1), then waits.
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "usr1",
+        "--stop-signal",
+        "USR1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 11' USR1; while true; do sleep 0.1; done",
+    ])
+    .ok();
+    b.run(&["stop", "usr1"]).ok();
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{.State.ExitCode}}", "usr1"])
+            .ok(),
+        "11\n"
+    );
+    // --stop-timeout: a container ignoring SIGTERM is killed after that many seconds.
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "stubborn",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; while true; do sleep 0.1; done",
+    ])
+    .ok();
+    let t = Instant::now();
+    b.run(&["stop", "stubborn"]).ok();
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{.State.ExitCode}}", "stubborn"])
+            .ok(),
+        "137\n"
+    );
+    // --label: shown by inspect, usable in ps filters.
+    b.run(&[
+        "create",
+        "--name",
+        "labelled",
+        "--label",
+        "team=kiwi",
+        "-l",
+        "tier",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    assert_eq!(
+        b.run(&[
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"team\"}}",
+            "labelled"
+        ])
+        .ok(),
+        "kiwi\n"
+    );
+    assert_eq!(
+        b.run(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=team=kiwi",
+            "--format",
+            "{{.Names}}"
+        ])
+        .ok(),
+        "labelled\n"
+    );
+    assert_eq!(
+        b.run(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=tier",
+            "--format",
+            "{{.Names}}"
+        ])
+        .ok(),
+        "labelled\n"
+    );
+    assert_eq!(
+        b.run(&["ps", "-a", "--filter", "label=team=other", "-q"])
+            .ok(),
+        ""
+    );
+    b.run(&["rm", "usr1", "stubborn", "labelled"]).ok();
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_killed_foreground_cli_leaves_the_truth() {
+    let b = busybox();
+    let mut child = b
+        .cmd(&["run", "--name", "fg", "busybox", "sleep", "1000"])
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !b.run(&["ps", "-q"]).stdout.contains(char::is_alphanumeric) {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The container outlives its CLI, and ps says so; rm -f cleans everything.
+    assert!(b
+        .run(&["ps", "--format", "{{.Names}} {{.State}}"])
+        .ok()
+        .contains("fg running"));
+    b.run(&["rm", "-f", "fg"]).ok();
+    assert_no_leftovers(&b);
+}
