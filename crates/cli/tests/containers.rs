@@ -1282,3 +1282,53 @@ fn root_killed_foreground_cli_leaves_the_truth() {
     b.run(&["rm", "-f", "fg"]).ok();
     assert_no_leftovers(&b);
 }
+
+/// Runs a shell command line under `script`, which gives it a real terminal.
+fn in_terminal(cmd: &str) -> String {
+    let o = std::process::Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).replace('\r', "")
+}
+
+#[test]
+fn root_tty_is_a_real_terminal_with_the_callers_size() {
+    let b = busybox();
+    let berth = format!("{} --root {}", common::bin(), b.root().display());
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "tty; test -t 0 && test -t 1 && echo both-tty",
+    ]);
+    assert_eq!(r.stdout.replace('\r', ""), "/dev/pts/0\nboth-tty\n");
+    let out = in_terminal(&format!(
+        "stty rows 31 cols 101; {berth} run --rm -t busybox stty size"
+    ));
+    assert_eq!(out.trim(), "31 101", "initial size copied");
+    let out = in_terminal(&format!("stty rows 20 cols 80; {berth} run --rm -t busybox sh -c 'sleep 1; stty size' & sleep 0.5; stty rows 40 cols 120; kill -WINCH $!; wait"));
+    assert_eq!(out.trim(), "40 120", "resized on SIGWINCH");
+    let out = in_terminal(&format!("printf 'abc\\n' | {berth} run --rm -i busybox sh -c 'read x; echo got $x; exit 3'; echo code=$?"));
+    assert!(out.contains("got abc") && out.contains("code=3"), "{out}");
+    // -it with stdin that is not a terminal: Docker's refusal.
+    let r = b.run(&["run", "--rm", "-it", "busybox", "true"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (1, "Error: the input device is not a TTY\n")
+    );
+    // Detached with a terminal: output goes to the log.
+    b.run(&["run", "-dt", "--name", "dt", "busybox", "sh", "-c", "tty"])
+        .ok();
+    assert_eq!(b.run(&["wait", "dt"]).ok(), "0\n");
+    assert_eq!(
+        b.run(&["logs", "dt"]).ok().replace('\r', ""),
+        "/dev/pts/0\n"
+    );
+    b.run(&["rm", "dt"]).ok();
+    assert_no_leftovers(&b);
+}

@@ -16,7 +16,15 @@ pub struct Stdio {
 pub trait OciRuntime {
     /// Creates and starts the container described by `bundle/config.json`; returns the pid of
     /// its init process, which is a child of the calling process.
-    fn run(&self, id: &str, bundle: &Path, stdio: Stdio) -> Result<i32>;
+    /// With `console_socket`, the process gets a pseudo-terminal whose master end is sent to
+    /// that unix socket.
+    fn run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        stdio: Stdio,
+        console_socket: Option<&Path>,
+    ) -> Result<i32>;
     /// Removes the runtime's state and the container's cgroup (the process must be gone).
     fn delete(&self, id: &str) -> Result<()>;
     /// Starts another process in the running container's namespaces and cgroup; returns its
@@ -50,7 +58,13 @@ fn rt_err(id: &str, what: &'static str, e: impl std::fmt::Display) -> Error {
 }
 
 impl OciRuntime for Youki {
-    fn run(&self, id: &str, bundle: &Path, stdio: Stdio) -> Result<i32> {
+    fn run(
+        &self,
+        id: &str,
+        bundle: &Path,
+        stdio: Stdio,
+        console_socket: Option<&Path>,
+    ) -> Result<i32> {
         use libcontainer::container::builder::ContainerBuilder;
         use libcontainer::syscall::syscall::SyscallType;
         std::fs::create_dir_all(&self.state_root).map_err(|e| rt_err(id, "create state dir", e))?;
@@ -60,6 +74,7 @@ impl OciRuntime for Youki {
             .with_stdin(stdio.stdin)
             .with_stdout(stdio.stdout)
             .with_stderr(stdio.stderr)
+            .with_console_socket(console_socket)
             .validate_id()
             .map_err(|e| rt_err(id, "container id", e))?
             .as_init(bundle)

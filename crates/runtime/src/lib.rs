@@ -15,6 +15,7 @@ pub mod record;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
+pub mod tty;
 pub mod volumes;
 
 pub use error::{Error, Result};

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub hostname: Option<String>,
     pub auto_remove: bool,
     pub interactive: bool,
+    /// `-t`: a pseudo-terminal.
+    pub tty: bool,
     pub read_only: bool,
     pub labels: Vec<String>,
     pub network: Option<String>,
@@ -425,7 +427,7 @@ impl Runtime {
                 user: o.user.clone().or(icfg.user.clone()).unwrap_or_default(),
                 hostname,
                 open_stdin: o.interactive,
-                tty: false,
+                tty: o.tty,
                 auto_remove: o.auto_remove,
                 read_only: o.read_only,
                 labels,
@@ -522,7 +524,7 @@ impl Runtime {
         let mut rec = self.containers.load(id)?;
         let dir = self.containers.dir(id);
         let started = self.start_process(&mut rec, &dir, attach);
-        let (pid, relays) = match started {
+        let (pid, relays, tty) = match started {
             Ok(x) => x,
             Err(e) => {
                 ready(Err(&e));
@@ -552,6 +554,7 @@ impl Runtime {
         for r in relays {
             let _ = r.join();
         }
+        drop(tty); // our terminal back to normal
         let oom = crate::cgroups::CgroupFs::host().oom_killed(id);
         let _ = self.engine.delete(id);
         let _ = unmount(&RootfsPaths::of(&dir).merged);
@@ -575,7 +578,7 @@ impl Runtime {
         rec: &mut ContainerRecord,
         dir: &Path,
         attach: Attach,
-    ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>)> {
+    ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>, Option<TtySession>)> {
         let paths = RootfsPaths::of(dir);
         mount_overlay(&rec.lower_dirs, &paths)?;
         write_etc_files(dir, &rec.config.hostname)?;
@@ -645,6 +648,11 @@ impl Runtime {
             drop(w); // the container reads end-of-file, as with Docker without -i
             r
         };
+        let console = if rec.config.tty {
+            Some(crate::tty::ConsoleSocket::new()?)
+        } else {
+            None
+        };
         let pid = self.engine.run(
             &rec.id,
             dir,
@@ -653,7 +661,12 @@ impl Runtime {
                 stdout: out_w,
                 stderr: err_w,
             },
+            console.as_ref().map(|c| c.path.as_path()),
         )?;
+        let master = match console {
+            Some(c) => Some(c.master()?),
+            None => None,
+        };
         let restart_count = self
             .containers
             .load(&rec.id)
@@ -677,11 +690,38 @@ impl Runtime {
             )
             .ctx("open log", log_path(dir, &rec.id))?,
         ));
-        let relays = vec![
+        let mut relays = vec![
             relay(out_r, "stdout", log.clone(), attach == Attach::Terminal),
-            relay(err_r, "stderr", log, attach == Attach::Terminal),
+            relay(err_r, "stderr", log.clone(), attach == Attach::Terminal),
         ];
-        Ok((pid, relays))
+        let mut session = None;
+        if let Some(master) = master {
+            // The terminal carries both streams; the container sees one tty, as with Docker.
+            let reader = master.try_clone().ctx("dup", "pty")?;
+            relays.push(relay(reader, "stdout", log, attach == Attach::Terminal));
+            if attach == Attach::Terminal {
+                crate::tty::copy_window_size(master.as_raw_fd());
+                let winch = crate::tty::follow_window_size(master.as_raw_fd());
+                let raw = if rec.config.open_stdin {
+                    crate::tty::forward_stdin(&master)?;
+                    Some(crate::tty::RawMode::enable())
+                } else {
+                    None
+                };
+                session = Some(TtySession {
+                    _raw: raw,
+                    winch,
+                    _master: master,
+                });
+            } else {
+                session = Some(TtySession {
+                    _raw: None,
+                    winch: None,
+                    _master: master,
+                });
+            }
+        }
+        Ok((pid, relays, session))
     }
 
     /// Starts a created container under a detached supervisor (`exe __supervise ID`) and
@@ -1516,5 +1556,20 @@ fn release_startup_code() {
     // SAFETY: glibc's malloc_trim only releases unused memory.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// What a container with a terminal holds while it runs.
+struct TtySession {
+    _raw: Option<crate::tty::RawMode>,
+    winch: Option<signal_hook::iterator::Handle>,
+    _master: OwnedFd,
+}
+
+impl Drop for TtySession {
+    fn drop(&mut self) {
+        if let Some(h) = self.winch.take() {
+            h.close();
+        }
     }
 }

@@ -174,7 +174,7 @@ pub fn build_spec(
     // The caller's rlimits are inherited unless --ulimit says otherwise: oci-spec's default
     // (nofile 1024) is not Docker's, and root here may not raise limits.
     spec["process"] = json!({
-        "terminal": false,
+        "terminal": c.tty,
         "user": {"uid": user.0, "gid": user.1, "additionalGids": groups},
         "args": c.args,
         "env": c.env,

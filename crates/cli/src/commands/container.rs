@@ -177,10 +177,11 @@ fn parse_size(flag: &str, v: &str) -> Result<i64> {
 }
 
 fn run_options(a: &RunArgs) -> Result<RunOptions> {
-    if a.tty {
+    use std::io::IsTerminal;
+    if a.tty && a.interactive && !a.detach && !std::io::stdin().is_terminal() {
         bail!(ExitError {
-            code: 125,
-            message: "-t/--tty: pseudo-terminals are not supported yet".into()
+            code: 1,
+            message: "the input device is not a TTY".into()
         });
     }
     let mut it = a.image_and_command.iter();
@@ -240,6 +241,7 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         hostname: a.hostname.clone(),
         auto_remove: a.rm,
         interactive: a.interactive,
+        tty: a.tty,
         read_only: a.read_only,
         labels: a.label.clone(),
         network: a.network.clone(),
