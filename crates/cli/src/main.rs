@@ -195,12 +195,6 @@ enum SystemCommand {
 }
 
 fn main() -> ExitCode {
-    // Like other Unix tools, stop quietly when the reader of our output goes away
-    // (`berth images | head`), instead of failing on every write.
-    // SAFETY: setting a signal disposition before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -213,6 +207,26 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Listing commands stop quietly when the reader of their output goes away
+    // (`berth images | head`), like other Unix tools. Commands that run containers keep
+    // SIGPIPE ignored: the runtime writes to pipes whose other end may already be gone (a
+    // container that exited at once), and that must be an error it handles, not our death.
+    let runs_containers = matches!(
+        cli.cmd,
+        Command::Run(_)
+            | Command::Start(_)
+            | Command::Exec(_)
+            | Command::Restart(_)
+            | Command::Attach(_)
+            | Command::Supervise { .. }
+            | Command::Container(_)
+    );
+    if !runs_containers {
+        // SAFETY: setting a signal disposition before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

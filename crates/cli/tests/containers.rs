@@ -311,12 +311,14 @@ fn root_detached_lifecycle() {
     // Log file in Docker's json-file format.
     let v = json(&b.run(&["inspect", "svc"]).ok());
     let log = std::fs::read_to_string(v[0]["LogPath"].as_str().unwrap()).unwrap();
-    let first = json(log.lines().next().unwrap());
-    assert_eq!(
-        (first["log"].as_str(), first["stream"].as_str()),
-        (Some("started\n"), Some("stdout"))
-    );
-    assert!(first["time"].as_str().unwrap().ends_with('Z'));
+    // stdout and stderr are separate pipes, so their relative order is not fixed.
+    let entries: Vec<serde_json::Value> = log.lines().map(json).collect();
+    let out = entries.iter().find(|e| e["stream"] == "stdout").unwrap();
+    assert_eq!(out["log"], "started\n");
+    assert!(out["time"].as_str().unwrap().ends_with('Z'));
+    assert!(entries
+        .iter()
+        .any(|e| e["stream"] == "stderr" && e["log"] == "warn\n"));
     // rm of a running container needs -f.
     b.run(&["run", "-d", "--name", "busy", "busybox", "sleep", "1000"])
         .ok();
@@ -1283,20 +1285,92 @@ fn root_killed_foreground_cli_leaves_the_truth() {
     assert_no_leftovers(&b);
 }
 
-/// Runs a shell command line under `script`, which gives it a real terminal.
-fn in_terminal(cmd: &str) -> String {
-    let o = std::process::Command::new("script")
-        .args(["-qec", cmd, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).replace('\r', "")
+/// Runs berth on a new pseudo-terminal of `rows`x`cols` (as its controlling terminal, like an
+/// interactive shell would), feeding `input`; `resize` changes the size half a second in.
+/// Returns what appeared on the terminal and the exit code.
+fn in_pty(
+    b: &Berth,
+    args: &[&str],
+    rows: u16,
+    cols: u16,
+    input: &[u8],
+    resize: Option<(u16, u16)>,
+) -> (String, i32) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    assert_eq!(
+        unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &ws,
+            )
+        },
+        0
+    );
+    // openpty's fds are inheritable: keep them out of the processes other tests start.
+    for fd in [master, slave] {
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let mut cmd = b.cmd(args);
+    cmd.stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    // Only the child may hold the terminal's other end, or reading never sees its end.
+    drop(cmd);
+    drop(slave);
+    let mut w = std::fs::File::from(master.try_clone().unwrap());
+    std::io::Write::write_all(&mut w, input).unwrap();
+    if let Some((r, c)) = resize {
+        std::thread::sleep(Duration::from_millis(500));
+        let ws = libc::winsize {
+            ws_row: r,
+            ws_col: c,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    let reader = std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once the child side is closed.
+        while let Ok(n) = std::io::Read::read(&mut f, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    let out = reader.join().unwrap();
+    (String::from_utf8_lossy(&out).replace('\r', ""), code)
 }
 
 #[test]
 fn root_tty_is_a_real_terminal_with_the_callers_size() {
     let b = busybox();
-    let berth = format!("{} --root {}", common::bin(), b.root().display());
     let r = b.run(&[
         "run",
         "--rm",
@@ -1307,14 +1381,50 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
         "tty; test -t 0 && test -t 1 && echo both-tty",
     ]);
     assert_eq!(r.stdout.replace('\r', ""), "/dev/pts/0\nboth-tty\n");
-    let out = in_terminal(&format!(
-        "stty rows 31 cols 101; {berth} run --rm -t busybox stty size"
-    ));
-    assert_eq!(out.trim(), "31 101", "initial size copied");
-    let out = in_terminal(&format!("stty rows 20 cols 80; {berth} run --rm -t busybox sh -c 'sleep 1; stty size' & sleep 0.5; stty rows 40 cols 120; kill -WINCH $!; wait"));
+    let (out, code) = in_pty(
+        &b,
+        &["run", "--rm", "-t", "busybox", "stty", "size"],
+        31,
+        101,
+        b"",
+        None,
+    );
+    assert_eq!((out.trim(), code), ("31 101", 0), "initial size copied");
+    let (out, _) = in_pty(
+        &b,
+        &[
+            "run",
+            "--rm",
+            "-t",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1; stty size",
+        ],
+        20,
+        80,
+        b"",
+        Some((40, 120)),
+    );
     assert_eq!(out.trim(), "40 120", "resized on SIGWINCH");
-    let out = in_terminal(&format!("printf 'abc\\n' | {berth} run --rm -i busybox sh -c 'read x; echo got $x; exit 3'; echo code=$?"));
-    assert!(out.contains("got abc") && out.contains("code=3"), "{out}");
+    let (out, code) = in_pty(
+        &b,
+        &[
+            "run",
+            "--rm",
+            "-it",
+            "busybox",
+            "sh",
+            "-c",
+            "read x; echo got $x; exit 3",
+        ],
+        24,
+        80,
+        b"abc\n",
+        None,
+    );
+    assert!(out.contains("got abc"), "{out}");
+    assert_eq!(code, 3);
     // -it with stdin that is not a terminal: Docker's refusal.
     let r = b.run(&["run", "--rm", "-it", "busybox", "true"]);
     assert_eq!(

@@ -15,7 +15,8 @@ pub struct Stdio {
 
 pub trait OciRuntime {
     /// Creates and starts the container described by `bundle/config.json`; returns the pid of
-    /// its init process, which is a child of the calling process.
+    /// its init process, which is a child of the calling process. `created` runs after the
+    /// container exists and before its process starts (to size its terminal first).
     /// With `console_socket`, the process gets a pseudo-terminal whose master end is sent to
     /// that unix socket.
     fn run(
@@ -24,6 +25,7 @@ pub trait OciRuntime {
         bundle: &Path,
         stdio: Stdio,
         console_socket: Option<&Path>,
+        created: &mut dyn FnMut() -> Result<()>,
     ) -> Result<i32>;
     /// Removes the runtime's state and the container's cgroup (the process must be gone).
     fn delete(&self, id: &str) -> Result<()>;
@@ -64,6 +66,7 @@ impl OciRuntime for Youki {
         bundle: &Path,
         stdio: Stdio,
         console_socket: Option<&Path>,
+        created: &mut dyn FnMut() -> Result<()>,
     ) -> Result<i32> {
         use libcontainer::container::builder::ContainerBuilder;
         use libcontainer::syscall::syscall::SyscallType;
@@ -82,6 +85,10 @@ impl OciRuntime for Youki {
             .with_detach(true)
             .build()
             .map_err(|e| rt_err(id, "create", e))?;
+        if let Err(e) = created() {
+            let _ = container.delete(true);
+            return Err(e);
+        }
         if let Err(e) = container.start() {
             let _ = container.delete(true);
             return Err(rt_err(id, "start", e));

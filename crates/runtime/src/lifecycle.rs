@@ -653,6 +653,10 @@ impl Runtime {
         } else {
             None
         };
+        let console_path = console.as_ref().map(|c| c.path.clone());
+        let mut console = console;
+        let mut master: Option<OwnedFd> = None;
+        let size_terminal = attach == Attach::Terminal;
         let pid = self.engine.run(
             &rec.id,
             dir,
@@ -661,12 +665,19 @@ impl Runtime {
                 stdout: out_w,
                 stderr: err_w,
             },
-            console.as_ref().map(|c| c.path.as_path()),
+            console_path.as_deref(),
+            &mut || {
+                // The terminal exists now; size it before the command starts.
+                if let Some(c) = console.take() {
+                    let m = c.master()?;
+                    if size_terminal {
+                        crate::tty::copy_window_size(m.as_raw_fd());
+                    }
+                    master = Some(m);
+                }
+                Ok(())
+            },
         )?;
-        let master = match console {
-            Some(c) => Some(c.master()?),
-            None => None,
-        };
         let restart_count = self
             .containers
             .load(&rec.id)
@@ -700,7 +711,6 @@ impl Runtime {
             let reader = master.try_clone().ctx("dup", "pty")?;
             relays.push(relay(reader, "stdout", log, attach == Attach::Terminal));
             if attach == Attach::Terminal {
-                crate::tty::copy_window_size(master.as_raw_fd());
                 let winch = crate::tty::follow_window_size(master.as_raw_fd());
                 let raw = if rec.config.open_stdin {
                     crate::tty::forward_stdin(&master)?;
@@ -727,6 +737,7 @@ impl Runtime {
     /// Starts a created container under a detached supervisor (`exe __supervise ID`) and
     /// returns once it runs.
     pub fn start_detached(&self, id: &str, exe: &Path) -> Result<()> {
+        self.clear_stop_request(id);
         let (r, w) = pipe()?;
         let wfd = w.as_raw_fd();
         let mut cmd = std::process::Command::new(exe);
@@ -787,7 +798,7 @@ impl Runtime {
                 return Ok(code);
             };
             let policy = rec.config.restart_policy.as_str();
-            let again = !rec.state.stop_requested
+            let again = !self.stop_requested(id)
                 && match policy {
                     "always" | "unless-stopped" => true,
                     "on-failure" => {
@@ -812,23 +823,28 @@ impl Runtime {
             rec.state.restart_count += 1;
             rec.state.status = "restarting".into();
             self.containers.save(&rec)?;
-            if self
-                .containers
-                .load(id)
-                .map(|r| r.state.stop_requested)
-                .unwrap_or(true)
-            {
+            if self.stop_requested(id) {
+                rec.state.status = "exited".into();
+                self.containers.save(&rec)?;
                 return Ok(code);
             }
         }
     }
 
-    /// Marks a container as stopped on purpose, so its restart policy leaves it stopped.
+    /// Marks a container as stopped on purpose, so its restart policy leaves it stopped. A
+    /// marker file rather than a field of the record: the supervisor rewrites the record as
+    /// the container starts, and must never overwrite this request.
     fn request_stop(&self, id: &str) {
-        if let Ok(mut r) = self.containers.load(id) {
-            r.state.stop_requested = true;
-            let _ = self.containers.save(&r);
-        }
+        let _ = fs::write(self.containers.dir(id).join("stop-requested"), b"");
+    }
+
+    fn stop_requested(&self, id: &str) -> bool {
+        self.containers.dir(id).join("stop-requested").exists()
+    }
+
+    /// A user's `start`/`restart`: the restart policy applies again.
+    pub fn clear_stop_request(&self, id: &str) {
+        let _ = fs::remove_file(self.containers.dir(id).join("stop-requested"));
     }
 
     /// Every container, with states corrected for processes that died unobserved (a killed
@@ -868,22 +884,28 @@ impl Runtime {
             self.request_stop(&c.id);
         }
         // SAFETY: plain kill(2).
-        unsafe { libc::kill(c.state.pid, sig) };
+        signal_pid(c.state.pid, sig);
         Ok(())
     }
 
     /// `docker stop -t`: the stop signal, then SIGKILL after the timeout.
     pub fn stop(&self, key: &str, timeout: Option<u64>) -> Result<()> {
         let c = self.find(key)?;
+        if c.state.status == "restarting" {
+            // Between two runs: tell the supervisor not to start it again.
+            self.request_stop(&c.id);
+            self.wait_exit(&c.id, Duration::from_secs(10));
+            return Ok(());
+        }
         if c.state.status != "running" {
             return Ok(());
         }
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let sig = parse_signal(&c.config.stop_signal)?;
         self.request_stop(&c.id);
-        unsafe { libc::kill(c.state.pid, sig) };
+        signal_pid(c.state.pid, sig);
         if !self.wait_exit(&c.id, Duration::from_secs(t)) {
-            unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
+            signal_pid(c.state.pid, libc::SIGKILL);
             self.wait_exit(&c.id, Duration::from_secs(10));
         }
         Ok(())
@@ -894,10 +916,12 @@ impl Runtime {
         let start = Instant::now();
         loop {
             match self.containers.load(id) {
-                // Still running, or exited but its monitor is still recording that.
+                // Still running, or exited but its monitor is still recording that, or between
+                // two runs of a restart policy with its supervisor deciding.
                 Ok(c)
-                    if c.state.status == "running"
-                        && (pid_alive(c.state.pid) || pid_alive(c.state.monitor_pid)) => {}
+                    if (c.state.status == "running"
+                        && (pid_alive(c.state.pid) || pid_alive(c.state.monitor_pid)))
+                        || (c.state.status == "restarting" && pid_alive(c.state.monitor_pid)) => {}
                 _ => return true,
             }
             if start.elapsed() >= limit {
@@ -1265,7 +1289,7 @@ impl Runtime {
                 )));
             }
             self.request_stop(&c.id);
-            unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
+            signal_pid(c.state.pid, libc::SIGKILL);
             self.wait_exit(&c.id, Duration::from_secs(10));
         }
         let dir = self.containers.dir(&c.id);
@@ -1370,8 +1394,7 @@ fn forward_signals(pid: i32) -> Option<signal_hook::iterator::Handle> {
     let handle = signals.handle();
     std::thread::spawn(move || {
         for s in signals.forever() {
-            // SAFETY: plain kill(2).
-            unsafe { libc::kill(pid, s) };
+            signal_pid(pid, s);
         }
     });
     Some(handle)
@@ -1571,5 +1594,14 @@ impl Drop for TtySession {
         if let Some(h) = self.winch.take() {
             h.close();
         }
+    }
+}
+
+/// kill(2) for a container's process. Never for pid 0 or below: kill(0, …) would signal
+/// berth's own process group (a record between two runs of a restart policy has pid 0).
+fn signal_pid(pid: i32, sig: i32) {
+    if pid > 0 {
+        // SAFETY: plain kill(2) of a positive pid.
+        unsafe { libc::kill(pid, sig) };
     }
 }

@@ -78,9 +78,6 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
-    /// Set by `stop`/`kill`/`rm`: the restart policy must not bring it back.
-    #[serde(default)]
-    pub stop_requested: bool,
     #[serde(default)]
     pub restart_count: u32,
     #[serde(default)]

@@ -1,11 +1,12 @@
 //! Seccomp profiles in the OCI form libcontainer loads (through libseccomp).
 //!
-//! The default profile blocks (EPERM) the syscalls Docker's documentation lists as blocked by
-//! its default profile — kernel modules, kexec, keyrings, mount and namespace changes, clock
-//! setting, BPF, perf, ptrace-like memory access across processes, … — and `clone` with
-//! namespace flags, unless the container has the capability that makes the call legitimate.
-//! Docker's own profile is an allowlist (unknown syscalls are refused too); reproducing that
-//! list is still to do (see docs/differences.md).
+//! The default profile is an allowlist, as Docker's is: every syscall libseccomp knows for
+//! this architecture is allowed except those Docker's documentation lists as blocked by its
+//! default profile — kernel modules, kexec, keyrings, mount and namespace changes, clock
+//! setting, BPF, perf, cross-process memory access, … — unless the container holds the
+//! capability that makes the call legitimate; `clone` only without namespace flags,
+//! `personality` only with the values Docker allows. Anything else (a syscall newer than
+//! libseccomp's table) gets EPERM.
 //!
 //! `--security-opt seccomp=FILE` takes a profile in Docker's JSON format (names/action/args,
 //! with `includes`/`excludes` on capabilities and architectures).
@@ -77,10 +78,6 @@ const CLONE_NS_FLAGS: &[u64] = &[
     0x4000_0000, // CLONE_NEWNET
 ];
 
-fn eperm(names: Vec<&str>) -> Value {
-    json!({"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EPERM})
-}
-
 /// The default profile for a container with capabilities `caps`.
 pub fn default_profile(caps: &[String]) -> Value {
     let has = |c: &Option<&str>| c.is_some_and(|c| caps.iter().any(|x| x == c));
@@ -93,24 +90,40 @@ pub fn default_profile(caps: &[String]) -> Value {
         .filter(|(_, cap)| !has(cap))
         .map(|(n, _)| *n)
         .collect();
-    let mut syscalls = vec![eperm(blocked)];
-    if !caps.iter().any(|c| c == "CAP_SYS_ADMIN") {
-        for f in CLONE_NS_FLAGS {
-            syscalls.push(json!({
-                "names": ["clone"],
-                "action": "SCMP_ACT_ERRNO",
-                "errnoRet": libc::EPERM,
-                "args": [{"index": 0, "value": f, "valueTwo": f, "op": "SCMP_CMP_MASKED_EQ"}],
-            }));
-        }
+    let special = ["clone", "clone3", "personality"];
+    let mut allowed: Vec<String> = (0..1024)
+        .filter_map(|nr: i32| libseccomp::ScmpSyscall::from(nr).get_name().ok())
+        .filter(|n| !blocked.contains(&n.as_str()) && !special.contains(&n.as_str()))
+        .collect();
+    allowed.sort();
+    allowed.dedup();
+    let mut syscalls = vec![json!({"names": allowed, "action": "SCMP_ACT_ALLOW"})];
+    if caps.iter().any(|c| c == "CAP_SYS_ADMIN") {
+        syscalls.push(json!({"names": ["clone", "clone3"], "action": "SCMP_ACT_ALLOW"}));
+    } else {
+        let ns_mask: u64 = CLONE_NS_FLAGS.iter().sum();
+        syscalls.push(json!({
+            "names": ["clone"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": ns_mask, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}],
+        }));
         // clone3's flags are in memory seccomp cannot read: ENOSYS makes libc fall back to
-        // clone, which the rules above check (Docker does the same).
+        // clone, which the rule above checks (Docker does the same).
         syscalls.push(
             json!({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS}),
         );
     }
+    // personality(2): only the execution domains Docker allows.
+    for v in [0u64, 0x0008, 0x20000, 0x20008, 0xffff_ffff] {
+        syscalls.push(json!({
+            "names": ["personality"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": v, "op": "SCMP_CMP_EQ"}],
+        }));
+    }
     json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": libc::EPERM,
         "architectures": native_architectures(),
         "syscalls": syscalls,
     })

@@ -325,6 +325,7 @@ pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
             continue;
         }
         if a.attach {
+            rt.clear_stop_request(&c.id);
             let exit = rt
                 .run(&c.id, Attach::Terminal, &mut |_| {})
                 .map_err(engine_error)?;

@@ -18,10 +18,15 @@ pub struct Run {
 
 impl Run {
     fn from(o: Output) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        let mut stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        if let Some(sig) = o.status.signal() {
+            stderr.push_str(&format!("[berth was killed by signal {sig}]"));
+        }
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            stderr,
         }
     }
     /// Asserts success and returns stdout.
