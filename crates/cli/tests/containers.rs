@@ -1431,6 +1431,36 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
         (r.code, r.stderr.as_str()),
         (1, "Error: the input device is not a TTY\n")
     );
+    // exec with a terminal, in a running container.
+    b.run(&["run", "-d", "--name", "host", "busybox", "sleep", "1000"])
+        .ok();
+    let r = b.run(&[
+        "exec",
+        "-t",
+        "host",
+        "sh",
+        "-c",
+        "test -t 0 && test -t 1 && echo exec-tty",
+    ]);
+    assert_eq!(r.stdout.replace('\r', ""), "exec-tty\n");
+    let (out, code) = in_pty(
+        &b,
+        &[
+            "exec",
+            "-it",
+            "host",
+            "sh",
+            "-c",
+            "stty size; read x; echo got $x; exit 6",
+        ],
+        33,
+        99,
+        b"xyz\n",
+        None,
+    );
+    assert!(out.contains("got xyz") && out.contains("33 99"), "{out}");
+    assert_eq!(code, 6);
+    b.run(&["rm", "-f", "host"]).ok();
     // Detached with a terminal: output goes to the log.
     b.run(&["run", "-dt", "--name", "dt", "busybox", "sh", "-c", "tty"])
         .ok();

@@ -31,7 +31,13 @@ pub trait OciRuntime {
     fn delete(&self, id: &str) -> Result<()>;
     /// Starts another process in the running container's namespaces and cgroup; returns its
     /// pid (a child of the calling process).
-    fn exec(&self, id: &str, p: &ExecProcess, stdio: Stdio) -> Result<i32>;
+    fn exec(
+        &self,
+        id: &str,
+        p: &ExecProcess,
+        stdio: Stdio,
+        console_socket: Option<&Path>,
+    ) -> Result<i32>;
 }
 
 /// A process to start in a running container.
@@ -44,6 +50,7 @@ pub struct ExecProcess {
     pub additional_gids: Vec<u32>,
     pub caps: Vec<String>,
     pub no_new_privileges: bool,
+    pub tty: bool,
 }
 
 pub struct Youki {
@@ -99,7 +106,13 @@ impl OciRuntime for Youki {
             .ok_or_else(|| rt_err(id, "start", "the runtime reported no pid"))
     }
 
-    fn exec(&self, id: &str, p: &ExecProcess, stdio: Stdio) -> Result<i32> {
+    fn exec(
+        &self,
+        id: &str,
+        p: &ExecProcess,
+        stdio: Stdio,
+        console_socket: Option<&Path>,
+    ) -> Result<i32> {
         use libcontainer::container::builder::ContainerBuilder;
         use libcontainer::syscall::syscall::SyscallType;
         let env = p
@@ -110,13 +123,41 @@ impl OciRuntime for Youki {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
             })
             .collect();
-        let pid = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        // A terminal can only be asked for through a whole process.json.
+        let process_file = if p.tty {
+            let caps = &p.caps;
+            let process = serde_json::json!({
+                "terminal": true,
+                "user": {"uid": p.uid, "gid": p.gid, "additionalGids": p.additional_gids},
+                "args": p.args,
+                "env": p.env,
+                "cwd": p.cwd,
+                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                "noNewPrivileges": p.no_new_privileges,
+            });
+            let path = self.state_root.join(format!(
+                "exec-{}-{}.json",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0)
+            ));
+            std::fs::write(&path, process.to_string())
+                .map_err(|e| rt_err(id, "write exec process", e))?;
+            Some(path)
+        } else {
+            None
+        };
+        let built = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.state_root)
             .map_err(|e| rt_err(id, "runtime state", e))?
             .with_stdin(stdio.stdin)
             .with_stdout(stdio.stdout)
             .with_stderr(stdio.stderr)
+            .with_console_socket(console_socket)
             .as_tenant()
+            .with_process(process_file.as_ref())
             .with_container_args(p.args.clone())
             .with_env(env)
             .with_cwd(Some(&p.cwd))
@@ -126,9 +167,11 @@ impl OciRuntime for Youki {
             .with_capabilities(p.caps.clone())
             .with_no_new_privs(p.no_new_privileges)
             .with_detach(true)
-            .build()
-            .map_err(|e| rt_err(id, "exec", e))?;
-        Ok(pid.as_raw())
+            .build();
+        if let Some(f) = process_file {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(built.map_err(|e| rt_err(id, "exec", e))?.as_raw())
     }
 
     fn delete(&self, id: &str) -> Result<()> {

@@ -243,6 +243,7 @@ pub struct ExecOptions {
     pub interactive: bool,
     pub detach: bool,
     pub privileged: bool,
+    pub tty: bool,
 }
 
 /// Where output of the container goes besides its log.
@@ -994,10 +995,11 @@ impl Runtime {
             additional_gids: groups,
             caps,
             no_new_privileges: c.config.no_new_privileges,
+            tty: o.tty,
         };
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let stdin = if o.interactive && !o.detach {
+        let stdin = if o.interactive && !o.detach && !o.tty {
             // SAFETY: dup of our own stdin, owned by the OwnedFd.
             let fd = unsafe { libc::dup(0) };
             if fd < 0 {
@@ -1011,6 +1013,11 @@ impl Runtime {
         } else {
             pipe()?.0
         };
+        let console = if o.tty {
+            Some(crate::tty::ConsoleSocket::new()?)
+        } else {
+            None
+        };
         let pid = self.engine.exec(
             &c.id,
             &process,
@@ -1019,7 +1026,12 @@ impl Runtime {
                 stdout: out_w,
                 stderr: err_w,
             },
+            console.as_ref().map(|c| c.path.as_path()),
         )?;
+        let master = match console {
+            Some(c) => Some(c.master()?),
+            None => None,
+        };
         if o.detach {
             return Ok(0);
         }
@@ -1040,15 +1052,33 @@ impl Runtime {
                 }
             })
         };
-        let t1 = copy(out_r, false);
-        let t2 = copy(err_r, true);
+        let mut threads = vec![copy(out_r, false), copy(err_r, true)];
+        let mut session = None;
+        if let Some(m) = master {
+            crate::tty::copy_window_size(m.as_raw_fd());
+            threads.push(copy(m.try_clone().ctx("dup", "pty")?, false));
+            let winch = crate::tty::follow_window_size(m.as_raw_fd());
+            let raw = if o.interactive {
+                crate::tty::forward_stdin(&m)?;
+                Some(crate::tty::RawMode::enable())
+            } else {
+                None
+            };
+            session = Some(TtySession {
+                _raw: raw,
+                winch,
+                _master: m,
+            });
+        }
         let forward = forward_signals(pid);
         let code = wait_pid(pid);
         if let Some(h) = forward {
             h.close();
         }
-        let _ = t1.join();
-        let _ = t2.join();
+        for t in threads {
+            let _ = t.join();
+        }
+        drop(session);
         Ok(code)
     }
 

@@ -782,10 +782,11 @@ pub struct ExecArgs {
 }
 
 pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
-    if a.tty {
+    use std::io::IsTerminal;
+    if a.tty && a.interactive && !a.detach && !std::io::stdin().is_terminal() {
         bail!(ExitError {
-            code: 125,
-            message: "-t/--tty: pseudo-terminals are not supported yet".into()
+            code: 1,
+            message: "the input device is not a TTY".into()
         });
     }
     let rt = open(root)?;
@@ -798,6 +799,7 @@ pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
         interactive: a.interactive,
         detach: a.detach,
         privileged: a.privileged,
+        tty: a.tty,
     };
     let code = rt.exec(key, &opts).map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
