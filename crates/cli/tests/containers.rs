@@ -410,17 +410,28 @@ fn root_images_in_use_are_kept() {
 #[test]
 fn root_many_containers_leave_nothing_behind() {
     let b = busybox();
+    let ids_dir = tempfile::tempdir().unwrap();
+    let cid = |i: usize| ids_dir.path().join(format!("c{i}")).display().to_string();
     for i in 0..200 {
-        let r = b.run(&["run", "--rm", "busybox", "true"]);
+        let r = b.run(&["run", "--rm", "--cidfile", &cid(i), "busybox", "true"]);
         assert_eq!(r.code, 0, "run {i}: {}", r.stderr);
     }
-    let children: Vec<_> = (0..20)
-        .map(|_| {
-            b.cmd(&["run", "--rm", "busybox", "sh", "-c", "sleep 0.3; echo done"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+    let children: Vec<_> = (200..220)
+        .map(|i| {
+            b.cmd(&[
+                "run",
+                "--rm",
+                "--cidfile",
+                &cid(i),
+                "busybox",
+                "sh",
+                "-c",
+                "sleep 0.3; echo done",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     for c in children {
@@ -432,6 +443,22 @@ fn root_many_containers_leave_nothing_behind() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    // Not one cgroup of the 220 containers is left either.
+    for i in 0..220 {
+        let id = std::fs::read_to_string(cid(i)).unwrap();
+        assert_eq!(id.len(), 64);
+        assert!(!cgroup_exists(&id), "cgroup of container {i} left");
+    }
+    let r = b.run(&["run", "--rm", "--cidfile", &cid(0), "busybox", "true"]);
+    assert!(r.stderr.contains("container ID file found"), "{}", r.stderr);
+    // start -i attaches, with the container's stdin when it was created with -i.
+    b.run(&["create", "--name", "reader", "-i", "busybox", "cat"])
+        .ok();
+    assert_eq!(
+        b.run_stdin(&["start", "-i", "reader"], b"to start\n").ok(),
+        "to start\n"
+    );
+    b.run(&["rm", "reader"]).ok();
     assert_no_leftovers(&b);
 }
 

@@ -124,6 +124,9 @@ pub struct RunArgs {
     /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
     #[arg(long)]
     restart: Option<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    cidfile: Option<std::path::PathBuf>,
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     init: bool,
@@ -277,10 +280,34 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
     })
 }
 
+/// `--cidfile`: refused if the file exists, as Docker does.
+fn check_cidfile(a: &RunArgs) -> Result<()> {
+    if let Some(p) = &a.cidfile {
+        if p.exists() {
+            bail!(ExitError { code: 125, message: format!("container ID file found, make sure the other container isn't running or delete {}", p.display()) });
+        }
+    }
+    Ok(())
+}
+
+fn write_cidfile(a: &RunArgs, id: &str) -> Result<()> {
+    if let Some(p) = &a.cidfile {
+        std::fs::write(p, id).map_err(|e| {
+            anyhow!(ExitError {
+                code: 125,
+                message: format!("failed to write the container ID file {}: {e}", p.display())
+            })
+        })?;
+    }
+    Ok(())
+}
+
 pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
     let opts = run_options(&a)?;
+    check_cidfile(&a)?;
     let rt = open(root)?;
     let rec = rt.create(&opts).map_err(engine_error)?;
+    write_cidfile(&a, &rec.id)?;
     if a.detach {
         let exe = std::env::current_exe()?;
         rt.start_detached(&rec.id, &exe).map_err(engine_error)?;
@@ -295,8 +322,10 @@ pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
 
 pub fn create(root: &Path, a: RunArgs) -> Result<u8> {
     let opts = run_options(&a)?;
+    check_cidfile(&a)?;
     let rt = open(root)?;
     let rec = rt.create(&opts).map_err(engine_error)?;
+    write_cidfile(&a, &rec.id)?;
     println!("{}", rec.id);
     Ok(0)
 }
@@ -324,7 +353,8 @@ pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
             }
             continue;
         }
-        if a.attach {
+        // -i attaches too, as with Docker.
+        if a.attach || a.interactive {
             rt.clear_stop_request(&c.id);
             let exit = rt
                 .run(&c.id, Attach::Terminal, &mut |_| {})
