@@ -9,8 +9,12 @@
 pub mod cgroups;
 pub mod engine;
 pub mod error;
+pub mod exec;
+pub mod filesystem;
 pub mod lifecycle;
 pub mod logs;
+pub mod options;
+pub mod process;
 pub mod record;
 pub mod rootfs;
 pub mod seccomp;
@@ -19,5 +23,6 @@ pub mod tty;
 pub mod volumes;
 
 pub use error::{Error, Result};
-pub use lifecycle::{RunOptions, Runtime};
+pub use lifecycle::Runtime;
+pub use options::{ExecOptions, RunOptions};
 pub use record::ContainerRecord;

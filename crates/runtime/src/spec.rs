@@ -189,11 +189,11 @@ pub fn build_spec(
         spec["process"]["noNewPrivileges"] = json!(true);
     }
     if let Some(init) = init {
-        let mut args = vec![crate::lifecycle::INIT_PATH.to_string(), "--".to_string()];
+        let mut args = vec![crate::options::INIT_PATH.to_string(), "--".to_string()];
         args.extend(c.args.iter().cloned());
         spec["process"]["args"] = json!(args);
         if let Some(m) = spec["mounts"].as_array_mut() {
-            m.push(json!({"destination": crate::lifecycle::INIT_PATH, "type": "bind", "source": init, "options": ["bind", "ro", "rprivate"]}));
+            m.push(json!({"destination": crate::options::INIT_PATH, "type": "bind", "source": init, "options": ["bind", "ro", "rprivate"]}));
         }
     }
     if !c.ulimits.is_empty() {

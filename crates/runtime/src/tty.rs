@@ -17,7 +17,9 @@ pub struct ConsoleSocket {
 }
 
 impl ConsoleSocket {
-    pub fn new() -> Result<ConsoleSocket> {
+    /// With `size_from_caller`, the terminal gets our own window size the moment it arrives
+    /// (before the runtime goes on to exec the command).
+    pub fn new(size_from_caller: bool) -> Result<ConsoleSocket> {
         // A short path: unix socket paths are limited to 108 bytes.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -33,6 +35,9 @@ impl ConsoleSocket {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let r = listener.accept().and_then(|(s, _)| recv_fd(s.as_raw_fd()));
+            if let (true, Ok(fd)) = (size_from_caller, &r) {
+                copy_window_size(fd.as_raw_fd());
+            }
             let _ = tx.send(r);
         });
         Ok(ConsoleSocket { path, rx })

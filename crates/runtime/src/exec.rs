@@ -1,0 +1,146 @@
+//! `docker exec`: another process in a running container's namespaces and cgroup.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use crate::engine::{ExecProcess, OciRuntime, Stdio};
+use crate::error::{Error, IoContext, Result};
+use crate::lifecycle::{Runtime, TtySession};
+use crate::options::ExecOptions;
+use crate::process::{forward_signals, pipe, wait_pid};
+use crate::rootfs::{check_command, resolve_user, RootfsPaths};
+
+impl Runtime {
+    /// `docker exec`: runs a process in a running container (its namespaces and cgroup);
+    /// returns its exit code (0 at once with `detach`).
+    pub fn exec(&self, key: &str, o: &ExecOptions) -> Result<i32> {
+        let c = self.find(key)?;
+        if c.state.status != "running" {
+            return Err(Error::Conflict(format!(
+                "container {} is not running",
+                c.id
+            )));
+        }
+        if o.command.is_empty() {
+            return Err(Error::NoCommand);
+        }
+        let rootfs = RootfsPaths::of(&self.containers.dir(&c.id)).merged;
+        let mut env = c.config.env.clone();
+        for e in &o.env {
+            if let Some((k, _)) = e.split_once('=') {
+                env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k));
+                env.push(e.clone());
+            }
+        }
+        let user = resolve_user(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))?;
+        let cwd = o.workdir.clone().unwrap_or_else(|| {
+            if c.config.working_dir.is_empty() {
+                "/".into()
+            } else {
+                c.config.working_dir.clone()
+            }
+        });
+        check_command(&rootfs, &o.command[0], &env, &cwd)?;
+        let caps = if o.privileged {
+            crate::spec::capabilities(true, &[], &[])?
+        } else {
+            c.config.caps.clone()
+        };
+        let mut groups = vec![user.1];
+        groups.extend(user.2.iter().copied().filter(|g| *g != user.1));
+        let process = ExecProcess {
+            args: o.command.clone(),
+            env,
+            cwd,
+            uid: user.0,
+            gid: user.1,
+            additional_gids: groups,
+            caps,
+            no_new_privileges: c.config.no_new_privileges,
+            tty: o.tty,
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let stdin = if o.interactive && !o.detach && !o.tty {
+            // SAFETY: dup of our own stdin, owned by the OwnedFd.
+            let fd = unsafe { libc::dup(0) };
+            if fd < 0 {
+                return Err(Error::Io {
+                    op: "dup",
+                    path: "stdin".into(),
+                    source: std::io::Error::last_os_error(),
+                });
+            }
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        } else {
+            pipe()?.0
+        };
+        let console = if o.tty {
+            Some(crate::tty::ConsoleSocket::new(true)?)
+        } else {
+            None
+        };
+        let pid = self.engine.exec(
+            &c.id,
+            &process,
+            Stdio {
+                stdin,
+                stdout: out_w,
+                stderr: err_w,
+            },
+            console.as_ref().map(|c| c.path.as_path()),
+        )?;
+        let master = match console {
+            Some(c) => Some(c.master()?),
+            None => None,
+        };
+        if o.detach {
+            return Ok(0);
+        }
+        let copy = |r: OwnedFd, err: bool| {
+            std::thread::spawn(move || {
+                let mut f = std::fs::File::from(r);
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = f.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let _ = if err {
+                        std::io::stderr().lock().write_all(&buf[..n])
+                    } else {
+                        let mut o = std::io::stdout().lock();
+                        o.write_all(&buf[..n]).and_then(|_| o.flush())
+                    };
+                }
+            })
+        };
+        let mut threads = vec![copy(out_r, false), copy(err_r, true)];
+        let mut session = None;
+        if let Some(m) = master {
+            crate::tty::copy_window_size(m.as_raw_fd());
+            threads.push(copy(m.try_clone().ctx("dup", "pty")?, false));
+            let winch = crate::tty::follow_window_size(m.as_raw_fd());
+            let raw = if o.interactive {
+                crate::tty::forward_stdin(&m)?;
+                Some(crate::tty::RawMode::enable())
+            } else {
+                None
+            };
+            session = Some(TtySession {
+                _raw: raw,
+                winch,
+                _master: m,
+            });
+        }
+        let forward = forward_signals(pid);
+        let code = wait_pid(pid);
+        if let Some(h) = forward {
+            h.close();
+        }
+        for t in threads {
+            let _ = t.join();
+        }
+        drop(session);
+        Ok(code)
+    }
+}
