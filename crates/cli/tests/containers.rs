@@ -1458,7 +1458,8 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
         (r.code, r.stderr.as_str()),
         (1, "Error: the input device is not a TTY\n")
     );
-    // exec with a terminal, in a running container.
+    // exec with a terminal, in a running container. Its size is set as soon as the terminal
+    // exists, which for exec can be just after the command started: hence the short sleep.
     b.run(&["run", "-d", "--name", "host", "busybox", "sleep", "1000"])
         .ok();
     let r = b.run(&[
@@ -1478,7 +1479,7 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
             "host",
             "sh",
             "-c",
-            "stty size; read x; echo got $x; exit 6",
+            "sleep 0.2; stty size; read x; echo got $x; exit 6",
         ],
         33,
         99,
