@@ -74,8 +74,21 @@ pub enum RemoveEvent {
     Deleted(Digest),
 }
 
+/// Now, as Go's RFC3339Nano writes it (trailing zeros of the fraction dropped), so that tools
+/// which re-encode an image config (skopeo converting to OCI) produce the same bytes, and the
+/// image keeps its ID.
 pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    go_rfc3339_nano(chrono::Utc::now())
+}
+
+pub(crate) fn go_rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
+    let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = t.timestamp_subsec_nanos();
+    if nanos == 0 {
+        format!("{base}Z")
+    } else {
+        format!("{base}.{}Z", format!("{nanos:09}").trim_end_matches('0'))
+    }
 }
 
 fn manifest_config_digest(m: &ImageManifest) -> Result<Digest> {
@@ -464,4 +477,20 @@ pub fn familiar(full_tag: &str) -> String {
     Reference::parse(full_tag)
         .map(|r| r.familiar_tagged())
         .unwrap_or_else(|_| full_tag.to_string())
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::go_rfc3339_nano;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_like_go() {
+        let t = chrono::Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(go_rfc3339_nano(t), "2024-01-02T03:04:05Z");
+        let t = t + chrono::Duration::nanoseconds(120_000_000);
+        assert_eq!(go_rfc3339_nano(t), "2024-01-02T03:04:05.12Z");
+        let t = t + chrono::Duration::nanoseconds(7);
+        assert_eq!(go_rfc3339_nano(t), "2024-01-02T03:04:05.120000007Z");
+    }
 }
