@@ -140,6 +140,20 @@ impl Berth {
     }
 }
 
+impl Drop for Berth {
+    /// A test that fails half-way must not leave containers (processes, mounts, cgroups)
+    /// behind on the machine: remove whatever is left in this root.
+    fn drop(&mut self) {
+        if !self.root().join("containers").is_dir() {
+            return;
+        }
+        let ids = self.run(&["ps", "-aq", "--no-trunc"]).stdout;
+        for id in ids.lines().filter(|l| !l.is_empty()) {
+            let _ = self.run(&["rm", "-f", "-v", id]);
+        }
+    }
+}
+
 /// The busybox rootfs tarball made once per test run by tests/fixtures/make-busybox-rootfs.sh
 /// from Debian's busybox-static.
 pub fn busybox_tar() -> PathBuf {
