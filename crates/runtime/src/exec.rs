@@ -1,13 +1,13 @@
 //! `docker exec`: another process in a running container's namespaces and cgroup.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::engine::{ExecProcess, OciRuntime, Stdio};
 use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::{Runtime, TtySession};
 use crate::options::ExecOptions;
-use crate::process::{forward_signals, pipe, wait_pid};
+use crate::process::{container_stdin, forward_signals, pipe, wait_pid};
 use crate::rootfs::{check_command, resolve_user, RootfsPaths};
 
 impl Runtime {
@@ -61,26 +61,19 @@ impl Runtime {
         };
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let stdin = if o.interactive && !o.detach && !o.tty {
-            // SAFETY: dup of our own stdin, owned by the OwnedFd.
-            let fd = unsafe { libc::dup(0) };
-            if fd < 0 {
-                return Err(Error::Io {
-                    op: "dup",
-                    path: "stdin".into(),
-                    source: std::io::Error::last_os_error(),
-                });
-            }
-            unsafe { OwnedFd::from_raw_fd(fd) }
-        } else {
-            pipe()?.0
-        };
+        let stdin = container_stdin(o.interactive && !o.detach && !o.tty)?;
         let console = if o.tty {
             Some(crate::tty::ConsoleSocket::new(true)?)
         } else {
             None
         };
-        let pid = self.engine.exec(
+        let target = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let forward = if o.detach {
+            None
+        } else {
+            forward_signals(target.clone())
+        };
+        let started = self.engine.exec(
             &c.id,
             &process,
             Stdio {
@@ -89,10 +82,19 @@ impl Runtime {
                 stderr: err_w,
             },
             console.as_ref().map(|c| c.path.as_path()),
-        )?;
-        let master = match console {
-            Some(c) => Some(c.master()?),
-            None => None,
+        );
+        let master = started.and_then(|pid| match console {
+            Some(c) => c.master().map(|m| (pid, Some(m))),
+            None => Ok((pid, None)),
+        });
+        let (pid, master) = match master {
+            Ok(x) => x,
+            Err(e) => {
+                if let Some(h) = forward {
+                    h.close();
+                }
+                return Err(e);
+            }
         };
         if o.detach {
             return Ok(0);
@@ -132,7 +134,7 @@ impl Runtime {
                 _master: m,
             });
         }
-        let forward = forward_signals(pid);
+        target.store(pid, std::sync::atomic::Ordering::SeqCst);
         let code = wait_pid(pid);
         if let Some(h) = forward {
             h.close();

@@ -22,8 +22,8 @@ use crate::spec::build_spec;
 use crate::options::{parse_log_size, security_options, BERTH_INIT};
 pub use crate::options::{parse_restart, parse_ulimit, ExecOptions, RunOptions, INIT_PATH};
 use crate::process::{
-    decode_error, encode_error, forward_signals, pipe, relay, release_startup_code, signal_pid,
-    wait_pid,
+    container_stdin, decode_error, encode_error, forward_signals, pipe, relay,
+    release_startup_code, signal_pid, wait_pid,
 };
 pub use crate::process::{parse_signal, pid_alive};
 
@@ -305,10 +305,19 @@ impl Runtime {
     ) -> Result<i32> {
         let mut rec = self.containers.load(id)?;
         let dir = self.containers.dir(id);
+        let target = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let forward = if attach == Attach::Terminal {
+            forward_signals(target.clone())
+        } else {
+            None
+        };
         let started = self.start_process(&mut rec, &dir, attach);
         let (pid, relays, tty) = match started {
             Ok(x) => x,
             Err(e) => {
+                if let Some(h) = forward {
+                    h.close();
+                }
                 ready(Err(&e));
                 let _ = unmount(&RootfsPaths::of(&dir).merged);
                 rec.state.status = "created".into();
@@ -320,15 +329,11 @@ impl Runtime {
                 return Err(e);
             }
         };
+        target.store(pid, std::sync::atomic::Ordering::SeqCst);
         ready(Ok(&rec));
         if attach == Attach::LogOnly {
             release_startup_code();
         }
-        let forward = if attach == Attach::Terminal {
-            forward_signals(pid)
-        } else {
-            None
-        };
         let code = wait_pid(pid);
         if let Some(h) = forward {
             h.close();
@@ -414,22 +419,9 @@ impl Runtime {
 
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let stdin = if rec.config.open_stdin && attach == Attach::Terminal {
-            // SAFETY: dup of our own stdin; the new fd is owned by the OwnedFd.
-            let fd = unsafe { libc::dup(0) };
-            if fd < 0 {
-                return Err(Error::Io {
-                    op: "dup",
-                    path: "stdin".into(),
-                    source: std::io::Error::last_os_error(),
-                });
-            }
-            unsafe { OwnedFd::from_raw_fd(fd) }
-        } else {
-            let (r, w) = pipe()?;
-            drop(w); // the container reads end-of-file, as with Docker without -i
-            r
-        };
+        let stdin = container_stdin(
+            rec.config.open_stdin && attach == Attach::Terminal && !rec.config.tty,
+        )?;
         let console = if rec.config.tty {
             Some(crate::tty::ConsoleSocket::new(attach == Attach::Terminal)?)
         } else {

@@ -5,6 +5,8 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::logs::LogWriter;
@@ -93,7 +95,10 @@ pub(crate) fn relay(
 }
 
 /// Forwards the usual terminal and control signals to the container's init.
-pub(crate) fn forward_signals(pid: i32) -> Option<signal_hook::iterator::Handle> {
+///
+/// Installed before the process starts, so a signal that arrives while it is starting is not
+/// lost (nor kills berth, leaving the container behind): it is held until `pid` is known.
+pub(crate) fn forward_signals(pid: Arc<AtomicI32>) -> Option<signal_hook::iterator::Handle> {
     use signal_hook::consts::*;
     let mut signals =
         signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
@@ -101,7 +106,14 @@ pub(crate) fn forward_signals(pid: i32) -> Option<signal_hook::iterator::Handle>
     let handle = signals.handle();
     std::thread::spawn(move || {
         for s in signals.forever() {
-            signal_pid(pid, s);
+            // Starting takes milliseconds; give up after 10 s (the start failed).
+            for _ in 0..1000 {
+                if pid.load(Ordering::SeqCst) != 0 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            signal_pid(pid.load(Ordering::SeqCst), s);
         }
     });
     Some(handle)
@@ -224,4 +236,23 @@ pub(crate) fn signal_pid(pid: i32, sig: i32) {
         // SAFETY: plain kill(2) of a positive pid.
         unsafe { libc::kill(pid, sig) };
     }
+}
+
+/// The stdin a container process gets: a duplicate of ours (`-i`), or a pipe that is already
+/// at end-of-file, as with Docker without `-i`.
+pub(crate) fn container_stdin(ours: bool) -> Result<OwnedFd> {
+    if !ours {
+        let (r, _closed) = pipe()?;
+        return Ok(r);
+    }
+    // SAFETY: dup of our own stdin; the new fd is owned by the OwnedFd.
+    let fd = unsafe { libc::dup(0) };
+    if fd < 0 {
+        return Err(Error::Io {
+            op: "dup",
+            path: "stdin".into(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
