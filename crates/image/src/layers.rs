@@ -5,7 +5,7 @@
 //! records diff id, parent and size. A layer dir appears by one rename, only when complete.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -275,17 +275,6 @@ impl Store {
         }
         out
     }
-}
-
-/// Writes `out` through a blob writer; used for layer tars made from directories.
-pub fn write_into_blob<F>(store: &Store, f: F) -> Result<(Digest, u64)>
-where
-    F: FnOnce(&mut BlobWriter) -> Result<()>,
-{
-    let mut w = store.blob_writer()?;
-    f(&mut w)?;
-    w.flush().ctx("write", w.path().to_path_buf())?;
-    w.commit(None)
 }
 
 #[cfg(test)]
