@@ -2,7 +2,8 @@
 # Installs the Debian packages berth's setup and tests need (as root), skipping apt when they
 # are all present already.
 set -euo pipefail
-pkgs=(busybox-static skopeo umoci jq ca-certificates libseccomp-dev pkg-config procps libc6-dev)
+pkgs=(busybox-static skopeo umoci jq ca-certificates libseccomp-dev pkg-config procps libc6-dev
+      iproute2 iptables util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -107,6 +107,13 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(commands::network::NetworkCommand),
+    /// List port mappings or a specific mapping for the container
+    Port(commands::network::PortArgs),
+    #[command(name = "__dns", hide = true)]
+    Dns { network_id: String },
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -186,6 +193,8 @@ enum ContainerCommand {
     Top(ctr::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(ctr::StatsArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(commands::network::PortArgs),
 }
 
 #[derive(Subcommand)]
@@ -219,6 +228,7 @@ fn main() -> ExitCode {
             | Command::Restart(_)
             | Command::Attach(_)
             | Command::Supervise { .. }
+            | Command::Dns { .. }
             | Command::Container(_)
     );
     if !runs_containers {
@@ -297,6 +307,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::System(SystemCommand::Df(a)) => img::system_df(&root, a),
         Command::Build(a) => commands::build::build(a),
         Command::Volume(c) => commands::volume::volume(&root, c),
+        Command::Network(c) => commands::network::network(&root, c),
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
+            commands::network::port(&root, a)
+        }
+        Command::Dns { network_id } => {
+            let ready = std::env::var("BERTH_READY_FD")
+                .ok()
+                .and_then(|f| f.parse::<i32>().ok())
+                // SAFETY: the descriptor was handed to us by ensure_running for this purpose.
+                .map(|fd| unsafe {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                    <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd)
+                });
+            berth_network::dns::serve(&berth_network::default_dir(), &network_id, ready)?;
+            Ok(0)
+        }
         Command::Version => {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

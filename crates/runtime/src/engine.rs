@@ -16,7 +16,8 @@ pub struct Stdio {
 pub trait OciRuntime {
     /// Creates and starts the container described by `bundle/config.json`; returns the pid of
     /// its init process, which is a child of the calling process. `created` runs after the
-    /// container exists and before its process starts (to size its terminal first).
+    /// container exists and before its process starts, with the init's pid (to size its
+    /// terminal and wire its network namespace first).
     /// With `console_socket`, the process gets a pseudo-terminal whose master end is sent to
     /// that unix socket.
     fn run(
@@ -25,7 +26,7 @@ pub trait OciRuntime {
         bundle: &Path,
         stdio: Stdio,
         console_socket: Option<&Path>,
-        created: &mut dyn FnMut() -> Result<()>,
+        created: &mut dyn FnMut(i32) -> Result<()>,
     ) -> Result<i32>;
     /// Removes the runtime's state and the container's cgroup (the process must be gone).
     fn delete(&self, id: &str) -> Result<()>;
@@ -73,7 +74,7 @@ impl OciRuntime for Youki {
         bundle: &Path,
         stdio: Stdio,
         console_socket: Option<&Path>,
-        created: &mut dyn FnMut() -> Result<()>,
+        created: &mut dyn FnMut(i32) -> Result<()>,
     ) -> Result<i32> {
         use libcontainer::container::builder::ContainerBuilder;
         use libcontainer::syscall::syscall::SyscallType;
@@ -92,7 +93,11 @@ impl OciRuntime for Youki {
             .with_detach(true)
             .build()
             .map_err(|e| rt_err(id, "create", e))?;
-        if let Err(e) = created() {
+        let Some(pid) = container.pid().map(|p| p.as_raw()) else {
+            let _ = container.delete(true);
+            return Err(rt_err(id, "create", "the runtime reported no pid"));
+        };
+        if let Err(e) = created(pid) {
             let _ = container.delete(true);
             return Err(e);
         }

@@ -30,6 +30,11 @@ pub enum Error {
     CommandNotExecutable(String),
     #[error("no command specified")]
     NoCommand,
+    #[error(transparent)]
+    Network(#[from] berth_network::Error),
+    /// An error reported by a container's supervisor, as it printed it.
+    #[error("{0}")]
+    Relayed(String),
     #[error("container {id}: {what}: {reason}")]
     Runtime {
         id: String,

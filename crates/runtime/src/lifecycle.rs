@@ -36,11 +36,33 @@ pub enum Attach {
     LogOnly,
 }
 
+/// A started container: init pid, output relays, terminal, network reservations.
+type Started = (
+    i32,
+    Vec<std::thread::JoinHandle<()>>,
+    Option<TtySession>,
+    Option<berth_network::Running>,
+);
+
+/// `run`/`create` network options, checked.
+struct NetworkOptions {
+    ip: Option<std::net::Ipv4Addr>,
+    ports: Vec<berth_network::PortRequest>,
+    exposed: Vec<String>,
+    extra_hosts: Vec<(String, String)>,
+}
+
 pub struct Runtime {
     root: PathBuf,
     pub(crate) store: Store,
     pub(crate) containers: Containers,
     pub(crate) engine: Youki,
+    pub(crate) network: berth_network::Networking,
+}
+
+/// Whether a container gets its own network wiring (bridge or user-defined network).
+fn bridged(network: &str) -> bool {
+    !matches!(network, "none" | "host")
 }
 
 impl Runtime {
@@ -53,7 +75,13 @@ impl Runtime {
                 state_root: root.join("runtime"),
             },
             store,
+            network: berth_network::Networking::open(&berth_network::default_dir()),
         })
+    }
+
+    /// Host-wide network state (shared by every berth root on the host).
+    pub fn networking(&self) -> &berth_network::Networking {
+        &self.network
     }
 
     pub fn root(&self) -> &Path {
@@ -123,14 +151,8 @@ impl Runtime {
                 env.push(format!("{k}={v}"));
             }
         }
-        let network = o.network.clone().unwrap_or_else(|| "none".into());
-        if !matches!(network.as_str(), "none" | "host") {
-            return Err(Error::BadFlag {
-                flag: "--network",
-                value: network,
-                reason: "only none and host are available until networking lands".into(),
-            });
-        }
+        let network = o.network.clone().unwrap_or_else(|| "bridge".into());
+        let net = self.network_options(o, &network, &icfg)?;
         let mut labels = icfg.labels.clone().unwrap_or_default();
         for l in &o.labels {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
@@ -213,7 +235,13 @@ impl Runtime {
                 auto_remove: o.auto_remove,
                 read_only: o.read_only,
                 labels,
-                network,
+                network: network.clone(),
+                ports: net.ports,
+                exposed: net.exposed,
+                dns: o.dns.clone(),
+                dns_search: o.dns_search.clone(),
+                dns_options: o.dns_options.clone(),
+                extra_hosts: net.extra_hosts,
                 memory: o.memory,
                 memory_swap: o.memory_swap,
                 nano_cpus: o.nano_cpus,
@@ -247,7 +275,122 @@ impl Runtime {
         let dir = self.containers.dir(&id);
         fs::create_dir_all(&dir).ctx("create directory", &dir)?;
         self.containers.save(&rec)?;
+        if bridged(&network) {
+            let attach = berth_network::Attachment {
+                network: network.clone(),
+                aliases: o.network_aliases.clone(),
+                ip: net.ip,
+            };
+            if let Err(e) = self.network.allocate(&id, &rec.name, &dir, &[attach]) {
+                let _ = self.containers.remove_dir(&id);
+                return Err(e.into());
+            }
+        }
         Ok(rec)
+    }
+
+    /// Checks and resolves the network options of `run`/`create`.
+    fn network_options(
+        &self,
+        o: &RunOptions,
+        network: &str,
+        icfg: &berth_image::config::ContainerConfig,
+    ) -> Result<NetworkOptions> {
+        let bad = |flag: &'static str, value: &str, reason: &str| Error::BadFlag {
+            flag,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        if network.is_empty() || network.starts_with("container:") {
+            return Err(bad(
+                "--network",
+                network,
+                "expected bridge, host, none or a network name (container: is not supported)",
+            ));
+        }
+        let on_bridge = bridged(network);
+        if !on_bridge && !o.network_aliases.is_empty() {
+            return Err(bad(
+                "--network-alias",
+                &o.network_aliases.join(","),
+                "network-scoped aliases are only supported for user-defined networks",
+            ));
+        }
+        let ip = match &o.ip {
+            Some(v) => Some(
+                v.parse::<std::net::Ipv4Addr>()
+                    .map_err(|_| bad("--ip", v, "expected an IPv4 address"))?,
+            ),
+            None => None,
+        };
+        for d in &o.dns {
+            d.parse::<std::net::IpAddr>()
+                .map_err(|_| bad("--dns", d, "expected an IP address"))?;
+        }
+        let mut extra_hosts = Vec::new();
+        for h in &o.add_hosts {
+            let (name, addr) = h
+                .split_once(':')
+                .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+                .ok_or_else(|| bad("--add-host", h, "expected HOST:IP"))?;
+            if addr != "host-gateway" {
+                addr.trim_matches(|c| c == '[' || c == ']')
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| bad("--add-host", h, "invalid IP address"))?;
+            }
+            extra_hosts.push((name.to_string(), addr.to_string()));
+        }
+        let mut exposed: Vec<(u16, berth_network::Proto)> = Vec::new();
+        let image_exposed = icfg
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        for e in image_exposed.iter().chain(o.expose.iter()) {
+            for p in berth_network::parse_exposed(e)? {
+                if !exposed.contains(&p) {
+                    exposed.push(p);
+                }
+            }
+        }
+        let mut ports = Vec::new();
+        for p in &o.publish {
+            ports.extend(berth_network::parse_publish(p)?);
+        }
+        for r in &ports {
+            if !exposed.contains(&(r.container_port, r.proto)) {
+                exposed.push((r.container_port, r.proto));
+            }
+        }
+        if o.publish_all {
+            for (port, proto) in &exposed {
+                if !ports
+                    .iter()
+                    .any(|r| r.container_port == *port && r.proto == *proto)
+                {
+                    ports.push(berth_network::PortRequest {
+                        host_ip: None,
+                        host_range: None,
+                        container_port: *port,
+                        proto: *proto,
+                    });
+                }
+            }
+        }
+        // Docker discards published ports outside a bridge (with a warning from its CLI).
+        if !on_bridge {
+            ports.clear();
+        }
+        exposed.sort();
+        Ok(NetworkOptions {
+            ip,
+            ports,
+            exposed: exposed
+                .iter()
+                .map(|(p, proto)| format!("{p}/{}", proto.as_str()))
+                .collect(),
+            extra_hosts,
+        })
     }
 
     pub fn volumes(&self) -> Result<crate::volumes::Volumes> {
@@ -312,11 +455,15 @@ impl Runtime {
             None
         };
         let started = self.start_process(&mut rec, &dir, attach);
-        let (pid, relays, tty) = match started {
+        let on_bridge = bridged(&rec.config.network);
+        let (pid, relays, tty, wired) = match started {
             Ok(x) => x,
             Err(e) => {
                 if let Some(h) = forward {
                     h.close();
+                }
+                if on_bridge {
+                    let _ = self.network.stop(id);
                 }
                 ready(Err(&e));
                 let _ = unmount(&RootfsPaths::of(&dir).merged);
@@ -324,6 +471,9 @@ impl Runtime {
                 rec.state.error = e.to_string();
                 let _ = self.containers.save(&rec);
                 if rec.config.auto_remove {
+                    if on_bridge {
+                        let _ = self.network.release(id);
+                    }
                     let _ = self.containers.remove_dir(id);
                 }
                 return Err(e);
@@ -344,6 +494,10 @@ impl Runtime {
         drop(tty); // our terminal back to normal
         let oom = crate::cgroups::CgroupFs::host().oom_killed(id);
         let _ = self.engine.delete(id);
+        drop(wired);
+        if on_bridge {
+            let _ = self.network.stop(id);
+        }
         let _ = unmount(&RootfsPaths::of(&dir).merged);
         let mut rec = self.containers.load(id).unwrap_or(rec);
         rec.state.status = "exited".into();
@@ -353,6 +507,9 @@ impl Runtime {
         rec.state.finished_at = now();
         if rec.config.auto_remove {
             self.remove_anonymous_volumes(&rec);
+            if on_bridge {
+                let _ = self.network.release(id);
+            }
             self.containers.remove_dir(id)?;
         } else {
             self.containers.save(&rec)?;
@@ -365,10 +522,46 @@ impl Runtime {
         rec: &mut ContainerRecord,
         dir: &Path,
         attach: Attach,
-    ) -> Result<(i32, Vec<std::thread::JoinHandle<()>>, Option<TtySession>)> {
+    ) -> Result<Started> {
         let paths = RootfsPaths::of(dir);
         mount_overlay(&rec.lower_dirs, &paths)?;
-        write_etc_files(dir, &rec.config.hostname)?;
+        let endpoints = if bridged(&rec.config.network) {
+            self.network.container_endpoints(&rec.id)
+        } else {
+            Vec::new()
+        };
+        let gateway = match endpoints.first() {
+            Some((n, _)) => Some(n.gateway.to_string()),
+            None => self
+                .network
+                .get(berth_network::DEFAULT_NETWORK)
+                .ok()
+                .map(|n| n.gateway.to_string()),
+        };
+        let extra_hosts: Vec<(String, String)> = rec
+            .config
+            .extra_hosts
+            .iter()
+            .map(|(n, a)| match (a.as_str(), &gateway) {
+                ("host-gateway", Some(gw)) => (n.clone(), gw.clone()),
+                _ => (n.clone(), a.clone()),
+            })
+            .collect();
+        write_etc_files(
+            dir,
+            &crate::rootfs::EtcFiles {
+                hostname: &rec.config.hostname,
+                addresses: endpoints.iter().map(|(_, e)| e.ip.to_string()).collect(),
+                extra_hosts: &extra_hosts,
+                embedded_dns: endpoints
+                    .iter()
+                    .find(|(n, _)| !n.is_default())
+                    .map(|(n, _)| n.gateway.to_string()),
+                dns: &rec.config.dns,
+                dns_search: &rec.config.dns_search,
+                dns_options: &rec.config.dns_options,
+            },
+        )?;
         let user = resolve_user(&paths.merged, &rec.config.user)?;
         let cwd = if rec.config.working_dir.is_empty() {
             "/".to_string()
@@ -431,6 +624,12 @@ impl Runtime {
         let mut console = console;
         let mut master: Option<OwnedFd> = None;
         let size_terminal = attach == Attach::Terminal;
+        let mut wired: Option<berth_network::Running> = None;
+        let (cid, mode, ports) = (
+            rec.id.clone(),
+            rec.config.network.clone(),
+            rec.config.ports.clone(),
+        );
         let pid = self.engine.run(
             &rec.id,
             dir,
@@ -440,7 +639,7 @@ impl Runtime {
                 stderr: err_w,
             },
             console_path.as_deref(),
-            &mut || {
+            &mut |pid| {
                 // The terminal exists now; size it before the command starts.
                 if let Some(c) = console.take() {
                     let m = c.master()?;
@@ -448,6 +647,12 @@ impl Runtime {
                         crate::tty::copy_window_size(m.as_raw_fd());
                     }
                     master = Some(m);
+                }
+                // So is the network namespace: wire it before the command starts.
+                match mode.as_str() {
+                    "host" => {}
+                    "none" => berth_network::netns::loopback_up(pid)?,
+                    _ => wired = Some(self.network.start(&cid, pid, &ports)?),
                 }
                 Ok(())
             },
@@ -505,7 +710,7 @@ impl Runtime {
                 });
             }
         }
-        Ok((pid, relays, session))
+        Ok((pid, relays, session, wired))
     }
 
     /// Starts a created container under a detached supervisor (`exe __supervise ID`) and
@@ -557,6 +762,10 @@ impl Runtime {
     pub fn supervise(&self, id: &str, ready_fd: i32) -> Result<i32> {
         // SAFETY: the fd was handed to us by the parent for this purpose.
         let mut ready_pipe = Some(unsafe { std::fs::File::from_raw_fd(ready_fd) });
+        // Processes started from here (a network's DNS server) must not hold the pipe open,
+        // or the CLI waiting for its end would wait for them too.
+        // SAFETY: fcntl on the descriptor we were handed.
+        unsafe { libc::fcntl(ready_fd, libc::F_SETFD, libc::FD_CLOEXEC) };
         let mut ready = |r: std::result::Result<&ContainerRecord, &Error>| {
             if let Some(mut p) = ready_pipe.take() {
                 let _ = match r {
@@ -738,7 +947,62 @@ impl Runtime {
             return Err(Error::NameInUse(new_name.to_string()));
         }
         c.name = new_name.to_string();
-        self.containers.save(&c)
+        self.containers.save(&c)?;
+        if bridged(&c.config.network) {
+            self.network.rename(&c.id, new_name)?;
+        }
+        Ok(())
+    }
+
+    /// `network connect`: a running container gets the new interface at once.
+    pub fn connect(
+        &self,
+        key: &str,
+        network: &str,
+        aliases: &[String],
+        ip: Option<&str>,
+    ) -> Result<()> {
+        let c = self.find(key)?;
+        if !bridged(&c.config.network) {
+            return Err(Error::Conflict(format!(
+                "container cannot be connected to multiple networks with one of the networks in {} mode",
+                c.config.network
+            )));
+        }
+        let ip = match ip {
+            Some(v) => Some(v.parse().map_err(|_| Error::BadFlag {
+                flag: "--ip",
+                value: v.to_string(),
+                reason: "expected an IPv4 address".into(),
+            })?),
+            None => None,
+        };
+        let pid = (c.state.status == "running" && c.state.pid > 0).then_some(c.state.pid);
+        self.network.connect(
+            &c.id,
+            &c.name,
+            &self.containers.dir(&c.id),
+            &berth_network::Attachment {
+                network: network.to_string(),
+                aliases: aliases.to_vec(),
+                ip,
+            },
+            pid,
+        )?;
+        Ok(())
+    }
+
+    /// `network disconnect`.
+    pub fn disconnect(&self, key: &str, network: &str) -> Result<()> {
+        let c = self.find(key)?;
+        self.network.disconnect(&c.id, &c.name, network)?;
+        Ok(())
+    }
+
+    /// Cleans network leftovers of berth processes that were killed.
+    pub fn reconcile_network(&self) -> Result<()> {
+        self.network.reconcile()?;
+        Ok(())
     }
 
     /// `docker pause` / `unpause`, through the freezer cgroup.
@@ -833,6 +1097,9 @@ impl Runtime {
         unmount(&RootfsPaths::of(&dir).merged)?;
         if volumes {
             self.remove_anonymous_volumes(&c);
+        }
+        if bridged(&c.config.network) {
+            self.network.release(&c.id)?;
         }
         self.containers.remove_dir(&c.id)
     }

@@ -22,7 +22,22 @@ pub struct RunOptions {
     pub tty: bool,
     pub read_only: bool,
     pub labels: Vec<String>,
+    /// `--network`: bridge (default), none, host, or a network's name.
     pub network: Option<String>,
+    pub network_aliases: Vec<String>,
+    /// `--ip`
+    pub ip: Option<String>,
+    /// `-p` values as given.
+    pub publish: Vec<String>,
+    /// `-P`: publish every exposed port on an ephemeral host port.
+    pub publish_all: bool,
+    /// `--expose`
+    pub expose: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host NAME:IP` (IP may be `host-gateway`).
+    pub add_hosts: Vec<String>,
     pub memory: Option<i64>,
     pub memory_swap: Option<i64>,
     pub nano_cpus: Option<i64>,

@@ -32,11 +32,10 @@ pub(crate) fn decode_error(id: &str, m: &str) -> Error {
                 .unwrap_or(msg)
                 .to_string(),
         ),
-        _ => Error::Runtime {
-            id: id.to_string(),
-            what: "start",
-            reason: msg.to_string(),
-        },
+        _ => {
+            let _ = id;
+            Error::Relayed(msg.trim_end().to_string())
+        }
     }
 }
 

@@ -26,8 +26,23 @@ pub struct RunConfig {
     pub auto_remove: bool,
     pub read_only: bool,
     pub labels: std::collections::BTreeMap<String, String>,
-    /// `none` or `host` (other modes come with networking).
+    /// `none`, `host`, `bridge` or a user-defined network's name.
     pub network: String,
+    /// Ports to publish when the container starts (`-p`, `-P`).
+    #[serde(default)]
+    pub ports: Vec<berth_network::PortRequest>,
+    /// Exposed ports (image's EXPOSE and `--expose`), as `80/tcp`.
+    #[serde(default)]
+    pub exposed: Vec<String>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `/etc/hosts` additions: (name, address).
+    #[serde(default)]
+    pub extra_hosts: Vec<(String, String)>,
     pub memory: Option<i64>,
     pub memory_swap: Option<i64>,
     pub nano_cpus: Option<i64>,

@@ -256,15 +256,69 @@ pub fn check_command(root: &Path, cmd: &str, env: &[String], cwd: &str) -> Resul
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// What goes into a container's /etc/hosts and /etc/resolv.conf besides the host's defaults.
+#[derive(Default)]
+pub struct EtcFiles<'a> {
+    pub hostname: &'a str,
+    /// The container's own addresses (its hostname points at the first).
+    pub addresses: Vec<String>,
+    pub extra_hosts: &'a [(String, String)],
+    /// The embedded DNS server of a user-defined network, if the container is on one.
+    pub embedded_dns: Option<String>,
+    pub dns: &'a [String],
+    pub dns_search: &'a [String],
+    pub dns_options: &'a [String],
+}
+
 /// Writes hostname, hosts and resolv.conf for the container into its directory.
-pub fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
-    let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+pub fn write_etc_files(dir: &Path, e: &EtcFiles) -> Result<()> {
+    let hostname = e.hostname;
+    let mut hosts = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
+    for (name, ip) in e.extra_hosts {
+        hosts.push_str(&format!("{ip}\t{name}\n"));
+    }
+    match e.addresses.first() {
+        Some(ip) => hosts.push_str(&format!("{ip}\t{hostname}\n")),
+        None => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
+    }
     fs::write(dir.join("hostname"), format!("{hostname}\n")).ctx("write", dir.join("hostname"))?;
     fs::write(dir.join("hosts"), hosts).ctx("write", dir.join("hosts"))?;
-    fs::write(dir.join("resolv.conf"), host_resolv_conf()).ctx("write", dir.join("resolv.conf"))?;
+    let resolv = resolv_conf(&host_resolv_conf(), e);
+    fs::write(dir.join("resolv.conf"), resolv).ctx("write", dir.join("resolv.conf"))?;
     Ok(())
+}
+
+/// The container's resolv.conf: the host's, with `--dns`, `--dns-search` and `--dns-option`
+/// replacing their kind of line, or the embedded DNS server as the only nameserver.
+fn resolv_conf(host: &str, e: &EtcFiles) -> String {
+    let servers: Vec<String> = match &e.embedded_dns {
+        Some(gw) => vec![gw.clone()],
+        None if !e.dns.is_empty() => e.dns.to_vec(),
+        None => Vec::new(),
+    };
+    let mut out = String::new();
+    for l in host.lines() {
+        let t = l.trim_start();
+        let replaced = (t.starts_with("nameserver") && !servers.is_empty())
+            || (t.starts_with("search") && !e.dns_search.is_empty())
+            || (t.starts_with("options") && !e.dns_options.is_empty());
+        if !replaced {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    for s in &servers {
+        out.push_str(&format!("nameserver {s}\n"));
+    }
+    if !e.dns_search.is_empty() {
+        out.push_str(&format!("search {}\n", e.dns_search.join(" ")));
+    }
+    if !e.dns_options.is_empty() {
+        out.push_str(&format!("options {}\n", e.dns_options.join(" ")));
+    }
+    out
 }
 
 /// The host's resolv.conf; when the host uses a 127.0.0.x stub resolver (systemd-resolved),
@@ -296,6 +350,29 @@ fn host_resolv_conf() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolv_conf_overrides() {
+        let host = "# comment\nnameserver 10.0.0.1\nsearch corp\noptions ndots:2\n";
+        let dns = vec!["1.1.1.1".to_string()];
+        let e = EtcFiles {
+            dns: &dns,
+            ..EtcFiles::default()
+        };
+        assert_eq!(
+            resolv_conf(host, &e),
+            "# comment\nsearch corp\noptions ndots:2\nnameserver 1.1.1.1\n"
+        );
+        let e = EtcFiles {
+            embedded_dns: Some("172.20.0.1".into()),
+            ..EtcFiles::default()
+        };
+        assert_eq!(
+            resolv_conf(host, &e),
+            "# comment\nsearch corp\noptions ndots:2\nnameserver 172.20.0.1\n"
+        );
+        assert_eq!(resolv_conf(host, &EtcFiles::default()), host);
+    }
 
     #[test]
     fn resolution_stays_inside_root() {

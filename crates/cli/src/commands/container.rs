@@ -103,9 +103,36 @@ pub struct RunArgs {
     /// Set meta data on a container
     #[arg(short, long = "label")]
     label: Vec<String>,
-    /// Connect a container to a network (none, host)
+    /// Connect a container to a network (bridge, host, none or a network name)
     #[arg(long, alias = "net")]
     network: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias")]
+    network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    ip: Option<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish")]
+    publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    expose: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search")]
+    dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    add_host: Vec<String>,
     /// Signal to stop the container
     #[arg(long)]
     stop_signal: Option<String>,
@@ -248,6 +275,15 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         read_only: a.read_only,
         labels: a.label.clone(),
         network: a.network.clone(),
+        network_aliases: a.network_alias.clone(),
+        ip: a.ip.clone(),
+        publish: a.publish.clone(),
+        publish_all: a.publish_all,
+        expose: a.expose.clone(),
+        dns: a.dns.clone(),
+        dns_search: a.dns_search.clone(),
+        dns_options: a.dns_option.clone(),
+        add_hosts: a.add_host.clone(),
         memory,
         memory_swap,
         nano_cpus,
@@ -494,7 +530,7 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
                 "RunningFor": human_since(Some(&c.created)),
                 "Status": status_text(c),
                 "State": c.state.status,
-                "Ports": "",
+                "Ports": ports_text(&rt, c),
                 "Names": c.name,
                 "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             })
@@ -703,6 +739,98 @@ fn each(keys: &[String], f: impl Fn(&str) -> berth_runtime::Result<()>) -> Resul
     Ok(code)
 }
 
+/// The PORTS column of `ps`: published ports while running, then exposed ones not published.
+fn ports_text(rt: &Runtime, c: &ContainerRecord) -> String {
+    let published = if c.state.status == "running" {
+        rt.networking().published(&c.id)
+    } else {
+        Vec::new()
+    };
+    let mut parts: Vec<String> = published
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}->{}/{}",
+                p.host_ip,
+                p.host_port,
+                p.container_port,
+                p.proto.as_str()
+            )
+        })
+        .collect();
+    for e in &c.config.exposed {
+        if !published
+            .iter()
+            .any(|p| format!("{}/{}", p.container_port, p.proto.as_str()) == *e)
+        {
+            parts.push(e.clone());
+        }
+    }
+    parts.join(", ")
+}
+
+/// `NetworkSettings` of `inspect`: addresses per network and published ports.
+fn network_settings(rt: &Runtime, c: &ContainerRecord) -> Value {
+    let endpoints = rt.networking().container_endpoints(&c.id);
+    let running = c.state.status == "running";
+    let mut ports = serde_json::Map::new();
+    for e in &c.config.exposed {
+        ports.insert(e.clone(), Value::Null);
+    }
+    if running {
+        for p in rt.networking().published(&c.id) {
+            let key = format!("{}/{}", p.container_port, p.proto.as_str());
+            let entry =
+                json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()});
+            match ports.get_mut(&key) {
+                Some(Value::Array(v)) => v.push(entry),
+                _ => {
+                    ports.insert(key, json!([entry]));
+                }
+            }
+        }
+    }
+    let mut networks = serde_json::Map::new();
+    for (n, e) in &endpoints {
+        let mut aliases = e.aliases.clone();
+        if !n.is_default() {
+            aliases.push(c.id[..12].to_string());
+        }
+        networks.insert(
+            n.name.clone(),
+            json!({
+                "Aliases": if n.is_default() { Value::Null } else { json!(aliases) },
+                "NetworkID": n.id,
+                "EndpointID": if running { json!(format!("{}{}", &c.id[..32], &n.id[..32])) } else { json!("") },
+                "Gateway": if running { n.gateway.to_string() } else { String::new() },
+                "IPAddress": if running { e.ip.to_string() } else { String::new() },
+                "IPPrefixLen": if running { n.subnet.prefix_len() } else { 0 },
+                "MacAddress": "",
+                "DNSNames": if n.is_default() { Value::Null } else {
+                    let mut d = vec![c.name.clone()];
+                    d.extend(aliases);
+                    json!(d)
+                },
+            }),
+        );
+    }
+    if c.config.network == "host" || c.config.network == "none" {
+        networks.insert(
+            c.config.network.clone(),
+            json!({"NetworkID": "", "IPAddress": "", "Gateway": ""}),
+        );
+    }
+    let default = endpoints.iter().find(|(n, _)| n.is_default());
+    json!({
+        "Ports": ports,
+        "IPAddress": default.filter(|_| running).map(|(_, e)| e.ip.to_string()).unwrap_or_default(),
+        "Gateway": default.filter(|_| running).map(|(n, _)| n.gateway.to_string()).unwrap_or_default(),
+        "IPPrefixLen": default.filter(|_| running).map(|(n, _)| n.subnet.prefix_len()).unwrap_or(0),
+        "MacAddress": "",
+        "Networks": networks,
+    })
+}
+
 /// Docker-shaped `inspect` object of a container.
 pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
     let cfg = &c.config;
@@ -729,8 +857,30 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
         "Name": format!("/{}", c.name),
         "RestartCount": c.state.restart_count,
         "Driver": "overlay",
+        "NetworkSettings": network_settings(rt, c),
         "HostConfig": {
             "NetworkMode": cfg.network,
+            "PortBindings": cfg.ports.iter().fold(serde_json::Map::new(), |mut m, p| {
+                let key = format!("{}/{}", p.container_port, p.proto.as_str());
+                let entry = json!({
+                    "HostIp": p.host_ip.map(|i| i.to_string()).unwrap_or_default(),
+                    "HostPort": match p.host_range {
+                        None => String::new(),
+                        Some((a, b)) if a == b => a.to_string(),
+                        Some((a, b)) => format!("{a}-{b}"),
+                    },
+                });
+                if let Some(Value::Array(v)) = m.get_mut(&key) {
+                    v.push(entry);
+                } else {
+                    m.insert(key, json!([entry]));
+                }
+                m
+            }),
+            "Dns": cfg.dns,
+            "DnsSearch": cfg.dns_search,
+            "DnsOptions": cfg.dns_options,
+            "ExtraHosts": cfg.extra_hosts.iter().map(|(n, a)| format!("{n}:{a}")).collect::<Vec<_>>(),
             "RestartPolicy": {"Name": cfg.restart_policy, "MaximumRetryCount": cfg.restart_max},
             "AutoRemove": cfg.auto_remove,
             "ReadonlyRootfs": cfg.read_only,
@@ -768,6 +918,7 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
             "WorkingDir": cfg.working_dir,
             "Entrypoint": if cfg.entrypoint.is_empty() { Value::Null } else { json!(cfg.entrypoint) },
             "Labels": cfg.labels,
+            "ExposedPorts": cfg.exposed.iter().map(|e| (e.clone(), json!({}))).collect::<serde_json::Map<String, Value>>(),
             "StopSignal": cfg.stop_signal,
             "StopTimeout": cfg.stop_timeout,
         },

@@ -1,4 +1,5 @@
 pub mod build;
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod volume;

@@ -1,0 +1,391 @@
+//! `berth network create|ls|inspect|rm|connect|disconnect|prune` and `berth port`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use berth_network::{Endpoint, Network, PREDEFINED};
+use berth_runtime::Runtime;
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use super::container::ExitError;
+use crate::output::pretty_json;
+
+#[derive(Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(CreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(InspectArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(NamesArgs),
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+    /// Remove all unused networks
+    Prune(PruneArgs),
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Driver to manage the Network
+    #[arg(short, long)]
+    driver: Option<String>,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long)]
+    subnet: Option<String>,
+    /// IPv4 Gateway for the master subnet
+    #[arg(long)]
+    gateway: Option<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    internal: bool,
+    /// Set metadata on a network
+    #[arg(long)]
+    label: Vec<String>,
+    name: String,
+}
+
+#[derive(Args)]
+pub struct LsArgs {
+    /// Only display network IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Provide filter values (e.g. "name=app", "driver=bridge", "id=…", "label=k")
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    ip: Option<String>,
+    network: String,
+    container: String,
+}
+
+#[derive(Args)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    force: bool,
+    network: String,
+    container: String,
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+fn fail(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(ExitError {
+        code: 1,
+        message: e.to_string(),
+    })
+}
+
+/// IDs for the networks that are not bridges (`host`, `none`): fixed, derived from the name.
+fn pseudo_id(name: &str) -> String {
+    berth_image::digest::Digest::of(format!("berth-network-{name}").as_bytes())
+        .hex()
+        .to_string()
+}
+
+/// Every network as `network ls` and `inspect` see them: bridges, then host and none.
+fn all_networks(rt: &Runtime) -> Result<Vec<Value>> {
+    let mut out: Vec<Value> = rt
+        .networking()
+        .list()
+        .map_err(fail)?
+        .iter()
+        .map(|n| network_json(rt, Some(n), &n.name))
+        .collect();
+    for name in ["host", "none"] {
+        out.push(network_json(rt, None, name));
+    }
+    Ok(out)
+}
+
+/// Docker's shape of a network object.
+fn network_json(rt: &Runtime, n: Option<&Network>, name: &str) -> Value {
+    let Some(n) = n else {
+        return json!({
+            "Name": name, "Id": pseudo_id(name), "Created": "0001-01-01T00:00:00Z",
+            "Scope": "local", "Driver": if name == "none" { "null" } else { "host" },
+            "EnableIPv6": false, "IPAM": {"Driver": "default", "Options": null, "Config": []},
+            "Internal": false, "Attachable": false, "Ingress": false,
+            "Containers": {}, "Options": {}, "Labels": {},
+        });
+    };
+    let mut containers = serde_json::Map::new();
+    for e in rt.networking().endpoints(&n.id) {
+        containers.insert(e.container_id.clone(), endpoint_json(n, &e));
+    }
+    json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}]},
+        "Internal": n.internal,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": containers,
+        "Options": {"com.docker.network.bridge.name": n.bridge},
+        "Labels": n.labels,
+    })
+}
+
+fn endpoint_json(n: &Network, e: &Endpoint) -> Value {
+    json!({
+        "Name": e.container_name,
+        "EndpointID": format!("{}{}", &e.container_id[..32], &n.id[..32]),
+        "MacAddress": "",
+        "IPv4Address": format!("{}/{}", e.ip, n.subnet.prefix_len()),
+        "IPv6Address": "",
+    })
+}
+
+pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
+    let rt = Runtime::open(root).map_err(fail)?;
+    // Every network command first cleans up after berth processes that were killed.
+    rt.reconcile_network().map_err(fail)?;
+    match cmd {
+        NetworkCommand::Create(a) => {
+            let n = rt
+                .networking()
+                .create(&berth_network::CreateOptions {
+                    name: a.name,
+                    driver: a.driver,
+                    subnet: a.subnet,
+                    gateway: a.gateway,
+                    internal: a.internal,
+                    labels: a.label,
+                })
+                .map_err(fail)?;
+            println!("{}", n.id);
+            Ok(0)
+        }
+        NetworkCommand::Ls(a) => ls(&rt, a),
+        NetworkCommand::Inspect(a) => {
+            let all = all_networks(&rt)?;
+            let mut found = Vec::new();
+            let mut code = 0;
+            for key in &a.names {
+                let m = all
+                    .iter()
+                    .find(|v| v["Name"] == key.as_str() || v["Id"] == key.as_str())
+                    .or_else(|| {
+                        let mut p = all.iter().filter(|v| {
+                            v["Id"]
+                                .as_str()
+                                .is_some_and(|i| i.starts_with(key.as_str()))
+                        });
+                        match (p.next(), p.next()) {
+                            (Some(v), None) => Some(v),
+                            _ => None,
+                        }
+                    });
+                match m {
+                    Some(v) => found.push(v.clone()),
+                    None => {
+                        eprintln!("Error: No such network: {key}");
+                        code = 1;
+                    }
+                }
+            }
+            match &a.format {
+                Some(f) => {
+                    let t = crate::template::Template::parse(f).map_err(|e| anyhow::anyhow!(e))?;
+                    for v in &found {
+                        println!("{}", t.render(v).map_err(|e| anyhow::anyhow!(e))?);
+                    }
+                }
+                None => println!("{}", pretty_json(&Value::Array(found))),
+            }
+            Ok(code)
+        }
+        NetworkCommand::Rm(a) => {
+            let mut code = 0;
+            for name in &a.names {
+                match rt.networking().remove(name) {
+                    Ok(n) => println!("{n}"),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {e}");
+                        code = 1;
+                    }
+                }
+            }
+            Ok(code)
+        }
+        NetworkCommand::Connect(a) => {
+            rt.connect(&a.container, &a.network, &a.alias, a.ip.as_deref())
+                .map_err(fail)?;
+            Ok(0)
+        }
+        NetworkCommand::Disconnect(a) => {
+            let _ = a.force;
+            rt.disconnect(&a.container, &a.network).map_err(fail)?;
+            Ok(0)
+        }
+        NetworkCommand::Prune(a) => {
+            if !a.force {
+                print!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+                std::io::stdout().flush()?;
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                if !matches!(line.trim(), "y" | "Y" | "yes") {
+                    return Ok(0);
+                }
+            }
+            let removed = rt.networking().prune().map_err(fail)?;
+            if !removed.is_empty() {
+                println!("Deleted Networks:");
+                for n in removed {
+                    println!("{n}");
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn ls(rt: &Runtime, a: LsArgs) -> Result<u8> {
+    let mut nets = all_networks(rt)?;
+    for f in &a.filter {
+        let Some((k, v)) = f.split_once('=') else {
+            bail!("bad format of filter (expected name=value)");
+        };
+        let v = v.to_string();
+        match k {
+            "name" => nets.retain(|n| n["Name"].as_str().is_some_and(|x| x.contains(&v))),
+            "id" => nets.retain(|n| n["Id"].as_str().is_some_and(|x| x.starts_with(&v))),
+            "driver" => nets.retain(|n| n["Driver"] == v.as_str()),
+            "label" => nets.retain(|n| match v.split_once('=') {
+                Some((lk, lv)) => n["Labels"][lk] == lv,
+                None => n["Labels"].get(&v).is_some(),
+            }),
+            "type" => nets.retain(|n| {
+                let builtin = PREDEFINED.contains(&n["Name"].as_str().unwrap_or(""));
+                (v == "builtin") == builtin
+            }),
+            _ => bail!("invalid filter '{k}': supported filters are name, id, driver, label, type"),
+        }
+    }
+    if a.quiet {
+        for n in &nets {
+            let id = n["Id"].as_str().unwrap_or("");
+            println!("{}", if a.no_trunc { id } else { &id[..12] });
+        }
+        return Ok(0);
+    }
+    let rows: Vec<Value> = nets
+        .iter()
+        .map(|n| {
+            let id = n["Id"].as_str().unwrap_or("");
+            json!({
+                "ID": if a.no_trunc { id } else { &id[..12] },
+                "Name": n["Name"],
+                "Driver": n["Driver"],
+                "Scope": "local",
+                "IPv6": false,
+                "Internal": n["Internal"],
+                "CreatedAt": n["Created"],
+                "Labels": n["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+            })
+        })
+        .collect();
+    super::image::print_table(
+        a.format.as_deref(),
+        "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+        &[
+            ("ID", "NETWORK ID"),
+            ("Name", "NAME"),
+            ("Driver", "DRIVER"),
+            ("Scope", "SCOPE"),
+            ("CreatedAt", "CREATED AT"),
+        ],
+        &rows,
+    )
+}
+
+#[derive(Args)]
+pub struct PortArgs {
+    container: String,
+    /// PRIVATE_PORT[/PROTO]
+    port: Option<String>,
+}
+
+/// `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`.
+pub fn port(root: &Path, a: PortArgs) -> Result<u8> {
+    let rt = Runtime::open(root).map_err(fail)?;
+    let c = rt.find(&a.container).map_err(fail)?;
+    let published = if c.state.status == "running" {
+        rt.networking().published(&c.id)
+    } else {
+        Vec::new()
+    };
+    match &a.port {
+        None => {
+            for p in &published {
+                println!("{p}");
+            }
+        }
+        Some(want) => {
+            let key = if want.contains('/') {
+                want.clone()
+            } else {
+                format!("{want}/tcp")
+            };
+            let hits: Vec<_> = published
+                .iter()
+                .filter(|p| format!("{}/{}", p.container_port, p.proto.as_str()) == key)
+                .collect();
+            if hits.is_empty() {
+                bail!("No public port '{key}' published for {}", a.container);
+            }
+            for p in hits {
+                println!("{}:{}", p.host_ip, p.host_port);
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,667 @@
+//! End-to-end networking tests: bridge, published ports, user-defined networks with DNS,
+//! cleanup. Root only. They only contact 127.0.0.1, addresses on berth's own bridges, and
+//! addresses inside network namespaces they make themselves; every loop is bounded.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bin, json, Berth};
+
+fn busybox() -> Berth {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    b
+}
+
+/// `GET /hostname` from busybox httpd serving /etc; retried for up to 5 s while it starts.
+fn http_get(addr: (Ipv4Addr, u16)) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(2))?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"GET /hostname HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(r) if r.starts_with("HTTP/1.") && r.contains("200") => return Ok(r),
+            Ok(r) if Instant::now() > deadline => return Err(format!("bad reply: {r}")),
+            Err(e) if Instant::now() > deadline => return Err(e.to_string()),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn network_state() -> serde_json::Value {
+    let p = std::env::var("BERTH_NETWORK_DIR").unwrap_or_else(|_| "/var/lib/berth/network".into());
+    std::fs::read(format!("{p}/state.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(serde_json::json!({}))
+}
+
+fn iptables_rules() -> String {
+    let mut all = String::new();
+    for table in ["nat", "filter"] {
+        let o = Command::new("iptables")
+            .args(["-w", "-t", table, "-S"])
+            .output()
+            .unwrap();
+        all.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    all
+}
+
+fn links() -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Nothing of these containers is left: no lease, no rule, no veth.
+fn assert_network_clean(ids: &[String]) {
+    let st = network_state();
+    let rules = iptables_rules();
+    let links = links();
+    for id in ids {
+        let leased = st["endpoints"]
+            .as_array()
+            .map(|a| a.iter().any(|e| e["container_id"] == id.as_str()))
+            .unwrap_or(false);
+        assert!(!leased, "lease of {id} left");
+        assert!(!rules.contains(&format!("berth:{id}")), "rule of {id} left");
+        let veth = format!("bv{}", &id[..11]);
+        assert!(
+            !links.iter().any(|l| l.starts_with(&veth)),
+            "veth of {id} left"
+        );
+    }
+}
+
+fn gateway() -> Ipv4Addr {
+    let st = network_state();
+    let bridge = st["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "bridge")
+        .unwrap();
+    bridge["gateway"].as_str().unwrap().parse().unwrap()
+}
+
+fn inspect(b: &Berth, id: &str) -> serde_json::Value {
+    json(&b.run(&["inspect", id]).ok())[0].clone()
+}
+
+#[test]
+fn root_published_port_serves_http_from_host_and_containers() {
+    let b = busybox();
+    let id = b
+        .run(&[
+            "run",
+            "-d",
+            "-p",
+            "127.0.0.1::80",
+            "-p",
+            "0:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    // Ephemeral host ports, shown by `port`, `ps` and `inspect`.
+    let ports = b.run(&["port", &id]).ok();
+    let local: u16 = ports
+        .lines()
+        .find_map(|l| l.strip_prefix("80/tcp -> 127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no 127.0.0.1 mapping in {ports}"))
+        .parse()
+        .unwrap();
+    let any: u16 = ports
+        .lines()
+        .find_map(|l| l.strip_prefix("80/tcp -> 0.0.0.0:"))
+        .unwrap_or_else(|| panic!("no 0.0.0.0 mapping in {ports}"))
+        .parse()
+        .unwrap();
+    assert_eq!(
+        b.run(&["port", &id, "80"]).ok(),
+        format!("127.0.0.1:{local}\n0.0.0.0:{any}\n")
+    );
+    let ps = b.run(&["ps", "--format", "{{.Ports}}"]).ok();
+    assert!(ps.contains(&format!("127.0.0.1:{local}->80/tcp")), "{ps}");
+    let ins = inspect(&b, &id);
+    let ip: Ipv4Addr = ins["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        ins["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
+        local.to_string()
+    );
+    let hostname = &id[..12];
+    // From the host on 127.0.0.1, and on a host address that is not loopback (the bridge's).
+    let r = http_get((Ipv4Addr::LOCALHOST, local)).unwrap();
+    assert!(r.ends_with(&format!("{hostname}\n")), "{r}");
+    let r = http_get((gateway(), any)).unwrap();
+    assert!(r.ends_with(&format!("{hostname}\n")), "{r}");
+    // The 127.0.0.1-only mapping is not reachable on other addresses.
+    assert!(
+        TcpStream::connect_timeout(&(gateway(), local).into(), Duration::from_millis(500)).is_err()
+    );
+    // From another container: through the published port on the host, and directly.
+    let script = format!(
+        "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {gw} {any} | tail -1; \
+         printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {ip} 80 | tail -1",
+        gw = gateway()
+    );
+    let out = b.run(&["run", "--rm", "busybox", "sh", "-c", &script]).ok();
+    assert_eq!(out, format!("{hostname}\n{hostname}\n"));
+    // A host port that is taken: a clear error before the container starts, nothing left.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let r = b.run(&[
+        "run",
+        "-d",
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        "busybox",
+        "httpd",
+        "-f",
+    ]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr.contains(&format!(
+            "Bind for 127.0.0.1:{port} failed: port is already allocated"
+        )),
+        "{}",
+        r.stderr
+    );
+    let ids: Vec<String> = b
+        .run(&["ps", "-aq", "--no-trunc"])
+        .ok()
+        .lines()
+        .map(String::from)
+        .collect();
+    b.run(&["rm", "-f", &id]).ok();
+    for i in &ids {
+        let _ = b.run(&["rm", "-f", i]);
+    }
+    // Once removed, the port answers no more and everything is gone.
+    assert!(TcpStream::connect_timeout(
+        &(Ipv4Addr::LOCALHOST, local).into(),
+        Duration::from_millis(500)
+    )
+    .is_err());
+    assert_network_clean(&ids);
+}
+
+/// tests/fixtures/udp-echo.c built statically (busybox has no UDP server).
+fn udp_echo() -> std::path::PathBuf {
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("udp-echo-{}", std::process::id()));
+    if !out.exists() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/udp-echo.c");
+        let st = Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("run cc");
+        assert!(
+            st.success(),
+            "building udp-echo failed (is libc6-dev installed?)"
+        );
+    }
+    out
+}
+
+#[test]
+fn root_port_ranges_udp_and_publish_all() {
+    let b = busybox();
+    // Two consecutive free ports on 127.0.0.1 for the range.
+    let base = (20000u16..30000)
+        .step_by(7)
+        .find(|p| {
+            std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+        })
+        .unwrap();
+    let range = format!("127.0.0.1:{}-{}:80-81", base, base + 1);
+    let echo = format!("{}:/udp-echo:ro", udp_echo().display());
+    let id = b
+        .run(&[
+            "run",
+            "-d",
+            "-p",
+            &range,
+            "-p",
+            "127.0.0.1::9999/udp",
+            "--expose",
+            "7000",
+            "-P",
+            "-v",
+            &echo,
+            "busybox",
+            "sh",
+            "-c",
+            "httpd -p 80 -h /etc; httpd -p 81 -h /etc; exec /udp-echo 9999",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    for p in [base, base + 1] {
+        http_get((Ipv4Addr::LOCALHOST, p)).unwrap();
+    }
+    let ports = b.run(&["port", &id]).ok();
+    assert!(ports.contains("9999/udp -> 127.0.0.1:"), "{ports}");
+    assert!(
+        ports.contains("7000/tcp -> 0.0.0.0:"),
+        "-P publishes --expose: {ports}"
+    );
+    let udp: u16 = b.run(&["port", &id, "9999/udp"]).ok().trim()["127.0.0.1:".len()..]
+        .parse()
+        .unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut got = String::new();
+    for _ in 0..20 {
+        sock.send_to(b"ping-udp", ("127.0.0.1", udp)).unwrap();
+        let mut buf = [0u8; 64];
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            got = String::from_utf8_lossy(&buf[..n]).into_owned();
+            break;
+        }
+    }
+    assert_eq!(
+        got, "echo:ping-udp",
+        "UDP round trip through the published port"
+    );
+    b.run(&["rm", "-f", &id]).ok();
+    assert_network_clean(&[id]);
+}
+
+#[test]
+fn root_user_network_resolves_names_and_aliases() {
+    let b = busybox();
+    let net = format!("bt{}", std::process::id());
+    b.run(&["network", "create", &net]).ok();
+    let web = b
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            &format!("{net}-web"),
+            "--network",
+            &net,
+            "--network-alias",
+            "www",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    let script = format!(
+        "nslookup {net}-web >/dev/null && echo name-ok; nslookup www >/dev/null && echo alias-ok; \
+         printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 www 80 | tail -1"
+    );
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .ok();
+    assert_eq!(out, format!("name-ok\nalias-ok\n{}\n", &web[..12]));
+    // On the default bridge, names do not resolve (as in Docker).
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            &format!("nslookup {net}-web >/dev/null 2>&1 && echo found || echo not-found"),
+        ])
+        .ok();
+    assert_eq!(out, "not-found\n");
+    // inspect and ls show it; rm refuses while a container is attached.
+    let ni = json(&b.run(&["network", "inspect", &net]).ok())[0].clone();
+    assert_eq!(ni["Containers"][&web]["Name"], format!("{net}-web"));
+    assert!(b
+        .run(&["network", "ls", "-q"])
+        .ok()
+        .contains(&ni["Id"].as_str().unwrap()[..12]));
+    let e = b.run(&["network", "rm", &net]).fails();
+    assert!(e.contains("has active endpoints"), "{e}");
+    // connect / disconnect a running container.
+    let gw = ni["IPAM"]["Config"][0]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = b
+        .run(&["run", "-d", "busybox", "sleep", "30"])
+        .ok()
+        .trim()
+        .to_string();
+    b.run(&["network", "connect", "--alias", "late", &net, &other])
+        .ok();
+    let out = b
+        .run(&[
+            "exec",
+            &other,
+            "sh",
+            "-c",
+            &format!("ip -o -4 addr show eth1 | wc -l; nslookup www {gw} >/dev/null && echo ok"),
+        ])
+        .ok();
+    assert_eq!(out, "1\nok\n");
+    b.run(&["network", "disconnect", &net, &other]).ok();
+    let out = b
+        .run(&["exec", &other, "sh", "-c", "ls /sys/class/net"])
+        .ok();
+    assert!(!out.contains("eth1"), "{out}");
+    b.run(&["rm", "-f", &web, &other]).ok();
+    b.run(&["network", "rm", &net]).ok();
+    // Its DNS server and bridge are gone with it.
+    let bridge = format!("berth-{}", &ni["Id"].as_str().unwrap()[..9]);
+    assert!(!links().contains(&bridge));
+    let dns = Command::new("pgrep")
+        .args(["-f", &format!("__dns {}", ni["Id"].as_str().unwrap())])
+        .output()
+        .unwrap();
+    assert!(dns.stdout.is_empty(), "DNS server left");
+    assert!(!iptables_rules().contains(&format!("berth-net:{}", &ni["Id"].as_str().unwrap()[..12])));
+    assert_network_clean(&[web, other]);
+}
+
+#[test]
+fn root_network_bad_input_is_refused_cleanly() {
+    let b = busybox();
+    let net = format!("bb{}", std::process::id());
+    b.run(&["network", "create", "--subnet", "10.213.0.0/16", &net])
+        .ok();
+    let e = b
+        .run(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.213.4.0/24",
+            &format!("{net}x"),
+        ])
+        .fails();
+    assert!(e.contains("Pool overlaps"), "{e}");
+    let e = b.run(&["network", "create", &net]).fails();
+    assert!(e.contains("already exists"), "{e}");
+    let e = b
+        .run(&["network", "create", "--subnet", "10.300.0.0/16", "zz"])
+        .fails();
+    assert!(e.contains("--subnet"), "{e}");
+    for (args, want) in [
+        (
+            vec!["run", "--rm", "--network", "nope", "busybox", "true"],
+            "network nope not found",
+        ),
+        (
+            vec!["run", "--rm", "-p", "abc", "busybox", "true"],
+            "invalid container port \"abc\"",
+        ),
+        (
+            vec!["run", "--rm", "-p", "70000:80", "busybox", "true"],
+            "outside 1-65535",
+        ),
+        (
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                &net,
+                "--ip",
+                "10.213.0.300",
+                "busybox",
+                "true",
+            ],
+            "--ip",
+        ),
+        (
+            vec![
+                "run",
+                "--rm",
+                "--network",
+                &net,
+                "--ip",
+                "10.99.0.5",
+                "busybox",
+                "true",
+            ],
+            "not in network",
+        ),
+        (
+            vec!["run", "--rm", "--add-host", "nohost", "busybox", "true"],
+            "--add-host",
+        ),
+    ] {
+        let r = b.run(&args);
+        assert_eq!(r.code, 125, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(b.run(&["ps", "-aq"]).ok(), "", "nothing half-made");
+    let e = b.run(&["network", "rm", "bridge"]).fails();
+    assert!(e.contains("pre-defined network"), "{e}");
+    let e = b.run(&["network", "rm", "nope"]).fails();
+    assert!(e.contains("network nope not found"), "{e}");
+    // --ip, --add-host, --dns on a user network.
+    let out = b
+        .run(&[
+            "run", "--rm", "--network", &net, "--ip", "10.213.0.77", "--add-host",
+            "db.local:10.1.2.3", "--add-host", "gw:host-gateway", "busybox", "sh", "-c",
+            "ip -o -4 addr show eth0 | awk '{print $4}'; grep db.local /etc/hosts; grep -c gw /etc/hosts",
+        ])
+        .ok();
+    assert_eq!(out, "10.213.0.77/16\n10.1.2.3\tdb.local\n1\n");
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--dns",
+            "10.9.9.9",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok();
+    assert!(out.contains("nameserver 10.9.9.9"), "{out}");
+    b.run(&["network", "rm", &net]).ok();
+}
+
+#[test]
+fn root_fifty_published_containers_leave_nothing() {
+    let b = busybox();
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        let id = b
+            .run(&["run", "-d", "-p", "127.0.0.1::80", "busybox", "sleep", "30"])
+            .ok()
+            .trim()
+            .to_string();
+        ids.push(id);
+    }
+    let rules = iptables_rules();
+    for id in &ids {
+        assert!(
+            rules.contains(&format!("berth:{id}")),
+            "no DNAT rule for {id}"
+        );
+    }
+    let mut args = vec!["rm", "-f"];
+    args.extend(ids.iter().map(String::as_str));
+    b.run(&args).ok();
+    assert_network_clean(&ids);
+}
+
+#[test]
+fn root_killed_berth_is_cleaned_up_by_next_network_command() {
+    let b = busybox();
+    let id = b
+        .run(&["run", "-d", "-p", "127.0.0.1::80", "busybox", "sleep", "60"])
+        .ok()
+        .trim()
+        .to_string();
+    let ins = inspect(&b, &id);
+    let pid = ins["State"]["Pid"].as_i64().unwrap();
+    // Kill the supervisor first, then the container: nobody is left to clean up.
+    let sup = Command::new("pgrep")
+        .args(["-f", &format!("__supervise {id}")])
+        .output()
+        .unwrap();
+    for p in String::from_utf8_lossy(&sup.stdout).split_whitespace() {
+        unsafe { libc::kill(p.parse().unwrap(), libc::SIGKILL) };
+    }
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(200));
+    // (Another test's network command may already have reconciled; this one must.)
+    b.run(&["network", "ls"]).ok();
+    assert!(
+        !iptables_rules().contains(&format!("berth:{id}")),
+        "the rule of a dead container survived reconciliation"
+    );
+    b.run(&["rm", "-f", &id]).ok();
+    assert_network_clean(&[id]);
+}
+
+/// A network namespace of the test's own that plays a host whose iptables FORWARD policy is
+/// DROP (as Docker leaves it), with a second namespace as the outside world.
+struct Lab {
+    host: String,
+    ext: String,
+    state: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let tag = format!("{}", std::process::id() % 100000);
+        let (host, ext) = (format!("bth{tag}"), format!("bte{tag}"));
+        let sh = |c: &str| {
+            let st = Command::new("sh").arg("-ec").arg(c).status().unwrap();
+            assert!(st.success(), "{c}");
+        };
+        let _ = Command::new("ip").args(["netns", "del", &host]).status();
+        let _ = Command::new("ip").args(["netns", "del", &ext]).status();
+        sh(&format!(
+            "ip netns add {host}; ip netns add {ext}
+             ip link add bta{tag} type veth peer name btb{tag}
+             ip link set bta{tag} netns {host}; ip link set btb{tag} netns {ext}
+             ip -n {host} addr add 10.231.0.1/30 dev bta{tag}; ip -n {host} link set bta{tag} up
+             ip -n {ext} addr add 10.231.0.2/30 dev btb{tag}; ip -n {ext} link set btb{tag} up
+             ip -n {host} link set lo up; ip -n {ext} link set lo up
+             ip netns exec {host} iptables -w -P FORWARD DROP"
+        ));
+        Lab {
+            host,
+            ext,
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// berth inside the lab's host namespace. nsenter rather than `ip netns exec`: the
+    /// latter mounts a fresh /sys, which hides the cgroup hierarchy.
+    fn berth(&self, b: &Berth, args: &[&str]) -> common::Run {
+        let o = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.host))
+            .args([bin(), "--root"])
+            .arg(b.root())
+            .args(args)
+            .env("BERTH_NETWORK_DIR", self.state.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        common::Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.host])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.ext])
+            .status();
+    }
+}
+
+#[test]
+fn root_forward_drop_policy_does_not_block_berth_traffic() {
+    let b = busybox();
+    let lab = Lab::new();
+    let id = lab
+        .berth(
+            &b,
+            &[
+                "run", "-d", "-p", "8080:80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc",
+            ],
+        )
+        .ok()
+        .trim()
+        .to_string();
+    // From the outside namespace, through DNAT and FORWARD, to the container.
+    let fetch = Command::new("ip")
+        .args(["netns", "exec", &lab.ext, "busybox", "sh", "-c"])
+        .arg("for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 2 10.231.0.1 8080 | tail -1 | grep . && exit 0; sleep 0.3; done; exit 1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&fetch.stdout),
+        format!("{}\n", &id[..12]),
+        "{}",
+        String::from_utf8_lossy(&fetch.stderr)
+    );
+    // From a container out to the outside namespace (masquerade through FORWARD).
+    let out = lab
+        .berth(
+            &b,
+            &[
+                "run",
+                "--rm",
+                "busybox",
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "3",
+                "10.231.0.2",
+            ],
+        )
+        .ok();
+    assert!(out.contains("1 packets received"), "{out}");
+    lab.berth(&b, &["rm", "-f", &id]).ok();
+}

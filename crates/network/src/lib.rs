@@ -1,0 +1,768 @@
+//! berth's container networking, as Docker's bridge driver does it: a Linux bridge per
+//! network, a veth pair per container and network, addresses from a persistent IPAM, NAT out,
+//! published ports as DNAT rules, and an embedded DNS server on user-defined networks so
+//! containers find each other by name.
+//!
+//! The runtime calls [`Networking::allocate`] when a container is created (its addresses are
+//! leased until it is removed), [`Networking::start`] once its network namespace exists and
+//! [`Networking::stop`] when it has exited, [`Networking::release`] when it is removed.
+//! Everything berth creates is found again from the kernel (rule tags, interface names), so
+//! [`Networking::reconcile`] cleans up after a berth process that was killed.
+
+pub mod command;
+pub mod dns;
+pub mod error;
+pub mod firewall;
+pub mod netns;
+pub mod ports;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+pub use error::{Error, Result};
+pub use ports::{parse_exposed, parse_publish, PortMapping, PortRequest, Proto};
+pub use state::{Endpoint, Network, DEFAULT_BRIDGE, DEFAULT_NETWORK};
+
+use command::{ip_batch, sysctl};
+
+/// Networks that exist without being created, as in Docker.
+pub const PREDEFINED: [&str; 3] = ["bridge", "host", "none"];
+
+/// `network create` options.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub name: String,
+    pub driver: Option<String>,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub internal: bool,
+    pub labels: Vec<String>,
+}
+
+/// A container's request to join a network (`--network`, `--network-alias`, `--ip`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attachment {
+    pub network: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+}
+
+/// What a running container holds: its host port reservations. Drop it once it has exited.
+pub struct Running {
+    _reservations: Vec<ports::Reservation>,
+}
+
+/// Network state is host-wide, as bridges and firewall rules are: every berth root on the
+/// host shares it (as podman's network config is shared), so two roots never hand out the
+/// same address or fight over a bridge.
+pub struct Networking {
+    dir: PathBuf,
+}
+
+/// `$BERTH_NETWORK_DIR`, or /var/lib/berth/network. Only a separate network namespace (a test
+/// harness's, say) should use another one.
+pub fn default_dir() -> PathBuf {
+    std::env::var_os("BERTH_NETWORK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/berth/network"))
+}
+
+/// Start time of a live process (field 22 of /proc/PID/stat), to tell it from a later process
+/// that got the same pid.
+fn process_start(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
+    // A zombie has exited: its network namespace is already gone.
+    if matches!(fields.next()?, "Z" | "X") {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+/// Whether an endpoint's container still exists (None if not) and whether it runs.
+pub(crate) fn container_state(e: &Endpoint) -> Option<bool> {
+    if !e.container_dir.join("container.json").exists() {
+        return None;
+    }
+    Some(e.pid > 0 && process_start(e.pid) == Some(e.pid_start))
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    hex::encode(b)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Asked of the kernel for the caller's network namespace (/sys/class/net would show the
+/// namespace of whoever mounted /sys).
+fn link_exists(name: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated name.
+    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+}
+
+fn delete_link(name: &str) {
+    if !name.is_empty() && link_exists(name) {
+        let _ = ip_batch("delete link", &format!("link del {name}\n"), None);
+    }
+}
+
+/// The host end of a container's veth: `bv` + 11 characters of the id + interface number.
+fn host_veth_name(container_id: &str, ifname: &str) -> String {
+    let n = ifname.trim_start_matches("eth");
+    format!("bv{}{}", &container_id[..11.min(container_id.len())], n)
+}
+
+impl Networking {
+    pub fn open(dir: &Path) -> Networking {
+        Networking {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn lock(&self) -> Result<state::Locked> {
+        state::lock(&self.dir)
+    }
+
+    /// Adds the default `bridge` network to the state if it is not there yet.
+    fn ensure_default(st: &mut state::State) -> Result<()> {
+        if st.network(DEFAULT_NETWORK).is_some() {
+            return Ok(());
+        }
+        let subnet = st.choose_subnet(&state::host_routes())?;
+        st.networks.insert(
+            0,
+            Network {
+                id: random_id(),
+                name: DEFAULT_NETWORK.into(),
+                driver: "bridge".into(),
+                gateway: subnet.hosts().next().ok_or(Error::NoPool)?,
+                subnet,
+                bridge: DEFAULT_BRIDGE.into(),
+                internal: false,
+                labels: BTreeMap::new(),
+                created: now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// `network create`.
+    pub fn create(&self, o: &CreateOptions) -> Result<Network> {
+        let bad = |flag: &'static str, value: &str, reason: &str| Error::BadFlag {
+            flag,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        if let Some(d) = &o.driver {
+            if d != "bridge" {
+                return Err(bad("--driver", d, "only the bridge driver is supported"));
+            }
+        }
+        let valid = !o.name.is_empty()
+            && o.name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+            && o.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
+            return Err(bad(
+                "network name",
+                &o.name,
+                "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+            ));
+        }
+        let mut locked = self.lock()?;
+        Self::ensure_default(&mut locked.state)?;
+        let st = &mut locked.state;
+        if PREDEFINED.contains(&o.name.as_str()) || st.networks.iter().any(|n| n.name == o.name) {
+            return Err(Error::Exists(o.name.clone()));
+        }
+        let routes = state::host_routes();
+        let subnet = match &o.subnet {
+            Some(s) => {
+                let net: Ipv4Net = s.parse().map_err(|_| {
+                    bad("--subnet", s, "expected an IPv4 CIDR such as 10.20.0.0/16")
+                })?;
+                if net.prefix_len() > 30 {
+                    return Err(bad("--subnet", s, "the subnet is too small (at most /30)"));
+                }
+                let net = net.trunc();
+                if let Some(what) = st.overlap(&net, &routes) {
+                    return Err(Error::Overlap(what));
+                }
+                net
+            }
+            None => st.choose_subnet(&routes)?,
+        };
+        let gateway = match &o.gateway {
+            Some(g) => {
+                let ip: Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| bad("--gateway", g, "expected an IPv4 address"))?;
+                if !subnet.contains(&ip) || ip == subnet.network() || ip == subnet.broadcast() {
+                    return Err(bad(
+                        "--gateway",
+                        g,
+                        &format!("not a host address of {subnet}"),
+                    ));
+                }
+                ip
+            }
+            None => subnet.hosts().next().ok_or(Error::NoPool)?,
+        };
+        let mut labels = BTreeMap::new();
+        for l in &o.labels {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            labels.insert(k.to_string(), v.to_string());
+        }
+        let id = random_id();
+        let net = Network {
+            bridge: format!("berth-{}", &id[..9]),
+            id,
+            name: o.name.clone(),
+            driver: "bridge".into(),
+            subnet,
+            gateway,
+            internal: o.internal,
+            labels,
+            created: now(),
+        };
+        st.networks.push(net.clone());
+        locked.save()?;
+        Ok(net)
+    }
+
+    /// All bridge networks (the default one included).
+    pub fn list(&self) -> Result<Vec<Network>> {
+        let mut locked = self.lock()?;
+        if locked.state.network(DEFAULT_NETWORK).is_none() {
+            Self::ensure_default(&mut locked.state)?;
+            locked.save()?;
+        }
+        Ok(locked.state.networks.clone())
+    }
+
+    pub fn get(&self, key: &str) -> Result<Network> {
+        self.list()?
+            .into_iter()
+            .find(|n| n.name == key)
+            .or_else(|| state::read(&self.dir).network(key).cloned())
+            .ok_or_else(|| Error::NotFound(key.to_string()))
+    }
+
+    pub fn endpoints(&self, network_id: &str) -> Vec<Endpoint> {
+        state::read(&self.dir)
+            .endpoints_of(network_id)
+            .cloned()
+            .collect()
+    }
+
+    /// A container's endpoints with their networks, in interface order.
+    pub fn container_endpoints(&self, container_id: &str) -> Vec<(Network, Endpoint)> {
+        let st = state::read(&self.dir);
+        let mut v: Vec<(Network, Endpoint)> = st
+            .endpoints
+            .iter()
+            .filter(|e| e.container_id == container_id)
+            .filter_map(|e| {
+                st.networks
+                    .iter()
+                    .find(|n| n.id == e.network_id)
+                    .map(|n| (n.clone(), e.clone()))
+            })
+            .collect();
+        v.sort_by(|a, b| a.1.ifname.cmp(&b.1.ifname));
+        v
+    }
+
+    /// `network rm`.
+    pub fn remove(&self, key: &str) -> Result<String> {
+        if PREDEFINED.contains(&key) {
+            return Err(Error::Predefined(key.to_string()));
+        }
+        let mut locked = self.lock()?;
+        let net = locked
+            .state
+            .network(key)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(key.to_string()))?;
+        if net.is_default() {
+            return Err(Error::Predefined(net.name));
+        }
+        if locked.state.endpoints_of(&net.id).next().is_some() {
+            return Err(Error::InUse {
+                name: net.name,
+                id: net.id,
+            });
+        }
+        self.tear_down_network(&net)?;
+        locked.state.networks.retain(|n| n.id != net.id);
+        locked.save()?;
+        Ok(net.name)
+    }
+
+    fn tear_down_network(&self, net: &Network) -> Result<()> {
+        dns::stop(&self.dir, net);
+        let tag = firewall::network_tag(net);
+        firewall::remove_where(&|t| t == tag)?;
+        delete_link(&net.bridge);
+        Ok(())
+    }
+
+    /// `network prune`: user-defined networks without containers.
+    pub fn prune(&self) -> Result<Vec<String>> {
+        let mut locked = self.lock()?;
+        let unused: Vec<Network> = locked
+            .state
+            .networks
+            .iter()
+            .filter(|n| !n.is_default() && locked.state.endpoints_of(&n.id).next().is_none())
+            .cloned()
+            .collect();
+        for n in &unused {
+            self.tear_down_network(n)?;
+        }
+        locked
+            .state
+            .networks
+            .retain(|n| !unused.iter().any(|u| u.id == n.id));
+        locked.save()?;
+        Ok(unused.into_iter().map(|n| n.name).collect())
+    }
+
+    fn new_endpoint(
+        st: &state::State,
+        container_id: &str,
+        container_name: &str,
+        container_dir: &Path,
+        a: &Attachment,
+    ) -> Result<Endpoint> {
+        let net = st
+            .network(&a.network)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(a.network.clone()))?;
+        if st
+            .endpoints
+            .iter()
+            .any(|e| e.container_id == container_id && e.network_id == net.id)
+        {
+            return Err(Error::AlreadyAttached {
+                container: container_name.to_string(),
+                network: net.name,
+            });
+        }
+        if net.is_default() && !a.aliases.is_empty() {
+            return Err(Error::BadFlag {
+                flag: "--network-alias",
+                value: a.aliases.join(","),
+                reason: "network-scoped aliases are only supported for user-defined networks"
+                    .into(),
+            });
+        }
+        if net.is_default() && a.ip.is_some() {
+            return Err(Error::BadFlag {
+                flag: "--ip",
+                value: a.ip.map(|i| i.to_string()).unwrap_or_default(),
+                reason: "user specified IP address is supported on user defined networks only"
+                    .into(),
+            });
+        }
+        let n = (0..)
+            .find(|i| {
+                !st.endpoints
+                    .iter()
+                    .any(|e| e.container_id == container_id && e.ifname == format!("eth{i}"))
+            })
+            .unwrap_or(0);
+        let ifname = format!("eth{n}");
+        Ok(Endpoint {
+            container_id: container_id.to_string(),
+            container_name: container_name.to_string(),
+            container_dir: container_dir.to_path_buf(),
+            pid: 0,
+            pid_start: 0,
+            network_id: net.id.clone(),
+            ip: st.allocate_ip(&net, a.ip)?,
+            aliases: a.aliases.clone(),
+            host_veth: host_veth_name(container_id, &ifname),
+            ifname,
+            ports: Vec::new(),
+        })
+    }
+
+    /// Leases addresses for a new container on the networks it asks for. Nothing is kept if
+    /// one of them fails.
+    pub fn allocate(
+        &self,
+        container_id: &str,
+        container_name: &str,
+        container_dir: &Path,
+        attachments: &[Attachment],
+    ) -> Result<Vec<(Network, Endpoint)>> {
+        let mut locked = self.lock()?;
+        Self::ensure_default(&mut locked.state)?;
+        let before = locked.state.endpoints.len();
+        for a in attachments {
+            match Self::new_endpoint(
+                &locked.state,
+                container_id,
+                container_name,
+                container_dir,
+                a,
+            ) {
+                Ok(e) => locked.state.endpoints.push(e),
+                Err(e) => {
+                    locked.state.endpoints.truncate(before);
+                    return Err(e);
+                }
+            }
+        }
+        locked.save()?;
+        drop(locked);
+        Ok(self.container_endpoints(container_id))
+    }
+
+    /// Sets up a bridge (with its rules) if the host does not have it yet (first use, or
+    /// after a reboot).
+    fn ensure_bridge(net: &Network) -> Result<()> {
+        if link_exists(&net.bridge) {
+            return Ok(());
+        }
+        firewall::ensure_base()?;
+        let batch = format!(
+            "link add {br} type bridge\naddr add {gw}/{p} dev {br}\nlink set {br} up\n",
+            br = net.bridge,
+            gw = net.gateway,
+            p = net.subnet.prefix_len()
+        );
+        ip_batch("create bridge", &batch, None)?;
+        sysctl("net/ipv4/ip_forward", "1")?;
+        // DNAT of connections to 127.0.0.1 towards the bridge (what podman/netavark do too).
+        sysctl(&format!("net/ipv4/conf/{}/route_localnet", net.bridge), "1")?;
+        let tag = firewall::network_tag(net);
+        firewall::remove_where(&|t| t == tag)?;
+        firewall::add_network(net)
+    }
+
+    /// Wires one endpoint into the namespace of `pid` (host side: veth into the bridge).
+    fn plug(net: &Network, e: &Endpoint, pid: i32, default_route: bool) -> Result<()> {
+        Self::ensure_bridge(net)?;
+        delete_link(&e.host_veth);
+        ip_batch(
+            "create veth",
+            &format!(
+                "link add {hv} type veth peer name {ifn} netns {pid}\nlink set {hv} master {br} up\n",
+                hv = e.host_veth,
+                ifn = e.ifname,
+                br = net.bridge
+            ),
+            None,
+        )?;
+        let mut inner = format!(
+            "link set lo up\naddr add {ip}/{p} dev {ifn}\nlink set {ifn} up\n",
+            ip = e.ip,
+            p = net.subnet.prefix_len(),
+            ifn = e.ifname
+        );
+        if default_route {
+            inner.push_str(&format!("route add default via {}\n", net.gateway));
+        }
+        ip_batch("configure container network", &inner, Some(pid))
+    }
+
+    /// Connects a started container (init process `pid`) to its networks and publishes its
+    /// ports on the first one. Keep the returned value until the container has exited.
+    pub fn start(&self, container_id: &str, pid: i32, publish: &[PortRequest]) -> Result<Running> {
+        let mut locked = self.lock()?;
+        let eps = {
+            let st = &locked.state;
+            let mut v: Vec<(Network, Endpoint)> = st
+                .endpoints
+                .iter()
+                .filter(|e| e.container_id == container_id)
+                .filter_map(|e| st.network(&e.network_id).map(|n| (n.clone(), e.clone())))
+                .collect();
+            v.sort_by(|a, b| a.1.ifname.cmp(&b.1.ifname));
+            v
+        };
+        let mut route_set = false;
+        for (net, e) in &eps {
+            let route = !route_set && !net.internal;
+            route_set |= route;
+            Self::plug(net, e, pid, route)?;
+        }
+        let pid_start = process_start(pid).unwrap_or(0);
+        for e in locked
+            .state
+            .endpoints
+            .iter_mut()
+            .filter(|e| e.container_id == container_id)
+        {
+            e.pid = pid;
+            e.pid_start = pid_start;
+        }
+        locked.save()?;
+        let mut reservations = Vec::new();
+        if let Some((net, first)) = eps.first() {
+            if !publish.is_empty() && !net.internal {
+                reservations = ports::reserve(publish)?;
+                let maps: Vec<PortMapping> =
+                    reservations.iter().map(|r| r.mapping.clone()).collect();
+                firewall::add_ports(container_id, first.ip, &maps)?;
+                if let Some(e) = locked
+                    .state
+                    .endpoints
+                    .iter_mut()
+                    .find(|e| e.container_id == container_id && e.ifname == first.ifname)
+                {
+                    e.ports = maps;
+                }
+                locked.save()?;
+            }
+        }
+        drop(locked);
+        for (net, _) in &eps {
+            if !net.is_default() {
+                dns::ensure_running(&self.dir, net)?;
+            }
+        }
+        Ok(Running {
+            _reservations: reservations,
+        })
+    }
+
+    /// Undoes `start` once the container has exited: port rules and veths go; leases stay.
+    pub fn stop(&self, container_id: &str) -> Result<()> {
+        let mut locked = self.lock()?;
+        let tag = firewall::container_tag(container_id);
+        let had_ports = locked
+            .state
+            .endpoints
+            .iter()
+            .any(|e| e.container_id == container_id && !e.ports.is_empty());
+        if had_ports {
+            firewall::remove_where(&|t| t == tag)?;
+        }
+        for e in locked
+            .state
+            .endpoints
+            .iter_mut()
+            .filter(|e| e.container_id == container_id)
+        {
+            e.ports.clear();
+            e.pid = 0;
+            delete_link(&e.host_veth);
+        }
+        locked.save()
+    }
+
+    /// Frees everything of a removed container, its leases included.
+    pub fn release(&self, container_id: &str) -> Result<()> {
+        self.stop(container_id)?;
+        let mut locked = self.lock()?;
+        let before = locked.state.endpoints.len();
+        locked
+            .state
+            .endpoints
+            .retain(|e| e.container_id != container_id);
+        if locked.state.endpoints.len() != before {
+            locked.save()?;
+        }
+        Ok(())
+    }
+
+    /// `network connect`: leases an address and, if the container runs (`pid`), plugs it in.
+    pub fn connect(
+        &self,
+        container_id: &str,
+        container_name: &str,
+        container_dir: &Path,
+        a: &Attachment,
+        pid: Option<i32>,
+    ) -> Result<Endpoint> {
+        let mut locked = self.lock()?;
+        Self::ensure_default(&mut locked.state)?;
+        let mut e = Self::new_endpoint(
+            &locked.state,
+            container_id,
+            container_name,
+            container_dir,
+            a,
+        )?;
+        let net = locked
+            .state
+            .network(&e.network_id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(a.network.clone()))?;
+        if let Some(pid) = pid {
+            let has_route = locked
+                .state
+                .endpoints
+                .iter()
+                .filter(|x| x.container_id == container_id)
+                .any(|x| {
+                    locked
+                        .state
+                        .network(&x.network_id)
+                        .is_some_and(|n| !n.internal)
+                });
+            Self::plug(&net, &e, pid, !has_route && !net.internal)?;
+            e.pid = pid;
+            e.pid_start = process_start(pid).unwrap_or(0);
+        }
+        locked.state.endpoints.push(e.clone());
+        locked.save()?;
+        drop(locked);
+        if pid.is_some() && !net.is_default() {
+            dns::ensure_running(&self.dir, &net)?;
+        }
+        Ok(e)
+    }
+
+    /// `network disconnect`.
+    pub fn disconnect(
+        &self,
+        container_id: &str,
+        container_name: &str,
+        network: &str,
+    ) -> Result<()> {
+        let mut locked = self.lock()?;
+        let net = locked
+            .state
+            .network(network)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(network.to_string()))?;
+        let Some(pos) = locked
+            .state
+            .endpoints
+            .iter()
+            .position(|e| e.container_id == container_id && e.network_id == net.id)
+        else {
+            return Err(Error::NotAttached {
+                container: container_name.to_string(),
+                network: net.name,
+            });
+        };
+        let e = locked.state.endpoints.remove(pos);
+        if !e.ports.is_empty() {
+            let tag = firewall::container_tag(container_id);
+            firewall::remove_where(&|t| t == tag)?;
+        }
+        delete_link(&e.host_veth);
+        locked.save()
+    }
+
+    /// Keeps DNS names right after `rename`.
+    pub fn rename(&self, container_id: &str, new_name: &str) -> Result<()> {
+        let mut locked = self.lock()?;
+        let mut changed = false;
+        for e in locked
+            .state
+            .endpoints
+            .iter_mut()
+            .filter(|e| e.container_id == container_id)
+        {
+            e.container_name = new_name.to_string();
+            changed = true;
+        }
+        if changed {
+            locked.save()?;
+        }
+        Ok(())
+    }
+
+    /// Published ports of a container, as recorded while it runs.
+    pub fn published(&self, container_id: &str) -> Vec<PortMapping> {
+        state::read(&self.dir)
+            .endpoints
+            .iter()
+            .filter(|e| e.container_id == container_id)
+            .flat_map(|e| e.ports.clone())
+            .collect()
+    }
+
+    /// Removes what berth processes that died left behind: leases of containers that no
+    /// longer exist, rules and veths of containers that no longer run, rules and bridges of
+    /// networks that no longer exist.
+    pub fn reconcile(&self) -> Result<()> {
+        let mut locked = self.lock()?;
+        let st = &mut locked.state;
+        let before = st.endpoints.len();
+        let mut stale_veths = Vec::new();
+        st.endpoints.retain(|e| {
+            let keep = container_state(e).is_some();
+            if !keep {
+                stale_veths.push(e.host_veth.clone());
+            }
+            keep
+        });
+        let mut changed = st.endpoints.len() != before;
+        let mut running = Vec::new();
+        for e in st.endpoints.iter_mut() {
+            if container_state(e) == Some(true) {
+                running.push(firewall::container_tag(&e.container_id));
+            } else {
+                stale_veths.push(e.host_veth.clone());
+                if !e.ports.is_empty() || e.pid != 0 {
+                    e.ports.clear();
+                    e.pid = 0;
+                    changed = true;
+                }
+            }
+        }
+        let nets: Vec<String> = st.networks.iter().map(firewall::network_tag).collect();
+        let doomed = |t: &str| {
+            if t.starts_with("berth-net:") {
+                !nets.iter().any(|n| n == t)
+            } else {
+                !running.iter().any(|r| r == t)
+            }
+        };
+        if firewall::tags().iter().any(|t| doomed(t)) {
+            firewall::remove_where(&doomed)?;
+        }
+        for v in stale_veths {
+            delete_link(&v);
+        }
+        // Bridges of berth's naming that no network owns any more (removal interrupted).
+        let bridges = command::run(
+            "list bridges",
+            "ip",
+            &["-o", "link", "show", "type", "bridge"],
+            None,
+            None,
+        )
+        .unwrap_or_default();
+        for line in bridges.lines() {
+            let name = line.split(':').nth(1).unwrap_or("").trim();
+            let name = name.split('@').next().unwrap_or(name);
+            if name.starts_with("berth") && !st.networks.iter().any(|n| n.bridge == name) {
+                delete_link(name);
+            }
+        }
+        if changed {
+            locked.save()?;
+        }
+        Ok(())
+    }
+}

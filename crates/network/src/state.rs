@@ -1,0 +1,333 @@
+//! Networks and endpoints on disk (`<root>/network/state.json`), changed only under an
+//! exclusive lock (`<root>/network/lock`), so IP leases are never handed out twice, even by
+//! berth processes running side by side. Also the address management (IPAM) that works on it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::ports::PortMapping;
+
+/// A bridge network.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    /// The Linux bridge on the host.
+    pub bridge: String,
+    pub internal: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub created: String,
+}
+
+impl Network {
+    /// The default `bridge` network: no DNS between containers, as in Docker.
+    pub fn is_default(&self) -> bool {
+        self.name == DEFAULT_NETWORK
+    }
+}
+
+/// A container's place on a network; the lease of its address lives as long as it does.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Endpoint {
+    pub container_id: String,
+    pub container_name: String,
+    /// The container's record directory: the endpoint is stale once it is gone.
+    pub container_dir: PathBuf,
+    /// The container's init process while it runs (0 otherwise), with its start time.
+    #[serde(default)]
+    pub pid: i32,
+    #[serde(default)]
+    pub pid_start: u64,
+    pub network_id: String,
+    pub ip: Ipv4Addr,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The interface inside the container (eth0, eth1, …).
+    pub ifname: String,
+    /// The veth end on the host, attached to the bridge.
+    pub host_veth: String,
+    /// Published ports while the container runs (empty otherwise).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+}
+
+#[derive(Serialize, Deserialize, Default, Debug)]
+pub struct State {
+    #[serde(default)]
+    pub networks: Vec<Network>,
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+}
+
+pub const DEFAULT_NETWORK: &str = "bridge";
+pub const DEFAULT_BRIDGE: &str = "berth0";
+
+impl State {
+    pub fn network(&self, key: &str) -> Option<&Network> {
+        self.networks
+            .iter()
+            .find(|n| n.name == key)
+            .or_else(|| self.networks.iter().find(|n| n.id == key))
+            .or_else(|| {
+                let mut m = self.networks.iter().filter(|n| n.id.starts_with(key));
+                match (m.next(), m.next()) {
+                    (Some(n), None) if !key.is_empty() => Some(n),
+                    _ => None,
+                }
+            })
+    }
+
+    pub fn endpoints_of<'a>(
+        &'a self,
+        network_id: &'a str,
+    ) -> impl Iterator<Item = &'a Endpoint> + 'a {
+        self.endpoints
+            .iter()
+            .filter(move |e| e.network_id == network_id)
+    }
+
+    /// The lowest free address of the network (or `wanted`, if free and inside it).
+    pub fn allocate_ip(&self, net: &Network, wanted: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+        let used = |ip: Ipv4Addr| {
+            ip == net.gateway
+                || ip == net.subnet.network()
+                || ip == net.subnet.broadcast()
+                || self.endpoints_of(&net.id).any(|e| e.ip == ip)
+        };
+        if let Some(ip) = wanted {
+            if !net.subnet.contains(&ip) {
+                return Err(Error::BadFlag {
+                    flag: "--ip",
+                    value: ip.to_string(),
+                    reason: format!("not in network {}'s subnet {}", net.name, net.subnet),
+                });
+            }
+            if used(ip) {
+                return Err(Error::AddressInUse(ip.to_string()));
+            }
+            return Ok(ip);
+        }
+        net.subnet
+            .hosts()
+            .find(|ip| !used(*ip))
+            .ok_or_else(|| Error::Exhausted(net.name.clone()))
+    }
+
+    /// A subnet for a new network: the first of Docker's default pools (172.17–31.0.0/16,
+    /// then 192.168.N.0/20) that overlaps no berth network and no route on the host.
+    pub fn choose_subnet(&self, host_routes: &[Ipv4Net]) -> Result<Ipv4Net> {
+        let candidates = (17..=31)
+            .map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16))
+            .chain((0..16).map(|i| Ipv4Net::new(Ipv4Addr::new(192, 168, i * 16, 0), 20)));
+        for c in candidates.flatten() {
+            if self.overlap(&c, host_routes).is_none() {
+                return Ok(c);
+            }
+        }
+        Err(Error::NoPool)
+    }
+
+    /// What `subnet` overlaps with, if anything.
+    pub fn overlap(&self, subnet: &Ipv4Net, host_routes: &[Ipv4Net]) -> Option<String> {
+        let clash = |a: &Ipv4Net, b: &Ipv4Net| a.contains(&b.network()) || b.contains(&a.network());
+        if let Some(n) = self.networks.iter().find(|n| clash(&n.subnet, subnet)) {
+            return Some(format!("network {} has {}", n.name, n.subnet));
+        }
+        host_routes
+            .iter()
+            .find(|r| r.prefix_len() > 0 && clash(r, subnet))
+            .map(|r| format!("a route on the host covers {r}"))
+    }
+}
+
+/// IPv4 routes of the host's network namespace (from /proc/net/route).
+pub fn host_routes() -> Vec<Ipv4Net> {
+    let text = fs::read_to_string("/proc/net/route").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 8 {
+                return None;
+            }
+            let dst = u32::from_str_radix(f[1], 16).ok()?.swap_bytes();
+            let mask = u32::from_str_radix(f[7], 16).ok()?.swap_bytes();
+            Ipv4Net::new(Ipv4Addr::from(dst), mask.count_ones() as u8).ok()
+        })
+        .collect()
+}
+
+/// The state file with its lock held; `save` writes it back atomically.
+pub struct Locked {
+    pub state: State,
+    path: PathBuf,
+    _lock: fs::File,
+}
+
+pub fn lock(dir: &Path) -> Result<Locked> {
+    fs::create_dir_all(dir).ctx("create directory", dir)?;
+    let lock_path = dir.join("lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .ctx("open", &lock_path)?;
+    // SAFETY: flock on a descriptor we own; released when the file is closed.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error()).ctx("lock", &lock_path);
+    }
+    let path = dir.join("state.json");
+    let state = match fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::State {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+        Err(e) => return Err(e).ctx("read", &path),
+    };
+    Ok(Locked {
+        state,
+        path,
+        _lock: lock,
+    })
+}
+
+impl Locked {
+    pub fn save(&self) -> Result<()> {
+        let tmp = self
+            .path
+            .with_extension(format!("tmp{}", std::process::id()));
+        let body = serde_json::to_vec_pretty(&self.state).map_err(|e| Error::State {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut f = fs::File::create(&tmp).ctx("create", &tmp)?;
+        f.write_all(&body).ctx("write", &tmp)?;
+        f.sync_all().ctx("sync", &tmp)?;
+        fs::rename(&tmp, &self.path).ctx("rename", &self.path)
+    }
+}
+
+/// Reads the state without locking (for read-only views such as `berth port`).
+pub fn read(dir: &Path) -> State {
+    fs::read(dir.join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(name: &str, subnet: &str) -> Network {
+        let subnet: Ipv4Net = subnet.parse().unwrap();
+        Network {
+            id: format!("{name:0>64}"),
+            name: name.into(),
+            driver: "bridge".into(),
+            gateway: subnet.hosts().next().unwrap(),
+            subnet,
+            bridge: "berth-x".into(),
+            internal: false,
+            labels: BTreeMap::new(),
+            created: String::new(),
+        }
+    }
+
+    fn ep(n: &Network, ip: &str) -> Endpoint {
+        Endpoint {
+            container_id: ip.into(),
+            container_name: ip.into(),
+            container_dir: PathBuf::new(),
+            pid: 0,
+            pid_start: 0,
+            network_id: n.id.clone(),
+            ip: ip.parse().unwrap(),
+            aliases: vec![],
+            ifname: "eth0".into(),
+            host_veth: String::new(),
+            ports: vec![],
+        }
+    }
+
+    #[test]
+    fn addresses_skip_gateway_and_leases() {
+        let n = net("a", "10.9.0.0/29");
+        let mut s = State {
+            networks: vec![n.clone()],
+            endpoints: vec![],
+        };
+        assert_eq!(s.allocate_ip(&n, None).unwrap().to_string(), "10.9.0.2");
+        s.endpoints.push(ep(&n, "10.9.0.2"));
+        s.endpoints.push(ep(&n, "10.9.0.4"));
+        assert_eq!(s.allocate_ip(&n, None).unwrap().to_string(), "10.9.0.3");
+        s.endpoints.push(ep(&n, "10.9.0.3"));
+        for ip in ["10.9.0.5", "10.9.0.6"] {
+            let got = s.allocate_ip(&n, None).unwrap();
+            assert_eq!(got.to_string(), ip);
+            s.endpoints.push(ep(&n, ip));
+        }
+        // .7 is the broadcast address: the /29 is full.
+        assert!(matches!(s.allocate_ip(&n, None), Err(Error::Exhausted(_))));
+        let e = s
+            .allocate_ip(&n, Some("10.9.0.4".parse().unwrap()))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "Address already in use: 10.9.0.4");
+        let e = s
+            .allocate_ip(&n, Some("10.8.0.4".parse().unwrap()))
+            .unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("not in network a's subnet 10.9.0.0/29"));
+    }
+
+    #[test]
+    fn subnets_avoid_networks_and_routes() {
+        let s = State {
+            networks: vec![net("a", "172.18.0.0/16")],
+            endpoints: vec![],
+        };
+        let routes: Vec<Ipv4Net> = vec![
+            "0.0.0.0/0".parse().unwrap(),
+            "172.17.0.0/16".parse().unwrap(),
+            "172.19.5.0/24".parse().unwrap(),
+        ];
+        assert_eq!(
+            s.choose_subnet(&routes).unwrap().to_string(),
+            "172.20.0.0/16"
+        );
+        assert!(s
+            .overlap(&"172.18.3.0/24".parse().unwrap(), &routes)
+            .unwrap()
+            .contains("network a"));
+        assert!(s
+            .overlap(&"10.1.0.0/16".parse().unwrap(), &routes)
+            .is_none());
+    }
+
+    #[test]
+    fn lookup_by_name_id_and_prefix() {
+        let s = State {
+            networks: vec![net("a", "10.1.0.0/16"), net("b", "10.2.0.0/16")],
+            endpoints: vec![],
+        };
+        assert_eq!(s.network("a").unwrap().name, "a");
+        assert_eq!(s.network(&s.networks[1].id.clone()).unwrap().name, "b");
+        assert!(s.network("000").is_none(), "ambiguous prefix");
+        assert!(s.network("zzz").is_none());
+    }
+}
