@@ -64,11 +64,23 @@ fn links() -> Vec<String> {
         .collect()
 }
 
-/// Nothing of these containers is left: no lease, no rule, no veth.
+/// Nothing of these containers is left: no lease, no rule, no veth. (The kernel removes a
+/// veth with its network namespace, asynchronously: give it a few seconds.)
 fn assert_network_clean(ids: &[String]) {
     let st = network_state();
     let rules = iptables_rules();
-    let links = links();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut links = links();
+    while Instant::now() < deadline
+        && ids.iter().any(|id| {
+            links
+                .iter()
+                .any(|l| l.starts_with(&format!("bv{}", &id[..11])))
+        })
+    {
+        std::thread::sleep(Duration::from_millis(50));
+        links = self::links();
+    }
     for id in ids {
         let leased = st["endpoints"]
             .as_array()

@@ -45,3 +45,125 @@ pub fn loopback_up(pid: i32) -> Result<()> {
         Err(_) => Err(fail("the worker thread panicked".into())),
     }
 }
+
+/// The kernel's `struct rtentry` (for SIOCADDRT); the libc crate has it only for musl.
+#[repr(C)]
+struct RtEntry {
+    rt_pad1: libc::c_ulong,
+    rt_dst: libc::sockaddr,
+    rt_gateway: libc::sockaddr,
+    rt_genmask: libc::sockaddr,
+    rt_flags: libc::c_ushort,
+    rt_pad2: libc::c_short,
+    rt_pad3: libc::c_ulong,
+    rt_pad4: *mut libc::c_void,
+    rt_metric: libc::c_short,
+    rt_dev: *mut libc::c_char,
+    rt_mtu: libc::c_ulong,
+    rt_window: libc::c_ulong,
+    rt_irtt: libc::c_ushort,
+}
+
+fn sockaddr(ip: std::net::Ipv4Addr) -> libc::sockaddr {
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in and sockaddr have the same size; this is how the API is used.
+    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
+}
+
+/// Inside the namespace of `pid`: `lo` up, `ifname` up with `ip/prefix`, and a default route
+/// via `gateway`. Classic interface ioctls from a thread that joined the namespace, rather
+/// than another `ip` process: this is on every container's start-up path.
+pub fn configure_interface(
+    pid: i32,
+    ifname: &str,
+    ip: std::net::Ipv4Addr,
+    prefix: u8,
+    gateway: Option<std::net::Ipv4Addr>,
+) -> Result<()> {
+    let fail = |what: &str, reason: String| Error::Command {
+        what: "configuring the container's network",
+        cmd: format!("{what} in the network namespace of pid {pid}"),
+        reason,
+    };
+    if ifname.len() >= libc::IFNAMSIZ {
+        return Err(fail("name", format!("interface name {ifname} is too long")));
+    }
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+        .map_err(|e| fail("open namespace", e.to_string()))?;
+    let ifname = ifname.to_string();
+    let worker = std::thread::spawn(
+        move || -> std::result::Result<(), (&'static str, std::io::Error)> {
+            use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+            let os = std::io::Error::last_os_error;
+            // SAFETY: setns on this thread only; ioctls on a socket we own with structures
+            // that are fully initialised.
+            unsafe {
+                if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                    return Err(("setns", os()));
+                }
+                let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+                if s < 0 {
+                    return Err(("socket", os()));
+                }
+                let s = OwnedFd::from_raw_fd(s);
+                let req_for = |name: &str| {
+                    let mut req: libc::ifreq = std::mem::zeroed();
+                    for (i, b) in name.bytes().enumerate() {
+                        req.ifr_name[i] = b as libc::c_char;
+                    }
+                    req
+                };
+                let up = |name: &str| -> std::result::Result<(), (&'static str, std::io::Error)> {
+                    let mut req = req_for(name);
+                    if libc::ioctl(s.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) != 0 {
+                        return Err(("get flags", os()));
+                    }
+                    req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+                    if libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &req) != 0 {
+                        return Err(("set flags", os()));
+                    }
+                    Ok(())
+                };
+                up("lo")?;
+                let mut req = req_for(&ifname);
+                req.ifr_ifru.ifru_addr = sockaddr(ip);
+                if libc::ioctl(s.as_raw_fd(), libc::SIOCSIFADDR, &req) != 0 {
+                    return Err(("set address", os()));
+                }
+                let mask = if prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - prefix as u32)
+                };
+                req.ifr_ifru.ifru_netmask = sockaddr(std::net::Ipv4Addr::from(mask));
+                if libc::ioctl(s.as_raw_fd(), libc::SIOCSIFNETMASK, &req) != 0 {
+                    return Err(("set netmask", os()));
+                }
+                up(&ifname)?;
+                if let Some(gw) = gateway {
+                    let mut rt: RtEntry = std::mem::zeroed();
+                    rt.rt_dst = sockaddr(std::net::Ipv4Addr::UNSPECIFIED);
+                    rt.rt_genmask = sockaddr(std::net::Ipv4Addr::UNSPECIFIED);
+                    rt.rt_gateway = sockaddr(gw);
+                    rt.rt_flags = (libc::RTF_UP | libc::RTF_GATEWAY) as libc::c_ushort;
+                    if libc::ioctl(s.as_raw_fd(), libc::SIOCADDRT, &rt) != 0 {
+                        return Err(("add default route", os()));
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+    match worker.join() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err((what, e))) => Err(fail(what, e.to_string())),
+        Err(_) => Err(fail("configure", "the worker thread panicked".into())),
+    }
+}

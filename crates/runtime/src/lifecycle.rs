@@ -495,7 +495,7 @@ impl Runtime {
         let oom = crate::cgroups::CgroupFs::host().oom_killed(id);
         let _ = self.engine.delete(id);
         drop(wired);
-        if on_bridge {
+        if on_bridge && !rec.config.auto_remove {
             let _ = self.network.stop(id);
         }
         let _ = unmount(&RootfsPaths::of(&dir).merged);
