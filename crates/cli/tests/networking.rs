@@ -676,4 +676,52 @@ fn root_forward_drop_policy_does_not_block_berth_traffic() {
         .ok();
     assert!(out.contains("1 packets received"), "{out}");
     lab.berth(&b, &["rm", "-f", &id]).ok();
+    // An --internal network: peers reach each other by name, nothing reaches outside.
+    lab.berth(&b, &["network", "create", "--internal", "inside"])
+        .ok();
+    let peer = lab
+        .berth(
+            &b,
+            &[
+                "run",
+                "-d",
+                "--network",
+                "inside",
+                "--name",
+                "peer",
+                "busybox",
+                "sleep",
+                "60",
+            ],
+        )
+        .ok()
+        .trim()
+        .to_string();
+    let out = lab
+        .berth(
+            &b,
+            &[
+                "run", "--rm", "--network", "inside", "busybox", "sh", "-c",
+                "ping -c 1 -W 2 peer >/dev/null && echo peer-ok; \
+                 ping -c 1 -W 2 10.231.0.2 >/dev/null 2>&1 && echo outside-reached || echo outside-blocked",
+            ],
+        )
+        .ok();
+    assert_eq!(out, "peer-ok\noutside-blocked\n");
+    lab.berth(&b, &["rm", "-f", &peer]).ok();
+    // prune removes unused user networks only.
+    lab.berth(&b, &["network", "create", "spare"]).ok();
+    let used = lab
+        .berth(&b, &["create", "--network", "inside", "busybox", "true"])
+        .ok()
+        .trim()
+        .to_string();
+    let out = lab.berth(&b, &["network", "prune", "-f"]).ok();
+    assert_eq!(out, "Deleted Networks:\nspare\n");
+    let ls = lab
+        .berth(&b, &["network", "ls", "--format", "{{.Name}}"])
+        .ok();
+    assert_eq!(ls, "bridge\ninside\nhost\nnone\n");
+    lab.berth(&b, &["rm", &used]).ok();
+    lab.berth(&b, &["network", "rm", "inside"]).ok();
 }

@@ -190,12 +190,30 @@ fn bind_socket(proto: Proto, addr: SocketAddrV4) -> std::io::Result<(OwnedFd, u1
             sin_zero: [0; 8],
         };
         let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if proto == Proto::Tcp {
+            // Like every TCP server: connections of an earlier listener in TIME_WAIT must not
+            // keep the port from being published again.
+            let one: libc::c_int = 1;
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                &one as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
         if libc::bind(
             fd.as_raw_fd(),
             &sa as *const _ as *const libc::sockaddr,
             len,
         ) != 0
         {
+            return Err(std::io::Error::last_os_error());
+        }
+        // Listening (it never gets a connection: DNAT happens before socket lookup) keeps
+        // programs that set SO_REUSEADDR from binding the port too, and shows the holder in
+        // `ss -ltnp`, as docker-proxy does.
+        if proto == Proto::Tcp && libc::listen(fd.as_raw_fd(), 1) != 0 {
             return Err(std::io::Error::last_os_error());
         }
         let mut out: libc::sockaddr_in = std::mem::zeroed();
@@ -346,6 +364,35 @@ mod tests {
             format!("Bind for 127.0.0.1:{port} failed: port is already allocated")
         );
         assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+        // Not even for a program that sets SO_REUSEADDR (as most servers do).
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: plain socket calls on a descriptor created and closed here.
+        let bound = unsafe {
+            let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            let one: libc::c_int = 1;
+            libc::setsockopt(
+                s,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                &one as *const _ as *const libc::c_void,
+                4,
+            );
+            let r = libc::bind(
+                s,
+                &sa as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            );
+            libc::close(s);
+            r
+        };
+        assert_ne!(bound, 0, "a SO_REUSEADDR socket must not share the port");
         drop(r);
         assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
     }

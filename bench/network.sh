@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Networking benchmark, berth side by side with docker and podman where installed:
+#  1. start-up cost of the bridge network: `run --rm busybox true` vs `--network none`;
+#  2. throughput and latency through a published port on 127.0.0.1 (wrk, 5 s, 2 threads,
+#     10 connections (wrk's default), against busybox httpd), plus the container's own address and httpd
+#     on the host as the ceilings;
+#  3. time from `run -d -p` to the first HTTP 200 (10 runs, median).
+# Only 127.0.0.1 and container addresses are contacted; every loop is bounded.
+# Usage (root): bash bench/network.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for t in hyperfine wrk curl; do
+  command -v $t >/dev/null || { apt-get update -qq; apt-get install -y -qq hyperfine wrk curl >/dev/null; }
+done
+cargo build --release -q
+work=$(mktemp -d /var/tmp/berth-bench-net.XXXXXX)
+B="$PWD/target/release/berth --root $work/root"
+started_dockerd=
+cleanup() {
+  $B rm -f $($B ps -aq) >/dev/null 2>&1 || true
+  for p in docker podman; do
+    command -v $p >/dev/null && $p rm -f bench-web >/dev/null 2>&1 || true
+  done
+  pkill -f "busybox httpd -f -p 127.0.0.1:18099" 2>/dev/null || true
+  [ -n "$started_dockerd" ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+bash tests/fixtures/make-busybox-rootfs.sh "$work/busybox.tar"
+$B import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null
+peers=()
+if command -v dockerd >/dev/null; then
+  if ! docker version >/dev/null 2>&1; then
+    setsid nohup dockerd >"$work/dockerd.log" 2>&1 </dev/null &
+    started_dockerd=1
+    for _ in $(seq 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
+  fi
+  docker version >/dev/null 2>&1 && { docker import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null; peers+=(docker); }
+fi
+if command -v podman >/dev/null; then
+  if [ ! -f /etc/containers/containers.conf ]; then
+    mkdir -p /etc/containers
+    printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\nruntime = "runc"\n' >/etc/containers/containers.conf
+  fi
+  podman import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null 2>&1 && peers+=(podman)
+fi
+
+echo "== 1. start-up: bridge vs none"
+args=(--warmup 3 --runs 30 -N -n "berth bridge" "$B run --rm busybox true" -n "berth none" "$B run --rm --network none busybox true")
+for p in "${peers[@]}"; do
+  args+=(-n "$p bridge" "$p run --rm busybox true" -n "$p none" "$p run --rm --network none busybox true")
+done
+hyperfine "${args[@]}" --export-markdown "$work/startup.md"
+
+# wrk against a URL; prints req/s and p99.
+load() { # $1 = label, $2 = url
+  local out
+  out=$(wrk -t2 -c10 -d5s --latency "$2" 2>&1)
+  printf '%-28s %10s req/s   p50 %8s   p99 %8s\n' "$1" \
+    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+    "$(awk '$1=="50%" {print $2}' <<<"$out")" \
+    "$(awk '$1=="99%" {print $2}' <<<"$out")"
+}
+# Waits (at most 5 s) until the URL answers 200.
+wait200() {
+  for _ in $(seq 500); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)" = 200 ] && return 0
+    sleep 0.01
+  done
+  return 1
+}
+
+echo "== 2. published port on 127.0.0.1 under wrk (5 s, 2 threads, 10 connections)"
+port=18080
+busybox httpd -f -p 127.0.0.1:18099 -h /etc &
+host_httpd=$!
+wait200 http://127.0.0.1:18099/hostname
+load "httpd on the host" http://127.0.0.1:18099/hostname
+kill $host_httpd 2>/dev/null || true
+id=$($B run -d -p 127.0.0.1:$port:80 busybox httpd -f -p 80 -h /etc)
+wait200 http://127.0.0.1:$port/hostname
+ip=$($B inspect -f '{{.NetworkSettings.IPAddress}}' "$id")
+load "berth container address" "http://$ip/hostname"
+load "berth -p (DNAT)" "http://127.0.0.1:$port/hostname"
+$B rm -f "$id" >/dev/null
+for p in "${peers[@]}"; do
+  $p run -d --name bench-web -p 127.0.0.1:$port:80 busybox httpd -f -p 80 -h /etc >/dev/null
+  wait200 http://127.0.0.1:$port/hostname
+  load "$p -p" "http://127.0.0.1:$port/hostname"
+  $p rm -f bench-web >/dev/null
+done
+
+# The same check without starting a process per attempt (bash's /dev/tcp), so the client's
+# own start-up does not dominate what step 3 measures.
+fast200() {
+  local status
+  for _ in $(seq 1000); do
+    status=
+    if exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
+      printf 'GET /hostname HTTP/1.0\r\n\r\n' >&3
+      read -r -t 1 status <&3 || true
+      exec 3<&- 3>&-
+    fi
+    [[ $status == *" 200 "* ]] && return 0
+    sleep 0.002
+  done
+  return 1
+}
+
+echo "== 3. run -d -p to first HTTP 200 (median of 10)"
+first200() { # $1 = engine command
+  local times=() t0 t1 id
+  for _ in $(seq 10); do
+    t0=$(date +%s%N)
+    id=$($1 run -d -p 127.0.0.1:$port:80 busybox httpd -f -p 80 -h /etc)
+    fast200 $port
+    t1=$(date +%s%N)
+    times+=($(( (t1 - t0) / 1000000 )))
+    $1 rm -f "$id" >/dev/null
+  done
+  printf '%s\n' "${times[@]}" | sort -n | sed -n 5p
+}
+echo "berth: $(first200 "$B") ms"
+for p in "${peers[@]}"; do echo "$p: $(first200 "$p") ms"; done
+cat "$work/startup.md"
