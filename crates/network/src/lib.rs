@@ -13,6 +13,7 @@ pub mod command;
 pub mod dns;
 pub mod error;
 pub mod firewall;
+pub mod netlink;
 pub mod netns;
 pub mod ports;
 pub mod state;
@@ -111,11 +112,16 @@ fn now() -> String {
 /// Asked of the kernel for the caller's network namespace (/sys/class/net would show the
 /// namespace of whoever mounted /sys).
 fn link_exists(name: &str) -> bool {
+    if_index(name) != 0
+}
+
+/// The interface's index in the caller's network namespace (0 if there is none).
+fn if_index(name: &str) -> u32 {
     let Ok(c) = std::ffi::CString::new(name) else {
-        return false;
+        return 0;
     };
     // SAFETY: a NUL-terminated name.
-    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+    unsafe { libc::if_nametoindex(c.as_ptr()) }
 }
 
 fn delete_link(name: &str) {
@@ -468,16 +474,17 @@ impl Networking {
     fn plug(net: &Network, e: &Endpoint, pid: i32, default_route: bool) -> Result<()> {
         Self::ensure_bridge(net)?;
         delete_link(&e.host_veth);
-        ip_batch(
-            "create veth",
-            &format!(
-                "link add {hv} type veth peer name {ifn} netns {pid}\nlink set {hv} master {br} up\n",
-                hv = e.host_veth,
-                ifn = e.ifname,
-                br = net.bridge
-            ),
-            None,
-        )?;
+        let bridge_index = if_index(&net.bridge);
+        netlink::create_veth(&e.host_veth, &e.ifname, pid, bridge_index).map_err(|err| {
+            Error::Command {
+                what: "create veth",
+                cmd: format!(
+                    "netlink: link add {} type veth peer name {} netns {pid} master {}",
+                    e.host_veth, e.ifname, net.bridge
+                ),
+                reason: err.to_string(),
+            }
+        })?;
         netns::configure_interface(
             pid,
             &e.ifname,
