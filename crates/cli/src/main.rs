@@ -110,6 +110,14 @@ enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(commands::network::NetworkCommand),
+    /// Download an image from a registry
+    Pull(commands::registry::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::registry::PushArgs),
+    /// Log in to a registry
+    Login(commands::registry::LoginArgs),
+    /// Log out from a registry
+    Logout(commands::registry::LogoutArgs),
     /// List port mappings or a specific mapping for the container
     Port(commands::network::PortArgs),
     #[command(name = "__dns", hide = true)]
@@ -143,6 +151,10 @@ enum ImageCommand {
     Load(img::LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(img::ImportArgs),
+    /// Download an image from a registry
+    Pull(commands::registry::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::registry::PushArgs),
 }
 
 #[derive(Subcommand)]
@@ -308,6 +320,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Build(a) => commands::build::build(a),
         Command::Volume(c) => commands::volume::volume(&root, c),
         Command::Network(c) => commands::network::network(&root, c),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
+            commands::registry::pull(&root, a)
+        }
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => {
+            commands::registry::push(&root, a)
+        }
+        Command::Login(a) => commands::registry::login(a),
+        Command::Logout(a) => commands::registry::logout(a),
         Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
             commands::network::port(&root, a)
         }

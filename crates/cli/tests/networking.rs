@@ -107,6 +107,20 @@ fn gateway() -> Ipv4Addr {
     bridge["gateway"].as_str().unwrap().parse().unwrap()
 }
 
+/// Removes a user network when the test ends, even a failed one. Create it before the
+/// `Berth` whose containers use it, so those are removed first.
+struct NetworkGuard(String);
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(bin())
+            .args(["network", "rm", &self.0])
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
 fn inspect(b: &Berth, id: &str) -> serde_json::Value {
     json(&b.run(&["inspect", id]).ok())[0].clone()
 }
@@ -309,8 +323,9 @@ fn root_port_ranges_udp_and_publish_all() {
 
 #[test]
 fn root_user_network_resolves_names_and_aliases() {
-    let b = busybox();
     let net = format!("bt{}", std::process::id());
+    let _cleanup = NetworkGuard(net.clone());
+    let b = busybox();
     b.run(&["network", "create", &net]).ok();
     let web = b
         .run(&[
@@ -414,8 +429,9 @@ fn root_user_network_resolves_names_and_aliases() {
 
 #[test]
 fn root_network_bad_input_is_refused_cleanly() {
-    let b = busybox();
     let net = format!("bb{}", std::process::id());
+    let _cleanup = NetworkGuard(net.clone());
+    let b = busybox();
     b.run(&["network", "create", "--subnet", "10.213.0.0/16", &net])
         .ok();
     let e = b

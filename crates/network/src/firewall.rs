@@ -110,7 +110,9 @@ pub fn add_network(net: &Network) -> Result<()> {
     let c = format!("-m comment --comment {tag}");
     let (br, sub) = (&net.bridge, net.subnet.to_string());
     let mut nat = vec![
-        format!("-A {POSTROUTING} -s 127.0.0.0/8 -o {br} {c} -j MASQUERADE"),
+        // Random source ports: clients on loopback reuse their ports at once (tcp_tw_reuse), and
+        // keeping them would land new connections on the container's TIME_WAIT sockets.
+        format!("-A {POSTROUTING} -s 127.0.0.0/8 -o {br} {c} -j MASQUERADE --random-fully"),
         format!("-A {POSTROUTING} -s {sub} -o {br} -m conntrack --ctstate DNAT {c} -j MASQUERADE"),
     ];
     let mut filter = vec![format!("-A {FORWARD} -i {br} -o {br} {c} -j ACCEPT")];

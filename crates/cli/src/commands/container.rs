@@ -133,6 +133,12 @@ pub struct RunArgs {
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host")]
     add_host: Vec<String>,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing")]
+    pull: String,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    platform: Option<String>,
     /// Signal to stop the container
     #[arg(long)]
     stop_signal: Option<String>,
@@ -338,9 +344,39 @@ fn write_cidfile(a: &RunArgs, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Pulls the image first when it is missing (or always), as Docker's `--pull` says; pull
+/// output goes to stderr so the container's own output stays clean.
+fn ensure_image(root: &Path, a: &RunArgs, image: &str) -> Result<()> {
+    let missing = berth_image::Store::open(root)
+        .and_then(|s| s.lookup(image))
+        .is_err();
+    let pull = match a.pull.as_str() {
+        "always" => true,
+        "missing" => missing,
+        "never" => false,
+        v => return Err(flag_error("--pull", v, "expected always, missing or never")),
+    };
+    if !pull {
+        return Ok(());
+    }
+    if missing {
+        let shown = berth_image::Reference::parse_tagged_default(image)
+            .map(|r| r.familiar_tagged())
+            .unwrap_or_else(|_| image.to_string());
+        eprintln!("Unable to find image '{shown}' locally");
+    }
+    super::registry::pull_to_stderr(root, image, a.platform.clone()).map_err(|e| {
+        anyhow::Error::new(ExitError {
+            code: 125,
+            message: e.to_string(),
+        })
+    })
+}
+
 pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
     let opts = run_options(&a)?;
     check_cidfile(&a)?;
+    ensure_image(root, &a, &opts.image)?;
     let rt = open(root)?;
     let rec = rt.create(&opts).map_err(engine_error)?;
     write_cidfile(&a, &rec.id)?;
@@ -359,6 +395,7 @@ pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
 pub fn create(root: &Path, a: RunArgs) -> Result<u8> {
     let opts = run_options(&a)?;
     check_cidfile(&a)?;
+    ensure_image(root, &a, &opts.image)?;
     let rt = open(root)?;
     let rec = rt.create(&opts).map_err(engine_error)?;
     write_cidfile(&a, &rec.id)?;

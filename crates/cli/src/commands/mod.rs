@@ -2,4 +2,5 @@ pub mod build;
 pub mod container;
 pub mod image;
 pub mod network;
+pub mod registry;
 pub mod volume;

@@ -1,0 +1,544 @@
+//! End-to-end registry tests against Debian's docker-registry (distribution 2.x) started on
+//! 127.0.0.1 with its own config and storage; fake registries (std TcpListener) for answers a
+//! real one never gives. Only loopback is contacted.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{have_tool, json, Berth};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A docker-registry process with its own storage; killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start(htpasswd: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut auth = String::new();
+        if let Some((user, pass)) = htpasswd {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, pass])
+                .output()
+                .expect("htpasswd (apache2-utils)");
+            std::fs::write(dir.path().join("htpasswd"), &out.stdout).unwrap();
+            auth = format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            );
+        }
+        let cfg = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{auth}http:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry { child, port, dir }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The stored file of a blob.
+    fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn available() -> bool {
+    have_tool("docker-registry") && have_tool("htpasswd")
+}
+
+fn busybox() -> Berth {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    b
+}
+
+/// berth with its own Docker config dir (credentials), so tests never touch ~/.docker.
+fn with_config(b: &Berth, cfg: &Path, args: &[&str]) -> common::Run {
+    let o = b
+        .cmd(args)
+        .env("DOCKER_CONFIG", cfg)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    common::Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn image_id(b: &Berth, name: &str) -> String {
+    b.run(&["image", "inspect", "-f", "{{.Id}}", name])
+        .ok()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn root_push_pull_run_and_skip_existing_blobs() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    let name = format!("{}/test/bb:v1", reg.host());
+    b.run(&["tag", "busybox", &name]).ok();
+    let out = b.run(&["push", &name]).ok();
+    assert!(
+        out.contains(&format!(
+            "The push refers to repository [{}/test/bb]",
+            reg.host()
+        )),
+        "{out}"
+    );
+    assert!(out.contains(": Pushed"), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("v1: digest: sha256:") && last.contains(" size: "),
+        "{out}"
+    );
+    let digest = last.split_whitespace().nth(2).unwrap().to_string();
+    // Pushing again uploads nothing.
+    let again = b.run(&["push", &name]).ok();
+    assert!(
+        again.contains("Layer already exists") && !again.contains(": Pushed"),
+        "{again}"
+    );
+    assert!(again.ends_with(&format!(
+        "v1: digest: {digest} size: {}\n",
+        last.rsplit(' ').next().unwrap()
+    )));
+    // A fresh store pulls it back, with the same image ID, and runs it.
+    let fresh = Berth::new();
+    let pulled = fresh.run(&["pull", &name]).ok();
+    assert!(pulled.contains("Pull complete"), "{pulled}");
+    assert!(pulled.contains(&format!("Digest: {digest}")), "{pulled}");
+    assert!(pulled.ends_with(&format!("{name}\n")), "{pulled}");
+    assert_eq!(image_id(&fresh, &name), image_id(&b, "busybox"));
+    let ins = json(&fresh.run(&["image", "inspect", &name]).ok());
+    assert_eq!(
+        ins[0]["RepoDigests"][0],
+        format!("{}/test/bb@{digest}", reg.host())
+    );
+    assert_eq!(
+        fresh.run(&["run", "--rm", &name, "echo", "ran"]).ok(),
+        "ran\n"
+    );
+    // Pulling again downloads nothing.
+    let again = fresh.run(&["pull", &name]).ok();
+    assert!(
+        again.contains("Already exists") && again.contains("Image is up to date"),
+        "{again}"
+    );
+    // By digest, and -q.
+    let by_digest = format!("{}/test/bb@{digest}", reg.host());
+    assert_eq!(
+        Berth::new().run(&["pull", "-q", &by_digest]).ok(),
+        format!("{by_digest}\n")
+    );
+    // run pulls a missing image by itself.
+    let other = Berth::new();
+    let r = other.run(&["run", "--rm", &name, "echo", "auto"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "auto\n");
+    assert!(
+        r.stderr
+            .contains(&format!("Unable to find image '{name}' locally")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn root_cross_repository_mount_and_all_tags() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    let a = format!("{}/team/a:1", reg.host());
+    b.run(&["tag", "busybox", &a]).ok();
+    b.run(&["push", &a]).ok();
+    // Pulled from team/a, pushed to team/b on the same registry: the layer is mounted.
+    let c = Berth::new();
+    c.run(&["pull", &a]).ok();
+    let target = format!("{}/team/b:1", reg.host());
+    c.run(&["tag", &a, &target]).ok();
+    let out = c.run(&["push", &target]).ok();
+    assert!(out.contains("Mounted from team/a"), "{out}");
+    // --all-tags both ways.
+    c.run(&["tag", &a, &format!("{}/team/b:2", reg.host())])
+        .ok();
+    let out = c
+        .run(&["push", "--all-tags", &format!("{}/team/b", reg.host())])
+        .ok();
+    assert!(
+        out.contains("1: digest:") && out.contains("2: digest:"),
+        "{out}"
+    );
+    let d = Berth::new();
+    d.run(&["pull", "-a", "-q", &format!("{}/team/b", reg.host())])
+        .ok();
+    let tags = d.run(&["images", "--format", "{{.Tag}}"]).ok();
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort();
+    assert_eq!(tags, vec!["1", "2"]);
+}
+
+#[test]
+fn root_basic_auth_login_logout() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(Some(("alice", "s3cret")));
+    let b = busybox();
+    let cfg = tempfile::tempdir().unwrap();
+    let name = format!("{}/private/bb:1", reg.host());
+    b.run(&["tag", "busybox", &name]).ok();
+    let r = with_config(&b, cfg.path(), &["push", &name]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("unauthorized"), "{}", r.stderr);
+    // Wrong password: refused, nothing saved.
+    let o = b
+        .cmd(&["login", "-u", "alice", "--password-stdin", &reg.host()])
+        .env("DOCKER_CONFIG", cfg.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"wrong\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("incorrect username or password"), "{err}");
+    assert!(!cfg.path().join("config.json").exists());
+    let o = b
+        .cmd(&["login", "-u", "alice", "--password-stdin", &reg.host()])
+        .env("DOCKER_CONFIG", cfg.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"s3cret\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Login Succeeded\n");
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("s3cret"));
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(cfg.path().join("config.json")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let saved = std::fs::read_to_string(cfg.path().join("config.json")).unwrap();
+    assert!(
+        saved.contains(&reg.host()) && !saved.contains("s3cret"),
+        "{saved}"
+    );
+    with_config(&b, cfg.path(), &["push", &name]).ok();
+    let fresh = Berth::new();
+    with_config(&fresh, cfg.path(), &["pull", "-q", &name]).ok();
+    assert_eq!(
+        with_config(&fresh, cfg.path(), &["logout", &reg.host()]).ok(),
+        format!("Removing login credentials for {}\n", reg.host())
+    );
+    let r = with_config(&Berth::new(), cfg.path(), &["pull", &name]);
+    assert!(r.stderr.contains("unauthorized"), "{}", r.stderr);
+}
+
+#[test]
+fn root_corrupted_blob_is_rejected_and_nothing_stored() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    let name = format!("{}/test/bad:1", reg.host());
+    b.run(&["tag", "busybox", &name]).ok();
+    b.run(&["push", &name]).ok();
+    let fresh = Berth::new();
+    fresh.run(&["pull", &name]).ok();
+    let ins = json(&fresh.run(&["image", "inspect", &name]).ok());
+    let layer_blob = fresh
+        .run(&["image", "inspect", "-f", "{{json .RootFS}}", &name])
+        .ok();
+    let _ = (ins, layer_blob);
+    // Find the layer blob in the registry's storage: the biggest one.
+    let mut blobs: Vec<(u64, PathBuf)> =
+        walk(&reg.dir.path().join("data/docker/registry/v2/blobs"))
+            .into_iter()
+            .filter(|p| p.ends_with("data"))
+            .map(|p| (std::fs::metadata(&p).unwrap().len(), p))
+            .collect();
+    blobs.sort();
+    let (_, layer) = blobs.last().unwrap().clone();
+    let mut bytes = std::fs::read(&layer).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&layer, &bytes).unwrap();
+    let _ = reg.blob_file("sha256:00");
+    let victim = Berth::new();
+    let r = victim.run(&["pull", &name]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("digest mismatch"), "{}", r.stderr);
+    assert_eq!(victim.run(&["images", "-q"]).ok(), "");
+    let layers = std::fs::read_dir(victim.root().join("layers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(layers, 0, "no layer unpacked");
+    let big_blobs = std::fs::read_dir(victim.root().join("blobs/sha256"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.metadata().unwrap().len() > 100_000)
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(big_blobs, 0, "the corrupted layer must not be stored");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A proxy in front of the registry that cuts the first big response after `cut` bytes.
+fn cutting_proxy(upstream: u16, cut: usize) -> (u16, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let c2 = cuts.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(200) {
+            let Ok(client) = conn else { continue };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let cuts = c2.clone();
+            let (mut c_r, mut s_w) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_r, &mut s_w);
+                let _ = s_w.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let (mut s_r, mut c_w) = (server, client);
+                let mut sent = 0usize;
+                let mut buf = [0u8; 16384];
+                loop {
+                    let n = match s_r.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if sent + n > cut && cuts.load(Ordering::SeqCst) == 0 {
+                        cuts.fetch_add(1, Ordering::SeqCst);
+                        let _ = c_w.write_all(&buf[..cut - sent]);
+                        let _ = c_w.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    if c_w.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                }
+            });
+        }
+    });
+    (port, cuts)
+}
+
+#[test]
+fn root_dropped_connection_is_resumed() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    let name = format!("{}/test/resume:1", reg.host());
+    b.run(&["tag", "busybox", &name]).ok();
+    b.run(&["push", &name]).ok();
+    let (port, cuts) = cutting_proxy(reg.port, 300_000);
+    let via = format!("127.0.0.1:{port}/test/resume:1");
+    let fresh = Berth::new();
+    let out = fresh.run(&["pull", &via]).ok();
+    assert!(out.contains("Pull complete"), "{out}");
+    assert_eq!(cuts.load(Ordering::SeqCst), 1, "the proxy cut a download");
+    assert_eq!(image_id(&fresh, &via), image_id(&b, "busybox"));
+    assert_eq!(
+        fresh.run(&["run", "--rm", &via, "echo", "whole"]).ok(),
+        "whole\n"
+    );
+}
+
+/// A fake registry answering every manifest request with `body` / `content_type`.
+fn fake_registry(body: &'static str, content_type: &'static str) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(50) {
+            let Ok(mut s) = conn else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let (status, b, ct) = if first.contains("/manifests/") {
+                ("200 OK", body, content_type)
+            } else {
+                ("200 OK", "{}", "application/json")
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                b.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn root_bad_registry_answers_give_one_clear_error() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = Berth::new();
+    let closed = free_port();
+    let cases: Vec<(String, &str)> = vec![
+        (format!("{}/test/none:1", reg.host()), "not found"),
+        (format!("127.0.0.1:{closed}/x:1"), "Connection refused"),
+        (
+            format!(
+                "127.0.0.1:{}/x:1",
+                fake_registry("{not json", "application/vnd.oci.image.manifest.v1+json")
+            ),
+            "invalid JSON",
+        ),
+        (
+            format!(
+                "127.0.0.1:{}/x:1",
+                fake_registry(
+                    r#"{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+json"}"#,
+                    "application/vnd.docker.distribution.manifest.v1+json"
+                )
+            ),
+            "unsupported media type",
+        ),
+        ("Invalid//Name".to_string(), "invalid reference format"),
+    ];
+    for (name, want) in cases {
+        let r = b.run(&["pull", &name]);
+        assert_ne!(r.code, 0, "{name}");
+        assert!(r.stderr.contains(want), "{name}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "one line: {}", r.stderr);
+    }
+    assert_eq!(b.run(&["images", "-q"]).ok(), "");
+    // An image that was never there.
+    let r = b.run(&["push", &format!("{}/nothing:1", reg.host())]);
+    assert!(
+        r.stderr
+            .contains("An image does not exist locally with the tag"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn root_skopeo_reads_what_berth_pushed_and_berth_pulls_what_skopeo_pushed() {
+    if !available() || !have_tool("skopeo") {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    let name = format!("{}/interop/bb:1", reg.host());
+    b.run(&["tag", "busybox", &name]).ok();
+    b.run(&["push", &name]).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new("skopeo")
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{name}"),
+        ])
+        .arg(format!("oci:{}:bb", dir.path().join("oci").display()))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "skopeo read what berth pushed");
+    let back = format!("{}/interop/from-skopeo:2", reg.host());
+    let st = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:bb", dir.path().join("oci").display()))
+        .arg(format!("docker://{back}"))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let fresh = Berth::new();
+    fresh.run(&["pull", &back]).ok();
+    assert_eq!(
+        fresh.run(&["run", "--rm", &back, "echo", "skopeo"]).ok(),
+        "skopeo\n"
+    );
+}
