@@ -542,3 +542,359 @@ fn root_skopeo_reads_what_berth_pushed_and_berth_pulls_what_skopeo_pushed() {
         "skopeo\n"
     );
 }
+
+fn openssl(args: &[&str], dir: &Path) {
+    let st = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success(), "openssl {args:?}");
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it.
+fn test_pki(dir: &Path) {
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=berth-test-ca",
+        ],
+        dir,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        dir,
+    );
+    std::fs::write(dir.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.crt",
+            "-days",
+            "1",
+            "-extfile",
+            "ext",
+        ],
+        dir,
+    );
+}
+
+/// docker-registry serving TLS only, with a certificate from `test_pki`.
+fn start_tls_registry(pki: &Path) -> (Child, u16, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n",
+        dir.path().join("data").display(),
+        pki.join("srv.crt").display(),
+        pki.join("srv.key").display()
+    );
+    std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port, dir)
+}
+
+#[test]
+fn root_tls_registry_with_test_ca() {
+    if !available() || !have_tool("openssl") {
+        return;
+    }
+    let pki = tempfile::tempdir().unwrap();
+    test_pki(pki.path());
+    let (mut child, port, _dir) = start_tls_registry(pki.path());
+    let host = format!("127.0.0.1:{port}");
+    // certs.d/HOST:PORT/ca.crt, as Docker reads it.
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(certs.path().join(&host)).unwrap();
+    std::fs::copy(
+        pki.path().join("ca.crt"),
+        certs.path().join(&host).join("ca.crt"),
+    )
+    .unwrap();
+    let b = busybox();
+    let name = format!("{host}/tls/bb:1");
+    b.run(&["tag", "busybox", &name]).ok();
+    let with_certs = |b: &Berth, dir: &Path, args: &[&str]| {
+        let o = b
+            .cmd(args)
+            .env("BERTH_CERTS_D", dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        common::Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    };
+    with_certs(&b, certs.path(), &["push", &name]).ok();
+    let fresh = Berth::new();
+    with_certs(&fresh, certs.path(), &["pull", "-q", &name]).ok();
+    assert_eq!(
+        fresh.run(&["run", "--rm", &name, "echo", "tls"]).ok(),
+        "tls\n"
+    );
+    // A CA that did not sign the registry's certificate: refused.
+    let other = tempfile::tempdir().unwrap();
+    test_pki(other.path());
+    let wrong = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(wrong.path().join(&host)).unwrap();
+    std::fs::copy(
+        other.path().join("ca.crt"),
+        wrong.path().join(&host).join("ca.crt"),
+    )
+    .unwrap();
+    let r = with_certs(&Berth::new(), wrong.path(), &["pull", &name]);
+    assert_ne!(
+        r.code, 0,
+        "a registry certificate not signed by the given CA must be refused"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A token issuer like Docker Hub's auth service, for docker-registry's `auth.token`: checks
+/// basic credentials (alice / s3cret), grants what is asked, and signs an RS256 JWT with
+/// openssl. Records the scopes it was asked for.
+struct TokenServer {
+    port: u16,
+    scopes: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn b64url(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn start_token_server(pki: &Path) -> TokenServer {
+    use base64::Engine;
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "token.key",
+            "-out",
+            "token.crt",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=berth-test-token",
+        ],
+        pki,
+    );
+    let der = Command::new("openssl")
+        .args(["x509", "-in", "token.crt", "-outform", "DER"])
+        .current_dir(pki)
+        .output()
+        .unwrap()
+        .stdout;
+    let x5c = base64::engine::general_purpose::STANDARD.encode(&der);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let scopes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = scopes.clone();
+    let key = pki.join("token.key");
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(500) {
+            let Ok(mut s) = conn else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            let mut authorized = false;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                let lower = h.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("authorization: basic ") {
+                    let v = h.trim()[h.trim().len() - v.trim().len()..].to_string();
+                    let dec = base64::engine::general_purpose::STANDARD
+                        .decode(v.trim())
+                        .unwrap_or_default();
+                    authorized = dec == b"alice:s3cret";
+                }
+            }
+            if !authorized {
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                continue;
+            }
+            let query = first
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .split_once('?')
+                .map(|x| x.1)
+                .unwrap_or("")
+                .to_string();
+            let mut access = Vec::new();
+            for kv in query.split('&') {
+                if let Some(v) = kv.strip_prefix("scope=") {
+                    let v = v
+                        .replace("%3A", ":")
+                        .replace("%2C", ",")
+                        .replace("%2F", "/");
+                    seen.lock().unwrap().push(v.clone());
+                    let parts: Vec<&str> = v.splitn(3, ':').collect();
+                    if parts.len() == 3 {
+                        access.push(serde_json::json!({"type": parts[0], "name": parts[1], "actions": parts[2].split(',').collect::<Vec<_>>()}));
+                    }
+                }
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5c": [x5c]});
+            let claims = serde_json::json!({"iss": "test-issuer", "sub": "alice", "aud": "test-registry",
+                "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", access.len()), "access": access});
+            let input = format!(
+                "{}.{}",
+                b64url(header.to_string().as_bytes()),
+                b64url(claims.to_string().as_bytes())
+            );
+            let mut sign = Command::new("openssl")
+                .args(["dgst", "-sha256", "-sign"])
+                .arg(&key)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            sign.stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            let sig = sign.wait_with_output().unwrap().stdout;
+            let token = format!("{input}.{}", b64url(&sig));
+            let body = serde_json::json!({"token": token}).to_string();
+            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    TokenServer { port, scopes }
+}
+
+#[test]
+fn root_token_auth_with_cross_repository_mount() {
+    if !available() || !have_tool("openssl") {
+        return;
+    }
+    let pki = tempfile::tempdir().unwrap();
+    let tokens = start_token_server(pki.path());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nauth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        dir.path().join("data").display(),
+        tokens.port,
+        pki.path().join("token.crt").display()
+    );
+    std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let host = format!("127.0.0.1:{port}");
+    let cfgdir = tempfile::tempdir().unwrap();
+    let b = busybox();
+    // Anonymous: the token service refuses, so does the push.
+    let name = format!("{host}/team/a:1");
+    b.run(&["tag", "busybox", &name]).ok();
+    let r = with_config(&b, cfgdir.path(), &["push", &name]);
+    assert!(r.stderr.contains("unauthorized"), "{}", r.stderr);
+    let login = |pass: &str| {
+        b.cmd(&["login", "-u", "alice", "--password-stdin", &host])
+            .env("DOCKER_CONFIG", cfgdir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().unwrap().write_all(pass.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap()
+    };
+    let o = login("wrong\n");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("incorrect username or password"));
+    let o = login("s3cret\n");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Login Succeeded\n");
+    with_config(&b, cfgdir.path(), &["push", &name]).ok();
+    // Pulled from team/a, pushed to team/b: mounted, with a pull scope for team/a.
+    let c = Berth::new();
+    with_config(&c, cfgdir.path(), &["pull", "-q", &name]).ok();
+    let target = format!("{host}/team/b:1");
+    c.run(&["tag", &name, &target]).ok();
+    let out = with_config(&c, cfgdir.path(), &["push", &target]).ok();
+    assert!(out.contains("Mounted from team/a"), "{out}");
+    let asked = tokens.scopes.lock().unwrap().clone();
+    assert!(
+        asked.iter().any(|s| s == "repository:team/a:pull"),
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().any(|s| s == "repository:team/b:pull,push"),
+        "{asked:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -36,17 +36,9 @@ fn api_host(config: &RegistryConfig, registry: &str) -> String {
     registry.to_string()
 }
 
-fn http_client(config: &RegistryConfig, registry: &str) -> Result<reqwest::blocking::Client> {
-    let mut b = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(15))
-        .timeout(None::<Duration>)
-        .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")));
-    // The host's CA bundle (a proxy's or a company's CA is often only there), then the
-    // registry's own certificates, as Docker reads them from certs.d/HOST/*.crt.
+/// CA certificates given for this registry in a certs.d directory.
+fn registry_cas(config: &RegistryConfig, registry: &str) -> Vec<Vec<u8>> {
     let mut pems = Vec::new();
-    if let Ok(b) = std::fs::read("/etc/ssl/certs/ca-certificates.crt") {
-        pems.push(b);
-    }
     for dir in &config.certs_dirs {
         if let Ok(rd) = std::fs::read_dir(dir.join(registry)) {
             for e in rd.flatten() {
@@ -58,6 +50,30 @@ fn http_client(config: &RegistryConfig, registry: &str) -> Result<reqwest::block
             }
         }
     }
+    pems
+}
+
+/// `insecure`: the registry is one where Docker accepts any certificate (loopback or listed
+/// as insecure) and no CA was given for it: HTTPS is still tried first, unverified. With a
+/// CA in certs.d the certificate is always verified against it.
+fn http_client(
+    config: &RegistryConfig,
+    registry: &str,
+    insecure: bool,
+) -> Result<reqwest::blocking::Client> {
+    let own = registry_cas(config, registry);
+    let mut b = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(insecure && own.is_empty())
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(None::<Duration>)
+        .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")));
+    // The host's CA bundle (a proxy's or a company's CA is often only there), then the
+    // registry's own certificates, as Docker reads them from certs.d/HOST/*.crt.
+    let mut pems = Vec::new();
+    if let Ok(b) = std::fs::read("/etc/ssl/certs/ca-certificates.crt") {
+        pems.push(b);
+    }
+    pems.extend(own);
     for pem in pems {
         if let Ok(certs) = reqwest::Certificate::from_pem_bundle(&pem) {
             for c in certs {
@@ -85,7 +101,7 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
 impl Client {
     pub fn new(config: &RegistryConfig, registry: &str) -> Result<Client> {
         let host = api_host(config, registry);
-        let http = http_client(config, registry)?;
+        let http = http_client(config, registry, config.is_insecure(registry))?;
         let (host, explicit_scheme) = match host.split_once("://") {
             Some((scheme, h)) => (h.to_string(), Some(scheme.to_string())),
             None => (host, None),

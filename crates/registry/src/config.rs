@@ -53,7 +53,10 @@ impl RegistryConfig {
     }
 
     pub fn load_from(path: &Path) -> Result<RegistryConfig> {
-        let defaults = RegistryConfig::default();
+        let mut defaults = RegistryConfig::default();
+        if let Some(dir) = std::env::var_os("BERTH_CERTS_D") {
+            defaults.certs_dirs = vec![PathBuf::from(dir)];
+        }
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(defaults),
@@ -69,11 +72,7 @@ impl RegistryConfig {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        if let Some(dir) = std::env::var_os("BERTH_CERTS_D") {
-            c.certs_dirs = vec![PathBuf::from(dir)];
-        } else {
-            c.certs_dirs = defaults.certs_dirs;
-        }
+        c.certs_dirs = defaults.certs_dirs;
         c.max_concurrent_downloads = c.max_concurrent_downloads.max(1);
         c.max_concurrent_uploads = c.max_concurrent_uploads.max(1);
         Ok(c)
