@@ -263,7 +263,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    let root = cli.root;
+    // An absolute root: paths under it end up in OCI specs and in other processes' records.
+    let root = std::path::absolute(&cli.root).unwrap_or(cli.root);
     match cli.cmd {
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => ctr::run(&root, a),
         Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {

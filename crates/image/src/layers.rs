@@ -116,7 +116,8 @@ impl Store {
             return self.layer_info(&chain_id);
         }
         let what = format!("layer {blob}");
-        let (reader, _) = decompressed(self.open_blob(blob)?, &what)?;
+        let (reader, _) =
+            crate::layer::compress::decompressed_in_background(self.open_blob(blob)?, &what)?;
         let mut hashing = HashingReader::new(reader);
         let (tmp, size) = self.unpack_to_tmp(&mut hashing, &what)?;
         let (actual, _) = hashing

@@ -181,29 +181,17 @@ impl OciRuntime for Youki {
 
     fn delete(&self, id: &str) -> Result<()> {
         let dir = self.state_root.join(id);
-        let r = if !dir.exists() {
-            Ok(())
-        } else {
-            match libcontainer::container::Container::load(dir.clone()) {
-                Ok(mut c) => c.delete(true).map_err(|e| rt_err(id, "delete", e)),
-                Err(_) => {
-                    std::fs::remove_dir_all(&dir).map_err(|e| rt_err(id, "delete runtime state", e))
-                }
+        if !dir.exists() {
+            return Ok(());
+        }
+        match libcontainer::container::Container::load(dir.clone()) {
+            Ok(mut c) => c.delete(true).map_err(|e| rt_err(id, "delete", e)),
+            Err(_) => {
+                std::fs::remove_dir_all(&dir).map_err(|e| rt_err(id, "delete runtime state", e))
             }
-        };
-        remove_empty_parent_cgroups();
-        r
+        }
     }
 }
 
-/// Removes the shared `berth` parent cgroups once no container uses them (rmdir fails while
-/// one does, which is what we want), so nothing of berth's stays behind on the host.
-fn remove_empty_parent_cgroups() {
-    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    for e in entries.flatten() {
-        let _ = std::fs::remove_dir(e.path().join("berth"));
-    }
-    let _ = std::fs::remove_dir("/sys/fs/cgroup/berth");
-}
+// The shared `berth` parent cgroups stay (as Docker's `docker` ones do): removing them when
+// empty raced with a container being created under them at the same moment.

@@ -77,6 +77,105 @@ pub fn decompressed<'a, R: Read + 'a>(
     }
 }
 
+/// Like [`decompressed`], but the decompression runs on a thread of its own and hands over
+/// 1 MiB chunks, so unpacking (file system calls) and inflating use two cores at once: a
+/// pull or load of a gzip'd layer is bound by the slower of the two instead of their sum.
+/// Uncompressed input is read directly.
+pub fn decompressed_in_background<R: Read + Send + 'static>(
+    reader: R,
+    what: &str,
+) -> Result<(Box<dyn Read + Send>, Compression)> {
+    let mut br = BufReader::with_capacity(1 << 20, reader);
+    let head = br
+        .fill_buf()
+        .map_err(|e| Error::stream(format!("read {what}"), e))?
+        .to_vec();
+    let kind = sniff(&head);
+    if kind == Some(Compression::None) {
+        return Ok((Box::new(br), Compression::None));
+    }
+    // Unsupported formats fail here, with the same error as `decompressed`.
+    let Some(kind) = kind else {
+        return decompressed(br, what).map(|(_, c)| (Box::new(std::io::empty()) as _, c));
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
+    let what = what.to_string();
+    std::thread::spawn(move || {
+        let mut r: Box<dyn Read> = match decompressed(br, &what) {
+            Ok((r, _)) => r,
+            Err(e) => {
+                let _ = tx.send(Err(std::io::Error::other(e.to_string())));
+                return;
+            }
+        };
+        loop {
+            let mut buf = vec![0u8; 1 << 20];
+            let mut filled = 0;
+            let res = loop {
+                match r.read(&mut buf[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        filled += n;
+                        if filled == buf.len() {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            if filled > 0 {
+                buf.truncate(filled);
+                if tx.send(Ok(buf)).is_err() {
+                    return;
+                }
+            }
+            match res {
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                Ok(()) if filled == 0 => return,
+                Ok(()) => {}
+            }
+        }
+    });
+    Ok((
+        Box::new(ChannelReader {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        }),
+        kind,
+    ))
+}
+
+/// The reading end of [`decompressed_in_background`].
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0), // the sender is done
+            }
+        }
+        let n = out.len().min(self.chunk.len() - self.pos);
+        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Compresses everything from `input` into `out`, using every core for gzip (parallel blocks,
 /// still one valid gzip stream) and zstd. Returns `out`.
 pub fn compress<R: Read, W: Write + Send + 'static>(
