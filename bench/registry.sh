@@ -13,9 +13,9 @@ berth=$PWD/target/release/berth
 work=$(mktemp -d /var/tmp/berth-bench-reg.XXXXXX)
 B="$berth --root $work/root"
 started_dockerd=
-regs=()
 cleanup() {
-  for p in "${regs[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Registries are started in $(…) subshells: find them by their storage under $work.
+  pkill -f "docker-registry serve $work/" 2>/dev/null || true
   $B rm -f bench-layer >/dev/null 2>&1 || true
   [ -n "$started_dockerd" ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
   rm -rf "$work"
@@ -30,7 +30,6 @@ registry() {
   mkdir -p "$dir"
   printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$dir/data" "$port" >"$dir/config.yml"
   setsid docker-registry serve "$dir/config.yml" >/dev/null 2>&1 &
-  regs+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.05; done
   echo "127.0.0.1:$port"
 }

@@ -7,3 +7,6 @@ bash scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The default bridge outlives containers (like docker0) until networks are pruned: the suite
+# leaves nothing of berth's on the machine.
+./target/debug/berth network prune -f >/dev/null

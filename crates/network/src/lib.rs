@@ -348,6 +348,14 @@ impl Networking {
         for n in &unused {
             self.tear_down_network(n)?;
         }
+        // The default network stays defined, but its bridge and rules go while no container
+        // is on it (they come back with the next container): nothing of berth's is left on a
+        // host that no longer runs containers.
+        if let Some(default) = locked.state.network(DEFAULT_NETWORK).cloned() {
+            if locked.state.endpoints_of(&default.id).next().is_none() {
+                self.tear_down_network(&default)?;
+            }
+        }
         locked
             .state
             .networks

@@ -79,6 +79,8 @@ impl OciRuntime for Youki {
         use libcontainer::container::builder::ContainerBuilder;
         use libcontainer::syscall::syscall::SyscallType;
         std::fs::create_dir_all(&self.state_root).map_err(|e| rt_err(id, "create state dir", e))?;
+        // Shared while creating: the parent cgroups must not be removed under us.
+        let cgroup_lock = cgroup_lock(libc::LOCK_SH);
         let mut container = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.state_root)
             .map_err(|e| rt_err(id, "runtime state", e))?
@@ -93,6 +95,7 @@ impl OciRuntime for Youki {
             .with_detach(true)
             .build()
             .map_err(|e| rt_err(id, "create", e))?;
+        drop(cgroup_lock);
         let Some(pid) = container.pid().map(|p| p.as_raw()) else {
             let _ = container.delete(true);
             return Err(rt_err(id, "create", "the runtime reported no pid"));
@@ -184,14 +187,45 @@ impl OciRuntime for Youki {
         if !dir.exists() {
             return Ok(());
         }
-        match libcontainer::container::Container::load(dir.clone()) {
+        let r = match libcontainer::container::Container::load(dir.clone()) {
             Ok(mut c) => c.delete(true).map_err(|e| rt_err(id, "delete", e)),
             Err(_) => {
                 std::fs::remove_dir_all(&dir).map_err(|e| rt_err(id, "delete runtime state", e))
             }
+        };
+        // Only when no container is being created anywhere on the host (non-blocking).
+        if let Some(_exclusive) = cgroup_lock(libc::LOCK_EX | libc::LOCK_NB) {
+            remove_empty_parent_cgroups();
         }
+        r
     }
 }
 
-// The shared `berth` parent cgroups stay (as Docker's `docker` ones do): removing them when
-// empty raced with a container being created under them at the same moment.
+/// A host-wide lock between creating containers (shared) and removing the shared `berth`
+/// parent cgroups (exclusive): without it a parent removed at the wrong moment made a
+/// concurrent creation fail. None if the lock is not to be had (then nothing is removed).
+fn cgroup_lock(mode: libc::c_int) -> Option<std::fs::File> {
+    let dir = std::path::Path::new("/run/berth");
+    let _ = std::fs::create_dir_all(dir);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("cgroups.lock"))
+        .ok()?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own; released when it is closed.
+    (unsafe { libc::flock(f.as_raw_fd(), mode) } == 0).then_some(f)
+}
+
+/// Removes the shared `berth` parent cgroups once no container uses them (rmdir fails while
+/// one does), so nothing of berth's stays behind on the host.
+fn remove_empty_parent_cgroups() {
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let _ = std::fs::remove_dir(e.path().join("berth"));
+    }
+    let _ = std::fs::remove_dir("/sys/fs/cgroup/berth");
+}
