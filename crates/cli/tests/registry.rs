@@ -32,21 +32,27 @@ struct Registry {
 impl Registry {
     fn start(htpasswd: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut auth = String::new();
+        let mut extra = String::new();
         if let Some((user, pass)) = htpasswd {
             let out = Command::new("htpasswd")
                 .args(["-Bbn", user, pass])
                 .output()
                 .expect("htpasswd (apache2-utils)");
             std::fs::write(dir.path().join("htpasswd"), &out.stdout).unwrap();
-            auth = format!(
+            extra = format!(
                 "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
                 dir.path().join("htpasswd").display()
             );
         }
+        Registry::start_with(dir, &extra, "")
+    }
+
+    /// docker-registry with `top` added to its config's top level and `http_extra` under
+    /// `http:` (auth, TLS).
+    fn start_with(dir: tempfile::TempDir, top: &str, http_extra: &str) -> Registry {
+        let port = free_port();
         let cfg = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{auth}http:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{top}http:\n  addr: 127.0.0.1:{port}\n{http_extra}",
             dir.path().join("data").display()
         );
         std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
@@ -67,17 +73,6 @@ impl Registry {
 
     fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The stored file of a blob.
-    fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("data/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
     }
 }
 
@@ -111,6 +106,21 @@ fn with_config(b: &Berth, cfg: &Path, args: &[&str]) -> common::Run {
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
+}
+
+/// `berth login -u alice --password-stdin HOST` with `password` on stdin.
+fn login(b: &Berth, cfg: &Path, host: &str, password: &str) -> std::process::Output {
+    b.cmd(&["login", "-u", "alice", "--password-stdin", host])
+        .env("DOCKER_CONFIG", cfg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(password.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap()
 }
 
 fn image_id(b: &Berth, name: &str) -> String {
@@ -245,34 +255,12 @@ fn root_basic_auth_login_logout() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("unauthorized"), "{}", r.stderr);
     // Wrong password: refused, nothing saved.
-    let o = b
-        .cmd(&["login", "-u", "alice", "--password-stdin", &reg.host()])
-        .env("DOCKER_CONFIG", cfg.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(b"wrong\n")?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let o = login(&b, cfg.path(), &reg.host(), "wrong\n");
     assert_ne!(o.status.code(), Some(0));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("incorrect username or password"), "{err}");
     assert!(!cfg.path().join("config.json").exists());
-    let o = b
-        .cmd(&["login", "-u", "alice", "--password-stdin", &reg.host()])
-        .env("DOCKER_CONFIG", cfg.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(b"s3cret\n")?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let o = login(&b, cfg.path(), &reg.host(), "s3cret\n");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "Login Succeeded\n");
     assert!(!String::from_utf8_lossy(&o.stderr).contains("s3cret"));
     use std::os::unix::fs::PermissionsExt;
@@ -304,13 +292,6 @@ fn root_corrupted_blob_is_rejected_and_nothing_stored() {
     let name = format!("{}/test/bad:1", reg.host());
     b.run(&["tag", "busybox", &name]).ok();
     b.run(&["push", &name]).ok();
-    let fresh = Berth::new();
-    fresh.run(&["pull", &name]).ok();
-    let ins = json(&fresh.run(&["image", "inspect", &name]).ok());
-    let layer_blob = fresh
-        .run(&["image", "inspect", "-f", "{{json .RootFS}}", &name])
-        .ok();
-    let _ = (ins, layer_blob);
     // Find the layer blob in the registry's storage: the biggest one.
     let mut blobs: Vec<(u64, PathBuf)> =
         walk(&reg.dir.path().join("data/docker/registry/v2/blobs"))
@@ -324,7 +305,6 @@ fn root_corrupted_blob_is_rejected_and_nothing_stored() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&layer, &bytes).unwrap();
-    let _ = reg.blob_file("sha256:00");
     let victim = Berth::new();
     let r = victim.run(&["pull", &name]);
     assert_ne!(r.code, 0);
@@ -612,32 +592,6 @@ fn test_pki(dir: &Path) {
     );
 }
 
-/// docker-registry serving TLS only, with a certificate from `test_pki`.
-fn start_tls_registry(pki: &Path) -> (Child, u16, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n",
-        dir.path().join("data").display(),
-        pki.join("srv.crt").display(),
-        pki.join("srv.key").display()
-    );
-    std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.path().join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, port, dir)
-}
-
 #[test]
 fn root_tls_registry_with_test_ca() {
     if !available() || !have_tool("openssl") {
@@ -645,8 +599,16 @@ fn root_tls_registry_with_test_ca() {
     }
     let pki = tempfile::tempdir().unwrap();
     test_pki(pki.path());
-    let (mut child, port, _dir) = start_tls_registry(pki.path());
-    let host = format!("127.0.0.1:{port}");
+    let reg = Registry::start_with(
+        tempfile::tempdir().unwrap(),
+        "",
+        &format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            pki.path().join("srv.crt").display(),
+            pki.path().join("srv.key").display()
+        ),
+    );
+    let host = reg.host();
     // certs.d/HOST:PORT/ca.crt, as Docker reads it.
     let certs = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(certs.path().join(&host)).unwrap();
@@ -693,8 +655,6 @@ fn root_tls_registry_with_test_ca() {
         r.code, 0,
         "a registry certificate not signed by the given CA must be refused"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A token issuer like Docker Hub's auth service, for docker-registry's `auth.token`: checks
@@ -832,28 +792,16 @@ fn root_token_auth_with_cross_repository_mount() {
     }
     let pki = tempfile::tempdir().unwrap();
     let tokens = start_token_server(pki.path());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nauth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-        dir.path().join("data").display(),
-        tokens.port,
-        pki.path().join("token.crt").display()
+    let reg = Registry::start_with(
+        tempfile::tempdir().unwrap(),
+        &format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
+            tokens.port,
+            pki.path().join("token.crt").display()
+        ),
+        "",
     );
-    std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
-    let mut child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.path().join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "registry did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let host = format!("127.0.0.1:{port}");
+    let host = reg.host();
     let cfgdir = tempfile::tempdir().unwrap();
     let b = busybox();
     // Anonymous: the token service refuses, so does the push.
@@ -861,22 +809,9 @@ fn root_token_auth_with_cross_repository_mount() {
     b.run(&["tag", "busybox", &name]).ok();
     let r = with_config(&b, cfgdir.path(), &["push", &name]);
     assert!(r.stderr.contains("unauthorized"), "{}", r.stderr);
-    let login = |pass: &str| {
-        b.cmd(&["login", "-u", "alice", "--password-stdin", &host])
-            .env("DOCKER_CONFIG", cfgdir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                c.stdin.take().unwrap().write_all(pass.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap()
-    };
-    let o = login("wrong\n");
+    let o = login(&b, cfgdir.path(), &host, "wrong\n");
     assert!(String::from_utf8_lossy(&o.stderr).contains("incorrect username or password"));
-    let o = login("s3cret\n");
+    let o = login(&b, cfgdir.path(), &host, "s3cret\n");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "Login Succeeded\n");
     with_config(&b, cfgdir.path(), &["push", &name]).ok();
     // Pulled from team/a, pushed to team/b: mounted, with a pull scope for team/a.
@@ -895,6 +830,4 @@ fn root_token_auth_with_cross_repository_mount() {
         asked.iter().any(|s| s == "repository:team/b:pull,push"),
         "{asked:?}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
