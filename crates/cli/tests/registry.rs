@@ -831,3 +831,110 @@ fn root_token_auth_with_cross_repository_mount() {
         "{asked:?}"
     );
 }
+
+#[test]
+fn root_docker_hub_pulls_go_to_the_configured_mirror() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    // The mirror holds library/busybox, as a Docker Hub mirror would.
+    let mirrored = format!("{}/library/busybox:latest", reg.host());
+    b.run(&["tag", "busybox", &mirrored]).ok();
+    b.run(&["push", &mirrored]).ok();
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cfg.path().join("daemon.json"),
+        format!(r#"{{"registry-mirrors": ["http://{}"]}}"#, reg.host()),
+    )
+    .unwrap();
+    let fresh = Berth::new();
+    let o = fresh
+        .cmd(&["pull", "busybox"])
+        .env("BERTH_CONFIG", cfg.path().join("daemon.json"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.ends_with("docker.io/library/busybox:latest\n"), "{out}");
+    assert_eq!(image_id(&fresh, "busybox"), image_id(&b, "busybox"));
+}
+
+#[test]
+fn root_credential_helper_is_used_for_login_and_pushes() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(Some(("alice", "s3cret")));
+    let tools = tempfile::tempdir().unwrap();
+    let store = tools.path().join("store.json");
+    // A credential helper speaking Docker's protocol, keeping one entry in a file.
+    let helper = tools.path().join("docker-credential-berthtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nstore={}\ncase \"$1\" in\n store) cat > \"$store\" ;;\n get) read url; [ -f \"$store\" ] && cat \"$store\" || {{ echo 'credentials not found in native keychain'; exit 1; }} ;;\n erase) rm -f \"$store\" ;;\nesac\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cfg.path().join("config.json"),
+        r#"{"credsStore": "berthtest"}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let b = busybox();
+    let o = b
+        .cmd(&["login", "-u", "alice", "--password-stdin", &reg.host()])
+        .env("DOCKER_CONFIG", cfg.path())
+        .env("PATH", &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"s3cret\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Login Succeeded\n");
+    let saved = std::fs::read_to_string(&store).unwrap();
+    assert!(saved.contains("\"Username\":\"alice\""), "{saved}");
+    let config = std::fs::read_to_string(cfg.path().join("config.json")).unwrap();
+    assert!(
+        !config.contains("auths"),
+        "the helper keeps the secret: {config}"
+    );
+    let name = format!("{}/helper/bb:1", reg.host());
+    b.run(&["tag", "busybox", &name]).ok();
+    let o = b
+        .cmd(&["push", &name])
+        .env("DOCKER_CONFIG", cfg.path())
+        .env("PATH", &path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = b
+        .cmd(&["logout", &reg.host()])
+        .env("DOCKER_CONFIG", cfg.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(!store.exists());
+}

@@ -25,10 +25,11 @@ pub struct Client {
     tokens: Mutex<HashMap<String, String>>,
 }
 
-/// Where a registry's API lives: Docker Hub's is registry-1.docker.io (or a mirror).
-fn api_host(config: &RegistryConfig, registry: &str) -> String {
+/// Where a registry's API lives: Docker Hub's is registry-1.docker.io, or for pulls the first
+/// configured mirror (as Docker uses mirrors: pulls only).
+fn api_host(config: &RegistryConfig, registry: &str, pulling: bool) -> String {
     if registry == "docker.io" {
-        if let Some(m) = config.registry_mirrors.first() {
+        if let Some(m) = config.registry_mirrors.first().filter(|_| pulling) {
             return m.trim_end_matches('/').to_string();
         }
         return "registry-1.docker.io".into();
@@ -99,8 +100,18 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
 }
 
 impl Client {
+    /// A client for pushes and logins.
     pub fn new(config: &RegistryConfig, registry: &str) -> Result<Client> {
-        let host = api_host(config, registry);
+        Self::build(config, registry, false)
+    }
+
+    /// A client for pulls: Docker Hub pulls go to the configured mirror, if any.
+    pub fn for_pull(config: &RegistryConfig, registry: &str) -> Result<Client> {
+        Self::build(config, registry, true)
+    }
+
+    fn build(config: &RegistryConfig, registry: &str, pulling: bool) -> Result<Client> {
+        let host = api_host(config, registry, pulling);
         let http = http_client(config, registry, config.is_insecure(registry))?;
         let (host, explicit_scheme) = match host.split_once("://") {
             Some((scheme, h)) => (h.to_string(), Some(scheme.to_string())),

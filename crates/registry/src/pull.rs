@@ -270,7 +270,7 @@ pub fn pull(
     opts: &PullOptions,
     progress: &dyn Progress,
 ) -> Result<Image> {
-    let client = Client::new(config, &reference.domain)?;
+    let client = Client::for_pull(config, &reference.domain)?;
     pull_with(&client, store, config, reference, opts, progress)
 }
 
@@ -513,7 +513,7 @@ fn fetch_and_unpack(
 
 /// `GET /v2/NAME/tags/list` (for `pull --all-tags`).
 pub fn list_tags(config: &RegistryConfig, reference: &Reference) -> Result<Vec<String>> {
-    let client = Client::new(config, &reference.domain)?;
+    let client = Client::for_pull(config, &reference.domain)?;
     let scopes = vec![format!("repository:{}:pull", reference.path)];
     let resp = client.send(
         Method::GET,
