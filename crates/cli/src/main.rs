@@ -333,14 +333,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             commands::network::port(&root, a)
         }
         Command::Dns { network_id } => {
-            let ready = std::env::var("BERTH_READY_FD")
-                .ok()
-                .and_then(|f| f.parse::<i32>().ok())
-                // SAFETY: the descriptor was handed to us by ensure_running for this purpose.
-                .map(|fd| unsafe {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                    <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd)
-                });
+            let ready = berth_network::daemonize::ready_pipe();
             berth_network::dns::serve(&berth_network::default_dir(), &network_id, ready)?;
             Ok(0)
         }

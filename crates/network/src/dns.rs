@@ -9,9 +9,9 @@
 //! few dozen lines; full DNS libraries bring a resolver, async runtime and much more.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -47,39 +47,9 @@ pub fn ensure_running(dir: &Path, net: &Network) -> Result<()> {
         return Ok(());
     }
     let exe = std::env::current_exe().ctx("find own executable", "/proc/self/exe")?;
-    let mut fds = [0i32; 2];
-    // SAFETY: pipe2 fills two descriptors we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error()).ctx("create pipe", &exe);
-    }
-    // SAFETY: fresh descriptors from pipe2.
-    let (r, w) = unsafe { (fs::File::from_raw_fd(fds[0]), fs::File::from_raw_fd(fds[1])) };
-    let wfd = w.as_raw_fd();
     let mut cmd = std::process::Command::new(&exe);
-    cmd.arg("__dns")
-        .arg(&net.id)
-        .env("BERTH_NETWORK_DIR", dir)
-        .env("BERTH_READY_FD", wfd.to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    use std::os::unix::process::CommandExt;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            let flags = libc::fcntl(wfd, libc::F_GETFD);
-            libc::fcntl(wfd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().ctx("start DNS server", &exe)?;
-    drop(w);
-    let mut msg = String::new();
-    let _ = (&r).read_to_string(&mut msg);
-    std::thread::spawn(move || {
-        let _ = child.wait();
-    });
+    cmd.arg("__dns").arg(&net.id).env("BERTH_NETWORK_DIR", dir);
+    let msg = crate::daemonize::spawn_and_wait_ready(cmd).ctx("start DNS server", &exe)?;
     match msg.trim() {
         "ok" => Ok(()),
         m => Err(Error::Command {

@@ -10,6 +10,7 @@
 //! [`Networking::reconcile`] cleans up after a berth process that was killed.
 
 pub mod command;
+pub mod daemonize;
 pub mod dns;
 pub mod error;
 pub mod firewall;

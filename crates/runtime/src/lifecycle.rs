@@ -1,7 +1,7 @@
 //! Creating, running, stopping and removing containers.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -717,36 +717,10 @@ impl Runtime {
     /// returns once it runs.
     pub fn start_detached(&self, id: &str, exe: &Path) -> Result<()> {
         self.clear_stop_request(id);
-        let (r, w) = pipe()?;
-        let wfd = w.as_raw_fd();
         let mut cmd = std::process::Command::new(exe);
-        cmd.arg("--root")
-            .arg(&self.root)
-            .arg("__supervise")
-            .arg(id)
-            .env("BERTH_READY_FD", wfd.to_string())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        use std::os::unix::process::CommandExt;
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::setsid();
-                let flags = libc::fcntl(wfd, libc::F_GETFD);
-                libc::fcntl(wfd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().ctx("start supervisor", exe)?;
-        drop(w);
-        let mut msg = String::new();
-        let _ = std::fs::File::from(r).read_to_string(&mut msg);
-        // The supervisor double-forks nothing: reap it later only if it already failed.
-        let _ = child.try_wait();
-        std::thread::spawn(move || {
-            let _ = child.wait();
-        });
+        cmd.arg("--root").arg(&self.root).arg("__supervise").arg(id);
+        let msg =
+            berth_network::daemonize::spawn_and_wait_ready(cmd).ctx("start supervisor", exe)?;
         match msg.trim() {
             "ok" => Ok(()),
             "" => Err(Error::Runtime {

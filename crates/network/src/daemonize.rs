@@ -1,0 +1,58 @@
+//! Starting one of berth's own background processes (a container's supervisor, a network's
+//! DNS server): `berth …` in a session of its own, with a pipe on which it reports "ok" (or
+//! its error) once it is ready. The fd number is passed in `BERTH_READY_FD`.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::process::{Command, Stdio};
+
+/// Spawns `cmd` detached and returns what it wrote on the ready pipe before closing it
+/// (empty if it exited without a word). The child is reaped in the background.
+pub fn spawn_and_wait_ready(mut cmd: Command) -> std::io::Result<String> {
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills two descriptors that we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors from pipe2.
+    let (r, w) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    let wfd = w.as_raw_fd();
+    cmd.env("BERTH_READY_FD", wfd.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            let flags = libc::fcntl(wfd, libc::F_GETFD);
+            libc::fcntl(wfd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    drop(w);
+    let mut msg = String::new();
+    let _ = (&r).read_to_string(&mut msg);
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(msg)
+}
+
+/// The child's side: the ready pipe from `BERTH_READY_FD`, made close-on-exec so processes the
+/// child starts in turn do not keep the parent waiting.
+pub fn ready_pipe() -> Option<std::fs::File> {
+    let fd: i32 = std::env::var("BERTH_READY_FD").ok()?.parse().ok()?;
+    // SAFETY: the descriptor was handed to us for this purpose by spawn_and_wait_ready.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        Some(std::fs::File::from_raw_fd(fd))
+    }
+}
