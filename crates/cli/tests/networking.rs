@@ -619,20 +619,13 @@ impl Lab {
     /// berth inside the lab's host namespace. nsenter rather than `ip netns exec`: the
     /// latter mounts a fresh /sys, which hides the cgroup hierarchy.
     fn berth(&self, b: &Berth, args: &[&str]) -> common::Run {
-        let o = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", self.host))
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.host))
             .args([bin(), "--root"])
             .arg(b.root())
             .args(args)
-            .env("BERTH_NETWORK_DIR", self.state.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        common::Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+            .env("BERTH_NETWORK_DIR", self.state.path());
+        common::run_command(c)
     }
 }
 

@@ -95,17 +95,7 @@ fn busybox() -> Berth {
 
 /// berth with its own Docker config dir (credentials), so tests never touch ~/.docker.
 fn with_config(b: &Berth, cfg: &Path, args: &[&str]) -> common::Run {
-    let o = b
-        .cmd(args)
-        .env("DOCKER_CONFIG", cfg)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    common::Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    b.run_env(args, "DOCKER_CONFIG", cfg)
 }
 
 /// `berth login -u alice --password-stdin HOST` with `password` on stdin.
@@ -620,19 +610,7 @@ fn root_tls_registry_with_test_ca() {
     let b = busybox();
     let name = format!("{host}/tls/bb:1");
     b.run(&["tag", "busybox", &name]).ok();
-    let with_certs = |b: &Berth, dir: &Path, args: &[&str]| {
-        let o = b
-            .cmd(args)
-            .env("BERTH_CERTS_D", dir)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        common::Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    };
+    let with_certs = |b: &Berth, dir: &Path, args: &[&str]| b.run_env(args, "BERTH_CERTS_D", dir);
     with_certs(&b, certs.path(), &["push", &name]).ok();
     let fresh = Berth::new();
     with_certs(&fresh, certs.path(), &["pull", "-q", &name]).ok();

@@ -51,6 +51,11 @@ impl Run {
     }
 }
 
+/// Runs any command (stdin empty) and collects it as a [`Run`].
+pub fn run_command(mut c: Command) -> Run {
+    Run::from(c.stdin(Stdio::null()).output().expect("spawn command"))
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_berth")
 }
@@ -80,6 +85,13 @@ impl Berth {
                 .output()
                 .expect("spawn berth"),
         )
+    }
+
+    /// `run` with one more environment variable set.
+    pub fn run_env(&self, args: &[&str], key: &str, value: &std::path::Path) -> Run {
+        let mut c = self.cmd(args);
+        c.env(key, value);
+        run_command(c)
     }
 
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
