@@ -1332,14 +1332,15 @@ fn root_killed_foreground_cli_leaves_the_truth() {
 }
 
 /// Runs berth on a new pseudo-terminal of `rows`x`cols` (as its controlling terminal, like an
-/// interactive shell would), feeding `input`; `resize` changes the size half a second in.
-/// Returns what appeared on the terminal and the exit code.
+/// interactive shell would), feeding `input` (the first chunk at once, each next one 700 ms
+/// later); `resize` changes the size half a second in. Returns what appeared on the terminal
+/// and the exit code.
 fn in_pty(
     b: &Berth,
     args: &[&str],
     rows: u16,
     cols: u16,
-    input: &[u8],
+    input: &[&[u8]],
     resize: Option<(u16, u16)>,
 ) -> (String, i32) {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -1385,7 +1386,15 @@ fn in_pty(
     drop(cmd);
     drop(slave);
     let mut w = std::fs::File::from(master.try_clone().unwrap());
-    std::io::Write::write_all(&mut w, input).unwrap();
+    let chunks: Vec<Vec<u8>> = input.iter().map(|c| c.to_vec()).collect();
+    let typist = std::thread::spawn(move || {
+        for (i, chunk) in chunks.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(700));
+            }
+            std::io::Write::write_all(&mut w, chunk).unwrap();
+        }
+    });
     if let Some((r, c)) = resize {
         std::thread::sleep(Duration::from_millis(500));
         let ws = libc::winsize {
@@ -1411,6 +1420,7 @@ fn in_pty(
     });
     let code = child.wait().unwrap().code().unwrap_or(-1);
     let out = reader.join().unwrap();
+    let _ = typist.join();
     (String::from_utf8_lossy(&out).replace('\r', ""), code)
 }
 
@@ -1432,7 +1442,7 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
         &["run", "--rm", "-t", "busybox", "stty", "size"],
         31,
         101,
-        b"",
+        &[b""],
         None,
     );
     assert_eq!((out.trim(), code), ("31 101", 0), "initial size copied");
@@ -1449,7 +1459,7 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
         ],
         20,
         80,
-        b"",
+        &[b""],
         Some((40, 120)),
     );
     assert_eq!(out.trim(), "40 120", "resized on SIGWINCH");
@@ -1466,7 +1476,7 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
         ],
         24,
         80,
-        b"abc\n",
+        &[b"abc\n"],
         None,
     );
     assert!(out.contains("got abc"), "{out}");
@@ -1502,7 +1512,7 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
         ],
         33,
         99,
-        b"xyz\n",
+        &[b"xyz\n"],
         None,
     );
     assert!(out.contains("got xyz") && out.contains("33 99"), "{out}");
@@ -1517,5 +1527,166 @@ fn root_tty_is_a_real_terminal_with_the_callers_size() {
         "/dev/pts/0\n"
     );
     b.run(&["rm", "dt"]).ok();
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_attach_sends_input_detaches_and_proxies_signals() {
+    let b = busybox();
+    // -di: each attach sends its input to the same open stdin; output is split by stream.
+    b.run(&["run", "-di", "--name", "shell", "busybox", "sh"])
+        .ok();
+    let mut first = b
+        .cmd(&["attach", "shell"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        first.stdin.as_mut().unwrap(),
+        b"echo first > /tmp/mark; echo to-first\n",
+    )
+    .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(first.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "to-first\n");
+    // The first client goes away without the container noticing.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // --no-stdin: typed input does not reach the container.
+    let mut watcher = b
+        .cmd(&["attach", "--no-stdin", "--sig-proxy=false", "shell"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(watcher.stdin.as_mut().unwrap(), b"exit 9\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let r = b.run_stdin(
+        &["attach", "shell"],
+        b"cat /tmp/mark; echo to-stderr >&2; exit 3\n",
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (3, "first\n", "to-stderr\n")
+    );
+    // The watcher saw the same output and ends with the same code.
+    let w = watcher.wait_with_output().unwrap();
+    assert_eq!(w.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&w.stdout), "first\n");
+
+    // -dit: a terminal of the caller's size; the detach keys leave it running.
+    b.run(&["run", "-dit", "--name", "term", "busybox", "sh"])
+        .ok();
+    let (out, code) = in_pty(
+        &b,
+        &["attach", "term"],
+        30,
+        90,
+        &[b"stty size\n", b"\x10\x11"],
+        None,
+    );
+    assert!(out.contains("30 90"), "{out}");
+    assert!(out.contains("read escape sequence"), "{out}");
+    assert_eq!(code, 1);
+    let (out, code) = in_pty(
+        &b,
+        &["attach", "--detach-keys", "ctrl-a,x", "term"],
+        24,
+        80,
+        &[b"echo $((6*7))\n", b"\x01x"],
+        None,
+    );
+    assert!(
+        out.contains("42") && out.contains("read escape sequence"),
+        "{out}"
+    );
+    assert_eq!(code, 1);
+    assert!(b
+        .run(&["ps", "--format", "{{.Names}}"])
+        .ok()
+        .contains("term"));
+    let (_, code) = in_pty(&b, &["attach", "term"], 24, 80, &[b"exit 4\n"], None);
+    assert_eq!(code, 4);
+    b.run(&["run", "-dit", "--name", "term2", "busybox", "sh"])
+        .ok();
+    let r = b.run(&["attach", "term2"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (1, "Error: the input device is not a TTY\n")
+    );
+
+    // Signals reach the container (sig-proxy), unless turned off.
+    let script = "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done";
+    b.run(&["run", "-d", "--name", "sig", "busybox", "sh", "-c", script])
+        .ok();
+    let attached = b
+        .cmd(&["attach", "sig"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(attached.id() as i32, libc::SIGTERM) };
+    let out = attached.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got-term\n");
+    b.run(&["run", "-d", "--name", "sig2", "busybox", "sh", "-c", script])
+        .ok();
+    let attached = b
+        .cmd(&["attach", "--sig-proxy=false", "sig2"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(attached.id() as i32, libc::SIGTERM) };
+    let out = attached.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), None, "attach itself was terminated");
+    assert!(b
+        .run(&["ps", "--format", "{{.Names}}"])
+        .ok()
+        .contains("sig2"));
+
+    // A foreground container can be attached to as well; its exit code arrives even though
+    // --rm removes it at once.
+    let fg = b
+        .cmd(&[
+            "run",
+            "--rm",
+            "--name",
+            "fg",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1; echo bye; exit 5",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let r = b.run(&["attach", "fg"]);
+    assert_eq!((r.code, r.stdout.as_str()), (5, "bye\n"));
+    assert_eq!(fg.wait_with_output().unwrap().status.code(), Some(5));
+
+    // Bad input.
+    let r = b.run(&["attach", "shell"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            1,
+            "Error: You cannot attach to a stopped container, start it first\n"
+        )
+    );
+    let r = b.run(&["attach", "--detach-keys", "ctrl-1", "sig2"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("--detach-keys") && r.stderr.contains("ctrl-1"),
+        "{}",
+        r.stderr
+    );
+    b.run(&["rm", "-f", "shell", "term", "term2", "sig", "sig2"])
+        .ok();
     assert_no_leftovers(&b);
 }

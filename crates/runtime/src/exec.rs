@@ -1,13 +1,12 @@
 //! `docker exec`: another process in a running container's namespaces and cgroup.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
 use crate::engine::{ExecProcess, OciRuntime, Stdio};
 use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::{Runtime, TtySession};
 use crate::options::ExecOptions;
-use crate::process::{container_stdin, forward_signals, pipe, wait_pid};
+use crate::process::{container_stdin, forward_signals, pipe, relay, wait_pid};
 use crate::rootfs::{check_command, resolve_user, RootfsPaths};
 
 impl Runtime {
@@ -99,28 +98,20 @@ impl Runtime {
         if o.detach {
             return Ok(0);
         }
-        let copy = |r: OwnedFd, err: bool| {
-            std::thread::spawn(move || {
-                let mut f = std::fs::File::from(r);
-                let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = f.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let _ = if err {
-                        std::io::stderr().lock().write_all(&buf[..n])
-                    } else {
-                        let mut o = std::io::stdout().lock();
-                        o.write_all(&buf[..n]).and_then(|_| o.flush())
-                    };
-                }
-            })
-        };
-        let mut threads = vec![copy(out_r, false), copy(err_r, true)];
+        let mut threads = vec![
+            relay(out_r, "stdout", None, true, None),
+            relay(err_r, "stderr", None, true, None),
+        ];
         let mut session = None;
         if let Some(m) = master {
             crate::tty::copy_window_size(m.as_raw_fd());
-            threads.push(copy(m.try_clone().ctx("dup", "pty")?, false));
+            threads.push(relay(
+                m.try_clone().ctx("dup", "pty")?,
+                "stdout",
+                None,
+                true,
+                None,
+            ));
             let winch = crate::tty::follow_window_size(m.as_raw_fd());
             let raw = if o.interactive {
                 crate::tty::forward_stdin(&m)?;

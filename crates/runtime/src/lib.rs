@@ -1,11 +1,11 @@
 //! berth's containers: records and state on disk, the overlay rootfs built from image layers,
 //! the OCI runtime spec from image config + run options, and the lifecycle (run, stop, kill,
 //! remove, wait, logs). A detached container is watched by a supervisor process (the berth
-//! binary re-executed); a foreground `berth run` supervises its own container.
-//!
-//! Networking beyond `none`/`host` is not here yet: every container gets its own network
-//! namespace, so the network crate can plug in by configuring it.
+//! binary re-executed; `attach` talks to it over a socket); a foreground `berth run`
+//! supervises its own container. Networking is berth_network's: the runtime calls it once the
+//! container's network namespace exists and before its command starts.
 
+pub mod attach;
 pub mod cgroups;
 pub mod engine;
 pub mod error;

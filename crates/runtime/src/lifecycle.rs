@@ -4,10 +4,12 @@ use std::fs;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_image::Store;
 
+use crate::attach::AttachServer;
 use crate::engine::{OciRuntime, Stdio, Youki};
 use crate::error::{Error, IoContext, Result};
 use crate::logs::{log_path, LogWriter, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
@@ -36,12 +38,14 @@ pub enum Attach {
     LogOnly,
 }
 
-/// A started container: init pid, output relays, terminal, network reservations.
+/// A started container: init pid, output relays, terminal, network reservations, the
+/// attach socket of a supervised container.
 type Started = (
     i32,
     Vec<std::thread::JoinHandle<()>>,
     Option<TtySession>,
     Option<berth_network::Running>,
+    Option<Arc<AttachServer>>,
 );
 
 /// `run`/`create` network options, checked.
@@ -456,7 +460,7 @@ impl Runtime {
         };
         let started = self.start_process(&mut rec, &dir, attach);
         let on_bridge = bridged(&rec.config.network);
-        let (pid, relays, tty, wired) = match started {
+        let (pid, relays, tty, wired, attached) = match started {
             Ok(x) => x,
             Err(e) => {
                 if let Some(h) = forward {
@@ -513,6 +517,10 @@ impl Runtime {
             self.containers.remove_dir(id)?;
         } else {
             self.containers.save(&rec)?;
+        }
+        // Attached clients have had all the output; now that the record says so, the code.
+        if let Some(a) = attached {
+            a.exited(code);
         }
         Ok(code)
     }
@@ -612,9 +620,16 @@ impl Runtime {
 
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let stdin = container_stdin(
-            rec.config.open_stdin && attach == Attach::Terminal && !rec.config.tty,
-        )?;
+        // A supervised container started with -i keeps its stdin open for `attach`.
+        let supervised = attach == Attach::LogOnly;
+        let mut stdin_for_attach = None;
+        let stdin = if supervised && rec.config.open_stdin && !rec.config.tty {
+            let (r, w) = pipe()?;
+            stdin_for_attach = Some(w);
+            r
+        } else {
+            container_stdin(rec.config.open_stdin && attach == Attach::Terminal && !rec.config.tty)?
+        };
         let console = if rec.config.tty {
             Some(crate::tty::ConsoleSocket::new(attach == Attach::Terminal)?)
         } else {
@@ -680,15 +695,25 @@ impl Runtime {
             )
             .ctx("open log", log_path(dir, &rec.id))?,
         ));
+        // Others can attach to a foreground container too, but its input is its caller's.
+        let terminal = master
+            .as_ref()
+            .map(|m| (m, supervised && rec.config.open_stdin));
+        let attached = Some(Arc::new(AttachServer::start(
+            dir,
+            stdin_for_attach,
+            terminal,
+        )?));
+        let echo = attach == Attach::Terminal;
         let mut relays = vec![
-            relay(out_r, "stdout", log.clone(), attach == Attach::Terminal),
-            relay(err_r, "stderr", log.clone(), attach == Attach::Terminal),
+            relay(out_r, "stdout", Some(log.clone()), echo, attached.clone()),
+            relay(err_r, "stderr", Some(log.clone()), echo, attached.clone()),
         ];
         let mut session = None;
         if let Some(master) = master {
             // The terminal carries both streams; the container sees one tty, as with Docker.
             let reader = master.try_clone().ctx("dup", "pty")?;
-            relays.push(relay(reader, "stdout", log, attach == Attach::Terminal));
+            relays.push(relay(reader, "stdout", Some(log), echo, attached.clone()));
             if attach == Attach::Terminal {
                 let winch = crate::tty::follow_window_size(master.as_raw_fd());
                 let raw = if rec.config.open_stdin {
@@ -710,7 +735,7 @@ impl Runtime {
                 });
             }
         }
-        Ok((pid, relays, session, wired))
+        Ok((pid, relays, session, wired, attached))
     }
 
     /// Starts a created container under a detached supervisor (`exe __supervise ID`) and

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
+use crate::attach::{AttachServer, STDERR, STDOUT};
 use crate::error::{Error, Result};
 use crate::logs::LogWriter;
 
@@ -53,12 +54,14 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Copies a container stream to its log (one entry per line) and, attached, to our own stream.
+/// Copies a container stream to its log (one entry per line), to `attach` clients and, when
+/// `echo`, to our own stream (`exec` has only the last).
 pub(crate) fn relay(
     r: OwnedFd,
     stream: &'static str,
-    log: std::sync::Arc<std::sync::Mutex<LogWriter>>,
+    log: Option<Arc<std::sync::Mutex<LogWriter>>>,
     echo: bool,
+    attached: Option<Arc<AttachServer>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut f = std::fs::File::from(r);
@@ -69,6 +72,10 @@ pub(crate) fn relay(
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if let Some(a) = &attached {
+                let kind = if stream == "stdout" { STDOUT } else { STDERR };
+                a.broadcast(kind, &buf[..n]);
+            }
             if echo {
                 let _ = if stream == "stdout" {
                     let mut o = std::io::stdout().lock();
@@ -77,6 +84,7 @@ pub(crate) fn relay(
                     std::io::stderr().lock().write_all(&buf[..n])
                 };
             }
+            let Some(log) = &log else { continue };
             pending.extend_from_slice(&buf[..n]);
             while let Some(i) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=i).collect();
@@ -85,7 +93,7 @@ pub(crate) fn relay(
                 }
             }
         }
-        if !pending.is_empty() {
+        if let (false, Some(log)) = (pending.is_empty(), &log) {
             if let Ok(mut l) = log.lock() {
                 let _ = l.write(stream, &pending);
             }

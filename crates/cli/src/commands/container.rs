@@ -1342,42 +1342,45 @@ pub struct AttachArgs {
     /// Do not attach STDIN
     #[arg(long)]
     no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = "ctrl-p,ctrl-q")]
+    detach_keys: String,
     container: String,
 }
 
-/// `docker attach`: streams the container's output from now on and ends with its exit code.
-/// (Input to a detached container is not supported yet: its stdin is closed.)
+/// `docker attach`: the container's output from now on and our input to it; ends with its
+/// exit code, or with Docker's "read escape sequence" (exit 1) when detached.
 pub fn attach(root: &Path, a: AttachArgs) -> Result<u8> {
+    let detach_keys = berth_runtime::attach::parse_detach_keys(&a.detach_keys).map_err(|e| {
+        anyhow::Error::new(ExitError {
+            code: 1,
+            message: e.to_string(),
+        })
+    })?;
     let rt = open(root)?;
-    let c = rt.find(&a.container).map_err(engine_error)?;
-    if c.state.status != "running" {
-        bail!("You cannot attach to a stopped container, start it first");
-    }
-    let path = berth_runtime::logs::log_path(&rt.containers().dir(&c.id), &c.id);
-    let mut shown = berth_runtime::logs::read_all(&path).len();
-    loop {
-        let running = rt
-            .find(&c.id)
-            .map(|r| r.state.status == "running")
-            .unwrap_or(false);
-        let all = berth_runtime::logs::read_all(&path);
-        if all.len() > shown {
-            let mut out = std::io::stdout().lock();
-            for e in &all[shown..] {
-                if e.stream == "stderr" {
-                    eprint!("{}", e.log);
-                } else {
-                    let _ = out.write_all(e.log.as_bytes());
-                }
-            }
-            let _ = out.flush();
-            shown = all.len();
+    let end = rt
+        .attach(
+            &a.container,
+            &berth_runtime::attach::AttachOptions {
+                stdin: !a.no_stdin,
+                sig_proxy: a.sig_proxy,
+                detach_keys,
+            },
+        )
+        .map_err(|e| {
+            anyhow::Error::new(ExitError {
+                code: 1,
+                message: e.to_string(),
+            })
+        })?;
+    match end {
+        berth_runtime::attach::AttachEnd::Exited(code) => Ok(code.clamp(0, 255) as u8),
+        berth_runtime::attach::AttachEnd::Detached => {
+            eprintln!("read escape sequence");
+            Ok(1)
         }
-        if !running {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let code = rt.wait(&c.id).map_err(engine_error)?;
-    Ok(code.clamp(0, 255) as u8)
 }

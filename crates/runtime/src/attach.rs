@@ -1,0 +1,498 @@
+//! `docker attach` to a detached container: its supervisor serves a unix socket in the
+//! container's directory; an attached client gets the container's output from then on and
+//! sends its input (stdin, terminal size) to the container.
+//!
+//! Frames on the socket, both ways, are Docker's stream format (an 8-byte header: kind, three
+//! zero bytes, big-endian length; then the payload), which the Docker API's attach endpoint
+//! speaks too. Supervisor to client: kind 1 stdout, 2 stderr. Client to supervisor: kind 0
+//! stdin bytes, 3 a terminal size (rows, columns as big-endian u16s); and 4, the exit code,
+//! last. A client's end of
+//! input does not close the container's stdin: as with `docker run -di`, the next client can
+//! go on typing (Docker closes it only for a foreground `run -i`, which berth serves without
+//! a supervisor).
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+pub const STDIN: u8 = 0;
+pub const STDOUT: u8 = 1;
+pub const STDERR: u8 = 2;
+pub const RESIZE: u8 = 3;
+/// Supervisor to client, last: the container's exit code (big-endian i32), so that a client
+/// gets it even when the container is removed at once (`--rm`).
+pub const EXIT: u8 = 4;
+
+/// The socket's name in the container's directory.
+const SOCKET: &str = "attach.sock";
+
+/// A client that reads no output for this long is dropped, so it cannot stall the container.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Writes one frame.
+pub fn write_frame(w: &mut impl Write, kind: u8, data: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(data.len()).map_err(std::io::Error::other)?;
+    let mut frame = Vec::with_capacity(8 + data.len());
+    frame.extend_from_slice(&[kind, 0, 0, 0]);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(data);
+    w.write_all(&frame)
+}
+
+/// Reads one frame; `None` at the end of the stream.
+pub fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut head = [0u8; 8];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+    if len > 1 << 20 {
+        return Err(std::io::Error::other("attach frame larger than 1 MiB"));
+    }
+    let mut data = vec![0u8; len];
+    r.read_exact(&mut data)?;
+    Ok(Some((head[0], data)))
+}
+
+/// Unix socket paths are limited to 108 bytes and a container's directory can be deeper than
+/// that, so the socket is reached through /proc/self/fd of an open handle on the directory.
+struct ShortPath {
+    _dir: OwnedFd,
+    path: PathBuf,
+}
+
+fn short_path(dir: &Path) -> Result<ShortPath> {
+    let f = std::fs::File::open(dir).map_err(|e| Error::Io {
+        op: "open",
+        path: dir.into(),
+        source: e,
+    })?;
+    let fd = OwnedFd::from(f);
+    let path = PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", fd.as_raw_fd()));
+    Ok(ShortPath { _dir: fd, path })
+}
+
+/// Where the container's input goes.
+enum Input {
+    /// The write end of the container's stdin pipe.
+    Pipe(std::fs::File),
+    /// The terminal's master end (input and size).
+    Terminal(std::fs::File),
+    /// The container was not started with -i: input is dropped.
+    None,
+}
+
+/// The supervisor's side: the socket and the clients attached to it.
+pub struct AttachServer {
+    socket: PathBuf,
+    clients: Arc<Mutex<Vec<UnixStream>>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl AttachServer {
+    /// Listens in `dir`. `stdin` is the container's stdin pipe (with -i, no terminal),
+    /// `terminal` the pty master (with -t; input only with `open_stdin`).
+    pub fn start(
+        dir: &Path,
+        stdin: Option<OwnedFd>,
+        terminal: Option<(&OwnedFd, bool)>,
+    ) -> Result<AttachServer> {
+        let socket = dir.join(SOCKET);
+        let _ = std::fs::remove_file(&socket);
+        let short = short_path(dir)?;
+        let listener = UnixListener::bind(&short.path).map_err(|e| Error::Io {
+            op: "listen on",
+            path: socket.clone(),
+            source: e,
+        })?;
+        let input = match (stdin, terminal) {
+            (_, Some((m, true))) => {
+                let fd = m.try_clone().map_err(|e| Error::Io {
+                    op: "dup",
+                    path: "pty".into(),
+                    source: e,
+                })?;
+                Input::Terminal(fd.into())
+            }
+            (Some(p), _) => Input::Pipe(p.into()),
+            _ => Input::None,
+        };
+        let input = Arc::new(Mutex::new(input));
+        let clients: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
+        let closed = Arc::new(AtomicBool::new(false));
+        let (c, done) = (clients.clone(), closed.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
+                if let Ok(reader) = conn.try_clone() {
+                    let input = input.clone();
+                    std::thread::spawn(move || serve_input(reader, &input));
+                }
+                if let Ok(mut list) = c.lock() {
+                    list.push(conn);
+                }
+            }
+        });
+        Ok(AttachServer {
+            socket,
+            clients,
+            closed,
+        })
+    }
+
+    /// Sends output to every attached client, dropping those that fail.
+    pub fn broadcast(&self, kind: u8, data: &[u8]) {
+        if let Ok(mut list) = self.clients.lock() {
+            list.retain_mut(|c| write_frame(c, kind, data).is_ok());
+        }
+    }
+
+    /// Tells every client the container's exit code, then closes.
+    pub fn exited(&self, code: i32) {
+        self.broadcast(EXIT, &code.to_be_bytes());
+        self.close();
+    }
+
+    /// Stops listening and ends every client's stream.
+    pub fn close(&self) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the accept loop so it sees `closed`.
+        if let Some(dir) = self.socket.parent() {
+            if let Ok(short) = short_path(dir) {
+                let _ = UnixStream::connect(&short.path);
+            }
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        if let Ok(mut list) = self.clients.lock() {
+            for c in list.drain(..) {
+                let _ = c.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+impl Drop for AttachServer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Copies one client's input frames to the container.
+fn serve_input(mut conn: UnixStream, input: &Mutex<Input>) {
+    while let Ok(Some((kind, data))) = read_frame(&mut conn) {
+        let Ok(mut input) = input.lock() else { return };
+        match (&mut *input, kind) {
+            (Input::Pipe(w) | Input::Terminal(w), STDIN)
+                if (&*w as &std::fs::File).write_all(&data).is_err() =>
+            {
+                return;
+            }
+            (Input::Terminal(m), RESIZE) if data.len() == 4 => {
+                set_window_size(
+                    m.as_fd().as_raw_fd(),
+                    u16::from_be_bytes([data[0], data[1]]),
+                    u16::from_be_bytes([data[2], data[3]]),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+fn set_window_size(fd: i32, rows: u16, cols: u16) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize we own.
+    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+}
+
+/// The client's side: a connection to a running container's supervisor.
+pub fn connect(dir: &Path) -> Result<UnixStream> {
+    let short = short_path(dir)?;
+    UnixStream::connect(&short.path).map_err(|e| Error::Io {
+        op: "attach to",
+        path: dir.join(SOCKET),
+        source: e,
+    })
+}
+
+/// The window size of our terminal (stdout, else stdin) as a RESIZE payload.
+pub fn our_window_size() -> Option<[u8; 4]> {
+    for fd in [1, 0] {
+        // SAFETY: winsize is plain data filled by the ioctl.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
+            let (r, c) = (ws.ws_row.to_be_bytes(), ws.ws_col.to_be_bytes());
+            return Some([r[0], r[1], c[0], c[1]]);
+        }
+    }
+    None
+}
+
+/// Docker's default detach keys, ctrl-p ctrl-q.
+pub const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+
+/// Parses `--detach-keys` ("ctrl-p,ctrl-q", "a,ctrl-@", …) as Docker does.
+pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>> {
+    let bad = |reason: &str| Error::BadFlag {
+        flag: "--detach-keys",
+        value: s.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut keys = Vec::new();
+    for k in s.split(',') {
+        let k = k.trim();
+        if let Some(c) = k.strip_prefix("ctrl-") {
+            let b = match c.as_bytes() {
+                [b'@'] => 0,
+                [c @ b'a'..=b'z'] => c - b'a' + 1,
+                [b'['] => 27,
+                [b'\\'] => 28,
+                [b']'] => 29,
+                [b'^'] => 30,
+                [b'_'] => 31,
+                _ => return Err(bad(
+                    "expected ctrl-a … ctrl-z, ctrl-@, ctrl-[, ctrl-\\, ctrl-], ctrl-^ or ctrl-_",
+                )),
+            };
+            keys.push(b);
+        } else if k.len() == 1 {
+            keys.push(k.as_bytes()[0]);
+        } else {
+            return Err(bad(
+                "expected a comma-separated list of single characters or ctrl-KEY",
+            ));
+        }
+    }
+    if keys.is_empty() {
+        return Err(bad("no keys given"));
+    }
+    Ok(keys)
+}
+
+/// Finds the detach sequence across reads of typed input.
+pub struct DetachMatcher {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl DetachMatcher {
+    pub fn new(keys: Vec<u8>) -> DetachMatcher {
+        DetachMatcher { keys, matched: 0 }
+    }
+
+    /// Feeds typed bytes; returns the bytes to send on and whether the sequence completed.
+    /// Bytes of a partial match are held back until the match fails (then sent), as Docker
+    /// does.
+    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    self.matched = 0;
+                    return (out, true);
+                }
+            } else {
+                out.extend_from_slice(&self.keys[..self.matched]);
+                self.matched = 0;
+                if b == self.keys[0] {
+                    self.matched = 1;
+                } else {
+                    out.push(b);
+                }
+            }
+        }
+        (out, false)
+    }
+}
+
+/// `berth attach` options.
+pub struct AttachOptions {
+    /// Send our stdin to the container (when it was started with -i).
+    pub stdin: bool,
+    /// Forward the signals we receive to the container (not with a terminal: keys go as
+    /// typed).
+    pub sig_proxy: bool,
+    pub detach_keys: Vec<u8>,
+}
+
+/// How an attachment ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AttachEnd {
+    /// The container exited with this code.
+    Exited(i32),
+    /// The user typed the detach keys; the container goes on.
+    Detached,
+}
+
+impl crate::Runtime {
+    /// `docker attach`: the container's output from now on, our input to it, until it exits
+    /// or the detach keys are typed.
+    pub fn attach(&self, key: &str, o: &AttachOptions) -> Result<AttachEnd> {
+        let c = self.find(key)?;
+        if c.state.status != "running" {
+            return Err(Error::Conflict(
+                "You cannot attach to a stopped container, start it first".into(),
+            ));
+        }
+        if c.state.paused {
+            return Err(Error::Conflict(
+                "You cannot attach to a paused container, unpause it first".into(),
+            ));
+        }
+        let tty = c.config.tty;
+        let send_input = o.stdin && c.config.open_stdin;
+        // SAFETY: isatty on our own stdin.
+        if tty && send_input && unsafe { libc::isatty(0) } == 0 {
+            return Err(Error::Conflict("the input device is not a TTY".into()));
+        }
+        let mut conn = connect(&self.containers.dir(&c.id))?;
+        let writer = Arc::new(Mutex::new(conn.try_clone().map_err(|e| Error::Io {
+            op: "attach to",
+            path: self.containers.dir(&c.id),
+            source: e,
+        })?));
+        let _raw = (tty && send_input).then(crate::tty::RawMode::enable);
+        let mut winch = None;
+        if tty {
+            if let (Some(size), Ok(mut w)) = (our_window_size(), writer.lock()) {
+                let _ = write_frame(&mut *w, RESIZE, &size);
+            }
+            winch = follow_window_size(writer.clone());
+        }
+        let signals = if o.sig_proxy && !tty {
+            let pid = Arc::new(std::sync::atomic::AtomicI32::new(c.state.pid));
+            crate::process::forward_signals(pid)
+        } else {
+            None
+        };
+        let detached = Arc::new(AtomicBool::new(false));
+        if send_input {
+            let (w, d) = (writer.clone(), detached.clone());
+            let mut keys = DetachMatcher::new(o.detach_keys.clone());
+            // Not joined: reading a terminal can block after the container is gone.
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut stdin = std::io::stdin();
+                loop {
+                    let n = match stdin.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let (data, detach) = keys.feed(&buf[..n]);
+                    let Ok(mut w) = w.lock() else { return };
+                    if !data.is_empty() && write_frame(&mut *w, STDIN, &data).is_err() {
+                        return;
+                    }
+                    if detach {
+                        d.store(true, Ordering::SeqCst);
+                        let _ = w.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                }
+                // End of our input: the container's stdin stays open (see the module doc).
+                if let Ok(w) = w.lock() {
+                    let _ = w.shutdown(std::net::Shutdown::Write);
+                }
+            });
+        }
+        let mut out = std::io::stdout();
+        let mut err = std::io::stderr();
+        let mut exit_code = None;
+        while let Ok(Some((kind, data))) = read_frame(&mut conn) {
+            let _ = match kind {
+                STDERR => err.write_all(&data),
+                EXIT => {
+                    exit_code = <[u8; 4]>::try_from(data.as_slice())
+                        .ok()
+                        .map(i32::from_be_bytes);
+                    Ok(())
+                }
+                _ => out.write_all(&data).and_then(|_| out.flush()),
+            };
+        }
+        if let Some(h) = winch {
+            h.close();
+        }
+        if let Some(h) = signals {
+            h.close();
+        }
+        if detached.load(Ordering::SeqCst) {
+            return Ok(AttachEnd::Detached);
+        }
+        match exit_code {
+            Some(code) => Ok(AttachEnd::Exited(code)),
+            None => Ok(AttachEnd::Exited(self.wait(&c.id)?)),
+        }
+    }
+}
+
+/// Sends our terminal's size to the container whenever it changes.
+fn follow_window_size(writer: Arc<Mutex<UnixStream>>) -> Option<signal_hook::iterator::Handle> {
+    let mut signals = signal_hook::iterator::Signals::new([libc::SIGWINCH]).ok()?;
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if let (Some(size), Ok(mut w)) = (our_window_size(), writer.lock()) {
+                let _ = write_frame(&mut *w, RESIZE, &size);
+            }
+        }
+    });
+    Some(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, STDERR, b"oops\n").unwrap();
+        write_frame(&mut buf, STDOUT, b"").unwrap();
+        assert_eq!(&buf[..8], &[2, 0, 0, 0, 0, 0, 0, 5]);
+        let mut r = &buf[..];
+        assert_eq!(
+            read_frame(&mut r).unwrap(),
+            Some((STDERR, b"oops\n".to_vec()))
+        );
+        assert_eq!(read_frame(&mut r).unwrap(), Some((STDOUT, Vec::new())));
+        assert_eq!(read_frame(&mut r).unwrap(), None);
+        let huge = [1u8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+        assert!(read_frame(&mut &huge[..]).is_err());
+    }
+
+    #[test]
+    fn detach_keys() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), DETACH_KEYS);
+        assert_eq!(parse_detach_keys("a,ctrl-@").unwrap(), vec![b'a', 0]);
+        let e = parse_detach_keys("ctrl-1").unwrap_err().to_string();
+        assert!(e.contains("--detach-keys") && e.contains("ctrl-1"), "{e}");
+        assert!(parse_detach_keys("abc").is_err());
+        let mut m = DetachMatcher::new(DETACH_KEYS.to_vec());
+        assert_eq!(m.feed(b"ls\x10"), (b"ls".to_vec(), false));
+        // A partial match that fails is sent on.
+        assert_eq!(m.feed(b"x"), (b"\x10x".to_vec(), false));
+        assert_eq!(m.feed(b"\x10\x10"), (b"\x10".to_vec(), false));
+        assert_eq!(m.feed(b"\x11rest"), (Vec::new(), true));
+    }
+}
