@@ -249,14 +249,23 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    // Docker's 125 ("the engine failed") is for run and create; other commands fail with 1.
+    let creates = matches!(
+        cli.cmd,
+        Command::Run(_)
+            | Command::Create(_)
+            | Command::Container(ContainerCommand::Run(_) | ContainerCommand::Create(_))
+    );
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("Error: {e:#}");
             // Engine errors carry Docker's exit codes (125, 126, 127).
-            let code = e
-                .downcast_ref::<commands::container::ExitError>()
-                .map_or(1, |x| x.code);
+            let code = match e.downcast_ref::<commands::container::ExitError>() {
+                Some(x) if x.code == 125 && !creates => 1,
+                Some(x) => x.code,
+                None => 1,
+            };
             ExitCode::from(code)
         }
     }

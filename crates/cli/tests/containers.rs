@@ -1690,3 +1690,153 @@ fn root_attach_sends_input_detaches_and_proxies_signals() {
         .ok();
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_cp_links_owners_and_tar_streams() {
+    use std::os::unix::fs::MetadataExt;
+    let b = busybox();
+    b.run(&[
+        "run",
+        "--name",
+        "files",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /data/sub && echo one > /data/sub/f && chown 1234:5678 /data/sub/f \
+         && ln -s /data/sub/f /data/link && ln -s /etc/passwd /data/abs",
+    ])
+    .ok();
+    let dir = tempfile::tempdir().unwrap();
+    let host = |p: &str| dir.path().join(p);
+    let hs = |p: &str| host(p).to_str().unwrap().to_string();
+    // A symlink named as the source is copied as a link; with -L, what it points to, found
+    // inside the container (its /etc/passwd, not the host's).
+    b.run(&["cp", "files:/data/link", &hs("link")]).ok();
+    assert_eq!(
+        std::fs::read_link(host("link")).unwrap(),
+        std::path::Path::new("/data/sub/f")
+    );
+    b.run(&["cp", "-L", "files:/data/link", &hs("followed")])
+        .ok();
+    assert_eq!(std::fs::read_to_string(host("followed")).unwrap(), "one\n");
+    b.run(&["cp", "-L", "files:/data/abs", &hs("passwd")]).ok();
+    b.run(&["cp", "files:/etc/passwd", &hs("passwd-direct")])
+        .ok();
+    assert_eq!(
+        std::fs::read(host("passwd")).unwrap(),
+        std::fs::read(host("passwd-direct")).unwrap()
+    );
+    // Owners: the caller's by default, the source's with -a.
+    b.run(&["cp", "files:/data/sub", &hs("plain")]).ok();
+    let m = std::fs::metadata(host("plain/f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (0, 0));
+    b.run(&["cp", "-a", "files:/data/sub", &hs("archived")])
+        .ok();
+    let m = std::fs::metadata(host("archived/f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1234, 5678));
+    // SRC/. copies a directory's content.
+    b.run(&["cp", "files:/data/sub/.", &hs("content")]).ok();
+    assert!(host("content/f").is_file());
+
+    // Into the container: root owns the files unless -a keeps the host's owners.
+    std::fs::write(host("in.txt"), "in\n").unwrap();
+    std::os::unix::fs::chown(host("in.txt"), Some(4321), Some(4321)).unwrap();
+    b.run(&["cp", &hs("in.txt"), "files:/in-root.txt"]).ok();
+    b.run(&["cp", "-a", &hs("in.txt"), "files:/in-kept.txt"])
+        .ok();
+    let owners = |path: &str| -> (u64, u64, Vec<u8>) {
+        let out = b.cmd(&["cp", path, "-"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut a = tar::Archive::new(&out.stdout[..]);
+        let mut e = a.entries().unwrap().next().unwrap().unwrap();
+        let h = e.header().clone();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+        (h.uid().unwrap(), h.gid().unwrap(), body)
+    };
+    assert_eq!(owners("files:/in-root.txt"), (0, 0, b"in\n".to_vec()));
+    assert_eq!(owners("files:/in-kept.txt"), (4321, 4321, b"in\n".to_vec()));
+
+    // `cp CONTAINER:SRC -` writes a tar named after SRC.
+    let out = b.cmd(&["cp", "files:/data", "-"]).output().unwrap();
+    let mut names = Vec::new();
+    for e in tar::Archive::new(&out.stdout[..]).entries().unwrap() {
+        let e = e.unwrap();
+        names.push((
+            e.path().unwrap().display().to_string(),
+            e.header().entry_type().is_symlink(),
+            e.header().uid().unwrap(),
+        ));
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            ("data".to_string(), false, 0),
+            ("data/abs".to_string(), true, 0),
+            ("data/link".to_string(), true, 0),
+            ("data/sub".to_string(), false, 0),
+            ("data/sub/f".to_string(), false, 1234),
+        ]
+    );
+
+    // `cp - CONTAINER:DIR` extracts a tar; `.wh.` names are plain files there.
+    let mut tarball = tar::Builder::new(Vec::new());
+    for (name, body) in [("x/y", &b"why\n"[..]), (".wh.z", &b"not a whiteout\n"[..])] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(77);
+        h.set_cksum();
+        tarball.append_data(&mut h, name, body).unwrap();
+    }
+    let tarball = tarball.into_inner().unwrap();
+    b.run_stdin(&["cp", "-", "files:/tmp"], &tarball).ok();
+    assert_eq!(owners("files:/tmp/x/y"), (77, 0, b"why\n".to_vec()));
+    assert_eq!(owners("files:/tmp/.wh.z").2, b"not a whiteout\n".to_vec());
+    // Bad input: a missing or non-directory extraction point, an entry that climbs out.
+    let r = b.run_stdin(&["cp", "-", "files:/nowhere"], &tarball);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("Could not find the file /nowhere in container files"),
+        "{}",
+        r.stderr
+    );
+    let r = b.run_stdin(&["cp", "-", "files:/etc/passwd"], &tarball);
+    assert!(
+        r.stderr.contains("extraction point is not a directory"),
+        "{}",
+        r.stderr
+    );
+    let mut evil = Vec::new();
+    {
+        let mut h = tar::Header::new_gnu();
+        let body = b"escaped\n";
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        // The tar crate refuses to write `..` through its API, so set the raw name.
+        h.as_old_mut().name[..b"../../../escaped".len()].copy_from_slice(b"../../../escaped");
+        h.set_cksum();
+        evil.extend_from_slice(h.as_bytes());
+        let mut padded = body.to_vec();
+        padded.resize(512, 0);
+        evil.extend_from_slice(&padded);
+        evil.extend_from_slice(&[0u8; 1024]);
+    }
+    let r = b.run_stdin(&["cp", "-", "files:/tmp"], &evil);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("escaped"), "{}", r.stderr);
+    let containers = b.root().join("containers");
+    let found = std::process::Command::new("find")
+        .args([containers.to_str().unwrap(), "-name", "escaped"])
+        .output()
+        .unwrap();
+    assert!(found.stdout.is_empty(), "nothing written anywhere");
+    b.run(&["rm", "files"]).ok();
+    assert_no_leftovers(&b);
+}

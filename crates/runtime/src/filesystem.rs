@@ -103,34 +103,43 @@ impl Runtime {
 
     /// `docker cp CONTAINER:SRC DEST`. Paths in the container are resolved inside its root,
     /// so a symlink in the container can never make berth read host files.
-    pub fn copy_from(&self, key: &str, src: &str, dest: &Path) -> Result<()> {
+    pub fn copy_from(&self, key: &str, src: &str, dest: &Path, o: &CopyOptions) -> Result<()> {
         self.with_rootfs(key, |root| {
-            let from = crate::rootfs::resolve_in_root(root, Path::new(src));
-            if fs::symlink_metadata(&from).is_err() {
-                return Err(Error::Conflict(format!(
-                    "Could not find the file {src} in container {key}"
-                )));
-            }
-            let to = if dest.is_dir() {
+            let from = source_in_root(root, src, o.follow_link, key)?;
+            // Docker's rules: SRC/. copies the directory's content; into an existing
+            // directory, SRC goes in under its own name; otherwise it becomes DEST.
+            let contents_only = src.ends_with("/.");
+            let to = if dest.is_dir() && !contents_only {
                 dest.join(from.file_name().unwrap_or_default())
             } else {
                 dest.to_path_buf()
             };
-            copy_tree(&from, &to)
+            let owner = if o.archive {
+                Owner::Source
+            } else {
+                Owner::Caller
+            };
+            copy_tree(&from, &to, owner)
         })
     }
 
     /// `docker cp SRC CONTAINER:DEST`, writing only inside the container's root.
-    pub fn copy_to(&self, key: &str, src: &Path, dest: &str) -> Result<()> {
-        if fs::symlink_metadata(src).is_err() {
+    pub fn copy_to(&self, key: &str, src: &Path, dest: &str, o: &CopyOptions) -> Result<()> {
+        let from = if o.follow_link {
+            fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf())
+        } else {
+            src.to_path_buf()
+        };
+        if fs::symlink_metadata(&from).is_err() {
             return Err(Error::Conflict(format!(
                 "could not find the file {} on the host",
                 src.display()
             )));
         }
+        let contents_only = src.as_os_str().as_encoded_bytes().ends_with(b"/.");
         self.with_rootfs(key, |root| {
             let to = crate::rootfs::resolve_in_root(root, Path::new(dest));
-            let to = if to.is_dir() {
+            let to = if to.is_dir() && !contents_only {
                 to.join(src.file_name().unwrap_or_default())
             } else {
                 to
@@ -140,9 +149,105 @@ impl Runtime {
                     "{dest} resolves outside the container"
                 )));
             }
-            copy_tree(src, &to)
+            // Docker: files copied in belong to root unless -a keeps the source's owners.
+            let owner = if o.archive {
+                Owner::Source
+            } else {
+                Owner::Set(0, 0)
+            };
+            copy_tree(&from, &to, owner)
         })
     }
+
+    /// `docker cp CONTAINER:SRC -`: a tar of SRC (top entry named after it) to `out`.
+    pub fn copy_from_as_tar<W: std::io::Write>(
+        &self,
+        key: &str,
+        src: &str,
+        follow_link: bool,
+        out: W,
+    ) -> Result<W> {
+        self.with_rootfs(key, |root| {
+            let from = source_in_root(root, src, follow_link, key)?;
+            let name = if src.ends_with("/.") {
+                PathBuf::from(".")
+            } else {
+                PathBuf::from(from.file_name().unwrap_or_default())
+            };
+            Ok(berth_image::layer::write_path_tar(&from, &name, out)?)
+        })
+    }
+
+    /// `docker cp - CONTAINER:DEST`: extracts a tar read from `input` into the directory
+    /// DEST, with the owners the tar records; nothing is written outside the container's root.
+    pub fn copy_to_from_tar<R: std::io::Read>(
+        &self,
+        key: &str,
+        input: R,
+        dest: &str,
+    ) -> Result<()> {
+        self.with_rootfs(key, |root| {
+            let to = crate::rootfs::resolve_in_root(root, Path::new(dest));
+            if !to.starts_with(root) {
+                return Err(Error::Conflict(format!(
+                    "{dest} resolves outside the container"
+                )));
+            }
+            match fs::metadata(&to) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::Conflict(format!(
+                        "extraction point is not a directory: {dest}"
+                    )))
+                }
+                Err(_) => {
+                    return Err(Error::Conflict(format!(
+                        "Could not find the file {dest} in container {key}"
+                    )))
+                }
+            }
+            berth_image::layer::apply_layer(input, &to, berth_image::layer::WhiteoutMode::Literal)?;
+            Ok(())
+        })
+    }
+}
+
+/// `cp` options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CopyOptions {
+    /// -L: follow a symlink named as the source (otherwise the link itself is copied).
+    pub follow_link: bool,
+    /// -a: keep the source's owners.
+    pub archive: bool,
+}
+
+/// Who owns what `cp` writes.
+#[derive(Clone, Copy)]
+enum Owner {
+    /// Whoever runs berth (the process's own uid/gid, as created).
+    Caller,
+    /// The source file's uid/gid.
+    Source,
+    Set(u32, u32),
+}
+
+/// The container path `src` inside `root`: its directories are resolved inside the root, and
+/// so is a symlink named as the source itself only with `follow_link` (Docker's -L).
+fn source_in_root(root: &Path, src: &str, follow_link: bool, key: &str) -> Result<PathBuf> {
+    let trimmed = src.strip_suffix("/.").unwrap_or(src);
+    let path = Path::new(trimmed);
+    let from = match (follow_link, path.parent(), path.file_name()) {
+        (false, Some(parent), Some(name)) => {
+            crate::rootfs::resolve_in_root(root, parent).join(name)
+        }
+        _ => crate::rootfs::resolve_in_root(root, path),
+    };
+    if !from.starts_with(root) || fs::symlink_metadata(&from).is_err() {
+        return Err(Error::Conflict(format!(
+            "Could not find the file {src} in container {key}"
+        )));
+    }
+    Ok(from)
 }
 
 /// Walks an overlay upper dir and classifies each entry against the lower dirs.
@@ -171,7 +276,7 @@ fn diff_walk(dir: &Path, shown: &Path, lowers: &[PathBuf], out: &mut Vec<(char, 
 }
 
 /// Copies a file, symlink (as a symlink, never followed) or directory tree.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+fn copy_tree(from: &Path, to: &Path, owner: Owner) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let m = fs::symlink_metadata(from).ctx("stat", from)?;
     if m.file_type().is_symlink() {
@@ -183,7 +288,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             fs::create_dir(to).ctx("create directory", to)?;
         }
         for e in fs::read_dir(from).ctx("read directory", from)?.flatten() {
-            copy_tree(&e.path(), &to.join(e.file_name()))?;
+            copy_tree(&e.path(), &to.join(e.file_name()), owner)?;
         }
         fs::set_permissions(to, fs::Permissions::from_mode(m.mode() & 0o7777)).ctx("chmod", to)?;
     } else if m.is_file() {
@@ -192,7 +297,14 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         }
         fs::copy(from, to).ctx("copy", to)?;
     }
-    let _ = std::os::unix::fs::lchown(to, Some(m.uid()), Some(m.gid()));
+    let ids = match owner {
+        Owner::Caller => None,
+        Owner::Source => Some((m.uid(), m.gid())),
+        Owner::Set(u, g) => Some((u, g)),
+    };
+    if let Some((u, g)) = ids {
+        std::os::unix::fs::lchown(to, Some(u), Some(g)).ctx("chown", to)?;
+    }
     Ok(())
 }
 

@@ -1199,12 +1199,34 @@ fn split_container_path(s: &str) -> Option<(&str, &str)> {
 }
 
 pub fn cp(root: &Path, a: CpArgs) -> Result<u8> {
+    use std::io::IsTerminal;
     let rt = open(root)?;
+    let o = berth_runtime::filesystem::CopyOptions {
+        follow_link: a.follow_link,
+        archive: a.archive,
+    };
     match (split_container_path(&a.src), split_container_path(&a.dest)) {
-        (Some((c, p)), None) => rt
-            .copy_from(c, p, Path::new(&a.dest))
+        (Some((c, p)), None) if a.dest == "-" => {
+            if std::io::stdout().is_terminal() {
+                bail!(
+                    "cowardly refusing to write a tar archive to a terminal; redirect the output"
+                );
+            }
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut out = rt
+                .copy_from_as_tar(c, p, a.follow_link, out)
+                .map_err(engine_error)?;
+            out.flush()?;
+        }
+        (None, Some((c, p))) if a.src == "-" => rt
+            .copy_to_from_tar(c, std::io::stdin().lock(), p)
             .map_err(engine_error)?,
-        (None, Some((c, p))) => rt.copy_to(c, Path::new(&a.src), p).map_err(engine_error)?,
+        (Some((c, p)), None) => rt
+            .copy_from(c, p, Path::new(&a.dest), &o)
+            .map_err(engine_error)?,
+        (None, Some((c, p))) => rt
+            .copy_to(c, Path::new(&a.src), p, &o)
+            .map_err(engine_error)?,
         (Some(_), Some(_)) => bail!("copying between containers is not supported"),
         (None, None) => bail!("must specify at least one container source"),
     }

@@ -32,6 +32,8 @@ pub enum WhiteoutMode {
     Overlay,
     /// Apply them: delete what they name (flattening layers into one tree).
     Delete,
+    /// There are none: `.wh.` names are ordinary files (a plain archive, as for `cp -`).
+    Literal,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -145,7 +147,10 @@ impl Applier<'_> {
         let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
         self.ensure_parent(&parent_rel, &shown)?;
 
-        if let Some(wh) = name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+        if let (false, Some(wh)) = (
+            self.mode == WhiteoutMode::Literal,
+            name.strip_prefix(WHITEOUT_PREFIX.as_bytes()),
+        ) {
             return self.whiteout(&parent_rel, wh, &shown);
         }
 
@@ -354,6 +359,7 @@ impl Applier<'_> {
                     xattr::set(&parent, OVERLAY_OPAQUE_XATTR, b"y")
                         .map_err(|e| Error::io("set extended attribute", &parent, e))?;
                 }
+                WhiteoutMode::Literal => {}
                 WhiteoutMode::Delete => {
                     for e in fs::read_dir(&parent).ctx("read directory", &parent)? {
                         let e = e.ctx("read directory", &parent)?;

@@ -50,6 +50,26 @@ pub fn write_layer_tar_excluding<W: Write>(
         .map_err(|e| Error::stream("finish layer tar", e))
 }
 
+/// Writes a tar of `path` (a file, symlink or directory tree) whose top entry is `name`, as
+/// `docker cp CONTAINER:PATH -` does.
+pub fn write_path_tar<W: Write>(path: &Path, name: &Path, out: W) -> Result<W> {
+    let mut w = TarWriter {
+        builder: tar::Builder::new(out),
+        source: DiffSource::Full,
+        links: HashMap::new(),
+        exclude: &[],
+    };
+    w.builder.follow_symlinks(false);
+    let meta = fs::symlink_metadata(path).ctx("stat", path)?;
+    w.append(path, name, &meta)?;
+    if meta.is_dir() {
+        w.walk(path, name)?;
+    }
+    w.builder
+        .into_inner()
+        .map_err(|e| Error::stream("finish tar", e))
+}
+
 struct TarWriter<'e, W: Write> {
     builder: tar::Builder<W>,
     exclude: &'e [PathBuf],
