@@ -176,8 +176,17 @@ impl Read for ChannelReader {
     }
 }
 
-/// Compresses everything from `input` into `out`, using every core for gzip (parallel blocks,
-/// still one valid gzip stream) and zstd. Returns `out`.
+/// Gzip level for pushes. libdeflate's level 1, measured on a 694 MB tar of shared libraries
+/// here: 187 MB/s a core, output 36.0% of the input; zlib-rs (flate2) level 2 managed 111 MB/s
+/// for 36.6%, level 6 60 MB/s for 34.1%. A cold push is bound by this step.
+const GZIP_LEVEL: i32 = 1;
+
+/// Input piece compressed on its own: large enough that the lost back-references across
+/// pieces cost under 1% of output size, small enough to keep every core busy.
+const GZIP_PIECE: usize = 1 << 20;
+
+/// Compresses everything from `input` into `out`, using every core for gzip and zstd.
+/// Returns `out`.
 pub fn compress<R: Read, W: Write + Send + 'static>(
     mut input: R,
     out: W,
@@ -193,19 +202,7 @@ pub fn compress<R: Read, W: Write + Send + 'static>(
             io::copy(&mut input, &mut out).map_err(err)?;
             Ok(out)
         }
-        Compression::Gzip => {
-            use gzp::deflate::Gzip;
-            use gzp::ZWriter;
-            let mut z = gzp::par::compress::ParCompress::<Gzip, W>::builder()
-                .num_threads(threads)
-                .map_err(|e| err(io::Error::other(e.to_string())))?
-                // Level 2: measured on a 590 MB rootfs here, 146 MB/s on 2 cores with output
-                // 5% larger than level 6 (83 MB/s); a push is dominated by this step.
-                .compression_level(gzp::Compression::new(2))
-                .from_writer(out);
-            io::copy(&mut input, &mut z).map_err(err)?;
-            z.finish().map_err(|e| err(io::Error::other(e.to_string())))
-        }
+        Compression::Gzip => parallel_gzip(input, out, threads, GZIP_LEVEL).map_err(err),
         Compression::Zstd => {
             let mut z = zstd::Encoder::new(out, 3).map_err(err)?;
             z.multithread(threads as u32).map_err(err)?;
@@ -213,6 +210,106 @@ pub fn compress<R: Read, W: Write + Send + 'static>(
             z.finish().map_err(err)
         }
     }
+}
+
+/// Gzip on every core: the input is cut into pieces, each compressed on a worker thread as a
+/// gzip member of its own, and the members are written in order. A gzip file may hold several
+/// members (RFC 1952 §2.2) and every reader of image layers takes them (Go's gzip and flate2's
+/// MultiGzDecoder read on to the end; pigz and bgzip write such files). libdeflate is used
+/// over flate2 here because it is 1.7x faster at a better ratio (see GZIP_LEVEL) and its
+/// whole-buffer API fits independent pieces.
+fn parallel_gzip<R: Read, W: Write + Send>(
+    mut input: R,
+    out: W,
+    threads: usize,
+    level: i32,
+) -> io::Result<W> {
+    use std::sync::mpsc::sync_channel;
+    use std::sync::{Arc, Mutex};
+    let level = libdeflater::CompressionLvl::new(level)
+        .map_err(|e| io::Error::other(format!("gzip level {level}: {e:?}")))?;
+    let gzip = move |c: &mut libdeflater::Compressor, data: &[u8]| -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; c.gzip_compress_bound(data.len())];
+        let n = c
+            .gzip_compress(data, &mut buf)
+            .map_err(|e| io::Error::other(format!("gzip: {e:?}")))?;
+        buf.truncate(n);
+        Ok(buf)
+    };
+    let (job_tx, job_rx) = sync_channel::<(usize, Vec<u8>)>(threads * 2);
+    // Shared by the workers; once they have all stopped (the writer failed), sending fails
+    // and the reader stops too.
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = sync_channel::<(usize, io::Result<Vec<u8>>)>(threads * 2);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+            s.spawn(move || {
+                let mut c = libdeflater::Compressor::new(level);
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((i, data)) = job else { return };
+                    if done_tx.send((i, gzip(&mut c, &data))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((job_rx, done_tx));
+        let writer = s.spawn(move || -> io::Result<(W, usize)> {
+            let mut out = out;
+            let mut next = 0;
+            let mut waiting = std::collections::BTreeMap::new();
+            for (i, member) in done_rx {
+                waiting.insert(i, member);
+                while let Some(member) = waiting.remove(&next) {
+                    out.write_all(&member?)?;
+                    next += 1;
+                }
+            }
+            Ok((out, next))
+        });
+        let mut sent = 0;
+        loop {
+            let mut piece = vec![0u8; GZIP_PIECE];
+            let mut filled = 0;
+            while filled < piece.len() {
+                match input.read(&mut piece[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if filled == 0 {
+                break;
+            }
+            piece.truncate(filled);
+            if job_tx.send((sent, piece)).is_err() {
+                break; // the writer failed; its error is returned below
+            }
+            sent += 1;
+            if filled < GZIP_PIECE {
+                break;
+            }
+        }
+        drop(job_tx);
+        let (mut out, written) = writer
+            .join()
+            .map_err(|_| io::Error::other("gzip writer panicked"))??;
+        if written != sent {
+            return Err(io::Error::other("gzip: a piece was lost"));
+        }
+        if sent == 0 {
+            // Empty input still makes a valid gzip file: one empty member.
+            let mut c = libdeflater::Compressor::new(level);
+            out.write_all(&gzip(&mut c, &[])?)?;
+        }
+        Ok(out)
+    })
 }
 
 #[cfg(test)]
@@ -233,6 +330,65 @@ mod tests {
             r.read_to_end(&mut back).unwrap();
             assert_eq!(back, data, "{c:?}");
         }
+    }
+
+    #[test]
+    fn parallel_gzip_keeps_order_across_pieces() {
+        // 3.5 pieces of data that differ piece to piece, so a reordering would show.
+        let data: Vec<u8> = (0..(GZIP_PIECE * 7 / 2) as u32)
+            .map(|i| ((i / 4096) % 251) as u8 ^ (i % 7) as u8)
+            .collect();
+        for threads in [1, 2, 5] {
+            let out = parallel_gzip(&data[..], Vec::new(), threads, GZIP_LEVEL).unwrap();
+            let mut back = Vec::new();
+            flate2::read::MultiGzDecoder::new(&out[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert!(back == data, "{threads} threads");
+            // Four members: the first one alone decodes to the first piece.
+            let mut first = Vec::new();
+            flate2::read::GzDecoder::new(&out[..])
+                .read_to_end(&mut first)
+                .unwrap();
+            assert_eq!(first.len(), GZIP_PIECE);
+        }
+        let empty = parallel_gzip(&[][..], Vec::new(), 2, GZIP_LEVEL).unwrap();
+        assert_eq!(sniff(&empty), Some(Compression::Gzip));
+        let mut back = Vec::new();
+        flate2::read::MultiGzDecoder::new(&empty[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back.is_empty());
+    }
+
+    #[test]
+    fn parallel_gzip_reports_read_and_write_errors() {
+        struct FailingReader(usize);
+        impl Read for FailingReader {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::other("disk on fire"));
+                }
+                let n = buf.len().min(self.0);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let e = parallel_gzip(FailingReader(3 * GZIP_PIECE), Vec::new(), 2, 1).unwrap_err();
+        assert!(e.to_string().contains("disk on fire"), "{e}");
+        struct FailingWriter;
+        impl Write for FailingWriter {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        // Much more input than the channels hold: the reader must not wait forever.
+        let big = vec![7u8; GZIP_PIECE * 20];
+        let e = parallel_gzip(&big[..], FailingWriter, 2, 1).err().unwrap();
+        assert!(e.to_string().contains("disk full"), "{e}");
     }
 
     #[test]
