@@ -36,6 +36,24 @@ pub struct Pushed {
 struct Blob {
     digest: Digest,
     size: u64,
+    /// The id its progress lines show (none for the config blob).
+    shown: Option<String>,
+}
+
+/// Where a layer blob comes from.
+enum Source {
+    /// A compressed blob in the store: (digest, size, media type).
+    Stored(Digest, u64, String),
+    /// An uncompressed layer (its diff id), gzip'd for the push.
+    Compress(Digest),
+}
+
+impl Source {
+    fn shown_id(&self) -> &str {
+        match self {
+            Source::Stored(d, _, _) | Source::Compress(d) => short(d),
+        }
+    }
 }
 
 fn with_query(location: &str, q: &str) -> String {
@@ -110,7 +128,7 @@ fn upload_blob(
         })?;
         Ok(reqwest::blocking::Body::sized(f.take(len), len))
     };
-    let id = short(&b.digest).to_string();
+    let id = b.shown.clone().unwrap_or_default();
     let put = |loc: &str, body: Option<(u64, u64)>| -> Result<()> {
         let url = with_query(loc, &format!("digest={}", b.digest));
         let resp = client.send(Method::PUT, &url, &scopes, &|rb| {
@@ -175,24 +193,145 @@ pub fn push(
         "The push refers to repository [{}]",
         reference.name()
     )));
-    // Layers as the registry will get them: compressed blobs as they are, others gzip'd.
-    let mut layers = Vec::new();
-    let mut changed = false;
+    // Layers as the registry will get them: compressed blobs as they are, others gzip'd on the
+    // way (compressing the next layer while earlier ones upload).
+    let mut sources = Vec::new();
     for (desc, diff_id) in img.layer_descriptors().iter().zip(img.diff_ids()) {
         let d = Digest::parse(desc.digest().as_ref())?;
         let mt = desc.media_type().to_string();
         if COMPRESSED.contains(&mt.as_str()) && store.has_blob(&d) {
-            layers.push((d, desc.size(), mt));
+            sources.push(Source::Stored(d, desc.size(), mt));
         } else {
-            let (cd, size) = store.compressed_layer(diff_id, Compression::Gzip)?;
-            layers.push((
-                cd,
-                size,
-                "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            ));
-            changed = true;
+            sources.push(Source::Compress(diff_id.clone()));
         }
     }
+    // Another repository of the same registry this image came from: blobs can be mounted.
+    let mount_from = img.record.repo_digests.iter().find_map(|rd| {
+        let (n, _) = rd.split_once('@')?;
+        let r = Reference::parse(n).ok()?;
+        (r.domain == reference.domain && r.path != path).then_some(r.path)
+    });
+    // Docker lists layers only (by the id it knows them by); the config blob goes up without a
+    // line of its own.
+    for src in &sources {
+        progress.event(Event::Layer {
+            id: src.shown_id(),
+            status: "Preparing",
+        });
+    }
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Blob>();
+    for src in &sources {
+        if let Source::Stored(d, size, _) = src {
+            let _ = ready_tx.send(Blob {
+                digest: d.clone(),
+                size: *size,
+                shown: Some(short(d).to_string()),
+            });
+        }
+    }
+    let _ = ready_tx.send(Blob {
+        digest: img.id().clone(),
+        size: store.blob_size(img.id())?,
+        shown: None,
+    });
+    let compressed = std::sync::Mutex::new(vec![None::<(Digest, u64)>; sources.len()]);
+    let workers = config.max_concurrent_uploads.max(1);
+    let ready_rx = std::sync::Mutex::new(ready_rx);
+    let first_error = std::sync::Mutex::new(None::<Error>);
+    let failed = || first_error.lock().map(|e| e.is_some()).unwrap_or(true);
+    let fail = |e: Error| {
+        if let Ok(mut g) = first_error.lock() {
+            g.get_or_insert(e);
+        }
+    };
+    std::thread::scope(|s| {
+        // One layer at a time (each on every core), largest first, so that the upload still
+        // running when the last compression ends is a small one.
+        let mut order: Vec<(u64, usize, &Digest)> = sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, src)| match src {
+                Source::Compress(diff) => Some((store.blob_size(diff).unwrap_or(0), i, diff)),
+                Source::Stored(..) => None,
+            })
+            .collect();
+        order.sort_by_key(|o| std::cmp::Reverse(o.0));
+        let tx = ready_tx;
+        let (compressed, fail, failed) = (&compressed, &fail, &failed);
+        s.spawn(move || {
+            for (_, i, diff) in order {
+                if failed() {
+                    return;
+                }
+                match store.compressed_layer(diff, Compression::Gzip) {
+                    Ok((d, size)) => {
+                        if let Ok(mut c) = compressed.lock() {
+                            c[i] = Some((d.clone(), size));
+                        }
+                        let _ = tx.send(Blob {
+                            digest: d,
+                            size,
+                            shown: Some(short(diff).to_string()),
+                        });
+                    }
+                    Err(e) => return fail(e.into()),
+                }
+            }
+        });
+        for _ in 0..workers {
+            let ready_rx = &ready_rx;
+            let (client, path, mount_from) = (&client, &path, &mount_from);
+            s.spawn(move || loop {
+                if failed() {
+                    return;
+                }
+                let next = match ready_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(b) = next else { return };
+                if let Some(id) = &b.shown {
+                    progress.event(Event::Layer {
+                        id,
+                        status: "Pushing",
+                    });
+                }
+                match upload_blob(client, store, path, mount_from.as_deref(), &b, progress) {
+                    Ok(status) => {
+                        if let Some(id) = &b.shown {
+                            progress.event(Event::Layer {
+                                id,
+                                status: &status,
+                            });
+                        }
+                    }
+                    Err(e) => return fail(e),
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let compressed = compressed.into_inner().unwrap_or_default();
+    let mut layers = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        match (src, &compressed[i]) {
+            (Source::Stored(d, size, mt), _) => layers.push((d.clone(), *size, mt.clone())),
+            (Source::Compress(_), Some((d, size))) => layers.push((
+                d.clone(),
+                *size,
+                "application/vnd.oci.image.layer.v1.tar+gzip".to_string(),
+            )),
+            (Source::Compress(diff), None) => {
+                return Err(Error::BadJson {
+                    what: format!("layer {diff}"),
+                    reason: "was not compressed".into(),
+                })
+            }
+        }
+    }
+    let changed = sources.iter().any(|s| matches!(s, Source::Compress(_)));
     let manifest_digest = if changed {
         berth_image::import::write_manifest(
             store,
@@ -229,68 +368,6 @@ pub fn push(
             what: "local manifest".into(),
             media_type,
         });
-    }
-    // Another repository of the same registry this image came from: blobs can be mounted.
-    let mount_from = img.record.repo_digests.iter().find_map(|rd| {
-        let (n, _) = rd.split_once('@')?;
-        let r = Reference::parse(n).ok()?;
-        (r.domain == reference.domain && r.path != path).then_some(r.path)
-    });
-    let mut blobs: Vec<Blob> = layers
-        .iter()
-        .map(|(d, size, _)| Blob {
-            digest: d.clone(),
-            size: *size,
-        })
-        .collect();
-    blobs.push(Blob {
-        digest: img.id().clone(),
-        size: store.blob_size(img.id())?,
-    });
-    // Docker lists layers only; the config blob goes up without a line of its own.
-    let config_digest = img.id().clone();
-    let shown = |b: &Blob| b.digest != config_digest;
-    for b in blobs.iter().filter(|b| shown(b)) {
-        progress.event(Event::Layer {
-            id: short(&b.digest),
-            status: "Preparing",
-        });
-    }
-    let workers = config.max_concurrent_uploads.min(blobs.len()).max(1);
-    let queue = std::sync::Mutex::new(blobs.iter());
-    let first_error = std::sync::Mutex::new(None::<Error>);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
-                    return;
-                }
-                let next = queue.lock().ok().and_then(|mut q| q.next());
-                let Some(b) = next else { return };
-                if shown(b) {
-                    progress.event(Event::Layer {
-                        id: short(&b.digest),
-                        status: "Pushing",
-                    });
-                }
-                match upload_blob(&client, store, &path, mount_from.as_deref(), b, progress) {
-                    Ok(status) if shown(b) => progress.event(Event::Layer {
-                        id: short(&b.digest),
-                        status: &status,
-                    }),
-                    Ok(_) => {}
-                    Err(e) => {
-                        if let Ok(mut g) = first_error.lock() {
-                            g.get_or_insert(e);
-                        }
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = first_error.into_inner().ok().flatten() {
-        return Err(e);
     }
     let scopes = vec![format!("repository:{path}:pull,push")];
     let resp = client.send(
