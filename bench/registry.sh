@@ -90,7 +90,11 @@ command -v podman >/dev/null && podman load -i "$app_tar" >/dev/null 2>&1 && pee
 
 # Each timing starts with nothing left to write back (building the image and earlier pushes
 # leave gigabytes of dirty pages, whose writeback would otherwise land on whoever runs next).
-t() { local t0 t1; sync; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo "scale=2; ($t1 - $t0) / 1000000000" | bc; }
+t() {
+  local t0 t1; sync; t0=$(date +%s%N)
+  "$@" >/dev/null 2>"$work/last-error" || { echo "failed($(tail -1 "$work/last-error"))" >&2; echo failed; return; }
+  t1=$(date +%s%N); echo "scale=2; ($t1 - $t0) / 1000000000" | bc
+}
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
 # This machine's disk (ext4 mounted with `discard` on a virtual disk) writes slowly for a
@@ -115,7 +119,7 @@ for i in 1 2 3; do
   done
   if command -v skopeo >/dev/null; then
     r=$(registry)
-    push[skopeo]+="$(t skopeo copy -q --dest-tls-verify=false "docker-archive:$work/app.tar" "docker://$r/app:1") "
+    push[skopeo]+="$(t skopeo copy -q --dest-tls-verify=false "docker-archive:$app_tar" "docker://$r/app:1") "
   fi
 done
 for k in "${!push[@]}"; do echo "$k: $(echo "${push[$k]}" | median) s (rounds: ${push[$k]})"; done
