@@ -916,3 +916,101 @@ fn root_credential_helper_is_used_for_login_and_pushes() {
     assert!(o.status.success());
     assert!(!store.exists());
 }
+
+/// A PUT with a body to a plain-HTTP registry on 127.0.0.1; returns the status code.
+fn http_put(host: &str, path: &str, content_type: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// "TAG: digest: sha256:… size: N" from a push: (digest, size).
+fn pushed(out: &str) -> (String, u64) {
+    let last = out.lines().last().unwrap();
+    let words: Vec<&str> = last.split_whitespace().collect();
+    (words[2].to_string(), words[4].parse().unwrap())
+}
+
+#[test]
+fn root_index_pull_picks_the_platform() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    // Two images standing for two platforms' builds of one image.
+    let tar = common::busybox_tar();
+    b.run(&[
+        "import",
+        "-c",
+        r#"CMD ["echo", "other"]"#,
+        tar.to_str().unwrap(),
+        "bb-other",
+    ])
+    .ok();
+    let (host_arch, other_arch) = if cfg!(target_arch = "aarch64") {
+        ("arm64", "amd64")
+    } else {
+        ("amd64", "arm64")
+    };
+    let amd = format!("{}/multi:{host_arch}", reg.host());
+    let other = format!("{}/multi:{other_arch}", reg.host());
+    b.run(&["tag", "busybox", &amd]).ok();
+    b.run(&["tag", "bb-other", &other]).ok();
+    let (amd_digest, amd_size) = pushed(&b.run(&["push", &amd]).ok());
+    let (other_digest, other_size) = pushed(&b.run(&["push", &other]).ok());
+    let entry = |digest: &str, size: u64, arch: &str| {
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest, "size": size,
+            "platform": {"architecture": arch, "os": "linux"},
+        })
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            entry(&other_digest, other_size, other_arch),
+            entry(&amd_digest, amd_size, host_arch),
+        ],
+    });
+    let status = http_put(
+        &reg.host(),
+        "/v2/multi/manifests/latest",
+        "application/vnd.oci.image.index.v1+json",
+        index.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201, "the registry took the index");
+    let name = format!("{}/multi", reg.host());
+    // The host's platform by default; another one with --platform.
+    let fresh = Berth::new();
+    fresh.run(&["pull", "-q", &name]).ok();
+    assert_eq!(image_id(&fresh, &name), image_id(&b, "busybox"));
+    let fresh = Berth::new();
+    let wanted = format!("linux/{other_arch}");
+    fresh
+        .run(&["pull", "-q", "--platform", &wanted, &name])
+        .ok();
+    assert_eq!(image_id(&fresh, &name), image_id(&b, "bb-other"));
+    let r = Berth::new().run(&["pull", "--platform", "linux/s390x", &name]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("no matching manifest for linux/s390x in the manifest list entries"),
+        "{}",
+        r.stderr
+    );
+}
