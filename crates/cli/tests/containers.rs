@@ -6,7 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{json, Berth};
+use common::{in_pty, json, Berth};
 
 fn busybox() -> Berth {
     let b = Berth::new();
@@ -1329,99 +1329,6 @@ fn root_killed_foreground_cli_leaves_the_truth() {
         .contains("fg running"));
     b.run(&["rm", "-f", "fg"]).ok();
     assert_no_leftovers(&b);
-}
-
-/// Runs berth on a new pseudo-terminal of `rows`x`cols` (as its controlling terminal, like an
-/// interactive shell would), feeding `input` (the first chunk at once, each next one 700 ms
-/// later); `resize` changes the size half a second in. Returns what appeared on the terminal
-/// and the exit code.
-fn in_pty(
-    b: &Berth,
-    args: &[&str],
-    rows: u16,
-    cols: u16,
-    input: &[&[u8]],
-    resize: Option<(u16, u16)>,
-) -> (String, i32) {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::process::CommandExt;
-    let (mut master, mut slave) = (0, 0);
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    assert_eq!(
-        unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &ws,
-            )
-        },
-        0
-    );
-    // openpty's fds are inheritable: keep them out of the processes other tests start.
-    for fd in [master, slave] {
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    }
-    let master = unsafe { OwnedFd::from_raw_fd(master) };
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
-    let mut cmd = b.cmd(args);
-    cmd.stdin(slave.try_clone().unwrap())
-        .stdout(slave.try_clone().unwrap())
-        .stderr(slave.try_clone().unwrap());
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            libc::ioctl(0, libc::TIOCSCTTY, 0);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().unwrap();
-    // Only the child may hold the terminal's other end, or reading never sees its end.
-    drop(cmd);
-    drop(slave);
-    let mut w = std::fs::File::from(master.try_clone().unwrap());
-    let chunks: Vec<Vec<u8>> = input.iter().map(|c| c.to_vec()).collect();
-    let typist = std::thread::spawn(move || {
-        for (i, chunk) in chunks.iter().enumerate() {
-            if i > 0 {
-                std::thread::sleep(Duration::from_millis(700));
-            }
-            std::io::Write::write_all(&mut w, chunk).unwrap();
-        }
-    });
-    if let Some((r, c)) = resize {
-        std::thread::sleep(Duration::from_millis(500));
-        let ws = libc::winsize {
-            ws_row: r,
-            ws_col: c,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-    }
-    let reader = std::thread::spawn(move || {
-        let mut f = std::fs::File::from(master);
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        // EIO once the child side is closed.
-        while let Ok(n) = std::io::Read::read(&mut f, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
-        out
-    });
-    let code = child.wait().unwrap().code().unwrap_or(-1);
-    let out = reader.join().unwrap();
-    let _ = typist.join();
-    (String::from_utf8_lossy(&out).replace('\r', ""), code)
 }
 
 #[test]

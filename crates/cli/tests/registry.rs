@@ -1014,3 +1014,40 @@ fn root_index_pull_picks_the_platform() {
         r.stderr
     );
 }
+
+#[test]
+fn root_progress_bars_on_a_terminal_plain_lines_otherwise() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    let name = format!("{}/bars/bb:1", reg.host());
+    b.run(&["tag", "busybox", &name]).ok();
+    // Not a terminal: one plain line per event, no cursor movement.
+    let out = b.run(&["push", &name]).ok();
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(out.lines().any(|l| l.ends_with(": Pushed")), "{out}");
+    // On a terminal: lines redrawn in place, a bar with sizes and speed per layer.
+    let fresh = Berth::new();
+    let (out, code) = common::in_pty(&fresh, &["pull", &name], 24, 100, &[], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\x1b[2K"), "lines are redrawn: {out:?}");
+    assert!(
+        out.contains("\x1b[1A") || out.contains("\x1b[2A"),
+        "{out:?}"
+    );
+    let bar = out
+        .split("\x1b[2K")
+        .find(|l| l.contains("Downloading ["))
+        .unwrap_or_else(|| panic!("no progress bar in {out:?}"));
+    assert!(
+        bar.contains("/s") && bar.contains('>') && bar.contains(']'),
+        "{bar:?}"
+    );
+    assert!(out.contains("Pull complete"), "{out:?}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out:?}"
+    );
+}

@@ -135,7 +135,11 @@ impl Progress for Printer {
                     return;
                 }
                 let started = *st.started.get_or_insert_with(std::time::Instant::now);
-                let verb = "Downloading";
+                // Bytes go up while the layer's line says "Pushing", down otherwise.
+                let verb = match st.lines.iter().find(|(i, _)| i == id) {
+                    Some((_, text)) if text.starts_with("Pushing") => "Pushing",
+                    _ => "Downloading",
+                };
                 let text = format!(
                     "{verb} {}",
                     bar(done, total, started.elapsed().as_secs_f64())
