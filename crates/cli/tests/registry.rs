@@ -1051,3 +1051,29 @@ fn root_progress_bars_on_a_terminal_plain_lines_otherwise() {
         "{out:?}"
     );
 }
+
+#[test]
+fn root_unknown_registry_host_gives_one_clear_error() {
+    // In a network namespace of its own with nothing but a downed loopback, no name can be
+    // resolved and no packet leaves the machine.
+    let b = Berth::new();
+    let mut c = Command::new("unshare");
+    c.arg("-n")
+        .arg(common::bin())
+        .arg("--root")
+        .arg(b.root())
+        .args(["pull", "registry.invalid/team/app:1"]);
+    let r = common::run_command(c);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let errors: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].starts_with("Error: ")
+            && errors[0].contains("registry.invalid")
+            && (errors[0].contains("name resolution") || errors[0].contains("lookup")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(b.blob_count(), 0, "nothing stored");
+    assert_eq!(b.run(&["images", "-q"]).ok(), "");
+}
