@@ -364,26 +364,9 @@ mod tests {
         (plain, conditional)
     }
 
-    const DOCKER_DEFAULT_CAPS: &[&str] = &[
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FSETID",
-        "CAP_FOWNER",
-        "CAP_MKNOD",
-        "CAP_NET_RAW",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETFCAP",
-        "CAP_SETPCAP",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT",
-        "CAP_KILL",
-        "CAP_AUDIT_WRITE",
-    ];
-
     #[test]
     fn default_profile_is_an_allowlist_like_dockers() {
-        let p = default_profile(&caps(DOCKER_DEFAULT_CAPS));
+        let p = default_profile(&caps(crate::spec::DOCKER_CAPS));
         assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(p["defaultErrnoRet"], libc::EPERM);
         let (plain, conditional) = split(&p);
@@ -442,7 +425,7 @@ mod tests {
 
     #[test]
     fn capabilities_widen_the_default_profile() {
-        let mut list = caps(DOCKER_DEFAULT_CAPS);
+        let mut list = caps(crate::spec::DOCKER_CAPS);
         list.extend(caps(&["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_TIME"]));
         let p = default_profile(&list);
         let (plain, conditional) = split(&p);
