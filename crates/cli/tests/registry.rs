@@ -1074,6 +1074,7 @@ fn root_unknown_registry_host_gives_one_clear_error() {
         "{}",
         r.stderr
     );
+    assert_eq!(r.stdout, "", "nothing before the error, as Docker");
     assert_eq!(b.blob_count(), 0, "nothing stored");
     assert_eq!(b.run(&["images", "-q"]).ok(), "");
 }

@@ -289,6 +289,9 @@ pub fn pull_with(
         (None, Some(t)) => t.clone(),
         (None, None) => "latest".to_string(),
     };
+    let (mut bytes, mut media_type, top_digest) = get_manifest(client, &path, &wanted, &scopes)?;
+    // Only once the registry has answered, as Docker (an unknown host or image prints just
+    // the error).
     if let Some(t) = &reference.tag {
         if reference.digest.is_none() {
             progress.event(Event::Status(&format!("{t}: Pulling from {path}")));
@@ -296,7 +299,6 @@ pub fn pull_with(
     } else {
         progress.event(Event::Status(&format!("{wanted}: Pulling from {path}")));
     }
-    let (mut bytes, mut media_type, top_digest) = get_manifest(client, &path, &wanted, &scopes)?;
     if let Some(d) = &reference.digest {
         if *d != top_digest {
             return Err(Error::DigestMismatch {
