@@ -4,14 +4,14 @@
 # Usage (root): bash bench/images.sh   — results are printed; copy them into bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/peers.sh
 command -v hyperfine >/dev/null || { apt-get update -qq; apt-get install -y -qq hyperfine >/dev/null; }
 cargo build --release -q
 berth=$PWD/target/release/berth
 work=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
 root=$work/root
-started_dockerd=
 cleanup() {
-  [ -n "$started_dockerd" ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
+  stop_dockerd
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -33,14 +33,7 @@ tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 ls -la "$work/rootfs.tar"
 
 peers=()
-if command -v dockerd >/dev/null; then
-  if ! docker version >/dev/null 2>&1; then
-    setsid nohup dockerd >"$work/dockerd.log" 2>&1 </dev/null &
-    started_dockerd=1
-    for _ in $(seq 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
-  fi
-  docker version >/dev/null 2>&1 && peers+=(docker)
-fi
+start_dockerd && peers+=(docker)
 
 echo "== import"
 args=(--warmup 1 --runs 5 --export-markdown "$work/import.md"

@@ -6,19 +6,15 @@
 # Usage (root): bash bench/kiwi-image.sh [OUT.tar]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/peers.sh
 out=${1:-/var/tmp/berth-kiwi-app.tar}
 work=$(mktemp -d /var/tmp/berth-kiwi.XXXXXX)
-started_dockerd=
 cleanup() {
-  [ -n "$started_dockerd" ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
+  stop_dockerd
   rm -rf "$work"
 }
 trap cleanup EXIT
-if ! docker version >/dev/null 2>&1; then
-  setsid nohup dockerd >"$work/dockerd.log" 2>&1 </dev/null &
-  started_dockerd=1
-  for _ in $(seq 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
-fi
+start_dockerd || { echo "kiwi-image.sh needs docker (see ../shared/bench-peers.md)" >&2; exit 1; }
 cp -r examples/debian-base "$work/base"
 bash examples/debian-base/make-rootfs.sh "$work/base/rootfs.tar"
 docker build -q -t debian-base:bookworm "$work/base"

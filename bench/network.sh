@@ -9,20 +9,20 @@
 # Usage (root): bash bench/network.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/peers.sh
 for t in hyperfine wrk curl; do
   command -v $t >/dev/null || { apt-get update -qq; apt-get install -y -qq hyperfine wrk curl >/dev/null; }
 done
 cargo build --release -q
 work=$(mktemp -d /var/tmp/berth-bench-net.XXXXXX)
 B="$PWD/target/release/berth --root $work/root"
-started_dockerd=
 cleanup() {
   $B rm -f $($B ps -aq) >/dev/null 2>&1 || true
   for p in docker podman; do
     command -v $p >/dev/null && $p rm -f bench-web >/dev/null 2>&1 || true
   done
   pkill -f "busybox httpd -f -p 127.0.0.1:18099" 2>/dev/null || true
-  [ -n "$started_dockerd" ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
+  stop_dockerd
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -30,20 +30,10 @@ trap cleanup EXIT
 bash tests/fixtures/make-busybox-rootfs.sh "$work/busybox.tar"
 $B import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null
 peers=()
-if command -v dockerd >/dev/null; then
-  if ! docker version >/dev/null 2>&1; then
-    setsid nohup dockerd >"$work/dockerd.log" 2>&1 </dev/null &
-    started_dockerd=1
-    for _ in $(seq 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
-    sleep 10 # let the fresh daemon settle before anything is timed
-  fi
-  docker version >/dev/null 2>&1 && { docker import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null; peers+=(docker); }
+if start_dockerd 10; then
+  docker import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null && peers+=(docker)
 fi
-if command -v podman >/dev/null; then
-  if [ ! -f /etc/containers/containers.conf ]; then
-    mkdir -p /etc/containers
-    printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\nruntime = "runc"\n' >/etc/containers/containers.conf
-  fi
+if podman_ready; then
   podman import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null 2>&1 && peers+=(podman)
 fi
 

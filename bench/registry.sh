@@ -8,16 +8,16 @@
 # Usage (root): bash bench/registry.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/peers.sh
 cargo build --release -q
 berth=$PWD/target/release/berth
 work=$(mktemp -d /var/tmp/berth-bench-reg.XXXXXX)
 B="$berth --root $work/root"
-started_dockerd=
 cleanup() {
   # Registries are started in $(…) subshells: find them by their storage under $work.
   pkill -f "docker-registry serve $work/" 2>/dev/null || true
   $B rm -f bench-layer >/dev/null 2>&1 || true
-  [ -n "$started_dockerd" ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
+  stop_dockerd
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -77,16 +77,8 @@ $B load -i "$app_tar" >/dev/null
 echo "== image $name from $app_tar, $($B image inspect -f '{{.Size}}' "$name" | awk '{printf "%d MB unpacked", $1/1e6}')"
 
 peers=()
-if command -v dockerd >/dev/null; then
-  if ! docker version >/dev/null 2>&1; then
-    setsid nohup dockerd >"$work/dockerd.log" 2>&1 </dev/null &
-    started_dockerd=1
-    for _ in $(seq 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
-    sleep 5
-  fi
-  docker version >/dev/null 2>&1 && docker load -i "$app_tar" >/dev/null && peers+=(docker)
-fi
-command -v podman >/dev/null && podman load -i "$app_tar" >/dev/null 2>&1 && peers+=(podman)
+start_dockerd 5 && docker load -i "$app_tar" >/dev/null && peers+=(docker)
+podman_ready && podman load -i "$app_tar" >/dev/null 2>&1 && peers+=(podman)
 
 # Each timing starts with nothing left to write back (building the image and earlier pushes
 # leave gigabytes of dirty pages, whose writeback would otherwise land on whoever runs next).

@@ -4,17 +4,17 @@
 # removed, and the supervisor's memory. Usage (root): bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/peers.sh
 command -v hyperfine >/dev/null || { apt-get update -qq; apt-get install -y -qq hyperfine >/dev/null; }
 cargo build --release -q
 berth="$PWD/target/release/berth --root"
 work=$(mktemp -d /var/tmp/berth-bench-run.XXXXXX)
 root=$work/root
 B="$berth $root"
-started_dockerd=
 cleanup() {
   $B rm -f bench-exec >/dev/null 2>&1 || true
   command -v docker >/dev/null && docker rm -f bench-exec >/dev/null 2>&1 || true
-  [ -n "$started_dockerd" ] && kill "$(cat /var/run/docker.pid)" 2>/dev/null || true
+  stop_dockerd
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -23,21 +23,10 @@ bash tests/fixtures/make-busybox-rootfs.sh "$work/busybox.tar"
 $B import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null
 
 peers=()
-if command -v dockerd >/dev/null; then
-  if ! docker version >/dev/null 2>&1; then
-    setsid nohup dockerd >"$work/dockerd.log" 2>&1 </dev/null &
-    started_dockerd=1
-    for _ in $(seq 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done
-  fi
-  docker version >/dev/null 2>&1 && { docker import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null; peers+=(docker); }
+if start_dockerd; then
+  docker import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null && peers+=(docker)
 fi
-if command -v podman >/dev/null; then
-  # Podman needs these here (bench-peers.md): root lacks CAP_SYS_RESOURCE, crun 1.8 refuses
-  # the hybrid cgroup layout.
-  if [ ! -f /etc/containers/containers.conf ]; then
-    mkdir -p /etc/containers
-    printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\nruntime = "runc"\n' >/etc/containers/containers.conf
-  fi
+if podman_ready; then
   podman import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null 2>&1 && peers+=(podman)
 fi
 
