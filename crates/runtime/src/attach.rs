@@ -202,26 +202,17 @@ fn serve_input(mut conn: UnixStream, input: &Mutex<Input>) {
                 return;
             }
             (Input::Terminal(m), RESIZE) if data.len() == 4 => {
-                set_window_size(
-                    m.as_fd().as_raw_fd(),
-                    u16::from_be_bytes([data[0], data[1]]),
-                    u16::from_be_bytes([data[2], data[3]]),
-                );
+                let ws = libc::winsize {
+                    ws_row: u16::from_be_bytes([data[0], data[1]]),
+                    ws_col: u16::from_be_bytes([data[2], data[3]]),
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                crate::tty::set_window_size(m.as_fd().as_raw_fd(), &ws);
             }
             _ => {}
         }
     }
-}
-
-fn set_window_size(fd: i32, rows: u16, cols: u16) {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a winsize we own.
-    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
 
 /// The client's side: a connection to a running container's supervisor.
@@ -234,17 +225,12 @@ pub fn connect(dir: &Path) -> Result<UnixStream> {
     })
 }
 
-/// The window size of our terminal (stdout, else stdin) as a RESIZE payload.
+/// Our terminal's window size as a RESIZE payload.
 pub fn our_window_size() -> Option<[u8; 4]> {
-    for fd in [1, 0] {
-        // SAFETY: winsize is plain data filled by the ioctl.
-        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
-            let (r, c) = (ws.ws_row.to_be_bytes(), ws.ws_col.to_be_bytes());
-            return Some([r[0], r[1], c[0], c[1]]);
-        }
-    }
-    None
+    crate::tty::window_size().map(|ws| {
+        let (r, c) = (ws.ws_row.to_be_bytes(), ws.ws_col.to_be_bytes());
+        [r[0], r[1], c[0], c[1]]
+    })
 }
 
 /// Docker's default detach keys, ctrl-p ctrl-q.
@@ -377,7 +363,13 @@ impl crate::Runtime {
             if let (Some(size), Ok(mut w)) = (our_window_size(), writer.lock()) {
                 let _ = write_frame(&mut *w, RESIZE, &size);
             }
-            winch = follow_window_size(writer.clone());
+            let w = writer.clone();
+            // Our terminal's new size goes to the container whenever it changes.
+            winch = crate::tty::on_window_change(move || {
+                if let (Some(size), Ok(mut w)) = (our_window_size(), w.lock()) {
+                    let _ = write_frame(&mut *w, RESIZE, &size);
+                }
+            });
         }
         let signals = if o.sig_proxy && !tty {
             let pid = Arc::new(std::sync::atomic::AtomicI32::new(c.state.pid));
@@ -444,20 +436,6 @@ impl crate::Runtime {
             None => Ok(AttachEnd::Exited(self.wait(&c.id)?)),
         }
     }
-}
-
-/// Sends our terminal's size to the container whenever it changes.
-fn follow_window_size(writer: Arc<Mutex<UnixStream>>) -> Option<signal_hook::iterator::Handle> {
-    let mut signals = signal_hook::iterator::Signals::new([libc::SIGWINCH]).ok()?;
-    let handle = signals.handle();
-    std::thread::spawn(move || {
-        for _ in signals.forever() {
-            if let (Some(size), Ok(mut w)) = (our_window_size(), writer.lock()) {
-                let _ = write_frame(&mut *w, RESIZE, &size);
-            }
-        }
-    });
-    Some(handle)
 }
 
 #[cfg(test)]

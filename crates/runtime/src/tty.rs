@@ -105,28 +105,48 @@ fn recv_fd(sock: RawFd) -> std::io::Result<OwnedFd> {
     ))
 }
 
-/// Copies our window size (from stdout or stdin) to the pty.
-pub fn copy_window_size(master: RawFd) {
+/// Our terminal's window size (from stdout, else stdin), if we have a terminal.
+pub fn window_size() -> Option<libc::winsize> {
     for fd in [1, 0] {
         // SAFETY: winsize is plain data filled by the ioctl.
         let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
         if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 && ws.ws_row > 0 {
-            unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &ws) };
-            return;
+            return Some(ws);
         }
+    }
+    None
+}
+
+/// Sets a pty's window size (the kernel tells its foreground processes with SIGWINCH).
+pub fn set_window_size(fd: RawFd, ws: &libc::winsize) {
+    // SAFETY: TIOCSWINSZ reads a winsize we own.
+    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, ws) };
+}
+
+/// Copies our window size to the pty.
+pub fn copy_window_size(master: RawFd) {
+    if let Some(ws) = window_size() {
+        set_window_size(master, &ws);
     }
 }
 
-/// Keeps the pty's size in step with our terminal until the returned handle is closed.
-pub fn follow_window_size(master: RawFd) -> Option<signal_hook::iterator::Handle> {
+/// Calls `f` each time our terminal is resized, until the returned handle is closed.
+pub fn on_window_change(
+    mut f: impl FnMut() + Send + 'static,
+) -> Option<signal_hook::iterator::Handle> {
     let mut signals = signal_hook::iterator::Signals::new([libc::SIGWINCH]).ok()?;
     let handle = signals.handle();
     std::thread::spawn(move || {
         for _ in signals.forever() {
-            copy_window_size(master);
+            f();
         }
     });
     Some(handle)
+}
+
+/// Keeps the pty's size in step with our terminal until the returned handle is closed.
+pub fn follow_window_size(master: RawFd) -> Option<signal_hook::iterator::Handle> {
+    on_window_change(move || copy_window_size(master))
 }
 
 /// Our terminal in raw mode (keys go to the container as typed), restored on drop.
