@@ -489,6 +489,33 @@ fn root_security_options() {
     let r = b.run(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
+    // The filter is loaded by the container's process from the compiled program with
+    // CAP_SYS_ADMIN held for that alone: none of it is left in any set, in the container's
+    // process or in an exec'd one (which gets the same filter, as in Docker).
+    let docker_caps = "CapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\n\
+                       CapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nSeccomp:\t2\n";
+    let status = "grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|Seccomp):' /proc/self/status";
+    assert_eq!(
+        b.run(&["run", "--rm", "busybox", "sh", "-c", status]).ok(),
+        docker_caps
+    );
+    b.run(&["run", "-d", "--name", "filtered", "busybox", "sleep", "60"])
+        .ok();
+    assert_eq!(
+        b.run(&["exec", "filtered", "sh", "-c", status]).ok(),
+        docker_caps
+    );
+    let r = b.run(&["exec", "filtered", "unshare", "-U", "true"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
+    let out = b
+        .run(&["exec", "-u", "1000", "filtered", "sh", "-c", status])
+        .ok();
+    assert!(
+        out.starts_with("CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"),
+        "{out}"
+    );
+    b.run(&["rm", "-f", "filtered"]).ok();
     assert_eq!(
         b.run(&[
             "run",

@@ -90,6 +90,7 @@ impl OciRuntime for Youki {
             .with_console_socket(console_socket)
             .validate_id()
             .map_err(|e| rt_err(id, "container id", e))?
+            .with_executor(FilterExecutor::from_bundle(bundle))
             .as_init(bundle)
             .with_systemd(false)
             .with_detach(true)
@@ -131,16 +132,28 @@ impl OciRuntime for Youki {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
             })
             .collect();
+        let executor = match libcontainer::container::Container::load(self.state_root.join(id)) {
+            Ok(c) => FilterExecutor::from_bundle(c.bundle()),
+            Err(e) => return Err(rt_err(id, "exec", e)),
+        };
         // A terminal can only be asked for through a whole process.json.
         let process_file = if p.tty {
             let caps = &p.caps;
+            // As the container's own process: CAP_SYS_ADMIN held only to load the filter.
+            let mut held = caps.clone();
+            if executor.program.is_some()
+                && !p.no_new_privileges
+                && !caps.iter().any(|c| c == "CAP_SYS_ADMIN")
+            {
+                held.push("CAP_SYS_ADMIN".to_string());
+            }
             let process = serde_json::json!({
                 "terminal": true,
                 "user": {"uid": p.uid, "gid": p.gid, "additionalGids": p.additional_gids},
                 "args": p.args,
                 "env": p.env,
                 "cwd": p.cwd,
-                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                "capabilities": {"bounding": caps, "effective": held, "permitted": held},
                 "noNewPrivileges": p.no_new_privileges,
             });
             let path = self.state_root.join(format!(
@@ -164,6 +177,7 @@ impl OciRuntime for Youki {
             .with_stdout(stdio.stdout)
             .with_stderr(stdio.stderr)
             .with_console_socket(console_socket)
+            .with_executor(executor)
             .as_tenant()
             .with_process(process_file.as_ref())
             .with_container_args(p.args.clone())
@@ -198,6 +212,45 @@ impl OciRuntime for Youki {
             remove_empty_parent_cgroups();
         }
         r
+    }
+}
+
+/// Runs the container's command as libcontainer's default executor does, after loading the
+/// bundle's compiled seccomp program (see `seccomp_program`).
+#[derive(Clone)]
+struct FilterExecutor {
+    program: Option<std::sync::Arc<crate::seccomp_program::Program>>,
+}
+
+impl FilterExecutor {
+    fn from_bundle(bundle: &Path) -> FilterExecutor {
+        let file = bundle.join(crate::seccomp_program::BUNDLE_FILE);
+        FilterExecutor {
+            program: crate::seccomp_program::read_program(&file).map(std::sync::Arc::new),
+        }
+    }
+}
+
+impl libcontainer::workload::Executor for FilterExecutor {
+    fn exec(
+        &self,
+        spec: &oci_spec::runtime::Spec,
+    ) -> Result<(), libcontainer::workload::ExecutorError> {
+        if let Some(program) = &self.program {
+            crate::seccomp_program::install(program).map_err(|e| {
+                libcontainer::workload::ExecutorError::Other(format!(
+                    "loading the seccomp filter: {e}"
+                ))
+            })?;
+        }
+        libcontainer::workload::default::DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(
+        &self,
+        spec: &oci_spec::runtime::Spec,
+    ) -> Result<(), libcontainer::workload::ExecutorValidationError> {
+        libcontainer::workload::default::DefaultExecutor {}.validate(spec)
     }
 }
 

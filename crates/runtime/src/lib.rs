@@ -18,6 +18,7 @@ pub mod process;
 pub mod record;
 pub mod rootfs;
 pub mod seccomp;
+pub mod seccomp_program;
 pub mod spec;
 pub mod tty;
 pub mod volumes;

@@ -610,7 +610,8 @@ impl Runtime {
         } else {
             None
         };
-        let spec = build_spec(rec, dir, &paths.merged, user, &volumes, init_bin.as_deref())?;
+        let mut spec = build_spec(rec, dir, &paths.merged, user, &volumes, init_bin.as_deref())?;
+        crate::seccomp_program::prepare_bundle(&mut spec, &self.root.join("seccomp"), dir)?;
         let config = dir.join("config.json");
         fs::write(
             &config,
