@@ -69,6 +69,50 @@ impl CgroupFs {
         }
     }
 
+    /// Where a thread writes its own id to put itself, again, in the cgroup it is in: that
+    /// cgroup's `tasks` file in the first v1 hierarchy listed in `proc_self_cgroup` (the
+    /// content of /proc/self/cgroup), or its `cgroup.threads` on v2.
+    pub fn rejoin_file(&self, proc_self_cgroup: &str) -> Option<PathBuf> {
+        let mut lines = proc_self_cgroup.lines().filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            Some((f.next()?, f.next()?, f.next()?))
+        });
+        let rel = |p: &str| p.trim_start_matches('/').to_string();
+        match self.version {
+            Version::V1 => lines.find_map(|(_, controllers, path)| {
+                let controller = controllers.split(',').next()?;
+                (!controller.is_empty() && !controller.starts_with("name="))
+                    .then(|| self.root.join(controllers).join(rel(path)).join("tasks"))
+            }),
+            Version::V2 => lines
+                .find(|(id, _, _)| *id == "0")
+                .map(|(_, _, path)| self.root.join(rel(path)).join("cgroup.threads")),
+        }
+    }
+
+    /// Starts, on a thread of its own, the wait that the first move of a process between
+    /// cgroups pays, so that it overlaps berth's other set-up work instead of delaying the
+    /// container. Moves take a host-wide lock (cgroup_threadgroup_rwsem) whose write side
+    /// first waits for an RCU grace period, 5–15 ms here, unless another move took it within
+    /// the last grace period. The thread "moves" itself into the cgroup it is already in:
+    /// nothing changes but the lock is taken, so libcontainer's move of the container's
+    /// first process (moments later) finds it warm. Best effort: any failure is ignored.
+    pub fn warm_attach_lock(&self) {
+        let root = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("cgroup-warm".into())
+            .spawn(move || {
+                let Ok(own) = fs::read_to_string("/proc/self/cgroup") else {
+                    return;
+                };
+                if let Some(file) = root.rejoin_file(&own) {
+                    // SAFETY: gettid has no preconditions.
+                    let tid = unsafe { libc::gettid() };
+                    let _ = fs::write(file, tid.to_string());
+                }
+            });
+    }
+
     /// Pids in the container's cgroup.
     pub fn pids(&self, id: &str) -> Vec<i32> {
         let candidates = match self.version {
@@ -132,6 +176,27 @@ mod tests {
     fn write(p: PathBuf, s: &str) {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, s).unwrap();
+    }
+
+    #[test]
+    fn rejoin_file_is_the_own_cgroup_of_a_real_controller() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        for c in ["memory", "pids", "cpu,cpuacct"] {
+            fs::create_dir_all(r.join(c)).unwrap();
+        }
+        let v1 = CgroupFs::at(r);
+        let own = "12:name=systemd:/user.slice\n11:cpu,cpuacct:/a/b\n4:memory:/m\n0::/\n";
+        assert_eq!(v1.rejoin_file(own), Some(r.join("cpu,cpuacct/a/b/tasks")));
+        assert_eq!(v1.rejoin_file("0::/\n"), None);
+        let t2 = tempfile::tempdir().unwrap();
+        write(t2.path().join("cgroup.controllers"), "cpu memory pids\n");
+        let v2 = CgroupFs::at(t2.path());
+        assert_eq!(v2.version, Version::V2);
+        assert_eq!(
+            v2.rejoin_file("0::/user.slice/session-2.scope\n"),
+            Some(t2.path().join("user.slice/session-2.scope/cgroup.threads"))
+        );
     }
 
     #[test]

@@ -89,15 +89,13 @@ pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths) -> Result<()> {
 
 /// Unmounts the overlay if it is mounted (lazily, so a process still inside cannot block it).
 pub fn unmount(merged: &Path) -> Result<()> {
-    if !is_mounted(merged) {
-        return Ok(());
-    }
     let target = cstr(merged)?;
     // SAFETY: valid NUL-terminated path.
     let r = unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
     if r != 0 {
         let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINVAL) {
+        // EINVAL: not a mount point (already unmounted); ENOENT: no such directory.
+        if !matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) {
             return Err(Error::Io {
                 op: "unmount",
                 path: merged.to_path_buf(),

@@ -142,7 +142,7 @@ pub fn compile_cached(profile: &Value, cache_dir: &Path) -> Result<Option<Progra
         return Ok(Some(p));
     }
     let program = compile(&seccomp)?;
-    write_program(&path, &program)?;
+    write_program(&path, &program, true)?;
     Ok(Some(program))
 }
 
@@ -167,8 +167,8 @@ pub fn read_program(path: &Path) -> Option<Program> {
     Program::from_bytes(body)
 }
 
-/// Writes `program` to `path` atomically (temp file, fsync, rename).
-pub fn write_program(path: &Path, program: &Program) -> Result<()> {
+/// Writes `program` to `path` atomically (temp file, rename), `durable`ly (fsync) or not.
+pub fn write_program(path: &Path, program: &Program, durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     fs::create_dir_all(dir).ctx("create directory", dir)?;
     let mut data = program.to_bytes();
@@ -179,7 +179,10 @@ pub fn write_program(path: &Path, program: &Program) -> Result<()> {
         use std::io::Write;
         let mut f = fs::File::create(&tmp)?;
         f.write_all(&data)?;
-        f.sync_all()
+        if durable {
+            f.sync_all()?;
+        }
+        Ok(())
     })();
     if let Err(e) = written.and_then(|_| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
@@ -338,7 +341,8 @@ pub fn prepare_bundle(spec: &mut Value, cache_dir: &Path, bundle: &Path) -> Resu
             _ => return Ok(()),
         }
     };
-    write_program(&file, &program)?;
+    // Written again at every start, so it need not survive a power loss.
+    write_program(&file, &program, false)?;
     if let Some(linux) = spec["linux"].as_object_mut() {
         linux.remove("seccomp");
     }

@@ -374,6 +374,8 @@ fn ensure_image(root: &Path, a: &RunArgs, image: &str) -> Result<()> {
 }
 
 pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
+    // The container's first cgroup move waits for the kernel; start that wait now.
+    berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     let opts = run_options(&a)?;
     check_cidfile(&a)?;
     ensure_image(root, &a, &opts.image)?;
@@ -416,6 +418,8 @@ pub struct StartArgs {
 }
 
 pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
+    // The container's first cgroup move waits for the kernel; start that wait now.
+    berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     let rt = open(root)?;
     let mut code = 0;
     for key in &a.containers {
@@ -1000,6 +1004,8 @@ pub struct ExecArgs {
 }
 
 pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
+    // The container's first cgroup move waits for the kernel; start that wait now.
+    berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     use std::io::IsTerminal;
     if a.tty && a.interactive && !a.detach && !std::io::stdin().is_terminal() {
         bail!(ExitError {
