@@ -90,6 +90,10 @@ for t in "${targets[@]}"; do
   med=$(tr ';' '\n' <<<"${results[$name]}" | grep . | sort -n | sed -n 2p)
   printf '%-28s median %10s req/s   (p99 of that round %s)   rounds: %s\n' "$name" "${med% *}" "${med#* }" "${results[$name]}"
 done
+# SYNs refused by TIME_WAIT sockets in the published container (PAWS): non-zero means clients
+# were slowed by retransmitted SYNs (what --random-fully masquerading once caused).
+cpid=$($B inspect -f '{{.State.Pid}}' "$id")
+echo "berth -p container: $(nsenter -t "$cpid" -n nstat -az 2>/dev/null | awk '$1=="TcpExtPAWSTimewait" {print $1, $2}')"
 kill $host_httpd 2>/dev/null || true
 $B rm -f "$id" >/dev/null
 for p in "${peers[@]}"; do $p rm -f bench-web >/dev/null; done

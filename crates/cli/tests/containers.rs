@@ -73,6 +73,17 @@ fn root_run_prints_output_and_returns_exit_codes() {
         (r.code, r.stdout.as_str(), r.stderr.as_str()),
         (3, "out\n", "err\n")
     );
+    // A --rm container's rootfs is disposable: mounted `volatile` (no sync of the whole
+    // upper filesystem at unmount); any other container's keeps the overlay's durability.
+    let root_options = "grep ' / / ' /proc/self/mountinfo | grep -c volatile";
+    assert_eq!(
+        b.run(&["run", "--rm", "busybox", "sh", "-c", root_options])
+            .ok(),
+        "1\n"
+    );
+    let r = b.run(&["run", "--name", "kept", "busybox", "sh", "-c", root_options]);
+    assert_eq!((r.code, r.stdout.as_str()), (1, "0\n"), "{}", r.stderr);
+    b.run(&["rm", "kept"]).ok();
     let r = b.run(&["run", "--rm", "busybox", "nosuchcommand"]);
     assert_eq!(r.code, 127);
     assert_eq!(

@@ -33,7 +33,7 @@ impl Runtime {
         let paths = RootfsPaths::of(&self.containers.dir(&c.id));
         let mounted_here = !crate::rootfs::is_mounted(&paths.merged);
         if mounted_here {
-            mount_overlay(&c.lower_dirs, &paths)?;
+            mount_overlay(&c.lower_dirs, &paths, false)?;
         }
         let r = f(&paths.merged);
         if mounted_here {

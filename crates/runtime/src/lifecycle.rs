@@ -532,7 +532,7 @@ impl Runtime {
         attach: Attach,
     ) -> Result<Started> {
         let paths = RootfsPaths::of(dir);
-        mount_overlay(&rec.lower_dirs, &paths)?;
+        mount_overlay(&rec.lower_dirs, &paths, rec.config.auto_remove)?;
         let endpoints = if bridged(&rec.config.network) {
             self.network.container_endpoints(&rec.id)
         } else {

@@ -36,7 +36,10 @@ fn cstr(p: &Path) -> Result<CString> {
 }
 
 /// Mounts the overlay (lower dirs topmost first) at `paths.merged`, creating dirs as needed.
-pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths) -> Result<()> {
+/// A `disposable` rootfs (a `--rm` container's: its changes are deleted with it) is mounted
+/// `volatile` where the kernel has it (5.10+), as podman does for `--rm`: the overlay then
+/// skips syncing the whole upper filesystem when it is unmounted (up to ~12 ms here).
+pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -> Result<()> {
     for d in [&paths.upper, &paths.work, &paths.merged] {
         fs::create_dir_all(d).ctx("create directory", d)?;
     }
@@ -62,21 +65,31 @@ pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths) -> Result<()> {
     );
     let src = CString::new("overlay").unwrap_or_default();
     let target = cstr(&paths.merged)?;
-    let data = CString::new(opts).map_err(|_| Error::Runtime {
-        id: String::new(),
-        what: "mount overlay",
-        reason: "path with NUL byte".into(),
-    })?;
-    // SAFETY: all pointers are valid NUL-terminated strings for the duration of the call.
-    let r = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            src.as_ptr(),
-            0,
-            data.as_ptr().cast(),
-        )
+    let mount = |opts: String| -> Result<i32> {
+        let data = CString::new(opts).map_err(|_| Error::Runtime {
+            id: String::new(),
+            what: "mount overlay",
+            reason: "path with NUL byte".into(),
+        })?;
+        // SAFETY: all pointers are valid NUL-terminated strings for the duration of the call.
+        Ok(unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                src.as_ptr(),
+                0,
+                data.as_ptr().cast(),
+            )
+        })
     };
+    let mut r = -1;
+    if disposable {
+        r = mount(format!("{opts},volatile"))?;
+    }
+    if r != 0 {
+        // Not disposable, or a kernel without `volatile` (EINVAL).
+        r = mount(opts)?;
+    }
     if r != 0 {
         return Err(Error::Io {
             op: "mount overlay at",
