@@ -6,7 +6,7 @@
 #     plus the container's own address and httpd on the host as the ceilings;
 #  3. time from `run -d -p` to the first HTTP 200 (10 runs, median).
 # Only 127.0.0.1 and container addresses are contacted; every loop is bounded.
-# Usage (root): bash bench/network.sh
+# Usage (root): bash bench/network.sh   (SECTIONS="2 3" runs only those parts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/peers.sh
@@ -37,12 +37,24 @@ if podman_ready; then
   podman import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null 2>&1 && peers+=(podman)
 fi
 
-echo "== 1. start-up: bridge vs none"
-args=(--warmup 5 --runs 40 -N -n "berth bridge" "$B run --rm busybox true" -n "berth none" "$B run --rm --network none busybox true")
-for p in "${peers[@]}"; do
-  args+=(-n "$p bridge" "$p run --rm busybox true" -n "$p none" "$p run --rm --network none busybox true")
-done
-hyperfine "${args[@]}" --export-markdown "$work/startup.md"
+port=18080
+
+# The same check without starting a process per attempt (bash's /dev/tcp), so the client's
+# own start-up does not dominate what step 3 measures.
+fast200() {
+  local status
+  for _ in $(seq 1000); do
+    status=
+    if exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
+      printf 'GET /hostname HTTP/1.0\r\n\r\n' >&3
+      read -r -t 1 status <&3 || true
+      exec 3<&- 3>&-
+    fi
+    [[ $status == *" 200 "* ]] && return 0
+    sleep 0.002
+  done
+  return 1
+}
 
 # Waits (at most 5 s) until the URL answers 200.
 wait200() {
@@ -53,6 +65,19 @@ wait200() {
   return 1
 }
 
+sections=" ${SECTIONS:-1 2 3} "
+if [[ $sections == *" 1 "* ]]; then
+echo "== 1. start-up: bridge vs none"
+args=(--warmup 5 --runs 40 -N -n "berth bridge" "$B run --rm busybox true" -n "berth none" "$B run --rm --network none busybox true")
+for p in "${peers[@]}"; do
+  args+=(-n "$p bridge" "$p run --rm busybox true" -n "$p none" "$p run --rm --network none busybox true")
+done
+hyperfine "${args[@]}" --export-markdown "$work/startup.md"
+
+
+fi
+
+if [[ $sections == *" 2 "* ]]; then
 echo "== 2. published port on 127.0.0.1 under wrk (2 threads, 10 connections; 3 interleaved rounds of 4 s, median)"
 # Every target serves at once and the rounds alternate between them, so the machine's
 # background noise hits all of them alike.
@@ -84,6 +109,7 @@ for round in 1 2 3; do
     out=$(wrk -t2 -c10 -d4s --latency "${t#*|}" 2>&1)
     results["${t%%|*}"]+="$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out");"
   done
+  [ -n "${BENCH_VERBOSE:-}" ] && echo "round $round: berth -p $(tr ';' '\n' <<<"${results["berth -p (DNAT)"]}" | tail -2 | head -1), PAWS $(nsenter -t "$($B inspect -f '{{.State.Pid}}' "$id")" -n nstat -az 2>/dev/null | awk '$1=="TcpExtPAWSTimewait" {print $2}')"
 done
 for t in "${targets[@]}"; do
   name=${t%%|*}
@@ -97,25 +123,9 @@ echo "berth -p container: $(nsenter -t "$cpid" -n nstat -az 2>/dev/null | awk '$
 kill $host_httpd 2>/dev/null || true
 $B rm -f "$id" >/dev/null
 for p in "${peers[@]}"; do $p rm -f bench-web >/dev/null; done
-port=18080
+fi
 
-# The same check without starting a process per attempt (bash's /dev/tcp), so the client's
-# own start-up does not dominate what step 3 measures.
-fast200() {
-  local status
-  for _ in $(seq 1000); do
-    status=
-    if exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
-      printf 'GET /hostname HTTP/1.0\r\n\r\n' >&3
-      read -r -t 1 status <&3 || true
-      exec 3<&- 3>&-
-    fi
-    [[ $status == *" 200 "* ]] && return 0
-    sleep 0.002
-  done
-  return 1
-}
-
+if [[ $sections == *" 3 "* ]]; then
 echo "== 3. run -d -p to first HTTP 200 (median of 10)"
 first200() { # $1 = engine command
   local times=() t0 t1 id
@@ -131,4 +141,5 @@ first200() { # $1 = engine command
 }
 echo "berth: $(first200 "$B") ms"
 for p in "${peers[@]}"; do echo "$p: $(first200 "$p") ms"; done
-cat "$work/startup.md"
+[ -f "$work/startup.md" ] && cat "$work/startup.md"
+fi

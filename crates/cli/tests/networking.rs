@@ -734,3 +734,40 @@ fn root_forward_drop_policy_does_not_block_berth_traffic() {
     lab.berth(&b, &["rm", &used]).ok();
     lab.berth(&b, &["network", "rm", "inside"]).ok();
 }
+
+#[test]
+fn root_addresses_go_round_before_being_leased_again() {
+    // The kernel tracks a removed container's connections for two minutes: an address is
+    // leased again only after the rest of the subnet has had its turn (see allocate_ip).
+    let net = format!("br{}", std::process::id());
+    let _cleanup = NetworkGuard(net.clone());
+    let b = busybox();
+    b.run(&["network", "create", "--subnet", "10.233.7.0/29", &net])
+        .ok();
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        let id = b
+            .run(&["run", "-d", "--network", &net, "busybox", "sleep", "60"])
+            .ok()
+            .trim()
+            .to_string();
+        let ip = inspect(&b, &id)["NetworkSettings"]["Networks"][&net]["IPAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        seen.push(ip);
+        b.run(&["rm", "-f", &id]).ok();
+    }
+    // A /29 has .2 to .6 for containers (.1 is the gateway, .7 broadcast).
+    assert_eq!(
+        seen,
+        [
+            "10.233.7.2",
+            "10.233.7.3",
+            "10.233.7.4",
+            "10.233.7.5",
+            "10.233.7.6",
+            "10.233.7.2"
+        ]
+    );
+}

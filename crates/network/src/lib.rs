@@ -324,6 +324,7 @@ impl Networking {
         }
         self.tear_down_network(&net)?;
         locked.state.networks.retain(|n| n.id != net.id);
+        locked.state.last_leased.remove(&net.id);
         locked.save()?;
         Ok(net.name)
     }
@@ -361,6 +362,9 @@ impl Networking {
             .state
             .networks
             .retain(|n| !unused.iter().any(|u| u.id == n.id));
+        for n in &unused {
+            locked.state.last_leased.remove(&n.id);
+        }
         locked.save()?;
         Ok(unused.into_iter().map(|n| n.name).collect())
     }
@@ -445,7 +449,7 @@ impl Networking {
                 container_dir,
                 a,
             ) {
-                Ok(e) => locked.state.endpoints.push(e),
+                Ok(e) => locked.state.add_endpoint(e),
                 Err(e) => {
                     locked.state.endpoints.truncate(before);
                     return Err(e);
@@ -651,7 +655,7 @@ impl Networking {
             e.pid = pid;
             e.pid_start = process_start(pid).unwrap_or(0);
         }
-        locked.state.endpoints.push(e.clone());
+        locked.state.add_endpoint(e.clone());
         locked.save()?;
         drop(locked);
         if pid.is_some() && !net.is_default() {

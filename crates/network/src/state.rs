@@ -69,6 +69,10 @@ pub struct State {
     pub networks: Vec<Network>,
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
+    /// The address each network leased last (by network id): the next lease starts after
+    /// it. See `allocate_ip`.
+    #[serde(default)]
+    pub last_leased: BTreeMap<String, Ipv4Addr>,
 }
 
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -98,7 +102,20 @@ impl State {
             .filter(move |e| e.network_id == network_id)
     }
 
-    /// The lowest free address of the network (or `wanted`, if free and inside it).
+    /// Leases `e`'s address (see `allocate_ip`).
+    pub fn add_endpoint(&mut self, e: Endpoint) {
+        self.last_leased.insert(e.network_id.clone(), e.ip);
+        self.endpoints.push(e);
+    }
+
+    /// The first free address of the network after the one leased last, wrapping around (or
+    /// `wanted`, if free and inside it). Round-robin, as podman's (CNI host-local) IPAM
+    /// does, rather than the lowest free address: a new container must not take the address
+    /// of one just removed, whose connections the kernel still tracks (for two minutes after
+    /// they close). Its NAT then had to pick other ports for clients of the new container's
+    /// published ports, and the container, handed connections whose TCP timestamps did not
+    /// follow those of the earlier ones on the same ports, refused them as old (PAWS):
+    /// throughput through `-p` fell to a fifth, round after round.
     pub fn allocate_ip(&self, net: &Network, wanted: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
         let used = |ip: Ipv4Addr| {
             ip == net.gateway
@@ -119,8 +136,12 @@ impl State {
             }
             return Ok(ip);
         }
-        net.subnet
-            .hosts()
+        let after = self.last_leased.get(&net.id).copied();
+        let past = move |ip: &Ipv4Addr| after.is_some_and(|a| *ip <= a);
+        let hosts = net.subnet.hosts();
+        hosts
+            .skip_while(past)
+            .chain(net.subnet.hosts().take_while(past))
             .find(|ip| !used(*ip))
             .ok_or_else(|| Error::Exhausted(net.name.clone()))
     }
@@ -279,16 +300,19 @@ mod tests {
         let mut s = State {
             networks: vec![n.clone()],
             endpoints: vec![],
+            ..State::default()
         };
         assert_eq!(s.allocate_ip(&n, None).unwrap().to_string(), "10.9.0.2");
-        s.endpoints.push(ep(&n, "10.9.0.2"));
+        s.add_endpoint(ep(&n, "10.9.0.2"));
         s.endpoints.push(ep(&n, "10.9.0.4"));
         assert_eq!(s.allocate_ip(&n, None).unwrap().to_string(), "10.9.0.3");
-        s.endpoints.push(ep(&n, "10.9.0.3"));
-        for ip in ["10.9.0.5", "10.9.0.6"] {
+        s.add_endpoint(ep(&n, "10.9.0.3"));
+        // A released address is not the next one leased: the round goes on first.
+        s.endpoints.retain(|e| e.ip.to_string() != "10.9.0.2");
+        for ip in ["10.9.0.5", "10.9.0.6", "10.9.0.2"] {
             let got = s.allocate_ip(&n, None).unwrap();
             assert_eq!(got.to_string(), ip);
-            s.endpoints.push(ep(&n, ip));
+            s.add_endpoint(ep(&n, ip));
         }
         // .7 is the broadcast address: the /29 is full.
         assert!(matches!(s.allocate_ip(&n, None), Err(Error::Exhausted(_))));
@@ -309,6 +333,7 @@ mod tests {
         let s = State {
             networks: vec![net("a", "172.18.0.0/16")],
             endpoints: vec![],
+            ..State::default()
         };
         let routes: Vec<Ipv4Net> = vec![
             "0.0.0.0/0".parse().unwrap(),
@@ -333,6 +358,7 @@ mod tests {
         let s = State {
             networks: vec![net("a", "10.1.0.0/16"), net("b", "10.2.0.0/16")],
             endpoints: vec![],
+            ..State::default()
         };
         assert_eq!(s.network("a").unwrap().name, "a");
         assert_eq!(s.network(&s.networks[1].id.clone()).unwrap().name, "b");
