@@ -282,8 +282,6 @@ fn cgroup_lock(mode: libc::c_int) -> Option<std::fs::File> {
     (unsafe { libc::flock(f.as_raw_fd(), mode) } == 0).then_some(f)
 }
 
-/// Removes the shared `berth` parent cgroups once no container uses them (rmdir fails while
-/// one does), so nothing of berth's stays behind on the host.
 /// Removes the container's cgroups (`berth/<id>` in every v1 hierarchy, or in the v2 tree
 /// at `root`) if they are all empty; false if one is not (nothing else is left half-done:
 /// rmdir only ever removes an empty cgroup, and libcontainer then removes the rest).
@@ -298,6 +296,8 @@ fn remove_empty_cgroups(root: &Path, id: &str) -> bool {
     })
 }
 
+/// Removes the shared `berth` parent cgroups once no container uses them (rmdir fails while
+/// one does), so nothing of berth's stays behind on the host.
 fn remove_empty_parent_cgroups() {
     let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
         return;
