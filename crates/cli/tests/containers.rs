@@ -6,7 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{in_pty, json, Berth};
+use common::{busybox_tar, in_pty, json, Berth};
 
 fn busybox() -> Berth {
     let b = Berth::new();
@@ -1783,5 +1783,113 @@ fn root_cp_links_owners_and_tar_streams() {
         .unwrap();
     assert!(found.stdout.is_empty(), "nothing written anywhere");
     b.run(&["rm", "files"]).ok();
+    assert_no_leftovers(&b);
+}
+
+#[test]
+fn root_health_checks_from_flags_and_image() {
+    let b = busybox();
+    let health = ["inspect", "-f", "{{.State.Health.Status}}", "hc"];
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "echo probing; test -e /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    wait_for(&b, &health, "unhealthy\n");
+    let h = json(
+        &b.run(&["inspect", "-f", "{{json .State.Health}}", "hc"])
+            .ok(),
+    );
+    assert!(h["FailingStreak"].as_u64().unwrap() >= 2, "{h}");
+    assert_eq!(h["Log"][0]["ExitCode"], 1);
+    assert_eq!(h["Log"][0]["Output"], "probing\n");
+    let status = b
+        .run(&["ps", "--format", "{{.Status}}", "-f", "name=hc"])
+        .ok();
+    assert!(status.ends_with("(unhealthy)\n"), "{status}");
+    b.run(&["exec", "hc", "touch", "/tmp/ok"]).ok();
+    wait_for(&b, &health, "healthy\n");
+    let status = b
+        .run(&["ps", "--format", "{{.Status}}", "-f", "name=hc"])
+        .ok();
+    assert!(status.ends_with("(healthy)\n"), "{status}");
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{json .Config.Healthcheck.Test}}", "hc"])
+            .ok(),
+        "[\"CMD-SHELL\",\"echo probing; test -e /tmp/ok\"]\n"
+    );
+    b.run(&["rm", "-f", "hc"]).ok();
+
+    // The image's HEALTHCHECK (here from `import -c`, as a Dockerfile would set it); a probe
+    // outliving its timeout is killed and counts as a failure.
+    let tar = busybox_tar();
+    b.run(&[
+        "import",
+        "-c",
+        "HEALTHCHECK --interval=100ms --timeout=200ms --retries=1 CMD sleep 5",
+        tar.to_str().unwrap(),
+        "slowcheck",
+    ])
+    .ok();
+    b.run(&["run", "-d", "--name", "hc", "slowcheck", "sleep", "60"])
+        .ok();
+    wait_for(&b, &health, "unhealthy\n");
+    let h = json(
+        &b.run(&["inspect", "-f", "{{json .State.Health}}", "hc"])
+            .ok(),
+    );
+    assert_eq!(h["Log"][0]["ExitCode"], -1, "{h}");
+    assert_eq!(
+        h["Log"][0]["Output"],
+        "Health check exceeded timeout (200ms)"
+    );
+    b.run(&["rm", "-f", "hc"]).ok();
+    // --no-healthcheck turns the image's off; with --health-* it is refused.
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--no-healthcheck",
+        "slowcheck",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        b.run(&["inspect", "-f", "{{json .State.Health}}", "hc"])
+            .ok(),
+        "null\n"
+    );
+    b.run(&["rm", "-f", "hc"]).ok();
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--no-healthcheck",
+        "--health-retries",
+        "1",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr
+            .contains("--no-healthcheck conflicts with --health-* options"),
+        "{}",
+        r.stderr
+    );
+    b.run(&["rmi", "slowcheck"]).ok();
     assert_no_leftovers(&b);
 }

@@ -1,5 +1,6 @@
 //! `-c`/`--change` for import and commit: the Dockerfile instructions that only touch the image
-//! config (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, USER, VOLUME, STOPSIGNAL, ONBUILD).
+//! config (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, LABEL, USER, VOLUME, STOPSIGNAL, HEALTHCHECK,
+//! ONBUILD).
 
 use std::collections::BTreeMap;
 
@@ -35,6 +36,7 @@ pub fn apply_change(cfg: &mut ContainerConfig, change: &str) -> Result<()> {
         }
         "USER" => cfg.user = Some(unquote(rest)),
         "STOPSIGNAL" => cfg.stop_signal = Some(unquote(rest)),
+        "HEALTHCHECK" => cfg.healthcheck = Some(healthcheck(rest).map_err(|r| bad(&r))?),
         "ENV" => {
             let env = cfg.env.get_or_insert_with(Vec::new);
             for (k, v) in key_values(rest).map_err(|r| bad(&r))? {
@@ -103,6 +105,56 @@ fn command_form(rest: &str, cfg: &ContainerConfig) -> Vec<String> {
         .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
     shell.push(rest.to_string());
     shell
+}
+
+/// `HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D]
+/// [--retries=N] CMD command` or `HEALTHCHECK NONE`, as in a Dockerfile.
+fn healthcheck(rest: &str) -> std::result::Result<crate::config::Healthcheck, String> {
+    let mut hc = crate::config::Healthcheck::default();
+    let mut rest = rest.trim();
+    while let Some(opt) = rest.strip_prefix("--") {
+        let (word, tail) = opt.split_once(char::is_whitespace).unwrap_or((opt, ""));
+        let (key, value) = word
+            .split_once('=')
+            .ok_or_else(|| format!("--{word}: expected --{word}=VALUE"))?;
+        let dur = || {
+            crate::config::parse_go_duration(value)
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| format!("--{key}={value}: expected a duration such as 30s"))
+        };
+        match key {
+            "interval" => hc.interval = Some(dur()?),
+            "timeout" => hc.timeout = Some(dur()?),
+            "start-period" => hc.start_period = Some(dur()?),
+            "start-interval" => hc.start_interval = Some(dur()?),
+            "retries" => {
+                hc.retries = Some(
+                    value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| *n >= 0)
+                        .ok_or_else(|| format!("--retries={value}: expected a number"))?,
+                )
+            }
+            _ => return Err(format!("unknown flag: --{key}")),
+        }
+        rest = tail.trim_start();
+    }
+    let (kind, command) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match kind.to_ascii_uppercase().as_str() {
+        "NONE" if command.trim().is_empty() => hc.test = Some(vec!["NONE".into()]),
+        "CMD" if !command.trim().is_empty() => {
+            let command = command.trim();
+            hc.test = Some(match serde_json::from_str::<Vec<String>>(command) {
+                Ok(v) if command.starts_with('[') => {
+                    std::iter::once("CMD".to_string()).chain(v).collect()
+                }
+                _ => vec!["CMD-SHELL".into(), command.to_string()],
+            });
+        }
+        _ => return Err("expected HEALTHCHECK [OPTIONS] CMD command, or HEALTHCHECK NONE".into()),
+    }
+    Ok(hc)
 }
 
 fn unquote(s: &str) -> String {
@@ -184,6 +236,37 @@ fn split_words(s: &str) -> std::result::Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthcheck_changes_like_a_dockerfile() {
+        let mut cfg = ContainerConfig::default();
+        apply_change(
+            &mut cfg,
+            "HEALTHCHECK --interval=5s --retries=2 CMD wget -q -O- localhost || exit 1",
+        )
+        .unwrap();
+        let hc = cfg.healthcheck.clone().unwrap();
+        assert_eq!(
+            hc.test.unwrap(),
+            ["CMD-SHELL", "wget -q -O- localhost || exit 1"]
+        );
+        assert_eq!((hc.interval, hc.retries), (Some(5_000_000_000), Some(2)));
+        apply_change(&mut cfg, r#"HEALTHCHECK CMD ["/bin/check", "-q"]"#).unwrap();
+        assert_eq!(
+            cfg.healthcheck.clone().unwrap().test.unwrap(),
+            ["CMD", "/bin/check", "-q"]
+        );
+        apply_change(&mut cfg, "HEALTHCHECK NONE").unwrap();
+        assert_eq!(cfg.healthcheck.clone().unwrap().test.unwrap(), ["NONE"]);
+        for bad in [
+            "HEALTHCHECK --interval=soon CMD true",
+            "HEALTHCHECK --every=5s CMD true",
+            "HEALTHCHECK CMD",
+            "HEALTHCHECK RUN true",
+        ] {
+            assert!(apply_change(&mut cfg, bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn applies_docker_changes() {

@@ -23,41 +23,7 @@ impl Runtime {
         if o.command.is_empty() {
             return Err(Error::NoCommand);
         }
-        let rootfs = RootfsPaths::of(&self.containers.dir(&c.id)).merged;
-        let mut env = c.config.env.clone();
-        for e in &o.env {
-            if let Some((k, _)) = e.split_once('=') {
-                env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k));
-                env.push(e.clone());
-            }
-        }
-        let user = resolve_user(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))?;
-        let cwd = o.workdir.clone().unwrap_or_else(|| {
-            if c.config.working_dir.is_empty() {
-                "/".into()
-            } else {
-                c.config.working_dir.clone()
-            }
-        });
-        check_command(&rootfs, &o.command[0], &env, &cwd)?;
-        let caps = if o.privileged {
-            crate::spec::capabilities(true, &[], &[])?
-        } else {
-            c.config.caps.clone()
-        };
-        let mut groups = vec![user.1];
-        groups.extend(user.2.iter().copied().filter(|g| *g != user.1));
-        let process = ExecProcess {
-            args: o.command.clone(),
-            env,
-            cwd,
-            uid: user.0,
-            gid: user.1,
-            additional_gids: groups,
-            caps,
-            no_new_privileges: c.config.no_new_privileges,
-            tty: o.tty,
-        };
+        let process = self.exec_process(&c, o)?;
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         let stdin = container_stdin(o.interactive && !o.detach && !o.tty)?;
@@ -135,5 +101,123 @@ impl Runtime {
         }
         drop(session);
         Ok(code)
+    }
+
+    /// The process `o` describes in container `c`: its environment, user, directory and
+    /// capabilities resolved as Docker does.
+    fn exec_process(
+        &self,
+        c: &crate::record::ContainerRecord,
+        o: &ExecOptions,
+    ) -> Result<ExecProcess> {
+        let rootfs = RootfsPaths::of(&self.containers.dir(&c.id)).merged;
+        let mut env = c.config.env.clone();
+        for e in &o.env {
+            if let Some((k, _)) = e.split_once('=') {
+                env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k));
+                env.push(e.clone());
+            }
+        }
+        let user = resolve_user(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))?;
+        let cwd = o.workdir.clone().unwrap_or_else(|| {
+            if c.config.working_dir.is_empty() {
+                "/".into()
+            } else {
+                c.config.working_dir.clone()
+            }
+        });
+        check_command(&rootfs, &o.command[0], &env, &cwd)?;
+        let caps = if o.privileged {
+            crate::spec::capabilities(true, &[], &[])?
+        } else {
+            c.config.caps.clone()
+        };
+        let mut groups = vec![user.1];
+        groups.extend(user.2.iter().copied().filter(|g| *g != user.1));
+        let process = ExecProcess {
+            args: o.command.clone(),
+            env,
+            cwd,
+            uid: user.0,
+            gid: user.1,
+            additional_gids: groups,
+            caps,
+            no_new_privileges: c.config.no_new_privileges,
+            tty: o.tty,
+        };
+        Ok(process)
+    }
+
+    /// Runs a health probe in container `id`: (exit code, combined output). A probe still
+    /// running after `timeout` is killed and reported as Docker does (exit code -1).
+    pub(crate) fn run_probe(
+        &self,
+        id: &str,
+        command: &[String],
+        timeout: std::time::Duration,
+    ) -> (i32, String) {
+        let failed = |e: Error| (-1, e.to_string());
+        let c = match self.find(id) {
+            Ok(c) => c,
+            Err(e) => return failed(e),
+        };
+        let o = ExecOptions {
+            command: command.to_vec(),
+            ..ExecOptions::default()
+        };
+        let process = match self.exec_process(&c, &o) {
+            Ok(p) => p,
+            Err(e) => return failed(e),
+        };
+        let pipes = pipe().and_then(|(r, w)| Ok((r, w.try_clone().ctx("dup", "pipe")?, w)));
+        let (out_r, out_w, err_w) = match pipes {
+            Ok(p) => p,
+            Err(e) => return failed(e),
+        };
+        let stdin = match container_stdin(false) {
+            Ok(s) => s,
+            Err(e) => return failed(e),
+        };
+        let started = self.engine.exec(
+            &c.id,
+            &process,
+            Stdio {
+                stdin,
+                stdout: out_w,
+                stderr: err_w,
+            },
+            None,
+        );
+        let pid = match started {
+            Ok(pid) => pid,
+            Err(e) => return failed(e),
+        };
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut out = Vec::new();
+            let _ = std::fs::File::from(out_r).read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        });
+        let deadline = std::time::Instant::now() + timeout;
+        let code = loop {
+            if let Some(code) = crate::process::try_wait_pid(pid) {
+                break code;
+            }
+            if std::time::Instant::now() >= deadline {
+                // SAFETY: kill of our own child, which has not been reaped yet.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = wait_pid(pid);
+                let _ = reader.join();
+                return (
+                    -1,
+                    format!(
+                        "Health check exceeded timeout ({})",
+                        crate::health::go_duration(timeout)
+                    ),
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        (code, reader.join().unwrap_or_default())
     }
 }

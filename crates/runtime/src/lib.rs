@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod filesystem;
+pub mod health;
 pub mod lifecycle;
 pub mod logs;
 pub mod options;

@@ -205,6 +205,7 @@ impl Runtime {
             }
         }
         let (no_new_privileges, seccomp) = security_options(&o.security_opt, &caps, o.privileged)?;
+        let healthcheck = crate::health::resolve(icfg.healthcheck.as_ref(), &o.health)?;
         let id = new_id();
         let name = o.name.clone().unwrap_or_else(|| random_name(&id));
         let hostname = o.hostname.clone().unwrap_or_else(|| id[..12].to_string());
@@ -268,6 +269,7 @@ impl Runtime {
                 ulimits,
                 log_max_size,
                 log_max_files,
+                healthcheck,
             },
             state: State {
                 status: "created".into(),
@@ -488,7 +490,24 @@ impl Runtime {
         if attach == Attach::LogOnly {
             release_startup_code();
         }
-        let code = wait_pid(pid);
+        // Health checks run while the container does (in its pid namespace, a probe dies
+        // with it, so the scope ends promptly after the exit).
+        let probe = crate::health::Probe::from_config(rec.config.healthcheck.as_ref());
+        let _ = fs::remove_file(dir.join(crate::health::FILE));
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let code = std::thread::scope(|s| {
+            if let Some(p) = &probe {
+                let (dir, stop) = (&dir, &stop);
+                s.spawn(move || {
+                    crate::health::watch(dir, p, stop, &|cmd, timeout| {
+                        self.run_probe(id, cmd, timeout)
+                    })
+                });
+            }
+            let code = wait_pid(pid);
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            code
+        });
         if let Some(h) = forward {
             h.close();
         }

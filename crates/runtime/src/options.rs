@@ -59,6 +59,8 @@ pub struct RunOptions {
     pub ulimits: Vec<String>,
     /// `--log-opt KEY=VALUE` (max-size, max-file)
     pub log_opts: Vec<String>,
+    /// `--health-*`, `--no-healthcheck`
+    pub health: crate::health::HealthFlags,
 }
 
 /// The berth-init executable, built statically by build.rs (empty if that was not possible).

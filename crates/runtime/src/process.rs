@@ -148,6 +148,26 @@ pub(crate) fn wait_pid(pid: i32) -> i32 {
     }
 }
 
+/// The exit code of child `pid` if it has exited (reaping it), None while it runs.
+pub(crate) fn try_wait_pid(pid: i32) -> Option<i32> {
+    let mut status = 0;
+    // SAFETY: a non-blocking wait for our own child.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if r == 0 {
+        return None;
+    }
+    if r < 0 {
+        return Some(-1);
+    }
+    Some(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        -1
+    })
+}
+
 pub fn pid_alive(pid: i32) -> bool {
     if pid <= 0 {
         return false;

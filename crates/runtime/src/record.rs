@@ -78,6 +78,9 @@ pub struct RunConfig {
     pub log_max_size: Option<u64>,
     #[serde(default)]
     pub log_max_files: Option<u32>,
+    /// The image's HEALTHCHECK changed by `--health-*` (Docker's form).
+    #[serde(default)]
+    pub healthcheck: Option<berth_image::config::Healthcheck>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]

@@ -145,6 +145,27 @@ pub struct RunArgs {
     /// Timeout (in seconds) to stop a container
     #[arg(long)]
     stop_timeout: Option<u64>,
+    /// Command to run to check health
+    #[arg(long)]
+    health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s)
+    #[arg(long)]
+    health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
+    #[arg(long)]
+    health_timeout: Option<String>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
+    #[arg(long)]
+    health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 0s)
+    #[arg(long)]
+    health_start_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long, allow_negative_numbers = true)]
+    health_retries: Option<i64>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long)]
+    no_healthcheck: bool,
     /// Bind mount a volume ([SOURCE:]TARGET[:ro])
     #[arg(short, long = "volume")]
     volume: Vec<String>,
@@ -305,6 +326,15 @@ fn run_options(a: &RunArgs) -> Result<RunOptions> {
         init: a.init,
         ulimits: a.ulimit.clone(),
         log_opts: a.log_opt.clone(),
+        health: berth_runtime::health::HealthFlags {
+            cmd: a.health_cmd.clone(),
+            interval: a.health_interval.clone(),
+            timeout: a.health_timeout.clone(),
+            start_period: a.health_start_period.clone(),
+            start_interval: a.health_start_interval.clone(),
+            retries: a.health_retries,
+            none: a.no_healthcheck,
+        },
         mounts: {
             use berth_runtime::volumes::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
             let mut m = Vec::new();
@@ -481,7 +511,7 @@ pub struct PsArgs {
     format: Option<String>,
 }
 
-fn status_text(c: &ContainerRecord) -> String {
+fn status_text(rt: &Runtime, c: &ContainerRecord) -> String {
     let since = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
             .map(|d| {
@@ -497,7 +527,14 @@ fn status_text(c: &ContainerRecord) -> String {
         "running" if c.state.paused => {
             format!("Up {} (Paused)", human_duration(since(&c.state.started_at)))
         }
-        "running" => format!("Up {}", human_duration(since(&c.state.started_at))),
+        "running" => {
+            let up = format!("Up {}", human_duration(since(&c.state.started_at)));
+            match health_of(rt, c).map(|h| h.status) {
+                Some(s) if s == "starting" => format!("{up} (health: starting)"),
+                Some(s) => format!("{up} ({s})"),
+                None => up,
+            }
+        }
         "restarting" => format!(
             "Restarting ({}) {} ago",
             c.state.exit_code,
@@ -569,7 +606,7 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
                 "Command": command_text(c, a.no_trunc),
                 "CreatedAt": created_at(Some(&c.created)),
                 "RunningFor": human_since(Some(&c.created)),
-                "Status": status_text(c),
+                "Status": status_text(&rt, c),
                 "State": c.state.status,
                 "Ports": ports_text(&rt, c),
                 "Names": c.name,
@@ -872,6 +909,14 @@ fn network_settings(rt: &Runtime, c: &ContainerRecord) -> Value {
     })
 }
 
+/// A running container's health, if it has a health check.
+fn health_of(rt: &Runtime, c: &ContainerRecord) -> Option<berth_runtime::health::Health> {
+    berth_runtime::health::Probe::from_config(c.config.healthcheck.as_ref())?;
+    (c.state.status == "running")
+        .then(|| berth_runtime::health::read(&rt.containers().dir(&c.id)))
+        .flatten()
+}
+
 /// Docker-shaped `inspect` object of a container.
 pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
     let cfg = &c.config;
@@ -892,6 +937,7 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
             "Error": c.state.error,
             "StartedAt": c.state.started_at,
             "FinishedAt": c.state.finished_at,
+            "Health": health_of(rt, c),
         },
         "Image": c.image_id,
         "LogPath": berth_runtime::logs::log_path(&rt.containers().dir(&c.id), &c.id),
@@ -962,6 +1008,7 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
             "ExposedPorts": cfg.exposed.iter().map(|e| (e.clone(), json!({}))).collect::<serde_json::Map<String, Value>>(),
             "StopSignal": cfg.stop_signal,
             "StopTimeout": cfg.stop_timeout,
+            "Healthcheck": cfg.healthcheck,
         },
         "GraphDriver": {
             "Name": "overlay",
