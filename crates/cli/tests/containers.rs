@@ -1893,3 +1893,51 @@ fn root_health_checks_from_flags_and_image() {
     b.run(&["rmi", "slowcheck"]).ok();
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_image_volumes_get_anonymous_volumes() {
+    let b = busybox();
+    let tar = busybox_tar();
+    b.run(&[
+        "import",
+        "-c",
+        "VOLUME /etc",
+        "-c",
+        r#"CMD ["sh"]"#,
+        tar.to_str().unwrap(),
+        "withvolume",
+    ])
+    .ok();
+    b.run(&["run", "-d", "--name", "v", "withvolume", "sleep", "60"])
+        .ok();
+    let mounts = json(&b.run(&["inspect", "-f", "{{json .Mounts}}", "v"]).ok());
+    assert_eq!(mounts[0]["Type"], "volume", "{mounts}");
+    assert_eq!(mounts[0]["Destination"], "/etc");
+    let name = mounts[0]["Name"].as_str().unwrap().to_string();
+    // Seeded from the image's content, and the container's writes land in the volume.
+    b.run(&[
+        "exec",
+        "v",
+        "sh",
+        "-c",
+        "test -s /etc/passwd && echo hi > /etc/new",
+    ])
+    .ok();
+    let data = b.root().join("volumes").join(&name).join("_data");
+    assert_eq!(std::fs::read_to_string(data.join("new")).unwrap(), "hi\n");
+    assert!(data.join("passwd").exists());
+    b.run(&["rm", "-f", "-v", "v"]).ok();
+    assert!(!data.exists(), "rm -v removes the anonymous volume");
+    // A mount of the user's at that path takes its place.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mine"), "x").unwrap();
+    let bind = format!("{}:/etc", dir.path().display());
+    assert_eq!(
+        b.run(&["run", "--rm", "-v", &bind, "withvolume", "ls", "/etc/mine"])
+            .ok(),
+        "/etc/mine\n"
+    );
+    assert_eq!(b.run(&["volume", "ls", "-q"]).ok(), "");
+    b.run(&["rmi", "withvolume"]).ok();
+    assert_no_leftovers(&b);
+}

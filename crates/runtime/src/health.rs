@@ -204,12 +204,7 @@ pub type RunProbe<'a> = dyn Fn(&[String], Duration) -> (i32, String) + 'a;
 
 /// Runs `probe` every interval until `stop` is set; `run` executes the command in the
 /// container with a timeout and returns (exit code, output). Results go to `dir`.
-pub fn watch(
-    dir: &Path,
-    probe: &Probe,
-    stop: &AtomicBool,
-    run: &RunProbe,
-) {
+pub fn watch(dir: &Path, probe: &Probe, stop: &AtomicBool, run: &RunProbe) {
     let started = Instant::now();
     let mut h = Health {
         status: "starting".into(),

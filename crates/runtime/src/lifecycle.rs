@@ -169,7 +169,25 @@ impl Runtime {
                 "conflicting options: cannot specify both --restart and --rm".into(),
             ));
         }
-        let mounts = self.resolve_mounts(&o.mounts)?;
+        // The image's VOLUMEs that no mount of the user's covers get anonymous volumes (seeded
+        // from the image's content at start), as in Docker.
+        let mut wanted = o.mounts.clone();
+        for target in icfg.volumes.iter().flat_map(|v| v.keys()) {
+            let same = |m: &crate::volumes::MountSpec| {
+                m.target.trim_end_matches('/') == target.trim_end_matches('/')
+            };
+            if !wanted.iter().any(same) {
+                wanted.push(crate::volumes::MountSpec {
+                    kind: "volume".into(),
+                    source: String::new(),
+                    target: target.clone(),
+                    readonly: false,
+                    options: Vec::new(),
+                    anonymous: true,
+                });
+            }
+        }
+        let mounts = self.resolve_mounts(&wanted)?;
         if o.init && BERTH_INIT.is_empty() {
             return Err(Error::BadFlag { flag: "--init", value: String::new(), reason: "this berth was built without berth-init (no static C library when it was compiled)".into() });
         }
