@@ -1824,6 +1824,12 @@ fn root_health_checks_from_flags_and_image() {
         .run(&["ps", "--format", "{{.Status}}", "-f", "name=hc"])
         .ok();
     assert!(status.ends_with("(healthy)\n"), "{status}");
+    let by_health = |v: &str| {
+        b.run(&["ps", "--format", "{{.Names}}", "-f", &format!("health={v}")])
+            .ok()
+    };
+    assert_eq!(by_health("healthy"), "hc\n");
+    assert_eq!(by_health("unhealthy"), "");
     assert_eq!(
         b.run(&["inspect", "-f", "{{json .Config.Healthcheck.Test}}", "hc"])
             .ok(),

@@ -580,8 +580,16 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
                 None => c.config.labels.contains_key(v),
             }),
             "ancestor" => list.retain(|c| c.image == v || c.image_id.contains(v)),
+            "health" => {
+                if !matches!(v, "starting" | "healthy" | "unhealthy" | "none") {
+                    bail!("Unrecognised filter value for health: {v}");
+                }
+                list.retain(|c| {
+                    health_of(&rt, c).map(|h| h.status).unwrap_or_else(|| "none".into()) == v
+                })
+            }
             _ => bail!(
-                "invalid filter '{k}': supported filters are status, name, id, label, ancestor"
+                "invalid filter '{k}': supported filters are status, name, id, label, ancestor, health"
             ),
         }
     }
