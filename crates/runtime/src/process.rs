@@ -139,6 +139,11 @@ pub(crate) fn wait_pid(pid: i32) -> i32 {
             return -1;
         }
     }
+    exit_code(status)
+}
+
+/// Docker's exit code for a wait status: the code, or 128+signal when killed.
+fn exit_code(status: libc::c_int) -> i32 {
     if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else if libc::WIFSIGNALED(status) {
@@ -159,13 +164,7 @@ pub(crate) fn try_wait_pid(pid: i32) -> Option<i32> {
     if r < 0 {
         return Some(-1);
     }
-    Some(if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        -1
-    })
+    Some(exit_code(status))
 }
 
 pub fn pid_alive(pid: i32) -> bool {
