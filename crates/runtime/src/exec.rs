@@ -156,41 +156,26 @@ impl Runtime {
         command: &[String],
         timeout: std::time::Duration,
     ) -> (i32, String) {
-        let failed = |e: Error| (-1, e.to_string());
-        let c = match self.find(id) {
-            Ok(c) => c,
-            Err(e) => return failed(e),
-        };
-        let o = ExecOptions {
-            command: command.to_vec(),
-            ..ExecOptions::default()
-        };
-        let process = match self.exec_process(&c, &o) {
-            Ok(p) => p,
-            Err(e) => return failed(e),
-        };
-        let pipes = pipe().and_then(|(r, w)| Ok((r, w.try_clone().ctx("dup", "pipe")?, w)));
-        let (out_r, out_w, err_w) = match pipes {
-            Ok(p) => p,
-            Err(e) => return failed(e),
-        };
-        let stdin = match container_stdin(false) {
-            Ok(s) => s,
-            Err(e) => return failed(e),
-        };
-        let started = self.engine.exec(
-            &c.id,
-            &process,
-            Stdio {
-                stdin,
+        // Starts the probe: its pid and the read end of its combined output.
+        let start = || -> Result<(i32, std::os::fd::OwnedFd)> {
+            let c = self.find(id)?;
+            let o = ExecOptions {
+                command: command.to_vec(),
+                ..ExecOptions::default()
+            };
+            let process = self.exec_process(&c, &o)?;
+            let (out_r, out_w) = pipe()?;
+            let err_w = out_w.try_clone().ctx("dup", "pipe")?;
+            let stdio = Stdio {
+                stdin: container_stdin(false)?,
                 stdout: out_w,
                 stderr: err_w,
-            },
-            None,
-        );
-        let pid = match started {
-            Ok(pid) => pid,
-            Err(e) => return failed(e),
+            };
+            Ok((self.engine.exec(&c.id, &process, stdio, None)?, out_r))
+        };
+        let (pid, out_r) = match start() {
+            Ok(x) => x,
+            Err(e) => return (-1, e.to_string()),
         };
         let reader = std::thread::spawn(move || {
             use std::io::Read;

@@ -511,7 +511,6 @@ impl Runtime {
         // Health checks run while the container does (in its pid namespace, a probe dies
         // with it, so the scope ends promptly after the exit).
         let probe = crate::health::Probe::from_config(rec.config.healthcheck.as_ref());
-        let _ = fs::remove_file(dir.join(crate::health::FILE));
         let stop = std::sync::atomic::AtomicBool::new(false);
         let code = std::thread::scope(|s| {
             if let Some(p) = &probe {
