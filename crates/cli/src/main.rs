@@ -99,8 +99,11 @@ enum Command {
     Load(img::LoadArgs),
     /// Return low-level information on objects
     Inspect(img::InspectArgs),
-    /// Build an image from a Dockerfile (for now: --check only)
+    /// Build an image from a Dockerfile
     Build(commands::build::BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(commands::build::BuilderCommand),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -327,7 +330,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Image(ImageCommand::Inspect(a)) => img::inspect(&root, a, true),
         Command::Image(ImageCommand::Prune(a)) => img::prune(&root, a),
         Command::System(SystemCommand::Df(a)) => img::system_df(&root, a),
-        Command::Build(a) => commands::build::build(a),
+        Command::Build(a) => commands::build::build(&root, a),
+        Command::Builder(commands::build::BuilderCommand::Prune(a)) => {
+            commands::build::prune(&root, a)
+        }
         Command::Volume(c) => commands::volume::volume(&root, c),
         Command::Network(c) => commands::network::network(&root, c),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {

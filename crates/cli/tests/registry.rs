@@ -196,6 +196,89 @@ fn root_push_pull_run_and_skip_existing_blobs() {
 }
 
 #[test]
+fn root_build_pulls_a_missing_from_image_and_copy_from_image() {
+    if !available() {
+        return;
+    }
+    let reg = Registry::start(None);
+    let b = busybox();
+    let base = format!("{}/test/base:1", reg.host());
+    b.run(&["tag", "busybox", &base]).ok();
+    let pushed = b.run(&["push", &base]).ok();
+    let digest = pushed
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    // A store that has never seen the base: FROM and COPY --from pull it, as Docker does.
+    let fresh = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {base}\nRUN echo built > /built\nCOPY --from={base} /bin/busybox /copied\n"),
+    )
+    .unwrap();
+    let out = fresh
+        .run(&["build", "-t", "on-pulled", ctx.path().to_str().unwrap()])
+        .ok();
+    assert!(out.contains("Pull complete"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    let ins = json(&fresh.run(&["image", "inspect", &base]).ok());
+    assert_eq!(
+        ins[0]["RepoDigests"][0],
+        format!("{}/test/base@{digest}", reg.host())
+    );
+    assert_eq!(
+        fresh
+            .run(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "on-pulled",
+                "sh",
+                "-c",
+                "cat /built; cmp /copied /bin/busybox && echo same"
+            ])
+            .ok(),
+        "built\nsame\n"
+    );
+    // Present now: the next build does not pull; --pull asks the registry again.
+    let again = fresh
+        .run(&["build", "-t", "on-pulled", ctx.path().to_str().unwrap()])
+        .ok();
+    assert!(
+        !again.contains("Pulling") && !again.contains("Digest:"),
+        "{again}"
+    );
+    let pulled = fresh
+        .run(&[
+            "build",
+            "--pull",
+            "-t",
+            "on-pulled",
+            ctx.path().to_str().unwrap(),
+        ])
+        .ok();
+    assert!(pulled.contains("Image is up to date"), "{pulled}");
+    // A base that is nowhere: one clear error naming the line.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {}/test/missing:1\n", reg.host()),
+    )
+    .unwrap();
+    let err = fresh.run(&["build", ctx.path().to_str().unwrap()]).fails();
+    assert!(
+        err.starts_with("Error: Dockerfile:1: FROM: failed to resolve source metadata for"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
 fn root_cross_repository_mount_and_all_tags() {
     if !available() {
         return;

@@ -144,6 +144,12 @@ impl DockerIgnore {
         self.patterns.is_empty()
     }
 
+    /// Whether any `!` pattern can bring back a path inside an excluded directory (so a walk
+    /// must still look into excluded directories).
+    pub fn has_exceptions(&self) -> bool {
+        self.patterns.iter().any(|p| p.exclusion)
+    }
+
     /// Whether the context path (relative, `/`-separated) is excluded: the last pattern that
     /// matches it or one of its parent directories decides.
     pub fn excluded(&self, path: &str) -> bool {

@@ -31,6 +31,24 @@ pub struct CommitOptions {
     pub exclude: Vec<std::path::PathBuf>,
 }
 
+/// Stores the changes in the overlay upper dir `upper` (less `exclude`) as an uncompressed
+/// layer blob and unpacks it on top of the layer chain `parent`; returns its diff id and size.
+/// The caller holds the store's GC lock (shared) until the layer is referenced.
+pub fn layer_from_upper(
+    store: &Store,
+    parent: Option<&Digest>,
+    upper: &Path,
+    exclude: &[std::path::PathBuf],
+) -> Result<(Digest, u64)> {
+    let mut w = store.blob_writer()?;
+    let w_path = w.path().to_path_buf();
+    w = write_layer_tar_excluding(upper, DiffSource::OverlayUpper, w, exclude)?;
+    w.flush().ctx("write", w_path)?;
+    let (diff_id, size) = w.commit(None)?;
+    store.ensure_layer(parent, &diff_id, &diff_id)?;
+    Ok((diff_id, size))
+}
+
 /// Stores the changes in `upper` as a new layer on top of `base` and registers the image.
 pub fn commit(store: &Store, base: &Image, upper: &Path, opts: &CommitOptions) -> Result<Image> {
     let mut cfg = opts.config.clone();
@@ -38,13 +56,8 @@ pub fn commit(store: &Store, base: &Image, upper: &Path, opts: &CommitOptions) -
         apply_change(&mut cfg, c)?;
     }
     let _gc = store.gc_lock(false)?;
-    let mut w = store.blob_writer()?;
-    let w_path = w.path().to_path_buf();
-    w = write_layer_tar_excluding(upper, DiffSource::OverlayUpper, w, &opts.exclude)?;
-    w.flush().ctx("write", w_path)?;
-    let (diff_id, size) = w.commit(None)?;
     let parent = base.chain_ids().last().cloned();
-    store.ensure_layer(parent.as_ref(), &diff_id, &diff_id)?;
+    let (diff_id, size) = layer_from_upper(store, parent.as_ref(), upper, &opts.exclude)?;
     let created = now_rfc3339();
     let mut config = base.config.clone();
     config.created = Some(created.clone());

@@ -77,7 +77,7 @@ pub enum RemoveEvent {
 /// Now, as Go's RFC3339Nano writes it (trailing zeros of the fraction dropped), so that tools
 /// which re-encode an image config (skopeo converting to OCI) produce the same bytes, and the
 /// image keeps its ID.
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     go_rfc3339_nano(chrono::Utc::now())
 }
 
@@ -161,6 +161,31 @@ impl Store {
             config,
             record,
             tags,
+        })
+    }
+
+    /// An image whose manifest and config are stored but which is not registered (no record,
+    /// no tags): a builder's intermediate state. Its layers must be unpacked.
+    pub fn unregistered_image(&self, manifest_digest: &Digest) -> Result<Image> {
+        let manifest = self.read_manifest(manifest_digest)?;
+        let config_digest = manifest_config_digest(&manifest)?;
+        let config = self.read_config(&config_digest)?;
+        for c in chain_ids(&config.rootfs.diff_ids) {
+            if !self.has_layer(&c) {
+                return Err(Error::MissingBlob(format!("unpacked layer {c}")));
+            }
+        }
+        Ok(Image {
+            manifest_digest: manifest_digest.clone(),
+            manifest,
+            config,
+            record: ImageRecord {
+                config: config_digest,
+                added: now_rfc3339(),
+                last_tag_time: None,
+                repo_digests: Vec::new(),
+            },
+            tags: Vec::new(),
         })
     }
 
@@ -423,9 +448,28 @@ impl Store {
         let mut blobs: HashSet<Digest> = HashSet::new();
         let mut layers: HashSet<Digest> = HashSet::new();
         let mut diff_ids: HashSet<Digest> = HashSet::new();
-        for (m, rec) in &idx.images {
+        // Registered images and the build cache's intermediate images are roots.
+        let mut roots: Vec<(Digest, Option<Digest>)> = idx
+            .images
+            .iter()
+            .map(|(m, rec)| (m.clone(), Some(rec.config.clone())))
+            .collect();
+        roots.extend(
+            self.read_build_cache()
+                .entries
+                .into_values()
+                .map(|m| (m, None)),
+        );
+        for (m, config) in &roots {
+            let Some(config) = config.clone().or_else(|| {
+                self.read_manifest(m)
+                    .ok()
+                    .and_then(|man| manifest_config_digest(&man).ok())
+            }) else {
+                continue;
+            };
             blobs.insert(m.clone());
-            blobs.insert(rec.config.clone());
+            blobs.insert(config.clone());
             if let Ok(man) = self.read_manifest(m) {
                 for l in man.layers() {
                     if let Ok(d) = Digest::parse(l.digest().as_ref()) {
@@ -433,7 +477,7 @@ impl Store {
                     }
                 }
             }
-            if let Ok(cfg) = self.read_config(&rec.config) {
+            if let Ok(cfg) = self.read_config(&config) {
                 diff_ids.extend(cfg.rootfs.diff_ids.iter().cloned());
                 layers.extend(chain_ids(&cfg.rootfs.diff_ids));
             }

@@ -4,6 +4,7 @@
 //! Knows nothing about containers: callers pass what containers use as plain predicates.
 
 pub mod archive;
+pub mod build_cache;
 pub mod changes;
 pub mod commit;
 pub mod config;

@@ -161,6 +161,9 @@ impl Store {
             };
             if pid != std::process::id() as i32 && !process_alive(pid) {
                 let p = e.path();
+                // A killed build may have left its scratch root mounted here: detach it
+                // first, so the removal below can never reach into the layers under it.
+                unmount_detached(&p.join("rootfs"));
                 // Best effort: a scratch entry nobody owns any more.
                 let _ = if p.is_dir() && !p.is_symlink() {
                     remove_tree(&p)
@@ -197,6 +200,14 @@ impl Store {
 /// Holds a file lock until dropped.
 pub struct LockGuard {
     _file: File,
+}
+
+fn unmount_detached(p: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    if let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) {
+        // SAFETY: a valid C string; failure (not a mount point) is fine.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
 }
 
 fn process_alive(pid: i32) -> bool {

@@ -101,6 +101,24 @@ impl Runtime {
         Ok(r?)
     }
 
+    /// The container's changes as a new layer on top of the layer chain `parent` (its image's
+    /// top layer): the builder's RUN step. Files that exist only because something was
+    /// mounted there are left out, as in `commit`. The caller holds the store's GC lock.
+    pub fn layer_from_changes(
+        &self,
+        key: &str,
+        parent: Option<&berth_image::Digest>,
+    ) -> Result<(berth_image::Digest, u64)> {
+        let c = self.find(key)?;
+        let upper = RootfsPaths::of(&self.containers.dir(&c.id)).upper;
+        Ok(berth_image::commit::layer_from_upper(
+            &self.store,
+            parent,
+            &upper,
+            &runtime_mount_points(&c),
+        )?)
+    }
+
     /// `docker cp CONTAINER:SRC DEST`. Paths in the container are resolved inside its root,
     /// so a symlink in the container can never make berth read host files.
     pub fn copy_from(&self, key: &str, src: &str, dest: &Path, o: &CopyOptions) -> Result<()> {

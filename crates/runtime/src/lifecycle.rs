@@ -36,6 +36,9 @@ pub enum Attach {
     Terminal,
     /// Log only (the supervisor of a detached container).
     LogOnly,
+    /// In the foreground with signals forwarded, like `Terminal`, but the output only goes to
+    /// the log (`build -q`).
+    Silent,
 }
 
 /// A started container: init pid, output relays, terminal, network reservations, the
@@ -107,6 +110,11 @@ impl Runtime {
     /// `docker create`: records the container; nothing runs yet.
     pub fn create(&self, o: &RunOptions) -> Result<ContainerRecord> {
         let img = self.store.lookup(&o.image)?;
+        self.create_from(&img, o)
+    }
+
+    /// `create` from an image already read (the builder's unregistered intermediate images).
+    pub fn create_from(&self, img: &berth_image::Image, o: &RunOptions) -> Result<ContainerRecord> {
         let icfg = img.config.config.clone().unwrap_or_default();
         if let Some(n) = &o.name {
             if !valid_name(n) {
@@ -473,7 +481,7 @@ impl Runtime {
         let mut rec = self.containers.load(id)?;
         let dir = self.containers.dir(id);
         let target = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
-        let forward = if attach == Attach::Terminal {
+        let forward = if matches!(attach, Attach::Terminal | Attach::Silent) {
             forward_signals(target.clone())
         } else {
             None

@@ -1,4 +1,4 @@
-//! `berth build`. Until the builder lands only `--check` works: parse and check the
+//! `berth build`: builds an image with `berth_build`, or with `--check` parses and checks the
 //! Dockerfile (and its .dockerignore) without building.
 
 use std::path::{Path, PathBuf};
@@ -28,15 +28,168 @@ pub struct BuildArgs {
     /// Do not use cache when building the image
     #[arg(long)]
     no_cache: bool,
+    /// Always attempt to pull all referenced images
+    #[arg(long)]
+    pull: bool,
+    /// Set target platform for build
+    #[arg(long)]
+    platform: Option<String>,
+    /// Set the networking mode for the RUN instructions during build
+    #[arg(long)]
+    network: Option<String>,
+    /// Set metadata for an image
+    #[arg(long)]
+    label: Vec<String>,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long)]
+    iidfile: Option<PathBuf>,
+    /// Set type of progress output (auto, plain, tty, quiet)
+    #[arg(long)]
+    progress: Option<String>,
+    /// Remove intermediate containers after a successful build (always, as BuildKit)
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set, hide = true)]
+    rm: bool,
+    /// Always remove intermediate containers (always, as BuildKit)
+    #[arg(long, hide = true)]
+    force_rm: bool,
     /// Build context directory
     #[arg(default_value = ".")]
     context: PathBuf,
 }
 
-pub fn build(a: BuildArgs) -> Result<u8> {
-    if !a.check {
-        bail!("building images is not available yet (the builder is its own issue); `berth build --check` checks a Dockerfile without building");
+/// What the builder asks of the command line: base images (pulled as `run` pulls them) and
+/// somewhere to print.
+struct CliHost<'a> {
+    root: &'a Path,
+    quiet: bool,
+}
+
+impl berth_build::BuildHost for CliHost<'_> {
+    fn base_image(
+        &self,
+        name: &str,
+        platform: Option<&str>,
+        pull: bool,
+    ) -> std::result::Result<berth_image::Image, String> {
+        let store = berth_image::Store::open(self.root).map_err(|e| e.to_string())?;
+        if !pull {
+            if let Ok(img) = store.lookup(name) {
+                return Ok(img);
+            }
+        }
+        super::registry::pull_one(self.root, name, platform.map(str::to_string), self.quiet)
+            .map_err(|e| format!("failed to resolve source metadata for {name}: {e}"))?;
+        store.lookup(name).map_err(|e| e.to_string())
     }
+
+    fn say(&self, line: &str) {
+        println!("{line}");
+    }
+}
+
+pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
+    if a.check {
+        return check_only(a);
+    }
+    if a.context.as_os_str() == "-" || a.file.as_deref() == Some(Path::new("-")) {
+        bail!("building from a context or Dockerfile on standard input is not supported by berth yet: give a directory");
+    }
+    if let Some(p) = &a.progress {
+        if !matches!(p.as_str(), "auto" | "plain" | "tty" | "quiet" | "rawjson") {
+            bail!("invalid argument {p:?} for \"--progress\" flag: expected auto, plain, tty, quiet or rawjson");
+        }
+    }
+    let quiet = a.quiet || a.progress.as_deref() == Some("quiet");
+    let mut tags = Vec::new();
+    for t in &a.tag {
+        tags.push(
+            berth_image::Reference::parse_tagged_default(t).map_err(|e| {
+                anyhow::anyhow!("invalid argument {t:?} for \"-t, --tag\" flag: {e}")
+            })?,
+        );
+    }
+    for l in &a.label {
+        if l.is_empty() || l.starts_with('=') {
+            bail!("invalid argument {l:?} for \"--label\" flag: expected KEY=VALUE");
+        }
+    }
+    let dockerfile = a
+        .file
+        .clone()
+        .unwrap_or_else(|| a.context.join("Dockerfile"));
+    let opts = berth_build::BuildOptions {
+        context: a.context.clone(),
+        dockerfile_name: a
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_else(|| "Dockerfile".into()),
+        dockerfile,
+        tags,
+        build_args: a.build_arg.clone(),
+        target: a.target.clone(),
+        no_cache: a.no_cache,
+        pull: a.pull,
+        platform: a.platform.clone(),
+        network: a.network.clone(),
+        labels: a.label.clone(),
+        quiet,
+    };
+    let rt = berth_runtime::Runtime::open(root)?;
+    let host = CliHost { root, quiet };
+    let img = berth_build::build(&rt, &opts, &host)?;
+    if let Some(p) = &a.iidfile {
+        std::fs::write(p, img.id().to_string())
+            .with_context(|| format!("failed to write the image ID file {}", p.display()))?;
+    }
+    if quiet {
+        println!("{}", img.id());
+    }
+    Ok(0)
+}
+
+#[derive(clap::Subcommand)]
+pub enum BuilderCommand {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Args)]
+pub struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just dangling ones (berth keeps no other kind)
+    #[arg(short, long)]
+    all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// `builder prune`: forgets the build cache and frees what only it kept.
+pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
+    use std::io::{BufRead, Write};
+    if !a.force {
+        print!("WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let store = berth_image::Store::open(root)?;
+    store.clear_build_cache()?;
+    let freed = store.gc(&|_| false)?;
+    println!(
+        "Total reclaimed space: {}",
+        crate::output::human_size(freed)
+    );
+    Ok(0)
+}
+
+fn check_only(a: BuildArgs) -> Result<u8> {
     let file = a
         .file
         .clone()

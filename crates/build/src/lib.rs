@@ -1,0 +1,14 @@
+//! berth's image builder (`berth build`): Dockerfile stages from `berth_dockerfile`, the build
+//! context read in place with its `.dockerignore`, RUN steps as containers through
+//! `berth_runtime`, COPY/ADD/WORKDIR on a mounted scratch root, every step's result kept as
+//! an unregistered image in the store and found again through the build cache.
+
+pub mod builder;
+pub mod context;
+pub mod copy;
+pub mod error;
+pub mod scratch;
+pub mod stages;
+
+pub use builder::{build, BuildHost, BuildOptions};
+pub use error::{Error, Result};

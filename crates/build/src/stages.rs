@@ -1,0 +1,258 @@
+//! A parsed Dockerfile as build stages: the ARGs before the first FROM, each stage's FROM and
+//! body, which stage is the target and which stages it needs.
+
+use std::collections::BTreeSet;
+
+use berth_dockerfile::{Instruction, Lex};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub index: usize,
+    /// `AS name`, lower-cased (stage names are case-insensitive, as in BuildKit).
+    pub name: Option<String>,
+    /// The base as written (expanded later with the global ARGs).
+    pub base: String,
+    pub from: Instruction,
+    pub body: Vec<Instruction>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stages {
+    /// ARG instructions before the first FROM.
+    pub meta_args: Vec<Instruction>,
+    pub stages: Vec<Stage>,
+}
+
+impl Stages {
+    pub fn split(file: &str, instructions: &[Instruction]) -> Result<Stages> {
+        let mut meta_args = Vec::new();
+        let mut stages: Vec<Stage> = Vec::new();
+        for inst in instructions {
+            if inst.keyword == "from" {
+                let (base, name) = match inst.args.as_slice() {
+                    [b] => (b.clone(), None),
+                    [b, as_kw, n] if as_kw.eq_ignore_ascii_case("as") => {
+                        (b.clone(), Some(n.to_ascii_lowercase()))
+                    }
+                    _ => {
+                        return Err(step_error(
+                            file,
+                            inst,
+                            "FROM requires either one or three arguments (IMAGE [AS NAME])",
+                        ))
+                    }
+                };
+                if let Some(n) = &name {
+                    if stages.iter().any(|s| s.name.as_ref() == Some(n)) {
+                        return Err(step_error(
+                            file,
+                            inst,
+                            &format!("duplicate stage name {n:?}"),
+                        ));
+                    }
+                }
+                stages.push(Stage {
+                    index: stages.len(),
+                    name,
+                    base,
+                    from: inst.clone(),
+                    body: Vec::new(),
+                });
+                continue;
+            }
+            match stages.last_mut() {
+                Some(s) => s.body.push(inst.clone()),
+                None if inst.keyword == "arg" => meta_args.push(inst.clone()),
+                None => {
+                    return Err(step_error(
+                        file,
+                        inst,
+                        "no build stage in current context: the first instruction must be FROM (only ARG may come before it)",
+                    ))
+                }
+            }
+        }
+        if stages.is_empty() {
+            return Err(Error::Parse {
+                file: file.to_string(),
+                line: 1,
+                message: "the Dockerfile has no FROM instruction: nothing to build".into(),
+            });
+        }
+        Ok(Stages { meta_args, stages })
+    }
+
+    /// The stage `--target` names (by name or index), or the last one.
+    pub fn target(&self, target: Option<&str>) -> Result<usize> {
+        match target {
+            None => Ok(self.stages.len() - 1),
+            Some(t) => self.find(t).ok_or_else(|| Error::Parse {
+                file: "--target".into(),
+                line: 0,
+                message: format!("failed to reach build target {t} in Dockerfile"),
+            }),
+        }
+    }
+
+    /// A stage named `s` (or numbered, as `COPY --from=0` does).
+    pub fn find(&self, s: &str) -> Option<usize> {
+        let lower = s.to_ascii_lowercase();
+        self.stages
+            .iter()
+            .position(|st| st.name.as_deref() == Some(lower.as_str()))
+            .or_else(|| s.parse::<usize>().ok().filter(|i| *i < self.stages.len()))
+    }
+
+    /// The stages `target` needs, itself included, in Dockerfile order. `expand` gives a FROM
+    /// base or `--from` value after ARG expansion.
+    pub fn needed(&self, target: usize, expand: &dyn Fn(&str) -> String) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![target];
+        while let Some(i) = todo.pop() {
+            if !seen.insert(i) {
+                continue;
+            }
+            let st = &self.stages[i];
+            let mut deps = Vec::new();
+            if let Some(d) = self.find_before(&expand(&st.base), i) {
+                deps.push(d);
+            }
+            for inst in &st.body {
+                if matches!(inst.keyword.as_str(), "copy" | "add") {
+                    if let Some(f) = inst.flag("from") {
+                        if let Some(d) = self.find_before(&expand(f), i) {
+                            deps.push(d);
+                        }
+                    }
+                }
+            }
+            todo.extend(deps);
+        }
+        seen
+    }
+
+    /// A stage defined before stage `before` that `s` names (a stage can only use earlier ones).
+    pub fn find_before(&self, s: &str, before: usize) -> Option<usize> {
+        self.find(s).filter(|i| *i < before)
+    }
+}
+
+pub(crate) fn step_error(file: &str, inst: &Instruction, message: &str) -> Error {
+    Error::Step {
+        file: file.to_string(),
+        line: inst.start_line,
+        instruction: inst.keyword.to_ascii_uppercase(),
+        message: message.to_string(),
+    }
+}
+
+/// Values of the ARGs declared before the first FROM, with `--build-arg` overrides.
+pub fn meta_arg_values(
+    file: &str,
+    meta_args: &[Instruction],
+    build_args: &[(String, Option<String>)],
+    lex: &Lex,
+) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for inst in meta_args {
+        for word in &inst.args {
+            let (name, default) = match word.split_once('=') {
+                Some((n, d)) => (n.to_string(), Some(d.to_string())),
+                None => (word.clone(), None),
+            };
+            let given = build_args.iter().rev().find(|(k, _)| *k == name);
+            let value = match (given, default) {
+                (Some((_, v)), _) => v.clone(),
+                (None, Some(d)) => Some(
+                    lex.process_word(&d, &out)
+                        .map_err(|e| step_error(file, inst, &e.to_string()))?,
+                ),
+                (None, None) => None,
+            };
+            out.retain(|(k, _)| *k != name);
+            if let Some(v) = value {
+                out.push((name, v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stages(text: &str) -> Result<Stages> {
+        let df = berth_dockerfile::parse(text).unwrap();
+        Stages::split("Dockerfile", &df.instructions)
+    }
+
+    #[test]
+    fn stages_and_what_a_target_needs() {
+        let s = stages(
+            "ARG BASE=busybox\nFROM $BASE AS deps\nRUN a\nFROM deps AS build\nRUN b\nFROM busybox AS unused\nFROM scratch\nCOPY --from=build /x /x\n",
+        )
+        .unwrap();
+        assert_eq!(s.meta_args.len(), 1);
+        assert_eq!(s.stages.len(), 4);
+        let t = s.target(None).unwrap();
+        assert_eq!(t, 3);
+        let id = |x: &str| x.to_string();
+        assert_eq!(
+            s.needed(t, &id).into_iter().collect::<Vec<_>>(),
+            vec![0, 1, 3]
+        );
+        assert_eq!(s.target(Some("BUILD")).unwrap(), 1);
+        assert_eq!(s.find("0"), Some(0));
+        let e = s.target(Some("nope")).unwrap_err().to_string();
+        assert!(e.contains("failed to reach build target nope"), "{e}");
+    }
+
+    #[test]
+    fn bad_stage_layouts_name_the_line() {
+        let e = stages("RUN true\nFROM a\n").unwrap_err().to_string();
+        assert!(e.starts_with("Dockerfile:1: RUN: no build stage"), "{e}");
+        let e = stages("FROM a AS x\nFROM b AS X\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("Dockerfile:2: FROM: duplicate stage name"),
+            "{e}"
+        );
+        let e = stages("FROM a b\n").unwrap_err().to_string();
+        assert!(e.contains("one or three arguments"), "{e}");
+        assert!(stages("ARG X\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no FROM"));
+    }
+
+    #[test]
+    fn meta_args_take_build_arg_overrides() {
+        let df = berth_dockerfile::parse("ARG A=1\nARG B=${A}2\nARG C\nFROM x\n").unwrap();
+        let s = Stages::split("Dockerfile", &df.instructions).unwrap();
+        let lex = Lex::new('\\');
+        let v = meta_arg_values("Dockerfile", &s.meta_args, &[], &lex).unwrap();
+        assert_eq!(v, vec![("A".into(), "1".into()), ("B".into(), "12".into())]);
+        let v = meta_arg_values(
+            "Dockerfile",
+            &s.meta_args,
+            &[
+                ("A".into(), Some("9".into())),
+                ("C".into(), Some("c".into())),
+            ],
+            &lex,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            vec![
+                ("A".into(), "9".into()),
+                ("B".into(), "92".into()),
+                ("C".into(), "c".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! `berth build` end to end: real Dockerfiles and contexts, RUN steps as real containers (root
+//! only: tests named `root_*`), the built images run with `berth run`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{json, Berth};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn busybox() -> Berth {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    b
+}
+
+fn build(b: &Berth, ctx: &Path, extra: &[&str]) -> common::Run {
+    let mut args = vec!["build"];
+    args.extend_from_slice(extra);
+    args.push(ctx.to_str().unwrap());
+    b.run(&args)
+}
+
+fn run_out(b: &Berth, args: &[&str]) -> String {
+    let mut a = vec!["run", "--rm", "--pull", "never", "--network", "none"];
+    a.extend_from_slice(args);
+    b.run(&a).ok()
+}
+
+/// Nothing of a build may stay behind: no containers, no mounts under the root, no scratch.
+fn assert_clean(b: &Berth) {
+    assert_eq!(
+        b.run(&["ps", "-aq"]).ok().trim(),
+        "",
+        "build containers left"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = b.root().display().to_string();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&root)),
+        "mounts left under {root}"
+    );
+    let tmp = b.root().join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "scratch left in tmp: {left:?}");
+}
+
+#[test]
+fn root_build_runs_every_kind_of_step_and_the_image_runs() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(c, "a.txt", "A\n");
+    write(c, "b.txt", "B\n");
+    write(c, "secret.txt", "do not send\n");
+    write(c, "src/lib/x.py", "print('x')\n");
+    write(c, ".dockerignore", "secret.txt\n");
+    write(
+        c,
+        "Dockerfile",
+        r#"FROM busybox
+ARG GREETING=hello
+ENV APP=/app MODE="two words"
+WORKDIR $APP
+COPY *.txt ./
+COPY src/ src/
+COPY --chown=1000:1000 --chmod=0640 a.txt /owned/a.txt
+RUN echo "$GREETING from $(pwd) in $MODE" > out
+RUN <<EOF
+echo heredoc >> /app/out
+echo $APP >> /app/out
+EOF
+COPY <<EOF /app/conf
+key=${GREETING}
+EOF
+EXPOSE 80 53/udp
+LABEL team=kiwi
+USER nobody
+STOPSIGNAL SIGTERM
+CMD ["cat", "/app/out"]
+"#,
+    );
+    let out = build(&b, c, &["-t", "app:1", "--build-arg", "GREETING=hi"]).ok();
+    assert!(out.contains("Step 1/15 : FROM busybox"), "{out}");
+    assert!(out.contains("Successfully tagged app:1"), "{out}");
+    assert_eq!(
+        run_out(&b, &["app:1"]),
+        "hi from /app in two words\nheredoc\n/app\n"
+    );
+    let ls = run_out(
+        &b,
+        &[
+            "app:1",
+            "sh",
+            "-c",
+            "ls /app; ls /app/src/lib; cat /app/conf; stat -c '%u:%g %a' /owned/a.txt; id -un",
+        ],
+    );
+    assert_eq!(
+        ls,
+        "a.txt\nb.txt\nconf\nout\nsrc\nx.py\nkey=hi\n1000:1000 640\nnobody\n"
+    );
+    let cfg = json(&b.run(&["image", "inspect", "app:1"]).ok())[0]["Config"].clone();
+    assert_eq!(cfg["WorkingDir"], "/app");
+    assert_eq!(cfg["User"], "nobody");
+    assert_eq!(cfg["Labels"]["team"], "kiwi");
+    assert!(cfg["ExposedPorts"]["53/udp"].is_object(), "{cfg}");
+    let env = cfg["Env"].to_string();
+    assert!(
+        env.contains("MODE=two words") && !env.contains("GREETING"),
+        "ARGs stay out of the image: {env}"
+    );
+    let history = b.run(&["history", "--no-trunc", "app:1"]).ok();
+    assert!(history.contains("buildkit.dockerfile.v0"), "{history}");
+    assert_clean(&b);
+}
+
+#[test]
+fn root_cache_reuses_unchanged_steps_and_reruns_from_a_change() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(c, "data.txt", "one\n");
+    // The steps print what their headers do not show (`ran-42-…`), so output proves a run.
+    write(c, "Dockerfile", "FROM busybox\nRUN echo ran-$((40+2))-first\nCOPY data.txt /data.txt\nRUN echo ran-$((40+2))-second && cat /data.txt\n");
+    let first = build(&b, c, &["-t", "cached"]).ok();
+    assert!(
+        first.contains("ran-42-first") && first.contains("ran-42-second"),
+        "{first}"
+    );
+    let id1 = b.run(&["image", "inspect", "-f", "{{.Id}}", "cached"]).ok();
+    let second = build(&b, c, &["-t", "cached"]).ok();
+    assert!(
+        !second.contains("ran-42-first") && !second.contains("ran-42-second"),
+        "all cached: {second}"
+    );
+    assert_eq!(second.matches("Using cache").count(), 3, "{second}");
+    assert_eq!(
+        b.run(&["image", "inspect", "-f", "{{.Id}}", "cached"]).ok(),
+        id1,
+        "a fully cached build gives the same image"
+    );
+    // A changed source re-runs its COPY and everything after it, not what came before.
+    write(c, "data.txt", "two\n");
+    let third = build(&b, c, &["-t", "cached"]).ok();
+    assert!(!third.contains("ran-42-first"), "{third}");
+    assert!(third.contains("ran-42-second\ntwo"), "{third}");
+    let nocache = build(&b, c, &["--no-cache", "-t", "cached"]).ok();
+    assert!(
+        nocache.contains("ran-42-first") && !nocache.contains("Using cache"),
+        "{nocache}"
+    );
+    // The cache survives removing the image, and builder prune empties it.
+    b.run(&["rmi", "cached"]).ok();
+    assert!(build(&b, c, &["-t", "cached"]).ok().contains("Using cache"));
+    b.run(&["builder", "prune", "-f"]).ok();
+    assert!(!build(&b, c, &["-t", "cached"]).ok().contains("Using cache"));
+    assert_eq!(run_out(&b, &["cached", "cat", "/data.txt"]), "two\n");
+    assert_clean(&b);
+}
+
+#[test]
+fn root_stages_copy_from_and_target() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox AS build\nRUN mkdir -p /out && echo made > /out/artifact && chown 5:6 /out/artifact\n\
+         FROM busybox AS broken\nRUN exit 1\n\
+         FROM scratch AS final\nCOPY --from=build /out/artifact /artifact\nCOPY --from=0 /bin/busybox /bin/busybox\nCMD [\"/bin/busybox\", \"cat\", \"/artifact\"]\n",
+    );
+    // The broken stage is not needed by the final one, so it is never run.
+    build(&b, c, &["-t", "multi"]).ok();
+    assert_eq!(run_out(&b, &["multi"]), "made\n");
+    assert_eq!(
+        run_out(
+            &b,
+            &["multi", "/bin/busybox", "stat", "-c", "%u:%g", "/artifact"]
+        ),
+        "5:6\n",
+        "COPY --from keeps owners"
+    );
+    build(&b, c, &["--target", "build", "-t", "stage1"]).ok();
+    assert_eq!(run_out(&b, &["stage1", "cat", "/out/artifact"]), "made\n");
+    let err = build(&b, c, &["--target", "broken"]).fails();
+    assert!(err.contains("exit code: 1"), "{err}");
+    let err = build(&b, c, &["--target", "nope"]).fails();
+    assert!(err.contains("failed to reach build target nope"), "{err}");
+    assert_clean(&b);
+}
+
+#[test]
+fn root_failed_run_says_where_and_leaves_nothing() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN echo partial > /p\nRUN exit 3\n",
+    );
+    let r = build(&b, c, &["-t", "broken"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Dockerfile:3: RUN: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        b.run(&["image", "inspect", "broken"]).code != 0,
+        "no image for a failed build"
+    );
+    assert_clean(&b);
+}
+
+#[test]
+fn root_add_unpacks_archives_and_run_network_none_has_only_loopback() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let mut t = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(c.join("files.tar.gz")).unwrap(),
+        flate2::Compression::default(),
+    ));
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_cksum();
+    t.append_data(&mut h, "inside/hello", &b"hello\n"[..])
+        .unwrap();
+    t.into_inner().unwrap().finish().unwrap();
+    write(c, "Dockerfile", "FROM busybox\nADD files.tar.gz /opt/\nRUN --network=none cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /ifaces\n");
+    build(&b, c, &["-t", "added"]).ok();
+    assert_eq!(
+        run_out(&b, &["added", "cat", "/opt/inside/hello", "/ifaces"]),
+        "hello\nlo\n"
+    );
+    assert_clean(&b);
+}
+
+#[test]
+fn bad_dockerfiles_give_one_clear_error_each() {
+    let b = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let cases = [
+        (
+            "FROM scratch\nCOPY missing.txt /\n",
+            "Dockerfile:2: COPY: \"missing.txt\" not found",
+        ),
+        (
+            "FROM scratch\nCOPY --bogus=1 a /\n",
+            "Dockerfile:2: COPY: unknown flag: --bogus",
+        ),
+        (
+            "RUN true\n",
+            "Dockerfile:1: RUN: no build stage in current context",
+        ),
+        (
+            "FROM scratch\nCOPY a b c\n",
+            "the destination must be a directory and end with a /",
+        ),
+        (
+            "FROM scratch\nRUN --mount=type=cache,target=/x true\n",
+            "Dockerfile:2: RUN: RUN --mount is not supported",
+        ),
+        (
+            "FROM scratch\nRUN <<EOF\nnever ends\n",
+            "Dockerfile:2: unterminated heredoc",
+        ),
+        (
+            "FROM scratch\nEXPOSE 80/tcpx\n",
+            "Dockerfile:2: EXPOSE: invalid containerPort: 80/tcpx",
+        ),
+    ];
+    write(c, "a", "a");
+    for (text, want) in cases {
+        write(c, "Dockerfile", text);
+        let err = build(&b, c, &[]).fails();
+        assert!(err.contains(want), "{text:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+    let err = b.run(&["build", "/nonexistent-context"]).fails();
+    assert!(err.contains("/nonexistent-context"), "{err}");
+}
