@@ -74,6 +74,7 @@ const PROXY_ARGS: &[&str] = &[
     "all_proxy",
 ];
 
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 
@@ -234,6 +235,14 @@ impl Builder<'_> {
             };
             if let Some(img) = &state.image {
                 self.say(&format!(" ---> {}", short(img.id())));
+            }
+            // BuildKit gives a stage whose base sets no PATH the default one (so that
+            // `ENV PATH=/x:$PATH` keeps the system directories).
+            let env = state.cc().env.get_or_insert_with(Vec::new);
+            if !env.iter().any(|e| e.starts_with("PATH=")) {
+                env.insert(0, format!("PATH={DEFAULT_PATH}"));
+                state.image = None;
+                state.key = self.key(&state, "default PATH");
             }
             // The base image's ONBUILD triggers run first, then are dropped.
             let triggers = state

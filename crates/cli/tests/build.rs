@@ -189,6 +189,12 @@ fn root_stages_copy_from_and_target() {
         "5:6\n",
         "COPY --from keeps owners"
     );
+    // As BuildKit: a stage on a base without PATH gets the default one.
+    let env = json(&b.run(&["image", "inspect", "multi"]).ok())[0]["Config"]["Env"].to_string();
+    assert!(
+        env.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        "{env}"
+    );
     build(&b, c, &["--target", "build", "-t", "stage1"]).ok();
     assert_eq!(run_out(&b, &["stage1", "cat", "/out/artifact"]), "made\n");
     let err = build(&b, c, &["--target", "broken"]).fails();
