@@ -3,7 +3,7 @@
 # are all present already.
 set -euo pipefail
 pkgs=(busybox-static skopeo umoci jq ca-certificates libseccomp-dev pkg-config procps libc6-dev
-      iproute2 iptables util-linux docker-registry apache2-utils openssl)
+      iproute2 iptables util-linux docker-registry apache2-utils openssl curl debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

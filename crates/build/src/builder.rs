@@ -74,6 +74,9 @@ const PROXY_ARGS: &[&str] = &[
     "all_proxy",
 ];
 
+/// Marks a RUN step's container, so one a killed build left behind can be found and removed.
+pub const BUILD_LABEL: &str = "berth.build.step";
+
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
@@ -154,6 +157,7 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         message: e.message.clone(),
     })?;
     let store = Store::open(rt.root())?;
+    remove_abandoned_step_containers(rt);
     // Everything the build stores stays unreferenced until the image is registered.
     let _gc = store.gc_lock(false)?;
     let build_args = opts
@@ -870,6 +874,7 @@ impl Builder<'_> {
                 workdir: cc.working_dir.clone(),
                 user: cc.user.clone(),
                 network: Some(network),
+                labels: vec![format!("{BUILD_LABEL}={file}:{}", inst.start_line)],
                 health: berth_runtime::health::HealthFlags {
                     none: true,
                     ..Default::default()
@@ -1174,6 +1179,18 @@ impl Builder<'_> {
             Self::history(&mut s, created_by, false);
             Ok(s)
         })
+    }
+}
+
+/// Removes RUN containers whose build is gone (killed before it could remove them).
+pub fn remove_abandoned_step_containers(rt: &Runtime) {
+    for c in rt.list().unwrap_or_default() {
+        // SAFETY: signal 0 only checks that the process exists.
+        let builder_alive =
+            c.state.monitor_pid > 0 && unsafe { libc::kill(c.state.monitor_pid, 0) } == 0;
+        if c.config.labels.contains_key(BUILD_LABEL) && !builder_alive {
+            let _ = rt.remove(&c.id, true, true);
+        }
     }
 }
 

@@ -298,3 +298,39 @@ fn bad_dockerfiles_give_one_clear_error_each() {
     let err = b.run(&["build", "/nonexistent-context"]).fails();
     assert!(err.contains("/nonexistent-context"), "{err}");
 }
+
+#[test]
+fn root_a_killed_build_is_cleaned_up_by_the_next() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(c, "Dockerfile", "FROM busybox\nRUN sleep 47.25\n");
+    let mut child = b
+        .cmd(&["build", c.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while b.run(&["ps", "-q"]).ok().trim().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the RUN step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let sleeping = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .any(|c| c == b"sleep\x0047.25\x00")
+    };
+    assert!(sleeping(), "the step's process outlives its killed build");
+    write(c, "Dockerfile", "FROM busybox\nRUN true\n");
+    build(&b, c, &[]).ok();
+    assert!(!sleeping(), "the next build stopped the abandoned step");
+    assert_clean(&b);
+}

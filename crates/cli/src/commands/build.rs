@@ -179,6 +179,9 @@ pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
             return Ok(0);
         }
     }
+    if let Ok(rt) = berth_runtime::Runtime::open(root) {
+        berth_build::builder::remove_abandoned_step_containers(&rt);
+    }
     let store = berth_image::Store::open(root)?;
     store.clear_build_cache()?;
     let freed = store.gc(&|_| false)?;
