@@ -334,3 +334,22 @@ fn root_a_killed_build_is_cleaned_up_by_the_next() {
     assert!(!sleeping(), "the next build stopped the abandoned step");
     assert_clean(&b);
 }
+
+#[test]
+fn root_images_with_more_layers_than_fit_in_one_mount_option_page_build_and_run() {
+    // ~90 bytes of lowerdir per layer: 50 layers exceed the page a mount's options fit in.
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let mut df = String::from("FROM busybox\n");
+    for i in 1..=50 {
+        df.push_str(&format!("RUN echo {i} > /layer{i}\n"));
+    }
+    write(c, "Dockerfile", &df);
+    build(&b, c, &["-t", "tall"]).ok();
+    assert_eq!(
+        run_out(&b, &["tall", "cat", "/layer1", "/layer50"]),
+        "1\n50\n"
+    );
+    assert_clean(&b);
+}

@@ -46,7 +46,23 @@ pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -
     if is_mounted(&paths.merged) {
         return Ok(());
     }
-    let lowers = if lower.is_empty() {
+    // The mount options must fit in one page: with ~90 bytes per layer path that is about 40
+    // layers. Longer stacks name each layer by an fd of this process (`/proc/self/fd/N`, 18
+    // bytes), which the kernel resolves at mount time; the fds are closed right after.
+    let mut _held: Vec<std::os::fd::OwnedFd> = Vec::new();
+    let long = lower.iter().map(|p| p.as_os_str().len() + 1).sum::<usize>() > 3000;
+    let lowers = if long {
+        let mut names = Vec::with_capacity(lower.len());
+        for p in lower {
+            let fd = fs::File::open(p).ctx("open layer", p)?;
+            names.push(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            ));
+            _held.push(fd.into());
+        }
+        names.join(":")
+    } else if lower.is_empty() {
         // An image without layers (FROM scratch, nothing added): an empty lower dir.
         let empty = paths.merged.with_file_name("empty-lower");
         fs::create_dir_all(&empty).ctx("create directory", &empty)?;
