@@ -353,3 +353,70 @@ fn root_images_with_more_layers_than_fit_in_one_mount_option_page_build_and_run(
     );
     assert_clean(&b);
 }
+
+#[test]
+fn root_config_instructions_onbuild_user_and_dockerfile_elsewhere() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let df = elsewhere.path().join("app.Dockerfile");
+    write(c, "kept", "k\n");
+    write(c, "dropped", "d\n");
+    // The ignore file beside a Dockerfile named NAME.Dockerfile wins over the context's.
+    write(elsewhere.path(), "app.Dockerfile.dockerignore", "dropped\n");
+    write(c, ".dockerignore", "kept\n");
+    write(
+        elsewhere.path(),
+        "app.Dockerfile",
+        r#"FROM busybox AS base
+ONBUILD RUN echo triggered > /onbuild
+FROM base
+COPY kep? /
+USER nobody
+RUN echo "user=$(id -un)"
+USER root
+ENTRYPOINT ["echo", "ep"]
+HEALTHCHECK --interval=5s --retries=2 CMD true
+"#,
+    );
+    let out = b
+        .run(&[
+            "build",
+            "-f",
+            df.to_str().unwrap(),
+            "--build-arg",
+            "UNUSED=1",
+            "-t",
+            "cfg",
+            c.to_str().unwrap(),
+        ])
+        .ok();
+    assert!(out.contains("\nuser=nobody\n"), "{out}");
+    assert!(
+        out.contains("[Warning] One or more build-args [UNUSED] were not consumed"),
+        "{out}"
+    );
+    assert_eq!(
+        run_out(&b, &["cfg"]),
+        "ep\n",
+        "ENTRYPOINT drops the inherited CMD"
+    );
+    assert_eq!(run_out(&b, &["cfg", "x"]), "ep x\n");
+    assert_eq!(
+        run_out(&b, &["--entrypoint", "cat", "cfg", "/onbuild", "/kept"]),
+        "triggered\nk\n"
+    );
+    let cfg = json(&b.run(&["image", "inspect", "cfg"]).ok())[0]["Config"].clone();
+    assert_eq!(
+        cfg["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "true"])
+    );
+    assert_eq!(cfg["Healthcheck"]["Interval"], 5_000_000_000i64);
+    assert_eq!(cfg["Healthcheck"]["Retries"], 2);
+    assert!(
+        cfg["OnBuild"].is_null() || cfg["OnBuild"] == serde_json::json!([]),
+        "triggers ran and are gone: {cfg}"
+    );
+    assert_clean(&b);
+}
