@@ -19,8 +19,10 @@ use sha2::{Digest as _, Sha256};
 use crate::context::BuildContext;
 use crate::copy::{copy_source, make_dir, CopyMode, Source};
 use crate::error::{Error, IoContext, Result};
+use crate::run_mounts::{self, RunMount};
 use crate::scratch::ScratchRoot;
 use crate::stages::{meta_arg_values, step_error, Stages};
+use berth_runtime::volumes::MountSpec;
 
 /// What `berth build` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +46,8 @@ pub struct BuildOptions {
     pub labels: Vec<String>,
     /// `-q`: no step output and no RUN output.
     pub quiet: bool,
+    /// `--secret id=ID[,src=FILE|,env=VAR]`: what `RUN --mount=type=secret` can mount.
+    pub secrets: Vec<String>,
 }
 
 /// What the builder needs from its caller.
@@ -487,7 +491,7 @@ impl Builder<'_> {
         let text = inst.original.trim().to_string();
         let kw = inst.keyword.as_str();
         match kw {
-            "run" => self.run_step(s, inst),
+            "run" => self.run_step(s, inst, stages, done, stage, meta),
             "copy" | "add" => self.copy_step(s, inst, stages, done, stage, meta),
             "arg" => {
                 self.check_flags(inst, &[])?;
@@ -797,15 +801,48 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn run_step(&mut self, s: State, inst: &Instruction) -> Result<State> {
+    fn run_step(
+        &mut self,
+        s: State,
+        inst: &Instruction,
+        stages: &Stages,
+        done: &BTreeMap<usize, State>,
+        stage: usize,
+        meta: &[(String, String)],
+    ) -> Result<State> {
         self.check_flags(inst, &["network", "mount", "security"])?;
-        if inst.flag("mount").is_some() {
-            return Err(step_error(
-                &self.file,
-                inst,
-                "RUN --mount is not supported by berth yet",
-            ));
+        let workdir = s
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_else(|| "/".into());
+        let mut mounts = Vec::new();
+        for v in inst.flag_values("mount") {
+            let v = self.expand(&s, inst, v)?;
+            let mut m = run_mounts::parse(&v)
+                .map_err(|e| step_error(&self.file, inst, &format!("--mount={v}: {e}")))?;
+            if !m.target.starts_with('/') {
+                m.target = clean_abs(&format!("{workdir}/{}", m.target));
+            }
+            mounts.push(m);
         }
+        // What bind mounts show the command is part of what the step depends on.
+        let mut mount_key = String::new();
+        let mut sources: BTreeMap<String, State> = BTreeMap::new();
+        for m in mounts.iter().filter(|m| m.kind == "bind") {
+            let source = crate::context::clean_relative(m.get("source").unwrap_or(""));
+            mount_key.push_str(&match m.get("from") {
+                None => self.ctx.checksum(&[source])?,
+                Some(f) => {
+                    let st = self.source_state(f, inst, stages, done, stage, meta)?;
+                    let k = format!("{}:{source}", st.key);
+                    sources.insert(f.to_string(), st);
+                    k
+                }
+            });
+        }
+
         if inst.flag("security").is_some_and(|v| v != "sandbox") {
             return Err(step_error(
                 &self.file,
@@ -855,7 +892,11 @@ impl Builder<'_> {
         let created_by = format!("RUN {} # buildkit", cmd.join(" "));
         let key = self.key(
             &s,
-            &format!("RUN\n{}\n{keyed_env}\n{network}", cmd.join("\0")),
+            &format!(
+                "RUN\n{}\n{keyed_env}\n{network}\n{}\n{mount_key}",
+                cmd.join("\0"),
+                inst.flags.join("\0")
+            ),
         );
         let file = self.file.clone();
         let inst = inst.clone();
@@ -866,7 +907,19 @@ impl Builder<'_> {
                 .clone()
                 .ok_or_else(|| step_error(&file, &inst, "no image"))?;
             let cc = s.config.config.clone().unwrap_or_default();
+            // Kept until the step is done: scratch roots and files the mounts show.
+            let mut keep = MountKeep::default();
+            let mut specs = Vec::new();
+            for m in &mounts {
+                if let Some(spec) = b.mount_spec(m, &sources, &mut keep).map_err(|e| match e {
+                    Error::Step { .. } => e,
+                    other => step_error(&file, &inst, &format!("--mount: {other}")),
+                })? {
+                    specs.push(spec);
+                }
+            }
             let o = RunOptions {
+                mounts: specs,
                 image: short(img.id()).to_string(),
                 command: cmd.clone(),
                 entrypoint: Some(String::new()),
@@ -908,10 +961,161 @@ impl Builder<'_> {
             let parent = s.chain_ids().last().cloned();
             let (d, size) = b.rt.layer_from_changes(&rec.id, parent.as_ref())?;
             drop(guard);
+            drop(keep);
             Self::add_layer(&mut s, d, size);
             Self::history(&mut s, created_by, false);
             Ok(s)
         })
+    }
+
+    /// The state a `--from` names: an earlier stage, or an image (pulled if missing).
+    fn source_state(
+        &self,
+        from: &str,
+        inst: &Instruction,
+        stages: &Stages,
+        done: &BTreeMap<usize, State>,
+        stage: usize,
+        meta: &[(String, String)],
+    ) -> Result<State> {
+        let bad = |m: &str| step_error(&self.file, inst, m);
+        let f = self
+            .lex
+            .process_word(from, &meta.to_vec())
+            .map_err(|e| bad(&e.to_string()))?;
+        match stages.find_before(&f, stage) {
+            Some(i) => done.get(&i).cloned().ok_or_else(|| bad("stage not built")),
+            None if stages.find(&f).is_some() => Err(bad(&format!(
+                "from={f}: a stage can only use stages defined before it"
+            ))),
+            None => self.base_state(&f, inst, meta),
+        }
+    }
+
+    /// The runtime mount for one `RUN --mount` (None: an optional secret nobody gave).
+    fn mount_spec(
+        &self,
+        m: &RunMount,
+        sources: &BTreeMap<String, State>,
+        keep: &mut MountKeep,
+    ) -> Result<Option<MountSpec>> {
+        let bad = |msg: String| Error::Io {
+            op: "mount",
+            path: PathBuf::from(&m.target),
+            source: std::io::Error::other(msg),
+        };
+        match m.kind.as_str() {
+            "tmpfs" => Ok(Some(run_mounts::tmpfs(m))),
+            "cache" => {
+                if m.get("from").is_some() || m.get("source").is_some() {
+                    return Err(bad(
+                        "cache mounts with from= or source= are not supported by berth yet".into(),
+                    ));
+                }
+                let dir = run_mounts::cache_dir(self.rt.root(), m)?;
+                Ok(Some(run_mounts::bind(&dir, &m.target, !m.writable())))
+            }
+            "secret" => {
+                let id = m
+                    .get("id")
+                    .filter(|i| !i.is_empty())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.target.rsplit('/').next().unwrap_or("").to_string());
+                let Some(value) = self.secret(&id)? else {
+                    if m.get("required")
+                        .is_some_and(|v| v.is_empty() || v == "true")
+                    {
+                        return Err(bad(format!("secret {id} is required but was not given (berth build --secret id={id},src=FILE)")));
+                    }
+                    return Ok(None);
+                };
+                let dir = tempfile_dir(&self.store)?;
+                let path = dir.0.join("secret");
+                std::fs::write(&path, value).ctx("write", &path)?;
+                let mode = run_mounts::number(m, "mode", 8, 0o400).map_err(bad)?;
+                let uid = run_mounts::number(m, "uid", 10, 0).map_err(bad)?;
+                let gid = run_mounts::number(m, "gid", 10, 0).map_err(bad)?;
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).ctx("chown", &path)?;
+                std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                    .ctx("chmod", &path)?;
+                keep.dirs.push(dir);
+                Ok(Some(run_mounts::bind(&path, &m.target, true)))
+            }
+            _ => {
+                let rel = crate::context::clean_relative(m.get("source").unwrap_or(""));
+                let writable = m.writable();
+                let Some(from) = m.get("from") else {
+                    // The context: bound as it is when nothing is hidden from it and the
+                    // command cannot write; otherwise a private copy of what it may see.
+                    let host = self.ctx.dir.join(&rel);
+                    if std::fs::symlink_metadata(&host).is_err() || !self.ctx.included(&rel) {
+                        return Err(bad(format!("{rel:?} not found in the build context")));
+                    }
+                    if self.ctx.ignore.is_empty() && !writable {
+                        let real = std::fs::canonicalize(&host).ctx("resolve", &host)?;
+                        let ctx_real =
+                            std::fs::canonicalize(&self.ctx.dir).ctx("resolve", &self.ctx.dir)?;
+                        if real.starts_with(&ctx_real) {
+                            return Ok(Some(run_mounts::bind(&real, &m.target, true)));
+                        }
+                    }
+                    let dir = tempfile_dir(&self.store)?;
+                    let into = if std::fs::metadata(&host).is_ok_and(|m| m.is_dir()) {
+                        "/"
+                    } else {
+                        "/file"
+                    };
+                    copy_source(
+                        &Source::Context(&self.ctx),
+                        &rel,
+                        &dir.0,
+                        into,
+                        false,
+                        CopyMode::default(),
+                    )?;
+                    let spec = run_mounts::bind(
+                        &dir.0.join(into.trim_start_matches('/')),
+                        &m.target,
+                        !writable,
+                    );
+                    keep.dirs.push(dir);
+                    return Ok(Some(spec));
+                };
+                let state = sources
+                    .get(from)
+                    .cloned()
+                    .ok_or_else(|| bad(format!("from={from}: no such stage or image")))?;
+                let scratch = ScratchRoot::mount(&self.store, &state.chain_ids())?;
+                let path = berth_runtime::rootfs::resolve_in_root(scratch.root(), Path::new(&rel));
+                keep.roots.push(scratch);
+                // Writes land in the scratch root's upper dir and go with it.
+                Ok(Some(run_mounts::bind(&path, &m.target, !writable)))
+            }
+        }
+    }
+
+    /// The value of `--secret id=ID,…`.
+    fn secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        for s in &self.opts.secrets {
+            let mut fields = BTreeMap::new();
+            for part in s.split(',') {
+                let (k, v) = part.split_once('=').unwrap_or((part, ""));
+                fields.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+            if fields.get("id").map(String::as_str) != Some(id) {
+                continue;
+            }
+            if let Some(src) = fields.get("src").or(fields.get("source")) {
+                return std::fs::read(src).map(Some).map_err(|source| Error::Read {
+                    what: "secret",
+                    path: PathBuf::from(src),
+                    source,
+                });
+            }
+            let var = fields.get("env").cloned().unwrap_or_else(|| id.to_string());
+            return Ok(std::env::var(&var).ok().map(String::into_bytes));
+        }
+        Ok(None)
     }
 
     fn copy_step(
@@ -1028,25 +1232,7 @@ impl Builder<'_> {
         // Where the sources come from: the context, an earlier stage or an image.
         let from = match inst.flag("from") {
             None => None,
-            Some(f) => {
-                let f = self
-                    .lex
-                    .process_word(f, &meta.to_vec())
-                    .map_err(|e| bad(&e.to_string()))?;
-                match stages.find_before(&f, stage) {
-                    Some(i) => Some(
-                        done.get(&i)
-                            .cloned()
-                            .ok_or_else(|| bad("stage not built"))?,
-                    ),
-                    None if stages.find(&f).is_some() => {
-                        return Err(bad(&format!(
-                            "--from={f}: a stage can only copy from stages defined before it"
-                        )))
-                    }
-                    None => Some(self.base_state(&f, inst, meta)?),
-                }
-            }
+            Some(f) => Some(self.source_state(f, inst, stages, done, stage, meta)?),
         };
         for w in &words {
             if w.starts_with("http://") || w.starts_with("https://") || w.starts_with("git@") {
@@ -1192,6 +1378,13 @@ pub fn remove_abandoned_step_containers(rt: &Runtime) {
             let _ = rt.remove(&c.id, true, true);
         }
     }
+}
+
+/// What a RUN step's mounts need until the step is done.
+#[derive(Default)]
+struct MountKeep {
+    roots: Vec<ScratchRoot>,
+    dirs: Vec<TempDir>,
 }
 
 /// Removes a build step's container however the step ends.

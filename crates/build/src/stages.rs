@@ -127,6 +127,16 @@ impl Stages {
                         }
                     }
                 }
+                // RUN --mount=…,from=STAGE
+                for m in inst.flag_values("mount") {
+                    for part in m.split(',') {
+                        if let Some(f) = part.trim().strip_prefix("from=") {
+                            if let Some(d) = self.find_before(&expand(f), i) {
+                                deps.push(d);
+                            }
+                        }
+                    }
+                }
             }
             todo.extend(deps);
         }

@@ -276,8 +276,8 @@ fn bad_dockerfiles_give_one_clear_error_each() {
             "the destination must be a directory and end with a /",
         ),
         (
-            "FROM scratch\nRUN --mount=type=cache,target=/x true\n",
-            "Dockerfile:2: RUN: RUN --mount is not supported",
+            "FROM scratch\nRUN --mount=type=ssh true\n",
+            "Dockerfile:2: RUN: --mount=type=ssh: type=ssh is not supported by berth yet",
         ),
         (
             "FROM scratch\nRUN <<EOF\nnever ends\n",
@@ -417,6 +417,63 @@ HEALTHCHECK --interval=5s --retries=2 CMD true
     assert!(
         cfg["OnBuild"].is_null() || cfg["OnBuild"] == serde_json::json!([]),
         "triggers ran and are gone: {cfg}"
+    );
+    assert_clean(&b);
+}
+
+#[test]
+fn root_run_mounts_cache_bind_tmpfs_and_secret() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(c, "data/file", "from context\n");
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "s3cr3t").unwrap();
+    write(
+        c,
+        "Dockerfile",
+        r#"FROM busybox AS tools
+RUN echo tool > /tool
+FROM busybox
+RUN --mount=type=cache,target=/cache sh -c 'echo x >> /cache/log; wc -l < /cache/log > /count'
+RUN --mount=type=bind,source=data,target=/data cat /data/file > /copied
+RUN --mount=type=bind,from=tools,source=/tool,target=/t cp /t /tool-copy
+RUN --mount=type=tmpfs,target=/scratch sh -c 'echo t > /scratch/x && grep -q tmpfs /proc/mounts && cat /scratch/x > /tmpfs-ok'
+RUN --mount=type=secret,id=token echo "secret-len-$(wc -c < /run/secrets/token)"
+RUN --mount=type=bind,source=data,target=/data,rw sh -c 'echo scribble > /data/file'
+"#,
+    );
+    let secret_arg = format!("id=token,src={}", secret.path().display());
+    let out = build(&b, c, &["--secret", &secret_arg, "-t", "mounted"]).ok();
+    assert!(out.contains("\nsecret-len-6\n"), "{out}");
+    let check = "cat /count /copied /tool-copy /tmpfs-ok; ls /cache /data /t /scratch /run/secrets/token 2>/dev/null | wc -w";
+    assert_eq!(
+        run_out(&b, &["mounted", "sh", "-c", check]),
+        "1\nfrom context\ntool\nt\n0\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.join("data/file")).unwrap(),
+        "from context\n",
+        "rw bind writes are thrown away"
+    );
+    // The cache mount keeps its content between builds, even without the step cache.
+    build(
+        &b,
+        c,
+        &["--no-cache", "--secret", &secret_arg, "-t", "mounted"],
+    )
+    .ok();
+    assert_eq!(run_out(&b, &["mounted", "cat", "/count"]), "2\n");
+    // A required secret that is not given stops the build.
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN --mount=type=secret,id=missing,required cat /run/secrets/missing\n",
+    );
+    let err = build(&b, c, &[]).fails();
+    assert!(
+        err.contains("Dockerfile:2: RUN: --mount: ") && err.contains("secret missing is required"),
+        "{err}"
     );
     assert_clean(&b);
 }

@@ -46,6 +46,10 @@ pub struct BuildArgs {
     /// Write the image ID to the file
     #[arg(long)]
     iidfile: Option<PathBuf>,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or
+    /// "id=mysecret,env=VAR")
+    #[arg(long)]
+    secret: Vec<String>,
     /// Set type of progress output (auto, plain, tty, quiet)
     #[arg(long)]
     progress: Option<String>,
@@ -137,6 +141,7 @@ pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
         network: a.network.clone(),
         labels: a.label.clone(),
         quiet,
+        secrets: a.secret.clone(),
     };
     let rt = berth_runtime::Runtime::open(root)?;
     let host = CliHost { root, quiet };
@@ -184,12 +189,31 @@ pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
     }
     let store = berth_image::Store::open(root)?;
     store.clear_build_cache()?;
-    let freed = store.gc(&|_| false)?;
+    let mut freed = store.gc(&|_| false)?;
+    // Cache mounts (`RUN --mount=type=cache`) go too, as with Docker.
+    let mounts = root.join("build-cache-mounts");
+    if mounts.exists() {
+        freed += dir_size(&mounts);
+        berth_image::store::remove_tree(&mounts)
+            .with_context(|| format!("remove {}", mounts.display()))?;
+    }
     println!(
         "Total reclaimed space: {}",
         crate::output::human_size(freed)
     );
     Ok(0)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(m) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !m.is_dir() {
+        return m.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
 }
 
 fn check_only(a: BuildArgs) -> Result<u8> {
