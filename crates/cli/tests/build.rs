@@ -477,3 +477,52 @@ RUN --mount=type=bind,source=data,target=/data,rw sh -c 'echo scribble > /data/f
     );
     assert_clean(&b);
 }
+
+#[test]
+fn root_dockerfile_or_context_on_standard_input() {
+    let b = busybox();
+    // `build -` with a Dockerfile: no context.
+    b.run_stdin(
+        &["build", "-t", "piped", "-"],
+        b"FROM busybox\nRUN echo piped > /p\n",
+    )
+    .ok();
+    assert_eq!(run_out(&b, &["piped", "cat", "/p"]), "piped\n");
+    // `-f -` with a context directory.
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), "f", "from dir\n");
+    b.run_stdin(
+        &[
+            "build",
+            "-t",
+            "dfpiped",
+            "-f",
+            "-",
+            ctx.path().to_str().unwrap(),
+        ],
+        b"FROM busybox\nCOPY f /f\n",
+    )
+    .ok();
+    assert_eq!(run_out(&b, &["dfpiped", "cat", "/f"]), "from dir\n");
+    // `build -` with a gzipped tar of a context that holds the Dockerfile.
+    let mut t = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, body) in [
+        ("Dockerfile", &b"FROM busybox\nCOPY data /data\n"[..]),
+        ("data", &b"from tar\n"[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, name, body).unwrap();
+    }
+    let tgz = t.into_inner().unwrap().finish().unwrap();
+    b.run_stdin(&["build", "-t", "tarpiped", "-"], &tgz).ok();
+    assert_eq!(run_out(&b, &["tarpiped", "cat", "/data"]), "from tar\n");
+    let err = b.run_stdin(&["build", "-f", "-", "-"], b"").fails();
+    assert!(err.contains("can't use stdin for both"), "{err}");
+    assert_clean(&b);
+}

@@ -98,9 +98,6 @@ pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
     if a.check {
         return check_only(a);
     }
-    if a.context.as_os_str() == "-" || a.file.as_deref() == Some(Path::new("-")) {
-        bail!("building from a context or Dockerfile on standard input is not supported by berth yet: give a directory");
-    }
     if let Some(p) = &a.progress {
         if !matches!(p.as_str(), "auto" | "plain" | "tty" | "quiet" | "rawjson") {
             bail!("invalid argument {p:?} for \"--progress\" flag: expected auto, plain, tty, quiet or rawjson");
@@ -120,18 +117,11 @@ pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
             bail!("invalid argument {l:?} for \"--label\" flag: expected KEY=VALUE");
         }
     }
-    let dockerfile = a
-        .file
-        .clone()
-        .unwrap_or_else(|| a.context.join("Dockerfile"));
+    let input = Input::resolve(root, &a)?;
     let opts = berth_build::BuildOptions {
-        context: a.context.clone(),
-        dockerfile_name: a
-            .file
-            .as_ref()
-            .map(|f| f.display().to_string())
-            .unwrap_or_else(|| "Dockerfile".into()),
-        dockerfile,
+        context: input.context.clone(),
+        dockerfile_name: input.name.clone(),
+        dockerfile: input.dockerfile.clone(),
         tags,
         build_args: a.build_arg.clone(),
         target: a.target.clone(),
@@ -202,6 +192,93 @@ pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
         crate::output::human_size(freed)
     );
     Ok(0)
+}
+
+/// Where the context and Dockerfile are, after reading standard input when it holds them
+/// (`build -`: a tar of the context, or just a Dockerfile; `-f -`: the Dockerfile).
+struct Input {
+    context: PathBuf,
+    dockerfile: PathBuf,
+    /// How messages name the Dockerfile.
+    name: String,
+    /// Scratch space holding what came on stdin; removed when the build ends.
+    scratch: Option<PathBuf>,
+}
+
+impl Input {
+    fn resolve(root: &Path, a: &BuildArgs) -> Result<Input> {
+        let from_stdin = a.context.as_os_str() == "-";
+        let file_from_stdin = a.file.as_deref() == Some(Path::new("-"));
+        if from_stdin && file_from_stdin {
+            bail!("invalid argument: can't use stdin for both build context and dockerfile");
+        }
+        let name = match &a.file {
+            Some(f) if !file_from_stdin => f.display().to_string(),
+            _ => "Dockerfile".to_string(),
+        };
+        if !from_stdin && !file_from_stdin {
+            let dockerfile = a
+                .file
+                .clone()
+                .unwrap_or_else(|| a.context.join("Dockerfile"));
+            return Ok(Input {
+                context: a.context.clone(),
+                dockerfile,
+                name,
+                scratch: None,
+            });
+        }
+        let store = berth_image::Store::open(root)?;
+        let scratch = store.tmp_path("build-stdin");
+        let mut input = Input {
+            context: a.context.clone(),
+            dockerfile: scratch.join("Dockerfile"),
+            name,
+            scratch: Some(scratch.clone()),
+        };
+        let stdin_dir = scratch.join("stdin");
+        std::fs::create_dir_all(&stdin_dir)
+            .with_context(|| format!("create {}", stdin_dir.display()))?;
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut data)
+            .context("read standard input")?;
+        if file_from_stdin {
+            std::fs::write(&input.dockerfile, &data)?;
+            return Ok(input);
+        }
+        // `build -`: a tar (plain or compressed) is the context; anything else the Dockerfile.
+        let is_tar = berth_image::layer::decompressed(&data[..], "stdin")
+            .ok()
+            .and_then(|(mut r, _)| {
+                let mut head = [0u8; 512];
+                std::io::Read::read_exact(&mut r, &mut head).ok()?;
+                Some(&head[257..262] == b"ustar")
+            })
+            .unwrap_or(false);
+        input.context = stdin_dir.clone();
+        if is_tar {
+            let (r, _) = berth_image::layer::decompressed(&data[..], "context on standard input")?;
+            berth_image::layer::apply_layer(
+                r,
+                &stdin_dir,
+                berth_image::layer::WhiteoutMode::Literal,
+            )
+            .context("unpack the build context from standard input")?;
+            input.dockerfile =
+                stdin_dir.join(a.file.clone().unwrap_or_else(|| "Dockerfile".into()));
+        } else {
+            std::fs::write(&input.dockerfile, &data)?;
+        }
+        Ok(input)
+    }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        if let Some(s) = &self.scratch {
+            let _ = berth_image::store::remove_tree(s);
+        }
+    }
 }
 
 fn dir_size(p: &Path) -> u64 {
