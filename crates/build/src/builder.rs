@@ -478,8 +478,24 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Carries out one instruction of stage `stage`.
+    /// Carries out one instruction of stage `stage`; every error names its line.
     fn step(
+        &mut self,
+        s: State,
+        inst: &Instruction,
+        meta: &[(String, String)],
+        stages: &Stages,
+        done: &BTreeMap<usize, State>,
+        stage: usize,
+    ) -> Result<State> {
+        self.step_inner(s, inst, meta, stages, done, stage)
+            .map_err(|e| match e {
+                Error::Parse { .. } | Error::Step { .. } | Error::RunFailed { .. } => e,
+                other => step_error(&self.file, inst, &other.to_string()),
+            })
+    }
+
+    fn step_inner(
         &mut self,
         mut s: State,
         inst: &Instruction,
@@ -1047,7 +1063,7 @@ impl Builder<'_> {
                 let Some(from) = m.get("from") else {
                     // The context: bound as it is when nothing is hidden from it and the
                     // command cannot write; otherwise a private copy of what it may see.
-                    let host = self.ctx.dir.join(&rel);
+                    let host = self.ctx.host_path(&rel);
                     if std::fs::symlink_metadata(&host).is_err() || !self.ctx.included(&rel) {
                         return Err(bad(format!("{rel:?} not found in the build context")));
                     }
@@ -1312,7 +1328,7 @@ impl Builder<'_> {
                 None => {
                     for (_, found) in &ctx_sources {
                         for rel in found {
-                            let host = source_ctx.dir.join(rel);
+                            let host = source_ctx.host_path(rel);
                             if is_add && host.is_file() && is_archive(&host) {
                                 let target = make_dir(&root, &dest, owner)?;
                                 let f = std::fs::File::open(&host).ctx("open", &host)?;

@@ -10,6 +10,8 @@ use berth_dockerfile::dockerignore::ignore_file_candidates;
 use berth_dockerfile::DockerIgnore;
 use sha2::{Digest as _, Sha256};
 
+use berth_runtime::rootfs::resolve_in_root;
+
 use crate::error::{Error, IoContext, Result};
 
 pub struct BuildContext {
@@ -61,6 +63,21 @@ impl BuildContext {
         })
     }
 
+    /// Where `rel` is on the host, its links resolved inside the context (as BuildKit: a link to
+    /// `/etc` in the context means the context's `etc`, never the host's).
+    pub fn host_path(&self, rel: &str) -> PathBuf {
+        resolve_in_root(&self.dir, Path::new(rel))
+    }
+
+    /// `rel` itself (a link is not followed), its parents resolved inside the context.
+    fn entry_path(&self, rel: &str) -> PathBuf {
+        let p = Path::new(rel);
+        match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => resolve_in_root(&self.dir, parent).join(name),
+            _ => self.dir.clone(),
+        }
+    }
+
     /// Whether `rel` (context-relative, `/`-separated) is sent to the build.
     pub fn included(&self, rel: &str) -> bool {
         rel.is_empty() || !self.ignore.excluded(rel)
@@ -72,7 +89,7 @@ impl BuildContext {
         let rel = clean_relative(source);
         let has_wildcard = |s: &str| s.contains(['*', '?', '[']);
         if !has_wildcard(&rel) {
-            let exists = fs::symlink_metadata(self.dir.join(&rel)).is_ok();
+            let exists = fs::symlink_metadata(self.entry_path(&rel)).is_ok();
             return if exists && (self.included(&rel) || self.has_included_inside(&rel)) {
                 vec![rel]
             } else {
@@ -83,7 +100,7 @@ impl BuildContext {
         for part in rel.split('/') {
             let mut next = Vec::new();
             for base in &found {
-                let dir = self.dir.join(base);
+                let dir = self.host_path(base);
                 if !has_wildcard(part) {
                     if fs::symlink_metadata(dir.join(part)).is_ok() {
                         next.push(join(base, part));
@@ -113,7 +130,7 @@ impl BuildContext {
         if !self.ignore.has_exceptions() {
             return false;
         }
-        let Ok(rd) = fs::read_dir(self.dir.join(rel)) else {
+        let Ok(rd) = fs::read_dir(self.host_path(rel)) else {
             return false;
         };
         rd.flatten().any(|e| {
@@ -130,15 +147,27 @@ impl BuildContext {
     pub fn checksum(&self, sources: &[String]) -> Result<String> {
         let mut h = Sha256::new();
         for s in sources {
-            self.hash_path(s, &mut h)?;
+            // A source that is a link is copied as what it points to: hash that.
+            self.hash_path(s, true, &mut h)?;
         }
         Ok(hex::encode(h.finalize()))
     }
 
-    fn hash_path(&self, rel: &str, h: &mut Sha256) -> Result<()> {
+    fn hash_path(&self, rel: &str, follow: bool, h: &mut Sha256) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        let path = self.dir.join(rel);
-        let m = fs::symlink_metadata(&path).ctx("stat", &path)?;
+        let path = if follow {
+            self.host_path(rel)
+        } else {
+            self.entry_path(rel)
+        };
+        let m = fs::symlink_metadata(&path).map_err(|e| Error::Io {
+            op: "read",
+            path: PathBuf::from(rel),
+            source: std::io::Error::new(
+                e.kind(),
+                "not found in the build context (links are followed inside it, never to the host)",
+            ),
+        })?;
         let included = self.included(rel);
         if included {
             h.update(rel.as_bytes());
@@ -173,7 +202,7 @@ impl BuildContext {
             for n in names {
                 let child = join(rel, &n);
                 if self.included(&child) || self.has_included_inside(&child) {
-                    self.hash_path(&child, h)?;
+                    self.hash_path(&child, false, h)?;
                 }
             }
         }
@@ -243,6 +272,18 @@ mod tests {
         assert_eq!(c.sources("docs"), vec!["docs"]);
         assert!(!c.included("docs/a.md"));
         assert!(c.included("docs/keep.md"));
+    }
+
+    #[test]
+    fn links_in_the_context_resolve_inside_it() {
+        let (d, c) = ctx(&["etc/hostname"], "");
+        std::os::unix::fs::symlink("/etc", d.path().join("link")).unwrap();
+        assert_eq!(c.host_path("link/hostname"), d.path().join("etc/hostname"));
+        assert_eq!(c.sources("link/hostname"), vec!["link/hostname"]);
+        assert!(
+            c.sources("link/passwd").is_empty(),
+            "the host's /etc is never looked at"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub enum Source<'a> {
 impl Source<'_> {
     fn host_path(&self, rel: &str) -> PathBuf {
         match self {
-            Source::Context(c) => c.dir.join(rel),
+            Source::Context(c) => c.host_path(rel),
             // Another stage's paths are resolved inside its own root too.
             Source::Root(r) => resolve_in_root(r, Path::new(rel)),
         }
@@ -93,7 +93,14 @@ pub fn copy_source(
     mode: CopyMode,
 ) -> Result<()> {
     let host = src.host_path(rel);
-    let m = fs::metadata(&host).ctx("stat", &host)?;
+    let m = fs::metadata(&host).map_err(|e| Error::Io {
+        op: "copy",
+        path: PathBuf::from(rel),
+        source: std::io::Error::new(
+            e.kind(),
+            "not found (links are followed inside the context or stage, never to the host)",
+        ),
+    })?;
     if m.is_dir() {
         let target = make_dir(root, dest, mode.owner)?;
         copy_dir_content(src, rel, &host, root, &target, mode)?;

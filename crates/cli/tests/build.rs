@@ -526,3 +526,38 @@ fn root_dockerfile_or_context_on_standard_input() {
     assert!(err.contains("can't use stdin for both"), "{err}");
     assert_clean(&b);
 }
+
+#[test]
+fn root_links_in_the_context_never_reach_host_files() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    std::os::unix::fs::symlink("/etc/passwd", c.join("leak")).unwrap();
+    std::os::unix::fs::symlink("/etc", c.join("etcdir")).unwrap();
+    for (df, want) in [
+        ("FROM busybox\nCOPY leak /leak\n", "Dockerfile:2: COPY: "),
+        (
+            "FROM busybox\nCOPY etcdir/passwd /p\n",
+            "Dockerfile:2: COPY: \"etcdir/passwd\" not found",
+        ),
+        (
+            "FROM busybox\nRUN --mount=type=bind,source=etcdir,target=/h cat /h/passwd\n",
+            "Dockerfile:2: RUN: ",
+        ),
+    ] {
+        write(c, "Dockerfile", df);
+        let err = build(&b, c, &[]).fails();
+        assert!(err.contains(want), "{df:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // A directory copied whole keeps its links as links.
+    write(c, "tree/file", "f\n");
+    std::os::unix::fs::symlink("/etc/passwd", c.join("tree/link")).unwrap();
+    write(c, "Dockerfile", "FROM busybox\nCOPY tree /tree\n");
+    build(&b, c, &["-t", "links"]).ok();
+    assert_eq!(
+        run_out(&b, &["links", "readlink", "/tree/link"]),
+        "/etc/passwd\n"
+    );
+    assert_clean(&b);
+}
