@@ -98,12 +98,20 @@ pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -
             )
         })
     };
+    // The upper dir must hold whole files and directories, since commits and builds turn it
+    // into a layer: no metadata-only copy-up and no renamed directories that point back into
+    // the lower layers, whatever the kernel's defaults are. Kernels that do not know these
+    // options (before 4.19) have neither feature on.
+    let safe = format!("{opts},redirect_dir=off,metacopy=off");
     let mut r = -1;
     if disposable {
-        r = mount(format!("{opts},volatile"))?;
+        r = mount(format!("{safe},volatile"))?;
     }
     if r != 0 {
         // Not disposable, or a kernel without `volatile` (EINVAL).
+        r = mount(safe)?;
+    }
+    if r != 0 {
         r = mount(opts)?;
     }
     if r != 0 {
