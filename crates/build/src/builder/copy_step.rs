@@ -1,0 +1,320 @@
+//! COPY and ADD: sources from the context, an earlier stage or an image, written into a
+//! scratch mount of the stage's layers; the upper dir becomes the step's layer.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use berth_dockerfile::Instruction;
+
+use super::{clean_abs, tempfile_dir, Builder, State};
+use crate::context::BuildContext;
+use crate::copy::{copy_source, make_dir, CopyMode, Source};
+use crate::error::{IoContext, Result};
+use crate::scratch::ScratchRoot;
+use crate::stages::{step_error, Stages};
+
+impl Builder<'_> {
+    /// COPY and ADD.
+    pub(super) fn copy_step(
+        &mut self,
+        s: State,
+        inst: &Instruction,
+        stages: &Stages,
+        done: &BTreeMap<usize, State>,
+        stage: usize,
+        meta: &[(String, String)],
+    ) -> Result<State> {
+        let is_add = inst.keyword == "add";
+        let allowed: &[&str] = if is_add {
+            &[
+                "chown",
+                "chmod",
+                "link",
+                "exclude",
+                "keep-git-dir",
+                "checksum",
+            ]
+        } else {
+            &["from", "chown", "chmod", "link", "exclude", "parents"]
+        };
+        self.check_flags(inst, allowed)?;
+        let bad = |m: &str| step_error(&self.file, inst, m);
+        if inst.flag("parents").is_some()
+            || inst.flag("checksum").is_some()
+            || inst.flag("keep-git-dir").is_some()
+        {
+            return Err(bad(
+                "--parents, --checksum and --keep-git-dir are not supported by berth yet",
+            ));
+        }
+        if inst.args.len() < 2 {
+            return Err(bad(&format!(
+                "{} requires at least two arguments",
+                inst.keyword.to_ascii_uppercase()
+            )));
+        }
+        let mut words = Vec::new();
+        for a in &inst.args {
+            words.push(self.expand(&s, inst, a)?);
+        }
+        let dest_word = words.pop().unwrap_or_default();
+        let workdir = s
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_else(|| "/".into());
+        let dir_like = dest_word.ends_with('/') || dest_word == "." || dest_word.ends_with("/.");
+        let dest = if dest_word.starts_with('/') {
+            dest_word.clone()
+        } else {
+            format!("{}/{}", workdir.trim_end_matches('/'), dest_word)
+        };
+        let dest = clean_abs(&dest);
+        let wildcard = words.iter().any(|w| w.contains(['*', '?', '[']));
+        if (words.len() > 1 || wildcard) && !dir_like {
+            // BuildKit's message.
+            if words.len() > 1 {
+                return Err(bad(&format!("When using {} with more than one source file, the destination must be a directory and end with a /", inst.keyword.to_ascii_uppercase())));
+            }
+        }
+        let excludes: Vec<String> = inst
+            .flag_values("exclude")
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        let chown = match inst.flag("chown") {
+            Some(c) => Some(self.expand(&s, inst, c)?),
+            None => None,
+        };
+        let chmod = match inst.flag("chmod") {
+            Some(m) => Some(
+                u32::from_str_radix(m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| {
+                        bad(&format!("--chmod={m}: expected an octal mode such as 0755"))
+                    })?,
+            ),
+            None => None,
+        };
+        // Heredoc sources (`COPY <<EOF /file`) become files in a private context.
+        let mut heredoc_dir = None;
+        let mut heredoc_ctx = None;
+        if !inst.heredocs.is_empty() {
+            let dir = tempfile_dir(&self.store)?;
+            for h in &inst.heredocs {
+                let body = if h.expand {
+                    self.expand(&s, inst, &h.body())
+                        .unwrap_or_else(|_| h.body())
+                } else {
+                    h.body()
+                };
+                std::fs::write(dir.0.join(&h.name), body).ctx("write", dir.0.join(&h.name))?;
+            }
+            for w in words.iter_mut() {
+                if let Some(n) = w.strip_prefix("<<") {
+                    *w = n
+                        .trim_start_matches('-')
+                        .trim_matches(['"', '\''])
+                        .to_string();
+                }
+            }
+            heredoc_ctx = Some(BuildContext {
+                dir: dir.0.clone(),
+                ignore: Default::default(),
+            });
+            heredoc_dir = Some(dir);
+        }
+        // Where the sources come from: the context, an earlier stage or an image.
+        let from = match inst.flag("from") {
+            None => None,
+            Some(f) => Some(self.source_state(f, inst, stages, done, stage, meta)?),
+        };
+        for w in &words {
+            if w.starts_with("http://") || w.starts_with("https://") || w.starts_with("git@") {
+                return Err(bad(&format!(
+                    "{w}: sources from URLs and git are not supported by berth yet"
+                )));
+            }
+        }
+        let mut ctx_sources: Vec<(String, Vec<String>)> = Vec::new();
+        let source_ctx = heredoc_ctx.as_ref().unwrap_or(&self.ctx);
+        let checksum = match &from {
+            None => {
+                for w in &words {
+                    let found = source_ctx.sources(w);
+                    let found: Vec<String> = found
+                        .into_iter()
+                        .filter(|p| !excluded_by(&excludes, p))
+                        .collect();
+                    if found.is_empty() && !w.contains(['*', '?', '[']) {
+                        return Err(bad(&format!("{w:?} not found: no such file or directory in the build context (or excluded by .dockerignore)")));
+                    }
+                    ctx_sources.push((w.clone(), found));
+                }
+                let all: Vec<String> = ctx_sources.iter().flat_map(|(_, f)| f.clone()).collect();
+                if all.is_empty() {
+                    return Err(bad(&format!(
+                        "no source files were specified that exist in the build context: {}",
+                        words.join(" ")
+                    )));
+                }
+                source_ctx.checksum(&all)?
+            }
+            Some(f) => f.key.clone(),
+        };
+        let text = inst.original.trim().to_string();
+        let key = self.key(
+            &s,
+            &format!(
+                "{text}\n{}\n{dest}\n{checksum}\n{:?}",
+                words.join("\0"),
+                (&chown, chmod)
+            ),
+        );
+        let created_by = format!(
+            "{} {} {} # buildkit",
+            inst.keyword.to_ascii_uppercase(),
+            words.join(" "),
+            dest_word
+        );
+        let file = self.file.clone();
+        let inst = inst.clone();
+        self.cached_or(s, key, move |b, mut s| {
+            let _heredocs = heredoc_dir;
+            let source_ctx = heredoc_ctx.as_ref().unwrap_or(&b.ctx);
+            let bad = |m: &str| step_error(&file, &inst, m);
+            let mut scratch = ScratchRoot::mount(&b.store, &s.chain_ids())?;
+            let root = scratch.root().to_path_buf();
+            let owner = match &chown {
+                Some(c) => {
+                    let (u, g, _) = berth_runtime::rootfs::resolve_user(&root, c)
+                        .map_err(|e| bad(&format!("--chown={c}: {e}")))?;
+                    Some((u, g))
+                }
+                None if from.is_some() => None,
+                None => Some((0, 0)),
+            };
+            let mode = CopyMode { owner, chmod };
+            let into_existing_dir = || {
+                std::fs::metadata(berth_runtime::rootfs::resolve_in_root(
+                    &root,
+                    Path::new(&dest),
+                ))
+                .is_ok_and(|m| m.is_dir())
+            };
+            let into_dir = dir_like || words.len() > 1 || wildcard || into_existing_dir();
+            match &from {
+                None => {
+                    for (_, found) in &ctx_sources {
+                        for rel in found {
+                            let host = source_ctx.host_path(rel);
+                            if is_add && host.is_file() && is_archive(&host) {
+                                let target = make_dir(&root, &dest, owner)?;
+                                let f = std::fs::File::open(&host).ctx("open", &host)?;
+                                let (r, _) = berth_image::layer::decompressed(f, rel)?;
+                                berth_image::layer::apply_layer(
+                                    r,
+                                    &target,
+                                    berth_image::layer::WhiteoutMode::Literal,
+                                )?;
+                                continue;
+                            }
+                            copy_source(
+                                &Source::Context(source_ctx),
+                                rel,
+                                &root,
+                                &dest,
+                                into_dir,
+                                mode,
+                            )?;
+                        }
+                    }
+                }
+                Some(f) => {
+                    let src = ScratchRoot::mount(&b.store, &f.chain_ids())?;
+                    for w in &words {
+                        let found = root_sources(src.root(), w);
+                        if found.is_empty() {
+                            return Err(bad(&format!(
+                                "{w:?} not found in the source stage or image"
+                            )));
+                        }
+                        for rel in found {
+                            copy_source(
+                                &Source::Root(src.root()),
+                                &rel,
+                                &root,
+                                &dest,
+                                into_dir,
+                                mode,
+                            )?;
+                        }
+                    }
+                }
+            }
+            let upper = scratch.changes()?.to_path_buf();
+            let parent = s.chain_ids().last().cloned();
+            let (d, size) =
+                berth_image::commit::layer_from_upper(&b.store, parent.as_ref(), &upper, &[])?;
+            Self::add_layer(&mut s, d, size);
+            Self::history(&mut s, created_by, false);
+            Ok(s)
+        })
+    }
+}
+
+/// Paths in another stage's root that a `COPY --from` source names (wildcards in the last
+/// component only).
+fn root_sources(root: &Path, source: &str) -> Vec<String> {
+    let rel = crate::context::clean_relative(source);
+    if !rel.contains(['*', '?', '[']) {
+        let host = berth_runtime::rootfs::resolve_in_root(root, Path::new(&rel));
+        return if std::fs::symlink_metadata(host).is_ok() {
+            vec![rel]
+        } else {
+            Vec::new()
+        };
+    }
+    let (parent, pat) = rel.rsplit_once('/').unwrap_or(("", &rel));
+    let Ok(m) = berth_dockerfile::DockerIgnore::from_patterns(&[pat]) else {
+        return Vec::new();
+    };
+    let dir = berth_runtime::rootfs::resolve_in_root(root, Path::new(parent));
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| m.excluded(n))
+        .map(|n| crate::context::join(parent, &n))
+        .collect();
+    out.sort();
+    out
+}
+
+fn excluded_by(excludes: &[String], path: &str) -> bool {
+    !excludes.is_empty()
+        && berth_dockerfile::DockerIgnore::from_patterns(excludes).is_ok_and(|m| m.excluded(path))
+}
+
+/// Whether ADD unpacks this file: a tar archive, plain or compressed (gzip, zstd).
+fn is_archive(p: &Path) -> bool {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(p) else {
+        return false;
+    };
+    let Ok((mut r, _)) = berth_image::layer::decompressed(f, "archive") else {
+        return false;
+    };
+    let mut head = [0u8; 512];
+    let mut n = 0;
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    n == 512 && &head[257..262] == b"ustar"
+}

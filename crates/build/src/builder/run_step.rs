@@ -1,0 +1,383 @@
+//! RUN: the command runs in a container made from the stage's state (with its `--mount`s);
+//! its changes become the step's layer.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use berth_dockerfile::Instruction;
+use berth_runtime::lifecycle::Attach;
+use berth_runtime::volumes::MountSpec;
+use berth_runtime::{RunOptions, Runtime};
+
+use super::{clean_abs, short, tempfile_dir, Builder, State, TempDir, BUILD_LABEL, PROXY_ARGS};
+use crate::copy::{copy_source, CopyMode, Source};
+use crate::error::{Error, IoContext, Result};
+use crate::run_mounts::{self, RunMount};
+use crate::scratch::ScratchRoot;
+use crate::stages::{step_error, Stages};
+
+impl Builder<'_> {
+    /// RUN: the command in a container of the current state; its changes are the new layer.
+    pub(super) fn run_step(
+        &mut self,
+        s: State,
+        inst: &Instruction,
+        stages: &Stages,
+        done: &BTreeMap<usize, State>,
+        stage: usize,
+        meta: &[(String, String)],
+    ) -> Result<State> {
+        self.check_flags(inst, &["network", "mount", "security"])?;
+        let workdir = s
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_else(|| "/".into());
+        let mut mounts = Vec::new();
+        for v in inst.flag_values("mount") {
+            let v = self.expand(&s, inst, v)?;
+            let mut m = run_mounts::parse(&v)
+                .map_err(|e| step_error(&self.file, inst, &format!("--mount={v}: {e}")))?;
+            if !m.target.starts_with('/') {
+                m.target = clean_abs(&format!("{workdir}/{}", m.target));
+            }
+            mounts.push(m);
+        }
+        // What bind mounts show the command is part of what the step depends on.
+        let mut mount_key = String::new();
+        let mut sources: BTreeMap<String, State> = BTreeMap::new();
+        for m in mounts.iter().filter(|m| m.kind == "bind") {
+            let source = crate::context::clean_relative(m.get("source").unwrap_or(""));
+            mount_key.push_str(&match m.get("from") {
+                None => self.ctx.checksum(&[source])?,
+                Some(f) => {
+                    let st = self.source_state(f, inst, stages, done, stage, meta)?;
+                    let k = format!("{}:{source}", st.key);
+                    sources.insert(f.to_string(), st);
+                    k
+                }
+            });
+        }
+
+        if inst.flag("security").is_some_and(|v| v != "sandbox") {
+            return Err(step_error(
+                &self.file,
+                inst,
+                "RUN --security=insecure is not allowed (berth has no insecure entitlement)",
+            ));
+        }
+        let network = match inst.flag("network") {
+            None | Some("default") => self.opts.network.clone().unwrap_or_else(|| "bridge".into()),
+            Some(n @ ("none" | "host")) => n.to_string(),
+            Some(n) => {
+                return Err(step_error(
+                    &self.file,
+                    inst,
+                    &format!("--network={n}: expected default, none or host"),
+                ))
+            }
+        };
+        let cmd: Vec<String> = if inst.json {
+            inst.args.clone()
+        } else {
+            let mut c = s.shell();
+            c.push(shell_script(inst));
+            c
+        };
+        // RUN sees the ARGs in scope as environment variables (ENV wins over ARG).
+        let env_names: Vec<String> = s
+            .env()
+            .into_iter()
+            .skip(s.args.len())
+            .map(|(k, _)| k)
+            .collect();
+        let mut run_env: Vec<String> = s
+            .args
+            .iter()
+            .filter(|(k, _)| !env_names.contains(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let keyed_env = run_env.join("\n");
+        for (k, v) in &self.build_args {
+            if PROXY_ARGS.contains(&k.as_str()) {
+                if let Some(v) = v {
+                    run_env.push(format!("{k}={v}"));
+                }
+            }
+        }
+        let created_by = format!("RUN {} # buildkit", cmd.join(" "));
+        let key = self.key(
+            &s,
+            &format!(
+                "RUN\n{}\n{keyed_env}\n{network}\n{}\n{mount_key}",
+                cmd.join("\0"),
+                inst.flags.join("\0")
+            ),
+        );
+        let file = self.file.clone();
+        let inst = inst.clone();
+        self.cached_or(s, key, move |b, mut s| {
+            let s2 = b.materialize(s.clone())?;
+            let img = s2
+                .image
+                .clone()
+                .ok_or_else(|| step_error(&file, &inst, "no image"))?;
+            let cc = s.config.config.clone().unwrap_or_default();
+            // Kept until the step is done: scratch roots and files the mounts show.
+            let mut keep = MountKeep::default();
+            let mut specs = Vec::new();
+            for m in &mounts {
+                if let Some(spec) = b.mount_spec(m, &sources, &mut keep).map_err(|e| match e {
+                    Error::Step { .. } => e,
+                    other => step_error(&file, &inst, &format!("--mount: {other}")),
+                })? {
+                    specs.push(spec);
+                }
+            }
+            let o = RunOptions {
+                mounts: specs,
+                image: short(img.id()).to_string(),
+                command: cmd.clone(),
+                entrypoint: Some(String::new()),
+                env: run_env,
+                workdir: cc.working_dir.clone(),
+                user: cc.user.clone(),
+                network: Some(network),
+                labels: vec![format!("{BUILD_LABEL}={file}:{}", inst.start_line)],
+                health: berth_runtime::health::HealthFlags {
+                    none: true,
+                    ..Default::default()
+                },
+                ..RunOptions::default()
+            };
+            let rec =
+                b.rt.create_from(&img, &o)
+                    .map_err(|e| step_error(&file, &inst, &e.to_string()))?;
+            let guard = RemoveOnDrop {
+                rt: b.rt,
+                id: rec.id.clone(),
+            };
+            b.say(&format!(" ---> Running in {}", &rec.id[..12]));
+            let attach = if b.opts.quiet {
+                Attach::Silent
+            } else {
+                Attach::Terminal
+            };
+            let code =
+                b.rt.run(&rec.id, attach, &mut |_| {})
+                    .map_err(|e| step_error(&file, &inst, &e.to_string()))?;
+            if code != 0 {
+                return Err(Error::RunFailed {
+                    file: file.clone(),
+                    line: inst.start_line,
+                    command: cmd.join(" "),
+                    code,
+                });
+            }
+            let parent = s.chain_ids().last().cloned();
+            let (d, size) = b.rt.layer_from_changes(&rec.id, parent.as_ref())?;
+            drop(guard);
+            drop(keep);
+            Self::add_layer(&mut s, d, size);
+            Self::history(&mut s, created_by, false);
+            Ok(s)
+        })
+    }
+
+    /// The runtime mount for one `RUN --mount` (None: an optional secret nobody gave).
+    fn mount_spec(
+        &self,
+        m: &RunMount,
+        sources: &BTreeMap<String, State>,
+        keep: &mut MountKeep,
+    ) -> Result<Option<MountSpec>> {
+        let bad = |msg: String| Error::Io {
+            op: "mount",
+            path: PathBuf::from(&m.target),
+            source: std::io::Error::other(msg),
+        };
+        match m.kind.as_str() {
+            "tmpfs" => Ok(Some(run_mounts::tmpfs(m))),
+            "cache" => {
+                if m.get("from").is_some() || m.get("source").is_some() {
+                    return Err(bad(
+                        "cache mounts with from= or source= are not supported by berth yet".into(),
+                    ));
+                }
+                let dir = run_mounts::cache_dir(self.rt.root(), m)?;
+                Ok(Some(run_mounts::bind(&dir, &m.target, !m.writable())))
+            }
+            "secret" => {
+                let id = m
+                    .get("id")
+                    .filter(|i| !i.is_empty())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.target.rsplit('/').next().unwrap_or("").to_string());
+                let Some(value) = self.secret(&id)? else {
+                    if m.get("required")
+                        .is_some_and(|v| v.is_empty() || v == "true")
+                    {
+                        return Err(bad(format!("secret {id} is required but was not given (berth build --secret id={id},src=FILE)")));
+                    }
+                    return Ok(None);
+                };
+                let dir = tempfile_dir(&self.store)?;
+                let path = dir.0.join("secret");
+                std::fs::write(&path, value).ctx("write", &path)?;
+                let mode = run_mounts::number(m, "mode", 8, 0o400).map_err(bad)?;
+                let uid = run_mounts::number(m, "uid", 10, 0).map_err(bad)?;
+                let gid = run_mounts::number(m, "gid", 10, 0).map_err(bad)?;
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).ctx("chown", &path)?;
+                std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+                    .ctx("chmod", &path)?;
+                keep.dirs.push(dir);
+                Ok(Some(run_mounts::bind(&path, &m.target, true)))
+            }
+            _ => {
+                let rel = crate::context::clean_relative(m.get("source").unwrap_or(""));
+                let writable = m.writable();
+                let Some(from) = m.get("from") else {
+                    // The context: bound as it is when nothing is hidden from it and the
+                    // command cannot write; otherwise a private copy of what it may see.
+                    let host = self.ctx.host_path(&rel);
+                    if std::fs::symlink_metadata(&host).is_err() || !self.ctx.included(&rel) {
+                        return Err(bad(format!("{rel:?} not found in the build context")));
+                    }
+                    if self.ctx.ignore.is_empty() && !writable {
+                        let real = std::fs::canonicalize(&host).ctx("resolve", &host)?;
+                        let ctx_real =
+                            std::fs::canonicalize(&self.ctx.dir).ctx("resolve", &self.ctx.dir)?;
+                        if real.starts_with(&ctx_real) {
+                            return Ok(Some(run_mounts::bind(&real, &m.target, true)));
+                        }
+                    }
+                    let dir = tempfile_dir(&self.store)?;
+                    let into = if std::fs::metadata(&host).is_ok_and(|m| m.is_dir()) {
+                        "/"
+                    } else {
+                        "/file"
+                    };
+                    copy_source(
+                        &Source::Context(&self.ctx),
+                        &rel,
+                        &dir.0,
+                        into,
+                        false,
+                        CopyMode::default(),
+                    )?;
+                    let spec = run_mounts::bind(
+                        &dir.0.join(into.trim_start_matches('/')),
+                        &m.target,
+                        !writable,
+                    );
+                    keep.dirs.push(dir);
+                    return Ok(Some(spec));
+                };
+                let state = sources
+                    .get(from)
+                    .cloned()
+                    .ok_or_else(|| bad(format!("from={from}: no such stage or image")))?;
+                let scratch = ScratchRoot::mount(&self.store, &state.chain_ids())?;
+                let path = berth_runtime::rootfs::resolve_in_root(scratch.root(), Path::new(&rel));
+                keep.roots.push(scratch);
+                // Writes land in the scratch root's upper dir and go with it.
+                Ok(Some(run_mounts::bind(&path, &m.target, !writable)))
+            }
+        }
+    }
+
+    /// The value of `--secret id=ID,…`.
+    fn secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        for s in &self.opts.secrets {
+            let mut fields = BTreeMap::new();
+            for part in s.split(',') {
+                let (k, v) = part.split_once('=').unwrap_or((part, ""));
+                fields.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+            if fields.get("id").map(String::as_str) != Some(id) {
+                continue;
+            }
+            if let Some(src) = fields.get("src").or(fields.get("source")) {
+                return std::fs::read(src).map(Some).map_err(|source| Error::Read {
+                    what: "secret",
+                    path: PathBuf::from(src),
+                    source,
+                });
+            }
+            let var = fields.get("env").cloned().unwrap_or_else(|| id.to_string());
+            return Ok(std::env::var(&var).ok().map(String::into_bytes));
+        }
+        Ok(None)
+    }
+}
+
+/// Removes RUN containers whose build is gone (killed before it could remove them).
+pub fn remove_abandoned_step_containers(rt: &Runtime) {
+    for c in rt.list().unwrap_or_default() {
+        // SAFETY: signal 0 only checks that the process exists.
+        let builder_alive =
+            c.state.monitor_pid > 0 && unsafe { libc::kill(c.state.monitor_pid, 0) } == 0;
+        if c.config.labels.contains_key(BUILD_LABEL) && !builder_alive {
+            let _ = rt.remove(&c.id, true, true);
+        }
+    }
+}
+
+/// What a RUN step's mounts need until the step is done.
+#[derive(Default)]
+struct MountKeep {
+    roots: Vec<ScratchRoot>,
+    dirs: Vec<TempDir>,
+}
+
+/// Removes a build step's container however the step ends.
+struct RemoveOnDrop<'a> {
+    rt: &'a Runtime,
+    id: String,
+}
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.rt.remove(&self.id, true, true);
+    }
+}
+
+/// The shell script of a shell-form RUN, with its here-documents: a RUN that is only a
+/// here-document runs the document; otherwise the shell gets the documents after the command.
+pub(super) fn shell_script(inst: &Instruction) -> String {
+    let cmd = inst.args.join(" ");
+    if inst.heredocs.is_empty() {
+        return cmd;
+    }
+    let only_doc = inst.heredocs.len() == 1 && {
+        let t = cmd.trim().trim_start_matches("<<").trim_start_matches('-');
+        t.trim_matches(['"', '\'']) == inst.heredocs[0].name
+    };
+    if only_doc {
+        return inst.heredocs[0].body();
+    }
+    let mut script = cmd;
+    script.push('\n');
+    for h in &inst.heredocs {
+        script.push_str(&h.content);
+        script.push_str(&h.name);
+        script.push('\n');
+    }
+    script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_heredocs_become_the_script() {
+        let df = berth_dockerfile::parse(
+            "FROM a\nRUN <<EOF\necho one\necho two\nEOF\nRUN cat <<A >/x\nhello\nA\n",
+        )
+        .unwrap();
+        assert_eq!(shell_script(&df.instructions[1]), "echo one\necho two\n");
+        assert_eq!(shell_script(&df.instructions[2]), "cat <<A >/x\nhello\nA\n");
+    }
+}
