@@ -198,7 +198,14 @@ impl Builder<'_> {
 
     fn run(&mut self, instructions: &[Instruction]) -> Result<Image> {
         let stages = Stages::split(&self.file, instructions)?;
-        let meta = meta_arg_values(&self.file, &stages.meta_args, &self.build_args, &self.lex)?;
+        let automatic = crate::stages::platform_args(self.opts.platform.as_deref());
+        let meta = meta_arg_values(
+            &self.file,
+            &stages.meta_args,
+            &self.build_args,
+            automatic,
+            &self.lex,
+        )?;
         for inst in &stages.meta_args {
             for w in &inst.args {
                 self.used_args

@@ -158,14 +158,43 @@ pub(crate) fn step_error(file: &str, inst: &Instruction, message: &str) -> Error
     }
 }
 
-/// Values of the ARGs declared before the first FROM, with `--build-arg` overrides.
+/// BuildKit's automatic platform ARGs for building on this machine for `target` (`os/arch[/variant]`).
+pub fn platform_args(target: Option<&str>) -> Vec<(String, String)> {
+    let host = host_platform();
+    let target = target.unwrap_or(&host).to_string();
+    let mut out = Vec::new();
+    for (prefix, platform) in [("BUILD", &host), ("TARGET", &target)] {
+        let mut parts = platform.splitn(3, '/');
+        let os = parts.next().unwrap_or("linux").to_string();
+        let arch = parts.next().unwrap_or("").to_string();
+        let variant = parts.next().unwrap_or("").to_string();
+        out.push((format!("{prefix}PLATFORM"), platform.clone()));
+        out.push((format!("{prefix}OS"), os));
+        out.push((format!("{prefix}ARCH"), arch));
+        out.push((format!("{prefix}VARIANT"), variant));
+    }
+    out
+}
+
+fn host_platform() -> String {
+    let arch = berth_image::config::host_architecture();
+    match arch {
+        "arm64" => "linux/arm64".into(),
+        "arm" => "linux/arm/v7".into(),
+        a => format!("linux/{a}"),
+    }
+}
+
+/// Values of the ARGs declared before the first FROM, with `--build-arg` overrides, after the
+/// ones every build has (`automatic`: TARGETARCH and the like).
 pub fn meta_arg_values(
     file: &str,
     meta_args: &[Instruction],
     build_args: &[(String, Option<String>)],
+    automatic: Vec<(String, String)>,
     lex: &Lex,
 ) -> Result<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<(String, String)> = automatic;
     for inst in meta_args {
         for word in &inst.args {
             let (name, default) = match word.split_once('=') {
@@ -179,7 +208,12 @@ pub fn meta_arg_values(
                     lex.process_word(&d, &out)
                         .map_err(|e| step_error(file, inst, &e.to_string()))?,
                 ),
-                (None, None) => None,
+                // Declared again without a default: keeps what it had.
+                (None, None) => out
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone()),
             };
             out.retain(|(k, _)| *k != name);
             if let Some(v) = value {
@@ -240,11 +274,32 @@ mod tests {
     }
 
     #[test]
+    fn platform_args_describe_host_and_target() {
+        let a = platform_args(Some("linux/arm/v7"));
+        let get = |k: &str| a.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("TARGETARCH"), Some("arm"));
+        assert_eq!(get("TARGETVARIANT"), Some("v7"));
+        assert_eq!(get("BUILDOS"), Some("linux"));
+        assert_eq!(
+            get("BUILDARCH"),
+            Some(berth_image::config::host_architecture())
+        );
+        let df = berth_dockerfile::parse("ARG TARGETARCH\nFROM x\n").unwrap();
+        let s = Stages::split("Dockerfile", &df.instructions).unwrap();
+        let v =
+            meta_arg_values("Dockerfile", &s.meta_args, &[], a.clone(), &Lex::new('\\')).unwrap();
+        assert!(
+            v.contains(&("TARGETARCH".to_string(), "arm".to_string())),
+            "{v:?}"
+        );
+    }
+
+    #[test]
     fn meta_args_take_build_arg_overrides() {
         let df = berth_dockerfile::parse("ARG A=1\nARG B=${A}2\nARG C\nFROM x\n").unwrap();
         let s = Stages::split("Dockerfile", &df.instructions).unwrap();
         let lex = Lex::new('\\');
-        let v = meta_arg_values("Dockerfile", &s.meta_args, &[], &lex).unwrap();
+        let v = meta_arg_values("Dockerfile", &s.meta_args, &[], Vec::new(), &lex).unwrap();
         assert_eq!(v, vec![("A".into(), "1".into()), ("B".into(), "12".into())]);
         let v = meta_arg_values(
             "Dockerfile",
@@ -253,6 +308,7 @@ mod tests {
                 ("A".into(), Some("9".into())),
                 ("C".into(), Some("c".into())),
             ],
+            Vec::new(),
             &lex,
         )
         .unwrap();

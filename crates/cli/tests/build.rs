@@ -376,6 +376,8 @@ COPY kep? /
 USER nobody
 RUN echo "user=$(id -un)"
 USER root
+ARG TARGETOS
+RUN echo "target-os=$TARGETOS"
 ENTRYPOINT ["echo", "ep"]
 HEALTHCHECK --interval=5s --retries=2 CMD true
 "#,
@@ -393,6 +395,7 @@ HEALTHCHECK --interval=5s --retries=2 CMD true
         ])
         .ok();
     assert!(out.contains("\nuser=nobody\n"), "{out}");
+    assert!(out.contains("\ntarget-os=linux\n"), "BuildKit's automatic platform ARGs: {out}");
     assert!(
         out.contains("[Warning] One or more build-args [UNUSED] were not consumed"),
         "{out}"
