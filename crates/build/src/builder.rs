@@ -584,7 +584,7 @@ impl Builder<'_> {
                         .is_some();
                     if changed {
                         let parent = s.chain_ids().last().cloned();
-                        let (d, size) = berth_image::commit::layer_from_upper(
+                        let (d, size) = berth_image::commit::layer_from_finished_upper(
                             &b.store,
                             parent.as_ref(),
                             &upper,

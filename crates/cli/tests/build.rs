@@ -395,7 +395,10 @@ HEALTHCHECK --interval=5s --retries=2 CMD true
         ])
         .ok();
     assert!(out.contains("\nuser=nobody\n"), "{out}");
-    assert!(out.contains("\ntarget-os=linux\n"), "BuildKit's automatic platform ARGs: {out}");
+    assert!(
+        out.contains("\ntarget-os=linux\n"),
+        "BuildKit's automatic platform ARGs: {out}"
+    );
     assert!(
         out.contains("[Warning] One or more build-args [UNUSED] were not consumed"),
         "{out}"

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -209,6 +209,59 @@ impl Store {
         }
     }
 
+    /// Publishes a finished overlay upper dir (no mount uses it any more; on the store's
+    /// filesystem) as the layer `diff_id` on top of `parent`, by moving it rather than unpacking
+    /// the tar that was just made from it: the tar and this dir hold the same tree, minus
+    /// `exclude` (removed here) and overlayfs's own bookkeeping attributes (dropped here, as the
+    /// tar drops them). Falls back to unpacking the stored blob when the tree cannot be moved
+    /// or holds what only an overlay mount can read (metacopy or redirect entries).
+    pub fn adopt_upper_as_layer(
+        &self,
+        parent: Option<&Digest>,
+        diff_id: &Digest,
+        upper: &Path,
+        exclude: &[PathBuf],
+    ) -> Result<LayerInfo> {
+        let chain_id = match parent {
+            None => diff_id.clone(),
+            Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
+        };
+        if self.has_layer(&chain_id) {
+            return self.layer_info(&chain_id);
+        }
+        let tmp = self.tmp_path("layer");
+        let diff = tmp.join("diff");
+        let moved = fs::create_dir_all(&tmp).is_ok() && fs::rename(upper, &diff).is_ok();
+        let size = if moved {
+            for e in exclude {
+                let p = diff.join(e);
+                let _ = if p.is_dir() && !p.is_symlink() {
+                    remove_tree(&p)
+                } else {
+                    fs::remove_file(&p)
+                };
+            }
+            clean_overlay_attrs(&diff)
+        } else {
+            None
+        };
+        match size {
+            Some(size) => self.publish_layer(
+                tmp,
+                LayerInfo {
+                    chain_id,
+                    diff_id: diff_id.clone(),
+                    parent: parent.cloned(),
+                    size,
+                },
+            ),
+            None => {
+                let _ = remove_tree(&tmp);
+                self.ensure_layer(parent, diff_id, diff_id)
+            }
+        }
+    }
+
     fn publish_layer(&self, tmp: PathBuf, info: LayerInfo) -> Result<LayerInfo> {
         let meta = serde_json::to_vec(&info).map_err(|e| Error::Json {
             what: "layer.json".into(),
@@ -278,6 +331,39 @@ impl Store {
     }
 }
 
+/// Drops overlayfs's bookkeeping attributes (`trusted.overlay.origin`, `impure`, …) but the
+/// opaque marker from a tree, and sums its regular files' sizes; `None` when an entry is a
+/// metacopy or redirect (its content lives elsewhere) or the tree cannot be read.
+fn clean_overlay_attrs(dir: &Path) -> Option<u64> {
+    let mut size = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            let m = fs::symlink_metadata(&p).ok()?;
+            if !m.file_type().is_symlink() {
+                for name in xattr::list(&p).ok()? {
+                    let Some(n) = name.to_str() else { continue };
+                    match n {
+                        "trusted.overlay.opaque" => {}
+                        "trusted.overlay.metacopy" | "trusted.overlay.redirect" => return None,
+                        n if n.starts_with("trusted.overlay.") => {
+                            xattr::remove(&p, n).ok()?;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if m.is_dir() {
+                todo.push(p);
+            } else if m.is_file() {
+                size += m.len();
+            }
+        }
+    }
+    Some(size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +376,89 @@ mod tests {
         h.set_mode(0o644);
         b.append_data(&mut h, "file", &data[..]).unwrap();
         b.into_inner().unwrap()
+    }
+
+    /// An overlay upper dir as a finished container leaves it.
+    fn upper_dir(root: &Path) -> PathBuf {
+        use std::os::unix::fs::symlink;
+        let up = root.join("upper");
+        fs::create_dir_all(up.join("etc/opaque")).unwrap();
+        fs::write(up.join("etc/conf"), "12345").unwrap();
+        fs::write(up.join("etc/hostname"), "mount point").unwrap();
+        symlink("conf", up.join("etc/link")).unwrap();
+        xattr::set(up.join("etc/opaque"), "trusted.overlay.opaque", b"y").unwrap();
+        xattr::set(up.join("etc/conf"), "trusted.overlay.origin", b"\x00handle").unwrap();
+        xattr::set(up.join("etc"), "trusted.overlay.impure", b"y").unwrap();
+        let gone = std::ffi::CString::new(up.join("etc/gone").to_str().unwrap()).unwrap();
+        // SAFETY: a valid path; a 0:0 character device is overlayfs's whiteout.
+        assert_eq!(
+            unsafe { libc::mknod(gone.as_ptr(), libc::S_IFCHR | 0o600, 0) },
+            0
+        );
+        up
+    }
+
+    #[test]
+    fn root_a_finished_upper_dir_becomes_the_layer_the_tar_describes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path().join("store")).unwrap();
+        let up = upper_dir(dir.path());
+        let exclude = vec![PathBuf::from("etc/hostname")];
+        let (diff, _) = crate::commit::layer_from_finished_upper(&s, None, &up, &exclude).unwrap();
+        assert!(!up.exists(), "the upper dir was moved, not copied");
+        let moved = s.layer_dir(&diff);
+        // The same tree unpacked from the blob, for comparison.
+        let other = tempfile::tempdir().unwrap();
+        let s2 = Store::open(other.path()).unwrap();
+        let (info, _) = s2
+            .ingest_layer(None, s.open_blob(&diff).unwrap(), "blob")
+            .unwrap();
+        assert_eq!(info.diff_id, diff);
+        let unpacked = s2.layer_dir(&diff);
+        for rel in ["etc/conf", "etc/link", "etc/gone", "etc/opaque"] {
+            let (a, b) = (
+                fs::symlink_metadata(moved.join(rel)).unwrap(),
+                fs::symlink_metadata(unpacked.join(rel)).unwrap(),
+            );
+            assert_eq!(a.file_type(), b.file_type(), "{rel}");
+            assert_eq!(a.len(), b.len(), "{rel}");
+        }
+        assert!(
+            !moved.join("etc/hostname").exists(),
+            "excluded paths are removed"
+        );
+        let attrs = |p: &Path| -> Vec<String> {
+            xattr::list(p)
+                .unwrap()
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            attrs(&moved.join("etc/opaque")),
+            vec!["trusted.overlay.opaque"]
+        );
+        assert!(
+            attrs(&moved.join("etc/conf")).is_empty(),
+            "overlayfs bookkeeping dropped"
+        );
+        assert!(attrs(&moved.join("etc")).is_empty());
+        assert_eq!(s.layer_info(&diff).unwrap().size, 5);
+    }
+
+    #[test]
+    fn root_an_upper_dir_with_a_metacopy_entry_is_unpacked_from_the_blob_instead() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path().join("store")).unwrap();
+        let up = upper_dir(dir.path());
+        xattr::set(up.join("etc/conf"), "trusted.overlay.metacopy", b"").unwrap();
+        let (diff, _) = crate::commit::layer_from_finished_upper(&s, None, &up, &[]).unwrap();
+        let layer = s.layer_dir(&diff);
+        assert_eq!(fs::read_to_string(layer.join("etc/conf")).unwrap(), "12345");
+        assert!(
+            xattr::get(layer.join("etc/conf"), "trusted.overlay.metacopy")
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -101,17 +101,24 @@ impl Runtime {
         Ok(r?)
     }
 
-    /// The container's changes as a new layer on top of the layer chain `parent` (its image's
-    /// top layer): the builder's RUN step. Files that exist only because something was
-    /// mounted there are left out, as in `commit`. The caller holds the store's GC lock.
+    /// The changes of an exited container as a new layer on top of the layer chain `parent`
+    /// (its image's top layer): the builder's RUN step. Files that exist only because
+    /// something was mounted there are left out, as in `commit`. The container's upper dir
+    /// is moved into the store as the layer, so the container can only be removed afterwards.
+    /// The caller holds the store's GC lock.
     pub fn layer_from_changes(
         &self,
         key: &str,
         parent: Option<&berth_image::Digest>,
     ) -> Result<(berth_image::Digest, u64)> {
         let c = self.find(key)?;
+        if c.state.status == "running" {
+            return Err(Error::Conflict(format!(
+                "container {key} is still running: its changes are not final"
+            )));
+        }
         let upper = RootfsPaths::of(&self.containers.dir(&c.id)).upper;
-        Ok(berth_image::commit::layer_from_upper(
+        Ok(berth_image::commit::layer_from_finished_upper(
             &self.store,
             parent,
             &upper,

@@ -256,8 +256,12 @@ impl Builder<'_> {
             }
             let upper = scratch.changes()?.to_path_buf();
             let parent = s.chain_ids().last().cloned();
-            let (d, size) =
-                berth_image::commit::layer_from_upper(&b.store, parent.as_ref(), &upper, &[])?;
+            let (d, size) = berth_image::commit::layer_from_finished_upper(
+                &b.store,
+                parent.as_ref(),
+                &upper,
+                &[],
+            )?;
             Self::add_layer(&mut s, d, size);
             Self::history(&mut s, created_by, false);
             Ok(s)
