@@ -72,6 +72,7 @@ WORKDIR $APP
 COPY *.txt ./
 COPY src/ src/
 COPY --chown=1000:1000 --chmod=0640 a.txt /owned/a.txt
+COPY a.t?t /renamed.txt
 RUN echo "$GREETING from $(pwd) in $MODE" > out
 RUN <<EOF
 echo heredoc >> /app/out
@@ -88,7 +89,7 @@ CMD ["cat", "/app/out"]
 "#,
     );
     let out = build(&b, c, &["-t", "app:1", "--build-arg", "GREETING=hi"]).ok();
-    assert!(out.contains("Step 1/15 : FROM busybox"), "{out}");
+    assert!(out.contains("Step 1/16 : FROM busybox"), "{out}");
     assert!(out.contains("Successfully tagged app:1"), "{out}");
     assert_eq!(
         run_out(&b, &["app:1"]),
@@ -100,12 +101,13 @@ CMD ["cat", "/app/out"]
             "app:1",
             "sh",
             "-c",
-            "ls /app; ls /app/src/lib; cat /app/conf; stat -c '%u:%g %a' /owned/a.txt; id -un",
+            "ls /app; ls /app/src/lib; cat /app/conf; stat -c '%u:%g %a' /owned/a.txt; id -un; cat /renamed.txt",
         ],
     );
+    // (A wildcard that matches one file copies it to the destination's name.)
     assert_eq!(
         ls,
-        "a.txt\nb.txt\nconf\nout\nsrc\nx.py\nkey=hi\n1000:1000 640\nnobody\n"
+        "a.txt\nb.txt\nconf\nout\nsrc\nx.py\nkey=hi\n1000:1000 640\nnobody\nA\n"
     );
     let cfg = json(&b.run(&["image", "inspect", "app:1"]).ok())[0]["Config"].clone();
     assert_eq!(cfg["WorkingDir"], "/app");

@@ -71,12 +71,9 @@ impl Builder<'_> {
             format!("{}/{}", workdir.trim_end_matches('/'), dest_word)
         };
         let dest = clean_abs(&dest);
-        let wildcard = words.iter().any(|w| w.contains(['*', '?', '[']));
-        if (words.len() > 1 || wildcard) && !dir_like {
+        if words.len() > 1 && !dir_like {
             // BuildKit's message.
-            if words.len() > 1 {
-                return Err(bad(&format!("When using {} with more than one source file, the destination must be a directory and end with a /", inst.keyword.to_ascii_uppercase())));
-            }
+            return Err(bad(&format!("When using {} with more than one source file, the destination must be a directory and end with a /", inst.keyword.to_ascii_uppercase())));
         }
         let excludes: Vec<String> = inst
             .flag_values("exclude")
@@ -204,9 +201,12 @@ impl Builder<'_> {
                 ))
                 .is_ok_and(|m| m.is_dir())
             };
-            let into_dir = dir_like || words.len() > 1 || wildcard || into_existing_dir();
+            // Several sources (named, or matched by a wildcard) always go into a directory.
+            let many = |n: usize| words.len() > 1 || n > 1;
             match &from {
                 None => {
+                    let total = ctx_sources.iter().map(|(_, f)| f.len()).sum();
+                    let into_dir = dir_like || many(total) || into_existing_dir();
                     for (_, found) in &ctx_sources {
                         for rel in found {
                             let host = source_ctx.host_path(rel);
@@ -234,23 +234,26 @@ impl Builder<'_> {
                 }
                 Some(f) => {
                     let src = ScratchRoot::mount(&b.store, &f.chain_ids())?;
+                    let mut found = Vec::new();
                     for w in &words {
-                        let found = root_sources(src.root(), w);
-                        if found.is_empty() {
+                        let matched = root_sources(src.root(), w);
+                        if matched.is_empty() {
                             return Err(bad(&format!(
                                 "{w:?} not found in the source stage or image"
                             )));
                         }
-                        for rel in found {
-                            copy_source(
-                                &Source::Root(src.root()),
-                                &rel,
-                                &root,
-                                &dest,
-                                into_dir,
-                                mode,
-                            )?;
-                        }
+                        found.extend(matched);
+                    }
+                    let into_dir = dir_like || many(found.len()) || into_existing_dir();
+                    for rel in found {
+                        copy_source(
+                            &Source::Root(src.root()),
+                            &rel,
+                            &root,
+                            &dest,
+                            into_dir,
+                            mode,
+                        )?;
                     }
                 }
             }

@@ -59,7 +59,6 @@ impl Builder<'_> {
                 }
             });
         }
-
         if inst.flag("security").is_some_and(|v| v != "sandbox") {
             return Err(step_error(
                 &self.file,
