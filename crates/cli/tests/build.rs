@@ -569,3 +569,26 @@ fn root_links_in_the_context_never_reach_host_files() {
     );
     assert_clean(&b);
 }
+
+#[test]
+fn root_heredoc_scripts_with_their_own_interpreter_and_exec_form_run() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN <<EOF\n#!/bin/cat\nprinted-by-$((1+1))-cat\nEOF\nRUN [\"/bin/sh\", \"-c\", \"echo exec-form-$((2+2)) > /exec\"]\n",
+    );
+    let out = build(&b, c, &["-t", "scripts"]).ok();
+    // cat printed the script: it ran as a file with its #! line, not through sh.
+    assert!(
+        out.contains("#!/bin/cat\nprinted-by-$((1+1))-cat\n"),
+        "{out}"
+    );
+    assert_eq!(
+        run_out(&b, &["scripts", "sh", "-c", "cat /exec; ls /tmp | wc -l"]),
+        "exec-form-4\n0\n"
+    );
+    assert_clean(&b);
+}

@@ -354,7 +354,20 @@ pub(super) fn shell_script(inst: &Instruction) -> String {
         t.trim_matches(['"', '\'']) == inst.heredocs[0].name
     };
     if only_doc {
-        return inst.heredocs[0].body();
+        let body = inst.heredocs[0].body();
+        if !body.starts_with("#!") {
+            return body;
+        }
+        // A script with its own interpreter (`#!/usr/bin/env python3`) runs as a file, as in
+        // BuildKit: written to a temporary file in the container, run, and removed (so it
+        // leaves nothing in the layer). The delimiter cannot occur in the body.
+        let mut delim = String::from("BERTH_HEREDOC_END");
+        while body.lines().any(|l| l == delim) {
+            delim.push('_');
+        }
+        return format!(
+            "f=$(mktemp) && cat > \"$f\" <<'{delim}' && chmod +x \"$f\" && {{ \"$f\"; r=$?; rm -f \"$f\"; exit $r; }}\n{body}{delim}\n"
+        );
     }
     let mut script = cmd;
     script.push('\n');
@@ -378,5 +391,13 @@ mod tests {
         .unwrap();
         assert_eq!(shell_script(&df.instructions[1]), "echo one\necho two\n");
         assert_eq!(shell_script(&df.instructions[2]), "cat <<A >/x\nhello\nA\n");
+        let df = berth_dockerfile::parse("FROM a\nRUN <<EOF\n#!/bin/cat\nBERTH_HEREDOC_END\nEOF\n")
+            .unwrap();
+        let script = shell_script(&df.instructions[1]);
+        assert!(script.contains("<<'BERTH_HEREDOC_END_'"), "{script}");
+        assert!(
+            script.ends_with("#!/bin/cat\nBERTH_HEREDOC_END\nBERTH_HEREDOC_END_\n"),
+            "{script}"
+        );
     }
 }
