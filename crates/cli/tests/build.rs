@@ -592,3 +592,60 @@ fn root_heredoc_scripts_with_their_own_interpreter_and_exec_form_run() {
     );
     assert_clean(&b);
 }
+
+#[test]
+fn root_system_df_counts_containers_volumes_and_build_cache() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM busybox\nRUN head -c 300000 /dev/zero > /zeros\n",
+    );
+    build(&b, ctx.path(), &["-t", "df-built"]).ok();
+    b.run(&["rmi", "df-built"]).ok();
+    b.run(&["volume", "create", "data"]).ok();
+    b.run(&[
+        "run",
+        "--name",
+        "writer",
+        "--network",
+        "none",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 200000 /dev/zero > /data/z; head -c 100000 /dev/zero > /z",
+    ])
+    .ok();
+    let row = |df: &str, kind: &str| -> Vec<String> {
+        let line = df
+            .lines()
+            .find(|l| l.starts_with(kind))
+            .unwrap_or_else(|| panic!("{kind}: {df}"));
+        line[kind.len()..]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let df = b.run(&["system", "df"]).ok();
+    assert_eq!(row(&df, "Containers")[..2], ["1", "0"], "{df}");
+    assert!(
+        row(&df, "Containers")[2].starts_with("10"),
+        "the container's own 100 kB: {df}"
+    );
+    assert_eq!(row(&df, "Local Volumes")[..2], ["1", "1"], "{df}");
+    assert!(row(&df, "Local Volumes")[2].starts_with("20"), "{df}");
+    let cache = row(&df, "Build Cache");
+    assert_eq!(cache[0], "1", "{df}");
+    assert!(
+        cache[2].starts_with("30"),
+        "the RUN layer only the cache keeps: {df}"
+    );
+    b.run(&["rm", "writer"]).ok();
+    b.run(&["builder", "prune", "-f"]).ok();
+    let df = b.run(&["system", "df"]).ok();
+    assert_eq!(row(&df, "Containers")[..3], ["0", "0", "0B"], "{df}");
+    assert_eq!(row(&df, "Build Cache")[..3], ["0", "0", "0B"], "{df}");
+}

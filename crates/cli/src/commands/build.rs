@@ -183,7 +183,7 @@ pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
     // Cache mounts (`RUN --mount=type=cache`) go too, as with Docker.
     let mounts = root.join("build-cache-mounts");
     if mounts.exists() {
-        freed += dir_size(&mounts);
+        freed += crate::output::dir_size(&mounts);
         berth_image::store::remove_tree(&mounts)
             .with_context(|| format!("remove {}", mounts.display()))?;
     }
@@ -279,18 +279,6 @@ impl Drop for Input {
             let _ = berth_image::store::remove_tree(s);
         }
     }
-}
-
-fn dir_size(p: &Path) -> u64 {
-    let Ok(m) = std::fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !m.is_dir() {
-        return m.len();
-    }
-    std::fs::read_dir(p)
-        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
 }
 
 fn check_only(a: BuildArgs) -> Result<u8> {

@@ -679,26 +679,83 @@ pub struct DfArgs {
 pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
     let store = open_store(root)?;
     let images = store.list_images()?;
-    let mut layers = BTreeSet::new();
+    let rt = berth_runtime::Runtime::open(root).map_err(|e| anyhow!("{e}"))?;
+    let containers = rt.list().map_err(|e| anyhow!("{e}"))?;
+    let used: BTreeSet<String> = containers.iter().map(|c| c.image_id.clone()).collect();
+    let layer_size = |c: &berth_image::Digest| store.layer_info(c).map(|i| i.size).unwrap_or(0);
+    // Images: every layer counted once; reclaimable is what no container's image holds.
+    let mut all_layers = BTreeSet::new();
+    let mut used_layers = BTreeSet::new();
     for i in &images {
-        layers.extend(i.chain_ids());
+        all_layers.extend(i.chain_ids());
+        if used.contains(&i.id().to_string()) {
+            used_layers.extend(i.chain_ids());
+        }
     }
-    let total: u64 = layers
-        .iter()
-        .map(|c| store.layer_info(c).map(|i| i.size).unwrap_or(0))
-        .sum();
-    let used = images_in_use(root)?;
+    let total: u64 = all_layers.iter().map(layer_size).sum();
+    let image_reclaim: u64 = all_layers.difference(&used_layers).map(layer_size).sum();
     let active = images
         .iter()
         .filter(|i| used.contains(&i.id().to_string()))
         .count();
-    let reclaim_pct = if total == 0 { 0 } else { 100 };
+    // Containers: their own changes (upper dirs); a stopped one's are reclaimable.
+    let upper = |id: &str| {
+        crate::output::dir_size(
+            &berth_runtime::rootfs::RootfsPaths::of(&rt.containers().dir(id)).upper,
+        )
+    };
+    let running = containers
+        .iter()
+        .filter(|c| c.state.status == "running")
+        .count();
+    let (mut c_size, mut c_reclaim) = (0, 0);
+    for c in &containers {
+        let n = upper(&c.id);
+        c_size += n;
+        if c.state.status != "running" {
+            c_reclaim += n;
+        }
+    }
+    // Volumes: a volume no container mounts is reclaimable.
+    let volumes = rt.volumes().map_err(|e| anyhow!("{e}"))?;
+    let vol_list = volumes.list().map_err(|e| anyhow!("{e}"))?;
+    let vols_used: BTreeSet<String> = rt.volumes_in_use().into_iter().collect();
+    let (mut v_size, mut v_reclaim, mut v_active) = (0, 0, 0);
+    for v in &vol_list {
+        let n = volumes.size(&v.name);
+        v_size += n;
+        if vols_used.contains(&v.name) {
+            v_active += 1;
+        } else {
+            v_reclaim += n;
+        }
+    }
+    // Build cache: the layers only cache entries keep.
+    let cache = store.read_build_cache();
+    let mut cache_layers = BTreeSet::new();
+    for m in cache.entries.values() {
+        if let Ok(img) = store.unregistered_image(m) {
+            cache_layers.extend(img.chain_ids());
+        }
+    }
+    let cache_size: u64 = cache_layers.difference(&all_layers).map(layer_size).sum();
+    // Docker's form: "1.2GB (75%)", or just "0B" when there is nothing.
+    let reclaim = |part: u64, whole: u64| {
+        if whole == 0 {
+            human_size(part)
+        } else {
+            format!("{} ({}%)", human_size(part), part * 100 / whole)
+        }
+    };
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": active.to_string(),
-               "Size": human_size(total), "Reclaimable": format!("{} ({reclaim_pct}%)", human_size(total))}),
-        json!({"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
-        json!({"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
-        json!({"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+               "Size": human_size(total), "Reclaimable": reclaim(image_reclaim, total)}),
+        json!({"Type": "Containers", "TotalCount": containers.len().to_string(), "Active": running.to_string(),
+               "Size": human_size(c_size), "Reclaimable": reclaim(c_reclaim, c_size)}),
+        json!({"Type": "Local Volumes", "TotalCount": vol_list.len().to_string(), "Active": v_active.to_string(),
+               "Size": human_size(v_size), "Reclaimable": reclaim(v_reclaim, v_size)}),
+        json!({"Type": "Build Cache", "TotalCount": cache.entries.len().to_string(), "Active": "0",
+               "Size": human_size(cache_size), "Reclaimable": human_size(cache_size)}),
     ];
     if a.verbose {
         println!("Images space usage:\n");
