@@ -145,6 +145,19 @@ pub fn pretty_json(v: &serde_json::Value) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
+/// Bytes in a file or directory tree (links not followed).
+pub fn dir_size(p: &std::path::Path) -> u64 {
+    let Ok(m) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !m.is_dir() {
+        return m.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,17 +192,4 @@ mod tests {
             "REPOSITORY   TAG       IMAGE ID\nbusybox      latest    0123456789ab\n"
         );
     }
-}
-
-/// Bytes in a file or directory tree (links not followed).
-pub fn dir_size(p: &std::path::Path) -> u64 {
-    let Ok(m) = std::fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !m.is_dir() {
-        return m.len();
-    }
-    std::fs::read_dir(p)
-        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
 }

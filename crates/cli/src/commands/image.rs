@@ -740,12 +740,9 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
     }
     let cache_size: u64 = cache_layers.difference(&all_layers).map(layer_size).sum();
     // Docker's form: "1.2GB (75%)", or just "0B" when there is nothing.
-    let reclaim = |part: u64, whole: u64| {
-        if whole == 0 {
-            human_size(part)
-        } else {
-            format!("{} ({}%)", human_size(part), part * 100 / whole)
-        }
+    let reclaim = |part: u64, whole: u64| match (part * 100).checked_div(whole) {
+        None => human_size(part),
+        Some(pct) => format!("{} ({pct}%)", human_size(part)),
     };
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": active.to_string(),
