@@ -306,22 +306,7 @@ fn excluded_by(excludes: &[String], path: &str) -> bool {
         && berth_dockerfile::DockerIgnore::from_patterns(excludes).is_ok_and(|m| m.excluded(path))
 }
 
-/// Whether ADD unpacks this file: a tar archive, plain or compressed (gzip, zstd).
+/// Whether ADD unpacks this file: a tar archive, plain or compressed.
 fn is_archive(p: &Path) -> bool {
-    use std::io::Read;
-    let Ok(f) = std::fs::File::open(p) else {
-        return false;
-    };
-    let Ok((mut r, _)) = berth_image::layer::decompressed(f, "archive") else {
-        return false;
-    };
-    let mut head = [0u8; 512];
-    let mut n = 0;
-    while n < head.len() {
-        match r.read(&mut head[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    n == 512 && &head[257..262] == b"ustar"
+    std::fs::File::open(p).is_ok_and(berth_image::layer::is_tar)
 }

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use berth_dockerfile::check::{check, Finding, Severity};
-use berth_dockerfile::dockerignore::{ignore_file_candidates, DockerIgnore};
 use clap::Args;
 
 #[derive(Args)]
@@ -247,14 +246,7 @@ impl Input {
             return Ok(input);
         }
         // `build -`: a tar (plain or compressed) is the context; anything else the Dockerfile.
-        let is_tar = berth_image::layer::decompressed(&data[..], "stdin")
-            .ok()
-            .and_then(|(mut r, _)| {
-                let mut head = [0u8; 512];
-                std::io::Read::read_exact(&mut r, &mut head).ok()?;
-                Some(&head[257..262] == b"ustar")
-            })
-            .unwrap_or(false);
+        let is_tar = berth_image::layer::is_tar(&data[..]);
         input.context = stdin_dir.clone();
         if is_tar {
             let (r, _) = berth_image::layer::decompressed(&data[..], "context on standard input")?;
@@ -358,21 +350,11 @@ fn check_only(a: BuildArgs) -> Result<u8> {
     Ok(if errors > 0 { 1 } else { 0 })
 }
 
-/// Reads the ignore file that applies (`NAME.dockerignore` beside the Dockerfile, else
-/// `.dockerignore` in the context) and returns its first error.
+/// The first error of the ignore file that applies (`NAME.dockerignore` beside the Dockerfile,
+/// else `.dockerignore` in the context), read as the builder reads it.
 fn check_ignore_file(context: &Path, dockerfile: &Path) -> Option<String> {
-    let name = dockerfile.file_name()?.to_str()?;
-    for cand in ignore_file_candidates(name) {
-        let path = if cand == ".dockerignore" {
-            context.join(&cand)
-        } else {
-            dockerfile.with_file_name(&cand)
-        };
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            return DockerIgnore::parse(&text, &path.display().to_string())
-                .err()
-                .map(|e| e.to_string());
-        }
+    match berth_build::context::BuildContext::open(context, dockerfile) {
+        Err(e @ berth_build::Error::Parse { .. }) => Some(e.to_string()),
+        _ => None,
     }
-    None
 }

@@ -43,6 +43,16 @@ pub fn sniff(head: &[u8]) -> Option<Compression> {
     }
 }
 
+/// Whether `reader` holds a tar archive, plain or compressed (gzip, zstd): its first header
+/// carries the `ustar` magic (what ADD unpacks and `build -` takes as a context).
+pub fn is_tar<R: Read>(reader: R) -> bool {
+    let Ok((mut r, _)) = decompressed(reader, "archive") else {
+        return false;
+    };
+    let mut head = [0u8; 512];
+    r.read_exact(&mut head).is_ok() && &head[257..262] == b"ustar"
+}
+
 /// Wraps `reader` in the decompressor its first bytes call for. `what` names the stream in
 /// errors. bzip2 and xz are recognised and refused with a clear message.
 pub fn decompressed<'a, R: Read + 'a>(

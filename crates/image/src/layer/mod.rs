@@ -5,7 +5,7 @@ pub mod compress;
 pub mod diff;
 
 pub use apply::{apply_layer, ApplyStats, WhiteoutMode};
-pub use compress::{compress, decompressed, sniff, Compression};
+pub use compress::{compress, decompressed, is_tar, sniff, Compression};
 pub use diff::{write_layer_tar, write_layer_tar_excluding, write_path_tar, DiffSource};
 
 #[cfg(test)]
