@@ -238,18 +238,21 @@ impl Input {
         let stdin_dir = scratch.join("stdin");
         std::fs::create_dir_all(&stdin_dir)
             .with_context(|| format!("create {}", stdin_dir.display()))?;
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut data)
-            .context("read standard input")?;
+        // Spooled to disk, not memory: a context can be large.
+        let spool = scratch.join("stdin.data");
+        let mut f =
+            std::fs::File::create(&spool).with_context(|| format!("create {}", spool.display()))?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut f).context("read standard input")?;
+        drop(f);
         if file_from_stdin {
-            std::fs::write(&input.dockerfile, &data)?;
+            std::fs::rename(&spool, &input.dockerfile)?;
             return Ok(input);
         }
         // `build -`: a tar (plain or compressed) is the context; anything else the Dockerfile.
-        let is_tar = berth_image::layer::is_tar(&data[..]);
+        let open = || std::fs::File::open(&spool).context("read standard input");
         input.context = stdin_dir.clone();
-        if is_tar {
-            let (r, _) = berth_image::layer::decompressed(&data[..], "context on standard input")?;
+        if berth_image::layer::is_tar(open()?) {
+            let (r, _) = berth_image::layer::decompressed(open()?, "context on standard input")?;
             berth_image::layer::apply_layer(
                 r,
                 &stdin_dir,
@@ -259,7 +262,7 @@ impl Input {
             input.dockerfile =
                 stdin_dir.join(a.file.clone().unwrap_or_else(|| "Dockerfile".into()));
         } else {
-            std::fs::write(&input.dockerfile, &data)?;
+            std::fs::rename(&spool, &input.dockerfile)?;
         }
         Ok(input)
     }
