@@ -267,6 +267,10 @@ impl Builder<'_> {
                 .as_mut()
                 .and_then(|c| c.on_build.take())
                 .unwrap_or_default();
+            if !triggers.is_empty() {
+                state.image = None;
+                state.key = self.key(&state, "ONBUILD triggers taken");
+            }
             for t in triggers {
                 let parsed = berth_dockerfile::parse(&t).map_err(|e| {
                     step_error(

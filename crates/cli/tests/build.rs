@@ -649,3 +649,39 @@ fn root_system_df_counts_containers_volumes_and_build_cache() {
     assert_eq!(row(&df, "Containers")[..3], ["0", "0", "0B"], "{df}");
     assert_eq!(row(&df, "Build Cache")[..3], ["0", "0", "0B"], "{df}");
 }
+
+#[test]
+fn root_onbuild_triggers_run_once_and_leave_the_image() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nONBUILD RUN echo ran > /triggered\n",
+    );
+    build(&b, c, &["-t", "with-trigger"]).ok();
+    // A Dockerfile that is only FROM: the triggers run, and the new image has none left.
+    write(c, "Dockerfile", "FROM with-trigger\n");
+    build(&b, c, &["-t", "child"]).ok();
+    assert_eq!(run_out(&b, &["child", "cat", "/triggered"]), "ran\n");
+    let cfg = json(&b.run(&["image", "inspect", "child"]).ok())[0]["Config"].clone();
+    assert!(
+        cfg["OnBuild"].is_null() || cfg["OnBuild"] == serde_json::json!([]),
+        "{cfg}"
+    );
+    let parent =
+        json(&b.run(&["image", "inspect", "with-trigger"]).ok())[0]["Config"]["OnBuild"].clone();
+    assert_eq!(parent, serde_json::json!(["RUN echo ran > /triggered"]));
+    // A trigger that changes nothing but scope (ARG) is gone from the child all the same.
+    write(c, "Dockerfile", "FROM busybox\nONBUILD ARG X\n");
+    build(&b, c, &["-t", "arg-trigger"]).ok();
+    write(c, "Dockerfile", "FROM arg-trigger\n");
+    build(&b, c, &["-t", "arg-child"]).ok();
+    let cfg = json(&b.run(&["image", "inspect", "arg-child"]).ok())[0]["Config"].clone();
+    assert!(
+        cfg["OnBuild"].is_null() || cfg["OnBuild"] == serde_json::json!([]),
+        "{cfg}"
+    );
+    assert_clean(&b);
+}
