@@ -79,7 +79,7 @@ echo heredoc >> /app/out
 echo $APP >> /app/out
 EOF
 COPY <<EOF /app/conf
-key=${GREETING}
+key=${GREETING} "quoted" \kept
 EOF
 EXPOSE 80 53/udp
 LABEL team=kiwi
@@ -107,7 +107,7 @@ CMD ["cat", "/app/out"]
     // (A wildcard that matches one file copies it to the destination's name.)
     assert_eq!(
         ls,
-        "a.txt\nb.txt\nconf\nout\nsrc\nx.py\nkey=hi\n1000:1000 640\nnobody\nA\n"
+        "a.txt\nb.txt\nconf\nout\nsrc\nx.py\nkey=hi \"quoted\" \\kept\n1000:1000 640\nnobody\nA\n"
     );
     let cfg = json(&b.run(&["image", "inspect", "app:1"]).ok())[0]["Config"].clone();
     assert_eq!(cfg["WorkingDir"], "/app");

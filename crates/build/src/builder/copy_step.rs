@@ -102,8 +102,15 @@ impl Builder<'_> {
             let dir = tempfile_dir(&self.store)?;
             for h in &inst.heredocs {
                 let body = if h.expand {
-                    self.expand(&s, inst, &h.body())
-                        .unwrap_or_else(|_| h.body())
+                    // Variables expand; quotes and escapes stay as written (BuildKit's raw
+                    // mode for here-documents).
+                    let lex = berth_dockerfile::Lex {
+                        raw_quotes: true,
+                        raw_escapes: true,
+                        ..self.lex
+                    };
+                    lex.process_word(&h.body(), &s.env())
+                        .map_err(|e| bad(&e.to_string()))?
                 } else {
                     h.body()
                 };
