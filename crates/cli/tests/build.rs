@@ -685,3 +685,36 @@ fn root_onbuild_triggers_run_once_and_leave_the_image() {
     );
     assert_clean(&b);
 }
+
+#[test]
+fn root_copy_exclude_leaves_out_matching_files_below_the_source() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    for f in [
+        "docs/a.md",
+        "docs/b.txt",
+        "docs/sub/c.md",
+        "home.txt",
+        "homework.py",
+    ] {
+        write(c, f, f);
+    }
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nCOPY --exclude=*.md docs/ /docs/\nCOPY --exclude=**/*.md docs /all/\nCOPY --exclude=*.txt hom* /mydir/\n",
+    );
+    build(&b, c, &["-t", "excluded"]).ok();
+    let out = run_out(
+        &b,
+        &[
+            "excluded",
+            "sh",
+            "-c",
+            "cd /docs && find . -type f | sort; cd /all && find . -type f | sort; ls /mydir",
+        ],
+    );
+    assert_eq!(out, "./b.txt\n./sub/c.md\n./b.txt\nhomework.py\n");
+    assert_clean(&b);
+}

@@ -144,6 +144,14 @@ impl DockerIgnore {
         self.patterns.is_empty()
     }
 
+    /// These patterns followed by `more` (which win where they match, as later lines do).
+    pub fn extended<S: AsRef<str>>(&self, more: &[S]) -> Result<DockerIgnore, PatternError> {
+        let mut out = self.clone();
+        out.patterns
+            .extend(DockerIgnore::from_patterns(more)?.patterns);
+        Ok(out)
+    }
+
     /// Whether any `!` pattern can bring back a path inside an excluded directory (so a walk
     /// must still look into excluded directories).
     pub fn has_exceptions(&self) -> bool {

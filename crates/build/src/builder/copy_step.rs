@@ -97,7 +97,8 @@ impl Builder<'_> {
         };
         // Heredoc sources (`COPY <<EOF /file`) become files in a private context.
         let mut heredoc_dir = None;
-        let mut heredoc_ctx = None;
+        // A context of this step's own: here-documents, or the context less `--exclude`.
+        let mut step_ctx = None;
         if !inst.heredocs.is_empty() {
             let dir = tempfile_dir(&self.store)?;
             for h in &inst.heredocs {
@@ -124,7 +125,7 @@ impl Builder<'_> {
                         .to_string();
                 }
             }
-            heredoc_ctx = Some(BuildContext {
+            step_ctx = Some(BuildContext {
                 dir: dir.0.clone(),
                 ignore: Default::default(),
             });
@@ -142,16 +143,41 @@ impl Builder<'_> {
                 )));
             }
         }
+        // `--exclude` patterns are relative to each source's directory; they join the
+        // context's ignore rules for this step.
+        if !excludes.is_empty() && from.is_some() {
+            return Err(bad("--exclude with --from is not supported by berth yet"));
+        }
+        if !excludes.is_empty() && step_ctx.is_none() {
+            let mut patterns = Vec::new();
+            for w in &words {
+                let rel = crate::context::clean_relative(w);
+                let base = match rel.find(['*', '?', '[']) {
+                    Some(i) => rel[..i].rsplit_once('/').map(|p| p.0).unwrap_or(""),
+                    None if self.ctx.host_path(&rel).is_dir() => rel.as_str(),
+                    None => rel.rsplit_once('/').map(|p| p.0).unwrap_or(""),
+                };
+                for e in &excludes {
+                    patterns.push(crate::context::join(base, e));
+                }
+            }
+            let ignore = self.ctx.ignore.extended(&patterns).map_err(|e| {
+                bad(&format!(
+                    "--exclude: invalid pattern {:?}: {}",
+                    e.pattern, e.reason
+                ))
+            })?;
+            step_ctx = Some(BuildContext {
+                dir: self.ctx.dir.clone(),
+                ignore,
+            });
+        }
         let mut ctx_sources: Vec<(String, Vec<String>)> = Vec::new();
-        let source_ctx = heredoc_ctx.as_ref().unwrap_or(&self.ctx);
+        let source_ctx = step_ctx.as_ref().unwrap_or(&self.ctx);
         let checksum = match &from {
             None => {
                 for w in &words {
                     let found = source_ctx.sources(w);
-                    let found: Vec<String> = found
-                        .into_iter()
-                        .filter(|p| !excluded_by(&excludes, p))
-                        .collect();
                     if found.is_empty() && !w.contains(['*', '?', '[']) {
                         return Err(bad(&format!("{w:?} not found: no such file or directory in the build context (or excluded by .dockerignore)")));
                     }
@@ -187,7 +213,7 @@ impl Builder<'_> {
         let inst = inst.clone();
         self.cached_or(s, key, move |b, mut s| {
             let _heredocs = heredoc_dir;
-            let source_ctx = heredoc_ctx.as_ref().unwrap_or(&b.ctx);
+            let source_ctx = step_ctx.as_ref().unwrap_or(&b.ctx);
             let bad = |m: &str| step_error(&file, &inst, m);
             let mut scratch = ScratchRoot::mount(&b.store, &s.chain_ids())?;
             let root = scratch.root().to_path_buf();
@@ -306,11 +332,6 @@ fn root_sources(root: &Path, source: &str) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-fn excluded_by(excludes: &[String], path: &str) -> bool {
-    !excludes.is_empty()
-        && berth_dockerfile::DockerIgnore::from_patterns(excludes).is_ok_and(|m| m.excluded(path))
 }
 
 /// Whether ADD unpacks this file: a tar archive, plain or compressed.
