@@ -121,6 +121,15 @@ CMD ["cat", "/app/out"]
     );
     let history = b.run(&["history", "--no-trunc", "app:1"]).ok();
     assert!(history.contains("buildkit.dockerfile.v0"), "{history}");
+    // One line per entry, even for the here-document RUN.
+    let history = b.run(&["history", "app:1"]).ok();
+    assert!(
+        history
+            .lines()
+            .skip(1)
+            .all(|l| l.starts_with("<missing>") || l.as_bytes()[0].is_ascii_hexdigit()),
+        "{history}"
+    );
     assert_clean(&b);
 }
 

@@ -405,7 +405,12 @@ pub fn history(root: &Path, a: HistoryArgs) -> Result<u8> {
         } else {
             layer_sizes.next().unwrap_or(0)
         };
-        let created_by = h.created_by.clone().unwrap_or_default();
+        // Tabs and line breaks (a RUN here-document) would break the table's columns.
+        let created_by = h
+            .created_by
+            .clone()
+            .unwrap_or_default()
+            .replace(['\t', '\n'], " ");
         let shown_by = if a.no_trunc || created_by.chars().count() <= 45 {
             created_by.clone()
         } else {
