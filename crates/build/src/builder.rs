@@ -161,6 +161,7 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         line: e.line,
         message: e.message.clone(),
     })?;
+    let lint = lint(&text, &df, &file)?;
     let store = Store::open(rt.root())?;
     remove_abandoned_step_containers(rt);
     // Everything the build stores stays unreferenced until the image is registered.
@@ -186,7 +187,47 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         step: 0,
         total: 0,
     };
-    b.run(&df.instructions)
+    let img = b.run(&df.instructions)?;
+    if !lint.is_empty() {
+        let n = lint.len();
+        b.say(&format!(
+            " {n} warning{} found:",
+            if n == 1 { "" } else { "s" }
+        ));
+        for l in &lint {
+            b.say(&format!(" - {l}"));
+        }
+    }
+    Ok(img)
+}
+
+/// BuildKit's build checks: warnings to show after the build (`- Rule: message (line N)`),
+/// or the build refused when `# check=error=true` makes them errors.
+fn lint(text: &str, df: &berth_dockerfile::Dockerfile, file: &str) -> Result<Vec<String>> {
+    use berth_dockerfile::check::{check, Severity};
+    let findings: Vec<_> = check(text)
+        .into_iter()
+        // berth's own hint that `--from` names an image, not a stage: normal in a build.
+        .filter(|f| f.rule != "CopyFromStage")
+        .collect();
+    let strict = df.directives.check.as_deref().is_some_and(|c| {
+        c.split(';')
+            .any(|p| p.trim().replace(' ', "") == "error=true")
+    });
+    if strict && !findings.is_empty() {
+        let mut rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+        rules.dedup();
+        return Err(Error::Parse {
+            file: file.to_string(),
+            line: findings[0].line,
+            message: format!("lint violation found for rules: {}", rules.join(", ")),
+        });
+    }
+    Ok(findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| format!("{}: {} (line {})", f.rule, f.message, f.line))
+        .collect())
 }
 
 impl Builder<'_> {

@@ -727,3 +727,27 @@ fn root_copy_exclude_leaves_out_matching_files_below_the_source() {
     assert_eq!(out, "./b.txt\n./sub/c.md\n./b.txt\nhomework.py\n");
     assert_clean(&b);
 }
+
+#[test]
+fn root_build_checks_warn_after_the_build_and_can_be_made_errors() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(c, "Dockerfile", "FROM busybox as base\nMAINTAINER me\n");
+    let out = build(&b, c, &["-t", "linted"]).ok();
+    assert!(
+        out.ends_with(" 2 warnings found:\n - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)\n - MaintainerDeprecated: MAINTAINER instruction is deprecated in favor of using label (line 2)\n"),
+        "{out}"
+    );
+    write(
+        c,
+        "Dockerfile",
+        "# check=skip=FromAsCasing;error=true\nFROM busybox as base\nMAINTAINER me\n",
+    );
+    let err = build(&b, c, &["-t", "strict"]).fails();
+    assert_eq!(
+        err,
+        "Error: Dockerfile:3: lint violation found for rules: MaintainerDeprecated\n"
+    );
+    assert!(b.run(&["image", "inspect", "strict"]).code != 0);
+}
