@@ -63,6 +63,27 @@ pub struct BuildArgs {
     context: PathBuf,
 }
 
+/// Moves this process into a mount namespace of its own whose mounts do not propagate back to
+/// the host's (slave): the scratch roots and RUN root filesystems a build mounts then vanish
+/// with the process, even when it is killed; containers it starts are created from this
+/// namespace and see them. Done first, while the process has one thread. Without the
+/// privilege the build still works, with its mounts in the host's namespace (removed by the
+/// next berth command if the build is killed).
+fn private_mounts() {
+    // SAFETY: plain syscalls with constant arguments and a NUL-terminated path.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) == 0 {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_SLAVE,
+                std::ptr::null(),
+            );
+        }
+    }
+}
+
 /// What the builder asks of the command line: base images (pulled as `run` pulls them) and
 /// somewhere to print.
 struct CliHost<'a> {
@@ -97,6 +118,7 @@ pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
     if a.check {
         return check_only(a);
     }
+    private_mounts();
     if let Some(p) = &a.progress {
         if !matches!(p.as_str(), "auto" | "plain" | "tty" | "quiet" | "rawjson") {
             bail!("invalid argument {p:?} for \"--progress\" flag: expected auto, plain, tty, quiet or rawjson");
