@@ -86,6 +86,14 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 
+/// Where a step runs: the global ARG values, the stages, those built so far, and its own.
+struct Scope<'s> {
+    meta: &'s [(String, String)],
+    stages: &'s Stages,
+    done: &'s BTreeMap<usize, State>,
+    stage: usize,
+}
+
 /// One stage's state between steps: the image so far and what only the build knows.
 #[derive(Clone)]
 struct State {
@@ -128,6 +136,14 @@ impl State {
             .as_ref()
             .and_then(|c| c.shell.clone())
             .unwrap_or_else(|| DEFAULT_SHELL.iter().map(|s| s.to_string()).collect())
+    }
+    /// The working directory (`/` until WORKDIR sets one).
+    fn workdir(&self) -> String {
+        self.config
+            .config
+            .as_ref()
+            .and_then(|c| c.working_dir.clone())
+            .unwrap_or_else(|| "/".into())
     }
     fn chain_ids(&self) -> Vec<Digest> {
         berth_image::layers::chain_ids(&self.config.rootfs.diff_ids)
@@ -301,6 +317,12 @@ impl Builder<'_> {
                 state.image = None;
                 state.key = self.key(&state, "default PATH");
             }
+            let scope = Scope {
+                meta: &meta,
+                stages: &stages,
+                done: &done,
+                stage: i,
+            };
             // The base image's ONBUILD triggers run first, then are dropped.
             let triggers = state
                 .config
@@ -325,7 +347,7 @@ impl Builder<'_> {
                         "# Executing ONBUILD trigger: {}",
                         inst.original.trim()
                     ));
-                    state = self.step(state, &inst, &meta, &stages, &done, i)?;
+                    state = self.step(state, &inst, &scope)?;
                 }
             }
             for inst in &st.body {
@@ -336,7 +358,7 @@ impl Builder<'_> {
                     self.total,
                     inst.original.trim()
                 ));
-                state = self.step(state, inst, &meta, &stages, &done, i)?;
+                state = self.step(state, inst, &scope)?;
                 if let Some(img) = &state.image {
                     self.say(&format!(" ---> {}", short(img.id())));
                 }
@@ -492,6 +514,19 @@ impl Builder<'_> {
         });
     }
 
+    /// A finished upper dir (of a scratch root or a RUN container) as the state's next layer.
+    fn add_upper_layer(&self, s: &mut State, upper: &std::path::Path) -> Result<()> {
+        let parent = s.chain_ids().last().cloned();
+        let (d, size) = berth_image::commit::layer_from_finished_upper(
+            &self.store,
+            parent.as_ref(),
+            upper,
+            &[],
+        )?;
+        Self::add_layer(s, d, size);
+        Ok(())
+    }
+
     fn add_layer(s: &mut State, diff_id: Digest, size: u64) {
         s.config.rootfs.diff_ids.push(diff_id.clone());
         s.layers.push(Descriptor::new(
@@ -532,36 +567,19 @@ impl Builder<'_> {
     }
 
     /// Carries out one instruction of stage `stage`; every error names its line.
-    fn step(
-        &mut self,
-        s: State,
-        inst: &Instruction,
-        meta: &[(String, String)],
-        stages: &Stages,
-        done: &BTreeMap<usize, State>,
-        stage: usize,
-    ) -> Result<State> {
-        self.step_inner(s, inst, meta, stages, done, stage)
-            .map_err(|e| match e {
-                Error::Parse { .. } | Error::Step { .. } | Error::RunFailed { .. } => e,
-                other => step_error(&self.file, inst, &other.to_string()),
-            })
+    fn step(&mut self, s: State, inst: &Instruction, sc: &Scope) -> Result<State> {
+        self.step_inner(s, inst, sc).map_err(|e| match e {
+            Error::Parse { .. } | Error::Step { .. } | Error::RunFailed { .. } => e,
+            other => step_error(&self.file, inst, &other.to_string()),
+        })
     }
 
-    fn step_inner(
-        &mut self,
-        mut s: State,
-        inst: &Instruction,
-        meta: &[(String, String)],
-        stages: &Stages,
-        done: &BTreeMap<usize, State>,
-        stage: usize,
-    ) -> Result<State> {
+    fn step_inner(&mut self, mut s: State, inst: &Instruction, sc: &Scope) -> Result<State> {
         let text = inst.original.trim().to_string();
         let kw = inst.keyword.as_str();
         match kw {
-            "run" => self.run_step(s, inst, stages, done, stage, meta),
-            "copy" | "add" => self.copy_step(s, inst, stages, done, stage, meta),
+            "run" => self.run_step(s, inst, sc),
+            "copy" | "add" => self.copy_step(s, inst, sc),
             "arg" => {
                 self.check_flags(inst, &[])?;
                 let mut desc = String::new();
@@ -575,7 +593,8 @@ impl Builder<'_> {
                     let value = match given {
                         Some((_, v)) => v.clone().or(default),
                         None => default.or_else(|| {
-                            meta.iter()
+                            sc.meta
+                                .iter()
                                 .rev()
                                 .find(|(k, _)| *k == name)
                                 .map(|(_, v)| v.clone())
@@ -605,12 +624,7 @@ impl Builder<'_> {
                         "WORKDIR requires exactly one argument",
                     ));
                 }
-                let base = s
-                    .config
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.working_dir.clone())
-                    .unwrap_or_else(|| "/".into());
+                let base = s.workdir();
                 let dir = clean_abs(&if dir.starts_with('/') {
                     dir
                 } else {
@@ -628,14 +642,7 @@ impl Builder<'_> {
                         .next()
                         .is_some();
                     if changed {
-                        let parent = s.chain_ids().last().cloned();
-                        let (d, size) = berth_image::commit::layer_from_finished_upper(
-                            &b.store,
-                            parent.as_ref(),
-                            &upper,
-                            &[],
-                        )?;
-                        Self::add_layer(&mut s, d, size);
+                        b.add_upper_layer(&mut s, &upper)?;
                     }
                     Self::history(&mut s, format!("WORKDIR {dir}"), !changed);
                     Ok(s)
@@ -655,26 +662,22 @@ impl Builder<'_> {
     }
 
     /// The state a `--from` names: an earlier stage, or an image (pulled if missing).
-    fn source_state(
-        &self,
-        from: &str,
-        inst: &Instruction,
-        stages: &Stages,
-        done: &BTreeMap<usize, State>,
-        stage: usize,
-        meta: &[(String, String)],
-    ) -> Result<State> {
+    fn source_state(&self, from: &str, inst: &Instruction, sc: &Scope) -> Result<State> {
         let bad = |m: &str| step_error(&self.file, inst, m);
         let f = self
             .lex
-            .process_word(from, &meta.to_vec())
+            .process_word(from, &sc.meta.to_vec())
             .map_err(|e| bad(&e.to_string()))?;
-        match stages.find_before(&f, stage) {
-            Some(i) => done.get(&i).cloned().ok_or_else(|| bad("stage not built")),
-            None if stages.find(&f).is_some() => Err(bad(&format!(
+        match sc.stages.find_before(&f, sc.stage) {
+            Some(i) => sc
+                .done
+                .get(&i)
+                .cloned()
+                .ok_or_else(|| bad("stage not built")),
+            None if sc.stages.find(&f).is_some() => Err(bad(&format!(
                 "from={f}: a stage can only use stages defined before it"
             ))),
-            None => self.base_state(&f, inst, meta),
+            None => self.base_state(&f, inst, sc.meta),
         }
     }
 }

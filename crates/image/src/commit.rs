@@ -40,11 +40,7 @@ pub fn layer_from_upper(
     upper: &Path,
     exclude: &[std::path::PathBuf],
 ) -> Result<(Digest, u64)> {
-    let mut w = store.blob_writer()?;
-    let w_path = w.path().to_path_buf();
-    w = write_layer_tar_excluding(upper, DiffSource::OverlayUpper, w, exclude)?;
-    w.flush().ctx("write", w_path)?;
-    let (diff_id, size) = w.commit(None)?;
+    let (diff_id, size) = store_upper_tar(store, upper, exclude)?;
     store.ensure_layer(parent, &diff_id, &diff_id)?;
     Ok((diff_id, size))
 }
@@ -58,13 +54,22 @@ pub fn layer_from_finished_upper(
     upper: &Path,
     exclude: &[std::path::PathBuf],
 ) -> Result<(Digest, u64)> {
+    let (diff_id, size) = store_upper_tar(store, upper, exclude)?;
+    store.adopt_upper_as_layer(parent, &diff_id, upper, exclude)?;
+    Ok((diff_id, size))
+}
+
+/// The layer tar of an upper dir (less `exclude`) as a blob: its diff id and size.
+fn store_upper_tar(
+    store: &Store,
+    upper: &Path,
+    exclude: &[std::path::PathBuf],
+) -> Result<(Digest, u64)> {
     let mut w = store.blob_writer()?;
     let w_path = w.path().to_path_buf();
     w = write_layer_tar_excluding(upper, DiffSource::OverlayUpper, w, exclude)?;
     w.flush().ctx("write", w_path)?;
-    let (diff_id, size) = w.commit(None)?;
-    store.adopt_upper_as_layer(parent, &diff_id, upper, exclude)?;
-    Ok((diff_id, size))
+    w.commit(None)
 }
 
 /// Stores the changes in `upper` as a new layer on top of `base` and registers the image.

@@ -1,29 +1,20 @@
 //! COPY and ADD: sources from the context, an earlier stage or an image, written into a
 //! scratch mount of the stage's layers; the upper dir becomes the step's layer.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use berth_dockerfile::Instruction;
 
-use super::{clean_abs, tempfile_dir, Builder, State};
+use super::{clean_abs, tempfile_dir, Builder, Scope, State};
 use crate::context::BuildContext;
 use crate::copy::{copy_source, make_dir, CopyMode, Source};
 use crate::error::{IoContext, Result};
 use crate::scratch::ScratchRoot;
-use crate::stages::{step_error, Stages};
+use crate::stages::step_error;
 
 impl Builder<'_> {
     /// COPY and ADD.
-    pub(super) fn copy_step(
-        &mut self,
-        s: State,
-        inst: &Instruction,
-        stages: &Stages,
-        done: &BTreeMap<usize, State>,
-        stage: usize,
-        meta: &[(String, String)],
-    ) -> Result<State> {
+    pub(super) fn copy_step(&mut self, s: State, inst: &Instruction, sc: &Scope) -> Result<State> {
         let is_add = inst.keyword == "add";
         let allowed: &[&str] = if is_add {
             &[
@@ -58,12 +49,7 @@ impl Builder<'_> {
             words.push(self.expand(&s, inst, a)?);
         }
         let dest_word = words.pop().unwrap_or_default();
-        let workdir = s
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.working_dir.clone())
-            .unwrap_or_else(|| "/".into());
+        let workdir = s.workdir();
         let dir_like = dest_word.ends_with('/') || dest_word == "." || dest_word.ends_with("/.");
         let dest = if dest_word.starts_with('/') {
             dest_word.clone()
@@ -134,7 +120,7 @@ impl Builder<'_> {
         // Where the sources come from: the context, an earlier stage or an image.
         let from = match inst.flag("from") {
             None => None,
-            Some(f) => Some(self.source_state(f, inst, stages, done, stage, meta)?),
+            Some(f) => Some(self.source_state(f, inst, sc)?),
         };
         for w in &words {
             if w.starts_with("http://") || w.starts_with("https://") || w.starts_with("git@") {
@@ -291,14 +277,7 @@ impl Builder<'_> {
                 }
             }
             let upper = scratch.changes()?.to_path_buf();
-            let parent = s.chain_ids().last().cloned();
-            let (d, size) = berth_image::commit::layer_from_finished_upper(
-                &b.store,
-                parent.as_ref(),
-                &upper,
-                &[],
-            )?;
-            Self::add_layer(&mut s, d, size);
+            b.add_upper_layer(&mut s, &upper)?;
             Self::history(&mut s, created_by, false);
             Ok(s)
         })

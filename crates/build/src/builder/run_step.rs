@@ -9,31 +9,20 @@ use berth_runtime::lifecycle::Attach;
 use berth_runtime::volumes::MountSpec;
 use berth_runtime::{RunOptions, Runtime};
 
-use super::{clean_abs, short, tempfile_dir, Builder, State, TempDir, BUILD_LABEL, PROXY_ARGS};
+use super::{
+    clean_abs, short, tempfile_dir, Builder, Scope, State, TempDir, BUILD_LABEL, PROXY_ARGS,
+};
 use crate::copy::{copy_source, CopyMode, Source};
 use crate::error::{Error, IoContext, Result};
 use crate::run_mounts::{self, RunMount};
 use crate::scratch::ScratchRoot;
-use crate::stages::{step_error, Stages};
+use crate::stages::step_error;
 
 impl Builder<'_> {
     /// RUN: the command in a container of the current state; its changes are the new layer.
-    pub(super) fn run_step(
-        &mut self,
-        s: State,
-        inst: &Instruction,
-        stages: &Stages,
-        done: &BTreeMap<usize, State>,
-        stage: usize,
-        meta: &[(String, String)],
-    ) -> Result<State> {
+    pub(super) fn run_step(&mut self, s: State, inst: &Instruction, sc: &Scope) -> Result<State> {
         self.check_flags(inst, &["network", "mount", "security"])?;
-        let workdir = s
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.working_dir.clone())
-            .unwrap_or_else(|| "/".into());
+        let workdir = s.workdir();
         let mut mounts = Vec::new();
         for v in inst.flag_values("mount") {
             let v = self.expand(&s, inst, v)?;
@@ -52,7 +41,7 @@ impl Builder<'_> {
             mount_key.push_str(&match m.get("from") {
                 None => self.ctx.checksum(&[source])?,
                 Some(f) => {
-                    let st = self.source_state(f, inst, stages, done, stage, meta)?;
+                    let st = self.source_state(f, inst, sc)?;
                     let k = format!("{}:{source}", st.key);
                     sources.insert(f.to_string(), st);
                     k
