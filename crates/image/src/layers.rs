@@ -28,13 +28,18 @@ pub struct LayerInfo {
 pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
     let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
     for d in diff_ids {
-        let next = match out.last() {
-            None => d.clone(),
-            Some(parent) => Digest::of(format!("{parent} {d}").as_bytes()),
-        };
+        let next = chain_id(out.last(), d);
         out.push(next);
     }
     out
+}
+
+/// The chain id of the layer `diff_id` on top of the chain `parent`.
+pub fn chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
+    match parent {
+        None => diff_id.clone(),
+        Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
+    }
 }
 
 /// Cache entry name for a compressed form of an uncompressed layer blob.
@@ -108,10 +113,7 @@ impl Store {
         blob: &Digest,
         diff_id: &Digest,
     ) -> Result<LayerInfo> {
-        let chain_id = match parent {
-            None => diff_id.clone(),
-            Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
-        };
+        let chain_id = chain_id(parent, diff_id);
         if self.has_layer(&chain_id) {
             return self.layer_info(&chain_id);
         }
@@ -168,10 +170,7 @@ impl Store {
                 return Err(e);
             }
         };
-        let chain_id = match parent {
-            None => diff_id.clone(),
-            Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
-        };
+        let chain_id = chain_id(parent, &diff_id);
         if self.has_layer(&chain_id) {
             let _ = remove_tree(&tmp);
             return Ok((self.layer_info(&chain_id)?, blob_len));
@@ -222,10 +221,7 @@ impl Store {
         upper: &Path,
         exclude: &[PathBuf],
     ) -> Result<LayerInfo> {
-        let chain_id = match parent {
-            None => diff_id.clone(),
-            Some(p) => Digest::of(format!("{p} {diff_id}").as_bytes()),
-        };
+        let chain_id = chain_id(parent, diff_id);
         if self.has_layer(&chain_id) {
             return self.layer_info(&chain_id);
         }
