@@ -62,6 +62,13 @@ pub trait BuildHost {
     ) -> std::result::Result<Image, String>;
     /// A line of build output.
     fn say(&self, line: &str);
+    /// `ADD <url>`: the body of `GET url` written to the file `dest`; the server's
+    /// Last-Modified as Unix seconds, if it sent one.
+    fn download(
+        &self,
+        url: &str,
+        dest: &std::path::Path,
+    ) -> std::result::Result<Option<i64>, String>;
 }
 
 /// ARGs every build knows without a declaration; they reach RUN but not the cache key or the

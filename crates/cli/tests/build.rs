@@ -751,3 +751,97 @@ fn root_build_checks_warn_after_the_build_and_can_be_made_errors() {
     );
     assert!(b.run(&["image", "inspect", "strict"]).code != 0);
 }
+
+/// An HTTP server on 127.0.0.1 serving `files` (path → body) with a fixed Last-Modified,
+/// 404 for anything else; it answers until the test ends.
+fn http_server(files: Vec<(&'static str, Vec<u8>)>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten().take(50) {
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            r.read_line(&mut first).unwrap_or(0);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut w = conn;
+            match files.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => {
+                    let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = w.write_all(body);
+                }
+                None => {
+                    let _ = write!(
+                        w,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn root_add_downloads_urls_without_unpacking_them() {
+    use sha2::Digest;
+    let b = busybox();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"not unpacked").unwrap();
+    let gz = gz.finish().unwrap();
+    let hello = b"hello over http\n".to_vec();
+    let sum = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&hello)));
+    let port = http_server(vec![("/files/hello.txt", hello), ("/files/data.gz", gz)]);
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    write(
+        c,
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD {} /opt/\nADD --checksum={sum} {} /renamed.txt\nADD {} /opt/\n",
+            url("/files/hello.txt"),
+            url("/files/hello.txt"),
+            url("/files/data.gz")
+        ),
+    );
+    build(&b, c, &["-t", "downloaded"]).ok();
+    let out = run_out(
+        &b,
+        &["downloaded", "sh", "-c", "cat /opt/hello.txt /renamed.txt; stat -c '%a %Y' /opt/hello.txt; gzip -dc /opt/data.gz"],
+    );
+    assert_eq!(
+        out,
+        "hello over http\nhello over http\n600 1445412480\nnot unpacked"
+    );
+    // A wrong checksum, a missing file and COPY of a URL: one clear error each.
+    for (df, want) in [
+        (
+            format!(
+                "FROM busybox\nADD --checksum=sha256:{} {} /x\n",
+                "0".repeat(64),
+                url("/files/hello.txt")
+            ),
+            "checksum mismatch",
+        ),
+        (format!("FROM busybox\nADD {} /x\n", url("/nope")), "404"),
+        (
+            format!("FROM busybox\nCOPY {} /x\n", url("/files/hello.txt")),
+            "source can't be a URL for COPY",
+        ),
+    ] {
+        write(c, "Dockerfile", &df);
+        let err = build(&b, c, &[]).fails();
+        assert!(
+            err.starts_with("Error: Dockerfile:2: ") && err.contains(want),
+            "{df}: {err}"
+        );
+    }
+    assert_clean(&b);
+}

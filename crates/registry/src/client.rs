@@ -57,7 +57,7 @@ fn registry_cas(config: &RegistryConfig, registry: &str) -> Vec<Vec<u8>> {
 /// `insecure`: the registry is one where Docker accepts any certificate (loopback or listed
 /// as insecure) and no CA was given for it: HTTPS is still tried first, unverified. With a
 /// CA in certs.d the certificate is always verified against it.
-fn http_client(
+pub(crate) fn http_client(
     config: &RegistryConfig,
     registry: &str,
     insecure: bool,

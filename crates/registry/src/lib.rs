@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod download;
 pub mod error;
 pub mod pull;
 pub mod push;

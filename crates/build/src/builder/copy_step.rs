@@ -30,12 +30,9 @@ impl Builder<'_> {
         };
         self.check_flags(inst, allowed)?;
         let bad = |m: &str| step_error(&self.file, inst, m);
-        if inst.flag("parents").is_some()
-            || inst.flag("checksum").is_some()
-            || inst.flag("keep-git-dir").is_some()
-        {
+        if inst.flag("parents").is_some() || inst.flag("keep-git-dir").is_some() {
             return Err(bad(
-                "--parents, --checksum and --keep-git-dir are not supported by berth yet",
+                "--parents and --keep-git-dir are not supported by berth yet",
             ));
         }
         if inst.args.len() < 2 {
@@ -82,7 +79,7 @@ impl Builder<'_> {
             None => None,
         };
         // Heredoc sources (`COPY <<EOF /file`) become files in a private context.
-        let mut heredoc_dir = None;
+        let mut step_dir = None;
         // A context of this step's own: here-documents, or the context less `--exclude`.
         let mut step_ctx = None;
         if !inst.heredocs.is_empty() {
@@ -115,19 +112,69 @@ impl Builder<'_> {
                 dir: dir.0.clone(),
                 ignore: Default::default(),
             });
-            heredoc_dir = Some(dir);
+            step_dir = Some(dir);
         }
         // Where the sources come from: the context, an earlier stage or an image.
         let from = match inst.flag("from") {
             None => None,
             Some(f) => Some(self.source_state(f, inst, sc)?),
         };
+        // `ADD <url>`: downloaded into the step's own context (never unpacked, mode 0600,
+        // the server's Last-Modified as mtime), so the cache key covers what was fetched.
+        let urls = words.iter().filter(|w| is_url(w)).count();
+        let remote = urls > 0;
         for w in &words {
-            if w.starts_with("http://") || w.starts_with("https://") || w.starts_with("git@") {
+            if w.starts_with("git@") || (is_url(w) && (w.ends_with(".git") || w.contains(".git#")))
+            {
                 return Err(bad(&format!(
-                    "{w}: sources from URLs and git are not supported by berth yet"
+                    "{w}: git sources are not supported by berth yet"
                 )));
             }
+        }
+        if remote && !is_add {
+            return Err(bad("source can't be a URL for COPY (ADD downloads URLs)"));
+        }
+        if remote && (urls != words.len() || step_ctx.is_some()) {
+            return Err(bad(
+                "ADD with both URLs and local sources is not supported by berth yet",
+            ));
+        }
+        if inst.flag("checksum").is_some() && !remote {
+            return Err(bad("--checksum is only for URL sources"));
+        }
+        if remote {
+            let dir = tempfile_dir(&self.store)?;
+            for w in words.iter_mut() {
+                let name = url_file_name(w);
+                let path = dir.0.join(&name);
+                let mtime = self
+                    .host
+                    .download(w, &path)
+                    .map_err(|m| bad(&format!("{w}: {m}")))?;
+                if let Some(want) = inst.flag("checksum") {
+                    let got = berth_image::Digest::of(&std::fs::read(&path).ctx("read", &path)?);
+                    if got.to_string() != want {
+                        return Err(bad(&format!(
+                            "{w}: checksum mismatch: expected {want}, got {got}"
+                        )));
+                    }
+                }
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )
+                .ctx("chmod", &path)?;
+                if let Some(t) = mtime {
+                    let t = filetime::FileTime::from_unix_time(t, 0);
+                    filetime::set_file_times(&path, t, t).ctx("set times", &path)?;
+                }
+                *w = name;
+            }
+            step_ctx = Some(BuildContext {
+                dir: dir.0.clone(),
+                ignore: Default::default(),
+            });
+            step_dir = Some(dir);
         }
         // `--exclude` patterns are relative to each source's directory; they join the
         // context's ignore rules for this step.
@@ -198,7 +245,7 @@ impl Builder<'_> {
         let file = self.file.clone();
         let inst = inst.clone();
         self.cached_or(s, key, move |b, mut s| {
-            let _heredocs = heredoc_dir;
+            let _step_dir = step_dir;
             let source_ctx = step_ctx.as_ref().unwrap_or(&b.ctx);
             let bad = |m: &str| step_error(&file, &inst, m);
             let mut scratch = ScratchRoot::mount(&b.store, &s.chain_ids())?;
@@ -229,7 +276,7 @@ impl Builder<'_> {
                     for (_, found) in &ctx_sources {
                         for rel in found {
                             let host = source_ctx.host_path(rel);
-                            if is_add && host.is_file() && is_archive(&host) {
+                            if is_add && !remote && host.is_file() && is_archive(&host) {
                                 let target = make_dir(&root, &dest, owner)?;
                                 let f = std::fs::File::open(&host).ctx("open", &host)?;
                                 let (r, _) = berth_image::layer::decompressed(f, rel)?;
@@ -316,4 +363,23 @@ fn root_sources(root: &Path, source: &str) -> Vec<String> {
 /// Whether ADD unpacks this file: a tar archive, plain or compressed.
 fn is_archive(p: &Path) -> bool {
     std::fs::File::open(p).is_ok_and(berth_image::layer::is_tar)
+}
+
+fn is_url(w: &str) -> bool {
+    w.starts_with("http://") || w.starts_with("https://")
+}
+
+/// The file name ADD gives a download: the URL path's last segment (`download` if none).
+fn url_file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let after_host = path.split_once("://").map(|p| p.1).unwrap_or(path);
+    match after_host.split_once('/') {
+        Some((_, p)) => p
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+            .unwrap_or("download")
+            .to_string(),
+        None => "download".to_string(),
+    }
 }

@@ -112,6 +112,13 @@ impl berth_build::BuildHost for CliHost<'_> {
     fn say(&self, line: &str) {
         println!("{line}");
     }
+
+    fn download(&self, url: &str, dest: &Path) -> std::result::Result<Option<i64>, String> {
+        let mut f =
+            std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
+        let got = berth_registry::download::download(url, &mut f).map_err(|e| e.to_string())?;
+        Ok(got.last_modified)
+    }
 }
 
 pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
