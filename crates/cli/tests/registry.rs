@@ -50,25 +50,34 @@ impl Registry {
     /// docker-registry with `top` added to its config's top level and `http_extra` under
     /// `http:` (auth, TLS).
     fn start_with(dir: tempfile::TempDir, top: &str, http_extra: &str) -> Registry {
-        let port = free_port();
-        let cfg = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{top}http:\n  addr: 127.0.0.1:{port}\n{http_extra}",
-            dir.path().join("data").display()
-        );
-        std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
+        // Tests run in parallel: another test's registry may take the port this one picked
+        // between the pick and the bind. Then this registry exits while the port answers (the
+        // other one): seen by checking that our child still runs once the port is open.
+        for _ in 0..5 {
+            let port = free_port();
+            let cfg = format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n{top}http:\n  addr: 127.0.0.1:{port}\n{http_extra}",
+                dir.path().join("data").display()
+            );
+            std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
+            let mut child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(dir.path().join("config.yml"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("docker-registry");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "registry did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            if child.try_wait().unwrap().is_none() {
+                return Registry { child, port, dir };
+            }
         }
-        Registry { child, port, dir }
+        panic!("no free port for the registry after 5 tries");
     }
 
     fn host(&self) -> String {
