@@ -78,9 +78,9 @@ impl Builder<'_> {
             ),
             None => None,
         };
-        // Heredoc sources (`COPY <<EOF /file`) become files in a private context.
+        // A context of this step's own (in `step_dir`): here-document sources (`COPY <<EOF
+        // /file`) or downloads as files, or the build context less `--exclude`.
         let mut step_dir = None;
-        // A context of this step's own: here-documents, or the context less `--exclude`.
         let mut step_ctx = None;
         if !inst.heredocs.is_empty() {
             let dir = tempfile_dir(&self.store)?;
