@@ -58,7 +58,7 @@ pub struct BuildArgs {
     /// Always remove intermediate containers (always, as BuildKit)
     #[arg(long, hide = true)]
     force_rm: bool,
-    /// Build context directory
+    /// Build context directory, or - for a context tar or a Dockerfile on standard input
     #[arg(default_value = ".")]
     context: PathBuf,
 }
