@@ -145,6 +145,16 @@ pub fn pretty_json(v: &serde_json::Value) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
+/// Docker's prune prompt: prints `warning` and asks; true only for y/Y/yes.
+pub fn confirm(warning: &str) -> std::io::Result<bool> {
+    use std::io::{BufRead, Write};
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
 /// Bytes in a file or directory tree (links not followed).
 pub fn dir_size(p: &std::path::Path) -> u64 {
     let Ok(m) = std::fs::symlink_metadata(p) else {

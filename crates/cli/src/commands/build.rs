@@ -192,15 +192,8 @@ pub struct BuilderPruneArgs {
 
 /// `builder prune`: forgets the build cache and frees what only it kept.
 pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
-    use std::io::{BufRead, Write};
-    if !a.force {
-        print!("WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            return Ok(0);
-        }
+    if !a.force && !crate::output::confirm("WARNING! This will remove all dangling build cache.")? {
+        return Ok(0);
     }
     if let Ok(rt) = berth_runtime::Runtime::open(root) {
         berth_build::builder::remove_abandoned_step_containers(&rt);

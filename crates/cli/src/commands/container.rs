@@ -1134,15 +1134,8 @@ pub struct PruneArgs {
 }
 
 pub fn prune(root: &Path, a: PruneArgs) -> Result<u8> {
-    if !a.force {
-        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-        use std::io::BufRead;
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            return Ok(0);
-        }
+    if !a.force && !crate::output::confirm("WARNING! This will remove all stopped containers.")? {
+        return Ok(0);
     }
     let rt = open(root)?;
     let removed = rt.prune().map_err(engine_error)?;

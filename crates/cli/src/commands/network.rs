@@ -1,6 +1,5 @@
 //! `berth network create|ls|inspect|rm|connect|disconnect|prune` and `berth port`.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Result};
@@ -267,14 +266,8 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
             Ok(0)
         }
         NetworkCommand::Prune(a) => {
-            if !a.force {
-                print!("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-                std::io::stdout().flush()?;
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                if !matches!(line.trim(), "y" | "Y" | "yes") {
-                    return Ok(0);
-                }
+            if !a.force && !crate::output::confirm("WARNING! This will remove all custom networks not used by at least one container.")? {
+                return Ok(0);
             }
             let removed = rt.networking().prune().map_err(fail)?;
             if !removed.is_empty() {

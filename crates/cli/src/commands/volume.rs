@@ -126,15 +126,8 @@ pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<u8> {
             return Ok(code);
         }
         VolumeCommand::Prune(a) => {
-            if !a.force {
-                print!("WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-                use std::io::{BufRead, Write};
-                std::io::stdout().flush()?;
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                if !matches!(line.trim(), "y" | "Y" | "yes") {
-                    return Ok(0);
-                }
+            if !a.force && !crate::output::confirm("WARNING! This will remove anonymous local volumes not used by at least one container.")? {
+                return Ok(0);
             }
             let used = rt.volumes_in_use();
             let mut freed = 0;
