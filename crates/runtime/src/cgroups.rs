@@ -127,6 +127,35 @@ impl CgroupFs {
         Vec::new()
     }
 
+    /// The file that freezes and thaws the container, and the values that mean each.
+    fn freezer(&self, id: &str) -> (PathBuf, &'static str, &'static str) {
+        match self.version {
+            Version::V1 => (
+                self.dir("freezer", id).join("freezer.state"),
+                "FROZEN",
+                "THAWED",
+            ),
+            Version::V2 => (self.dir("", id).join("cgroup.freeze"), "1", "0"),
+        }
+    }
+
+    /// Whether the container's processes are frozen (paused).
+    pub fn frozen(&self, id: &str) -> bool {
+        let (file, frozen, _) = self.freezer(id);
+        fs::read_to_string(file).is_ok_and(|s| s.trim() == frozen)
+    }
+
+    /// Thaws the container's processes. A frozen process never acts on a signal, not even
+    /// SIGKILL, so stop, kill and rm of a paused container thaw it after signalling (as runc
+    /// does for SIGKILL). A cgroup that is gone is not an error: nothing is frozen there.
+    pub fn thaw(&self, id: &str) -> std::io::Result<()> {
+        let (file, _, thawed) = self.freezer(id);
+        match fs::write(&file, thawed) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    }
+
     /// Whether the kernel's OOM killer killed a process of the container.
     pub fn oom_killed(&self, id: &str) -> bool {
         let n = match self.version {
@@ -232,6 +261,15 @@ mod tests {
             }
         );
         assert!(!cg.oom_killed("other"));
+        write(r.join("freezer/berth/abc/freezer.state"), "FROZEN\n");
+        assert!(cg.frozen("abc"));
+        cg.thaw("abc").unwrap();
+        assert!(!cg.frozen("abc"));
+        assert_eq!(
+            fs::read_to_string(r.join("freezer/berth/abc/freezer.state")).unwrap(),
+            "THAWED"
+        );
+        cg.thaw("gone").unwrap();
     }
 
     #[test]
@@ -268,5 +306,13 @@ mod tests {
         );
         write(r.join("berth/abc/memory.max"), "max\n");
         assert_eq!(cg.usage("abc").memory_limit, None);
+        write(r.join("berth/abc/cgroup.freeze"), "1\n");
+        assert!(cg.frozen("abc"));
+        cg.thaw("abc").unwrap();
+        assert_eq!(
+            fs::read_to_string(r.join("berth/abc/cgroup.freeze")).unwrap(),
+            "0"
+        );
+        assert!(!cg.frozen("abc"));
     }
 }

@@ -20,6 +20,13 @@ impl Runtime {
                 c.id
             )));
         }
+        if c.state.paused {
+            // A process started in a frozen cgroup would hang, frozen, until unpause.
+            return Err(Error::Conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            )));
+        }
         if o.command.is_empty() {
             return Err(Error::NoCommand);
         }

@@ -54,10 +54,20 @@ impl Runtime {
     ) -> Result<berth_image::Image> {
         let c = self.find(key)?;
         let base = self.store.lookup(&c.image_id)?;
+        // Everything that can be refused is checked before the container is paused.
+        let tag = tag
+            .map(berth_image::Reference::parse_tagged_default)
+            .transpose()?;
         let paused_here = pause && c.state.status == "running" && !c.state.paused;
-        if paused_here {
+        let _unpause = if paused_here {
             self.set_paused(&c.id, true)?;
-        }
+            Some(UnpauseOnDrop {
+                rt: self,
+                id: &c.id,
+            })
+        } else {
+            None
+        };
         let mut cfg = base.config.config.clone().unwrap_or_default();
         cfg.env = Some(
             c.config
@@ -88,17 +98,16 @@ impl Runtime {
             comment,
             author,
             created_by: c.config.args.join(" "),
-            tag: tag
-                .map(berth_image::Reference::parse_tagged_default)
-                .transpose()?,
+            tag,
             exclude: runtime_mount_points(&c),
         };
         let upper = RootfsPaths::of(&self.containers.dir(&c.id)).upper;
-        let r = berth_image::commit::commit(&self.store, &base, &upper, &opts);
-        if paused_here {
-            let _ = self.set_paused(&c.id, false);
-        }
-        Ok(r?)
+        Ok(berth_image::commit::commit(
+            &self.store,
+            &base,
+            &upper,
+            &opts,
+        )?)
     }
 
     /// The changes of an exited container as a new layer on top of the layer chain `parent`
@@ -352,4 +361,16 @@ fn runtime_mount_points(c: &ContainerRecord) -> Vec<PathBuf> {
             .any(|l| fs::symlink_metadata(l.join(t)).is_ok())
     });
     targets
+}
+
+/// Unpauses a container that `commit` paused, on every way out of it (errors included).
+struct UnpauseOnDrop<'a> {
+    rt: &'a Runtime,
+    id: &'a str,
+}
+
+impl Drop for UnpauseOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.rt.set_paused(self.id, false);
+    }
 }

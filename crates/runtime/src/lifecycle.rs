@@ -25,7 +25,7 @@ use crate::options::{parse_log_size, security_options, BERTH_INIT};
 pub use crate::options::{parse_restart, parse_ulimit, ExecOptions, RunOptions, INIT_PATH};
 use crate::process::{
     container_stdin, decode_error, encode_error, forward_signals, pipe, relay,
-    release_startup_code, signal_pid, wait_pid,
+    release_startup_code, signal_container, wait_pid,
 };
 pub use crate::process::{parse_signal, pid_alive};
 
@@ -550,6 +550,7 @@ impl Runtime {
         let mut rec = self.containers.load(id).unwrap_or(rec);
         rec.state.status = "exited".into();
         rec.state.pid = 0;
+        rec.state.paused = false;
         rec.state.exit_code = code;
         rec.state.oom_killed = oom;
         rec.state.finished_at = now();
@@ -884,6 +885,7 @@ impl Runtime {
                 && !pid_alive(c.state.monitor_pid)
             {
                 c.state.status = "exited".into();
+                c.state.paused = false;
                 c.state.exit_code = -1;
                 c.state.error =
                     "the container's process ended while nothing was watching it".into();
@@ -910,8 +912,7 @@ impl Runtime {
         if matches!(sig, libc::SIGKILL | libc::SIGTERM | libc::SIGINT) {
             self.request_stop(&c.id);
         }
-        // SAFETY: plain kill(2).
-        signal_pid(c.state.pid, sig);
+        signal_container(&c.id, c.state.pid, sig);
         Ok(())
     }
 
@@ -930,9 +931,9 @@ impl Runtime {
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let sig = parse_signal(&c.config.stop_signal)?;
         self.request_stop(&c.id);
-        signal_pid(c.state.pid, sig);
+        signal_container(&c.id, c.state.pid, sig);
         if !self.wait_exit(&c.id, Duration::from_secs(t)) {
-            signal_pid(c.state.pid, libc::SIGKILL);
+            signal_container(&c.id, c.state.pid, libc::SIGKILL);
             self.wait_exit(&c.id, Duration::from_secs(10));
         }
         Ok(())
@@ -1133,7 +1134,7 @@ impl Runtime {
                 )));
             }
             self.request_stop(&c.id);
-            signal_pid(c.state.pid, libc::SIGKILL);
+            signal_container(&c.id, c.state.pid, libc::SIGKILL);
             self.wait_exit(&c.id, Duration::from_secs(10));
         }
         let dir = self.containers.dir(&c.id);

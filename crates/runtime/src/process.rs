@@ -264,6 +264,17 @@ pub(crate) fn signal_pid(pid: i32, sig: i32) {
     }
 }
 
+/// Signals a container's main process. SIGKILL also thaws the container: a paused
+/// (frozen) process acts on no signal until it is thawed, so a kill, a stop past its timeout
+/// or an `rm -f` of a paused container would otherwise wait forever (as runc, Docker's
+/// default runtime, thaws after SIGKILL). Other signals stay pending until `unpause`.
+pub(crate) fn signal_container(id: &str, pid: i32, sig: i32) {
+    signal_pid(pid, sig);
+    if sig == libc::SIGKILL && pid > 0 {
+        let _ = crate::cgroups::CgroupFs::host().thaw(id);
+    }
+}
+
 /// The stdin a container process gets: a duplicate of ours (`-i`), or a pipe that is already
 /// at end-of-file, as with Docker without `-i`.
 pub(crate) fn container_stdin(ours: bool) -> Result<OwnedFd> {
