@@ -4,6 +4,7 @@
 mod commands;
 mod output;
 mod template;
+mod usage_error;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -221,15 +222,7 @@ enum SystemCommand {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                // Docker exits 125 when its own flags are wrong.
-                _ => 125,
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(e) => return usage_error::report(&e, std::env::args().skip(1).collect()),
     };
     // Listing commands stop quietly when the reader of their output goes away
     // (`berth images | head`), like other Unix tools. Commands that run containers keep

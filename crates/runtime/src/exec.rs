@@ -125,6 +125,7 @@ impl Runtime {
                 env.push(e.clone());
             }
         }
+        let env = crate::spec::terminal_env(&env, o.tty);
         let user = resolve_user(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))?;
         let cwd = o.workdir.clone().unwrap_or_else(|| {
             if c.config.working_dir.is_empty() {

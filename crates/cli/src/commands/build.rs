@@ -53,13 +53,16 @@ pub struct BuildArgs {
     #[arg(long)]
     progress: Option<String>,
     /// Remove intermediate containers after a successful build (always, as BuildKit)
-    #[arg(long, default_value = "true", action = clap::ArgAction::Set, hide = true)]
+    #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set, hide = true,
+          overrides_with = "rm")]
     rm: bool,
     /// Always remove intermediate containers (always, as BuildKit)
-    #[arg(long, hide = true)]
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set, hide = true,
+          overrides_with = "force_rm")]
     force_rm: bool,
     /// Build context directory, or - for a context tar or a Dockerfile on standard input
-    #[arg(default_value = ".")]
     context: PathBuf,
 }
 
@@ -122,6 +125,18 @@ impl berth_build::BuildHost for CliHost<'_> {
 }
 
 pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
+    if a.context.as_os_str() != "-" && !a.context.is_dir() {
+        if a.context.exists() {
+            bail!(
+                "unable to prepare context: context must be a directory: {}",
+                a.context.display()
+            );
+        }
+        bail!(
+            "unable to prepare context: path {:?} not found",
+            a.context.display().to_string()
+        );
+    }
     if a.check {
         return check_only(a);
     }

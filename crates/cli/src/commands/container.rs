@@ -206,7 +206,9 @@ pub struct RunArgs {
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
     /// IMAGE [COMMAND] [ARG...]
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+    /// (Flags come before the image: an unknown flag is an error, never taken for the image;
+    /// everything after the image is the container's command.)
+    #[arg(required = true, trailing_var_arg = true, num_args = 1..)]
     image_and_command: Vec<String>,
 }
 
@@ -1054,7 +1056,7 @@ pub struct ExecArgs {
     #[arg(long)]
     privileged: bool,
     /// CONTAINER COMMAND [ARG...]
-    #[arg(required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(required = true, num_args = 2.., trailing_var_arg = true)]
     container_and_command: Vec<String>,
 }
 
@@ -1162,7 +1164,8 @@ pub struct CommitArgs {
     #[arg(short, long)]
     message: Option<String>,
     /// Pause container during commit
-    #[arg(short, long, default_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(short, long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     pause: bool,
     container: String,
     /// [REPOSITORY[:TAG]]
@@ -1419,7 +1422,8 @@ pub struct AttachArgs {
     #[arg(long)]
     no_stdin: bool,
     /// Proxy all received signals to the process
-    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
     sig_proxy: bool,
     /// Override the key sequence for detaching a container
     #[arg(long, default_value = "ctrl-p,ctrl-q")]

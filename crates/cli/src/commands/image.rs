@@ -371,7 +371,8 @@ pub fn rmi(root: &Path, a: RmiArgs) -> Result<u8> {
 #[derive(Args)]
 pub struct HistoryArgs {
     /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(short = 'H', long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
     human: bool,
     /// Don't truncate output
     #[arg(long)]
