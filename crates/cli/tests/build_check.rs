@@ -95,7 +95,7 @@ fn check_reports_syntax_errors_and_bad_ignore_files() {
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
-            .contains("failed to read Dockerfile /nonexistent-dir/Dockerfile"),
+            .contains("unable to prepare context: path \"/nonexistent-dir\" not found"),
         "{}",
         r.stderr
     );

@@ -187,3 +187,69 @@ fn root_a_terminal_sets_term_unless_the_user_does() {
     assert!(out.contains("T=xterm"), "{out}");
     b.run(&["rm", "-f", "t"]).ok();
 }
+
+#[test]
+fn root_limits_and_platforms_docker_refuses_create_nothing() {
+    let b = busybox();
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let too_many = (cpus + 1).to_string();
+    for (args, want) in [
+        (vec!["run", "--rm", "-m", "1k", "busybox", "true"], "Error: Minimum memory limit allowed is 6MB\n".to_string()),
+        (vec!["run", "-d", "-m", "1k", "busybox", "true"], "Error: Minimum memory limit allowed is 6MB\n".to_string()),
+        (vec!["create", "--cpus", &too_many, "busybox"], format!("Error: Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available\n")),
+        (vec!["run", "--rm", "-m", "64m", "--memory-swap", "32m", "busybox", "true"], "Error: Minimum memoryswap limit should be larger than memory limit, see usage\n".to_string()),
+    ] {
+        let r = b.run(&args);
+        assert_eq!(r.code, 125, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr, want, "{args:?}");
+    }
+    // The image is for this machine: another platform is never run from it, whether the
+    // registry is asked (here one that refuses connections) or not.
+    b.run(&["tag", "busybox", "127.0.0.1:9/busybox"]).ok();
+    let other = if cfg!(target_arch = "x86_64") {
+        "linux/arm64"
+    } else {
+        "linux/amd64"
+    };
+    let err = b
+        .run(&[
+            "run",
+            "--rm",
+            "--platform",
+            other,
+            "127.0.0.1:9/busybox",
+            "true",
+        ])
+        .fails();
+    assert!(
+        err.contains(&format!("does not match the specified platform ({other})")),
+        "{err}"
+    );
+    let err = b
+        .run(&[
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--platform",
+            other,
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(err.contains("was found but its platform (linux/"), "{err}");
+    assert_eq!(b.run(&["ps", "-aq"]).ok(), "");
+    let host = format!(
+        "linux/{}",
+        if cfg!(target_arch = "x86_64") {
+            "amd64"
+        } else {
+            "arm64"
+        }
+    );
+    assert_eq!(
+        b.run(&["run", "--rm", "--platform", &host, "busybox", "echo", "ok"])
+            .ok(),
+        "ok\n"
+    );
+}

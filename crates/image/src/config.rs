@@ -119,6 +119,25 @@ pub struct History {
     pub empty_layer: bool,
 }
 
+impl ImageConfig {
+    /// `os/architecture[/variant]`, as `--platform` names platforms.
+    pub fn platform(&self) -> String {
+        match &self.variant {
+            Some(v) if !v.is_empty() => format!("{}/{}/{v}", self.os, self.architecture),
+            _ => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+
+    /// Whether the image is for `want` (`os/arch[/variant]`; a variant left out matches any).
+    pub fn matches_platform(&self, want: &str) -> bool {
+        let mut parts = want.split('/');
+        let (os, arch, variant) = (parts.next(), parts.next(), parts.next());
+        os == Some(self.os.as_str())
+            && arch == Some(self.architecture.as_str())
+            && variant.is_none_or(|v| self.variant.as_deref() == Some(v))
+    }
+}
+
 /// Docker's GOARCH name for the machine berth runs on.
 pub fn host_architecture() -> &'static str {
     match std::env::consts::ARCH {
@@ -169,6 +188,22 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn platforms_match_as_docker_matches_them() {
+        let c = ImageConfig {
+            os: "linux".into(),
+            architecture: "arm".into(),
+            variant: Some("v7".into()),
+            ..Default::default()
+        };
+        assert_eq!(c.platform(), "linux/arm/v7");
+        assert!(c.matches_platform("linux/arm"));
+        assert!(c.matches_platform("linux/arm/v7"));
+        assert!(!c.matches_platform("linux/arm/v6"));
+        assert!(!c.matches_platform("linux/arm64"));
+        assert!(!c.matches_platform("windows/arm"));
+    }
+
     use super::*;
 
     #[test]

@@ -12,6 +12,9 @@ pub enum Error {
     BadName(String),
     #[error("{0}")]
     Conflict(String),
+    /// A value the engine refuses, as Docker's daemon words it.
+    #[error("{0}")]
+    Invalid(String),
     #[error("invalid argument {flag} {value:?}: {reason}")]
     BadFlag {
         flag: &'static str,

@@ -115,6 +115,7 @@ impl Runtime {
 
     /// `create` from an image already read (the builder's unregistered intermediate images).
     pub fn create_from(&self, img: &berth_image::Image, o: &RunOptions) -> Result<ContainerRecord> {
+        check_resources(o, host_cpus())?;
         let icfg = img.config.config.clone().unwrap_or_default();
         if let Some(n) = &o.name {
             if !valid_name(n) {
@@ -1150,6 +1151,47 @@ impl Runtime {
     }
 }
 
+/// Docker's smallest memory limit: below it a container cannot even start its process.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// The CPUs this process may run on (what Docker's daemon calls NCPU).
+fn host_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Docker's checks of resource limits, made before anything is created, with its messages:
+/// a limit the kernel would refuse at start must not leave a container behind.
+fn check_resources(o: &RunOptions, cpus: usize) -> Result<()> {
+    let memory = o.memory.unwrap_or(0);
+    if memory != 0 && memory < MIN_MEMORY {
+        return Err(Error::Invalid("Minimum memory limit allowed is 6MB".into()));
+    }
+    match o.memory_swap {
+        Some(swap) if swap > 0 && memory == 0 => {
+            return Err(Error::Invalid(
+                "You should always set the Memory limit when using Memoryswap limit, see usage"
+                    .into(),
+            ))
+        }
+        Some(swap) if swap > 0 && swap < memory => {
+            return Err(Error::Invalid(
+                "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+            ))
+        }
+        _ => {}
+    }
+    if let Some(n) = o.nano_cpus {
+        if n < 0 || n > cpus as i64 * 1_000_000_000 {
+            return Err(Error::Invalid(format!(
+                "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// What a container with a terminal holds while it runs.
 pub(crate) struct TtySession {
     pub(crate) _raw: Option<crate::tty::RawMode>,
@@ -1162,5 +1204,37 @@ impl Drop for TtySession {
         if let Some(h) = self.winch.take() {
             h.close();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(memory: Option<i64>, swap: Option<i64>, cpus: Option<i64>) -> RunOptions {
+        RunOptions {
+            memory,
+            memory_swap: swap,
+            nano_cpus: cpus,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn resource_limits_are_checked_as_docker_checks_them() {
+        let err = |o: RunOptions| check_resources(&o, 2).unwrap_err().to_string();
+        assert_eq!(
+            err(with(Some(1024), None, None)),
+            "Minimum memory limit allowed is 6MB"
+        );
+        assert!(check_resources(&with(Some(MIN_MEMORY), None, None), 2).is_ok());
+        assert!(check_resources(&with(Some(MIN_MEMORY), Some(-1), None), 2).is_ok());
+        assert!(err(with(Some(64 << 20), Some(32 << 20), None)).starts_with("Minimum memoryswap"));
+        assert!(err(with(None, Some(32 << 20), None)).starts_with("You should always set"));
+        assert_eq!(
+            err(with(None, None, Some(3_000_000_000))),
+            "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+        );
+        assert!(check_resources(&with(None, None, Some(2_000_000_000)), 2).is_ok());
     }
 }

@@ -379,16 +379,31 @@ fn write_cidfile(a: &RunArgs, id: &str) -> Result<()> {
 /// Pulls the image first when it is missing (or always), as Docker's `--pull` says; pull
 /// output goes to stderr so the container's own output stays clean.
 fn ensure_image(root: &Path, a: &RunArgs, image: &str) -> Result<()> {
-    let missing = berth_image::Store::open(root)
-        .and_then(|s| s.lookup(image))
-        .is_err();
+    let local = berth_image::Store::open(root).and_then(|s| s.lookup(image));
+    // An image for another platform than --platform asks for is not the image wanted: as
+    // with Docker, it is looked for in the registry (never run for the wrong platform).
+    let platform_of = |img: &berth_image::Image| img.config.platform();
+    let wrong_platform = match (&local, a.platform.as_deref()) {
+        (Ok(img), Some(p)) if !img.config.matches_platform(p) => Some(platform_of(img)),
+        _ => None,
+    };
+    let missing = local.is_err() || wrong_platform.is_some();
     let pull = match a.pull.as_str() {
         "always" => true,
         "missing" => missing,
         "never" => false,
         v => return Err(flag_error("--pull", v, "expected always, missing or never")),
     };
+    let mismatch = |actual: &str, wanted: &str, why: String| {
+        ExitError {
+        code: 125,
+        message: format!("image with reference {image} was found but its platform ({actual}) does not match the specified platform ({wanted}){why}"),
+    }
+    };
     if !pull {
+        if let (Some(actual), Some(wanted)) = (&wrong_platform, a.platform.as_deref()) {
+            bail!(mismatch(actual, wanted, String::new()));
+        }
         return Ok(());
     }
     if missing {
@@ -397,7 +412,18 @@ fn ensure_image(root: &Path, a: &RunArgs, image: &str) -> Result<()> {
             .unwrap_or_else(|_| image.to_string());
         eprintln!("Unable to find image '{shown}' locally");
     }
-    super::registry::pull_to_stderr(root, image, a.platform.clone()).map_err(|e| {
+    let pulled = super::registry::pull_to_stderr(root, image, a.platform.clone());
+    if let (Some(actual), Some(wanted)) = (&wrong_platform, a.platform.as_deref()) {
+        let still_wrong = berth_image::Store::open(root)
+            .and_then(|s| s.lookup(image))
+            .map(|img| !img.config.matches_platform(wanted))
+            .unwrap_or(true);
+        if still_wrong {
+            let why = pulled.err().map(|e| format!(": {e}")).unwrap_or_default();
+            bail!(mismatch(actual, wanted, why));
+        }
+    }
+    pulled.map_err(|e| {
         anyhow::Error::new(ExitError {
             code: 125,
             message: e.to_string(),
