@@ -255,7 +255,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", usage_error::error_text(&e));
             // Engine errors carry Docker's exit codes (125, 126, 127).
             let code = match e.downcast_ref::<commands::container::ExitError>() {
                 Some(x) if x.code == 125 && !creates => 1,

@@ -44,6 +44,45 @@ pub fn report(e: &clap::Error, args: Vec<String>) -> ExitCode {
     }
 }
 
+/// An error and its causes on one line, each cause once (a message that already quotes its
+/// cause, as `{op} {path}: {source}` does, is not followed by it again), without a second
+/// `Error:` prefix, and with control characters escaped: a message may quote bytes of a
+/// file that is not what it should be, and those must not reach the terminal raw.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        let part = part.strip_prefix("Error: ").unwrap_or(&part).to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    printable(&text)
+}
+
+/// `s` with each run of control characters (other than newline and tab) and of bytes that
+/// were not text (U+FFFD) shown as one `?`.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_run = false;
+    for c in s.chars() {
+        if (c.is_control() && c != '\n' && c != '\t') || c == '\u{fffd}' {
+            if !in_run {
+                out.push('?');
+            }
+            in_run = true;
+        } else {
+            out.push(c);
+            in_run = false;
+        }
+    }
+    out
+}
+
 /// Docker's (pflag's) wording: `unknown flag: --name`, `unknown shorthand flag: 'x' in -xyz`.
 fn unknown_flag(arg: &str) -> String {
     let bare = arg.split_once('=').map(|(f, _)| f).unwrap_or(arg);
@@ -145,6 +184,27 @@ mod tests {
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn each_cause_is_printed_once_and_printable() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "No such file or directory (os error 2)",
+        );
+        let e = anyhow::Error::new(berth_runtime::Error::Io {
+            op: "open",
+            path: "/x".into(),
+            source: io,
+        });
+        assert_eq!(
+            error_text(&e),
+            "open /x: No such file or directory (os error 2)"
+        );
+        let e = anyhow::anyhow!("Error: Username and password are required");
+        assert_eq!(error_text(&e), "Username and password are required");
+        let e = anyhow::anyhow!("bad\x1b[31mred\x07\u{fffd}\u{fffd} 안녕").context("load");
+        assert_eq!(error_text(&e), "load: bad?[31mred? 안녕");
     }
 
     #[test]

@@ -248,7 +248,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
                 match rt.networking().remove(name) {
                     Ok(n) => println!("{n}"),
                     Err(e) => {
-                        eprintln!("Error response from daemon: {e}");
+                        eprintln!("Error: {e}");
                         code = 1;
                     }
                 }

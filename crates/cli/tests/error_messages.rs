@@ -1,0 +1,68 @@
+//! End-to-end tests of how errors read: one line, each cause once, one `Error:` prefix, and
+//! never raw bytes of a bad file on the terminal.
+
+mod common;
+
+use common::Berth;
+
+#[test]
+fn causes_are_printed_once() {
+    let b = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let err = b.run(&["build", ctx.path().to_str().unwrap()]).fails();
+    let cause = "No such file or directory (os error 2)";
+    assert_eq!(err.matches(cause).count(), 1, "{err}");
+    assert_eq!(err.matches("Error:").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn root_files_of_random_bytes_give_printable_errors() {
+    let b = Berth::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("random.bin");
+    // Bytes that are neither text nor a tar, control characters among them.
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&file, bytes).unwrap();
+    for args in [
+        vec!["load", "-i", file.to_str().unwrap()],
+        vec!["import", file.to_str().unwrap(), "x"],
+    ] {
+        let r = b.run(&args);
+        assert_ne!(r.code, 0, "{args:?}");
+        assert!(r.stderr.starts_with("Error: "), "{args:?}: {}", r.stderr);
+        assert!(
+            !r.stderr
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || c == '\u{fffd}'),
+            "{args:?}: {:?}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn root_network_rm_in_use_says_error_like_every_other_command() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    b.run(&["network", "create", "errnet"]).ok();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "c",
+        "--network",
+        "errnet",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    let err = b.run(&["network", "rm", "errnet"]).fails();
+    assert!(err.starts_with("Error: "), "{err}");
+    assert!(!err.contains("daemon"), "{err}");
+    b.run(&["rm", "-f", "c"]).ok();
+    b.run(&["network", "rm", "errnet"]).ok();
+}
