@@ -148,3 +148,18 @@ fn root_exec_cp_and_export_of_a_paused_container() {
     );
     b.run(&["rm", "-f", "p"]).ok();
 }
+
+/// Not about pausing: `diff` of a container nobody changed (the files berth mounts over
+/// /etc are not changes), next to the other filesystem commands above.
+#[test]
+fn root_diff_of_an_untouched_container_is_empty() {
+    let b = busybox();
+    b.run(&["run", "--name", "quiet", "busybox", "true"]).ok();
+    assert_eq!(b.run(&["diff", "quiet"]).ok(), "");
+    b.run(&["run", "-d", "--name", "up", "busybox", "sleep", "60"])
+        .ok();
+    assert_eq!(b.run(&["diff", "up"]).ok(), "");
+    b.run(&["exec", "up", "touch", "/etc/made"]).ok();
+    assert_eq!(b.run(&["diff", "up"]).ok(), "C /etc\nA /etc/made\n");
+    b.run(&["rm", "-f", "quiet", "up"]).ok();
+}

@@ -22,6 +22,14 @@ impl Runtime {
             .map(|p| format!("/{}", p.display()))
             .collect();
         out.retain(|(_, p)| !skip.contains(p));
+        // A directory that the overlay copied up only to hold those skipped mount points
+        // (`/etc` for `/etc/hostname`) is no change either, unless its own mode or owner is.
+        let changed: Vec<String> = out.iter().map(|(_, p)| p.clone()).collect();
+        out.retain(|(kind, p)| {
+            *kind != 'C'
+                || changed.iter().any(|o| o.starts_with(&format!("{p}/")))
+                || !copied_up_only(&upper, p, &c.lower_dirs)
+        });
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }
@@ -344,6 +352,28 @@ fn copy_tree(from: &Path, to: &Path, owner: Owner) -> Result<()> {
 
 /// Files and dirs that exist in the upper dir only because something was mounted there
 /// (generated /etc files, volume and bind targets missing from the image): not content.
+/// Whether `path` is a directory in the upper layer whose mode and owner are those of the
+/// same directory in the topmost lower layer that has it (a plain copy-up).
+fn copied_up_only(upper: &Path, path: &str, lower_dirs: &[PathBuf]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let rel = path.trim_start_matches('/');
+    let Ok(up) = fs::symlink_metadata(upper.join(rel)) else {
+        return false;
+    };
+    if !up.is_dir() {
+        return false;
+    }
+    lower_dirs
+        .iter()
+        .find_map(|l| fs::symlink_metadata(l.join(rel)).ok())
+        .is_some_and(|low| {
+            low.is_dir()
+                && low.mode() == up.mode()
+                && low.uid() == up.uid()
+                && low.gid() == up.gid()
+        })
+}
+
 fn runtime_mount_points(c: &ContainerRecord) -> Vec<PathBuf> {
     let mut targets: Vec<PathBuf> = ["etc/hostname", "etc/hosts", "etc/resolv.conf"]
         .iter()
