@@ -79,9 +79,12 @@ fn root_save_load_round_trip_keeps_digests_and_bytes() {
         "same manifest digest"
     );
     assert_eq!(ia[0]["RootFS"], ib[0]["RootFS"]);
-    // Loading from stdin, again: nothing changes.
+    // Loading from stdin, again: nothing changes. -q hides progress only, as Docker's.
     let bytes = std::fs::read(&f1).unwrap();
-    b.run_stdin(&["load"], &bytes).ok();
+    assert_eq!(
+        b.run_stdin(&["load", "-q"], &bytes).ok(),
+        "Loaded image: busybox:latest\nLoaded image: team/app:1\n"
+    );
     let f3 = dir.path().join("three.tar");
     b.run(&["save", "-o", f3.to_str().unwrap(), "busybox", "team/app:1"])
         .ok();

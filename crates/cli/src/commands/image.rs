@@ -526,7 +526,7 @@ pub struct LoadArgs {
     /// Read from tar archive file, instead of STDIN
     #[arg(short, long)]
     input: Option<PathBuf>,
-    /// Suppress the load output
+    /// Suppress the load output (the progress; what was loaded is still printed, as Docker)
     #[arg(short, long)]
     quiet: bool,
 }
@@ -546,14 +546,15 @@ pub fn load(root: &Path, a: LoadArgs) -> Result<u8> {
             archive::load(&store, stdin.lock(), "stdin")?
         }
     };
-    if !a.quiet {
-        for l in loaded {
-            if l.tags.is_empty() {
-                println!("Loaded image ID: {}", l.id);
-            }
-            for t in l.tags {
-                println!("Loaded image: {t}");
-            }
+    // Docker's -q hides only the progress, never these lines; berth shows no progress while
+    // loading, so -q changes nothing.
+    let _ = a.quiet;
+    for l in loaded {
+        if l.tags.is_empty() {
+            println!("Loaded image ID: {}", l.id);
+        }
+        for t in l.tags {
+            println!("Loaded image: {t}");
         }
     }
     Ok(0)
