@@ -104,7 +104,7 @@ fn missing_is_positional(e: &clap::Error) -> bool {
     }
 }
 
-/// The subcommand the arguments name, walked from the top: (`berth network rm`, its usage).
+/// The subcommand the arguments name (`network rm`), walked down from `berth`.
 fn walk(args: &[String]) -> clap::Command {
     let mut cmd = crate::Cli::command();
     cmd.build();
