@@ -252,6 +252,19 @@ fn main() -> ExitCode {
             | Command::Create(_)
             | Command::Container(ContainerCommand::Run(_) | ContainerCommand::Create(_))
     );
+    // berth has no rootless mode yet: say so before touching the store, instead of failing
+    // later on a raw "Permission denied" for an internal path or a mount.
+    let needs_root = !matches!(
+        cli.cmd,
+        Command::Version | Command::Login(_) | Command::Logout(_)
+    );
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if needs_root && unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "Error: berth needs root: run it as root or with sudo (rootless mode is not supported yet)"
+        );
+        return ExitCode::from(1);
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

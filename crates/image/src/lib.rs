@@ -15,6 +15,7 @@ pub mod import;
 pub mod inspect;
 pub mod layer;
 pub mod layers;
+pub mod permissions;
 pub mod reference;
 pub mod store;
 

@@ -27,10 +27,13 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store under `root`, and removes scratch space left by
-    /// berth processes that no longer exist (killed in the middle of a write).
+    /// Opens (creating if needed) the store under `root`, keeping the root closed to other users
+    /// (see `permissions`), and removes scratch space left by berth processes that no longer
+    /// exist (killed in the middle of a write).
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
+        crate::permissions::ensure_private_dir(&root, crate::permissions::ROOT_DIR_MODE)
+            .ctx("create directory", &root)?;
         for dir in ["blobs/sha256", "layers", "tmp"] {
             let p = root.join(dir);
             fs::create_dir_all(&p).ctx("create directory", &p)?;

@@ -178,7 +178,7 @@ fn write(dir: &Path, h: &Health) -> Result<()> {
     let path = dir.join(FILE);
     let tmp = dir.join(format!("{FILE}.tmp"));
     let body = serde_json::to_vec(h).unwrap_or_default();
-    fs::write(&tmp, body).ctx("write", &tmp)?;
+    crate::record::write_private(&tmp, &body).ctx("write", &tmp)?;
     fs::rename(&tmp, &path).ctx("rename", &path)
 }
 

@@ -306,7 +306,11 @@ impl Runtime {
             },
         };
         let dir = self.containers.dir(&id);
-        fs::create_dir_all(&dir).ctx("create directory", &dir)?;
+        berth_image::permissions::ensure_private_dir(
+            &dir,
+            berth_image::permissions::PRIVATE_DIR_MODE,
+        )
+        .ctx("create directory", &dir)?;
         self.containers.save(&rec)?;
         if bridged(&network) {
             let attach = berth_network::Attachment {
@@ -659,9 +663,9 @@ impl Runtime {
         let mut spec = build_spec(rec, dir, &paths.merged, user, &volumes, init_bin.as_deref())?;
         crate::seccomp_program::prepare_bundle(&mut spec, &self.root.join("seccomp"), dir)?;
         let config = dir.join("config.json");
-        fs::write(
+        crate::record::write_private(
             &config,
-            serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
         )
         .ctx("write", &config)?;
 

@@ -33,7 +33,7 @@ pub struct LogWriter {
 
 impl LogWriter {
     pub fn open(path: PathBuf, max_size: u64, max_files: u32) -> std::io::Result<LogWriter> {
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = open_private_append(&path)?;
         let size = file.metadata()?.len();
         Ok(LogWriter {
             path,
@@ -74,13 +74,20 @@ impl LogWriter {
             }
         }
         fs::rename(&self.path, rotated(&self.path, 1))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = open_private_append(&self.path)?;
         self.size = 0;
         Ok(())
     }
+}
+
+/// Logs hold whatever the container prints (tokens, passwords): owner-only, as records are.
+fn open_private_append(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(berth_image::permissions::PRIVATE_FILE_MODE)
+        .open(path)
 }
 
 fn rotated(path: &Path, n: u32) -> PathBuf {

@@ -1,4 +1,5 @@
-//! Container records on disk: `containers/<id>/container.json`, written atomically.
+//! Container records on disk: `containers/<id>/container.json`, written atomically and readable
+//! by the owner only (a record holds the container's environment, often secrets).
 
 use std::fs;
 use std::io::Read;
@@ -6,7 +7,26 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use berth_image::permissions::{
+    ensure_private_dir, make_file_private, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE,
+};
+
 use crate::error::{Error, IoContext, Result};
+
+/// Writes `bytes` to `path` (created or truncated), readable and writable by the owner only.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(PRIVATE_FILE_MODE)
+        .open(path)?;
+    // An existing file keeps its old mode through open(): narrow it too.
+    f.set_permissions(fs::Permissions::from_mode(PRIVATE_FILE_MODE))?;
+    f.write_all(bytes)
+}
 
 /// What the user asked for (the parts of `docker run` berth implements), resolved against the
 /// image config.
@@ -132,8 +152,28 @@ pub struct Containers {
 impl Containers {
     pub fn new(berth_root: &Path) -> Result<Containers> {
         let root = berth_root.join("containers");
-        fs::create_dir_all(&root).ctx("create directory", &root)?;
-        Ok(Containers { root })
+        let narrowed =
+            ensure_private_dir(&root, PRIVATE_DIR_MODE).ctx("create directory", &root)?;
+        let containers = Containers { root };
+        if narrowed {
+            // A store written before berth kept its state private: close what is in it.
+            containers.make_existing_private();
+        }
+        Ok(containers)
+    }
+
+    /// Narrows every container directory and the records, specs, health and logs in them to
+    /// owner-only. Best effort: a container removed meanwhile is simply gone.
+    fn make_existing_private(&self) {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for dir in entries.flatten().map(|e| e.path()) {
+            let _ = ensure_private_dir(&dir, PRIVATE_DIR_MODE);
+            for file in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let _ = make_file_private(&file.path());
+            }
+        }
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {
@@ -148,7 +188,7 @@ impl Containers {
             what: "container record".into(),
             source: e,
         })?;
-        fs::write(&tmp, bytes).ctx("write", &tmp)?;
+        write_private(&tmp, &bytes).ctx("write", &tmp)?;
         fs::rename(&tmp, &path).ctx("rename", &path)
     }
 
