@@ -155,6 +155,23 @@ pub fn confirm(warning: &str) -> std::io::Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
+/// What every `inspect` prints: the objects as one JSON array, or each through `--format`.
+pub fn print_inspect(format: Option<&str>, found: Vec<serde_json::Value>) -> anyhow::Result<()> {
+    match format {
+        Some(f) => {
+            let t = crate::template::Template::parse(f).map_err(|e| anyhow::anyhow!(e))?;
+            for v in &found {
+                println!(
+                    "{}",
+                    t.render(v).map_err(|e| anyhow::anyhow!("template: {e}"))?
+                );
+            }
+        }
+        None => println!("{}", pretty_json(&serde_json::Value::Array(found))),
+    }
+    Ok(())
+}
+
 /// Bytes in a file or directory tree (links not followed).
 pub fn dir_size(p: &std::path::Path) -> u64 {
     let Ok(m) = std::fs::symlink_metadata(p) else {

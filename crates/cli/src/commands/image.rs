@@ -11,7 +11,7 @@ use berth_image::{archive, import, inspect, Image, Reference, RemoveEvent, Store
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::output::{created_at, go_json, human_since, human_size, pretty_json, tabulate};
+use crate::output::{created_at, go_json, human_since, human_size, tabulate};
 use crate::template::Template;
 
 fn open_store(root: &Path) -> Result<Store> {
@@ -575,58 +575,102 @@ pub struct InspectArgs {
     names: Vec<String>,
 }
 
+/// Docker's object types for `inspect --type`; berth has no swarm objects or plugins.
+const INSPECT_TYPES: [&str; 10] = [
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+];
+
 pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
     let kind = a
         .kind
         .as_deref()
         .unwrap_or(if image_only { "image" } else { "" });
-    if !matches!(kind, "" | "image" | "container") {
-        bail!("--type {kind}: expected image or container");
+    if !kind.is_empty() && !INSPECT_TYPES.contains(&kind) {
+        let all: Vec<String> = INSPECT_TYPES.iter().map(|t| format!("{t:?}")).collect();
+        bail!("unknown type: {kind:?}: must be one of {}", all.join(", "));
+    }
+    if !matches!(kind, "" | "image" | "container" | "network" | "volume") {
+        bail!("--type {kind}: berth has no {kind} objects (no swarm mode or plugins)");
     }
     let store = open_store(root)?;
     let rt = berth_runtime::Runtime::open(root).map_err(|e| anyhow!("{e}"))?;
-    let template = a
-        .format
-        .as_deref()
-        .map(Template::parse)
-        .transpose()
-        .map_err(|e| anyhow!(e))?;
+    let vols = rt.volumes().map_err(|e| anyhow!("{e}"))?;
+    // Parsed first, so a bad template fails before anything is looked up.
+    if let Some(f) = &a.format {
+        Template::parse(f).map_err(|e| anyhow!(e))?;
+    }
+    let wants = |k: &str| kind.is_empty() || kind == k;
     let mut found = Vec::new();
     let mut code = 0;
+    // Docker's order when no type is given: container, image, network, volume.
     for n in &a.names {
-        if kind != "image" {
+        if wants("container") {
             if let Ok(c) = rt.find(n) {
-                found.push(super::container::container_inspect(&rt, &c));
-                continue;
-            }
-            if kind == "container" {
-                eprintln!("Error: No such container: {n}");
-                code = 1;
-                continue;
-            }
-        }
-        match store.lookup(n) {
-            Ok(img) => found.push(inspect::image_inspect(&store, &img)),
-            Err(berth_image::Error::NoSuchImage(_)) => {
-                if image_only {
-                    eprintln!("Error: No such image: {n}");
-                } else {
-                    eprintln!("Error: No such object: {n}");
+                let mut v = super::container::container_inspect(&rt, &c);
+                if a.size {
+                    add_container_sizes(&store, &rt, &c, &mut v);
                 }
-                code = 1;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    match template {
-        Some(t) => {
-            for v in &found {
-                println!("{}", t.render(v).map_err(|e| anyhow!("template: {e}"))?);
+                found.push(v);
+                continue;
             }
         }
-        None => println!("{}", pretty_json(&Value::Array(found))),
+        if wants("image") {
+            match store.lookup(n) {
+                Ok(img) => {
+                    found.push(inspect::image_inspect(&store, &img));
+                    continue;
+                }
+                Err(berth_image::Error::NoSuchImage(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if wants("network") {
+            if let Some(v) = super::network::network_inspect(&rt, n)? {
+                found.push(v);
+                continue;
+            }
+        }
+        if wants("volume") {
+            if let Some(v) = super::volume::volume_inspect(&vols, n)? {
+                found.push(v);
+                continue;
+            }
+        }
+        let what = match kind {
+            "" => "object",
+            k => k,
+        };
+        eprintln!("Error: No such {what}: {n}");
+        code = 1;
     }
+    crate::output::print_inspect(a.format.as_deref(), found)?;
     Ok(code)
+}
+
+/// `inspect -s`: the container's own changes (its writable layer) and those plus its image.
+fn add_container_sizes(
+    store: &berth_image::Store,
+    rt: &berth_runtime::Runtime,
+    c: &berth_runtime::record::ContainerRecord,
+    v: &mut Value,
+) {
+    let upper = berth_runtime::rootfs::RootfsPaths::of(&rt.containers().dir(&c.id)).upper;
+    let rw = crate::output::dir_size(&upper);
+    let image = store
+        .lookup(&c.image_id)
+        .map(|i| store.image_size(&i))
+        .unwrap_or(0);
+    v["SizeRw"] = json!(rw);
+    v["SizeRootFs"] = json!(rw + image);
 }
 
 #[derive(Args)]

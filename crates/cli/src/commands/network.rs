@@ -9,7 +9,6 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::container::ExitError;
-use crate::output::pretty_json;
 
 #[derive(Subcommand)]
 pub enum NetworkCommand {
@@ -125,6 +124,22 @@ fn pseudo_id(name: &str) -> String {
 }
 
 /// Every network as `network ls` and `inspect` see them: bridges, then host and none.
+/// A network's inspect JSON, found as Docker finds it: by full name or ID, then by a unique ID
+/// prefix.
+pub fn network_inspect(rt: &Runtime, key: &str) -> Result<Option<Value>> {
+    let all = all_networks(rt)?;
+    if let Some(v) = all.iter().find(|v| v["Name"] == key || v["Id"] == key) {
+        return Ok(Some(v.clone()));
+    }
+    let mut by_prefix = all
+        .into_iter()
+        .filter(|v| v["Id"].as_str().is_some_and(|i| i.starts_with(key)));
+    Ok(match (by_prefix.next(), by_prefix.next()) {
+        (Some(v), None) => Some(v),
+        _ => None,
+    })
+}
+
 fn all_networks(rt: &Runtime) -> Result<Vec<Value>> {
     let mut out: Vec<Value> = rt
         .networking()
@@ -205,41 +220,18 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
         }
         NetworkCommand::Ls(a) => ls(&rt, a),
         NetworkCommand::Inspect(a) => {
-            let all = all_networks(&rt)?;
             let mut found = Vec::new();
             let mut code = 0;
             for key in &a.names {
-                let m = all
-                    .iter()
-                    .find(|v| v["Name"] == key.as_str() || v["Id"] == key.as_str())
-                    .or_else(|| {
-                        let mut p = all.iter().filter(|v| {
-                            v["Id"]
-                                .as_str()
-                                .is_some_and(|i| i.starts_with(key.as_str()))
-                        });
-                        match (p.next(), p.next()) {
-                            (Some(v), None) => Some(v),
-                            _ => None,
-                        }
-                    });
-                match m {
-                    Some(v) => found.push(v.clone()),
+                match network_inspect(&rt, key)? {
+                    Some(v) => found.push(v),
                     None => {
                         eprintln!("Error: No such network: {key}");
                         code = 1;
                     }
                 }
             }
-            match &a.format {
-                Some(f) => {
-                    let t = crate::template::Template::parse(f).map_err(|e| anyhow::anyhow!(e))?;
-                    for v in &found {
-                        println!("{}", t.render(v).map_err(|e| anyhow::anyhow!(e))?);
-                    }
-                }
-                None => println!("{}", pretty_json(&Value::Array(found))),
-            }
+            crate::output::print_inspect(a.format.as_deref(), found)?;
             Ok(code)
         }
         NetworkCommand::Rm(a) => {

@@ -7,7 +7,7 @@ use berth_runtime::Runtime;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use crate::output::{human_size, pretty_json};
+use crate::output::human_size;
 
 #[derive(Subcommand)]
 pub enum VolumeCommand {
@@ -17,7 +17,7 @@ pub enum VolumeCommand {
     #[command(alias = "list")]
     Ls(LsArgs),
     /// Display detailed information on one or more volumes
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Remove one or more volumes
     #[command(alias = "remove")]
     Rm(NamesArgs),
@@ -35,6 +35,35 @@ pub struct LsArgs {
     /// Only display volume names
     #[arg(short, long)]
     quiet: bool,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+/// A volume's inspect JSON (Docker's fields), if a volume of that name exists.
+pub fn volume_inspect(vols: &berth_runtime::volumes::Volumes, name: &str) -> Result<Option<Value>> {
+    let found = vols
+        .list()
+        .map_err(|e| anyhow!("{e}"))?
+        .into_iter()
+        .find(|v| v.name == name);
+    Ok(found.map(|v| {
+        json!({
+            "CreatedAt": v.created,
+            "Driver": "local",
+            "Labels": null,
+            "Mountpoint": vols.data_dir(&v.name),
+            "Name": v.name,
+            "Options": null,
+            "Scope": "local",
+        })
+    }))
 }
 
 #[derive(Args)]
@@ -82,28 +111,15 @@ pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<u8> {
             let mut out = Vec::new();
             let mut code = 0;
             for n in &a.names {
-                match vols
-                    .list()
-                    .map_err(|e| anyhow!("{e}"))?
-                    .into_iter()
-                    .find(|v| &v.name == n)
-                {
-                    Some(v) => out.push(json!({
-                        "CreatedAt": v.created,
-                        "Driver": "local",
-                        "Labels": null,
-                        "Mountpoint": vols.data_dir(&v.name),
-                        "Name": v.name,
-                        "Options": null,
-                        "Scope": "local",
-                    })),
+                match volume_inspect(&vols, n)? {
+                    Some(v) => out.push(v),
                     None => {
                         eprintln!("Error: get {n}: no such volume");
                         code = 1;
                     }
                 }
             }
-            println!("{}", pretty_json(&Value::Array(out)));
+            crate::output::print_inspect(a.format.as_deref(), out)?;
             return Ok(code);
         }
         VolumeCommand::Rm(a) => {
