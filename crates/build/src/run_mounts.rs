@@ -120,12 +120,17 @@ pub fn number(m: &RunMount, k: &str, radix: u32, default: u32) -> std::result::R
     }
 }
 
+/// Where cache mounts live under a state root (`builder prune` empties it).
+pub fn cache_mounts_dir(root: &Path) -> PathBuf {
+    root.join("build-cache-mounts")
+}
+
 /// The host directory of a cache mount: one per id (the target when no id is given), under
 /// the state root; created with the mount's mode and owner the first time.
 pub fn cache_dir(root: &Path, m: &RunMount) -> Result<PathBuf> {
     let id = m.get("id").filter(|i| !i.is_empty()).unwrap_or(&m.target);
     let name = berth_image::Digest::of(id.as_bytes()).hex().to_string();
-    let dir = root.join("build-cache-mounts").join(name);
+    let dir = cache_mounts_dir(root).join(name);
     if !dir.is_dir() {
         let bad = |e: String| Error::Io {
             op: "cache mount",

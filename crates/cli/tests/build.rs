@@ -609,7 +609,8 @@ fn root_system_df_counts_containers_volumes_and_build_cache() {
     write(
         ctx.path(),
         "Dockerfile",
-        "FROM busybox\nRUN head -c 300000 /dev/zero > /zeros\n",
+        "FROM busybox\nRUN head -c 300000 /dev/zero > /zeros\n\
+         RUN --mount=type=cache,target=/cache head -c 50000 /dev/zero > /cache/c\n",
     );
     build(&b, ctx.path(), &["-t", "df-built"]).ok();
     b.run(&["rmi", "df-built"]).ok();
@@ -647,13 +648,79 @@ fn root_system_df_counts_containers_volumes_and_build_cache() {
     assert_eq!(row(&df, "Local Volumes")[..2], ["1", "1"], "{df}");
     assert!(row(&df, "Local Volumes")[2].starts_with("20"), "{df}");
     let cache = row(&df, "Build Cache");
-    assert_eq!(cache[0], "1", "{df}");
+    assert_eq!(cache[0], "3", "two RUN steps and one cache mount: {df}");
+    let kb = |s: &str| s.strip_suffix("kB").and_then(|n| n.parse::<f64>().ok());
     assert!(
-        cache[2].starts_with("30"),
-        "the RUN layer only the cache keeps: {df}"
+        kb(&cache[2]).is_some_and(|k| k > 400.0),
+        "the RUN layer only the cache keeps (its files and its blob) and the mount: {df}"
     );
-    b.run(&["rm", "writer"]).ok();
-    b.run(&["builder", "prune", "-f"]).ok();
+
+    // -v: per-image container counts and Docker's four sections.
+    b.run(&["create", "--name", "idle", "busybox", "true"]).ok();
+    let v = b.run(&["system", "df", "-v"]).ok();
+    let section = |title: &str| -> Vec<String> {
+        let at = v.find(title).unwrap_or_else(|| panic!("{title}: {v}"));
+        v[at..]
+            .lines()
+            .skip(2)
+            .take_while(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let images = section("Images space usage:");
+    assert!(images[0].starts_with("REPOSITORY   TAG"), "{v}");
+    let busybox_row: Vec<&str> = images
+        .iter()
+        .find(|l| l.starts_with("busybox "))
+        .unwrap_or_else(|| panic!("{v}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        busybox_row.last(),
+        Some(&"2"),
+        "two containers use busybox: {v}"
+    );
+    let ctrs = section("Containers space usage:");
+    assert!(
+        ctrs[0].starts_with("CONTAINER ID   IMAGE     COMMAND"),
+        "{v}"
+    );
+    let writer = ctrs
+        .iter()
+        .find(|l| l.ends_with(" writer"))
+        .expect("writer row");
+    assert!(
+        writer.contains("Exited (0)") && writer.contains("   1   "),
+        "{writer}"
+    );
+    let vols = section("Local Volumes space usage:");
+    assert_eq!(
+        vols[0].split_whitespace().collect::<Vec<_>>(),
+        ["VOLUME", "NAME", "LINKS", "SIZE"]
+    );
+    assert!(
+        vols[1].starts_with("data ") && vols[1].contains(" 1 "),
+        "{v}"
+    );
+    assert!(
+        v.contains(&format!("Build cache usage: {}\n", cache[2])),
+        "{v}"
+    );
+    let records = section("Build cache usage:");
+    assert!(records[0].starts_with("CACHE ID"), "{v}");
+    assert!(records.iter().any(|r| r.contains(" regular ")), "{v}");
+    assert!(
+        records.iter().any(|r| r.contains(" exec.cachemount ")),
+        "{v}"
+    );
+    b.run(&["rm", "writer", "idle"]).ok();
+
+    // The size is what pruning the cache actually frees.
+    let pruned = b.run(&["builder", "prune", "-f"]).ok();
+    assert_eq!(
+        pruned.trim(),
+        format!("Total reclaimed space: {}", cache[2])
+    );
     let df = b.run(&["system", "df"]).ok();
     assert_eq!(row(&df, "Containers")[..3], ["0", "0", "0B"], "{df}");
     assert_eq!(row(&df, "Build Cache")[..3], ["0", "0", "0B"], "{df}");

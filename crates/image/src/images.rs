@@ -440,26 +440,24 @@ impl Store {
         Ok((events, reclaimed))
     }
 
-    /// Deletes blobs, unpacked layers and compression-cache entries no image refers to.
-    /// `keep_layer` protects layers that containers still use. Returns the bytes freed.
-    pub fn gc(&self, keep_layer: &dyn Fn(&Digest) -> bool) -> Result<u64> {
-        let _gc = self.gc_lock(true)?;
+    /// The blobs, unpacked layers and diff ids that registered images refer to, and (with
+    /// `with_build_cache`) the build cache's intermediate images too.
+    pub(crate) fn reachable(&self, with_build_cache: bool) -> Result<Reachable> {
         let idx = self.read_index()?;
-        let mut blobs: HashSet<Digest> = HashSet::new();
-        let mut layers: HashSet<Digest> = HashSet::new();
-        let mut diff_ids: HashSet<Digest> = HashSet::new();
-        // Registered images and the build cache's intermediate images are roots.
+        let mut r = Reachable::default();
         let mut roots: Vec<(Digest, Option<Digest>)> = idx
             .images
             .iter()
             .map(|(m, rec)| (m.clone(), Some(rec.config.clone())))
             .collect();
-        roots.extend(
-            self.read_build_cache()
-                .entries
-                .into_values()
-                .map(|m| (m, None)),
-        );
+        if with_build_cache {
+            roots.extend(
+                self.read_build_cache()
+                    .entries
+                    .into_values()
+                    .map(|m| (m, None)),
+            );
+        }
         for (m, config) in &roots {
             let Some(config) = config.clone().or_else(|| {
                 self.read_manifest(m)
@@ -468,20 +466,32 @@ impl Store {
             }) else {
                 continue;
             };
-            blobs.insert(m.clone());
-            blobs.insert(config.clone());
+            r.blobs.insert(m.clone());
+            r.blobs.insert(config.clone());
             if let Ok(man) = self.read_manifest(m) {
                 for l in man.layers() {
                     if let Ok(d) = Digest::parse(l.digest().as_ref()) {
-                        blobs.insert(d);
+                        r.blobs.insert(d);
                     }
                 }
             }
             if let Ok(cfg) = self.read_config(&config) {
-                diff_ids.extend(cfg.rootfs.diff_ids.iter().cloned());
-                layers.extend(chain_ids(&cfg.rootfs.diff_ids));
+                r.diff_ids.extend(cfg.rootfs.diff_ids.iter().cloned());
+                r.layers.extend(chain_ids(&cfg.rootfs.diff_ids));
             }
         }
+        Ok(r)
+    }
+
+    /// Deletes blobs, unpacked layers and compression-cache entries no image refers to.
+    /// `keep_layer` protects layers that containers still use. Returns the bytes freed.
+    pub fn gc(&self, keep_layer: &dyn Fn(&Digest) -> bool) -> Result<u64> {
+        let _gc = self.gc_lock(true)?;
+        let Reachable {
+            mut blobs,
+            layers,
+            diff_ids,
+        } = self.reachable(true)?;
         let mut freed = 0u64;
         for (path, diff, blob) in self.compressed_cache_entries() {
             if diff_ids.contains(&diff) {
@@ -514,6 +524,14 @@ impl Store {
             .map(|c| self.layer_info(c).map(|i| i.size).unwrap_or(0))
             .sum()
     }
+}
+
+/// What a set of images keeps alive in the store.
+#[derive(Default)]
+pub(crate) struct Reachable {
+    pub blobs: HashSet<Digest>,
+    pub layers: HashSet<Digest>,
+    pub diff_ids: HashSet<Digest>,
 }
 
 /// `docker.io/library/busybox:latest` → `busybox:latest`

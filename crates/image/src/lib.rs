@@ -9,6 +9,7 @@ pub mod changes;
 pub mod commit;
 pub mod config;
 pub mod digest;
+pub mod disk_usage;
 pub mod error;
 pub mod images;
 pub mod import;

@@ -217,7 +217,7 @@ pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
     store.clear_build_cache()?;
     let mut freed = store.gc(&|_| false)?;
     // Cache mounts (`RUN --mount=type=cache`) go too, as with Docker.
-    let mounts = root.join("build-cache-mounts");
+    let mounts = berth_build::run_mounts::cache_mounts_dir(root);
     if mounts.exists() {
         freed += crate::output::dir_size(&mounts);
         berth_image::store::remove_tree(&mounts)

@@ -539,7 +539,7 @@ pub struct PsArgs {
     format: Option<String>,
 }
 
-fn status_text(rt: &Runtime, c: &ContainerRecord) -> String {
+pub(crate) fn status_text(rt: &Runtime, c: &ContainerRecord) -> String {
     let since = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
             .map(|d| {
@@ -578,7 +578,7 @@ fn status_text(rt: &Runtime, c: &ContainerRecord) -> String {
     }
 }
 
-fn command_text(c: &ContainerRecord, no_trunc: bool) -> String {
+pub(crate) fn command_text(c: &ContainerRecord, no_trunc: bool) -> String {
     let cmd = c.config.args.join(" ");
     let shown = if no_trunc || cmd.chars().count() <= 20 {
         cmd

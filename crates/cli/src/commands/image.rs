@@ -728,6 +728,7 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
     let images = store.list_images()?;
     let rt = berth_runtime::Runtime::open(root).map_err(|e| anyhow!("{e}"))?;
     let containers = rt.list().map_err(|e| anyhow!("{e}"))?;
+    let users_of = |id: &str| containers.iter().filter(|c| c.image_id == id).count();
     let used: BTreeSet<String> = containers.iter().map(|c| c.image_id.clone()).collect();
     let layer_size = |c: &berth_image::Digest| store.layer_info(c).map(|i| i.size).unwrap_or(0);
     // Images: every layer counted once; reclaimable is what no container's image holds.
@@ -751,41 +752,42 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
             &berth_runtime::rootfs::RootfsPaths::of(&rt.containers().dir(id)).upper,
         )
     };
+    let container_sizes: Vec<u64> = containers.iter().map(|c| upper(&c.id)).collect();
     let running = containers
         .iter()
         .filter(|c| c.state.status == "running")
         .count();
-    let (mut c_size, mut c_reclaim) = (0, 0);
-    for c in &containers {
-        let n = upper(&c.id);
-        c_size += n;
-        if c.state.status != "running" {
-            c_reclaim += n;
-        }
-    }
+    let c_size: u64 = container_sizes.iter().sum();
+    let c_reclaim: u64 = containers
+        .iter()
+        .zip(&container_sizes)
+        .filter(|(c, _)| c.state.status != "running")
+        .map(|(_, n)| n)
+        .sum();
     // Volumes: a volume no container mounts is reclaimable.
     let volumes = rt.volumes().map_err(|e| anyhow!("{e}"))?;
     let vol_list = volumes.list().map_err(|e| anyhow!("{e}"))?;
-    let vols_used: BTreeSet<String> = rt.volumes_in_use().into_iter().collect();
-    let (mut v_size, mut v_reclaim, mut v_active) = (0, 0, 0);
-    for v in &vol_list {
-        let n = volumes.size(&v.name);
-        v_size += n;
-        if vols_used.contains(&v.name) {
-            v_active += 1;
-        } else {
-            v_reclaim += n;
-        }
-    }
-    // Build cache: the layers only cache entries keep.
-    let cache = store.read_build_cache();
-    let mut cache_layers = BTreeSet::new();
-    for m in cache.entries.values() {
-        if let Ok(img) = store.unregistered_image(m) {
-            cache_layers.extend(img.chain_ids());
-        }
-    }
-    let cache_size: u64 = cache_layers.difference(&all_layers).map(layer_size).sum();
+    let vols_used = rt.volumes_in_use();
+    let links = |name: &str| vols_used.iter().filter(|v| *v == name).count();
+    let vol_sizes: Vec<u64> = vol_list.iter().map(|v| volumes.size(&v.name)).collect();
+    let v_size: u64 = vol_sizes.iter().sum();
+    let v_active = vol_list.iter().filter(|v| links(&v.name) > 0).count();
+    let v_reclaim: u64 = vol_list
+        .iter()
+        .zip(&vol_sizes)
+        .filter(|(v, _)| links(&v.name) == 0)
+        .map(|(_, n)| n)
+        .sum();
+    // Build cache: what `builder prune` would free, measured on disk — cache-only layers and
+    // blobs, anything no image holds any more, and the cache mounts.
+    let in_use: BTreeSet<PathBuf> = containers
+        .iter()
+        .flat_map(|c| c.lower_dirs.iter().cloned())
+        .collect();
+    let cache = store.build_cache_usage(&|l| in_use.contains(&store.layer_dir(l)))?;
+    let mounts = cache_mounts(root);
+    let cache_size = cache.size + mounts.iter().map(|m| m.1).sum::<u64>();
+    let cache_count = cache.records.len() + mounts.len();
     // Docker's form: "1.2GB (75%)", or just "0B" when there is nothing.
     let reclaim = |part: u64, whole: u64| match (part * 100).checked_div(whole) {
         None => human_size(part),
@@ -798,16 +800,22 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
                "Size": human_size(c_size), "Reclaimable": reclaim(c_reclaim, c_size)}),
         json!({"Type": "Local Volumes", "TotalCount": vol_list.len().to_string(), "Active": v_active.to_string(),
                "Size": human_size(v_size), "Reclaimable": reclaim(v_reclaim, v_size)}),
-        json!({"Type": "Build Cache", "TotalCount": cache.entries.len().to_string(), "Active": "0",
+        json!({"Type": "Build Cache", "TotalCount": cache_count.to_string(), "Active": "0",
                "Size": human_size(cache_size), "Reclaimable": human_size(cache_size)}),
     ];
     if a.verbose {
-        println!("Images space usage:\n");
+        let usage = store.image_usage()?;
         let mut text = String::from(
             "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n",
         );
         for i in &images {
-            let size = human_size(store.image_size(i));
+            let u = usage
+                .get(i.id())
+                .cloned()
+                .unwrap_or(berth_image::disk_usage::ImageUsage {
+                    size: 0,
+                    shared_size: 0,
+                });
             let names: Vec<String> = if i.tags.is_empty() {
                 vec!["<none>:<none>".into()]
             } else {
@@ -816,12 +824,75 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
             for n in names {
                 let (repo, tag) = n.rsplit_once(':').unwrap_or((&n, ""));
                 text.push_str(&format!(
-                    "{repo}\t{tag}\t{}\t{}\t{size}\t0B\t{size}\t0\n",
+                    "{repo}\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     i.id().short(),
-                    human_since(i.config.created.as_deref())
+                    human_since(i.config.created.as_deref()),
+                    human_size(u.size),
+                    human_size(u.shared_size),
+                    human_size(u.unique_size()),
+                    users_of(&i.id().to_string()),
                 ));
             }
         }
+        println!("Images space usage:\n");
+        print!("{}", tabulate(&text));
+
+        let mut text = String::from(
+            "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES\n",
+        );
+        for (c, size) in containers.iter().zip(&container_sizes) {
+            let local_volumes = c
+                .config
+                .mounts
+                .iter()
+                .filter(|m| m.kind == "volume")
+                .count();
+            text.push_str(&format!(
+                "{}\t{}\t{}\t{local_volumes}\t{}\t{}\t{}\t{}\n",
+                &c.id[..12.min(c.id.len())],
+                c.image,
+                super::container::command_text(c, false),
+                human_size(*size),
+                human_since(Some(&c.created)),
+                super::container::status_text(&rt, c),
+                c.name,
+            ));
+        }
+        println!("\nContainers space usage:\n");
+        print!("{}", tabulate(&text));
+
+        let mut text = String::from("VOLUME NAME\tLINKS\tSIZE\n");
+        for (v, size) in vol_list.iter().zip(&vol_sizes) {
+            text.push_str(&format!(
+                "{}\t{}\t{}\n",
+                v.name,
+                links(&v.name),
+                human_size(*size)
+            ));
+        }
+        println!("\nLocal Volumes space usage:\n");
+        print!("{}", tabulate(&text));
+
+        let mut text =
+            String::from("CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED\n");
+        for r in &cache.records {
+            text.push_str(&format!(
+                "{}\tregular\t{}\t{}\t\t0\t{}\n",
+                r.id.short(),
+                human_size(r.size),
+                human_since(r.created.as_deref()),
+                r.shared,
+            ));
+        }
+        for (name, size, created) in &mounts {
+            text.push_str(&format!(
+                "{}\texec.cachemount\t{}\t{}\t\t0\tfalse\n",
+                &name[..12.min(name.len())],
+                human_size(*size),
+                human_since(created.as_deref()),
+            ));
+        }
+        println!("\nBuild cache usage: {}\n", human_size(cache_size));
         print!("{}", tabulate(&text));
         return Ok(0);
     }
@@ -843,6 +914,29 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
         ],
         &rows,
     )
+}
+
+/// The build's cache mounts: (directory name, bytes, modification time).
+fn cache_mounts(root: &Path) -> Vec<(String, u64, Option<String>)> {
+    let dir = berth_build::run_mounts::cache_mounts_dir(root);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let created = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                crate::output::dir_size(&e.path()),
+                created,
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
