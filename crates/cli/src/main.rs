@@ -83,7 +83,12 @@ enum Command {
     #[command(subcommand)]
     Container(ContainerCommand),
     #[command(name = "__supervise", hide = true)]
-    Supervise { id: String },
+    Supervise {
+        id: String,
+        /// A client attaches next: keep the output for it.
+        #[arg(long)]
+        await_client: bool,
+    },
     /// List images
     Images(img::ImagesArgs),
     /// Import the contents from a tarball to create a filesystem image
@@ -300,7 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             a.kind = Some("container".into());
             img::inspect(&root, a, false)
         }
-        Command::Supervise { id } => ctr::supervise(&root, &id),
+        Command::Supervise { id, await_client } => ctr::supervise(&root, &id, await_client),
         Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
             ctr::restart(&root, a)
         }

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::record::ContainerRecord;
 
 pub const STDIN: u8 = 0;
 pub const STDOUT: u8 = 1;
@@ -90,20 +91,40 @@ enum Input {
     None,
 }
 
+/// Output kept for a client that is about to attach (`run -it`), at most this much: a
+/// client that never comes cannot make the supervisor grow without bound.
+const HELD_OUTPUT_LIMIT: usize = 4 << 20;
+
+/// How long the exit of a container waits for the client it held output for.
+const AWAIT_CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The clients, and the output held for the first one while it has not connected yet.
+#[derive(Default)]
+struct Clients {
+    list: Vec<UnixStream>,
+    /// `Some` until the first client connects, when a client is awaited.
+    held: Option<Vec<(u8, Vec<u8>)>>,
+    held_bytes: usize,
+}
+
 /// The supervisor's side: the socket and the clients attached to it.
 pub struct AttachServer {
     socket: PathBuf,
-    clients: Arc<Mutex<Vec<UnixStream>>>,
+    clients: Arc<(Mutex<Clients>, std::sync::Condvar)>,
     closed: Arc<AtomicBool>,
 }
 
 impl AttachServer {
     /// Listens in `dir`. `stdin` is the container's stdin pipe (with -i, no terminal),
-    /// `terminal` the pty master (with -t; input only with `open_stdin`).
+    /// `terminal` the pty master (with -t; input only with `open_stdin`). With
+    /// `await_client`, a client is about to attach (a foreground `run -it` under a
+    /// supervisor): what the container prints before it connects is kept for it, and the
+    /// exit code waits for it, so it misses nothing of a container that is quick.
     pub fn start(
         dir: &Path,
         stdin: Option<OwnedFd>,
         terminal: Option<(&OwnedFd, bool)>,
+        await_client: bool,
     ) -> Result<AttachServer> {
         let socket = dir.join(SOCKET);
         let _ = std::fs::remove_file(&socket);
@@ -126,7 +147,13 @@ impl AttachServer {
             _ => Input::None,
         };
         let input = Arc::new(Mutex::new(input));
-        let clients: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
+        let clients = Arc::new((
+            Mutex::new(Clients {
+                held: await_client.then(Vec::new),
+                ..Clients::default()
+            }),
+            std::sync::Condvar::new(),
+        ));
         let closed = Arc::new(AtomicBool::new(false));
         let (c, done) = (clients.clone(), closed.clone());
         std::thread::spawn(move || {
@@ -134,14 +161,23 @@ impl AttachServer {
                 if done.load(Ordering::SeqCst) {
                     break;
                 }
-                let Ok(conn) = conn else { continue };
+                let Ok(mut conn) = conn else { continue };
                 let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
                 if let Ok(reader) = conn.try_clone() {
                     let input = input.clone();
                     std::thread::spawn(move || serve_input(reader, &input));
                 }
-                if let Ok(mut list) = c.lock() {
-                    list.push(conn);
+                let (lock, arrived) = &*c;
+                if let Ok(mut clients) = lock.lock() {
+                    // Under the lock, so held output comes before anything newer.
+                    let mut ok = true;
+                    for (kind, data) in clients.held.take().unwrap_or_default() {
+                        ok = ok && write_frame(&mut conn, kind, &data).is_ok();
+                    }
+                    if ok {
+                        clients.list.push(conn);
+                    }
+                    arrived.notify_all();
                 }
             }
         });
@@ -152,15 +188,30 @@ impl AttachServer {
         })
     }
 
-    /// Sends output to every attached client, dropping those that fail.
+    /// Sends output to every attached client, dropping those that fail (or keeps it for the
+    /// awaited client).
     pub fn broadcast(&self, kind: u8, data: &[u8]) {
-        if let Ok(mut list) = self.clients.lock() {
-            list.retain_mut(|c| write_frame(c, kind, data).is_ok());
+        if let Ok(mut clients) = self.clients.0.lock() {
+            let c = &mut *clients;
+            if let Some(held) = &mut c.held {
+                if c.held_bytes + data.len() <= HELD_OUTPUT_LIMIT {
+                    c.held_bytes += data.len();
+                    held.push((kind, data.to_vec()));
+                }
+                return;
+            }
+            c.list
+                .retain_mut(|conn| write_frame(conn, kind, data).is_ok());
         }
     }
 
-    /// Tells every client the container's exit code, then closes.
+    /// Tells every client the container's exit code, then closes. An awaited client that has
+    /// not connected yet gets a little time to, so it learns how the container ended.
     pub fn exited(&self, code: i32) {
+        let (lock, arrived) = &*self.clients;
+        if let Ok(clients) = lock.lock() {
+            let _ = arrived.wait_timeout_while(clients, AWAIT_CLIENT_TIMEOUT, |c| c.held.is_some());
+        }
         self.broadcast(EXIT, &code.to_be_bytes());
         self.close();
     }
@@ -177,8 +228,8 @@ impl AttachServer {
             }
         }
         let _ = std::fs::remove_file(&self.socket);
-        if let Ok(mut list) = self.clients.lock() {
-            for c in list.drain(..) {
+        if let Ok(mut clients) = self.clients.0.lock() {
+            for c in clients.list.drain(..) {
                 let _ = c.shutdown(std::net::Shutdown::Both);
             }
         }
@@ -345,6 +396,13 @@ impl crate::Runtime {
                 "You cannot attach to a paused container, unpause it first".into(),
             ));
         }
+        self.attach_started(&c, o)
+    }
+
+    /// Attaches to a container this caller has just started with `start_for_attach`: it may
+    /// have exited (and with `--rm` be gone) already; its supervisor kept the output and the
+    /// exit code for us.
+    pub fn attach_started(&self, c: &ContainerRecord, o: &AttachOptions) -> Result<AttachEnd> {
         let tty = c.config.tty;
         let send_input = o.stdin && c.config.open_stdin;
         // SAFETY: isatty on our own stdin.

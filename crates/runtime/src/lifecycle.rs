@@ -36,6 +36,10 @@ pub enum Attach {
     Terminal,
     /// Log only (the supervisor of a detached container).
     LogOnly,
+    /// As `LogOnly`, for a container a client is about to attach to (a foreground `run -it`
+    /// under a supervisor, so that it can be detached from): the output until that client
+    /// connects is kept for it, and the exit code waits for it.
+    AwaitClient,
     /// In the foreground with signals forwarded, like `Terminal`, but the output only goes to
     /// the log (`build -q`).
     Silent,
@@ -518,7 +522,7 @@ impl Runtime {
         };
         target.store(pid, std::sync::atomic::Ordering::SeqCst);
         ready(Ok(&rec));
-        if attach == Attach::LogOnly {
+        if matches!(attach, Attach::LogOnly | Attach::AwaitClient) {
             release_startup_code();
         }
         // Health checks run while the container does (in its pid namespace, a probe dies
@@ -672,7 +676,7 @@ impl Runtime {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         // A supervised container started with -i keeps its stdin open for `attach`.
-        let supervised = attach == Attach::LogOnly;
+        let supervised = matches!(attach, Attach::LogOnly | Attach::AwaitClient);
         let mut stdin_for_attach = None;
         let stdin = if supervised && rec.config.open_stdin && !rec.config.tty {
             let (r, w) = pipe()?;
@@ -754,6 +758,7 @@ impl Runtime {
             dir,
             stdin_for_attach,
             terminal,
+            attach == Attach::AwaitClient,
         )?));
         let echo = attach == Attach::Terminal;
         let mut relays = vec![
@@ -792,9 +797,22 @@ impl Runtime {
     /// Starts a created container under a detached supervisor (`exe __supervise ID`) and
     /// returns once it runs.
     pub fn start_detached(&self, id: &str, exe: &Path) -> Result<()> {
+        self.start_supervised(id, exe, false)
+    }
+
+    /// As `start_detached`, for a caller that attaches next (`run -it`, `start -ai`): the
+    /// supervisor keeps the output until it connects (see `Attach::AwaitClient`).
+    pub fn start_for_attach(&self, id: &str, exe: &Path) -> Result<()> {
+        self.start_supervised(id, exe, true)
+    }
+
+    fn start_supervised(&self, id: &str, exe: &Path, await_client: bool) -> Result<()> {
         self.clear_stop_request(id);
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("--root").arg(&self.root).arg("__supervise").arg(id);
+        if await_client {
+            cmd.arg("--await-client");
+        }
         let msg =
             berth_network::daemonize::spawn_and_wait_ready(cmd).ctx("start supervisor", exe)?;
         match msg.trim() {
@@ -808,8 +826,8 @@ impl Runtime {
         }
     }
 
-    /// The supervisor's side of `start_detached`.
-    pub fn supervise(&self, id: &str, ready_fd: i32) -> Result<i32> {
+    /// The supervisor's side of `start_detached` and `start_for_attach`.
+    pub fn supervise(&self, id: &str, ready_fd: i32, await_client: bool) -> Result<i32> {
         // SAFETY: the fd was handed to us by the parent for this purpose.
         let mut ready_pipe = Some(unsafe { std::fs::File::from_raw_fd(ready_fd) });
         // Processes started from here (a network's DNS server) must not hold the pipe open,
@@ -825,8 +843,15 @@ impl Runtime {
             }
         };
         let mut backoff = Duration::from_millis(100);
+        // Only the first run has a client on its way; restarts are attached to anew.
+        let mut attach = if await_client {
+            Attach::AwaitClient
+        } else {
+            Attach::LogOnly
+        };
         loop {
-            let code = self.run(id, Attach::LogOnly, &mut ready)?;
+            let code = self.run(id, attach, &mut ready)?;
+            attach = Attach::LogOnly;
             let Ok(mut rec) = self.containers.load(id) else {
                 return Ok(code);
             };

@@ -52,6 +52,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short, long)]
     detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    detach_keys: Option<String>,
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     interactive: bool,
@@ -236,13 +239,6 @@ fn parse_size(flag: &str, v: &str) -> Result<i64> {
 }
 
 fn run_options(a: &RunArgs) -> Result<RunOptions> {
-    use std::io::IsTerminal;
-    if a.tty && a.interactive && !a.detach && !std::io::stdin().is_terminal() {
-        bail!(ExitError {
-            code: 1,
-            message: "the input device is not a TTY".into()
-        });
-    }
     let mut it = a.image_and_command.iter();
     let image = it
         .next()
@@ -432,6 +428,14 @@ fn ensure_image(root: &Path, a: &RunArgs, image: &str) -> Result<()> {
 }
 
 pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
+    use std::io::IsTerminal;
+    // Only run attaches; `create -it` is fine without a terminal, as Docker's is.
+    if a.tty && a.interactive && !a.detach && !std::io::stdin().is_terminal() {
+        bail!(ExitError {
+            code: 1,
+            message: "the input device is not a TTY".into()
+        });
+    }
     // The container's first cgroup move waits for the kernel; start that wait now.
     berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     let opts = run_options(&a)?;
@@ -446,10 +450,58 @@ pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
         println!("{}", rec.id);
         return Ok(0);
     }
+    if a.tty && a.interactive {
+        // Under a supervisor, so that the detach keys leave it running.
+        let keys = detach_keys(a.detach_keys.as_deref())?;
+        let exe = std::env::current_exe()?;
+        rt.start_for_attach(&rec.id, &exe).map_err(engine_error)?;
+        return attach_to_started(&rt, &rec, keys);
+    }
     let code = rt
         .run(&rec.id, Attach::Terminal, &mut |_| {})
         .map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// The detach sequence: `--detach-keys`, else `detachKeys` in the docker CLI's config.json
+/// (as Docker reads it), else ctrl-p,ctrl-q.
+fn detach_keys(flag: Option<&str>) -> Result<Vec<u8>> {
+    let from_config = || -> Option<String> {
+        let bytes = std::fs::read(berth_registry::auth::config_path()).ok()?;
+        let v: Value = serde_json::from_slice(&bytes).ok()?;
+        v["detachKeys"].as_str().map(str::to_string)
+    };
+    let spec = match flag {
+        Some(f) if !f.is_empty() => f.to_string(),
+        _ => from_config()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "ctrl-p,ctrl-q".into()),
+    };
+    berth_runtime::attach::parse_detach_keys(&spec).map_err(|e| {
+        anyhow::Error::new(ExitError {
+            code: 1,
+            message: e.to_string(),
+        })
+    })
+}
+
+/// A foreground `run -it` / `start -ai`: attached to the container just started under its
+/// supervisor. Detaching leaves it running and ends quietly with 0, as Docker's does.
+fn attach_to_started(rt: &Runtime, rec: &ContainerRecord, keys: Vec<u8>) -> Result<u8> {
+    let end = rt
+        .attach_started(
+            rec,
+            &berth_runtime::attach::AttachOptions {
+                stdin: true,
+                sig_proxy: true,
+                detach_keys: keys,
+            },
+        )
+        .map_err(engine_error)?;
+    Ok(match end {
+        berth_runtime::attach::AttachEnd::Exited(code) => code.clamp(0, 255) as u8,
+        berth_runtime::attach::AttachEnd::Detached => 0,
+    })
 }
 
 pub fn create(root: &Path, a: RunArgs) -> Result<u8> {
@@ -471,6 +523,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short, long)]
     interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    detach_keys: Option<String>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -486,6 +541,20 @@ pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
             if !a.attach {
                 println!("{key}");
             }
+            continue;
+        }
+        if a.interactive && c.config.tty && c.config.open_stdin {
+            use std::io::IsTerminal;
+            if !std::io::stdin().is_terminal() {
+                bail!(ExitError {
+                    code: 1,
+                    message: "the input device is not a TTY".into()
+                });
+            }
+            let keys = detach_keys(a.detach_keys.as_deref())?;
+            let exe = std::env::current_exe()?;
+            rt.start_for_attach(&c.id, &exe).map_err(engine_error)?;
+            code = attach_to_started(&rt, &c, keys)?;
             continue;
         }
         // -i attaches too, as with Docker.
@@ -504,13 +573,13 @@ pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
     Ok(code)
 }
 
-pub fn supervise(root: &Path, id: &str) -> Result<u8> {
+pub fn supervise(root: &Path, id: &str, await_client: bool) -> Result<u8> {
     let fd: i32 = std::env::var("BERTH_READY_FD")
         .ok()
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| anyhow!("__supervise is internal to berth"))?;
     let rt = open(root)?;
-    let code = rt.supervise(id, fd).map_err(engine_error)?;
+    let code = rt.supervise(id, fd, await_client).map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
 }
 
@@ -1452,20 +1521,15 @@ pub struct AttachArgs {
           default_missing_value = "true", action = clap::ArgAction::Set)]
     sig_proxy: bool,
     /// Override the key sequence for detaching a container
-    #[arg(long, default_value = "ctrl-p,ctrl-q")]
-    detach_keys: String,
+    #[arg(long, value_name = "string")]
+    detach_keys: Option<String>,
     container: String,
 }
 
 /// `docker attach`: the container's output from now on and our input to it; ends with its
 /// exit code, or with Docker's "read escape sequence" (exit 1) when detached.
 pub fn attach(root: &Path, a: AttachArgs) -> Result<u8> {
-    let detach_keys = berth_runtime::attach::parse_detach_keys(&a.detach_keys).map_err(|e| {
-        anyhow::Error::new(ExitError {
-            code: 1,
-            message: e.to_string(),
-        })
-    })?;
+    let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     let rt = open(root)?;
     let end = rt
         .attach(

@@ -225,6 +225,17 @@ pub fn in_pty(
     input: &[&[u8]],
     resize: Option<(u16, u16)>,
 ) -> (String, i32) {
+    in_pty_cmd(b.cmd(args), rows, cols, input, resize)
+}
+
+/// `in_pty` for a prepared command (extra environment, another program).
+pub fn in_pty_cmd(
+    mut cmd: Command,
+    rows: u16,
+    cols: u16,
+    input: &[&[u8]],
+    resize: Option<(u16, u16)>,
+) -> (String, i32) {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     let (mut master, mut slave) = (0, 0);
@@ -252,7 +263,6 @@ pub fn in_pty(
     }
     let master = unsafe { OwnedFd::from_raw_fd(master) };
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
-    let mut cmd = b.cmd(args);
     cmd.stdin(slave.try_clone().unwrap())
         .stdout(slave.try_clone().unwrap())
         .stderr(slave.try_clone().unwrap());
