@@ -82,6 +82,8 @@ enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    #[command(name = "__exec", hide = true)]
+    ExecSupervise { id: String, exec_id: String },
     #[command(name = "__supervise", hide = true)]
     Supervise {
         id: String,
@@ -241,6 +243,7 @@ fn main() -> ExitCode {
             | Command::Restart(_)
             | Command::Attach(_)
             | Command::Supervise { .. }
+            | Command::ExecSupervise { .. }
             | Command::Dns { .. }
             | Command::Container(_)
     );
@@ -306,6 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             img::inspect(&root, a, false)
         }
         Command::Supervise { id, await_client } => ctr::supervise(&root, &id, await_client),
+        Command::ExecSupervise { id, exec_id } => ctr::supervise_exec(&root, &id, &exec_id),
         Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
             ctr::restart(&root, a)
         }

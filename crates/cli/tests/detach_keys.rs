@@ -156,3 +156,63 @@ fn root_run_it_of_a_quick_command_shows_all_its_output_and_code() {
     assert_eq!(out.trim(), "one\ntwo", "{out:?}");
     assert_eq!(b.run(&["ps", "-aq"]).ok(), "", "--rm removed it");
 }
+
+/// berth processes (supervisors) still running for this test's root.
+fn processes_of(b: &Berth, what: &str) -> usize {
+    let root = b.root().to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&root) && c.contains(what))
+        .count()
+}
+
+#[test]
+fn root_exec_it_detaches_and_the_process_goes_on() {
+    let b = busybox();
+    b.run(&["run", "-d", "--name", "host", "busybox", "sleep", "300"])
+        .ok();
+    let (out, code) = in_pty(
+        &b,
+        &["exec", "-it", "host", "sh"],
+        24,
+        80,
+        &[b"echo in-exec-$((2*3))\n", b"\x10\x11"],
+        None,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("in-exec-6"), "{out}");
+    assert!(out.contains("read escape sequence"), "{out}");
+    // The exec's shell is still there, held by its supervisor.
+    let top = b.run(&["top", "host"]).ok();
+    assert!(top.lines().any(|l| l.trim_end().ends_with(" sh")), "{top}");
+    assert_eq!(processes_of(&b, "__exec"), 1);
+    // A quick exec shows all its output and its code; --detach-keys is taken.
+    let (out, code) = in_pty(
+        &b,
+        &[
+            "exec",
+            "-it",
+            "--detach-keys",
+            "ctrl-x,y",
+            "host",
+            "sh",
+            "-c",
+            "echo quick; exit 5",
+        ],
+        24,
+        80,
+        &[b""],
+        None,
+    );
+    assert_eq!((out.trim(), code), ("quick", 5), "{out:?}");
+    // Removing the container ends the detached exec and its supervisor.
+    b.run(&["rm", "-f", "host"]).ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while processes_of(&b, "__exec") > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(processes_of(&b, "__exec"), 0, "exec supervisor left behind");
+}

@@ -403,97 +403,118 @@ impl crate::Runtime {
     /// have exited (and with `--rm` be gone) already; its supervisor kept the output and the
     /// exit code for us.
     pub fn attach_started(&self, c: &ContainerRecord, o: &AttachOptions) -> Result<AttachEnd> {
-        let tty = c.config.tty;
-        let send_input = o.stdin && c.config.open_stdin;
-        // SAFETY: isatty on our own stdin.
-        if tty && send_input && unsafe { libc::isatty(0) } == 0 {
-            return Err(Error::Conflict("the input device is not a TTY".into()));
-        }
-        let mut conn = connect(&self.containers.dir(&c.id))?;
-        let writer = Arc::new(Mutex::new(conn.try_clone().map_err(|e| Error::Io {
-            op: "attach to",
-            path: self.containers.dir(&c.id),
-            source: e,
-        })?));
-        let _raw = (tty && send_input).then(crate::tty::RawMode::enable);
-        let mut winch = None;
-        if tty {
-            if let (Some(size), Ok(mut w)) = (our_window_size(), writer.lock()) {
-                let _ = write_frame(&mut *w, RESIZE, &size);
-            }
-            let w = writer.clone();
-            // Our terminal's new size goes to the container whenever it changes.
-            winch = crate::tty::on_window_change(move || {
-                if let (Some(size), Ok(mut w)) = (our_window_size(), w.lock()) {
-                    let _ = write_frame(&mut *w, RESIZE, &size);
-                }
-            });
-        }
-        let signals = if o.sig_proxy && !tty {
-            let pid = Arc::new(std::sync::atomic::AtomicI32::new(c.state.pid));
-            crate::process::forward_signals(pid)
-        } else {
-            None
+        let stream = AttachStream {
+            dir: &self.containers.dir(&c.id),
+            tty: c.config.tty,
+            send_input: o.stdin && c.config.open_stdin,
+            pid: c.state.pid,
         };
-        let detached = Arc::new(AtomicBool::new(false));
-        if send_input {
-            let (w, d) = (writer.clone(), detached.clone());
-            let mut keys = DetachMatcher::new(o.detach_keys.clone());
-            // Not joined: reading a terminal can block after the container is gone.
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let mut stdin = std::io::stdin();
-                loop {
-                    let n = match stdin.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let (data, detach) = keys.feed(&buf[..n]);
-                    let Ok(mut w) = w.lock() else { return };
-                    if !data.is_empty() && write_frame(&mut *w, STDIN, &data).is_err() {
-                        return;
-                    }
-                    if detach {
-                        d.store(true, Ordering::SeqCst);
-                        let _ = w.shutdown(std::net::Shutdown::Both);
-                        return;
-                    }
-                }
-                // End of our input: the container's stdin stays open (see the module doc).
-                if let Ok(w) = w.lock() {
-                    let _ = w.shutdown(std::net::Shutdown::Write);
-                }
-            });
-        }
-        let mut out = std::io::stdout();
-        let mut err = std::io::stderr();
-        let mut exit_code = None;
-        while let Ok(Some((kind, data))) = read_frame(&mut conn) {
-            let _ = match kind {
-                STDERR => err.write_all(&data),
-                EXIT => {
-                    exit_code = <[u8; 4]>::try_from(data.as_slice())
-                        .ok()
-                        .map(i32::from_be_bytes);
-                    Ok(())
-                }
-                _ => out.write_all(&data).and_then(|_| out.flush()),
-            };
-        }
-        if let Some(h) = winch {
-            h.close();
-        }
-        if let Some(h) = signals {
-            h.close();
-        }
-        if detached.load(Ordering::SeqCst) {
-            return Ok(AttachEnd::Detached);
-        }
-        match exit_code {
-            Some(code) => Ok(AttachEnd::Exited(code)),
+        match attach_stream(&stream, o)? {
+            Some(end) => Ok(end),
             None => Ok(AttachEnd::Exited(self.wait(&c.id)?)),
         }
     }
+}
+
+/// What a client attaches to: a socket served by a supervisor in `dir`.
+pub(crate) struct AttachStream<'a> {
+    pub dir: &'a Path,
+    pub tty: bool,
+    pub send_input: bool,
+    /// Where forwarded signals go (without a terminal).
+    pub pid: i32,
+}
+
+/// The client's loop: output to our stdout/stderr, our input and terminal size to the
+/// supervisor, until the exit code comes (`Some(Exited)`), the detach keys are typed
+/// (`Some(Detached)`) or the stream ends without a code (`None`).
+pub(crate) fn attach_stream(s: &AttachStream, o: &AttachOptions) -> Result<Option<AttachEnd>> {
+    let (tty, send_input) = (s.tty, s.send_input);
+    // SAFETY: isatty on our own stdin.
+    if tty && send_input && unsafe { libc::isatty(0) } == 0 {
+        return Err(Error::Conflict("the input device is not a TTY".into()));
+    }
+    let mut conn = connect(s.dir)?;
+    let writer = Arc::new(Mutex::new(conn.try_clone().map_err(|e| Error::Io {
+        op: "attach to",
+        path: s.dir.to_path_buf(),
+        source: e,
+    })?));
+    let _raw = (tty && send_input).then(crate::tty::RawMode::enable);
+    let mut winch = None;
+    if tty {
+        if let (Some(size), Ok(mut w)) = (our_window_size(), writer.lock()) {
+            let _ = write_frame(&mut *w, RESIZE, &size);
+        }
+        let w = writer.clone();
+        // Our terminal's new size goes to the container whenever it changes.
+        winch = crate::tty::on_window_change(move || {
+            if let (Some(size), Ok(mut w)) = (our_window_size(), w.lock()) {
+                let _ = write_frame(&mut *w, RESIZE, &size);
+            }
+        });
+    }
+    let signals = if o.sig_proxy && !tty {
+        let pid = Arc::new(std::sync::atomic::AtomicI32::new(s.pid));
+        crate::process::forward_signals(pid)
+    } else {
+        None
+    };
+    let detached = Arc::new(AtomicBool::new(false));
+    if send_input {
+        let (w, d) = (writer.clone(), detached.clone());
+        let mut keys = DetachMatcher::new(o.detach_keys.clone());
+        // Not joined: reading a terminal can block after the container is gone.
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let mut stdin = std::io::stdin();
+            loop {
+                let n = match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let (data, detach) = keys.feed(&buf[..n]);
+                let Ok(mut w) = w.lock() else { return };
+                if !data.is_empty() && write_frame(&mut *w, STDIN, &data).is_err() {
+                    return;
+                }
+                if detach {
+                    d.store(true, Ordering::SeqCst);
+                    let _ = w.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+            }
+            // End of our input: the container's stdin stays open (see the module doc).
+            if let Ok(w) = w.lock() {
+                let _ = w.shutdown(std::net::Shutdown::Write);
+            }
+        });
+    }
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    let mut exit_code = None;
+    while let Ok(Some((kind, data))) = read_frame(&mut conn) {
+        let _ = match kind {
+            STDERR => err.write_all(&data),
+            EXIT => {
+                exit_code = <[u8; 4]>::try_from(data.as_slice())
+                    .ok()
+                    .map(i32::from_be_bytes);
+                Ok(())
+            }
+            _ => out.write_all(&data).and_then(|_| out.flush()),
+        };
+    }
+    if let Some(h) = winch {
+        h.close();
+    }
+    if let Some(h) = signals {
+        h.close();
+    }
+    if detached.load(Ordering::SeqCst) {
+        return Ok(Some(AttachEnd::Detached));
+    }
+    Ok(exit_code.map(AttachEnd::Exited))
 }
 
 #[cfg(test)]

@@ -237,7 +237,7 @@ pub(crate) fn security_options(
 }
 
 /// `docker exec` options.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExecOptions {
     pub command: Vec<String>,
     pub env: Vec<String>,

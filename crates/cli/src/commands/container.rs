@@ -573,6 +573,16 @@ pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
     Ok(code)
 }
 
+pub fn supervise_exec(root: &Path, id: &str, exec_id: &str) -> Result<u8> {
+    let fd: i32 = std::env::var("BERTH_READY_FD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("__exec is internal to berth"))?;
+    let rt = open(root)?;
+    let code = rt.supervise_exec(id, exec_id, fd).map_err(engine_error)?;
+    Ok(code.clamp(0, 255) as u8)
+}
+
 pub fn supervise(root: &Path, id: &str, await_client: bool) -> Result<u8> {
     let fd: i32 = std::env::var("BERTH_READY_FD")
         .ok()
@@ -1150,6 +1160,9 @@ pub struct ExecArgs {
     /// Give extended privileges to the command
     #[arg(long)]
     privileged: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    detach_keys: Option<String>,
     /// CONTAINER COMMAND [ARG...]
     #[arg(required = true, num_args = 2.., trailing_var_arg = true)]
     container_and_command: Vec<String>,
@@ -1177,6 +1190,30 @@ pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
         privileged: a.privileged,
         tty: a.tty,
     };
+    if a.tty && a.interactive && !a.detach {
+        // Under its own supervisor, so that the detach keys leave the process running.
+        let keys = detach_keys(a.detach_keys.as_deref())?;
+        let exe = std::env::current_exe()?;
+        let session = rt.exec_for_attach(key, &opts, &exe).map_err(engine_error)?;
+        let end = rt
+            .attach_exec(
+                &session,
+                &berth_runtime::attach::AttachOptions {
+                    stdin: true,
+                    sig_proxy: true,
+                    detach_keys: keys,
+                },
+            )
+            .map_err(engine_error)?;
+        return match end {
+            berth_runtime::attach::AttachEnd::Exited(code) => Ok(code.clamp(0, 255) as u8),
+            // Docker's exec, like attach and unlike run, reports the detach and fails.
+            berth_runtime::attach::AttachEnd::Detached => {
+                eprintln!("read escape sequence");
+                Ok(1)
+            }
+        };
+    }
     let code = rt.exec(key, &opts).map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
 }
