@@ -35,6 +35,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// `--target` names no stage (Docker's classic builder's words).
+    #[error("failed to reach build target {0} in Dockerfile")]
+    NoSuchTarget(String),
     #[error("{0}")]
     Image(#[from] berth_image::Error),
     #[error("{0}")]

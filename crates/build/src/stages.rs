@@ -88,11 +88,9 @@ impl Stages {
     pub fn target(&self, target: Option<&str>) -> Result<usize> {
         match target {
             None => Ok(self.stages.len() - 1),
-            Some(t) => self.find(t).ok_or_else(|| Error::Parse {
-                file: "--target".into(),
-                line: 0,
-                message: format!("failed to reach build target {t} in Dockerfile"),
-            }),
+            Some(t) => self
+                .find(t)
+                .ok_or_else(|| Error::NoSuchTarget(t.to_string())),
         }
     }
 

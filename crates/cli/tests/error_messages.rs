@@ -17,6 +17,29 @@ fn causes_are_printed_once() {
 }
 
 #[test]
+fn a_login_without_credentials_says_error_once() {
+    let b = Berth::new();
+    let home = tempfile::tempdir().unwrap();
+    let r = b.run_env(&["login", "127.0.0.1:1"], "DOCKER_CONFIG", home.path());
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr, "Error: Username and password are required\n");
+}
+
+#[test]
+fn an_unknown_build_target_is_named_once_without_a_file_position() {
+    let b = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM scratch AS base\n").unwrap();
+    let err = b
+        .run(&["build", "--target", "nope", ctx.path().to_str().unwrap()])
+        .fails();
+    assert_eq!(
+        err,
+        "Error: failed to reach build target nope in Dockerfile\n"
+    );
+}
+
+#[test]
 fn root_files_of_random_bytes_give_printable_errors() {
     let b = Berth::new();
     let dir = tempfile::tempdir().unwrap();
@@ -33,6 +56,14 @@ fn root_files_of_random_bytes_give_printable_errors() {
         let r = b.run(&args);
         assert_ne!(r.code, 0, "{args:?}");
         assert!(r.stderr.starts_with("Error: "), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {:?}", r.stderr);
+        assert!(
+            r.stderr
+                .trim_end()
+                .ends_with("not a valid tar archive or truncated: invalid tar header"),
+            "{args:?}: {:?}",
+            r.stderr
+        );
         assert!(
             !r.stderr
                 .chars()

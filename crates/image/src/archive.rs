@@ -203,7 +203,7 @@ impl ArchiveFiles<'_> {
         let mut ar = tar::Archive::new(reader);
         let tar_err = |e: io::Error, what: &str| Error::BadTar {
             what: what.to_string(),
-            source: e,
+            cause: e,
         };
         for entry in ar.entries().map_err(|e| tar_err(e, &self.what))? {
             let mut entry = entry.map_err(|e| tar_err(e, &self.what))?;

@@ -34,12 +34,10 @@ pub enum Error {
     #[error("layer tar entry {entry:?}: {reason}")]
     UnsafeEntry { entry: String, reason: String },
 
-    #[error("{what}: not a valid tar archive or truncated: {source}")]
-    BadTar {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// `cause` is the tar reader's complaint, shown only when it is plain text: about a file of
+    /// random bytes it quotes those bytes.
+    #[error("{what}: not a valid tar archive or truncated: {}", tar_reason(.cause))]
+    BadTar { what: String, cause: std::io::Error },
 
     #[error("{what}: {reason}")]
     BadArchive { what: String, reason: String },
@@ -83,6 +81,18 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+}
+
+/// A tar reader's error as a user can read it: its own words when they are short printable
+/// text, else just that the header is invalid.
+fn tar_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let printable = text.chars().all(|c| c.is_ascii_graphic() || c == ' ');
+    if printable && text.len() <= 120 {
+        text
+    } else {
+        "invalid tar header".into()
     }
 }
 

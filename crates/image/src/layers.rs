@@ -198,9 +198,9 @@ impl Store {
             Err(e) => {
                 let _ = remove_tree(&tmp);
                 Err(match e {
-                    Error::BadTar { source, .. } => Error::BadTar {
+                    Error::BadTar { cause, .. } => Error::BadTar {
                         what: what.to_string(),
-                        source,
+                        cause,
                     },
                     other => other,
                 })

@@ -58,12 +58,12 @@ pub fn apply_layer<R: Read>(reader: R, dest: &Path, mode: WhiteoutMode) -> Resul
     };
     let entries = archive.entries().map_err(|e| Error::BadTar {
         what: "layer".into(),
-        source: e,
+        cause: e,
     })?;
     for entry in entries {
         let mut entry = entry.map_err(|e| Error::BadTar {
             what: "layer".into(),
-            source: e,
+            cause: e,
         })?;
         ap.apply_entry(&mut entry)?;
     }
@@ -181,7 +181,7 @@ impl Applier<'_> {
                     .ctx("create", &path)?;
                 let n = copy_large(entry, &mut f, &mut self.buf).map_err(|e| Error::BadTar {
                     what: format!("layer entry {}", shown.display()),
-                    source: e,
+                    cause: e,
                 })?;
                 self.stats.bytes += n;
             }
@@ -392,7 +392,7 @@ impl Applier<'_> {
 fn bad_header(entry: &Path, e: io::Error) -> Error {
     Error::BadTar {
         what: format!("layer entry {}", entry.display()),
-        source: e,
+        cause: e,
     }
 }
 
