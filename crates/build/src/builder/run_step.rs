@@ -2,6 +2,7 @@
 //! its changes become the step's layer.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::Instruction;
@@ -212,7 +213,14 @@ impl Builder<'_> {
                 };
                 let dir = tempfile_dir(&self.store)?;
                 let path = dir.0.join("secret");
-                std::fs::write(&path, value).ctx("write", &path)?;
+                // Owner-only from the first byte; the mount's mode and owner are set next.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, &value))
+                    .ctx("write", &path)?;
                 let mode = run_mounts::number(m, "mode", 8, 0o400).map_err(bad)?;
                 let uid = run_mounts::number(m, "uid", 10, 0).map_err(bad)?;
                 let gid = run_mounts::number(m, "gid", 10, 0).map_err(bad)?;
