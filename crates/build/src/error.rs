@@ -65,3 +65,19 @@ impl<T> IoContext<T> for std::io::Result<T> {
         })
     }
 }
+
+impl berth_error_kind::HasKind for Error {
+    fn kind(&self) -> berth_error_kind::ErrorKind {
+        use berth_error_kind::ErrorKind as K;
+        match self {
+            Error::Parse { .. } | Error::Step { .. } | Error::NoSuchTarget(_) => K::InvalidArgument,
+            // The user's command failed, not the engine; Docker answers the build with it.
+            Error::RunFailed { .. } => K::InvalidArgument,
+            Error::Read { source, .. } | Error::Io { source, .. } => {
+                berth_error_kind::io_kind(source)
+            }
+            Error::Image(e) => e.kind(),
+            Error::Runtime(e) => e.kind(),
+        }
+    }
+}

@@ -26,6 +26,19 @@ fn a_login_without_credentials_says_error_once() {
 }
 
 #[test]
+fn run_of_a_bad_reference_says_so_without_looking_for_it() {
+    let b = Berth::new();
+    let r = b.run(&["run", "--rm", "Bad:Ref:x"]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid reference format"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Unable to find image"), "{}", r.stderr);
+}
+
+#[test]
 fn an_unknown_build_target_is_named_once_without_a_file_position() {
     let b = Berth::new();
     let ctx = tempfile::tempdir().unwrap();

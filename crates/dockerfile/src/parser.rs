@@ -16,6 +16,13 @@ pub struct ParseError {
     pub message: String,
 }
 
+impl berth_error_kind::HasKind for ParseError {
+    /// A Dockerfile that does not parse is always the request's fault.
+    fn kind(&self) -> berth_error_kind::ErrorKind {
+        berth_error_kind::ErrorKind::InvalidArgument
+    }
+}
+
 /// Parses Dockerfile text.
 pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
     Parser::new(text).run()

@@ -106,3 +106,25 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io(op, path, e))
     }
 }
+
+impl berth_error_kind::HasKind for Error {
+    fn kind(&self) -> berth_error_kind::ErrorKind {
+        use berth_error_kind::ErrorKind as K;
+        match self {
+            Error::NoSuchImage(_) => K::NotFound,
+            Error::Conflict(_) => K::Conflict,
+            Error::InvalidDigest { .. }
+            | Error::InvalidReference(_)
+            | Error::UnsupportedMediaType { .. }
+            | Error::UnsafeEntry { .. }
+            | Error::BadTar { .. }
+            | Error::BadArchive { .. }
+            | Error::Json { .. }
+            | Error::BadChange { .. } => K::InvalidArgument,
+            Error::DigestMismatch { .. } | Error::MissingBlob(_) => K::DataLoss,
+            Error::Io { source, .. } | Error::Stream { source, .. } => {
+                berth_error_kind::io_kind(source)
+            }
+        }
+    }
+}

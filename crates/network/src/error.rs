@@ -62,3 +62,23 @@ impl<T> IoContext<T> for std::io::Result<T> {
         })
     }
 }
+
+impl berth_error_kind::HasKind for Error {
+    fn kind(&self) -> berth_error_kind::ErrorKind {
+        use berth_error_kind::ErrorKind as K;
+        match self {
+            Error::NotFound(_) => K::NotFound,
+            Error::BadFlag { .. } | Error::Overlap(_) => K::InvalidArgument,
+            Error::Exists(_)
+            | Error::AddressInUse(_)
+            | Error::InUse { .. }
+            | Error::PortAllocated(_)
+            | Error::AlreadyAttached { .. }
+            | Error::NotAttached { .. }
+            | Error::Exhausted(_) => K::Conflict,
+            Error::Predefined(_) => K::Forbidden,
+            Error::NoPool | Error::Command { .. } | Error::State { .. } => K::System,
+            Error::Io { source, .. } => berth_error_kind::io_kind(source),
+        }
+    }
+}

@@ -48,3 +48,26 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl berth_error_kind::HasKind for Error {
+    fn kind(&self) -> berth_error_kind::ErrorKind {
+        use berth_error_kind::ErrorKind as K;
+        match self {
+            Error::Image(e) => e.kind(),
+            Error::Http { .. } => K::Unavailable,
+            Error::Unauthorized { .. } | Error::Credentials(_) => K::Unauthorized,
+            Error::NotFound(_) | Error::NoPlatform { .. } | Error::NoLocalTag(_) => K::NotFound,
+            Error::Status { status, .. } => match status {
+                401 => K::Unauthorized,
+                403 => K::Forbidden,
+                404 => K::NotFound,
+                400..=499 => K::InvalidArgument,
+                _ => K::Unavailable,
+            },
+            Error::BadJson { .. } | Error::DigestMismatch { .. } => K::DataLoss,
+            Error::UnsupportedMediaType { .. } => K::NotImplemented,
+            Error::BadPlatform(_) | Error::Config { .. } => K::InvalidArgument,
+            Error::Io { source, .. } => berth_error_kind::io_kind(source),
+        }
+    }
+}

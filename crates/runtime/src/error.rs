@@ -86,3 +86,24 @@ impl Error {
         }
     }
 }
+
+impl berth_error_kind::HasKind for Error {
+    fn kind(&self) -> berth_error_kind::ErrorKind {
+        use berth_error_kind::ErrorKind as K;
+        match self {
+            Error::NoSuchContainer(_) | Error::NoSuchUser(_) | Error::NoSuchGroup(_) => K::NotFound,
+            Error::NameInUse(_) | Error::Conflict(_) => K::Conflict,
+            Error::BadName(_)
+            | Error::Invalid(_)
+            | Error::BadFlag { .. }
+            | Error::NoCommand
+            | Error::Json { .. } => K::InvalidArgument,
+            // The command: Docker's daemon reports these as bad requests too.
+            Error::CommandNotFound(_) | Error::CommandNotExecutable(_) => K::InvalidArgument,
+            Error::Network(e) => e.kind(),
+            Error::Image(e) => e.kind(),
+            Error::Relayed(_) | Error::Runtime { .. } => K::System,
+            Error::Io { source, .. } => berth_error_kind::io_kind(source),
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
+use berth_error_kind::{ErrorKind, HasKind};
 use berth_runtime::lifecycle::{parse_signal, Attach};
 use berth_runtime::record::ContainerRecord;
 use berth_runtime::{Error as RtError, RunOptions, Runtime};
@@ -383,7 +384,17 @@ fn ensure_image(root: &Path, a: &RunArgs, image: &str) -> Result<()> {
         (Ok(img), Some(p)) if !img.config.matches_platform(p) => Some(platform_of(img)),
         _ => None,
     };
-    let missing = local.is_err() || wrong_platform.is_some();
+    // Only an image that is not there is pulled; a bad reference or a damaged store is an
+    // error of its own, as with Docker.
+    let not_found = match &local {
+        Err(e) if e.kind() != ErrorKind::NotFound => bail!(ExitError {
+            code: 125,
+            message: e.to_string(),
+        }),
+        Err(_) => true,
+        Ok(_) => false,
+    };
+    let missing = not_found || wrong_platform.is_some();
     let pull = match a.pull.as_str() {
         "always" => true,
         "missing" => missing,

@@ -629,7 +629,9 @@ pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
                     found.push(inspect::image_inspect(&store, &img));
                     continue;
                 }
-                Err(berth_image::Error::NoSuchImage(_)) => {}
+                Err(e)
+                    if berth_error_kind::HasKind::kind(&e)
+                        == berth_error_kind::ErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),
             }
         }
