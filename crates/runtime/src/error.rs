@@ -107,3 +107,45 @@ impl berth_error_kind::HasKind for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_error_kind::{ErrorKind, HasKind};
+
+    #[test]
+    fn kinds_follow_dockers_classes_through_wrapped_errors() {
+        assert_eq!(
+            Error::NoSuchContainer("x".into()).kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(Error::NameInUse("x".into()).kind(), ErrorKind::Conflict);
+        assert_eq!(
+            Error::Conflict("container x is not running".into()).kind(),
+            ErrorKind::Conflict
+        );
+        assert_eq!(
+            Error::Invalid("Minimum memory".into()).kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            Error::Image(berth_image::Error::NoSuchImage("busybox".into())).kind(),
+            ErrorKind::NotFound
+        );
+        let in_use = berth_network::Error::InUse {
+            name: "n".into(),
+            id: "i".into(),
+        };
+        assert_eq!(Error::Network(in_use).kind(), ErrorKind::Conflict);
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(
+            Error::Io {
+                op: "open",
+                path: "/x".into(),
+                source: missing
+            }
+            .kind(),
+            ErrorKind::NotFound
+        );
+    }
+}
