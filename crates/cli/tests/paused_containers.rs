@@ -35,6 +35,25 @@ fn paused_sleeper(b: &Berth, name: &str) -> String {
         .to_string();
     b.run(&["pause", name]).ok();
     assert!(status(b, name).ends_with("(Paused)"), "{}", status(b, name));
+    // Docker's status word for it is "paused", in filters and in --format alike.
+    let paused = b
+        .run(&["ps", "-q", "--no-trunc", "--filter", "status=paused"])
+        .ok();
+    assert!(paused.contains(&id), "{paused}");
+    let running = b
+        .run(&["ps", "-q", "--no-trunc", "--filter", "status=running"])
+        .ok();
+    assert!(!running.contains(&id), "{running}");
+    let state = b
+        .run(&[
+            "ps",
+            "--filter",
+            &format!("name={name}"),
+            "--format",
+            "{{.State}}",
+        ])
+        .ok();
+    assert_eq!(state.trim(), "paused");
     id
 }
 

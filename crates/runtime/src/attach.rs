@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::record::ContainerRecord;
+use crate::record::Status;
 
 pub const STDIN: u8 = 0;
 pub const STDOUT: u8 = 1;
@@ -386,7 +387,7 @@ impl crate::Runtime {
     /// or the detach keys are typed.
     pub fn attach(&self, key: &str, o: &AttachOptions) -> Result<AttachEnd> {
         let c = self.find(key)?;
-        if c.state.status != "running" {
+        if c.state.status != Status::Running {
             return Err(Error::Conflict(
                 "You cannot attach to a stopped container, start it first".into(),
             ));

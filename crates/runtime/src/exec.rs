@@ -14,6 +14,7 @@ use crate::options::ExecOptions;
 use crate::process::{
     container_stdin, decode_error, encode_error, forward_signals, pipe, relay, wait_pid,
 };
+use crate::record::Status;
 use crate::rootfs::{check_command, resolve_user, RootfsPaths};
 
 /// The options of a supervised exec, in its directory.
@@ -29,7 +30,7 @@ pub struct ExecSession {
 
 /// Docker's refusals of an exec: a container that is not running or paused, no command.
 fn check_exec(c: &crate::record::ContainerRecord, o: &ExecOptions) -> Result<()> {
-    if c.state.status != "running" {
+    if c.state.status != Status::Running {
         return Err(Error::Conflict(format!(
             "container {} is not running",
             c.id

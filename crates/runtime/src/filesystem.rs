@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::Runtime;
 use crate::record::ContainerRecord;
+use crate::record::Status;
 use crate::rootfs::{mount_overlay, unmount, RootfsPaths};
 
 impl Runtime {
@@ -66,7 +67,7 @@ impl Runtime {
         let tag = tag
             .map(berth_image::Reference::parse_tagged_default)
             .transpose()?;
-        let paused_here = pause && c.state.status == "running" && !c.state.paused;
+        let paused_here = pause && c.state.status == Status::Running && !c.state.paused;
         let _unpause = if paused_here {
             self.set_paused(&c.id, true)?;
             Some(UnpauseOnDrop {
@@ -129,7 +130,7 @@ impl Runtime {
         parent: Option<&berth_image::Digest>,
     ) -> Result<(berth_image::Digest, u64)> {
         let c = self.find(key)?;
-        if c.state.status == "running" {
+        if c.state.status == Status::Running {
             return Err(Error::Conflict(format!(
                 "container {key} is still running: its changes are not final"
             )));

@@ -13,6 +13,7 @@ use crate::attach::AttachServer;
 use crate::engine::{OciRuntime, Stdio, Youki};
 use crate::error::{Error, IoContext, Result};
 use crate::logs::{log_path, LogWriter, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
+use crate::record::Status;
 use crate::record::{
     new_id, now, random_name, valid_name, ContainerRecord, Containers, RunConfig, State, ZERO_TIME,
 };
@@ -303,7 +304,7 @@ impl Runtime {
                 healthcheck,
             },
             state: State {
-                status: "created".into(),
+                status: Status::Created,
                 started_at: ZERO_TIME.into(),
                 finished_at: ZERO_TIME.into(),
                 ..State::default()
@@ -508,7 +509,7 @@ impl Runtime {
                 }
                 ready(Err(&e));
                 let _ = unmount(&RootfsPaths::of(&dir).merged);
-                rec.state.status = "created".into();
+                rec.state.status = Status::Created;
                 rec.state.error = e.to_string();
                 let _ = self.containers.save(&rec);
                 if rec.config.auto_remove {
@@ -557,7 +558,7 @@ impl Runtime {
         }
         let _ = unmount(&RootfsPaths::of(&dir).merged);
         let mut rec = self.containers.load(id).unwrap_or(rec);
-        rec.state.status = "exited".into();
+        rec.state.status = Status::Exited;
         rec.state.pid = 0;
         rec.state.paused = false;
         rec.state.exit_code = code;
@@ -733,7 +734,7 @@ impl Runtime {
             .map(|r| r.state.restart_count)
             .unwrap_or(0);
         rec.state = State {
-            status: "running".into(),
+            status: Status::Running,
             pid,
             restart_count,
             monitor_pid: std::process::id() as i32,
@@ -879,10 +880,10 @@ impl Runtime {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(60));
             rec.state.restart_count += 1;
-            rec.state.status = "restarting".into();
+            rec.state.status = Status::Restarting;
             self.containers.save(&rec)?;
             if self.stop_requested(id) {
-                rec.state.status = "exited".into();
+                rec.state.status = Status::Exited;
                 self.containers.save(&rec)?;
                 return Ok(code);
             }
@@ -910,11 +911,11 @@ impl Runtime {
     pub fn list(&self) -> Result<Vec<ContainerRecord>> {
         let mut all = self.containers.list()?;
         for c in &mut all {
-            if c.state.status == "running"
+            if c.state.status == Status::Running
                 && !pid_alive(c.state.pid)
                 && !pid_alive(c.state.monitor_pid)
             {
-                c.state.status = "exited".into();
+                c.state.status = Status::Exited;
                 c.state.paused = false;
                 c.state.exit_code = -1;
                 c.state.error =
@@ -932,7 +933,7 @@ impl Runtime {
     /// `docker kill -s SIGNAL`.
     pub fn kill(&self, key: &str, signal: &str) -> Result<()> {
         let c = self.find(key)?;
-        if c.state.status != "running" {
+        if c.state.status != Status::Running {
             return Err(Error::Conflict(format!(
                 "cannot kill container: {key}: container {} is not running",
                 c.id
@@ -949,13 +950,13 @@ impl Runtime {
     /// `docker stop -t`: the stop signal, then SIGKILL after the timeout.
     pub fn stop(&self, key: &str, timeout: Option<u64>) -> Result<()> {
         let c = self.find(key)?;
-        if c.state.status == "restarting" {
+        if c.state.status == Status::Restarting {
             // Between two runs: tell the supervisor not to start it again.
             self.request_stop(&c.id);
             self.wait_exit(&c.id, Duration::from_secs(10));
             return Ok(());
         }
-        if c.state.status != "running" {
+        if c.state.status != Status::Running {
             return Ok(());
         }
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
@@ -977,9 +978,10 @@ impl Runtime {
                 // Still running, or exited but its monitor is still recording that, or between
                 // two runs of a restart policy with its supervisor deciding.
                 Ok(c)
-                    if (c.state.status == "running"
+                    if (c.state.status == Status::Running
                         && (pid_alive(c.state.pid) || pid_alive(c.state.monitor_pid)))
-                        || (c.state.status == "restarting" && pid_alive(c.state.monitor_pid)) => {}
+                        || (c.state.status == Status::Restarting
+                            && pid_alive(c.state.monitor_pid)) => {}
                 _ => return true,
             }
             if start.elapsed() >= limit {
@@ -995,9 +997,9 @@ impl Runtime {
         loop {
             match self.containers.load(&c.id) {
                 Ok(r)
-                    if r.state.status == "running"
+                    if r.state.status == Status::Running
                         && (pid_alive(r.state.pid) || pid_alive(r.state.monitor_pid)) => {}
-                Ok(r) if r.state.status == "running" => return Ok(-1),
+                Ok(r) if r.state.status == Status::Running => return Ok(-1),
                 Ok(r) => return Ok(r.state.exit_code),
                 // Removed (--rm) after exiting.
                 Err(_) => return Ok(0),
@@ -1052,7 +1054,7 @@ impl Runtime {
             })?),
             None => None,
         };
-        let pid = (c.state.status == "running" && c.state.pid > 0).then_some(c.state.pid);
+        let pid = (c.state.status == Status::Running && c.state.pid > 0).then_some(c.state.pid);
         self.network.connect(
             &c.id,
             &c.name,
@@ -1083,7 +1085,7 @@ impl Runtime {
     /// `docker pause` / `unpause`, through the freezer cgroup.
     pub fn set_paused(&self, key: &str, pause: bool) -> Result<()> {
         let mut c = self.find(key)?;
-        if c.state.status != "running" {
+        if c.state.status != Status::Running {
             return Err(Error::Conflict(format!(
                 "container {} is not running",
                 c.id
@@ -1120,7 +1122,7 @@ impl Runtime {
     pub fn prune(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for c in self.list()? {
-            if c.state.status != "running" && c.state.status != "restarting" {
+            if c.state.status != Status::Running && c.state.status != Status::Restarting {
                 self.remove(&c.id, false, false)?;
                 out.push(c.id);
             }
@@ -1157,7 +1159,7 @@ impl Runtime {
     /// `docker rm [-f] [-v]`: also cleans up after a supervisor or CLI that was killed.
     pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.find(key)?;
-        if c.state.status == "running" {
+        if c.state.status == Status::Running {
             if !force {
                 return Err(Error::Conflict(format!(
                     "cannot remove container \"{key}\": container is running: stop the container before removing or force remove"

@@ -103,10 +103,43 @@ pub struct RunConfig {
     pub healthcheck: Option<berth_image::config::Healthcheck>,
 }
 
+/// Where a container is in its life, as Docker's `State.Status` names it (stored in the
+/// record by those names). Paused is not one of them here: a paused container is `Running`
+/// with `State::paused` set, and `State::docker_status` says "paused" for it, as Docker does.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
-    /// created, running, exited, dead
-    pub status: String,
+    pub status: Status,
     pub pid: i32,
     /// The process watching the container (its supervisor, or a foreground `berth run`).
     #[serde(default)]
@@ -120,6 +153,21 @@ pub struct State {
     pub restart_count: u32,
     #[serde(default)]
     pub paused: bool,
+}
+
+impl State {
+    pub fn running(&self) -> bool {
+        self.status == Status::Running
+    }
+
+    /// Docker's status word: `paused` for a paused running container, else the status.
+    pub fn docker_status(&self) -> &'static str {
+        if self.paused && self.running() {
+            "paused"
+        } else {
+            self.status.as_str()
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -297,4 +345,37 @@ pub fn valid_name(n: &str) -> bool {
         && b[0].is_ascii_alphanumeric()
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_is_stored_by_dockers_names() {
+        let s: State = serde_json::from_value(serde_json::json!({
+            "status": "restarting", "pid": 0, "exit_code": 1, "oom_killed": false,
+            "error": "", "started_at": ZERO_TIME, "finished_at": ZERO_TIME,
+        }))
+        .unwrap();
+        assert_eq!(s.status, Status::Restarting);
+        let back = serde_json::to_value(&s).unwrap();
+        assert_eq!(back["status"], "restarting");
+        assert!(serde_json::from_value::<Status>(serde_json::json!("sleeping")).is_err());
+    }
+
+    #[test]
+    fn a_paused_running_container_is_paused_to_docker() {
+        let mut s = State {
+            status: Status::Running,
+            paused: true,
+            ..State::default()
+        };
+        assert_eq!(s.docker_status(), "paused");
+        s.paused = false;
+        assert_eq!(s.docker_status(), "running");
+        s.status = Status::Exited;
+        assert!(!s.running());
+        assert_eq!(s.docker_status(), "exited");
+    }
 }

@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use berth_error_kind::{ErrorKind, HasKind};
 use berth_runtime::lifecycle::{parse_signal, Attach};
 use berth_runtime::record::ContainerRecord;
+use berth_runtime::record::Status;
 use berth_runtime::{Error as RtError, RunOptions, Runtime};
 use clap::Args;
 use serde_json::{json, Value};
@@ -548,7 +549,7 @@ pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
     let mut code = 0;
     for key in &a.containers {
         let c = rt.find(key).map_err(engine_error)?;
-        if c.state.status == "running" {
+        if c.state.status == Status::Running {
             if !a.attach {
                 println!("{key}");
             }
@@ -641,11 +642,11 @@ pub(crate) fn status_text(rt: &Runtime, c: &ContainerRecord) -> String {
             })
             .unwrap_or(0.0)
     };
-    match c.state.status.as_str() {
-        "running" if c.state.paused => {
+    match c.state.status {
+        Status::Running if c.state.paused => {
             format!("Up {} (Paused)", human_duration(since(&c.state.started_at)))
         }
-        "running" => {
+        Status::Running => {
             let up = format!("Up {}", human_duration(since(&c.state.started_at)));
             match health_of(rt, c).map(|h| h.status) {
                 Some(s) if s == "starting" => format!("{up} (health: starting)"),
@@ -653,18 +654,20 @@ pub(crate) fn status_text(rt: &Runtime, c: &ContainerRecord) -> String {
                 None => up,
             }
         }
-        "restarting" => format!(
+        Status::Restarting => format!(
             "Restarting ({}) {} ago",
             c.state.exit_code,
             human_duration(since(&c.state.finished_at))
         ),
-        "exited" => format!(
+        Status::Exited => format!(
             "Exited ({}) {} ago",
             c.state.exit_code,
             human_duration(since(&c.state.finished_at))
         ),
-        "created" => "Created".into(),
-        other => other.to_string(),
+        Status::Created => "Created".into(),
+        // Docker's words for the rest.
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
     }
 }
 
@@ -683,14 +686,14 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
     let mut list = rt.list().map_err(engine_error)?;
     let show_all = a.all || a.last.is_some() || a.latest;
     if !show_all {
-        list.retain(|c| c.state.status == "running");
+        list.retain(|c| c.state.status == Status::Running);
     }
     for f in &a.filter {
         let (k, v) = f
             .split_once('=')
             .ok_or_else(|| anyhow!("bad format of filter (expected name=value): {f}"))?;
         match k {
-            "status" => list.retain(|c| c.state.status == v),
+            "status" => list.retain(|c| c.state.docker_status() == v),
             "name" => list.retain(|c| c.name.contains(v)),
             "id" => list.retain(|c| c.id.starts_with(v)),
             "label" => list.retain(|c| match v.split_once('=') {
@@ -733,7 +736,7 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
                 "CreatedAt": created_at(Some(&c.created)),
                 "RunningFor": human_since(Some(&c.created)),
                 "Status": status_text(&rt, c),
-                "State": c.state.status,
+                "State": c.state.docker_status(),
                 "Ports": ports_text(&rt, c),
                 "Names": c.name,
                 "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
@@ -815,7 +818,7 @@ pub fn logs(root: &Path, a: LogsArgs) -> Result<u8> {
         loop {
             let running = rt
                 .find(&c.id)
-                .map(|r| r.state.status == "running")
+                .map(|r| r.state.status == Status::Running)
                 .unwrap_or(false);
             let all = berth_runtime::logs::read_all(&path);
             if all.len() > shown {
@@ -945,7 +948,7 @@ fn each(keys: &[String], f: impl Fn(&str) -> berth_runtime::Result<()>) -> Resul
 
 /// The PORTS column of `ps`: published ports while running, then exposed ones not published.
 fn ports_text(rt: &Runtime, c: &ContainerRecord) -> String {
-    let published = if c.state.status == "running" {
+    let published = if c.state.status == Status::Running {
         rt.networking().published(&c.id)
     } else {
         Vec::new()
@@ -976,7 +979,7 @@ fn ports_text(rt: &Runtime, c: &ContainerRecord) -> String {
 /// `NetworkSettings` of `inspect`: addresses per network and published ports.
 fn network_settings(rt: &Runtime, c: &ContainerRecord) -> Value {
     let endpoints = rt.networking().container_endpoints(&c.id);
-    let running = c.state.status == "running";
+    let running = c.state.status == Status::Running;
     let mut ports = serde_json::Map::new();
     for e in &c.config.exposed {
         ports.insert(e.clone(), Value::Null);
@@ -1038,7 +1041,7 @@ fn network_settings(rt: &Runtime, c: &ContainerRecord) -> Value {
 /// A running container's health, if it has a health check.
 fn health_of(rt: &Runtime, c: &ContainerRecord) -> Option<berth_runtime::health::Health> {
     berth_runtime::health::Probe::from_config(c.config.healthcheck.as_ref())?;
-    (c.state.status == "running")
+    (c.state.status == Status::Running)
         .then(|| berth_runtime::health::read(&rt.containers().dir(&c.id)))
         .flatten()
 }
@@ -1052,10 +1055,10 @@ pub fn container_inspect(rt: &Runtime, c: &ContainerRecord) -> Value {
         "Path": cfg.args.first(),
         "Args": cfg.args.iter().skip(1).collect::<Vec<_>>(),
         "State": {
-            "Status": if c.state.paused { "paused" } else { c.state.status.as_str() },
-            "Running": c.state.status == "running",
+            "Status": c.state.docker_status(),
+            "Running": c.state.status == Status::Running,
             "Paused": c.state.paused,
-            "Restarting": c.state.status == "restarting",
+            "Restarting": c.state.status == Status::Restarting,
             "OOMKilled": c.state.oom_killed,
             "Dead": false,
             "Pid": c.state.pid,
@@ -1444,7 +1447,7 @@ pub struct TopArgs {
 pub fn top(root: &Path, a: TopArgs) -> Result<u8> {
     let rt = open(root)?;
     let c = rt.find(&a.container).map_err(engine_error)?;
-    if c.state.status != "running" {
+    if c.state.status != Status::Running {
         bail!("container {} is not running", c.id);
     }
     let pids = berth_runtime::cgroups::CgroupFs::host().pids(&c.id);
@@ -1509,7 +1512,7 @@ pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
             }
             list.retain(|c| keep.contains(&c.id));
         } else if !a.all {
-            list.retain(|c| c.state.status == "running");
+            list.retain(|c| c.state.status == Status::Running);
         }
         let cg = berth_runtime::cgroups::CgroupFs::host();
         let before: Vec<(u64, std::time::Instant)> = list

@@ -1,5 +1,6 @@
 //! Image commands: images, import, tag, rmi, history, save, load, inspect, image prune, system df.
 
+use berth_runtime::record::Status;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
@@ -757,13 +758,13 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
     let container_sizes: Vec<u64> = containers.iter().map(|c| upper(&c.id)).collect();
     let running = containers
         .iter()
-        .filter(|c| c.state.status == "running")
+        .filter(|c| c.state.status == Status::Running)
         .count();
     let c_size: u64 = container_sizes.iter().sum();
     let c_reclaim: u64 = containers
         .iter()
         .zip(&container_sizes)
-        .filter(|(c, _)| c.state.status != "running")
+        .filter(|(c, _)| c.state.status != Status::Running)
         .map(|(_, n)| n)
         .sum();
     // Volumes: a volume no container mounts is reclaimable.

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use berth_network::{Endpoint, Network, PREDEFINED};
+use berth_runtime::record::Status;
 use berth_runtime::Runtime;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -343,7 +344,7 @@ pub struct PortArgs {
 pub fn port(root: &Path, a: PortArgs) -> Result<u8> {
     let rt = Runtime::open(root).map_err(fail)?;
     let c = rt.find(&a.container).map_err(fail)?;
-    let published = if c.state.status == "running" {
+    let published = if c.state.status == Status::Running {
         rt.networking().published(&c.id)
     } else {
         Vec::new()
