@@ -55,35 +55,7 @@ pub fn human_since(t: Option<&str>) -> String {
     )
 }
 
-/// go-units' HumanDuration.
-pub fn human_duration(seconds: f64) -> String {
-    let s = seconds as i64;
-    let minutes = (seconds / 60.0) as i64;
-    let hours = (seconds / 3600.0 + 0.5) as i64;
-    if seconds < 1.0 {
-        "Less than a second".into()
-    } else if s == 1 {
-        "1 second".into()
-    } else if s < 60 {
-        format!("{s} seconds")
-    } else if minutes == 1 {
-        "About a minute".into()
-    } else if minutes < 60 {
-        format!("{minutes} minutes")
-    } else if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", (seconds / 3600.0 / 24.0 / 365.0) as i64)
-    }
-}
+pub use berth_runtime::container_list::human_duration;
 
 /// Docker's `CreatedAt` form: `2024-01-02 03:04:05 +0000 UTC`.
 pub fn created_at(t: Option<&str>) -> String {

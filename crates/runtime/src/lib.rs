@@ -7,6 +7,7 @@
 
 pub mod attach;
 pub mod cgroups;
+pub mod container_list;
 pub mod engine;
 pub mod error;
 pub mod exec;

@@ -13,7 +13,7 @@ use berth_runtime::{Error as RtError, RunOptions, Runtime};
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::output::{created_at, human_duration, human_since};
+use crate::output::{created_at, human_since};
 
 /// A failure that carries the exit code Docker would use (125, 126, 127).
 #[derive(Debug)]
@@ -631,44 +631,7 @@ pub struct PsArgs {
 }
 
 pub(crate) fn status_text(rt: &Runtime, c: &ContainerRecord) -> String {
-    let since = |t: &str| {
-        chrono::DateTime::parse_from_rfc3339(t)
-            .map(|d| {
-                chrono::Utc::now()
-                    .signed_duration_since(d)
-                    .num_milliseconds()
-                    .max(0) as f64
-                    / 1000.0
-            })
-            .unwrap_or(0.0)
-    };
-    match c.state.status {
-        Status::Running if c.state.paused => {
-            format!("Up {} (Paused)", human_duration(since(&c.state.started_at)))
-        }
-        Status::Running => {
-            let up = format!("Up {}", human_duration(since(&c.state.started_at)));
-            match health_of(rt, c).map(|h| h.status) {
-                Some(s) if s == "starting" => format!("{up} (health: starting)"),
-                Some(s) => format!("{up} ({s})"),
-                None => up,
-            }
-        }
-        Status::Restarting => format!(
-            "Restarting ({}) {} ago",
-            c.state.exit_code,
-            human_duration(since(&c.state.finished_at))
-        ),
-        Status::Exited => format!(
-            "Exited ({}) {} ago",
-            c.state.exit_code,
-            human_duration(since(&c.state.finished_at))
-        ),
-        Status::Created => "Created".into(),
-        // Docker's words for the rest.
-        Status::Removing => "Removal In Progress".into(),
-        Status::Dead => "Dead".into(),
-    }
+    rt.status_text(c)
 }
 
 pub(crate) fn command_text(c: &ContainerRecord, no_trunc: bool) -> String {
@@ -683,43 +646,13 @@ pub(crate) fn command_text(c: &ContainerRecord, no_trunc: bool) -> String {
 
 pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
     let rt = open(root)?;
-    let mut list = rt.list().map_err(engine_error)?;
-    let show_all = a.all || a.last.is_some() || a.latest;
-    if !show_all {
-        list.retain(|c| c.state.status == Status::Running);
-    }
-    for f in &a.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow!("bad format of filter (expected name=value): {f}"))?;
-        match k {
-            "status" => list.retain(|c| c.state.docker_status() == v),
-            "name" => list.retain(|c| c.name.contains(v)),
-            "id" => list.retain(|c| c.id.starts_with(v)),
-            "label" => list.retain(|c| match v.split_once('=') {
-                Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
-                None => c.config.labels.contains_key(v),
-            }),
-            "ancestor" => list.retain(|c| c.image == v || c.image_id.contains(v)),
-            "health" => {
-                if !matches!(v, "starting" | "healthy" | "unhealthy" | "none") {
-                    bail!("Unrecognised filter value for health: {v}");
-                }
-                list.retain(|c| {
-                    health_of(&rt, c).map(|h| h.status).unwrap_or_else(|| "none".into()) == v
-                })
-            }
-            _ => bail!(
-                "invalid filter '{k}': supported filters are status, name, id, label, ancestor, health"
-            ),
-        }
-    }
-    if a.latest {
-        list.truncate(1);
-    }
-    if let Some(n) = a.last {
-        list.truncate(n);
-    }
+    let options = berth_runtime::container_list::ListOptions {
+        all: a.all,
+        limit: if a.latest { Some(1) } else { a.last },
+        filters: berth_runtime::container_list::Filters::parse_args(&a.filter)
+            .map_err(engine_error)?,
+    };
+    let list = rt.list_containers(&options).map_err(engine_error)?;
     if a.quiet {
         for c in &list {
             println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] });
@@ -1040,10 +973,7 @@ fn network_settings(rt: &Runtime, c: &ContainerRecord) -> Value {
 
 /// A running container's health, if it has a health check.
 fn health_of(rt: &Runtime, c: &ContainerRecord) -> Option<berth_runtime::health::Health> {
-    berth_runtime::health::Probe::from_config(c.config.healthcheck.as_ref())?;
-    (c.state.status == Status::Running)
-        .then(|| berth_runtime::health::read(&rt.containers().dir(&c.id)))
-        .flatten()
+    rt.health(c)
 }
 
 /// Docker-shaped `inspect` object of a container.
