@@ -94,17 +94,108 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(format!("{}.{n}", path.display()))
 }
 
-/// All entries, oldest first (rotated files included).
-pub fn read_all(path: &Path) -> Vec<LogEntry> {
+/// Reads a log as it grows, across rotations, as `tail -F` does: it keeps its file open, so
+/// lines written just before a rotation are still read from the renamed file.
+pub struct LogFollower {
+    path: PathBuf,
+    file: Option<File>,
+    partial: Vec<u8>,
+}
+
+impl LogFollower {
+    /// Everything logged so far (rotated files included, oldest first), and a follower that
+    /// goes on from exactly there.
+    pub fn open(path: &Path) -> (Vec<LogEntry>, LogFollower) {
+        // The live file first: whatever is written from now on is read through this handle.
+        let file = File::open(path).ok();
+        let mut entries = read_files(&rotated_files(path));
+        let mut f = LogFollower {
+            path: path.to_path_buf(),
+            file,
+            partial: Vec::new(),
+        };
+        entries.extend(f.poll());
+        (entries, f)
+    }
+
+    /// The entries written since the last call (complete lines only).
+    pub fn poll(&mut self) -> Vec<LogEntry> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        loop {
+            let mut bytes = Vec::new();
+            if let Some(f) = &mut self.file {
+                let _ = f.read_to_end(&mut bytes);
+            }
+            self.take_lines(&bytes, &mut out);
+            // Rotated (renamed away) or truncated: go on with the file now at the path.
+            let current = fs::metadata(&self.path).ok();
+            let ours = self.file.as_ref().and_then(|f| f.metadata().ok());
+            let replaced = match (&current, &ours) {
+                (Some(c), Some(o)) => {
+                    use std::os::unix::fs::MetadataExt;
+                    c.ino() != o.ino() || c.len() < position(self.file.as_mut())
+                }
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if !replaced {
+                return out;
+            }
+            self.file = self.next_file(ours.as_ref());
+            self.partial.clear();
+        }
+    }
+
+    /// The file written after ours: the one rotated in after it when several rotations
+    /// happened since the last poll, else the live file.
+    fn next_file(&self, ours: Option<&fs::Metadata>) -> Option<File> {
+        use std::os::unix::fs::MetadataExt;
+        if let Some(ours) = ours {
+            let rotated_names: Vec<PathBuf> = (1..100)
+                .map(|n| rotated(&self.path, n))
+                .take_while(|p| p.exists())
+                .collect();
+            let at = rotated_names.iter().position(|p| {
+                fs::metadata(p).is_ok_and(|m| m.ino() == ours.ino() && m.dev() == ours.dev())
+            });
+            if let Some(k) = at.filter(|k| *k > 0) {
+                return File::open(&rotated_names[k - 1]).ok();
+            }
+        }
+        File::open(&self.path).ok()
+    }
+
+    fn take_lines(&mut self, bytes: &[u8], out: &mut Vec<LogEntry>) {
+        self.partial.extend_from_slice(bytes);
+        while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=i).collect();
+            if let Ok(e) = serde_json::from_slice::<LogEntry>(&line) {
+                out.push(e);
+            }
+        }
+    }
+}
+
+fn position(f: Option<&mut File>) -> u64 {
+    use std::io::Seek;
+    f.and_then(|f| f.stream_position().ok()).unwrap_or(0)
+}
+
+/// The rotated files of a log, oldest first.
+fn rotated_files(path: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = (1..100)
         .map(|n| rotated(path, n))
         .take_while(|p| p.exists())
         .collect();
     files.reverse();
-    files.push(path.to_path_buf());
+    files
+}
+
+fn read_files(files: &[PathBuf]) -> Vec<LogEntry> {
     let mut out = Vec::new();
     for f in files {
-        if let Ok(file) = File::open(&f) {
+        if let Ok(file) = File::open(f) {
             for line in BufReader::new(file).lines().map_while(Result::ok) {
                 if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
                     out.push(e);
@@ -115,9 +206,40 @@ pub fn read_all(path: &Path) -> Vec<LogEntry> {
     out
 }
 
+/// All entries, oldest first (rotated files included).
+pub fn read_all(path: &Path) -> Vec<LogEntry> {
+    let mut files = rotated_files(path);
+    files.push(path.to_path_buf());
+    read_files(&files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_follower_reads_across_rotations_without_losing_a_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x-json.log");
+        let mut w = LogWriter::open(p.clone(), 400, 3).unwrap();
+        w.write("stdout", b"before\n").unwrap();
+        let (first, mut f) = LogFollower::open(&p);
+        assert_eq!(first.len(), 1);
+        let mut seen = Vec::new();
+        for i in 0..30 {
+            w.write("stdout", format!("line {i}\n").as_bytes()).unwrap();
+            // Now and then, so that two rotations happen between some polls.
+            if i % 9 == 0 {
+                seen.extend(f.poll());
+            }
+        }
+        seen.extend(f.poll());
+        let logs: Vec<String> = seen.iter().map(|e| e.log.clone()).collect();
+        let want: Vec<String> = (0..30).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(logs, want);
+        assert!(rotated(&p, 1).exists(), "the log did rotate");
+        assert!(f.poll().is_empty());
+    }
 
     #[test]
     fn rotates_and_reads_back_in_order() {

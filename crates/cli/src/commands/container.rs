@@ -704,17 +704,20 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short, long)]
     timestamps: bool,
-    /// Show logs since timestamp (RFC 3339) or relative (e.g. 42m)
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42
+    /// minutes)
     #[arg(long)]
     since: Option<String>,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for
+    /// 42 minutes)
+    #[arg(long)]
+    until: Option<String>,
     container: String,
 }
 
 pub fn logs(root: &Path, a: LogsArgs) -> Result<u8> {
+    use berth_runtime::container_logs::{parse_time, LogOptions};
     let rt = open(root)?;
-    let c = rt.find(&a.container).map_err(engine_error)?;
-    let path = berth_runtime::logs::log_path(&rt.containers().dir(&c.id), &c.id);
-    let since = a.since.as_deref().map(parse_since).transpose()?;
     let tail = match a.tail.as_deref() {
         None | Some("all") => None,
         Some(n) => Some(
@@ -722,66 +725,42 @@ pub fn logs(root: &Path, a: LogsArgs) -> Result<u8> {
                 .map_err(|_| flag_error("-n, --tail", n, "expected a number or \"all\""))?,
         ),
     };
-    let mut shown = 0usize;
-    let print = |entries: &[berth_runtime::logs::LogEntry]| {
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
-        for e in entries {
-            if since.as_ref().is_some_and(|s| e.time.as_str() < s.as_str()) {
-                continue;
-            }
-            let line = if a.timestamps {
-                format!("{} {}", e.time, e.log)
-            } else {
-                e.log.clone()
-            };
-            let _ = if e.stream == "stderr" {
-                err.write_all(line.as_bytes())
-            } else {
-                out.write_all(line.as_bytes())
-            };
-        }
-        let _ = out.flush();
+    let options = LogOptions {
+        follow: a.follow,
+        since: a
+            .since
+            .as_deref()
+            .map(|s| parse_time("since", s))
+            .transpose()
+            .map_err(engine_error)?,
+        until: a
+            .until
+            .as_deref()
+            .map(|s| parse_time("until", s))
+            .transpose()
+            .map_err(engine_error)?,
+        tail,
+        ..LogOptions::default()
     };
-    let all = berth_runtime::logs::read_all(&path);
-    let start = tail.map(|t| all.len().saturating_sub(t)).unwrap_or(0);
-    print(&all[start..]);
-    shown += all.len();
-    if a.follow {
-        loop {
-            let running = rt
-                .find(&c.id)
-                .map(|r| r.state.status == Status::Running)
-                .unwrap_or(false);
-            let all = berth_runtime::logs::read_all(&path);
-            if all.len() > shown {
-                print(&all[shown..]);
-                shown = all.len();
-            }
-            if !running {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+    let entries = rt.logs(&a.container, &options).map_err(engine_error)?;
+    for e in entries {
+        let line = if a.timestamps {
+            format!("{} {}", e.time, e.log)
+        } else {
+            e.log
+        };
+        // A reader that went away (`logs -f | head`) ends the follow.
+        let written = if e.stream == "stderr" {
+            std::io::stderr().lock().write_all(line.as_bytes())
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(line.as_bytes()).and_then(|_| out.flush())
+        };
+        if written.is_err() {
+            break;
         }
     }
     Ok(0)
-}
-
-fn parse_since(s: &str) -> Result<String> {
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(d
-            .with_timezone(&chrono::Utc)
-            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
-    }
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let secs: i64 = match (num.parse::<i64>(), unit) {
-        (Ok(n), "s") => n,
-        (Ok(n), "m") => n * 60,
-        (Ok(n), "h") => n * 3600,
-        _ => bail!("--since {s}: expected an RFC 3339 time or a duration such as 10m"),
-    };
-    Ok((chrono::Utc::now() - chrono::Duration::seconds(secs))
-        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
 }
 
 #[derive(Args)]
