@@ -133,6 +133,8 @@ enum Command {
     Port(commands::network::PortArgs),
     #[command(name = "__dns", hide = true)]
     Dns { network_id: String },
+    /// Get real time events from the server
+    Events(commands::events::EventsArgs),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -224,6 +226,8 @@ enum ContainerCommand {
 enum SystemCommand {
     /// Show disk usage
     Df(img::DfArgs),
+    /// Get real time events from the server
+    Events(commands::events::EventsArgs),
 }
 
 fn main() -> ExitCode {
@@ -345,6 +349,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Image(ImageCommand::Inspect(a)) => img::inspect(&root, a, true),
         Command::Image(ImageCommand::Prune(a)) => img::prune(&root, a),
         Command::System(SystemCommand::Df(a)) => img::system_df(&root, a),
+        Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
+            commands::events::events(&root, a)
+        }
         Command::Build(a) => commands::build::build(&root, a),
         Command::Builder(commands::build::BuilderCommand::Prune(a)) => {
             commands::build::prune(&root, a)

@@ -33,6 +33,15 @@ const SMALL_FILE: u64 = 4 << 20;
 
 /// Writes `images` (each with the tags to record for it) as one archive to `out`.
 pub fn save<W: Write>(store: &Store, images: &[(Image, Vec<String>)], out: W) -> Result<W> {
+    let out = write_archive(store, images, out)?;
+    for (img, tags) in images {
+        let id = img.id().to_string();
+        store.image_event("save", &id, tags.first().map_or(&id, |t| t));
+    }
+    Ok(out)
+}
+
+fn write_archive<W: Write>(store: &Store, images: &[(Image, Vec<String>)], out: W) -> Result<W> {
     let mut tar = tar::Builder::new(out);
     let werr = |e: io::Error| Error::stream("write archive", e);
     let mut written: HashSet<Digest> = HashSet::new();
@@ -161,6 +170,15 @@ struct DockerManifestEntry {
 /// Loads a `docker save` archive or an OCI layout archive (optionally gzip/zstd compressed).
 /// `what` names the input in errors.
 pub fn load<R: Read>(store: &Store, input: R, what: &str) -> Result<Vec<LoadedImage>> {
+    let loaded = load_archive(store, input, what)?;
+    for l in &loaded {
+        let id = l.id.to_string();
+        store.image_event("load", &id, l.tags.first().map_or(&id, |t| t));
+    }
+    Ok(loaded)
+}
+
+fn load_archive<R: Read>(store: &Store, input: R, what: &str) -> Result<Vec<LoadedImage>> {
     let gc_guard = store.gc_lock(false)?;
     let (reader, _) = decompressed(input, what)?;
     let mut files = ArchiveFiles {

@@ -341,14 +341,18 @@ impl Store {
             )));
         };
         let now = now_rfc3339();
-        self.update_index(|idx| {
+        let id = self.update_index(|idx| {
             let m = self.resolve_in(idx, source)?;
             idx.tags.insert(target_name, m.clone());
-            if let Some(r) = idx.images.get_mut(&m) {
+            let r = idx.images.get_mut(&m);
+            let id = r.as_ref().map(|r| r.config.to_string()).unwrap_or_default();
+            if let Some(r) = r {
                 r.last_tag_time = Some(now);
             }
-            Ok(())
-        })
+            Ok(id)
+        })?;
+        self.image_event("tag", &id, &target_ref.familiar_tagged());
+        Ok(())
     }
 
     /// `docker rmi [-f] NAME`. `in_use` tells whether containers use an image id (refused
@@ -359,9 +363,11 @@ impl Store {
         force: bool,
         in_use: &dyn Fn(&Digest) -> bool,
     ) -> Result<Vec<RemoveEvent>> {
+        let mut image_id = None;
         let events = self.update_index(|idx| {
             let m = self.resolve_in(idx, name)?;
             let rec = idx.images.get(&m).cloned().ok_or_else(|| Error::NoSuchImage(name.into()))?;
+            image_id = Some(rec.config.clone());
             let tags: Vec<String> = idx.tags.iter().filter(|(_, d)| **d == m).map(|(t, _)| t.clone()).collect();
             let mut events = Vec::new();
             // By tag: remove just that tag; the image goes only with its last tag.
@@ -401,6 +407,7 @@ impl Store {
             events.push(RemoveEvent::Deleted(rec.config.clone()));
             Ok(events)
         })?;
+        self.record_removals(image_id.as_ref(), &events);
         self.gc(&|_| false)?;
         Ok(events)
     }
@@ -436,6 +443,7 @@ impl Store {
             }
             Ok(events)
         })?;
+        self.record_removals(None, &events);
         let reclaimed = self.gc(&|_| false)?;
         Ok((events, reclaimed))
     }

@@ -29,6 +29,14 @@ pub struct ImportOptions {
 
 /// Imports a rootfs tarball (uncompressed, gzip or zstd) as a new one-layer image.
 pub fn import<R: Read>(store: &Store, input: R, opts: &ImportOptions) -> Result<Image> {
+    let img = import_layer(store, input, opts)?;
+    let id = img.id().to_string();
+    let name = opts.tag.as_ref().map(|t| t.familiar_tagged());
+    store.image_event("import", &id, name.as_deref().unwrap_or(&id));
+    Ok(img)
+}
+
+fn import_layer<R: Read>(store: &Store, input: R, opts: &ImportOptions) -> Result<Image> {
     // Changes are checked before any content is read, so a bad -c costs nothing.
     let mut cc = ContainerConfig::default();
     for ch in &opts.changes {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod digest;
 pub mod disk_usage;
 pub mod error;
+pub mod image_events;
 pub mod images;
 pub mod import;
 pub mod inspect;

@@ -271,7 +271,14 @@ pub fn pull(
     progress: &dyn Progress,
 ) -> Result<Image> {
     let client = Client::for_pull(config, &reference.domain)?;
-    pull_with(&client, store, config, reference, opts, progress)
+    let img = pull_with(&client, store, config, reference, opts, progress)?;
+    // Docker's pull event: the reference pulled, named by its repository.
+    store.image_event(
+        "pull",
+        &reference.familiar_tagged(),
+        &reference.familiar_name(),
+    );
+    Ok(img)
 }
 
 pub fn pull_with(

@@ -182,6 +182,21 @@ pub fn push(
     reference: &Reference,
     progress: &dyn Progress,
 ) -> Result<Pushed> {
+    let pushed = push_image(store, config, reference, progress)?;
+    store.image_event(
+        "push",
+        &reference.familiar_tagged(),
+        &reference.familiar_name(),
+    );
+    Ok(pushed)
+}
+
+fn push_image(
+    store: &Store,
+    config: &RegistryConfig,
+    reference: &Reference,
+    progress: &dyn Progress,
+) -> Result<Pushed> {
     let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
     let name = format!("{}:{tag}", reference.name());
     let img = store

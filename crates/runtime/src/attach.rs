@@ -404,6 +404,7 @@ impl crate::Runtime {
     /// have exited (and with `--rm` be gone) already; its supervisor kept the output and the
     /// exit code for us.
     pub fn attach_started(&self, c: &ContainerRecord, o: &AttachOptions) -> Result<AttachEnd> {
+        self.container_event("attach", c, &[]);
         let stream = AttachStream {
             dir: &self.containers.dir(&c.id),
             tty: c.config.tty,

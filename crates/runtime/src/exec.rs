@@ -56,6 +56,8 @@ impl Runtime {
         let c = self.find(key)?;
         check_exec(&c, o)?;
         let process = self.exec_process(&c, o)?;
+        let exec_id = crate::record::new_id();
+        self.exec_event("exec_create", &c, &exec_id, &o.command, None);
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         let stdin = container_stdin(o.interactive && !o.detach && !o.tty)?;
@@ -93,6 +95,7 @@ impl Runtime {
                 return Err(e);
             }
         };
+        self.exec_event("exec_start", &c, &exec_id, &o.command, None);
         if o.detach {
             return Ok(0);
         }
@@ -132,6 +135,7 @@ impl Runtime {
             let _ = t.join();
         }
         drop(session);
+        self.exec_event("exec_die", &c, &exec_id, &o.command, Some(code));
         Ok(code)
     }
 
@@ -222,6 +226,9 @@ impl Runtime {
         for r in relays {
             let _ = r.join();
         }
+        if let Ok(c) = self.containers.load(id) {
+            self.exec_event("exec_die", &c, exec_id, &[], Some(code));
+        }
         server.exited(code);
         let _ = std::fs::remove_dir_all(&dir);
         Ok(code)
@@ -277,6 +284,29 @@ impl Runtime {
             ),
         ];
         Ok((pid, relays, server, master))
+    }
+
+    /// Docker's exec events: `exec_create: CMD ARGS`, `exec_start: CMD ARGS`, `exec_die` (with
+    /// the exit code), each with the exec's ID.
+    fn exec_event(
+        &self,
+        action: &str,
+        c: &crate::record::ContainerRecord,
+        exec_id: &str,
+        command: &[String],
+        exit_code: Option<i32>,
+    ) {
+        let action = if command.is_empty() || exit_code.is_some() {
+            action.to_string()
+        } else {
+            format!("{action}: {}", command.join(" "))
+        };
+        let code = exit_code.map(|c| c.to_string());
+        let mut extra = vec![("execID", exec_id)];
+        if let Some(code) = &code {
+            extra.push(("exitCode", code));
+        }
+        self.container_event(&action, c, &extra);
     }
 
     /// The process `o` describes in container `c`: its environment, user, directory and

@@ -7,6 +7,7 @@
 
 pub mod attach;
 pub mod cgroups;
+pub mod container_events;
 pub mod container_list;
 pub mod container_logs;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod filesystem;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
+pub mod networks;
 pub mod options;
 pub mod process;
 pub mod record;

@@ -328,6 +328,7 @@ impl Runtime {
                 return Err(e.into());
             }
         }
+        self.container_event("create", &rec, &[]);
         Ok(rec)
     }
 
@@ -522,6 +523,7 @@ impl Runtime {
             }
         };
         target.store(pid, std::sync::atomic::Ordering::SeqCst);
+        self.container_event("start", &rec, &[]);
         ready(Ok(&rec));
         if matches!(attach, Attach::LogOnly | Attach::AwaitClient) {
             release_startup_code();
@@ -564,12 +566,17 @@ impl Runtime {
         rec.state.exit_code = code;
         rec.state.oom_killed = oom;
         rec.state.finished_at = now();
+        if oom {
+            self.container_event("oom", &rec, &[]);
+        }
+        self.container_event("die", &rec, &[("exitCode", &code.to_string())]);
         if rec.config.auto_remove {
             self.remove_anonymous_volumes(&rec);
             if on_bridge {
                 let _ = self.network.release(id);
             }
             self.containers.remove_dir(id)?;
+            self.container_event("destroy", &rec, &[]);
         } else {
             self.containers.save(&rec)?;
         }
@@ -944,6 +951,7 @@ impl Runtime {
             self.request_stop(&c.id);
         }
         signal_container(&c.id, c.state.pid, sig);
+        self.container_event("kill", &c, &[("signal", &sig.to_string())]);
         Ok(())
     }
 
@@ -963,10 +971,13 @@ impl Runtime {
         let sig = parse_signal(&c.config.stop_signal)?;
         self.request_stop(&c.id);
         signal_container(&c.id, c.state.pid, sig);
+        self.container_event("kill", &c, &[("signal", &sig.to_string())]);
         if !self.wait_exit(&c.id, Duration::from_secs(t)) {
             signal_container(&c.id, c.state.pid, libc::SIGKILL);
+            self.container_event("kill", &c, &[("signal", &libc::SIGKILL.to_string())]);
             self.wait_exit(&c.id, Duration::from_secs(10));
         }
+        self.container_event("stop", &c, &[]);
         Ok(())
     }
 
@@ -1023,11 +1034,12 @@ impl Runtime {
         {
             return Err(Error::NameInUse(new_name.to_string()));
         }
-        c.name = new_name.to_string();
+        let old_name = std::mem::replace(&mut c.name, new_name.to_string());
         self.containers.save(&c)?;
         if bridged(&c.config.network) {
             self.network.rename(&c.id, new_name)?;
         }
+        self.container_event("rename", &c, &[("oldName", &format!("/{old_name}"))]);
         Ok(())
     }
 
@@ -1066,6 +1078,7 @@ impl Runtime {
             },
             pid,
         )?;
+        self.attachment_event("connect", network, &c.id);
         Ok(())
     }
 
@@ -1073,6 +1086,7 @@ impl Runtime {
     pub fn disconnect(&self, key: &str, network: &str) -> Result<()> {
         let c = self.find(key)?;
         self.network.disconnect(&c.id, &c.name, network)?;
+        self.attachment_event("disconnect", network, &c.id);
         Ok(())
     }
 
@@ -1115,7 +1129,9 @@ impl Runtime {
             reason: e.to_string(),
         })?;
         c.state.paused = pause;
-        self.containers.save(&c)
+        self.containers.save(&c)?;
+        self.container_event(if pause { "pause" } else { "unpause" }, &c, &[]);
+        Ok(())
     }
 
     /// `docker container prune`: removes every stopped container; returns their ids.
@@ -1178,7 +1194,9 @@ impl Runtime {
         if bridged(&c.config.network) {
             self.network.release(&c.id)?;
         }
-        self.containers.remove_dir(&c.id)
+        self.containers.remove_dir(&c.id)?;
+        self.container_event("destroy", &c, &[]);
+        Ok(())
     }
 }
 

@@ -206,7 +206,16 @@ impl Volumes {
             serde_json::to_vec(&info).unwrap_or_default(),
         )
         .ctx("write", dir.join("volume.json"))?;
+        self.event("create", name);
         Ok(true)
+    }
+
+    /// Records a volume event in the journal of the berth root these volumes are under.
+    fn event(&self, action: &str, name: &str) {
+        if let Some(berth_root) = self.root.parent() {
+            let e = berth_events::Event::now("volume", action, name, &[("driver", "local")]);
+            let _ = berth_events::Journal::new(berth_root).record(&e);
+        }
     }
 
     pub fn list(&self) -> Result<Vec<VolumeInfo>> {
@@ -230,7 +239,9 @@ impl Volumes {
             return Err(Error::Conflict(format!("get {name}: no such volume")));
         }
         let dir = self.root.join(name);
-        fs::remove_dir_all(&dir).ctx("remove volume", &dir)
+        fs::remove_dir_all(&dir).ctx("remove volume", &dir)?;
+        self.event("destroy", name);
+        Ok(())
     }
 
     pub fn size(&self, name: &str) -> u64 {

@@ -1,5 +1,6 @@
 pub mod build;
 pub mod container;
+pub mod events;
 pub mod image;
 pub mod network;
 pub mod registry;

@@ -206,8 +206,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
     match cmd {
         NetworkCommand::Create(a) => {
             let n = rt
-                .networking()
-                .create(&berth_network::CreateOptions {
+                .create_network(&berth_network::CreateOptions {
                     name: a.name,
                     driver: a.driver,
                     subnet: a.subnet,
@@ -238,7 +237,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
         NetworkCommand::Rm(a) => {
             let mut code = 0;
             for name in &a.names {
-                match rt.networking().remove(name) {
+                match rt.remove_network(name) {
                     Ok(n) => println!("{n}"),
                     Err(e) => {
                         eprintln!("Error: {e}");
@@ -262,7 +261,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
             if !a.force && !crate::output::confirm("WARNING! This will remove all custom networks not used by at least one container.")? {
                 return Ok(0);
             }
-            let removed = rt.networking().prune().map_err(fail)?;
+            let removed = rt.prune_networks().map_err(fail)?;
             if !removed.is_empty() {
                 println!("Deleted Networks:");
                 for n in removed {

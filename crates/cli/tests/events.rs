@@ -1,0 +1,162 @@
+//! End-to-end tests of `berth events`: what the CLI and the supervisors did, from the
+//! journal (`--since`/`--until`) and live, with Docker's filters and `--format`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::Berth;
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+#[test]
+fn root_events_are_followed_live_with_filters() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let mut follow = b
+        .cmd(&[
+            "events",
+            "--filter",
+            "type=container",
+            "--filter",
+            "container=evc",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Give the follower a moment to open the journal, then act.
+    std::thread::sleep(Duration::from_millis(300));
+    let r = b.run(&[
+        "run", "--rm", "--name", "evc", "busybox", "sh", "-c", "exit 3",
+    ]);
+    assert_eq!(r.code, 3);
+    b.run(&["run", "--rm", "--name", "other", "busybox", "true"])
+        .ok();
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(follow.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.len() < 4 && Instant::now() < deadline {
+        let mut l = String::new();
+        if reader.read_line(&mut l).unwrap_or(0) == 0 {
+            break;
+        }
+        lines.push(l.trim_end().to_string());
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert_eq!(
+        lines,
+        ["create evc", "start evc", "die evc", "destroy evc"],
+        "only evc's events, in order"
+    );
+}
+
+#[test]
+fn root_events_since_until_cover_images_volumes_networks() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let _ = b.run(&["network", "rm", "evnet"]);
+    let since = now();
+    b.run(&["tag", "busybox", "evimg:1"]).ok();
+    b.run(&["rmi", "evimg:1"]).ok();
+    b.run(&["volume", "create", "evvol"]).ok();
+    b.run(&["volume", "rm", "evvol"]).ok();
+    b.run(&["network", "create", "evnet"]).ok();
+    b.run(&["create", "--name", "evc2", "busybox", "true"]).ok();
+    b.run(&["network", "connect", "evnet", "evc2"]).ok();
+    b.run(&["network", "disconnect", "evnet", "evc2"]).ok();
+    b.run(&["network", "rm", "evnet"]).ok();
+    b.run(&["rename", "evc2", "evc3"]).ok();
+    b.run(&["rm", "evc3"]).ok();
+    let until = now();
+    // Nothing outside the window.
+    assert!(b
+        .run(&["events", "--since", &until, "--until", &now()])
+        .ok()
+        .is_empty());
+    let events = |format: &str, filters: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "events", "--since", &since, "--until", &until, "--format", format,
+        ];
+        for f in filters {
+            args.push("--filter");
+            args.push(f);
+        }
+        b.run(&args).ok().lines().map(str::to_string).collect()
+    };
+    let by_name = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}";
+    assert_eq!(
+        events(by_name, &["type=image"]),
+        ["image tag evimg:1", "image untag evimg:1"]
+    );
+    assert_eq!(
+        events("{{.Action}} {{.Actor.ID}}", &["type=volume"]),
+        ["create evvol", "destroy evvol"]
+    );
+    assert_eq!(
+        events(by_name, &["network=evnet"]),
+        [
+            "network create evnet",
+            "network connect evnet",
+            "network disconnect evnet",
+            "network destroy evnet"
+        ]
+    );
+    // Values of one key are alternatives; keys must all match.
+    assert_eq!(
+        events(
+            by_name,
+            &["type=container", "event=rename", "event=destroy"]
+        ),
+        ["container rename evc3", "container destroy evc3"]
+    );
+    assert_eq!(
+        events("{{.Actor.Attributes.oldName}}", &["event=rename"]),
+        ["/evc2"]
+    );
+    let r = b.run(&["run", "--name", "ex", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(r.code, 3);
+    let exits = b
+        .run(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &now(),
+            "--filter",
+            "event=die",
+            "--format",
+            "{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}",
+        ])
+        .ok();
+    assert_eq!(exits.trim(), "ex 3");
+    b.run(&["rm", "ex"]).ok();
+    // Docker's default line: time, type, action, ID and the attributes.
+    let line = b
+        .run(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            "event=tag",
+        ])
+        .ok();
+    let fields: Vec<&str> = line.trim().splitn(4, ' ').collect();
+    assert!(
+        fields[0].ends_with('Z') && fields[0].contains('T'),
+        "{line}"
+    );
+    assert_eq!(&fields[1..3], ["image", "tag"], "{line}");
+    assert!(fields[3].ends_with("(name=evimg:1)"), "{line}");
+    let err = b.run(&["events", "--filter", "colour=red"]).fails();
+    assert_eq!(err.trim(), "Error: invalid filter 'colour'");
+}

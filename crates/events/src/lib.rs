@@ -1,0 +1,398 @@
+//! The event journal behind `berth events` and the Engine API's `/events`: every create,
+//! start, die, tag, pull, connect … that any berth process (CLI, supervisor, server) did, as
+//! Docker's event messages, one JSON object a line in `<root>/events.jsonl`.
+//!
+//! Appends are single `write`s to a file opened with `O_APPEND`, so processes writing at once
+//! never interleave. The journal is bounded: past `MAX_BYTES` it is moved to `events.jsonl.1`
+//! (the one older file kept) under an exclusive lock, and a new one begins. Readers follow it
+//! as `tail -F` does.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The journal's size before it is rotated; two files at most are kept.
+pub const MAX_BYTES: u64 = 4 << 20;
+
+const FILE: &str = "events.jsonl";
+
+/// One event, in the Engine API's form.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// container, image, network, volume, builder
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Action")]
+    pub action: String,
+    #[serde(rename = "Actor")]
+    pub actor: Actor,
+    pub scope: String,
+    /// Unix seconds and nanoseconds of the event.
+    pub time: i64,
+    #[serde(rename = "timeNano")]
+    pub time_nano: i64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Actor {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "Attributes")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Event {
+    /// An event that happens now.
+    pub fn now(kind: &str, action: &str, id: &str, attributes: &[(&str, &str)]) -> Event {
+        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        Event {
+            kind: kind.into(),
+            action: action.into(),
+            actor: Actor {
+                id: id.into(),
+                attributes: attributes
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+            scope: "local".into(),
+            time: nanos.div_euclid(1_000_000_000),
+            time_nano: nanos,
+        }
+    }
+
+    /// The API's legacy fields (`status`, `id`, `from`), which docker-py and older clients
+    /// still read, added to the event's JSON.
+    pub fn to_api_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if self.kind == "container" || self.kind == "image" {
+            v["status"] = self.action.clone().into();
+            v["id"] = self.actor.id.clone().into();
+            if let Some(image) = self.actor.attributes.get("image") {
+                v["from"] = image.clone().into();
+            }
+        }
+        v
+    }
+}
+
+/// The journal under a berth root.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+impl Journal {
+    pub fn new(root: &Path) -> Journal {
+        Journal {
+            path: root.join(FILE),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends an event. Recording is best effort: an event that cannot be written must not
+    /// fail the operation it reports, so errors are returned only for callers that care.
+    pub fn record(&self, e: &Event) -> std::io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut line = serde_json::to_vec(e).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.path)?;
+        // Shared while appending, exclusive to rotate: no append is lost to a rotation.
+        f.lock_shared()?;
+        f.write_all(&line)?;
+        let big = f.metadata()?.len() > MAX_BYTES;
+        f.unlock()?;
+        if big {
+            f.lock()?;
+            // Another writer may have rotated it meanwhile: check the file at the path.
+            let same = std::fs::metadata(&self.path).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                f.metadata()
+                    .is_ok_and(|o| o.ino() == m.ino() && m.len() > MAX_BYTES)
+            });
+            if same {
+                std::fs::rename(&self.path, self.rotated())?;
+            }
+            f.unlock()?;
+        }
+        Ok(())
+    }
+
+    fn rotated(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".1");
+        PathBuf::from(p)
+    }
+
+    /// Every recorded event, oldest first, and a follower that goes on from there.
+    pub fn read(&self) -> (Vec<Event>, Follower) {
+        let file = File::open(&self.path).ok();
+        let mut events = Vec::new();
+        if let Ok(old) = File::open(self.rotated()) {
+            for line in BufReader::new(old).lines().map_while(Result::ok) {
+                if let Ok(e) = serde_json::from_str(&line) {
+                    events.push(e);
+                }
+            }
+        }
+        let mut f = Follower {
+            path: self.path.clone(),
+            file,
+            partial: Vec::new(),
+        };
+        events.extend(f.poll());
+        (events, f)
+    }
+}
+
+/// Reads events as they are appended, across rotations.
+pub struct Follower {
+    path: PathBuf,
+    file: Option<File>,
+    partial: Vec<u8>,
+}
+
+impl Follower {
+    /// How long `wait` sleeps between looks.
+    pub const POLL: Duration = Duration::from_millis(100);
+
+    /// The events appended since the last call.
+    pub fn poll(&mut self) -> Vec<Event> {
+        use std::os::unix::fs::MetadataExt;
+        let mut out = Vec::new();
+        loop {
+            let mut bytes = Vec::new();
+            if let Some(f) = &mut self.file {
+                let _ = f.read_to_end(&mut bytes);
+            }
+            self.partial.extend_from_slice(&bytes);
+            while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.partial.drain(..=i).collect();
+                if let Ok(e) = serde_json::from_slice(&line) {
+                    out.push(e);
+                }
+            }
+            let current = std::fs::metadata(&self.path).ok();
+            let ours = self.file.as_ref().and_then(|f| f.metadata().ok());
+            let replaced = match (&current, &ours) {
+                (Some(c), Some(o)) => {
+                    let pos = self
+                        .file
+                        .as_mut()
+                        .and_then(|f| f.stream_position().ok())
+                        .unwrap_or(0);
+                    c.ino() != o.ino() || c.len() < pos
+                }
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if !replaced {
+                return out;
+            }
+            self.file = File::open(&self.path).ok();
+            self.partial.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_recorded_read_back_and_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let j = Journal::new(t.path());
+        let (none, mut f) = j.read();
+        assert!(none.is_empty());
+        let e = Event::now(
+            "container",
+            "start",
+            "abc",
+            &[("name", "web"), ("image", "busybox")],
+        );
+        j.record(&e).unwrap();
+        assert_eq!(f.poll(), vec![e.clone()]);
+        assert!(f.poll().is_empty());
+        let (all, _) = j.read();
+        assert_eq!(all, vec![e.clone()]);
+        let api = e.to_api_json();
+        assert_eq!(api["Type"], "container");
+        assert_eq!(api["status"], "start");
+        assert_eq!(api["from"], "busybox");
+        assert_eq!(api["Actor"]["Attributes"]["name"], "web");
+        assert_eq!(api["time"].as_i64().unwrap(), e.time_nano / 1_000_000_000);
+    }
+
+    #[test]
+    fn the_journal_stays_bounded_and_a_follower_misses_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let j = Journal::new(t.path());
+        let (_, mut f) = j.read();
+        let big = "x".repeat(100_000);
+        let mut seen = 0;
+        for i in 0..100 {
+            j.record(&Event::now(
+                "image",
+                "tag",
+                &i.to_string(),
+                &[("pad", &big)],
+            ))
+            .unwrap();
+            if i % 10 == 0 {
+                seen += f.poll().len();
+            }
+        }
+        seen += f.poll().len();
+        assert_eq!(seen, 100);
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        assert!(size(j.path()) <= MAX_BYTES + 200_000);
+        assert!(size(&j.rotated()) <= MAX_BYTES + 200_000);
+        let (all, _) = j.read();
+        assert!(all.len() < 100 && all.len() > 40, "{}", all.len());
+        assert_eq!(all.last().unwrap().actor.id, "99");
+    }
+}
+
+/// Docker's event filters: keys must all match, values of one key are alternatives.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilters(BTreeMap<String, Vec<String>>);
+
+/// The keys `berth events --filter` takes.
+pub const FILTER_KEYS: [&str; 7] = [
+    "container",
+    "event",
+    "image",
+    "label",
+    "network",
+    "type",
+    "volume",
+];
+
+impl EventFilters {
+    /// From `key=value` arguments; an unknown key or a missing `=` is an error (its text).
+    pub fn parse_args(args: &[String]) -> Result<EventFilters, String> {
+        let mut f = EventFilters::default();
+        for a in args {
+            let (k, v) = a
+                .split_once('=')
+                .ok_or_else(|| format!("bad format of filter (expected name=value): {a}"))?;
+            if !FILTER_KEYS.contains(&k) {
+                return Err(format!("invalid filter '{k}'"));
+            }
+            f.0.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        Ok(f)
+    }
+
+    pub fn matches(&self, e: &Event) -> bool {
+        let any = |key: &str, pred: &dyn Fn(&str) -> bool| {
+            self.0.get(key).is_none_or(|vs| vs.iter().any(|v| pred(v)))
+        };
+        let name = e.actor.attributes.get("name").map(String::as_str);
+        let named = |kind: &str, v: &str| {
+            e.kind == kind && (name == Some(v) || (!v.is_empty() && e.actor.id.starts_with(v)))
+        };
+        // `exec_start: sh` is an exec_start.
+        let action = e.action.split(':').next().unwrap_or(&e.action);
+        any("type", &|v| e.kind == v)
+            && any("event", &|v| action == v || e.action == v)
+            && any("container", &|v| named("container", v))
+            && any("network", &|v| named("network", v))
+            && any("volume", &|v| named("volume", v))
+            && any("image", &|v| {
+                let image = match e.kind.as_str() {
+                    "image" => name.unwrap_or(&e.actor.id),
+                    _ => e.actor.attributes.get("image").map_or("", String::as_str),
+                };
+                image == v
+                    || image.strip_suffix(":latest") == Some(v)
+                    || (e.kind == "image" && e.actor.id.starts_with(v))
+            })
+            && any("label", &|v| match v.split_once('=') {
+                Some((k, val)) => e.actor.attributes.get(k).is_some_and(|x| x == val),
+                None => e.actor.attributes.contains_key(v),
+            })
+    }
+}
+
+/// Docker's line for an event: `TIME TYPE ACTION ID (k=v, …)`.
+pub fn event_line(e: &Event) -> String {
+    let time = chrono::DateTime::from_timestamp_nanos(e.time_nano)
+        .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        .to_string();
+    let attrs: Vec<String> = e
+        .actor
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if attrs.is_empty() {
+        format!("{time} {} {} {}", e.kind, e.action, e.actor.id)
+    } else {
+        format!(
+            "{time} {} {} {} ({})",
+            e.kind,
+            e.action,
+            e.actor.id,
+            attrs.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    fn f(args: &[&str]) -> EventFilters {
+        EventFilters::parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn filters_match_as_dockers() {
+        let start = Event::now(
+            "container",
+            "start",
+            "abc123",
+            &[("name", "web"), ("image", "busybox:latest"), ("tier", "db")],
+        );
+        let exec = Event::now(
+            "container",
+            "exec_start: sh -c ls",
+            "abc123",
+            &[("name", "web")],
+        );
+        let tag = Event::now("image", "tag", "sha256:1234", &[("name", "busybox:latest")]);
+        assert!(f(&[]).matches(&start));
+        assert!(f(&["type=container"]).matches(&start));
+        assert!(!f(&["type=image"]).matches(&start));
+        assert!(f(&["type=image", "type=container"]).matches(&start));
+        assert!(f(&["container=web"]).matches(&start));
+        assert!(f(&["container=abc"]).matches(&start));
+        assert!(!f(&["container=web"]).matches(&tag));
+        assert!(f(&["event=exec_start"]).matches(&exec));
+        assert!(!f(&["event=start"]).matches(&exec));
+        assert!(f(&["image=busybox"]).matches(&start));
+        assert!(f(&["image=busybox"]).matches(&tag));
+        assert!(f(&["label=tier=db"]).matches(&start));
+        assert!(!f(&["label=tier=web"]).matches(&start));
+        assert!(!f(&["container=web", "event=stop"]).matches(&start));
+        assert!(EventFilters::parse_args(&["colour=red".into()]).is_err());
+        let line = event_line(&start);
+        assert!(
+            line.ends_with(" container start abc123 (image=busybox:latest, name=web, tier=db)"),
+            "{line}"
+        );
+    }
+}
