@@ -135,6 +135,8 @@ enum Command {
     Dns { network_id: String },
     /// Get real time events from the server
     Events(commands::events::EventsArgs),
+    /// Display system-wide information
+    Info(commands::info::InfoArgs),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
@@ -228,6 +230,8 @@ enum SystemCommand {
     Df(img::DfArgs),
     /// Get real time events from the server
     Events(commands::events::EventsArgs),
+    /// Display system-wide information
+    Info(commands::info::InfoArgs),
 }
 
 fn main() -> ExitCode {
@@ -349,6 +353,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Image(ImageCommand::Inspect(a)) => img::inspect(&root, a, true),
         Command::Image(ImageCommand::Prune(a)) => img::prune(&root, a),
         Command::System(SystemCommand::Df(a)) => img::system_df(&root, a),
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => {
+            commands::info::info(&root, a)
+        }
         Command::Events(a) | Command::System(SystemCommand::Events(a)) => {
             commands::events::events(&root, a)
         }

@@ -25,6 +25,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod seccomp_program;
 pub mod spec;
+pub mod system_info;
 pub mod tty;
 pub mod volumes;
 
