@@ -8,6 +8,7 @@
 pub mod attach;
 pub mod cgroups;
 pub mod container_events;
+pub mod container_inspect;
 pub mod container_list;
 pub mod container_logs;
 pub mod engine;

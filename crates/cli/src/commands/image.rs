@@ -618,7 +618,9 @@ pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
             if let Ok(c) = rt.find(n) {
                 let mut v = super::container::container_inspect(&rt, &c);
                 if a.size {
-                    add_container_sizes(&store, &rt, &c, &mut v);
+                    let (rw, rootfs) = rt.container_sizes(&c);
+                    v["SizeRw"] = json!(rw);
+                    v["SizeRootFs"] = json!(rootfs);
                 }
                 found.push(v);
                 continue;
@@ -657,23 +659,6 @@ pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
     }
     crate::output::print_inspect(a.format.as_deref(), found)?;
     Ok(code)
-}
-
-/// `inspect -s`: the container's own changes (its writable layer) and those plus its image.
-fn add_container_sizes(
-    store: &berth_image::Store,
-    rt: &berth_runtime::Runtime,
-    c: &berth_runtime::record::ContainerRecord,
-    v: &mut Value,
-) {
-    let upper = berth_runtime::rootfs::RootfsPaths::of(&rt.containers().dir(&c.id)).upper;
-    let rw = crate::output::dir_size(&upper);
-    let image = store
-        .lookup(&c.image_id)
-        .map(|i| store.image_size(&i))
-        .unwrap_or(0);
-    v["SizeRw"] = json!(rw);
-    v["SizeRootFs"] = json!(rw + image);
 }
 
 #[derive(Args)]
