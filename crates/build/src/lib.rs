@@ -7,6 +7,7 @@ pub mod builder;
 pub mod context;
 pub mod copy;
 pub mod error;
+pub mod prune;
 pub mod run_mounts;
 pub mod scratch;
 pub mod stages;

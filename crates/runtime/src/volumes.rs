@@ -249,7 +249,8 @@ impl Volumes {
     }
 }
 
-pub(crate) fn dir_size(p: &Path) -> u64 {
+/// Bytes of the files under a directory (links not followed).
+pub fn dir_size(p: &Path) -> u64 {
     let Ok(rd) = fs::read_dir(p) else { return 0 };
     rd.flatten()
         .map(|e| match e.metadata() {

@@ -210,19 +210,7 @@ pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
     if !a.force && !crate::output::confirm("WARNING! This will remove all dangling build cache.")? {
         return Ok(0);
     }
-    if let Ok(rt) = berth_runtime::Runtime::open(root) {
-        berth_build::builder::remove_abandoned_step_containers(&rt);
-    }
-    let store = berth_image::Store::open(root)?;
-    store.clear_build_cache()?;
-    let mut freed = store.gc(&|_| false)?;
-    // Cache mounts (`RUN --mount=type=cache`) go too, as with Docker.
-    let mounts = berth_build::run_mounts::cache_mounts_dir(root);
-    if mounts.exists() {
-        freed += crate::output::dir_size(&mounts);
-        berth_image::store::remove_tree(&mounts)
-            .with_context(|| format!("remove {}", mounts.display()))?;
-    }
+    let freed = berth_build::prune::prune_build_cache(root)?;
     println!(
         "Total reclaimed space: {}",
         crate::output::human_size(freed)
