@@ -120,9 +120,9 @@ pub fn number(m: &RunMount, k: &str, radix: u32, default: u32) -> std::result::R
     }
 }
 
-/// Where cache mounts live under a state root (`builder prune` empties it).
+/// Where cache mounts live under a state root (the store's, see `Store::cache_mounts_dir`).
 pub fn cache_mounts_dir(root: &Path) -> PathBuf {
-    root.join("build-cache-mounts")
+    berth_image::Store::cache_mounts_dir_of(root)
 }
 
 /// The host directory of a cache mount: one per id (the target when no id is given), under

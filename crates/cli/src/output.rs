@@ -144,19 +144,6 @@ pub fn print_inspect(format: Option<&str>, found: Vec<serde_json::Value>) -> any
     Ok(())
 }
 
-/// Bytes in a file or directory tree (links not followed).
-pub fn dir_size(p: &std::path::Path) -> u64 {
-    let Ok(m) = std::fs::symlink_metadata(p) else {
-        return 0;
-    };
-    if !m.is_dir() {
-        return m.len();
-    }
-    std::fs::read_dir(p)
-        .map(|rd| rd.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

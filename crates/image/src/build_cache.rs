@@ -19,6 +19,17 @@ pub struct BuildCache {
 }
 
 impl Store {
+    /// Where the builder keeps `RUN --mount=type=cache` directories: build cache too, so
+    /// `system df` counts them and `builder prune` empties them.
+    pub fn cache_mounts_dir(&self) -> PathBuf {
+        Store::cache_mounts_dir_of(self.root())
+    }
+
+    /// `cache_mounts_dir` of the store at `root`, without opening it.
+    pub fn cache_mounts_dir_of(root: &std::path::Path) -> PathBuf {
+        root.join("build-cache-mounts")
+    }
+
     fn build_cache_path(&self) -> PathBuf {
         self.root().join("build-cache.json")
     }

@@ -24,11 +24,14 @@ impl ImageUsage {
     }
 }
 
-/// One build cache record: a step's image and the bytes only the cache keeps for it.
+/// One build cache record: a step's image and the bytes only the cache keeps for it, or a
+/// cache mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildCacheRecord {
-    /// The step image's manifest digest.
-    pub id: Digest,
+    /// The step image's manifest digest's hex, or the cache mount's directory name.
+    pub id: String,
+    /// Docker's CacheType: `regular` for a step, `exec.cachemount` for a cache mount.
+    pub kind: &'static str,
     /// Bytes of its top layer when no registered image holds that layer, else 0.
     pub size: u64,
     /// The top layer is part of a registered image too.
@@ -112,15 +115,61 @@ impl Store {
                 _ => 0,
             };
             records.push(BuildCacheRecord {
-                id: m,
+                id: m.hex().to_string(),
+                kind: "regular",
                 size: own,
                 shared,
                 created: img.config.created.clone(),
             });
         }
         records.sort_by(|a, b| b.created.cmp(&a.created));
+        for (name, bytes, created) in self.cache_mounts() {
+            size += bytes;
+            records.push(BuildCacheRecord {
+                id: name,
+                kind: "exec.cachemount",
+                size: bytes,
+                shared: false,
+                created,
+            });
+        }
         Ok(BuildCacheUsage { records, size })
     }
+
+    /// The cache mounts: (directory name, bytes, modification time).
+    fn cache_mounts(&self) -> Vec<(String, u64, Option<String>)> {
+        let Ok(entries) = std::fs::read_dir(self.cache_mounts_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| {
+                let created = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    tree_size(&e.path()),
+                    created,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Bytes of the files in a tree (links not followed).
+fn tree_size(p: &std::path::Path) -> u64 {
+    let Ok(m) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !m.is_dir() {
+        return m.len();
+    }
+    std::fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| tree_size(&e.path())).sum())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! Image commands: images, import, tag, rmi, history, save, load, inspect, image prune, system df.
 
-use berth_runtime::record::Status;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
@@ -712,98 +711,30 @@ pub struct DfArgs {
 }
 
 pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
-    let store = open_store(root)?;
-    let images = store.list_images()?;
     let rt = berth_runtime::Runtime::open(root).map_err(|e| anyhow!("{e}"))?;
-    let containers = rt.list().map_err(|e| anyhow!("{e}"))?;
-    let users_of = |id: &str| containers.iter().filter(|c| c.image_id == id).count();
-    let used: BTreeSet<String> = containers.iter().map(|c| c.image_id.clone()).collect();
-    let layer_size = |c: &berth_image::Digest| store.layer_info(c).map(|i| i.size).unwrap_or(0);
-    // Images: every layer counted once; reclaimable is what no container's image holds.
-    let mut all_layers = BTreeSet::new();
-    let mut used_layers = BTreeSet::new();
-    for i in &images {
-        all_layers.extend(i.chain_ids());
-        if used.contains(&i.id().to_string()) {
-            used_layers.extend(i.chain_ids());
-        }
-    }
-    let total: u64 = all_layers.iter().map(layer_size).sum();
-    let image_reclaim: u64 = all_layers.difference(&used_layers).map(layer_size).sum();
-    let active = images
-        .iter()
-        .filter(|i| used.contains(&i.id().to_string()))
-        .count();
-    // Containers: their own changes (upper dirs); a stopped one's are reclaimable.
-    let upper = |id: &str| {
-        crate::output::dir_size(
-            &berth_runtime::rootfs::RootfsPaths::of(&rt.containers().dir(id)).upper,
-        )
-    };
-    let container_sizes: Vec<u64> = containers.iter().map(|c| upper(&c.id)).collect();
-    let running = containers
-        .iter()
-        .filter(|c| c.state.status == Status::Running)
-        .count();
-    let c_size: u64 = container_sizes.iter().sum();
-    let c_reclaim: u64 = containers
-        .iter()
-        .zip(&container_sizes)
-        .filter(|(c, _)| c.state.status != Status::Running)
-        .map(|(_, n)| n)
-        .sum();
-    // Volumes: a volume no container mounts is reclaimable.
-    let volumes = rt.volumes().map_err(|e| anyhow!("{e}"))?;
-    let vol_list = volumes.list().map_err(|e| anyhow!("{e}"))?;
-    let vols_used = rt.volumes_in_use();
-    let links = |name: &str| vols_used.iter().filter(|v| *v == name).count();
-    let vol_sizes: Vec<u64> = vol_list.iter().map(|v| volumes.size(&v.name)).collect();
-    let v_size: u64 = vol_sizes.iter().sum();
-    let v_active = vol_list.iter().filter(|v| links(&v.name) > 0).count();
-    let v_reclaim: u64 = vol_list
-        .iter()
-        .zip(&vol_sizes)
-        .filter(|(v, _)| links(&v.name) == 0)
-        .map(|(_, n)| n)
-        .sum();
-    // Build cache: what `builder prune` would free, measured on disk — cache-only layers and
-    // blobs, anything no image holds any more, and the cache mounts.
-    let in_use: BTreeSet<PathBuf> = containers
-        .iter()
-        .flat_map(|c| c.lower_dirs.iter().cloned())
-        .collect();
-    let cache = store.build_cache_usage(&|l| in_use.contains(&store.layer_dir(l)))?;
-    let mounts = cache_mounts(root);
-    let cache_size = cache.size + mounts.iter().map(|m| m.1).sum::<u64>();
-    let cache_count = cache.records.len() + mounts.len();
+    let du = rt.disk_usage().map_err(|e| anyhow!("{e}"))?;
     // Docker's form: "1.2GB (75%)", or just "0B" when there is nothing.
     let reclaim = |part: u64, whole: u64| match (part * 100).checked_div(whole) {
         None => human_size(part),
         Some(pct) => format!("{} ({pct}%)", human_size(part)),
     };
+    let row = |kind: &str, s: berth_runtime::disk_usage::UsageSummary, percent: bool| {
+        json!({"Type": kind, "TotalCount": s.total.to_string(), "Active": s.active.to_string(),
+               "Size": human_size(s.size),
+               "Reclaimable": if percent { reclaim(s.reclaimable, s.size) } else { human_size(s.reclaimable) }})
+    };
     let rows = vec![
-        json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": active.to_string(),
-               "Size": human_size(total), "Reclaimable": reclaim(image_reclaim, total)}),
-        json!({"Type": "Containers", "TotalCount": containers.len().to_string(), "Active": running.to_string(),
-               "Size": human_size(c_size), "Reclaimable": reclaim(c_reclaim, c_size)}),
-        json!({"Type": "Local Volumes", "TotalCount": vol_list.len().to_string(), "Active": v_active.to_string(),
-               "Size": human_size(v_size), "Reclaimable": reclaim(v_reclaim, v_size)}),
-        json!({"Type": "Build Cache", "TotalCount": cache_count.to_string(), "Active": "0",
-               "Size": human_size(cache_size), "Reclaimable": human_size(cache_size)}),
+        row("Images", du.images_summary(), true),
+        row("Containers", du.containers_summary(), true),
+        row("Local Volumes", du.volumes_summary(), true),
+        row("Build Cache", du.build_cache_summary(), false),
     ];
     if a.verbose {
-        let usage = store.image_usage()?;
         let mut text = String::from(
             "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n",
         );
-        for i in &images {
-            let u = usage
-                .get(i.id())
-                .cloned()
-                .unwrap_or(berth_image::disk_usage::ImageUsage {
-                    size: 0,
-                    shared_size: 0,
-                });
+        for u in &du.images {
+            let i = &u.image;
             let names: Vec<String> = if i.tags.is_empty() {
                 vec!["<none>:<none>".into()]
             } else {
@@ -817,8 +748,8 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
                     human_since(i.config.created.as_deref()),
                     human_size(u.size),
                     human_size(u.shared_size),
-                    human_size(u.unique_size()),
-                    users_of(&i.id().to_string()),
+                    human_size(u.size - u.shared_size),
+                    u.containers,
                 ));
             }
         }
@@ -828,7 +759,8 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
         let mut text = String::from(
             "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES\n",
         );
-        for (c, size) in containers.iter().zip(&container_sizes) {
+        for u in &du.containers {
+            let c = &u.container;
             let local_volumes = c
                 .config
                 .mounts
@@ -840,9 +772,9 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
                 &c.id[..12.min(c.id.len())],
                 c.image,
                 super::container::command_text(c, false),
-                human_size(*size),
+                human_size(u.size_rw),
                 human_since(Some(&c.created)),
-                super::container::status_text(&rt, c),
+                rt.status_text(c),
                 c.name,
             ));
         }
@@ -850,12 +782,12 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
         print!("{}", tabulate(&text));
 
         let mut text = String::from("VOLUME NAME\tLINKS\tSIZE\n");
-        for (v, size) in vol_list.iter().zip(&vol_sizes) {
+        for v in &du.volumes {
             text.push_str(&format!(
                 "{}\t{}\t{}\n",
                 v.name,
-                links(&v.name),
-                human_size(*size)
+                v.ref_count,
+                human_size(v.size)
             ));
         }
         println!("\nLocal Volumes space usage:\n");
@@ -863,24 +795,17 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
 
         let mut text =
             String::from("CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED\n");
-        for r in &cache.records {
+        for r in &du.build_cache {
             text.push_str(&format!(
-                "{}\tregular\t{}\t{}\t\t0\t{}\n",
-                r.id.short(),
+                "{}\t{}\t{}\t{}\t\t0\t{}\n",
+                &r.id[..12.min(r.id.len())],
+                r.kind,
                 human_size(r.size),
                 human_since(r.created.as_deref()),
                 r.shared,
             ));
         }
-        for (name, size, created) in &mounts {
-            text.push_str(&format!(
-                "{}\texec.cachemount\t{}\t{}\t\t0\tfalse\n",
-                &name[..12.min(name.len())],
-                human_size(*size),
-                human_since(created.as_deref()),
-            ));
-        }
-        println!("\nBuild cache usage: {}\n", human_size(cache_size));
+        println!("\nBuild cache usage: {}\n", human_size(du.build_cache_size));
         print!("{}", tabulate(&text));
         return Ok(0);
     }
@@ -902,29 +827,6 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
         ],
         &rows,
     )
-}
-
-/// The build's cache mounts: (directory name, bytes, modification time).
-fn cache_mounts(root: &Path) -> Vec<(String, u64, Option<String>)> {
-    let dir = berth_build::run_mounts::cache_mounts_dir(root);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .map(|e| {
-            let created = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                crate::output::dir_size(&e.path()),
-                created,
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]
