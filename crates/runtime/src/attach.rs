@@ -88,6 +88,8 @@ enum Input {
     Pipe(std::fs::File),
     /// The terminal's master end (input and size).
     Terminal(std::fs::File),
+    /// The terminal's master end, for its size only (started without -i).
+    TerminalSize(std::fs::File),
     /// The container was not started with -i: input is dropped.
     None,
 }
@@ -136,13 +138,17 @@ impl AttachServer {
             source: e,
         })?;
         let input = match (stdin, terminal) {
-            (_, Some((m, true))) => {
+            (_, Some((m, with_input))) => {
                 let fd = m.try_clone().map_err(|e| Error::Io {
                     op: "dup",
                     path: "pty".into(),
                     source: e,
                 })?;
-                Input::Terminal(fd.into())
+                if with_input {
+                    Input::Terminal(fd.into())
+                } else {
+                    Input::TerminalSize(fd.into())
+                }
             }
             (Some(p), _) => Input::Pipe(p.into()),
             _ => Input::None,
@@ -253,7 +259,7 @@ fn serve_input(mut conn: UnixStream, input: &Mutex<Input>) {
             {
                 return;
             }
-            (Input::Terminal(m), RESIZE) if data.len() == 4 => {
+            (Input::Terminal(m) | Input::TerminalSize(m), RESIZE) if data.len() == 4 => {
                 let ws = libc::winsize {
                     ws_row: u16::from_be_bytes([data[0], data[1]]),
                     ws_col: u16::from_be_bytes([data[2], data[3]]),

@@ -6,6 +6,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
     #[error("Conflict. The container name \"/{0}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse(String),
     #[error("invalid container name ({0}): only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
@@ -91,7 +93,10 @@ impl berth_error_kind::HasKind for Error {
     fn kind(&self) -> berth_error_kind::ErrorKind {
         use berth_error_kind::ErrorKind as K;
         match self {
-            Error::NoSuchContainer(_) | Error::NoSuchUser(_) | Error::NoSuchGroup(_) => K::NotFound,
+            Error::NoSuchContainer(_)
+            | Error::NoSuchExec(_)
+            | Error::NoSuchUser(_)
+            | Error::NoSuchGroup(_) => K::NotFound,
             Error::NameInUse(_) | Error::Conflict(_) => K::Conflict,
             Error::BadName(_)
             | Error::Invalid(_)

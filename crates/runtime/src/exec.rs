@@ -2,34 +2,16 @@
 
 use std::os::fd::AsRawFd;
 
-use std::io::Write;
-use std::os::fd::FromRawFd;
-use std::path::{Path, PathBuf};
-
-use crate::attach::AttachServer;
 use crate::engine::{ExecProcess, OciRuntime, Stdio};
 use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::{Runtime, TtySession};
 use crate::options::ExecOptions;
-use crate::process::{
-    container_stdin, decode_error, encode_error, forward_signals, pipe, relay, wait_pid,
-};
+use crate::process::{container_stdin, forward_signals, pipe, relay, wait_pid};
 use crate::record::Status;
 use crate::rootfs::{check_command, resolve_user, RootfsPaths};
 
-/// The options of a supervised exec, in its directory.
-const EXEC_OPTIONS: &str = "options.json";
-
-/// An exec running under its own supervisor (`exec -it`), to attach to.
-pub struct ExecSession {
-    /// containers/<id>/execs/<exec-id>: the options and the attach socket.
-    pub dir: PathBuf,
-    /// Where forwarded signals go; with a terminal none are (keys go as typed).
-    pid: i32,
-}
-
 /// Docker's refusals of an exec: a container that is not running or paused, no command.
-fn check_exec(c: &crate::record::ContainerRecord, o: &ExecOptions) -> Result<()> {
+pub(crate) fn check_exec(c: &crate::record::ContainerRecord, o: &ExecOptions) -> Result<()> {
     if c.state.status != Status::Running {
         return Err(Error::Conflict(format!(
             "container {} is not running",
@@ -139,156 +121,9 @@ impl Runtime {
         Ok(code)
     }
 
-    /// `exec -it`: starts the process under a detached exec supervisor (`exe __exec ID
-    /// EXEC_ID`) that holds its terminal, as Docker's daemon does, so the caller can detach
-    /// with the detach keys and the process goes on. Attach with `attach_exec`.
-    pub fn exec_for_attach(&self, key: &str, o: &ExecOptions, exe: &Path) -> Result<ExecSession> {
-        let c = self.find(key)?;
-        check_exec(&c, o)?;
-        let exec_id = crate::record::new_id();
-        let dir = self.containers.dir(&c.id).join("execs").join(&exec_id);
-        berth_image::permissions::ensure_private_dir(
-            &dir,
-            berth_image::permissions::PRIVATE_DIR_MODE,
-        )
-        .ctx("create directory", &dir)?;
-        let options = dir.join(EXEC_OPTIONS);
-        let body = serde_json::to_vec(o).map_err(|e| Error::Json {
-            what: "exec options".into(),
-            source: e,
-        })?;
-        crate::record::write_private(&options, &body).ctx("write", &options)?;
-        let mut cmd = std::process::Command::new(exe);
-        cmd.arg("--root")
-            .arg(self.root())
-            .arg("__exec")
-            .arg(&c.id)
-            .arg(&exec_id);
-        let started = berth_network::daemonize::spawn_and_wait_ready(cmd)
-            .ctx("start exec supervisor", exe)
-            .and_then(|msg| match msg.trim() {
-                "ok" => Ok(()),
-                "" => Err(Error::Runtime {
-                    id: c.id.clone(),
-                    what: "exec",
-                    reason: "the exec supervisor exited before the process started".into(),
-                }),
-                m => Err(decode_error(&c.id, m)),
-            });
-        if let Err(e) = started {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
-        Ok(ExecSession { dir, pid: 0 })
-    }
-
-    /// The client's side of `exec_for_attach`: our terminal to the process until it exits
-    /// (its code) or the detach keys are typed.
-    pub fn attach_exec(
-        &self,
-        s: &ExecSession,
-        o: &crate::attach::AttachOptions,
-    ) -> Result<crate::attach::AttachEnd> {
-        let stream = crate::attach::AttachStream {
-            dir: &s.dir,
-            tty: true,
-            send_input: true,
-            pid: s.pid,
-        };
-        crate::attach::attach_stream(&stream, o)?.ok_or_else(|| Error::Runtime {
-            id: String::new(),
-            what: "exec",
-            reason: "the exec supervisor ended without the process's exit code".into(),
-        })
-    }
-
-    /// The exec supervisor (`__exec`): runs the process `exec_for_attach` described on a
-    /// terminal it holds, serves it on a socket in the exec's directory and removes that
-    /// directory when the process has exited.
-    pub fn supervise_exec(&self, id: &str, exec_id: &str, ready_fd: i32) -> Result<i32> {
-        // SAFETY: the fd was handed to us by the parent for this purpose.
-        let mut ready = unsafe { std::fs::File::from_raw_fd(ready_fd) };
-        // SAFETY: fcntl on the descriptor we were handed, kept out of the exec'd process.
-        unsafe { libc::fcntl(ready_fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        let dir = self.containers.dir(id).join("execs").join(exec_id);
-        let started = self.start_supervised_exec(id, &dir);
-        let (pid, relays, server, _master) = match started {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = ready.write_all(encode_error(&e).as_bytes());
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
-        let _ = ready.write_all(b"ok\n");
-        drop(ready);
-        let code = wait_pid(pid);
-        for r in relays {
-            let _ = r.join();
-        }
-        if let Ok(c) = self.containers.load(id) {
-            self.exec_event("exec_die", &c, exec_id, &[], Some(code));
-        }
-        server.exited(code);
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(code)
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn start_supervised_exec(
-        &self,
-        id: &str,
-        dir: &Path,
-    ) -> Result<(
-        i32,
-        Vec<std::thread::JoinHandle<()>>,
-        std::sync::Arc<AttachServer>,
-        std::os::fd::OwnedFd,
-    )> {
-        let options = dir.join(EXEC_OPTIONS);
-        let o: ExecOptions = serde_json::from_slice(
-            &std::fs::read(&options).ctx("read", &options)?,
-        )
-        .map_err(|e| Error::Json {
-            what: options.display().to_string(),
-            source: e,
-        })?;
-        let c = self.find(id)?;
-        check_exec(&c, &o)?;
-        let process = self.exec_process(&c, &o)?;
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        let console = crate::tty::ConsoleSocket::new(false)?;
-        let pid = self.engine.exec(
-            &c.id,
-            &process,
-            Stdio {
-                stdin: container_stdin(false)?,
-                stdout: out_w,
-                stderr: err_w,
-            },
-            Some(console.path.as_path()),
-        )?;
-        let master = console.master()?;
-        let server =
-            std::sync::Arc::new(AttachServer::start(dir, None, Some((&master, true)), true)?);
-        let relays = vec![
-            relay(out_r, "stdout", None, false, Some(server.clone())),
-            relay(err_r, "stderr", None, false, Some(server.clone())),
-            relay(
-                master.try_clone().ctx("dup", "pty")?,
-                "stdout",
-                None,
-                false,
-                Some(server.clone()),
-            ),
-        ];
-        Ok((pid, relays, server, master))
-    }
-
     /// Docker's exec events: `exec_create: CMD ARGS`, `exec_start: CMD ARGS`, `exec_die` (with
     /// the exit code), each with the exec's ID.
-    fn exec_event(
+    pub(crate) fn exec_event(
         &self,
         action: &str,
         c: &crate::record::ContainerRecord,
@@ -311,7 +146,7 @@ impl Runtime {
 
     /// The process `o` describes in container `c`: its environment, user, directory and
     /// capabilities resolved as Docker does.
-    fn exec_process(
+    pub(crate) fn exec_process(
         &self,
         c: &crate::record::ContainerRecord,
         o: &ExecOptions,

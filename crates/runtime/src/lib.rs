@@ -15,6 +15,7 @@ pub mod disk_usage;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod exec_session;
 pub mod filesystem;
 pub mod health;
 pub mod lifecycle;
