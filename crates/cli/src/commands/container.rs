@@ -1162,36 +1162,33 @@ pub struct TopArgs {
 
 pub fn top(root: &Path, a: TopArgs) -> Result<u8> {
     let rt = open(root)?;
-    let c = rt.find(&a.container).map_err(engine_error)?;
-    if c.state.status != Status::Running {
-        bail!("container {} is not running", c.id);
-    }
-    let pids = berth_runtime::cgroups::CgroupFs::host().pids(&c.id);
-    let args = if a.ps_args.is_empty() {
-        vec!["-ef".to_string()]
-    } else {
-        a.ps_args.clone()
-    };
-    let out = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .map_err(|e| anyhow!("run ps: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    let pid_col = header
-        .split_whitespace()
-        .position(|h| h == "PID")
-        .ok_or_else(|| anyhow!("ps output has no PID column"))?;
-    println!("{header}");
-    for l in lines {
-        if l.split_whitespace()
-            .nth(pid_col)
-            .and_then(|p| p.parse::<i32>().ok())
-            .is_some_and(|p| pids.contains(&p))
-        {
-            println!("{l}");
+    let r = rt.top(&a.container, &a.ps_args).map_err(engine_error)?;
+    // The docker CLI's layout: columns at least 20 wide, 3 spaces apart.
+    let widths: Vec<usize> = (0..r.titles.len())
+        .map(|i| {
+            let widest = std::iter::once(&r.titles)
+                .chain(&r.processes)
+                .filter_map(|row| row.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0);
+            (widest + 3).max(20)
+        })
+        .collect();
+    let line = |row: &[String]| {
+        let mut out = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}", w = widths[i]));
+            }
         }
+        out
+    };
+    println!("{}", line(&r.titles));
+    for p in &r.processes {
+        println!("{}", line(p));
     }
     Ok(0)
 }
