@@ -149,7 +149,7 @@ fn parse_os_release(text: &str) -> String {
 }
 
 /// Bytes of RAM, from /proc/meminfo.
-fn mem_total() -> u64 {
+pub(crate) fn mem_total() -> u64 {
     parse_mem_total(&std::fs::read_to_string("/proc/meminfo").unwrap_or_default())
 }
 

@@ -1205,17 +1205,12 @@ pub struct StatsArgs {
 }
 
 pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
+    use crate::output::{human_binary_size, human_size};
     let rt = open(root)?;
-    let host_mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("MemTotal:")
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            })
-        })
-        .unwrap_or(0)
-        * 1024;
+    let mut previous: std::collections::HashMap<
+        String,
+        berth_runtime::container_stats::ContainerStats,
+    > = std::collections::HashMap::new();
     loop {
         let mut list = rt.list().map_err(engine_error)?;
         if !a.containers.is_empty() {
@@ -1225,53 +1220,40 @@ pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
             }
             list.retain(|c| keep.contains(&c.id));
         } else if !a.all {
-            list.retain(|c| c.state.status == Status::Running);
+            list.retain(|c| c.state.running());
         }
-        let cg = berth_runtime::cgroups::CgroupFs::host();
-        let before: Vec<(u64, std::time::Instant)> = list
-            .iter()
-            .map(|c| (cg.usage(&c.id).cpu_ns, std::time::Instant::now()))
-            .collect();
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // CPU % needs two samples: the first round only takes them.
+        if previous.is_empty() {
+            for c in &list {
+                previous.insert(c.id.clone(), rt.stats(c, None).map_err(engine_error)?);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
         let mut text = String::from(
             "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS\n",
         );
-        for (c, (cpu0, t0)) in list.iter().zip(before) {
-            let u = cg.usage(&c.id);
-            let (cpu1, mem, lim, pids) = (
-                u.cpu_ns,
-                u.memory,
-                u.memory_limit.unwrap_or(u64::MAX),
-                u.pids,
-            );
-            let secs = t0.elapsed().as_secs_f64();
-            let cpu_pct = if secs > 0.0 {
-                cpu1.saturating_sub(cpu0) as f64 / 1e9 / secs * 100.0
-            } else {
-                0.0
-            };
-            let lim = if lim == 0 || lim > host_mem {
-                host_mem
-            } else {
-                lim
-            };
-            let mem_pct = if lim > 0 {
-                mem as f64 / lim as f64 * 100.0
-            } else {
-                0.0
-            };
+        for c in &list {
+            let s = rt.stats(c, previous.get(&c.id)).map_err(engine_error)?;
+            let (rx, tx) = s.network_bytes();
             text.push_str(&format!(
-                "{}\t{}\t{cpu_pct:.2}%\t{} / {}\t{mem_pct:.2}%\t--\t--\t{pids}\n",
+                "{}\t{}\t{:.2}%\t{} / {}\t{:.2}%\t{} / {}\t--\t{}\n",
                 &c.id[..12],
                 c.name,
-                crate::output::human_binary_size(mem),
-                crate::output::human_binary_size(lim)
+                s.cpu_percent(),
+                human_binary_size(s.memory_stats.usage),
+                human_binary_size(s.memory_stats.limit),
+                s.memory_percent(),
+                human_size(rx),
+                human_size(tx),
+                s.pids_stats.current,
             ));
+            previous.insert(c.id.clone(), s);
         }
         print!("{}", crate::output::tabulate(&text));
         if a.no_stream {
             return Ok(0);
         }
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
 
