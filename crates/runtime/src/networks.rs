@@ -1,12 +1,79 @@
-//! Network operations as front ends call them: berth-network's, plus Docker's network events
-//! (create, destroy, connect, disconnect) in the journal of this runtime's root.
+//! Networks as front ends see them: Docker's inspect/list JSON (`GET /networks`,
+//! `network inspect`), and berth-network's operations plus Docker's network events (create,
+//! destroy, connect, disconnect) in the journal of this runtime's root.
 
 use berth_events::Event;
+use berth_network::{Endpoint, Network};
+use serde_json::{json, Value};
 
 use crate::error::Result;
 use crate::lifecycle::Runtime;
 
 impl Runtime {
+    /// A network's inspect JSON, found as Docker finds it: by full name or ID, then by a unique ID
+    /// prefix.
+    pub fn network_inspect(&self, key: &str) -> Result<Option<Value>> {
+        let all = self.networks_json()?;
+        if let Some(v) = all.iter().find(|v| v["Name"] == key || v["Id"] == key) {
+            return Ok(Some(v.clone()));
+        }
+        let mut by_prefix = all
+            .into_iter()
+            .filter(|v| v["Id"].as_str().is_some_and(|i| i.starts_with(key)));
+        Ok(match (by_prefix.next(), by_prefix.next()) {
+            (Some(v), None) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// Every network as `network ls` and `inspect` see them: bridges, then host and none.
+    pub fn networks_json(&self) -> Result<Vec<Value>> {
+        let mut out: Vec<Value> = self
+            .networking()
+            .list()?
+            .iter()
+            .map(|n| self.network_json(Some(n), &n.name))
+            .collect();
+        for name in ["host", "none"] {
+            out.push(self.network_json(None, name));
+        }
+        Ok(out)
+    }
+
+    /// Docker's shape of a network object.
+    fn network_json(&self, n: Option<&Network>, name: &str) -> Value {
+        let Some(n) = n else {
+            return json!({
+                "Name": name, "Id": pseudo_id(name), "Created": "0001-01-01T00:00:00Z",
+                "Scope": "local", "Driver": if name == "none" { "null" } else { "host" },
+                "EnableIPv6": false, "IPAM": {"Driver": "default", "Options": null, "Config": []},
+                "Internal": false, "Attachable": false, "Ingress": false,
+                "Containers": {}, "Options": {}, "Labels": {},
+            });
+        };
+        let mut containers = serde_json::Map::new();
+        for e in self.networking().endpoints(&n.id) {
+            containers.insert(e.container_id.clone(), endpoint_json(n, &e));
+        }
+        json!({
+            "Name": n.name,
+            "Id": n.id,
+            "Created": n.created,
+            "Scope": "local",
+            "Driver": n.driver,
+            "EnableIPv6": false,
+            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}]},
+            "Internal": n.internal,
+            "Attachable": false,
+            "Ingress": false,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": false,
+            "Containers": containers,
+            "Options": {"com.docker.network.bridge.name": n.bridge},
+            "Labels": n.labels,
+        })
+    }
+
     /// `network create`.
     pub fn create_network(
         &self,
@@ -61,4 +128,21 @@ impl Runtime {
             self.network_event(action, &n.id, &n.name, &n.driver, Some(container_id));
         }
     }
+}
+
+/// IDs for the networks that are not bridges (`host`, `none`): fixed, derived from the name.
+fn pseudo_id(name: &str) -> String {
+    berth_image::digest::Digest::of(format!("berth-network-{name}").as_bytes())
+        .hex()
+        .to_string()
+}
+
+fn endpoint_json(n: &Network, e: &Endpoint) -> Value {
+    json!({
+        "Name": e.container_name,
+        "EndpointID": format!("{}{}", &e.container_id[..32], &n.id[..32]),
+        "MacAddress": "",
+        "IPv4Address": format!("{}/{}", e.ip, n.subnet.prefix_len()),
+        "IPv6Address": "",
+    })
 }

@@ -218,6 +218,23 @@ impl Volumes {
         }
     }
 
+    /// The volume as `volume inspect` and `GET /volumes/{name}` show it (Docker's fields), if
+    /// there is one of that name.
+    pub fn inspect(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let found = self.list()?.into_iter().find(|v| v.name == name);
+        Ok(found.map(|v| {
+            serde_json::json!({
+                "CreatedAt": v.created,
+                "Driver": "local",
+                "Labels": null,
+                "Mountpoint": self.data_dir(&v.name),
+                "Name": v.name,
+                "Options": null,
+                "Scope": "local",
+            })
+        }))
+    }
+
     pub fn list(&self) -> Result<Vec<VolumeInfo>> {
         let mut out = Vec::new();
         for e in fs::read_dir(&self.root)

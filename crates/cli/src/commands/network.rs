@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use berth_network::{Endpoint, Network, PREDEFINED};
+use berth_network::PREDEFINED;
 use berth_runtime::record::Status;
 use berth_runtime::Runtime;
 use clap::{Args, Subcommand};
@@ -117,86 +117,13 @@ fn fail(e: impl std::fmt::Display) -> anyhow::Error {
     })
 }
 
-/// IDs for the networks that are not bridges (`host`, `none`): fixed, derived from the name.
-fn pseudo_id(name: &str) -> String {
-    berth_image::digest::Digest::of(format!("berth-network-{name}").as_bytes())
-        .hex()
-        .to_string()
-}
-
-/// Every network as `network ls` and `inspect` see them: bridges, then host and none.
-/// A network's inspect JSON, found as Docker finds it: by full name or ID, then by a unique ID
-/// prefix.
+/// A network's inspect JSON (see `Runtime::network_inspect`).
 pub fn network_inspect(rt: &Runtime, key: &str) -> Result<Option<Value>> {
-    let all = all_networks(rt)?;
-    if let Some(v) = all.iter().find(|v| v["Name"] == key || v["Id"] == key) {
-        return Ok(Some(v.clone()));
-    }
-    let mut by_prefix = all
-        .into_iter()
-        .filter(|v| v["Id"].as_str().is_some_and(|i| i.starts_with(key)));
-    Ok(match (by_prefix.next(), by_prefix.next()) {
-        (Some(v), None) => Some(v),
-        _ => None,
-    })
+    rt.network_inspect(key).map_err(fail)
 }
 
 fn all_networks(rt: &Runtime) -> Result<Vec<Value>> {
-    let mut out: Vec<Value> = rt
-        .networking()
-        .list()
-        .map_err(fail)?
-        .iter()
-        .map(|n| network_json(rt, Some(n), &n.name))
-        .collect();
-    for name in ["host", "none"] {
-        out.push(network_json(rt, None, name));
-    }
-    Ok(out)
-}
-
-/// Docker's shape of a network object.
-fn network_json(rt: &Runtime, n: Option<&Network>, name: &str) -> Value {
-    let Some(n) = n else {
-        return json!({
-            "Name": name, "Id": pseudo_id(name), "Created": "0001-01-01T00:00:00Z",
-            "Scope": "local", "Driver": if name == "none" { "null" } else { "host" },
-            "EnableIPv6": false, "IPAM": {"Driver": "default", "Options": null, "Config": []},
-            "Internal": false, "Attachable": false, "Ingress": false,
-            "Containers": {}, "Options": {}, "Labels": {},
-        });
-    };
-    let mut containers = serde_json::Map::new();
-    for e in rt.networking().endpoints(&n.id) {
-        containers.insert(e.container_id.clone(), endpoint_json(n, &e));
-    }
-    json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Created": n.created,
-        "Scope": "local",
-        "Driver": n.driver,
-        "EnableIPv6": false,
-        "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}]},
-        "Internal": n.internal,
-        "Attachable": false,
-        "Ingress": false,
-        "ConfigFrom": {"Network": ""},
-        "ConfigOnly": false,
-        "Containers": containers,
-        "Options": {"com.docker.network.bridge.name": n.bridge},
-        "Labels": n.labels,
-    })
-}
-
-fn endpoint_json(n: &Network, e: &Endpoint) -> Value {
-    json!({
-        "Name": e.container_name,
-        "EndpointID": format!("{}{}", &e.container_id[..32], &n.id[..32]),
-        "MacAddress": "",
-        "IPv4Address": format!("{}/{}", e.ip, n.subnet.prefix_len()),
-        "IPv6Address": "",
-    })
+    rt.networks_json().map_err(fail)
 }
 
 pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{anyhow, Result};
 use berth_runtime::Runtime;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::output::human_size;
 
@@ -46,24 +46,9 @@ pub struct InspectArgs {
     names: Vec<String>,
 }
 
-/// A volume's inspect JSON (Docker's fields), if a volume of that name exists.
+/// A volume's inspect JSON (see `Volumes::inspect`).
 pub fn volume_inspect(vols: &berth_runtime::volumes::Volumes, name: &str) -> Result<Option<Value>> {
-    let found = vols
-        .list()
-        .map_err(|e| anyhow!("{e}"))?
-        .into_iter()
-        .find(|v| v.name == name);
-    Ok(found.map(|v| {
-        json!({
-            "CreatedAt": v.created,
-            "Driver": "local",
-            "Labels": null,
-            "Mountpoint": vols.data_dir(&v.name),
-            "Name": v.name,
-            "Options": null,
-            "Scope": "local",
-        })
-    }))
+    vols.inspect(name).map_err(|e| anyhow!("{e}"))
 }
 
 #[derive(Args)]
