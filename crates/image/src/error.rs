@@ -15,6 +15,10 @@ pub enum Error {
     #[error("No such image: {0}")]
     NoSuchImage(String),
 
+    /// A list filter berth does not know or a value it cannot take (Docker's words).
+    #[error("{0}")]
+    InvalidFilter(String),
+
     #[error("{0}")]
     Conflict(String),
 
@@ -114,6 +118,7 @@ impl berth_error_kind::HasKind for Error {
             Error::NoSuchImage(_) => K::NotFound,
             Error::Conflict(_) => K::Conflict,
             Error::InvalidDigest { .. }
+            | Error::InvalidFilter(_)
             | Error::InvalidReference(_)
             | Error::UnsupportedMediaType { .. }
             | Error::UnsafeEntry { .. }

@@ -59,67 +59,9 @@ const IMAGE_HEADERS: &[(&str, &str)] = &[
     ("Digest", "DIGEST"),
 ];
 
-struct Filters {
-    dangling: Option<bool>,
-    references: Vec<String>,
-    labels: Vec<(String, Option<String>)>,
-    before: Option<String>,
-    since: Option<String>,
-}
-
-fn parse_filters(store: &Store, raw: &[String]) -> Result<Filters> {
-    let mut f = Filters {
-        dangling: None,
-        references: Vec::new(),
-        labels: Vec::new(),
-        before: None,
-        since: None,
-    };
-    for r in raw {
-        let (k, v) = r
-            .split_once('=')
-            .ok_or_else(|| anyhow!("bad format of filter (expected name=value): {r}"))?;
-        match k {
-            "dangling" => {
-                f.dangling = Some(match v {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => bail!("invalid filter 'dangling={v}': expected true or false"),
-                })
-            }
-            "reference" => f.references.push(v.to_string()),
-            "label" => f.labels.push(match v.split_once('=') {
-                Some((a, b)) => (a.to_string(), Some(b.to_string())),
-                None => (v.to_string(), None),
-            }),
-            "before" => f.before = Some(store.lookup(v)?.config.created.unwrap_or_default()),
-            "since" => f.since = Some(store.lookup(v)?.config.created.unwrap_or_default()),
-            _ => bail!("invalid filter '{k}': supported filters are dangling, reference, label, before, since"),
-        }
-    }
-    Ok(f)
-}
-
-/// Go's path.Match, as Docker uses it for `reference=` filters.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    fn m(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len())
-                .take_while(|&i| i == 0 || n[i - 1] != '/')
-                .any(|i| m(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && n[0] != '/' && m(&p[1..], &n[1..]),
-            Some(c) => !n.is_empty() && n[0] == *c && m(&p[1..], &n[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    m(&p, &n)
-}
-
 pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
     let store = open_store(root)?;
-    let filters = parse_filters(&store, &a.filter)?;
+    let filters = berth_image::image_list::ImageFilters::parse_args(&store, &a.filter)?;
     let wanted_repo = a
         .repository
         .as_deref()
@@ -130,34 +72,8 @@ pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
         .transpose()?;
     let mut rows: Vec<Value> = Vec::new();
     let mut ids = Vec::new();
-    for img in store.list_images()? {
+    for img in store.list_images_filtered(&filters)? {
         let created = img.config.created.clone();
-        if let Some(b) = &filters.before {
-            if created.as_deref().unwrap_or("") >= b.as_str() {
-                continue;
-            }
-        }
-        if let Some(s) = &filters.since {
-            if created.as_deref().unwrap_or("") <= s.as_str() {
-                continue;
-            }
-        }
-        let labels = img
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
-        if !filters.labels.iter().all(|(k, v)| match v {
-            Some(v) => labels.get(k) == Some(v),
-            None => labels.contains_key(k),
-        }) {
-            continue;
-        }
-        let dangling = img.tags.is_empty();
-        if filters.dangling.is_some_and(|d| d != dangling) {
-            continue;
-        }
         let size = store.image_size(&img);
         let id = if a.no_trunc {
             img.id().to_string()
@@ -170,36 +86,14 @@ pub fn images(root: &Path, a: ImagesArgs) -> Result<u8> {
             .first()
             .and_then(|d| d.split_once('@').map(|x| x.1.to_string()))
             .unwrap_or_else(|| "<none>".into());
-        let mut names: Vec<(String, String, String)> = img
-            .tags
-            .iter()
-            .filter_map(|t| Reference::parse(t).ok())
-            .map(|r| {
-                (
-                    r.name(),
-                    r.familiar_name(),
-                    r.tag.clone().unwrap_or_default(),
-                )
-            })
-            .collect();
-        if names.is_empty() {
-            names.push((String::new(), "<none>".into(), "<none>".into()));
-        }
-        for (full, repo, tag) in names {
+        for (full, repo, tag) in berth_image::image_list::image_rows(&img) {
             if let Some((want, want_tag)) = &wanted_repo {
                 if &full != want || want_tag.as_ref().is_some_and(|t| t != &tag) {
                     continue;
                 }
             }
-            if !filters.references.is_empty() {
-                let with_tag = format!("{repo}:{tag}");
-                if !filters
-                    .references
-                    .iter()
-                    .any(|p| glob_match(p, &repo) || glob_match(p, &with_tag))
-                {
-                    continue;
-                }
+            if !filters.matches_name(&repo, &tag) {
+                continue;
             }
             ids.push(id.clone());
             rows.push(json!({
@@ -827,17 +721,4 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
         ],
         &rows,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn reference_glob() {
-        assert!(glob_match("busy*", "busybox"));
-        assert!(glob_match("busybox:*", "busybox:latest"));
-        assert!(!glob_match("busy*", "library/busybox"));
-        assert!(glob_match("*/app", "team/app"));
-    }
 }
