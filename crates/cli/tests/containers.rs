@@ -416,6 +416,26 @@ fn root_killed_supervisor_leaves_the_truth_and_rm_cleans_up() {
     std::thread::sleep(Duration::from_millis(200));
     // The container itself still runs, and ps says so.
     assert!(b.run(&["ps"]).ok().contains(&id[..12]));
+    // Once it ends with nothing watching, it is shown exited, with no made-up end time.
+    let pid: i32 = b
+        .run(&["inspect", "--format", "{{.State.Pid}}", &id])
+        .ok()
+        .trim()
+        .parse()
+        .unwrap();
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(200));
+    let status = b
+        .run(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("id={id}"),
+            "--format",
+            "{{.Status}}",
+        ])
+        .ok();
+    assert_eq!(status.trim(), "Exited (-1)");
     b.run(&["rm", "-f", &id[..12]]).ok();
     assert!(!cgroup_exists(&id));
     assert_no_leftovers(&b);

@@ -184,6 +184,10 @@ impl Runtime {
                 c.state.exit_code,
                 human_duration(since(&c.state.finished_at))
             ),
+            // A container whose monitor was killed has no known end time.
+            Status::Exited if c.state.finished_at == crate::record::ZERO_TIME => {
+                format!("Exited ({})", c.state.exit_code)
+            }
             Status::Exited => format!(
                 "Exited ({}) {} ago",
                 c.state.exit_code,

@@ -213,6 +213,9 @@ pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
+/// How long a terminal session in a test may last.
+const PTY_SESSION_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Runs berth on a new pseudo-terminal of `rows`x`cols` (as its controlling terminal, like an
 /// interactive shell would), feeding `input` (the first chunk at once, each next one 700 ms
 /// later); `resize` changes the size half a second in. Returns what appeared on the terminal
@@ -310,7 +313,26 @@ pub fn in_pty_cmd(
         }
         out
     });
-    let code = child.wait().unwrap().code().unwrap_or(-1);
+    // Bounded: a session that never ends (input the program did not take as expected) fails
+    // the test, whose Berth then removes its containers, instead of hanging the suite and
+    // leaving them (with their cgroups and the bridge) behind when it is killed.
+    let deadline = std::time::Instant::now() + PTY_SESSION_LIMIT;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = reader.join().unwrap_or_default();
+            panic!(
+                "the terminal session did not end within {PTY_SESSION_LIMIT:?}: {}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let code = status.code().unwrap_or(-1);
     let out = reader.join().unwrap();
     let _ = typist.join();
     (String::from_utf8_lossy(&out).replace('\r', ""), code)
