@@ -396,3 +396,68 @@ mod filter_tests {
         );
     }
 }
+
+/// What `berth events` and the API's `/events` ask for: past events only with `since` or
+/// `until`, then new ones as they come until `until` (forever without it).
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Unix nanoseconds.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub filters: EventFilters,
+}
+
+/// The events a query selects, oldest first; blocks for new ones while following.
+pub struct EventStream {
+    query: EventQuery,
+    pending: std::collections::VecDeque<Event>,
+    follower: Follower,
+}
+
+impl Journal {
+    pub fn query(&self, q: EventQuery) -> EventStream {
+        let (past, follower) = self.read();
+        // As Docker: history only when a time bound asks for it.
+        let pending = if q.since.is_some() || q.until.is_some() {
+            past.into()
+        } else {
+            Default::default()
+        };
+        EventStream {
+            query: q,
+            pending,
+            follower,
+        }
+    }
+}
+
+impl EventStream {
+    fn wanted(&self, e: &Event) -> bool {
+        let q = &self.query;
+        q.since.is_none_or(|s| e.time_nano >= s)
+            && q.until.is_none_or(|u| e.time_nano <= u)
+            && q.filters.matches(e)
+    }
+}
+
+impl Iterator for EventStream {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        loop {
+            while let Some(e) = self.pending.pop_front() {
+                if self.wanted(&e) {
+                    return Some(e);
+                }
+            }
+            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+            if self.query.until.is_some_and(|u| u < now) {
+                return None;
+            }
+            self.pending.extend(self.follower.poll());
+            if self.pending.is_empty() {
+                std::thread::sleep(Follower::POLL);
+            }
+        }
+    }
+}

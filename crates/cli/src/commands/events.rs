@@ -1,11 +1,10 @@
-//! `berth events`: the journal's events as Docker prints them, past ones with `--since`, and
-//! new ones as they happen until `--until` (or forever).
+//! `berth events`: the journal's events (`Journal::query`) as Docker prints them.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
-use berth_events::{event_line, EventFilters, Journal};
+use berth_events::{event_line, EventFilters, EventQuery, Journal};
 use clap::Args;
 
 use crate::template::Template;
@@ -42,45 +41,23 @@ pub fn events(root: &Path, a: EventsArgs) -> Result<u8> {
         Some("json") => Some(Template::parse("{{json .}}").map_err(|e| anyhow!(e))?),
         Some(f) => Some(Template::parse(f).map_err(|e| anyhow!(e))?),
     };
-    let since = a.since.as_deref().map(|v| nanos("since", v)).transpose()?;
-    let until = a.until.as_deref().map(|v| nanos("until", v)).transpose()?;
-    let journal = Journal::new(root);
-    let (past, mut follower) = journal.read();
+    let query = EventQuery {
+        since: a.since.as_deref().map(|v| nanos("since", v)).transpose()?,
+        until: a.until.as_deref().map(|v| nanos("until", v)).transpose()?,
+        filters,
+    };
     let mut out = std::io::stdout().lock();
-    let mut print = |e: &berth_events::Event| -> Result<bool> {
-        if !filters.matches(e) {
-            return Ok(true);
-        }
+    for e in Journal::new(root).query(query) {
         let line = match &template {
             Some(t) => t
                 .render(&e.to_api_json())
                 .map_err(|e| anyhow!("template: {e}"))?,
-            None => event_line(e),
+            None => event_line(&e),
         };
         // A reader that went away ends the stream.
-        Ok(writeln!(out, "{line}").and_then(|_| out.flush()).is_ok())
-    };
-    let in_range = |e: &berth_events::Event| {
-        since.is_none_or(|s| e.time_nano >= s) && until.is_none_or(|u| e.time_nano <= u)
-    };
-    // Past events only when asked for with --since (or bounded by --until), as Docker.
-    if since.is_some() || until.is_some() {
-        for e in past.iter().filter(|e| in_range(e)) {
-            if !print(e)? {
-                return Ok(0);
-            }
+        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+            break;
         }
     }
-    loop {
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-        if until.is_some_and(|u| u < now) {
-            return Ok(0);
-        }
-        for e in follower.poll().iter().filter(|e| in_range(e)) {
-            if !print(e)? {
-                return Ok(0);
-            }
-        }
-        std::thread::sleep(berth_events::Follower::POLL);
-    }
+    Ok(0)
 }

@@ -67,13 +67,14 @@ pub struct LsArgs {
     format: Option<String>,
 }
 
+/// `network inspect` and `volume inspect`: names and a template.
 #[derive(Args)]
 pub struct InspectArgs {
     /// Format output using a custom template
     #[arg(short, long)]
-    format: Option<String>,
+    pub format: Option<String>,
     #[arg(required = true)]
-    names: Vec<String>,
+    pub names: Vec<String>,
 }
 
 #[derive(Args)]

@@ -17,7 +17,7 @@ pub enum VolumeCommand {
     #[command(alias = "list")]
     Ls(LsArgs),
     /// Display detailed information on one or more volumes
-    Inspect(InspectArgs),
+    Inspect(super::network::InspectArgs),
     /// Remove one or more volumes
     #[command(alias = "remove")]
     Rm(NamesArgs),
@@ -35,15 +35,6 @@ pub struct LsArgs {
     /// Only display volume names
     #[arg(short, long)]
     quiet: bool,
-}
-
-#[derive(Args)]
-pub struct InspectArgs {
-    /// Format output using a custom template
-    #[arg(short, long)]
-    format: Option<String>,
-    #[arg(required = true)]
-    names: Vec<String>,
 }
 
 /// A volume's inspect JSON (see `Volumes::inspect`).
