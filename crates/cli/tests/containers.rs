@@ -670,7 +670,7 @@ fn root_security_options() {
         (r.code, r.stderr.as_str()),
         (
             125,
-            "Error: invalid argument --cap-add \"BOGUS\": unknown capability\n"
+            "Error: invalid CapAdd: unknown capability: \"CAP_BOGUS\"\n"
         )
     );
     // --privileged: every capability berth holds, no masked paths.

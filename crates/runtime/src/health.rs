@@ -91,80 +91,62 @@ impl Probe {
     }
 }
 
-/// The `--health-*` flags of `run`/`create`.
-#[derive(Clone, Debug, Default)]
-pub struct HealthFlags {
-    pub cmd: Option<String>,
-    pub interval: Option<String>,
-    pub timeout: Option<String>,
-    pub start_period: Option<String>,
-    pub start_interval: Option<String>,
-    pub retries: Option<i64>,
-    pub none: bool,
-}
-
-/// The health check a container gets: the image's, changed by the flags as Docker does.
-pub fn resolve(image: Option<&Healthcheck>, f: &HealthFlags) -> Result<Option<Healthcheck>> {
-    let bad = |flag: &'static str, value: &str, reason: &str| Error::BadFlag {
-        flag,
-        value: value.to_string(),
-        reason: reason.to_string(),
+/// The health check a container gets: the image's, with the fields of the request's that are
+/// set replacing the image's (Docker's merge); `["NONE"]` turns the check off.
+pub fn merge(
+    image: Option<&Healthcheck>,
+    asked: Option<&Healthcheck>,
+) -> Result<Option<Healthcheck>> {
+    let Some(asked) = asked else {
+        return Ok(image.cloned());
     };
-    let any_flag = f.cmd.is_some()
-        || f.interval.is_some()
-        || f.timeout.is_some()
-        || f.start_period.is_some()
-        || f.start_interval.is_some()
-        || f.retries.is_some();
-    if f.none {
-        if any_flag {
-            return Err(Error::Conflict(
-                "--no-healthcheck conflicts with --health-* options".into(),
-            ));
-        }
+    if asked.test.as_deref() == Some(&["NONE".to_string()][..]) {
         return Ok(Some(Healthcheck {
             test: Some(vec!["NONE".into()]),
             ..Healthcheck::default()
         }));
     }
     let mut hc = image.cloned().unwrap_or_default();
-    if let Some(cmd) = &f.cmd {
-        hc.test = Some(vec!["CMD-SHELL".into(), cmd.clone()]);
-    }
-    let dur = |flag: &'static str, v: &Option<String>| -> Result<Option<i64>> {
-        v.as_deref()
-            .map(|s| match berth_image::config::parse_go_duration(s) {
-                Some(n) if n >= 0 => Ok(n),
-                Some(_) => Err(bad(flag, s, "cannot be negative")),
-                None => Err(bad(
-                    flag,
-                    s,
-                    "expected a duration such as 30s, 1m30s or 500ms",
-                )),
-            })
-            .transpose()
-    };
-    if let Some(n) = dur("--health-interval", &f.interval)? {
-        hc.interval = Some(n);
-    }
-    if let Some(n) = dur("--health-timeout", &f.timeout)? {
-        hc.timeout = Some(n);
-    }
-    if let Some(n) = dur("--health-start-period", &f.start_period)? {
-        hc.start_period = Some(n);
-    }
-    if let Some(n) = dur("--health-start-interval", &f.start_interval)? {
-        hc.start_interval = Some(n);
-    }
-    if let Some(r) = f.retries {
-        if r < 0 {
-            return Err(bad(
-                "--health-retries",
-                &r.to_string(),
-                "cannot be negative",
-            ));
+    if let Some(t) = asked.test.as_ref().filter(|t| !t.is_empty()) {
+        if !matches!(t[0].as_str(), "CMD" | "CMD-SHELL") || t.len() < 2 {
+            return Err(Error::Invalid(format!(
+                "invalid Healthcheck.Test {t:?}: expected [\"NONE\"], [\"CMD\", args...] or [\"CMD-SHELL\", command]"
+            )));
         }
-        hc.retries = Some(r);
+        hc.test = Some(t.clone());
+    }
+    let fields = [
+        ("Interval", asked.interval, &mut hc.interval, 1_000_000),
+        ("Timeout", asked.timeout, &mut hc.timeout, 1_000_000),
+        ("StartPeriod", asked.start_period, &mut hc.start_period, 0),
+        (
+            "StartInterval",
+            asked.start_interval,
+            &mut hc.start_interval,
+            1_000_000,
+        ),
+    ];
+    for (name, v, slot, min) in fields {
+        match v {
+            None | Some(0) => {}
+            Some(n) if n < min => {
+                return Err(Error::Invalid(if min > 0 {
+                    format!("{name} in Healthcheck cannot be less than 1ms")
+                } else {
+                    format!("{name} in Healthcheck cannot be negative")
+                }))
+            }
+            Some(n) => *slot = Some(n),
+        }
+    }
+    match asked.retries {
+        None | Some(0) => {}
+        Some(r) if r < 0 => {
+            return Err(Error::Invalid(
+                "Retries in Healthcheck cannot be negative".into(),
+            ))
+        }
+        Some(r) => hc.retries = Some(r),
     }
     Ok((hc != Healthcheck::default()).then_some(hc))
 }
@@ -279,65 +261,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flags_change_the_images_check_as_docker_does() {
+    fn a_requested_check_changes_the_images_as_docker_merges_them() {
         let image = Healthcheck {
             test: Some(vec!["CMD".into(), "/bin/check".into(), "--quick".into()]),
             interval: Some(10_000_000_000),
             retries: Some(5),
             ..Healthcheck::default()
         };
-        // No flags: the image's check.
-        let hc = resolve(Some(&image), &HealthFlags::default()).unwrap();
+        // Nothing asked: the image's check.
+        let hc = merge(Some(&image), None).unwrap();
         assert_eq!(hc.as_ref(), Some(&image));
         let p = Probe::from_config(hc.as_ref()).unwrap();
         assert_eq!(p.command, ["/bin/check", "--quick"]);
         assert_eq!(p.interval, Duration::from_secs(10));
         assert_eq!(p.timeout, DEFAULT_TIMEOUT);
         assert_eq!(p.retries, 5);
-        // A flag replaces one field and keeps the others.
-        let f = HealthFlags {
-            cmd: Some("test -e /ok".into()),
-            timeout: Some("2s".into()),
-            ..HealthFlags::default()
+        // A set field replaces the image's and keeps the others; zero means "not set".
+        let asked = Healthcheck {
+            test: Some(vec!["CMD-SHELL".into(), "test -e /ok".into()]),
+            timeout: Some(2_000_000_000),
+            interval: Some(0),
+            ..Healthcheck::default()
         };
-        let p = Probe::from_config(resolve(Some(&image), &f).unwrap().as_ref()).unwrap();
+        let p = Probe::from_config(merge(Some(&image), Some(&asked)).unwrap().as_ref()).unwrap();
         assert_eq!(p.command, ["/bin/sh", "-c", "test -e /ok"]);
         assert_eq!(p.interval, Duration::from_secs(10));
         assert_eq!(p.timeout, Duration::from_secs(2));
-        // --no-healthcheck turns the image's check off; with --health-* it is an error.
-        let off = resolve(
-            Some(&image),
-            &HealthFlags {
-                none: true,
-                ..HealthFlags::default()
-            },
-        )
-        .unwrap();
+        // NONE turns the image's check off.
+        let none = Healthcheck {
+            test: Some(vec!["NONE".into()]),
+            ..Healthcheck::default()
+        };
+        let off = merge(Some(&image), Some(&none)).unwrap();
         assert_eq!(Probe::from_config(off.as_ref()), None);
-        let e = resolve(
-            None,
-            &HealthFlags {
-                none: true,
-                retries: Some(2),
-                ..HealthFlags::default()
-            },
-        )
-        .unwrap_err();
-        assert!(
-            e.to_string().contains("conflicts with --health-* options"),
-            "{e}"
-        );
-        let e = resolve(
-            None,
-            &HealthFlags {
-                interval: Some("soon".into()),
-                ..HealthFlags::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("--health-interval"), "{e}");
+        // Docker's daemon checks.
+        let tiny = Healthcheck {
+            interval: Some(1000),
+            ..Healthcheck::default()
+        };
+        let e = merge(None, Some(&tiny)).unwrap_err().to_string();
+        assert_eq!(e, "Interval in Healthcheck cannot be less than 1ms");
+        let bad = Healthcheck {
+            test: Some(vec!["RUN".into(), "x".into()]),
+            ..Healthcheck::default()
+        };
+        assert!(merge(None, Some(&bad)).is_err());
         // Nothing anywhere: no check.
-        assert_eq!(resolve(None, &HealthFlags::default()).unwrap(), None);
+        assert_eq!(merge(None, Some(&Healthcheck::default())).unwrap(), None);
+        assert_eq!(merge(None, None).unwrap(), None);
     }
 
     #[test]

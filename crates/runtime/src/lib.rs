@@ -7,6 +7,8 @@
 
 pub mod attach;
 pub mod cgroups;
+pub mod container_config;
+pub mod container_create;
 pub mod container_events;
 pub mod container_inspect;
 pub mod container_list;
@@ -34,7 +36,8 @@ pub mod system_info;
 pub mod tty;
 pub mod volumes;
 
+pub use container_config::ContainerCreate;
 pub use error::{Error, Result};
 pub use lifecycle::Runtime;
-pub use options::{ExecOptions, RunOptions};
+pub use options::ExecOptions;
 pub use record::ContainerRecord;

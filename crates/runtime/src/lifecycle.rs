@@ -14,16 +14,14 @@ use crate::engine::{OciRuntime, Stdio, Youki};
 use crate::error::{Error, IoContext, Result};
 use crate::logs::{log_path, LogWriter, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
 use crate::record::Status;
-use crate::record::{
-    new_id, now, random_name, valid_name, ContainerRecord, Containers, RunConfig, State, ZERO_TIME,
-};
+use crate::record::{now, valid_name, ContainerRecord, Containers, State, ZERO_TIME};
 use crate::rootfs::{
-    check_command, mount_overlay, resolve_user, unmount, write_etc_files, RootfsPaths, DEFAULT_PATH,
+    check_command, mount_overlay, resolve_user, unmount, write_etc_files, RootfsPaths,
 };
 use crate::spec::build_spec;
 
-use crate::options::{parse_log_size, security_options, BERTH_INIT};
-pub use crate::options::{parse_restart, parse_ulimit, ExecOptions, RunOptions, INIT_PATH};
+use crate::options::BERTH_INIT;
+pub use crate::options::{ExecOptions, INIT_PATH};
 use crate::process::{
     container_stdin, decode_error, encode_error, forward_signals, pipe, relay,
     release_startup_code, signal_container, wait_pid,
@@ -56,16 +54,8 @@ type Started = (
     Option<Arc<AttachServer>>,
 );
 
-/// `run`/`create` network options, checked.
-struct NetworkOptions {
-    ip: Option<std::net::Ipv4Addr>,
-    ports: Vec<berth_network::PortRequest>,
-    exposed: Vec<String>,
-    extra_hosts: Vec<(String, String)>,
-}
-
 pub struct Runtime {
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     pub(crate) store: Store,
     pub(crate) containers: Containers,
     pub(crate) engine: Youki,
@@ -73,7 +63,7 @@ pub struct Runtime {
 }
 
 /// Whether a container gets its own network wiring (bridge or user-defined network).
-fn bridged(network: &str) -> bool {
+pub(crate) fn bridged(network: &str) -> bool {
     !matches!(network, "none" | "host")
 }
 
@@ -110,375 +100,6 @@ impl Runtime {
             .list()
             .map(|l| l.into_iter().map(|c| c.image_id).collect())
             .unwrap_or_default()
-    }
-
-    /// `docker create`: records the container; nothing runs yet.
-    pub fn create(&self, o: &RunOptions) -> Result<ContainerRecord> {
-        let img = self.store.lookup(&o.image)?;
-        self.create_from(&img, o)
-    }
-
-    /// `create` from an image already read (the builder's unregistered intermediate images).
-    pub fn create_from(&self, img: &berth_image::Image, o: &RunOptions) -> Result<ContainerRecord> {
-        check_resources(o, host_cpus())?;
-        let icfg = img.config.config.clone().unwrap_or_default();
-        if let Some(n) = &o.name {
-            if !valid_name(n) {
-                return Err(Error::BadName(n.clone()));
-            }
-            if self.containers.list()?.iter().any(|c| &c.name == n) {
-                return Err(Error::NameInUse(n.clone()));
-            }
-        }
-        let entrypoint = match &o.entrypoint {
-            Some(e) if e.is_empty() => Vec::new(),
-            Some(e) => vec![e.clone()],
-            None => icfg.entrypoint.clone().unwrap_or_default(),
-        };
-        // As in Docker: --entrypoint resets the image's CMD; a given command replaces it.
-        let cmd = if !o.command.is_empty() {
-            o.command.clone()
-        } else if o.entrypoint.is_some() {
-            Vec::new()
-        } else {
-            icfg.cmd.clone().unwrap_or_default()
-        };
-        let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
-        if args.is_empty() {
-            return Err(Error::NoCommand);
-        }
-        let mut env: Vec<String> = icfg.env.clone().unwrap_or_default();
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, format!("PATH={DEFAULT_PATH}"));
-        }
-        for e in &o.env {
-            let (k, v) = match e.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                // `-e NAME` takes the value from berth's own environment, or drops it.
-                None => (e.clone(), std::env::var(e).ok()),
-            };
-            if k.is_empty() {
-                return Err(Error::BadFlag {
-                    flag: "--env",
-                    value: e.clone(),
-                    reason: "variable name is empty".into(),
-                });
-            }
-            env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k.as_str()));
-            if let Some(v) = v {
-                env.push(format!("{k}={v}"));
-            }
-        }
-        let network = o.network.clone().unwrap_or_else(|| "bridge".into());
-        let net = self.network_options(o, &network, &icfg)?;
-        let mut labels = icfg.labels.clone().unwrap_or_default();
-        for l in &o.labels {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            labels.insert(k.to_string(), v.to_string());
-        }
-        let caps = crate::spec::capabilities(o.privileged, &o.cap_add, &o.cap_drop)?;
-        let (restart_policy, restart_max) = parse_restart(o.restart.as_deref().unwrap_or("no"))?;
-        if o.auto_remove && restart_policy != "no" {
-            return Err(Error::Conflict(
-                "conflicting options: cannot specify both --restart and --rm".into(),
-            ));
-        }
-        // The image's VOLUMEs that no mount of the user's covers get anonymous volumes (seeded
-        // from the image's content at start), as in Docker.
-        let mut wanted = o.mounts.clone();
-        for target in icfg.volumes.iter().flat_map(|v| v.keys()) {
-            let same = |m: &crate::volumes::MountSpec| {
-                m.target.trim_end_matches('/') == target.trim_end_matches('/')
-            };
-            if !wanted.iter().any(same) {
-                wanted.push(crate::volumes::MountSpec {
-                    kind: "volume".into(),
-                    source: String::new(),
-                    target: target.clone(),
-                    readonly: false,
-                    options: Vec::new(),
-                    anonymous: true,
-                });
-            }
-        }
-        let mounts = self.resolve_mounts(&wanted)?;
-        if o.init && BERTH_INIT.is_empty() {
-            return Err(Error::BadFlag { flag: "--init", value: String::new(), reason: "this berth was built without berth-init (no static C library when it was compiled)".into() });
-        }
-        let ulimits = o
-            .ulimits
-            .iter()
-            .map(|u| parse_ulimit(u))
-            .collect::<Result<Vec<_>>>()?;
-        let (mut log_max_size, mut log_max_files) = (None, None);
-        for opt in &o.log_opts {
-            let bad = |r: &str| Error::BadFlag {
-                flag: "--log-opt",
-                value: opt.clone(),
-                reason: r.to_string(),
-            };
-            match opt.split_once('=') {
-                Some(("max-size", v)) => {
-                    log_max_size = Some(
-                        parse_log_size(v)
-                            .filter(|n| *n > 0)
-                            .ok_or_else(|| bad("expected a size such as 10m"))?,
-                    )
-                }
-                Some(("max-file", v)) => {
-                    log_max_files = Some(
-                        v.parse::<u32>()
-                            .ok()
-                            .filter(|n| *n > 0)
-                            .ok_or_else(|| bad("expected a positive number"))?,
-                    )
-                }
-                _ => return Err(bad("supported options are max-size and max-file")),
-            }
-        }
-        let (no_new_privileges, seccomp) = security_options(&o.security_opt, &caps, o.privileged)?;
-        let healthcheck = crate::health::resolve(icfg.healthcheck.as_ref(), &o.health)?;
-        let id = new_id();
-        let name = o.name.clone().unwrap_or_else(|| random_name(&id));
-        let hostname = o.hostname.clone().unwrap_or_else(|| id[..12].to_string());
-        env.push(format!("HOSTNAME={hostname}"));
-        let lower_dirs: Vec<PathBuf> = img
-            .chain_ids()
-            .iter()
-            .rev()
-            .map(|c| self.store.layer_dir(c))
-            .collect();
-        let rec = ContainerRecord {
-            id: id.clone(),
-            name,
-            created: now(),
-            image: o.image.clone(),
-            image_id: img.id().to_string(),
-            lower_dirs,
-            config: RunConfig {
-                args,
-                entrypoint,
-                cmd,
-                env,
-                working_dir: o
-                    .workdir
-                    .clone()
-                    .or(icfg.working_dir.clone())
-                    .unwrap_or_default(),
-                user: o.user.clone().or(icfg.user.clone()).unwrap_or_default(),
-                hostname,
-                open_stdin: o.interactive,
-                tty: o.tty,
-                auto_remove: o.auto_remove,
-                read_only: o.read_only,
-                labels,
-                network: network.clone(),
-                ports: net.ports,
-                exposed: net.exposed,
-                dns: o.dns.clone(),
-                dns_search: o.dns_search.clone(),
-                dns_options: o.dns_options.clone(),
-                extra_hosts: net.extra_hosts,
-                memory: o.memory,
-                memory_swap: o.memory_swap,
-                nano_cpus: o.nano_cpus,
-                cpu_shares: o.cpu_shares,
-                pids_limit: o.pids_limit,
-                stop_signal: o
-                    .stop_signal
-                    .clone()
-                    .or(icfg.stop_signal.clone())
-                    .unwrap_or_else(|| "SIGTERM".into()),
-                stop_timeout: o.stop_timeout,
-                caps,
-                privileged: o.privileged,
-                no_new_privileges,
-                seccomp,
-                mounts,
-                restart_policy,
-                restart_max,
-                init: o.init,
-                ulimits,
-                log_max_size,
-                log_max_files,
-                healthcheck,
-            },
-            state: State {
-                status: Status::Created,
-                started_at: ZERO_TIME.into(),
-                finished_at: ZERO_TIME.into(),
-                ..State::default()
-            },
-        };
-        let dir = self.containers.dir(&id);
-        berth_image::permissions::ensure_private_dir(
-            &dir,
-            berth_image::permissions::PRIVATE_DIR_MODE,
-        )
-        .ctx("create directory", &dir)?;
-        self.containers.save(&rec)?;
-        if bridged(&network) {
-            let attach = berth_network::Attachment {
-                network: network.clone(),
-                aliases: o.network_aliases.clone(),
-                ip: net.ip,
-            };
-            if let Err(e) = self.network.allocate(&id, &rec.name, &dir, &[attach]) {
-                let _ = self.containers.remove_dir(&id);
-                return Err(e.into());
-            }
-        }
-        self.container_event("create", &rec, &[]);
-        Ok(rec)
-    }
-
-    /// Checks and resolves the network options of `run`/`create`.
-    fn network_options(
-        &self,
-        o: &RunOptions,
-        network: &str,
-        icfg: &berth_image::config::ContainerConfig,
-    ) -> Result<NetworkOptions> {
-        let bad = |flag: &'static str, value: &str, reason: &str| Error::BadFlag {
-            flag,
-            value: value.to_string(),
-            reason: reason.to_string(),
-        };
-        if network.is_empty() || network.starts_with("container:") {
-            return Err(bad(
-                "--network",
-                network,
-                "expected bridge, host, none or a network name (container: is not supported)",
-            ));
-        }
-        let on_bridge = bridged(network);
-        if !on_bridge && !o.network_aliases.is_empty() {
-            return Err(bad(
-                "--network-alias",
-                &o.network_aliases.join(","),
-                "network-scoped aliases are only supported for user-defined networks",
-            ));
-        }
-        let ip = match &o.ip {
-            Some(v) => Some(
-                v.parse::<std::net::Ipv4Addr>()
-                    .map_err(|_| bad("--ip", v, "expected an IPv4 address"))?,
-            ),
-            None => None,
-        };
-        for d in &o.dns {
-            d.parse::<std::net::IpAddr>()
-                .map_err(|_| bad("--dns", d, "expected an IP address"))?;
-        }
-        let mut extra_hosts = Vec::new();
-        for h in &o.add_hosts {
-            let (name, addr) = h
-                .split_once(':')
-                .filter(|(n, a)| !n.is_empty() && !a.is_empty())
-                .ok_or_else(|| bad("--add-host", h, "expected HOST:IP"))?;
-            if addr != "host-gateway" {
-                addr.trim_matches(|c| c == '[' || c == ']')
-                    .parse::<std::net::IpAddr>()
-                    .map_err(|_| bad("--add-host", h, "invalid IP address"))?;
-            }
-            extra_hosts.push((name.to_string(), addr.to_string()));
-        }
-        let mut exposed: Vec<(u16, berth_network::Proto)> = Vec::new();
-        let image_exposed = icfg
-            .exposed_ports
-            .as_ref()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>())
-            .unwrap_or_default();
-        for e in image_exposed.iter().chain(o.expose.iter()) {
-            for p in berth_network::parse_exposed(e)? {
-                if !exposed.contains(&p) {
-                    exposed.push(p);
-                }
-            }
-        }
-        let mut ports = Vec::new();
-        for p in &o.publish {
-            ports.extend(berth_network::parse_publish(p)?);
-        }
-        for r in &ports {
-            if !exposed.contains(&(r.container_port, r.proto)) {
-                exposed.push((r.container_port, r.proto));
-            }
-        }
-        if o.publish_all {
-            for (port, proto) in &exposed {
-                if !ports
-                    .iter()
-                    .any(|r| r.container_port == *port && r.proto == *proto)
-                {
-                    ports.push(berth_network::PortRequest {
-                        host_ip: None,
-                        host_range: None,
-                        container_port: *port,
-                        proto: *proto,
-                    });
-                }
-            }
-        }
-        // Docker discards published ports outside a bridge (with a warning from its CLI).
-        if !on_bridge {
-            ports.clear();
-        }
-        exposed.sort();
-        Ok(NetworkOptions {
-            ip,
-            ports,
-            exposed: exposed
-                .iter()
-                .map(|(p, proto)| format!("{p}/{}", proto.as_str()))
-                .collect(),
-            extra_hosts,
-        })
-    }
-
-    pub fn volumes(&self) -> Result<crate::volumes::Volumes> {
-        crate::volumes::Volumes::new(&self.root)
-    }
-
-    /// Checks bind sources, names anonymous volumes and creates named ones.
-    fn resolve_mounts(
-        &self,
-        given: &[crate::volumes::MountSpec],
-    ) -> Result<Vec<crate::volumes::MountSpec>> {
-        let volumes = self.volumes()?;
-        let mut out = Vec::new();
-        for m in given {
-            let mut m = m.clone();
-            match m.kind.as_str() {
-                "bind" => {
-                    let p = fs::canonicalize(&m.source).map_err(|_| Error::BadFlag {
-                        flag: "--volume",
-                        value: format!("{}:{}", m.source, m.target),
-                        reason: format!("invalid mount config for type \"bind\": bind source path does not exist: {}", m.source),
-                    })?;
-                    m.source = p.display().to_string();
-                }
-                "volume" => {
-                    if m.anonymous {
-                        m.source = new_id();
-                    }
-                    volumes.ensure(&m.source, m.anonymous)?;
-                }
-                _ => {}
-            }
-            if out
-                .iter()
-                .any(|x: &crate::volumes::MountSpec| x.target == m.target)
-            {
-                return Err(Error::BadFlag {
-                    flag: "--volume",
-                    value: m.target.clone(),
-                    reason: "duplicate mount point".into(),
-                });
-            }
-            out.push(m);
-        }
-        Ok(out)
     }
 
     /// Runs a created container to completion, relaying its output; returns its exit code.
@@ -1200,47 +821,6 @@ impl Runtime {
     }
 }
 
-/// Docker's smallest memory limit: below it a container cannot even start its process.
-const MIN_MEMORY: i64 = 6 * 1024 * 1024;
-
-/// The CPUs this process may run on (what Docker's daemon calls NCPU).
-fn host_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
-/// Docker's checks of resource limits, made before anything is created, with its messages:
-/// a limit the kernel would refuse at start must not leave a container behind.
-fn check_resources(o: &RunOptions, cpus: usize) -> Result<()> {
-    let memory = o.memory.unwrap_or(0);
-    if memory != 0 && memory < MIN_MEMORY {
-        return Err(Error::Invalid("Minimum memory limit allowed is 6MB".into()));
-    }
-    match o.memory_swap {
-        Some(swap) if swap > 0 && memory == 0 => {
-            return Err(Error::Invalid(
-                "You should always set the Memory limit when using Memoryswap limit, see usage"
-                    .into(),
-            ))
-        }
-        Some(swap) if swap > 0 && swap < memory => {
-            return Err(Error::Invalid(
-                "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-            ))
-        }
-        _ => {}
-    }
-    if let Some(n) = o.nano_cpus {
-        if n < 0 || n > cpus as i64 * 1_000_000_000 {
-            return Err(Error::Invalid(format!(
-                "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// What a container with a terminal holds while it runs.
 pub(crate) struct TtySession {
     pub(crate) _raw: Option<crate::tty::RawMode>,
@@ -1253,37 +833,5 @@ impl Drop for TtySession {
         if let Some(h) = self.winch.take() {
             h.close();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn with(memory: Option<i64>, swap: Option<i64>, cpus: Option<i64>) -> RunOptions {
-        RunOptions {
-            memory,
-            memory_swap: swap,
-            nano_cpus: cpus,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn resource_limits_are_checked_as_docker_checks_them() {
-        let err = |o: RunOptions| check_resources(&o, 2).unwrap_err().to_string();
-        assert_eq!(
-            err(with(Some(1024), None, None)),
-            "Minimum memory limit allowed is 6MB"
-        );
-        assert!(check_resources(&with(Some(MIN_MEMORY), None, None), 2).is_ok());
-        assert!(check_resources(&with(Some(MIN_MEMORY), Some(-1), None), 2).is_ok());
-        assert!(err(with(Some(64 << 20), Some(32 << 20), None)).starts_with("Minimum memoryswap"));
-        assert!(err(with(None, Some(32 << 20), None)).starts_with("You should always set"));
-        assert_eq!(
-            err(with(None, None, Some(3_000_000_000))),
-            "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
-        );
-        assert!(check_resources(&with(None, None, Some(2_000_000_000)), 2).is_ok());
     }
 }

@@ -1,67 +1,11 @@
-//! What `run`, `create` and `exec` take, and the parsing of Docker's option syntaxes
-//! (`--ulimit`, `--restart`, `--log-opt`, `--security-opt`).
+//! Checks of the values in a container's HostConfig that Docker's daemon makes (ulimits,
+//! restart policy, log options, security options), shared by the CLI (which names its flag
+//! when one fails) and `Runtime::create` (which names the field), and what `exec` takes.
 
 use std::fs;
 
+use crate::container_config::{LogConfig, RestartPolicy, Ulimit};
 use crate::error::{Error, Result};
-
-/// `docker run` / `docker create` options berth implements so far.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    pub image: String,
-    pub command: Vec<String>,
-    pub name: Option<String>,
-    pub entrypoint: Option<String>,
-    pub env: Vec<String>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub hostname: Option<String>,
-    pub auto_remove: bool,
-    pub interactive: bool,
-    /// `-t`: a pseudo-terminal.
-    pub tty: bool,
-    pub read_only: bool,
-    pub labels: Vec<String>,
-    /// `--network`: bridge (default), none, host, or a network's name.
-    pub network: Option<String>,
-    pub network_aliases: Vec<String>,
-    /// `--ip`
-    pub ip: Option<String>,
-    /// `-p` values as given.
-    pub publish: Vec<String>,
-    /// `-P`: publish every exposed port on an ephemeral host port.
-    pub publish_all: bool,
-    /// `--expose`
-    pub expose: Vec<String>,
-    pub dns: Vec<String>,
-    pub dns_search: Vec<String>,
-    pub dns_options: Vec<String>,
-    /// `--add-host NAME:IP` (IP may be `host-gateway`).
-    pub add_hosts: Vec<String>,
-    pub memory: Option<i64>,
-    pub memory_swap: Option<i64>,
-    pub nano_cpus: Option<i64>,
-    pub cpu_shares: Option<u64>,
-    pub pids_limit: Option<i64>,
-    pub stop_signal: Option<String>,
-    pub stop_timeout: Option<u64>,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
-    pub privileged: bool,
-    /// `--security-opt` values: `no-new-privileges[=true|false]`, `seccomp=unconfined|FILE`.
-    pub security_opt: Vec<String>,
-    /// From `-v`, `--mount` and `--tmpfs`.
-    pub mounts: Vec<crate::volumes::MountSpec>,
-    /// `--restart`: no, always, unless-stopped, on-failure[:N]
-    pub restart: Option<String>,
-    pub init: bool,
-    /// `--ulimit NAME=SOFT[:HARD]`
-    pub ulimits: Vec<String>,
-    /// `--log-opt KEY=VALUE` (max-size, max-file)
-    pub log_opts: Vec<String>,
-    /// `--health-*`, `--no-healthcheck`
-    pub health: crate::health::HealthFlags,
-}
 
 /// The berth-init executable, built statically by build.rs (empty if that was not possible).
 pub(crate) const BERTH_INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/berth-init"));
@@ -69,17 +13,9 @@ pub(crate) const BERTH_INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/b
 /// Where the container sees its init, as with Docker.
 pub const INIT_PATH: &str = "/sbin/docker-init";
 
-/// `--ulimit nofile=1024:2048`, checked against what this process may grant.
-pub fn parse_ulimit(v: &str) -> Result<(String, u64, u64)> {
-    let bad = |r: String| Error::BadFlag {
-        flag: "--ulimit",
-        value: v.to_string(),
-        reason: r,
-    };
-    let (name, limits) = v
-        .split_once('=')
-        .ok_or_else(|| bad("expected NAME=SOFT[:HARD]".into()))?;
-    let res = match name {
+/// The kernel's resource for a ulimit name (`nofile`), as Docker names them.
+pub fn rlimit_resource(name: &str) -> Option<u32> {
+    Some(match name {
         "core" => libc::RLIMIT_CORE,
         "cpu" => libc::RLIMIT_CPU,
         "data" => libc::RLIMIT_DATA,
@@ -96,40 +32,46 @@ pub fn parse_ulimit(v: &str) -> Result<(String, u64, u64)> {
         "sigpending" => libc::RLIMIT_SIGPENDING,
         "stack" => libc::RLIMIT_STACK,
         "as" => libc::RLIMIT_AS,
-        _ => return Err(bad(format!("invalid ulimit type: {name}"))),
-    };
-    let num = |s: &str| -> Result<u64> {
-        if s == "-1" || s == "unlimited" {
-            Ok(u64::MAX)
-        } else {
-            s.parse()
-                .map_err(|_| bad(format!("invalid ulimit value: {s}")))
+        _ => return None,
+    })
+}
+
+/// What is wrong with a ulimit (soft and hard in the API's form, -1 for unlimited), checked
+/// against what this process may grant; on success the OCI form (`RLIMIT_NOFILE`, soft, hard).
+pub fn check_ulimit(u: &Ulimit) -> std::result::Result<(String, u64, u64), String> {
+    let res = rlimit_resource(&u.name).ok_or_else(|| format!("invalid ulimit type: {}", u.name))?;
+    let num = |n: i64| -> std::result::Result<u64, String> {
+        match n {
+            -1 => Ok(u64::MAX),
+            n if n >= 0 => Ok(n as u64),
+            n => Err(format!("invalid ulimit value: {n}")),
         }
     };
-    let (soft, hard) = match limits.split_once(':') {
-        Some((a, b)) => (num(a)?, num(b)?),
-        None => (num(limits)?, num(limits)?),
-    };
+    let (soft, hard) = (num(u.soft)?, num(u.hard)?);
     if soft > hard {
-        return Err(bad(format!(
+        return Err(format!(
             "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
-        )));
+        ));
     }
     let mut cur = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit fills the struct we pass.
-    if unsafe { libc::getrlimit(res, &mut cur) } == 0
+    if unsafe { libc::getrlimit(res as _, &mut cur) } == 0
         && hard > cur.rlim_max
         && !has_cap_sys_resource()
     {
-        return Err(bad(format!(
+        return Err(format!(
             "the hard limit {hard} is above berth's own ({}), and this host's root lacks CAP_SYS_RESOURCE to raise it",
             cur.rlim_max
-        )));
+        ));
     }
-    Ok((format!("RLIMIT_{}", name.to_ascii_uppercase()), soft, hard))
+    Ok((
+        format!("RLIMIT_{}", u.name.to_ascii_uppercase()),
+        soft,
+        hard,
+    ))
 }
 
 fn has_cap_sys_resource() -> bool {
@@ -156,35 +98,67 @@ pub(crate) fn parse_log_size(v: &str) -> Option<u64> {
     n.parse::<u64>().ok().map(|n| n * mult)
 }
 
-/// Parses `--restart`.
-pub fn parse_restart(v: &str) -> Result<(String, u32)> {
-    let (name, max) = v.split_once(':').unwrap_or((v, ""));
-    let bad = |r: &str| Error::BadFlag {
-        flag: "--restart",
-        value: v.to_string(),
-        reason: r.to_string(),
+/// A restart policy checked as Docker's daemon checks it: (name, maximum retries).
+pub fn check_restart(p: &RestartPolicy) -> Result<(String, u32)> {
+    let bad = |r: String| Error::Invalid(format!("invalid restart policy: {r}"));
+    let name = if p.name.is_empty() {
+        "no"
+    } else {
+        p.name.as_str()
     };
     match name {
-        "no" | "always" | "unless-stopped" if max.is_empty() => Ok((name.to_string(), 0)),
-        "on-failure" => Ok((
-            name.to_string(),
-            if max.is_empty() {
-                0
-            } else {
-                max.parse()
-                    .map_err(|_| bad("maximum retry count must be a number"))?
-            },
+        "no" | "always" | "unless-stopped" if p.maximum_retry_count != 0 => Err(bad(
+            "maximum retry count can only be used with 'on-failure'".into(),
         )),
-        "no" | "always" | "unless-stopped" => Err(bad(
-            "maximum retry count cannot be used with this restart policy",
-        )),
-        _ => Err(bad(
-            "expected no, always, unless-stopped or on-failure[:max-retries]",
-        )),
+        "no" | "always" | "unless-stopped" => Ok((name.to_string(), 0)),
+        "on-failure" => u32::try_from(p.maximum_retry_count)
+            .map(|n| (name.to_string(), n))
+            .map_err(|_| bad("maximum retry count cannot be negative".into())),
+        _ => Err(bad(format!(
+            "unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+        ))),
     }
 }
 
-/// Applies `--security-opt` values: (no_new_privileges, seccomp profile).
+/// The json-file log options: (max-size, max-file).
+pub fn check_log_config(l: &LogConfig) -> Result<(Option<u64>, Option<u32>)> {
+    if !matches!(l.kind.as_str(), "" | "json-file") {
+        return Err(Error::Invalid(format!(
+            "logging driver {:?} is not supported by berth (only json-file)",
+            l.kind
+        )));
+    }
+    let (mut size, mut files) = (None, None);
+    for (k, v) in &l.config {
+        let bad = |r: &str| Error::Invalid(format!("invalid log opt {k}={v}: {r}"));
+        match k.as_str() {
+            "max-size" => {
+                size = Some(
+                    parse_log_size(v)
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| bad("expected a size such as 10m"))?,
+                )
+            }
+            "max-file" => {
+                files = Some(
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| bad("expected a positive number"))?,
+                )
+            }
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "unknown log opt '{k}' for json-file log driver"
+                )))
+            }
+        }
+    }
+    Ok((size, files))
+}
+
+/// Applies HostConfig.SecurityOpt: (no_new_privileges, seccomp profile in OCI form).
+/// A profile comes inline (`seccomp={...}`), as the docker CLI sends the file it read.
 pub(crate) fn security_options(
     opts: &[String],
     caps: &[String],
@@ -196,41 +170,28 @@ pub(crate) fn security_options(
     } else {
         Some(crate::seccomp::default_profile(caps))
     };
-    for o in opts {
+    for (i, o) in opts.iter().enumerate() {
+        let bad = || {
+            Error::Invalid(format!(
+                "invalid --security-opt {}: {o:?} (expected no-new-privileges[=true|false], seccomp=unconfined or seccomp=<profile JSON>)",
+                i + 1
+            ))
+        };
         let (k, v) = o.split_once(['=', ':']).unwrap_or((o.as_str(), ""));
         match k {
             "no-new-privileges" => {
                 nnp = match v {
                     "" | "true" => true,
                     "false" => false,
-                    _ => {
-                        return Err(Error::BadFlag {
-                            flag: "--security-opt",
-                            value: o.clone(),
-                            reason: "expected no-new-privileges[=true|false]".into(),
-                        })
-                    }
+                    _ => return Err(bad()),
                 }
             }
             "seccomp" if v == "unconfined" => seccomp = None,
-            "seccomp" if !v.is_empty() => {
-                let text = fs::read_to_string(v).map_err(|e| Error::BadFlag {
-                    flag: "--security-opt",
-                    value: o.clone(),
-                    reason: format!("cannot read the profile: {e}"),
-                })?;
-                seccomp = Some(crate::seccomp::from_docker_profile(&text, v, caps)?);
+            "seccomp" if v.trim_start().starts_with('{') => {
+                seccomp = Some(crate::seccomp::from_docker_profile(v, "(inline)", caps)?);
             }
             "label" | "apparmor" => {} // no LSM on this host; accepted as Docker does when disabled
-            _ => {
-                return Err(Error::BadFlag {
-                    flag: "--security-opt",
-                    value: o.clone(),
-                    reason:
-                        "expected no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json"
-                            .into(),
-                })
-            }
+            _ => return Err(bad()),
         }
     }
     Ok((nnp, seccomp))

@@ -265,20 +265,13 @@ fn parse_version(s: &str) -> Option<(u32, u32)> {
 
 /// Converts a profile in Docker's JSON format to the OCI form, for capabilities `caps`.
 pub fn from_docker_profile(text: &str, file: &str, caps: &[String]) -> Result<Value> {
-    let p: Value = serde_json::from_str(text).map_err(|e| Error::BadFlag {
-        flag: "--security-opt seccomp",
-        value: file.to_string(),
-        reason: format!("invalid JSON: {e}"),
-    })?;
+    let p: Value = serde_json::from_str(text)
+        .map_err(|e| Error::Invalid(format!("seccomp profile {file}: invalid JSON: {e}")))?;
     from_docker_value(&p, file, caps)
 }
 
 fn from_docker_value(p: &Value, file: &str, caps: &[String]) -> Result<Value> {
-    let bad = |reason: String| Error::BadFlag {
-        flag: "--security-opt seccomp",
-        value: file.to_string(),
-        reason,
-    };
+    let bad = |reason: String| Error::Invalid(format!("seccomp profile {file}: {reason}"));
     let default = p["defaultAction"]
         .as_str()
         .ok_or_else(|| bad("missing defaultAction".into()))?;

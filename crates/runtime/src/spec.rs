@@ -75,7 +75,7 @@ pub const ALL_CAPS: &[&str] = &[
 /// The capability set for `--privileged`, `--cap-add`, `--cap-drop` (names with or without
 /// `CAP_`, any case, `ALL`), starting from Docker's default set.
 pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<String>> {
-    let norm = |flag: &'static str, c: &str| -> Result<String> {
+    let norm = |field: &'static str, c: &str| -> Result<String> {
         let u = c.to_ascii_uppercase();
         if u == "ALL" {
             return Ok(u);
@@ -88,11 +88,9 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
         if ALL_CAPS.contains(&full.as_str()) {
             Ok(full)
         } else {
-            Err(Error::BadFlag {
-                flag,
-                value: c.to_string(),
-                reason: "unknown capability".into(),
-            })
+            Err(Error::Invalid(format!(
+                "invalid {field}: unknown capability: {full:?}"
+            )))
         }
     };
     // Like Docker, "all" means all that berth itself holds (root here may lack some, e.g.
@@ -110,7 +108,7 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
         DOCKER_CAPS.iter().map(|s| s.to_string()).collect()
     };
     for d in drop {
-        let d = norm("--cap-drop", d)?;
+        let d = norm("CapDrop", d)?;
         if d == "ALL" {
             caps.clear();
         } else {
@@ -118,15 +116,13 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
         }
     }
     for a in add {
-        let a = norm("--cap-add", a)?;
+        let a = norm("CapAdd", a)?;
         let new: Vec<String> = if a == "ALL" {
             all.clone()
         } else if !all.contains(&a) {
-            return Err(Error::BadFlag {
-                flag: "--cap-add",
-                value: a,
-                reason: "berth itself does not hold this capability, so it cannot grant it".into(),
-            });
+            return Err(Error::Invalid(format!(
+                "invalid CapAdd: berth itself does not hold {a}, so it cannot grant it"
+            )));
         } else {
             vec![a]
         };

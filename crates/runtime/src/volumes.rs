@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::container_config::Mount;
 use crate::error::{Error, IoContext, Result};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -25,14 +26,6 @@ pub struct MountSpec {
     pub anonymous: bool,
 }
 
-fn bad(flag: &'static str, value: &str, reason: impl Into<String>) -> Error {
-    Error::BadFlag {
-        flag,
-        value: value.to_string(),
-        reason: reason.into(),
-    }
-}
-
 pub fn valid_volume_name(n: &str) -> bool {
     let b = n.as_bytes();
     b.len() >= 2
@@ -41,20 +34,20 @@ pub fn valid_volume_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
-/// `-v`/`--volume`.
-pub fn parse_volume_flag(v: &str) -> Result<MountSpec> {
+/// A `HostConfig.Binds` entry (the CLI's `-v`): `SOURCE:TARGET[:MODE]` with SOURCE an absolute
+/// host path or a volume name, or `TARGET` alone for an anonymous volume. The reason is
+/// returned for the caller to name its flag or field.
+pub fn parse_bind(v: &str) -> std::result::Result<MountSpec, String> {
     let parts: Vec<&str> = v.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {
         [t] => ("", *t, ""),
         [s, t] => (*s, *t, ""),
         [s, t, m] => (*s, *t, *m),
-        _ => return Err(bad("--volume", v, "expected [SOURCE:]TARGET[:MODE]")),
+        _ => return Err("expected [SOURCE:]TARGET[:MODE]".into()),
     };
     if !target.starts_with('/') {
-        return Err(bad(
-            "--volume",
-            v,
-            format!("invalid mount path: '{target}' mount path must be absolute"),
+        return Err(format!(
+            "invalid mount path: '{target}' mount path must be absolute"
         ));
     }
     let mut readonly = false;
@@ -63,17 +56,17 @@ pub fn parse_volume_flag(v: &str) -> Result<MountSpec> {
             "ro" => readonly = true,
             "rw" | "z" | "Z" | "rprivate" | "private" | "rshared" | "shared" | "rslave"
             | "slave" | "nocopy" => {}
-            _ => return Err(bad("--volume", v, format!("invalid mode: {m}"))),
+            _ => return Err(format!("invalid mode: {m}")),
         }
     }
     let (kind, anonymous) = if source.is_empty() {
         ("volume", true)
-    } else if source.starts_with('/') || source.starts_with('.') {
+    } else if source.starts_with('/') {
         ("bind", false)
     } else if valid_volume_name(source) {
         ("volume", false)
     } else {
-        return Err(bad("--volume", v, format!("\"{source}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")));
+        return Err(format!("\"{source}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"));
     };
     Ok(MountSpec {
         kind: kind.into(),
@@ -85,72 +78,74 @@ pub fn parse_volume_flag(v: &str) -> Result<MountSpec> {
     })
 }
 
-/// `--mount type=...,source=...,target=...,readonly`.
-pub fn parse_mount_flag(v: &str) -> Result<MountSpec> {
-    let mut m = MountSpec {
-        kind: "volume".into(),
-        source: String::new(),
-        target: String::new(),
-        readonly: false,
-        options: Vec::new(),
-        anonymous: false,
-    };
-    for field in v.split(',') {
-        let (k, val) = field.split_once('=').unwrap_or((field, ""));
-        match k {
-            "type" => {
-                if !matches!(val, "bind" | "volume" | "tmpfs") {
-                    return Err(bad(
-                        "--mount",
-                        v,
-                        format!("unsupported mount type {val:?} (expected bind, volume or tmpfs)"),
-                    ));
-                }
-                m.kind = val.to_string();
-            }
-            "source" | "src" => m.source = val.to_string(),
-            "target" | "destination" | "dst" => m.target = val.to_string(),
-            "readonly" | "ro" => m.readonly = matches!(val, "" | "true" | "1"),
-            "tmpfs-size" => m.options.push(format!("size={val}")),
-            "tmpfs-mode" => m.options.push(format!("mode={val}")),
-            "bind-propagation" | "volume-nocopy" | "consistency" => {}
-            _ => return Err(bad("--mount", v, format!("unexpected key '{k}'"))),
-        }
+/// A `HostConfig.Mounts` entry (the CLI's `--mount`), checked as Docker's daemon checks it.
+pub fn mount_spec(m: &Mount) -> std::result::Result<MountSpec, String> {
+    if !matches!(m.kind.as_str(), "bind" | "volume" | "tmpfs") {
+        return Err(format!(
+            "unsupported mount type {:?} (expected bind, volume or tmpfs)",
+            m.kind
+        ));
     }
     if m.target.is_empty() {
-        return Err(bad("--mount", v, "target is required"));
+        return Err("target is required".into());
     }
     if !m.target.starts_with('/') {
-        return Err(bad("--mount", v, "target must be an absolute path"));
+        return Err("target must be an absolute path".into());
     }
+    let mut anonymous = false;
     match m.kind.as_str() {
         "bind" if m.source.is_empty() => {
-            return Err(bad("--mount", v, "source is required when type is bind"))
+            return Err("source is required when type is bind".into())
         }
-        "tmpfs" if !m.source.is_empty() => {
-            return Err(bad("--mount", v, "source is not allowed for tmpfs"))
+        "bind" if !m.source.starts_with('/') => {
+            return Err(format!(
+                "invalid mount config for type \"bind\": invalid mount path: '{}' mount path must be absolute",
+                m.source
+            ))
         }
-        "volume" if m.source.is_empty() => m.anonymous = true,
-        "volume" if !valid_volume_name(&m.source) => {
-            return Err(bad("--mount", v, "invalid volume name"))
-        }
+        "tmpfs" if !m.source.is_empty() => return Err("source is not allowed for tmpfs".into()),
+        "volume" if m.source.is_empty() => anonymous = true,
+        "volume" if !valid_volume_name(&m.source) => return Err("invalid volume name".into()),
         _ => {}
     }
-    Ok(m)
+    if m.tmpfs_options.is_some() && m.kind != "tmpfs" {
+        return Err(format!("TmpfsOptions cannot be used with type {}", m.kind));
+    }
+    let mut options = Vec::new();
+    if let Some(t) = &m.tmpfs_options {
+        if t.size_bytes < 0 {
+            return Err("tmpfs size cannot be negative".into());
+        }
+        if t.size_bytes > 0 {
+            options.push(format!("size={}", t.size_bytes));
+        }
+        if t.mode != 0 {
+            options.push(format!("mode={:o}", t.mode));
+        }
+    }
+    Ok(MountSpec {
+        kind: m.kind.clone(),
+        source: m.source.clone(),
+        target: m.target.clone(),
+        readonly: m.read_only,
+        options,
+        anonymous,
+    })
 }
 
-/// `--tmpfs /path[:opts]`.
-pub fn parse_tmpfs_flag(v: &str) -> Result<MountSpec> {
-    let (target, opts) = v.split_once(':').unwrap_or((v, ""));
+/// A `HostConfig.Tmpfs` entry (the CLI's `--tmpfs PATH[:OPTIONS]`).
+pub fn tmpfs_spec(target: &str, options: &str) -> std::result::Result<MountSpec, String> {
     if !target.starts_with('/') {
-        return Err(bad("--tmpfs", v, "the mount path must be absolute"));
+        return Err(format!(
+            "invalid mount path: '{target}' mount path must be absolute"
+        ));
     }
     Ok(MountSpec {
         kind: "tmpfs".into(),
         source: String::new(),
         target: target.to_string(),
         readonly: false,
-        options: opts
+        options: options
             .split(',')
             .filter(|o| !o.is_empty())
             .map(str::to_string)
@@ -192,7 +187,7 @@ impl Volumes {
             return Ok(false);
         }
         if !valid_volume_name(name) {
-            return Err(bad("volume", name, "invalid volume name"));
+            return Err(Error::Invalid(format!("create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed")));
         }
         let dir = self.root.join(name);
         fs::create_dir_all(dir.join("_data")).ctx("create volume", &dir)?;
@@ -317,7 +312,7 @@ mod tests {
 
     #[test]
     fn parses_docker_volume_syntax() {
-        let m = parse_volume_flag("/srv/data:/data:ro").unwrap();
+        let m = parse_bind("/srv/data:/data:ro").unwrap();
         assert_eq!(
             (
                 m.kind.as_str(),
@@ -327,17 +322,51 @@ mod tests {
             ),
             ("bind", "/srv/data", "/data", true)
         );
-        let m = parse_volume_flag("cache:/root/.cache").unwrap();
+        let m = parse_bind("cache:/root/.cache").unwrap();
         assert_eq!((m.kind.as_str(), m.anonymous), ("volume", false));
-        assert!(parse_volume_flag("/data").unwrap().anonymous);
-        assert!(parse_volume_flag("data").is_err(), "relative target");
-        assert!(parse_volume_flag("a:/b:bogus").is_err());
-        let m = parse_mount_flag("type=tmpfs,target=/run,tmpfs-size=1m").unwrap();
-        assert_eq!(m.options, vec!["size=1m"]);
-        assert!(parse_mount_flag("type=bind,target=/x").is_err());
-        assert!(parse_mount_flag("type=nfs,target=/x").is_err());
+        assert!(parse_bind("/data").unwrap().anonymous);
+        assert!(parse_bind("data").is_err(), "relative target");
+        assert!(parse_bind("a:/b:bogus").is_err());
+        assert!(parse_bind("./rel:/b")
+            .unwrap_err()
+            .contains("use absolute path"));
+        let tmpfs = Mount {
+            kind: "tmpfs".into(),
+            target: "/run".into(),
+            tmpfs_options: Some(crate::container_config::TmpfsOptions {
+                size_bytes: 1 << 20,
+                mode: 0o1777,
+                ..Default::default()
+            }),
+            ..Mount::default()
+        };
         assert_eq!(
-            parse_tmpfs_flag("/run:size=1m,mode=1777").unwrap().options,
+            mount_spec(&tmpfs).unwrap().options,
+            vec!["size=1048576", "mode=1777"]
+        );
+        let bind = |source: &str| Mount {
+            kind: "bind".into(),
+            source: source.into(),
+            target: "/x".into(),
+            ..Mount::default()
+        };
+        assert!(mount_spec(&bind("")).is_err());
+        assert!(mount_spec(&bind("rel")).is_err());
+        assert!(mount_spec(&Mount {
+            kind: "nfs".into(),
+            ..bind("/")
+        })
+        .is_err());
+        assert!(
+            mount_spec(&Mount {
+                kind: "volume".into(),
+                ..bind("")
+            })
+            .unwrap()
+            .anonymous
+        );
+        assert_eq!(
+            tmpfs_spec("/run", "size=1m,mode=1777").unwrap().options,
             vec!["size=1m", "mode=1777"]
         );
     }

@@ -6,9 +6,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::Instruction;
+use berth_runtime::container_config::{Config, ContainerCreate, Healthcheck, HostConfig, Mount};
 use berth_runtime::lifecycle::Attach;
 use berth_runtime::volumes::MountSpec;
-use berth_runtime::{RunOptions, Runtime};
+use berth_runtime::Runtime;
 
 use super::{
     clean_abs, short, tempfile_dir, Builder, Scope, State, TempDir, BUILD_LABEL, PROXY_ARGS,
@@ -124,24 +125,38 @@ impl Builder<'_> {
                     specs.push(spec);
                 }
             }
-            let o = RunOptions {
-                mounts: specs,
-                image: short(img.id()).to_string(),
-                command: cmd.clone(),
-                entrypoint: Some(String::new()),
-                env: run_env,
-                workdir: cc.working_dir.clone(),
-                user: cc.user.clone(),
-                network: Some(network),
-                labels: vec![format!("{BUILD_LABEL}={file}:{}", inst.start_line)],
-                health: berth_runtime::health::HealthFlags {
-                    none: true,
-                    ..Default::default()
+            let mut host = HostConfig {
+                network_mode: network,
+                ..HostConfig::default()
+            };
+            for m in specs {
+                add_mount(&mut host, m);
+            }
+            let spec = ContainerCreate {
+                config: Config {
+                    image: short(img.id()).to_string(),
+                    cmd: Some(cmd.clone()),
+                    // The shell form is in the command already: no image ENTRYPOINT in front.
+                    entrypoint: Some(vec![String::new()]),
+                    env: run_env,
+                    working_dir: cc.working_dir.clone().unwrap_or_default(),
+                    user: cc.user.clone().unwrap_or_default(),
+                    labels: [(
+                        BUILD_LABEL.to_string(),
+                        format!("{file}:{}", inst.start_line),
+                    )]
+                    .into(),
+                    healthcheck: Some(Healthcheck {
+                        test: Some(vec!["NONE".into()]),
+                        ..Healthcheck::default()
+                    }),
+                    ..Config::default()
                 },
-                ..RunOptions::default()
+                host_config: host,
+                ..ContainerCreate::default()
             };
             let rec =
-                b.rt.create_from(&img, &o)
+                b.rt.create_from(&img, None, &spec)
                     .map_err(|e| step_error(&file, &inst, &e.to_string()))?;
             let guard = RemoveOnDrop {
                 rt: b.rt,
@@ -374,6 +389,21 @@ pub(super) fn shell_script(inst: &Instruction) -> String {
         script.push('\n');
     }
     script
+}
+
+/// A RUN mount as the container's HostConfig has it: tmpfs under Tmpfs, the rest as Mounts.
+fn add_mount(host: &mut HostConfig, m: MountSpec) {
+    if m.kind == "tmpfs" {
+        host.tmpfs.insert(m.target, m.options.join(","));
+    } else {
+        host.mounts.push(Mount {
+            kind: m.kind,
+            source: m.source,
+            target: m.target,
+            read_only: m.readonly,
+            ..Mount::default()
+        });
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,13 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 use berth_error_kind::{ErrorKind, HasKind};
-use berth_runtime::lifecycle::{parse_signal, Attach};
+use berth_runtime::lifecycle::Attach;
 use berth_runtime::record::ContainerRecord;
 use berth_runtime::record::Status;
-use berth_runtime::{Error as RtError, RunOptions, Runtime};
+use berth_runtime::{Error as RtError, Runtime};
+
+use super::run_flags::create_request;
+pub use super::run_flags::RunArgs;
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -30,14 +33,14 @@ impl std::fmt::Display for ExitError {
 
 impl std::error::Error for ExitError {}
 
-fn engine_error(e: RtError) -> anyhow::Error {
+pub(crate) fn engine_error(e: RtError) -> anyhow::Error {
     anyhow::Error::new(ExitError {
         code: e.exit_code(),
         message: e.to_string(),
     })
 }
 
-fn flag_error(flag: &str, value: &str, reason: &str) -> anyhow::Error {
+pub(crate) fn flag_error(flag: &str, value: &str, reason: &str) -> anyhow::Error {
     anyhow::Error::new(ExitError {
         code: 125,
         message: format!("invalid argument {value:?} for \"{flag}\" flag: {reason}"),
@@ -46,310 +49,6 @@ fn flag_error(flag: &str, value: &str, reason: &str) -> anyhow::Error {
 
 fn open(root: &Path) -> Result<Runtime> {
     Runtime::open(root).map_err(engine_error)
-}
-
-#[derive(Args, Debug)]
-#[command(disable_help_flag = true)]
-pub struct RunArgs {
-    /// Run container in background and print container ID
-    #[arg(short, long)]
-    detach: bool,
-    /// Override the key sequence for detaching a container
-    #[arg(long, value_name = "string")]
-    detach_keys: Option<String>,
-    /// Keep STDIN open even if not attached
-    #[arg(short, long)]
-    interactive: bool,
-    /// Allocate a pseudo-TTY
-    #[arg(short, long)]
-    tty: bool,
-    /// Automatically remove the container and its associated anonymous volumes when it exits
-    #[arg(long)]
-    rm: bool,
-    /// Assign a name to the container
-    #[arg(long)]
-    name: Option<String>,
-    /// Set environment variables
-    #[arg(short, long = "env")]
-    env: Vec<String>,
-    /// Read in a file of environment variables
-    #[arg(long = "env-file")]
-    env_file: Vec<String>,
-    /// Working directory inside the container
-    #[arg(short, long)]
-    workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short, long)]
-    user: Option<String>,
-    /// Overwrite the default ENTRYPOINT of the image
-    #[arg(long)]
-    entrypoint: Option<String>,
-    /// Container host name
-    #[arg(short = 'h', long)]
-    hostname: Option<String>,
-    /// Mount the container's root filesystem as read only
-    #[arg(long)]
-    read_only: bool,
-    /// Memory limit
-    #[arg(short, long)]
-    memory: Option<String>,
-    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long)]
-    memory_swap: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long)]
-    cpu_shares: Option<u64>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long)]
-    pids_limit: Option<i64>,
-    /// Set meta data on a container
-    #[arg(short, long = "label")]
-    label: Vec<String>,
-    /// Connect a container to a network (bridge, host, none or a network name)
-    #[arg(long, alias = "net")]
-    network: Option<String>,
-    /// Add network-scoped alias for the container
-    #[arg(long = "network-alias", alias = "net-alias")]
-    network_alias: Vec<String>,
-    /// IPv4 address (e.g., 172.30.100.104)
-    #[arg(long)]
-    ip: Option<String>,
-    /// Publish a container's port(s) to the host
-    #[arg(short = 'p', long = "publish")]
-    publish: Vec<String>,
-    /// Publish all exposed ports to random ports
-    #[arg(short = 'P', long = "publish-all")]
-    publish_all: bool,
-    /// Expose a port or a range of ports
-    #[arg(long)]
-    expose: Vec<String>,
-    /// Set custom DNS servers
-    #[arg(long)]
-    dns: Vec<String>,
-    /// Set custom DNS search domains
-    #[arg(long = "dns-search")]
-    dns_search: Vec<String>,
-    /// Set DNS options
-    #[arg(long = "dns-option", alias = "dns-opt")]
-    dns_option: Vec<String>,
-    /// Add a custom host-to-IP mapping (host:ip)
-    #[arg(long = "add-host")]
-    add_host: Vec<String>,
-    /// Pull image before running ("always", "missing", "never")
-    #[arg(long, default_value = "missing")]
-    pull: String,
-    /// Set platform if server is multi-platform capable
-    #[arg(long)]
-    platform: Option<String>,
-    /// Signal to stop the container
-    #[arg(long)]
-    stop_signal: Option<String>,
-    /// Timeout (in seconds) to stop a container
-    #[arg(long)]
-    stop_timeout: Option<u64>,
-    /// Command to run to check health
-    #[arg(long)]
-    health_cmd: Option<String>,
-    /// Time between running the check (ms|s|m|h) (default 0s)
-    #[arg(long)]
-    health_interval: Option<String>,
-    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s)
-    #[arg(long)]
-    health_timeout: Option<String>,
-    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)
-    #[arg(long)]
-    health_start_period: Option<String>,
-    /// Time between running the check during the start period (ms|s|m|h) (default 0s)
-    #[arg(long)]
-    health_start_interval: Option<String>,
-    /// Consecutive failures needed to report unhealthy
-    #[arg(long, allow_negative_numbers = true)]
-    health_retries: Option<i64>,
-    /// Disable any container-specified HEALTHCHECK
-    #[arg(long)]
-    no_healthcheck: bool,
-    /// Bind mount a volume ([SOURCE:]TARGET[:ro])
-    #[arg(short, long = "volume")]
-    volume: Vec<String>,
-    /// Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=,readonly)
-    #[arg(long)]
-    mount: Vec<String>,
-    /// Mount a tmpfs directory (PATH[:OPTIONS])
-    #[arg(long)]
-    tmpfs: Vec<String>,
-    /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
-    #[arg(long)]
-    restart: Option<String>,
-    /// Write the container ID to the file
-    #[arg(long)]
-    cidfile: Option<std::path::PathBuf>,
-    /// Run an init inside the container that forwards signals and reaps processes
-    #[arg(long)]
-    init: bool,
-    /// Ulimit options (NAME=SOFT[:HARD])
-    #[arg(long)]
-    ulimit: Vec<String>,
-    /// Log driver options (max-size, max-file)
-    #[arg(long)]
-    log_opt: Vec<String>,
-    /// Add Linux capabilities
-    #[arg(long)]
-    cap_add: Vec<String>,
-    /// Drop Linux capabilities
-    #[arg(long)]
-    cap_drop: Vec<String>,
-    /// Give extended privileges to this container
-    #[arg(long)]
-    privileged: bool,
-    /// Security options (no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json)
-    #[arg(long)]
-    security_opt: Vec<String>,
-    /// Print usage
-    #[arg(long, action = clap::ArgAction::Help)]
-    help: Option<bool>,
-    /// IMAGE [COMMAND] [ARG...]
-    /// (Flags come before the image: an unknown flag is an error, never taken for the image;
-    /// everything after the image is the container's command.)
-    #[arg(required = true, trailing_var_arg = true, num_args = 1..)]
-    image_and_command: Vec<String>,
-}
-
-/// Docker's RAMInBytes: `512m`, `1g`, `100k`, plain bytes.
-fn parse_size(flag: &str, v: &str) -> Result<i64> {
-    let s = v.trim().to_ascii_lowercase();
-    let s = s
-        .strip_suffix('b')
-        .filter(|x| !x.is_empty() && x.ends_with(['k', 'm', 'g', 't']))
-        .unwrap_or(&s);
-    let (num, mult) = match s.chars().last() {
-        Some('k') => (&s[..s.len() - 1], 1i64 << 10),
-        Some('m') => (&s[..s.len() - 1], 1 << 20),
-        Some('g') => (&s[..s.len() - 1], 1 << 30),
-        Some('t') => (&s[..s.len() - 1], 1 << 40),
-        _ => (s, 1),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| flag_error(flag, v, &format!("invalid size: '{v}'")))?;
-    if n < 0.0 {
-        return Err(flag_error(flag, v, "size must not be negative"));
-    }
-    Ok((n * mult as f64) as i64)
-}
-
-fn run_options(a: &RunArgs) -> Result<RunOptions> {
-    let mut it = a.image_and_command.iter();
-    let image = it
-        .next()
-        .cloned()
-        .ok_or_else(|| anyhow!("\"berth run\" requires at least 1 argument"))?;
-    let mut env = Vec::new();
-    for f in &a.env_file {
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            anyhow!(ExitError {
-                code: 125,
-                message: format!("open {f}: {e}")
-            })
-        })?;
-        for line in text.lines() {
-            let l = line.trim_start();
-            if l.is_empty() || l.starts_with('#') {
-                continue;
-            }
-            env.push(l.to_string());
-        }
-    }
-    env.extend(a.env.iter().cloned());
-    let memory = a
-        .memory
-        .as_deref()
-        .map(|m| parse_size("-m, --memory", m))
-        .transpose()?;
-    let memory_swap = match a.memory_swap.as_deref() {
-        Some("-1") => Some(-1),
-        Some(s) => Some(parse_size("--memory-swap", s)?),
-        None => None,
-    };
-    let nano_cpus = a
-        .cpus
-        .as_deref()
-        .map(|c| {
-            c.parse::<f64>()
-                .ok()
-                .filter(|n| *n > 0.0)
-                .map(|n| (n * 1e9) as i64)
-                .ok_or_else(|| flag_error("--cpus", c, "expected a positive number of CPUs"))
-        })
-        .transpose()?;
-    if let Some(s) = &a.stop_signal {
-        parse_signal(s).map_err(engine_error)?;
-    }
-    Ok(RunOptions {
-        image,
-        command: it.cloned().collect(),
-        name: a.name.clone(),
-        entrypoint: a.entrypoint.clone(),
-        env,
-        workdir: a.workdir.clone(),
-        user: a.user.clone(),
-        hostname: a.hostname.clone(),
-        auto_remove: a.rm,
-        interactive: a.interactive,
-        tty: a.tty,
-        read_only: a.read_only,
-        labels: a.label.clone(),
-        network: a.network.clone(),
-        network_aliases: a.network_alias.clone(),
-        ip: a.ip.clone(),
-        publish: a.publish.clone(),
-        publish_all: a.publish_all,
-        expose: a.expose.clone(),
-        dns: a.dns.clone(),
-        dns_search: a.dns_search.clone(),
-        dns_options: a.dns_option.clone(),
-        add_hosts: a.add_host.clone(),
-        memory,
-        memory_swap,
-        nano_cpus,
-        cpu_shares: a.cpu_shares,
-        pids_limit: a.pids_limit,
-        stop_signal: a.stop_signal.clone(),
-        stop_timeout: a.stop_timeout,
-        cap_add: a.cap_add.clone(),
-        cap_drop: a.cap_drop.clone(),
-        privileged: a.privileged,
-        security_opt: a.security_opt.clone(),
-        restart: a.restart.clone(),
-        init: a.init,
-        ulimits: a.ulimit.clone(),
-        log_opts: a.log_opt.clone(),
-        health: berth_runtime::health::HealthFlags {
-            cmd: a.health_cmd.clone(),
-            interval: a.health_interval.clone(),
-            timeout: a.health_timeout.clone(),
-            start_period: a.health_start_period.clone(),
-            start_interval: a.health_start_interval.clone(),
-            retries: a.health_retries,
-            none: a.no_healthcheck,
-        },
-        mounts: {
-            use berth_runtime::volumes::{parse_mount_flag, parse_tmpfs_flag, parse_volume_flag};
-            let mut m = Vec::new();
-            for v in &a.volume {
-                m.push(parse_volume_flag(v).map_err(engine_error)?);
-            }
-            for v in &a.mount {
-                m.push(parse_mount_flag(v).map_err(engine_error)?);
-            }
-            for v in &a.tmpfs {
-                m.push(parse_tmpfs_flag(v).map_err(engine_error)?);
-            }
-            m
-        },
-    })
 }
 
 /// `--cidfile`: refused if the file exists, as Docker does.
@@ -450,11 +149,11 @@ pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
     }
     // The container's first cgroup move waits for the kernel; start that wait now.
     berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
-    let opts = run_options(&a)?;
+    let (name, spec) = create_request(&a)?;
     check_cidfile(&a)?;
-    ensure_image(root, &a, &opts.image)?;
+    ensure_image(root, &a, &spec.config.image)?;
     let rt = open(root)?;
-    let rec = rt.create(&opts).map_err(engine_error)?;
+    let rec = rt.create(name.as_deref(), &spec).map_err(engine_error)?;
     write_cidfile(&a, &rec.id)?;
     if a.detach {
         let exe = std::env::current_exe()?;
@@ -517,11 +216,11 @@ fn attach_to_started(rt: &Runtime, rec: &ContainerRecord, keys: Vec<u8>) -> Resu
 }
 
 pub fn create(root: &Path, a: RunArgs) -> Result<u8> {
-    let opts = run_options(&a)?;
+    let (name, spec) = create_request(&a)?;
     check_cidfile(&a)?;
-    ensure_image(root, &a, &opts.image)?;
+    ensure_image(root, &a, &spec.config.image)?;
     let rt = open(root)?;
-    let rec = rt.create(&opts).map_err(engine_error)?;
+    let rec = rt.create(name.as_deref(), &spec).map_err(engine_error)?;
     write_cidfile(&a, &rec.id)?;
     println!("{}", rec.id);
     Ok(0)

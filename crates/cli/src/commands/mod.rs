@@ -5,4 +5,5 @@ pub mod image;
 pub mod info;
 pub mod network;
 pub mod registry;
+pub mod run_flags;
 pub mod volume;

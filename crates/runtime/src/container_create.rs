@@ -1,0 +1,667 @@
+//! `create`: a [`ContainerCreate`] (Docker's Config/HostConfig/NetworkingConfig) checked as
+//! Docker's daemon checks it, resolved against the image, and recorded. Nothing runs yet.
+//! Every check is made before anything is written, so a refused request leaves nothing
+//! behind.
+
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use berth_image::config::ContainerConfig as ImageConfig;
+use berth_network::{PortRequest, Proto};
+
+use crate::container_config::{ContainerCreate, HostConfig, PortBinding};
+use crate::error::{Error, IoContext, Result};
+use crate::lifecycle::{bridged, Runtime};
+use crate::options::{check_log_config, check_restart, check_ulimit, security_options, BERTH_INIT};
+use crate::record::{
+    new_id, now, random_name, valid_name, ContainerRecord, RunConfig, State, Status, ZERO_TIME,
+};
+use crate::rootfs::DEFAULT_PATH;
+use crate::volumes::MountSpec;
+
+/// Docker's smallest memory limit: below it a container cannot even start its process.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// The network side of a request, checked.
+struct NetworkOptions {
+    ip: Option<Ipv4Addr>,
+    aliases: Vec<String>,
+    ports: Vec<PortRequest>,
+    exposed: Vec<String>,
+    extra_hosts: Vec<(String, String)>,
+}
+
+impl Runtime {
+    /// `docker create`: records the container from the image `spec.config.image` names.
+    pub fn create(&self, name: Option<&str>, spec: &ContainerCreate) -> Result<ContainerRecord> {
+        let img = self.store.lookup(&spec.config.image)?;
+        self.create_from(&img, name, spec)
+    }
+
+    /// `create` from an image already read (the builder's unregistered intermediate images).
+    pub fn create_from(
+        &self,
+        img: &berth_image::Image,
+        name: Option<&str>,
+        spec: &ContainerCreate,
+    ) -> Result<ContainerRecord> {
+        let unsupported = spec.unsupported_fields();
+        if !unsupported.is_empty() {
+            return Err(Error::Invalid(format!(
+                "berth does not support {} (yet); leave {} unset",
+                unsupported.join(", "),
+                if unsupported.len() == 1 { "it" } else { "them" }
+            )));
+        }
+        let c = &spec.config;
+        let h = &spec.host_config;
+        check_resources(h, host_cpus())?;
+        let icfg = img.config.config.clone().unwrap_or_default();
+        if let Some(n) = name {
+            let n = n.strip_prefix('/').unwrap_or(n);
+            if !valid_name(n) {
+                return Err(Error::BadName(n.to_string()));
+            }
+            if self.containers.list()?.iter().any(|c| c.name == n) {
+                return Err(Error::NameInUse(n.to_string()));
+            }
+        }
+        // Docker's merge: a given entrypoint (`[""]` resets it) replaces the image's, and then
+        // the image's CMD is not used; a given command replaces the image's CMD.
+        let entrypoint = match &c.entrypoint {
+            Some(e) if e.iter().all(String::is_empty) => Vec::new(),
+            Some(e) => e.clone(),
+            None => icfg.entrypoint.clone().unwrap_or_default(),
+        };
+        let cmd = match &c.cmd {
+            Some(cmd) if !cmd.is_empty() => cmd.clone(),
+            _ if c.entrypoint.is_some() => Vec::new(),
+            _ => icfg.cmd.clone().unwrap_or_default(),
+        };
+        let args: Vec<String> = entrypoint.iter().chain(cmd.iter()).cloned().collect();
+        if args.is_empty() {
+            return Err(Error::NoCommand);
+        }
+        let mut env = merge_env(icfg.env.as_deref().unwrap_or_default(), &c.env)?;
+        let network = spec.network_name().to_string();
+        let net = network_options(spec, &network, &icfg)?;
+        let mut labels = icfg.labels.clone().unwrap_or_default();
+        labels.extend(c.labels.clone());
+        let caps = crate::spec::capabilities(h.privileged, &h.cap_add, &h.cap_drop)?;
+        let (restart_policy, restart_max) = check_restart(&h.restart_policy)?;
+        if h.auto_remove && restart_policy != "no" {
+            return Err(Error::Conflict(
+                "conflicting options: cannot specify both --restart and --rm".into(),
+            ));
+        }
+        let wanted = requested_mounts(h, c.volumes.keys(), &icfg)?;
+        if h.init == Some(true) && BERTH_INIT.is_empty() {
+            return Err(Error::Invalid("HostConfig.Init: this berth was built without berth-init (no static C library when it was compiled)".into()));
+        }
+        let ulimits = h
+            .ulimits
+            .iter()
+            .map(|u| {
+                check_ulimit(u)
+                    .map_err(|r| Error::Invalid(format!("invalid ulimit {}: {r}", u.name)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (log_max_size, log_max_files) = check_log_config(&h.log_config)?;
+        let (no_new_privileges, seccomp) = security_options(&h.security_opt, &caps, h.privileged)?;
+        let healthcheck = crate::health::merge(icfg.healthcheck.as_ref(), c.healthcheck.as_ref())?;
+        let stop_signal = match c.stop_signal.as_str() {
+            "" => icfg.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+            s => {
+                crate::process::parse_signal(s)?;
+                s.to_string()
+            }
+        };
+        let stop_timeout = c
+            .stop_timeout
+            .map(|t| {
+                u64::try_from(t).map_err(|_| {
+                    Error::Invalid(format!(
+                        "invalid StopTimeout {t}: berth needs a number of seconds, 0 or more"
+                    ))
+                })
+            })
+            .transpose()?;
+        let cpu_shares = match h.cpu_shares {
+            0 => None,
+            n => Some(u64::try_from(n).map_err(|_| {
+                Error::Invalid(format!("invalid CpuShares {n}: cannot be negative"))
+            })?),
+        };
+        // The volumes are made last: everything before can still refuse the request.
+        let mounts = self.resolve_mounts(&wanted)?;
+        let id = new_id();
+        let name = name
+            .map(|n| n.strip_prefix('/').unwrap_or(n).to_string())
+            .unwrap_or_else(|| random_name(&id));
+        let hostname = match c.hostname.as_str() {
+            "" => id[..12].to_string(),
+            h => h.to_string(),
+        };
+        env.push(format!("HOSTNAME={hostname}"));
+        let lower_dirs: Vec<PathBuf> = img
+            .chain_ids()
+            .iter()
+            .rev()
+            .map(|c| self.store.layer_dir(c))
+            .collect();
+        let nonzero = |n: i64| (n != 0).then_some(n);
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name,
+            created: now(),
+            image: c.image.clone(),
+            image_id: img.id().to_string(),
+            lower_dirs,
+            config: RunConfig {
+                args,
+                entrypoint,
+                cmd,
+                env,
+                working_dir: Some(c.working_dir.clone())
+                    .filter(|w| !w.is_empty())
+                    .or(icfg.working_dir.clone())
+                    .unwrap_or_default(),
+                user: Some(c.user.clone())
+                    .filter(|u| !u.is_empty())
+                    .or(icfg.user.clone())
+                    .unwrap_or_default(),
+                hostname,
+                open_stdin: c.open_stdin,
+                tty: c.tty,
+                auto_remove: h.auto_remove,
+                read_only: h.readonly_rootfs,
+                labels,
+                network: network.clone(),
+                ports: net.ports,
+                exposed: net.exposed,
+                dns: h.dns.clone(),
+                dns_search: h.dns_search.clone(),
+                dns_options: h.dns_options.clone(),
+                extra_hosts: net.extra_hosts,
+                memory: nonzero(h.memory),
+                memory_swap: nonzero(h.memory_swap),
+                nano_cpus: nonzero(h.nano_cpus),
+                cpu_shares,
+                pids_limit: h.pids_limit.filter(|n| *n != 0),
+                stop_signal,
+                stop_timeout,
+                caps,
+                privileged: h.privileged,
+                no_new_privileges,
+                seccomp,
+                mounts,
+                restart_policy,
+                restart_max,
+                init: h.init == Some(true),
+                ulimits,
+                log_max_size,
+                log_max_files,
+                healthcheck,
+            },
+            state: State {
+                status: Status::Created,
+                started_at: ZERO_TIME.into(),
+                finished_at: ZERO_TIME.into(),
+                ..State::default()
+            },
+        };
+        let dir = self.containers.dir(&id);
+        berth_image::permissions::ensure_private_dir(
+            &dir,
+            berth_image::permissions::PRIVATE_DIR_MODE,
+        )
+        .ctx("create directory", &dir)?;
+        self.containers.save(&rec)?;
+        if bridged(&network) {
+            let attach = berth_network::Attachment {
+                network: network.clone(),
+                aliases: net.aliases,
+                ip: net.ip,
+            };
+            if let Err(e) = self.network.allocate(&id, &rec.name, &dir, &[attach]) {
+                let _ = self.containers.remove_dir(&id);
+                return Err(e.into());
+            }
+        }
+        self.container_event("create", &rec, &[]);
+        Ok(rec)
+    }
+
+    pub fn volumes(&self) -> Result<crate::volumes::Volumes> {
+        crate::volumes::Volumes::new(&self.root)
+    }
+
+    /// Checks bind sources, names anonymous volumes and creates named ones.
+    fn resolve_mounts(&self, given: &[MountSpec]) -> Result<Vec<MountSpec>> {
+        let volumes = self.volumes()?;
+        let mut out = Vec::new();
+        for m in given {
+            let mut m = m.clone();
+            match m.kind.as_str() {
+                "bind" => {
+                    let p = fs::canonicalize(&m.source).map_err(|_| {
+                        Error::Invalid(format!("invalid mount config for type \"bind\": bind source path does not exist: {}", m.source))
+                    })?;
+                    m.source = p.display().to_string();
+                }
+                "volume" => {
+                    if m.anonymous {
+                        m.source = new_id();
+                    }
+                    volumes.ensure(&m.source, m.anonymous)?;
+                }
+                _ => {}
+            }
+            out.push(m);
+        }
+        Ok(out)
+    }
+}
+
+/// The image's environment with the request's applied: `KEY=VALUE` sets, a bare `KEY`
+/// removes (the CLI has already looked a bare `-e KEY` up in its own environment).
+fn merge_env(image: &[String], asked: &[String]) -> Result<Vec<String>> {
+    let mut env: Vec<String> = image.to_vec();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, format!("PATH={DEFAULT_PATH}"));
+    }
+    for e in asked {
+        let (k, v) = match e.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (e.as_str(), None),
+        };
+        if k.is_empty() {
+            return Err(Error::Invalid(format!(
+                "invalid environment variable {e:?}: the name is empty"
+            )));
+        }
+        env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k));
+        if let Some(v) = v {
+            env.push(format!("{k}={v}"));
+        }
+    }
+    Ok(env)
+}
+
+/// Binds, anonymous volumes, Mounts and Tmpfs as mounts, plus an anonymous volume for each of
+/// the image's VOLUMEs no mount covers (seeded from the image at start), as in Docker. The
+/// order is Docker's: parents before what is mounted inside them.
+fn requested_mounts<'a>(
+    h: &HostConfig,
+    anonymous: impl Iterator<Item = &'a String>,
+    icfg: &ImageConfig,
+) -> Result<Vec<MountSpec>> {
+    let field = |f: &str, v: &str, r: String| Error::Invalid(format!("invalid {f} {v:?}: {r}"));
+    let mut wanted = Vec::new();
+    for b in &h.binds {
+        wanted.push(crate::volumes::parse_bind(b).map_err(|r| field("HostConfig.Binds", b, r))?);
+    }
+    for target in anonymous {
+        wanted.push(crate::volumes::parse_bind(target).map_err(|r| field("Volumes", target, r))?);
+    }
+    for m in &h.mounts {
+        wanted.push(
+            crate::volumes::mount_spec(m).map_err(|r| field("HostConfig.Mounts", &m.target, r))?,
+        );
+    }
+    for (target, opts) in &h.tmpfs {
+        wanted.push(
+            crate::volumes::tmpfs_spec(target, opts)
+                .map_err(|r| field("HostConfig.Tmpfs", target, r))?,
+        );
+    }
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    for (i, m) in wanted.iter().enumerate() {
+        if wanted[..i].iter().any(|x| same(&x.target, &m.target)) {
+            return Err(Error::Invalid(format!(
+                "Duplicate mount point: {}",
+                m.target
+            )));
+        }
+    }
+    for target in icfg.volumes.iter().flat_map(|v| v.keys()) {
+        if !wanted.iter().any(|m| same(&m.target, target)) {
+            wanted.push(MountSpec {
+                kind: "volume".into(),
+                source: String::new(),
+                target: target.clone(),
+                readonly: false,
+                options: Vec::new(),
+                anonymous: true,
+            });
+        }
+    }
+    wanted.sort_by_key(|m| m.target.trim_end_matches('/').matches('/').count());
+    Ok(wanted)
+}
+
+/// Checks and resolves the network side of a request.
+fn network_options(
+    spec: &ContainerCreate,
+    network: &str,
+    icfg: &ImageConfig,
+) -> Result<NetworkOptions> {
+    let h = &spec.host_config;
+    let bad = |field: &str, value: &str, reason: &str| {
+        Error::Invalid(format!("invalid {field} {value:?}: {reason}"))
+    };
+    if network.starts_with("container:") {
+        return Err(bad(
+            "HostConfig.NetworkMode",
+            network,
+            "expected bridge, host, none or a network name (container: is not supported)",
+        ));
+    }
+    let on_bridge = bridged(network);
+    let endpoint = spec.endpoint();
+    let aliases = endpoint.map(|e| e.aliases.clone()).unwrap_or_default();
+    if !aliases.is_empty() && (!on_bridge || network == "bridge") {
+        return Err(Error::Invalid(
+            "network-scoped aliases are only supported for user-defined networks".into(),
+        ));
+    }
+    let ip = match endpoint
+        .and_then(|e| e.ipam_config.as_ref())
+        .map(|i| i.ipv4_address.as_str())
+        .filter(|a| !a.is_empty())
+    {
+        Some(v) => Some(
+            v.parse::<Ipv4Addr>()
+                .map_err(|_| bad("IPAMConfig.IPv4Address", v, "expected an IPv4 address"))?,
+        ),
+        None => None,
+    };
+    for d in &h.dns {
+        d.parse::<IpAddr>()
+            .map_err(|_| bad("HostConfig.Dns", d, "expected an IP address"))?;
+    }
+    let mut extra_hosts = Vec::new();
+    for e in &h.extra_hosts {
+        let (name, addr) = e
+            .split_once([':', '='])
+            .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+            .ok_or_else(|| bad("HostConfig.ExtraHosts", e, "expected HOST:IP"))?;
+        if addr != "host-gateway" {
+            addr.trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+                .map_err(|_| bad("HostConfig.ExtraHosts", e, "invalid IP address"))?;
+        }
+        extra_hosts.push((name.to_string(), addr.to_string()));
+    }
+    let mut exposed: Vec<(u16, Proto)> = Vec::new();
+    let image_exposed = icfg
+        .exposed_ports
+        .as_ref()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    for e in image_exposed.iter().chain(spec.config.exposed_ports.keys()) {
+        for p in berth_network::parse_exposed(e)? {
+            if !exposed.contains(&p) {
+                exposed.push(p);
+            }
+        }
+    }
+    let mut ports = port_requests(h)?;
+    for r in &ports {
+        if !exposed.contains(&(r.container_port, r.proto)) {
+            exposed.push((r.container_port, r.proto));
+        }
+    }
+    if h.publish_all_ports {
+        for (port, proto) in &exposed {
+            if !ports
+                .iter()
+                .any(|r| r.container_port == *port && r.proto == *proto)
+            {
+                ports.push(PortRequest {
+                    host_ip: None,
+                    host_range: None,
+                    container_port: *port,
+                    proto: *proto,
+                });
+            }
+        }
+    }
+    // Docker discards published ports outside a bridge (with a warning from its CLI).
+    if !on_bridge {
+        ports.clear();
+    }
+    exposed.sort();
+    Ok(NetworkOptions {
+        ip,
+        aliases,
+        ports,
+        exposed: exposed
+            .iter()
+            .map(|(p, proto)| format!("{p}/{}", proto.as_str()))
+            .collect(),
+        extra_hosts,
+    })
+}
+
+/// HostConfig.PortBindings as the network crate's requests.
+fn port_requests(h: &HostConfig) -> Result<Vec<PortRequest>> {
+    let bad = |key: &str, r: String| {
+        Error::Invalid(format!("invalid HostConfig.PortBindings {key:?}: {r}"))
+    };
+    let mut out = Vec::new();
+    for (key, bindings) in &h.port_bindings {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let proto = match proto {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            p => return Err(bad(key, format!("unsupported protocol \"{p}\""))),
+        };
+        let container_port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad(key, "expected PORT/PROTO".into()))?;
+        let empty = [PortBinding::default()];
+        let list = match bindings.as_deref() {
+            Some(l) if !l.is_empty() => l,
+            _ => &empty[..],
+        };
+        for b in list {
+            let host_ip = match b.host_ip.as_str() {
+                "" | "0.0.0.0" => None,
+                ip => Some(
+                    ip.parse::<Ipv4Addr>()
+                        .map_err(|_| bad(key, format!("invalid HostIp \"{ip}\"")))?,
+                ),
+            };
+            let num = |s: &str| -> Result<u16> {
+                s.parse::<u16>()
+                    .map_err(|_| bad(key, format!("invalid HostPort \"{}\"", b.host_port)))
+            };
+            let host_range = match b.host_port.as_str() {
+                "" | "0" => None,
+                p => match p.split_once('-') {
+                    Some((a, z)) => {
+                        let (a, z) = (num(a)?, num(z)?);
+                        if a == 0 || a > z {
+                            return Err(bad(key, format!("invalid HostPort range \"{p}\"")));
+                        }
+                        Some((a, z))
+                    }
+                    None => Some((num(p)?, num(p)?)),
+                },
+            };
+            out.push(PortRequest {
+                host_ip,
+                host_range,
+                container_port,
+                proto,
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl HostConfig {
+    /// Adds a parsed `-p` request as the docker CLI sends it.
+    pub fn add_port_binding(&mut self, r: &PortRequest) {
+        let key = format!("{}/{}", r.container_port, r.proto.as_str());
+        let host_port = match r.host_range {
+            None => String::new(),
+            Some((a, b)) if a == b => a.to_string(),
+            Some((a, b)) => format!("{a}-{b}"),
+        };
+        self.port_bindings
+            .entry(key)
+            .or_default()
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: r.host_ip.map(|i| i.to_string()).unwrap_or_default(),
+                host_port,
+            });
+    }
+}
+
+/// The CPUs this process may run on (what Docker's daemon calls NCPU).
+fn host_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Docker's checks of resource limits, made before anything is created, with its messages:
+/// a limit the kernel would refuse at start must not leave a container behind.
+fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
+    if h.memory < 0 {
+        return Err(Error::Invalid("invalid Memory: cannot be negative".into()));
+    }
+    if h.memory != 0 && h.memory < MIN_MEMORY {
+        return Err(Error::Invalid("Minimum memory limit allowed is 6MB".into()));
+    }
+    if h.memory_swap > 0 && h.memory == 0 {
+        return Err(Error::Invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+        ));
+    }
+    if h.memory_swap > 0 && h.memory_swap < h.memory {
+        return Err(Error::Invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+        ));
+    }
+    if h.nano_cpus < 0 || h.nano_cpus > cpus as i64 * 1_000_000_000 {
+        return Err(Error::Invalid(format!(
+            "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(memory: i64, swap: i64, cpus: i64) -> HostConfig {
+        HostConfig {
+            memory,
+            memory_swap: swap,
+            nano_cpus: cpus,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn resource_limits_are_checked_as_docker_checks_them() {
+        let err = |h: HostConfig| check_resources(&h, 2).unwrap_err().to_string();
+        assert_eq!(err(with(1024, 0, 0)), "Minimum memory limit allowed is 6MB");
+        assert!(check_resources(&with(MIN_MEMORY, 0, 0), 2).is_ok());
+        assert!(check_resources(&with(MIN_MEMORY, -1, 0), 2).is_ok());
+        assert!(err(with(64 << 20, 32 << 20, 0)).starts_with("Minimum memoryswap"));
+        assert!(err(with(0, 32 << 20, 0)).starts_with("You should always set"));
+        assert_eq!(
+            err(with(0, 0, 3_000_000_000)),
+            "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+        );
+        assert!(check_resources(&with(0, 0, 2_000_000_000), 2).is_ok());
+    }
+
+    #[test]
+    fn port_bindings_round_trip_the_clis_requests() {
+        let mut h = HostConfig::default();
+        for p in [
+            "8080:80",
+            "127.0.0.1::53/udp",
+            "7000-7005:70",
+            "9000-9001:90-91",
+        ] {
+            for r in berth_network::parse_publish(p).unwrap() {
+                h.add_port_binding(&r);
+            }
+        }
+        let key = |k: &str| h.port_bindings[k].as_ref().unwrap()[0].clone();
+        assert_eq!(key("70/tcp").host_port, "7000-7005");
+        assert_eq!(key("91/tcp").host_port, "9001");
+        assert_eq!(key("53/udp").host_ip, "127.0.0.1");
+        let mut back = port_requests(&h).unwrap();
+        back.sort_by_key(|r| r.container_port);
+        let mut want: Vec<PortRequest> = [
+            "8080:80",
+            "127.0.0.1::53/udp",
+            "7000-7005:70",
+            "9000-9001:90-91",
+        ]
+        .iter()
+        .flat_map(|p| berth_network::parse_publish(p).unwrap())
+        .collect();
+        want.sort_by_key(|r| r.container_port);
+        assert_eq!(back, want);
+        // A key without bindings publishes on an ephemeral port, as Docker does.
+        let h: HostConfig =
+            serde_json::from_str(r#"{"PortBindings":{"80/tcp":null,"81/tcp":[]}}"#).unwrap();
+        assert!(port_requests(&h)
+            .unwrap()
+            .iter()
+            .all(|r| r.host_range.is_none()));
+        let h: HostConfig = serde_json::from_str(r#"{"PortBindings":{"80/sctp":[]}}"#).unwrap();
+        assert!(port_requests(&h).unwrap_err().to_string().contains("sctp"));
+    }
+
+    #[test]
+    fn env_merges_as_docker_merges_it() {
+        let image = vec!["PATH=/bin".to_string(), "A=1".into(), "B=2".into()];
+        let env = merge_env(&image, &["A=9".into(), "B".into(), "C=3".into()]).unwrap();
+        assert_eq!(env, ["PATH=/bin", "A=9", "C=3"]);
+        assert!(merge_env(&[], &["=x".into()]).is_err());
+        assert!(merge_env(&[], &[]).unwrap()[0].starts_with("PATH="));
+    }
+
+    #[test]
+    fn mounts_are_checked_and_ordered_parents_first() {
+        let h = HostConfig {
+            binds: vec!["/tmp:/data/sub:ro".into()],
+            tmpfs: [("/run".to_string(), "size=1m".to_string())].into(),
+            ..Default::default()
+        };
+        let anon = ["/data".to_string()];
+        let m = requested_mounts(&h, anon.iter(), &ImageConfig::default()).unwrap();
+        let targets: Vec<&str> = m.iter().map(|m| m.target.as_str()).collect();
+        assert_eq!(targets, ["/data", "/run", "/data/sub"]);
+        let dup = HostConfig {
+            binds: vec!["/tmp:/x".into(), "v1:/x/".into()],
+            ..Default::default()
+        };
+        let e = requested_mounts(&dup, [].iter(), &ImageConfig::default()).unwrap_err();
+        assert_eq!(e.to_string(), "Duplicate mount point: /x/");
+        let bad = HostConfig {
+            binds: vec!["rel:x".into()],
+            ..Default::default()
+        };
+        let e = requested_mounts(&bad, [].iter(), &ImageConfig::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid HostConfig.Binds \"rel:x\""),
+            "{e}"
+        );
+    }
+}
