@@ -383,16 +383,7 @@ fn network_options(
     }
     let mut extra_hosts = Vec::new();
     for e in &h.extra_hosts {
-        let (name, addr) = e
-            .split_once([':', '='])
-            .filter(|(n, a)| !n.is_empty() && !a.is_empty())
-            .ok_or_else(|| bad("HostConfig.ExtraHosts", e, "expected HOST:IP"))?;
-        if addr != "host-gateway" {
-            addr.trim_matches(|c| c == '[' || c == ']')
-                .parse::<IpAddr>()
-                .map_err(|_| bad("HostConfig.ExtraHosts", e, "invalid IP address"))?;
-        }
-        extra_hosts.push((name.to_string(), addr.to_string()));
+        extra_hosts.push(parse_extra_host(e).map_err(|r| bad("HostConfig.ExtraHosts", e, r))?);
     }
     let mut exposed: Vec<(u16, Proto)> = Vec::new();
     let image_exposed = icfg
@@ -443,6 +434,21 @@ fn network_options(
             .collect(),
         extra_hosts,
     })
+}
+
+/// A `HostConfig.ExtraHosts` entry (the CLI's `--add-host`): `HOST:IP` or `HOST=IP`, IP
+/// possibly `host-gateway`; the reason is returned for the caller to name its flag or field.
+pub fn parse_extra_host(e: &str) -> std::result::Result<(String, String), &'static str> {
+    let (name, addr) = e
+        .split_once([':', '='])
+        .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+        .ok_or("expected HOST:IP")?;
+    if addr != "host-gateway" {
+        addr.trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .map_err(|_| "invalid IP address")?;
+    }
+    Ok((name.to_string(), addr.to_string()))
 }
 
 /// HostConfig.PortBindings as the network crate's requests.

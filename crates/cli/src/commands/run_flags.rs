@@ -464,18 +464,8 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
             .map_err(|_| flag_error("--dns", d, &format!("{d} is not an ip address")))?;
     }
     for h in &a.add_host {
-        let ok = h
-            .split_once(':')
-            .filter(|(n, a)| !n.is_empty() && !a.is_empty())
-            .is_some_and(|(_, a)| {
-                a == "host-gateway"
-                    || a.trim_matches(|c| c == '[' || c == ']')
-                        .parse::<std::net::IpAddr>()
-                        .is_ok()
-            });
-        if !ok {
-            return Err(flag_error("--add-host", h, "expected HOST:IP"));
-        }
+        berth_runtime::container_create::parse_extra_host(h)
+            .map_err(|r| flag_error("--add-host", h, r))?;
     }
     if let Some(ip) = &a.ip {
         ip.parse::<std::net::Ipv4Addr>()
