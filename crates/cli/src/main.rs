@@ -140,6 +140,8 @@ enum Command {
     /// Manage berth
     #[command(subcommand)]
     System(SystemCommand),
+    /// Serve the Docker Engine API (for the docker CLI, docker-py, compose)
+    Serve(commands::serve::ServeArgs),
     /// Show the berth version information
     Version,
 }
@@ -316,6 +318,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             a.kind = Some("container".into());
             img::inspect(&root, a, false)
         }
+        Command::Serve(a) => commands::serve::serve(&root, a),
         Command::Supervise { id, await_client } => ctr::supervise(&root, &id, await_client),
         Command::ExecSupervise { id, exec_id } => ctr::supervise_exec(&root, &id, &exec_id),
         Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {

@@ -156,6 +156,22 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// A follower of what is appended from now on, without reading the history (`wait`
+    /// looks for one container's next events).
+    pub fn follow(&self) -> Follower {
+        let mut file = File::open(&self.path).ok();
+        if let Some(f) = &mut file {
+            let _ = f.seek(std::io::SeekFrom::End(0));
+        }
+        Follower {
+            path: self.path.clone(),
+            file,
+            partial: Vec::new(),
+        }
+    }
+}
+
 /// Reads events as they are appended, across rotations.
 pub struct Follower {
     path: PathBuf,
@@ -209,6 +225,22 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_follower_from_now_skips_the_history() {
+        let t = tempfile::tempdir().unwrap();
+        let j = Journal::new(t.path());
+        let mut before_file = j.follow();
+        let old = Event::now("container", "create", "abc", &[]);
+        j.record(&old).unwrap();
+        let mut f = j.follow();
+        assert!(f.poll().is_empty());
+        let new = Event::now("container", "start", "abc", &[]);
+        j.record(&new).unwrap();
+        assert_eq!(f.poll(), vec![new.clone()]);
+        // Made before the journal existed: everything once it appears.
+        assert_eq!(before_file.poll(), vec![old, new]);
+    }
 
     #[test]
     fn events_are_recorded_read_back_and_followed() {

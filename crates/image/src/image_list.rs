@@ -101,6 +101,47 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The images `filters` selects as `GET /images/json` lists them (Docker's
+    /// `ImageSummary`); with a `reference` filter, only the tags it matches are listed.
+    pub fn image_summaries(&self, filters: &ImageFilters) -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        for img in self.list_images_filtered(filters)? {
+            let tags: Vec<String> = image_rows(&img)
+                .into_iter()
+                .filter(|(full, _, _)| !full.is_empty())
+                .filter(|(_, repo, tag)| filters.matches_name(repo, tag))
+                .map(|(_, repo, tag)| format!("{repo}:{tag}"))
+                .collect();
+            if tags.is_empty() && !filters.references.is_empty() {
+                continue;
+            }
+            let created = img
+                .config
+                .created
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp())
+                .unwrap_or(0);
+            let size = self.image_size(&img);
+            let labels = img.config.config.as_ref().and_then(|c| c.labels.clone());
+            out.push(serde_json::json!({
+                "Id": img.id().to_string(),
+                "ParentId": "",
+                "RepoTags": tags,
+                "RepoDigests": img.record.repo_digests,
+                "Created": created,
+                "Size": size,
+                "SharedSize": -1,
+                "VirtualSize": size,
+                "Labels": labels,
+                "Containers": -1,
+            }));
+        }
+        Ok(out)
+    }
+}
+
 /// The rows of an image as `docker images` lists them: (full name, familiar repository, tag),
 /// or one `<none>` row for an untagged image.
 pub fn image_rows(img: &Image) -> Vec<(String, String, String)> {

@@ -8,8 +8,8 @@
 //! stdin bytes, 3 a terminal size (rows, columns as big-endian u16s); and 4, the exit code,
 //! last. A client's end of
 //! input does not close the container's stdin: as with `docker run -di`, the next client can
-//! go on typing (Docker closes it only for a foreground `run -i`, which berth serves without
-//! a supervisor).
+//! go on typing — unless the container was made with `StdinOnce` (a foreground `run -i`
+//! through the API): then the first client's end of input is the container's.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -30,6 +30,9 @@ pub const RESIZE: u8 = 3;
 /// Supervisor to client, last: the container's exit code (big-endian i32), so that a client
 /// gets it even when the container is removed at once (`--rm`).
 pub const EXIT: u8 = 4;
+/// Client to supervisor: the client's input has ended (closes a `StdinOnce` container's
+/// stdin; a client that leaves without saying so leaves it open).
+pub const STDIN_END: u8 = 5;
 
 /// The socket's name in the container's directory.
 const SOCKET: &str = "attach.sock";
@@ -123,11 +126,13 @@ impl AttachServer {
     /// `await_client`, a client is about to attach (a foreground `run -it` under a
     /// supervisor): what the container prints before it connects is kept for it, and the
     /// exit code waits for it, so it misses nothing of a container that is quick.
+    /// With `stdin_once`, the end of the first client's input closes the container's stdin.
     pub fn start(
         dir: &Path,
         stdin: Option<OwnedFd>,
         terminal: Option<(&OwnedFd, bool)>,
         await_client: bool,
+        stdin_once: bool,
     ) -> Result<AttachServer> {
         let socket = dir.join(SOCKET);
         let _ = std::fs::remove_file(&socket);
@@ -172,7 +177,7 @@ impl AttachServer {
                 let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
                 if let Ok(reader) = conn.try_clone() {
                     let input = input.clone();
-                    std::thread::spawn(move || serve_input(reader, &input));
+                    std::thread::spawn(move || serve_input(reader, &input, stdin_once));
                 }
                 let (lock, arrived) = &*c;
                 if let Ok(mut clients) = lock.lock() {
@@ -250,10 +255,14 @@ impl Drop for AttachServer {
 }
 
 /// Copies one client's input frames to the container.
-fn serve_input(mut conn: UnixStream, input: &Mutex<Input>) {
+fn serve_input(mut conn: UnixStream, input: &Mutex<Input>, stdin_once: bool) {
     while let Ok(Some((kind, data))) = read_frame(&mut conn) {
         let Ok(mut input) = input.lock() else { return };
         match (&mut *input, kind) {
+            (Input::Pipe(_), STDIN_END) if stdin_once => {
+                // Dropping the pipe's write end is the container's end of input.
+                *input = Input::None;
+            }
             (Input::Pipe(w) | Input::Terminal(w), STDIN)
                 if (&*w as &std::fs::File).write_all(&data).is_err() =>
             {
@@ -406,6 +415,31 @@ impl crate::Runtime {
         self.attach_started(&c, o)
     }
 
+    /// A connection to a running container's supervisor for a client that relays the
+    /// stream elsewhere (the API server's hijacked connection); records the `attach` event.
+    pub fn attach_connection(&self, c: &ContainerRecord) -> Result<UnixStream> {
+        let conn = connect(&self.containers.dir(&c.id))?;
+        self.container_event("attach", c, &[]);
+        Ok(conn)
+    }
+
+    /// Sends a terminal size to a running container's supervisor on a connection of its own.
+    pub fn resize(&self, c: &ContainerRecord, rows: u16, cols: u16) -> Result<()> {
+        if c.state.status != Status::Running {
+            return Err(Error::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let mut conn = connect(&self.containers.dir(&c.id))?;
+        let (r, k) = (rows.to_be_bytes(), cols.to_be_bytes());
+        write_frame(&mut conn, RESIZE, &[r[0], r[1], k[0], k[1]]).map_err(|e| Error::Io {
+            op: "resize",
+            path: self.containers.dir(&c.id),
+            source: e,
+        })
+    }
+
     /// Attaches to a container this caller has just started with `start_for_attach`: it may
     /// have exited (and with `--rm` be gone) already; its supervisor kept the output and the
     /// exit code for us.
@@ -492,8 +526,10 @@ pub(crate) fn attach_stream(s: &AttachStream, o: &AttachOptions) -> Result<Optio
                     return;
                 }
             }
-            // End of our input: the container's stdin stays open (see the module doc).
-            if let Ok(w) = w.lock() {
+            // End of our input: the container's too only if it is `StdinOnce` (see the
+            // module doc).
+            if let Ok(mut w) = w.lock() {
+                let _ = write_frame(&mut *w, STDIN_END, &[]);
                 let _ = w.shutdown(std::net::Shutdown::Write);
             }
         });

@@ -173,7 +173,12 @@ impl Runtime {
                     .unwrap_or_default(),
                 hostname,
                 open_stdin: c.open_stdin,
+                stdin_once: c.open_stdin && c.stdin_once,
                 tty: c.tty,
+                console_size: h
+                    .console_size
+                    .filter(|s| c.tty && s[0] > 0 && s[1] > 0)
+                    .map(|[r, k]| [r.min(u16::MAX.into()) as u16, k.min(u16::MAX.into()) as u16]),
                 auto_remove: h.auto_remove,
                 read_only: h.readonly_rootfs,
                 labels,

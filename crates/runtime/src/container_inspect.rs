@@ -181,6 +181,7 @@ impl Runtime {
                 "Hostname": cfg.hostname,
                 "User": cfg.user,
                 "OpenStdin": cfg.open_stdin,
+                "StdinOnce": cfg.stdin_once,
                 "Tty": cfg.tty,
                 "Env": cfg.env,
                 "Cmd": cfg.cmd,

@@ -199,6 +199,67 @@ impl Runtime {
         }
     }
 
+    /// One container as `GET /containers/json` lists it (Docker's `ContainerSummary`).
+    pub fn container_summary(&self, c: &ContainerRecord) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let inspect = self.container_json(c);
+        let created = chrono::DateTime::parse_from_rfc3339(&c.created)
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        let mut ports: Vec<Value> = Vec::new();
+        if c.state.status == Status::Running {
+            for p in self.networking().published(&c.id) {
+                ports.push(json!({
+                    "IP": p.host_ip.to_string(),
+                    "PrivatePort": p.container_port,
+                    "PublicPort": p.host_port,
+                    "Type": p.proto.as_str(),
+                }));
+            }
+        }
+        for e in &c.config.exposed {
+            let (port, proto) = e.split_once('/').unwrap_or((e.as_str(), "tcp"));
+            let port: u16 = port.parse().unwrap_or(0);
+            if !ports
+                .iter()
+                .any(|p| p["PrivatePort"] == port && p["Type"] == proto)
+            {
+                ports.push(json!({"PrivatePort": port, "Type": proto}));
+            }
+        }
+        let mounts: Vec<Value> = inspect["Mounts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut m| {
+                if let Some(o) = m.as_object_mut() {
+                    o.insert("Mode".into(), "".into());
+                    o.insert("Propagation".into(), "".into());
+                    if o.get("Name").is_some_and(Value::is_null) {
+                        o.remove("Name");
+                    }
+                }
+                m
+            })
+            .collect();
+        json!({
+            "Id": c.id,
+            "Names": [format!("/{}", c.name)],
+            "Image": c.image,
+            "ImageID": c.image_id,
+            "Command": c.config.args.join(" "),
+            "Created": created,
+            "Ports": ports,
+            "Labels": c.config.labels,
+            "State": c.state.docker_status(),
+            "Status": self.status_text(c),
+            "HostConfig": {"NetworkMode": c.config.network},
+            "NetworkSettings": {"Networks": inspect["NetworkSettings"]["Networks"]},
+            "Mounts": mounts,
+        })
+    }
+
     /// The health a running container with a check last recorded.
     pub fn health(&self, c: &ContainerRecord) -> Option<crate::health::Health> {
         crate::health::Probe::from_config(c.config.healthcheck.as_ref())?;

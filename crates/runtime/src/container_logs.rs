@@ -85,14 +85,14 @@ impl Logs<'_> {
     }
 }
 
-impl Iterator for Logs<'_> {
-    type Item = LogEntry;
-
-    fn next(&mut self) -> Option<LogEntry> {
+impl Logs<'_> {
+    /// The next entry; `Some(None)` when a follow found nothing new for one poll interval
+    /// (so a server can notice that its client went away); `None` at the end.
+    pub fn next_or_idle(&mut self) -> Option<Option<LogEntry>> {
         loop {
             while let Some(e) = self.pending.pop_front() {
                 if self.wanted(&e) {
-                    return Some(e);
+                    return Some(Some(e));
                 }
             }
             if self.done {
@@ -107,7 +107,20 @@ impl Iterator for Logs<'_> {
                     self.done = true;
                 } else {
                     std::thread::sleep(FOLLOW_POLL);
+                    return Some(None);
                 }
+            }
+        }
+    }
+}
+
+impl Iterator for Logs<'_> {
+    type Item = LogEntry;
+
+    fn next(&mut self) -> Option<LogEntry> {
+        loop {
+            if let Some(e) = self.next_or_idle()? {
+                return Some(e);
             }
         }
     }

@@ -273,6 +273,7 @@ impl Runtime {
             input,
             master.as_ref().map(|m| (m, o.interactive)),
             true,
+            false,
         )?);
         let mut relays = vec![
             relay(out_r, "stdout", None, false, Some(server.clone())),

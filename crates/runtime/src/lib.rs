@@ -15,6 +15,7 @@ pub mod container_list;
 pub mod container_logs;
 pub mod container_stats;
 pub mod container_top;
+pub mod container_wait;
 pub mod disk_usage;
 pub mod engine;
 pub mod error;

@@ -323,6 +323,7 @@ impl Runtime {
         let mut console = console;
         let mut master: Option<OwnedFd> = None;
         let size_terminal = attach == Attach::Terminal;
+        let console_size = rec.config.console_size;
         let mut wired: Option<berth_network::Running> = None;
         let (cid, mode, ports) = (
             rec.id.clone(),
@@ -344,6 +345,14 @@ impl Runtime {
                     let m = c.master()?;
                     if size_terminal {
                         crate::tty::copy_window_size(m.as_raw_fd());
+                    } else if let Some([rows, cols]) = console_size {
+                        let ws = libc::winsize {
+                            ws_row: rows,
+                            ws_col: cols,
+                            ws_xpixel: 0,
+                            ws_ypixel: 0,
+                        };
+                        crate::tty::set_window_size(m.as_raw_fd(), &ws);
                     }
                     master = Some(m);
                 }
@@ -388,6 +397,7 @@ impl Runtime {
             stdin_for_attach,
             terminal,
             attach == Attach::AwaitClient,
+            rec.config.stdin_once,
         )?));
         let echo = attach == Attach::Terminal;
         let mut relays = vec![
@@ -620,23 +630,6 @@ impl Runtime {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// `docker wait`: blocks until the container exits, returns its exit code.
-    pub fn wait(&self, key: &str) -> Result<i32> {
-        let c = self.find(key)?;
-        loop {
-            match self.containers.load(&c.id) {
-                Ok(r)
-                    if r.state.status == Status::Running
-                        && (pid_alive(r.state.pid) || pid_alive(r.state.monitor_pid)) => {}
-                Ok(r) if r.state.status == Status::Running => return Ok(-1),
-                Ok(r) => return Ok(r.state.exit_code),
-                // Removed (--rm) after exiting.
-                Err(_) => return Ok(0),
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -42,7 +42,15 @@ pub struct RunConfig {
     pub user: String,
     pub hostname: String,
     pub open_stdin: bool,
+    /// Close the container's stdin when the first attached client's input ends (`run -i`
+    /// through the API).
+    #[serde(default)]
+    pub stdin_once: bool,
     pub tty: bool,
+    /// The terminal's first size (rows, columns) when the client that made the container
+    /// said it (`HostConfig.ConsoleSize`); later sizes come as resizes.
+    #[serde(default)]
+    pub console_size: Option<[u16; 2]>,
     pub auto_remove: bool,
     pub read_only: bool,
     pub labels: std::collections::BTreeMap<String, String>,

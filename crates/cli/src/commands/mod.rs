@@ -6,4 +6,5 @@ pub mod info;
 pub mod network;
 pub mod registry;
 pub mod run_flags;
+pub mod serve;
 pub mod volume;

@@ -10,6 +10,7 @@ pub struct Berth {
     pub root: tempfile::TempDir,
 }
 
+#[derive(Debug)]
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -17,7 +18,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    pub fn from(o: Output) -> Run {
         use std::os::unix::process::ExitStatusExt;
         let mut stderr = String::from_utf8_lossy(&o.stderr).into_owned();
         if let Some(sig) = o.status.signal() {

@@ -1,0 +1,432 @@
+//! `POST /containers/{id}/attach` and `POST /containers/{id}/resize`: a hijacked connection
+//! (`Upgrade: tcp`, then bytes both ways) relayed to the container's supervisor, whose attach
+//! socket already speaks Docker's 8-byte stream frames (see `berth_runtime::attach`).
+//!
+//! The docker CLI attaches before it starts a container (`run` without -d, `start -a`). Such
+//! an attachment waits; the start it waits for runs the supervisor in the mode that keeps
+//! the output until a client connects (`start_for_attach`), so nothing a quick container
+//! prints is lost, and its exit code still comes when `--rm` removed it at once.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use berth_runtime::attach::{
+    parse_detach_keys, write_frame, DetachMatcher, DETACH_KEYS, EXIT, RESIZE, STDERR, STDIN,
+    STDIN_END, STDOUT,
+};
+use berth_runtime::container_logs::LogOptions;
+use berth_runtime::record::{ContainerRecord, Status};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use crate::error::ApiError;
+use crate::query::{flag, int, Params};
+use crate::server::{blocking, status, AppState};
+
+/// The API's attachments by container id: how a start learns that a client waits for it,
+/// and how a resize reaches the supervisor connection an attachment holds.
+#[derive(Default)]
+pub(crate) struct Attachments {
+    slots: Mutex<HashMap<String, (Arc<Slot>, usize)>>,
+}
+
+struct Slot {
+    /// Bumped by each start through the API.
+    started: watch::Sender<u64>,
+    /// The newest terminal size a client asked for (rows, columns as big-endian u16s).
+    size: watch::Sender<Option<[u8; 4]>>,
+}
+
+/// One attachment's hold on its container's slot, let go on drop.
+pub(crate) struct Joined {
+    all: Arc<Attachments>,
+    id: String,
+    slot: Arc<Slot>,
+    started: watch::Receiver<u64>,
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        if let Ok(mut slots) = self.all.slots.lock() {
+            if let Some((_, n)) = slots.get_mut(&self.id) {
+                *n -= 1;
+                if *n == 0 {
+                    slots.remove(&self.id);
+                }
+            }
+        }
+    }
+}
+
+impl Attachments {
+    fn join(self: &Arc<Self>, id: &str) -> Joined {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = slots.entry(id.to_string()).or_insert_with(|| {
+            let slot = Slot {
+                started: watch::channel(0).0,
+                size: watch::channel(None).0,
+            };
+            (Arc::new(slot), 0)
+        });
+        entry.1 += 1;
+        let slot = entry.0.clone();
+        Joined {
+            all: self.clone(),
+            id: id.to_string(),
+            started: slot.started.subscribe(),
+            slot,
+        }
+    }
+
+    fn slot(&self, id: &str) -> Option<Arc<Slot>> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.get(id).map(|(s, _)| s.clone())
+    }
+
+    /// Whether an API client is attached to (or waiting for) this container.
+    pub(crate) fn waiting(&self, id: &str) -> bool {
+        self.slot(id).is_some()
+    }
+
+    /// Tells the container's waiting attachments that its supervisor is up.
+    pub(crate) fn started(&self, id: &str) {
+        if let Some(s) = self.slot(id) {
+            s.started.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Hands a size to the container's attachments; false when it has none.
+    fn resize(&self, id: &str, size: [u8; 4]) -> bool {
+        match self.slot(id) {
+            Some(s) => {
+                s.size.send_replace(Some(size));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Output as the API sends it: frames without a terminal, the bytes alone with one.
+pub(crate) fn stream_bytes(tty: bool, kind: u8, data: &[u8]) -> Vec<u8> {
+    if tty {
+        return data.to_vec();
+    }
+    let mut framed = Vec::with_capacity(data.len() + 8);
+    let _ = write_frame(&mut framed, kind, data);
+    framed
+}
+
+pub(crate) fn content_type(tty: bool) -> &'static str {
+    if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    }
+}
+
+struct AttachParams {
+    stream: bool,
+    logs: bool,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    detach_keys: Vec<u8>,
+}
+
+impl AttachParams {
+    fn parse(q: &Params) -> Result<AttachParams, ApiError> {
+        let detach_keys = match q.get("detachKeys").filter(|k| !k.is_empty()) {
+            Some(k) => parse_detach_keys(k).map_err(|e| ApiError::bad_request(e.to_string()))?,
+            None => DETACH_KEYS.to_vec(),
+        };
+        Ok(AttachParams {
+            stream: flag(q, "stream"),
+            logs: flag(q, "logs"),
+            stdin: flag(q, "stdin"),
+            stdout: flag(q, "stdout"),
+            stderr: flag(q, "stderr"),
+            detach_keys,
+        })
+    }
+}
+
+pub(crate) async fn attach(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let mut p = AttachParams::parse(&q)?;
+    let engine = e.clone();
+    let c = blocking(move || Ok(engine.rt.find(&id)?)).await?;
+    if p.stream && c.state.paused {
+        return Err(ApiError::conflict(
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    let joined = e.attachments.join(&c.id);
+    let tty = c.config.tty;
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|u| u.to_str().ok())
+        .is_some_and(|u| u.eq_ignore_ascii_case("tcp"));
+    if upgrade {
+        let on = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            if let Ok(conn) = on.await {
+                session(e, c, p, joined, hyper_util::rt::TokioIo::new(conn)).await;
+            }
+        });
+        return Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "tcp")
+            .header(header::CONTENT_TYPE, content_type(tty))
+            .body(Body::empty())
+            .map_err(|e| ApiError::internal(e.to_string()));
+    }
+    // Without an upgrade (curl, a browser): the output as the response body, no input.
+    p.stdin = false;
+    let (ours, theirs) = tokio::io::duplex(64 << 10);
+    tokio::spawn(session(e, c, p, joined, ours));
+    let body = futures_util::stream::unfold(theirs, |mut r| async move {
+        let mut buf = vec![0u8; 16 << 10];
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, Infallible>(Bytes::from(buf)), r))
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type(tty))
+        .body(Body::from_stream(body))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 8];
+    r.read_exact(&mut head).await.ok()?;
+    let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+    if len > 1 << 20 {
+        return None;
+    }
+    let mut data = vec![0u8; len];
+    r.read_exact(&mut data).await.ok()?;
+    Some((head[0], data))
+}
+
+async fn send_frame<W: AsyncWrite + Unpin>(w: &mut W, kind: u8, data: &[u8]) -> bool {
+    let mut framed = Vec::with_capacity(data.len() + 8);
+    let _ = write_frame(&mut framed, kind, data);
+    w.write_all(&framed).await.is_ok()
+}
+
+/// One attachment: the logs so far (with `logs`), then, with `stream`, the container's
+/// output to the client and the client's input and sizes to the container, until the
+/// container exits, the client types the detach keys or goes away.
+async fn session<IO>(e: AppState, c: ContainerRecord, p: AttachParams, mut joined: Joined, io: IO)
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut from_client, mut to_client) = tokio::io::split(io);
+    let tty = c.config.tty;
+    if p.logs {
+        let (engine, id) = (e.clone(), c.id.clone());
+        let options = LogOptions {
+            follow: false,
+            since: None,
+            until: None,
+            tail: None,
+            stdout: p.stdout,
+            stderr: p.stderr,
+        };
+        let past = blocking(move || {
+            let mut out = Vec::new();
+            for entry in engine.rt.logs(&id, &options)? {
+                let kind = if entry.stream == "stderr" {
+                    STDERR
+                } else {
+                    STDOUT
+                };
+                out.extend(stream_bytes(tty, kind, entry.log.as_bytes()));
+            }
+            Ok(out)
+        })
+        .await
+        .unwrap_or_default();
+        if to_client.write_all(&past).await.is_err() {
+            return;
+        }
+    }
+    if !p.stream {
+        let _ = to_client.shutdown().await;
+        return;
+    }
+    // A created or stopped container: wait for its start (through the API, or by anyone:
+    // then the output before we looked is missed, as with Docker's attach to a running one).
+    loop {
+        let (engine, id) = (e.clone(), c.id.clone());
+        match blocking(move || Ok(engine.rt.find(&id)?)).await {
+            Err(_) => return,
+            Ok(now) if now.state.status == Status::Running => break,
+            Ok(_) => {}
+        }
+        tokio::select! {
+            r = joined.started.changed() => if r.is_ok() { break },
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+    let engine = e.clone();
+    let Ok(supervisor) = blocking(move || {
+        let conn = engine.rt.attach_connection(&c)?;
+        conn.set_nonblocking(true)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(conn)
+    })
+    .await
+    else {
+        return;
+    };
+    let Ok(supervisor) = tokio::net::UnixStream::from_std(supervisor) else {
+        return;
+    };
+    let (mut sup_r, mut sup_w) = supervisor.into_split();
+    let mut sizes = joined.slot.size.subscribe();
+    let first_size = *sizes.borrow_and_update();
+    if let Some(size) = first_size {
+        let _ = send_frame(&mut sup_w, RESIZE, &size).await;
+    }
+    let output = async {
+        while let Some((kind, data)) = read_frame(&mut sup_r).await {
+            let wanted = match kind {
+                STDOUT => p.stdout,
+                STDERR => p.stderr,
+                EXIT => break,
+                _ => false,
+            };
+            if wanted {
+                let bytes = stream_bytes(tty, kind, &data);
+                if to_client.write_all(&bytes).await.is_err() || to_client.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = to_client.shutdown().await;
+    };
+    let input = async {
+        let mut keys = DetachMatcher::new(p.detach_keys.clone());
+        let mut buf = vec![0u8; 8192];
+        let mut reading = true;
+        loop {
+            tokio::select! {
+                r = from_client.read(&mut buf), if reading => match r {
+                    Ok(0) | Err(_) => {
+                        // The client's end of input (the docker CLI half-closes without
+                        // -i at once): not a departure; the output goes on.
+                        reading = false;
+                        if p.stdin && !send_frame(&mut sup_w, STDIN_END, &[]).await {
+                            return;
+                        }
+                    }
+                    Ok(n) if p.stdin => {
+                        let (data, detach) = keys.feed(&buf[..n]);
+                        if !data.is_empty() && !send_frame(&mut sup_w, STDIN, &data).await {
+                            return;
+                        }
+                        if detach {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                },
+                r = sizes.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                    let size = *sizes.borrow_and_update();
+                    if let Some(size) = size {
+                        if !send_frame(&mut sup_w, RESIZE, &size).await {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = output => {}
+        _ = input => {}
+    }
+}
+
+pub(crate) async fn resize(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Response, ApiError> {
+    let size = |key: &str| -> Result<u16, ApiError> {
+        let n = int(&q, key)?.unwrap_or(0);
+        u16::try_from(n).map_err(|_| {
+            ApiError::bad_request(format!("invalid {key} {n}: expected 0 to {}", u16::MAX))
+        })
+    };
+    let (rows, cols) = (size("h")?, size("w")?);
+    blocking(move || {
+        let c = e.rt.find(&id)?;
+        if c.state.status != Status::Running {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let (r, k) = (rows.to_be_bytes(), cols.to_be_bytes());
+        if !e.attachments.resize(&c.id, [r[0], r[1], k[0], k[1]]) {
+            e.rt.resize(&c, rows, cols)?;
+        }
+        Ok(status(StatusCode::OK))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_lives_while_someone_is_attached() {
+        let all = Arc::new(Attachments::default());
+        assert!(!all.waiting("c1"));
+        let a = all.join("c1");
+        let b = all.join("c1");
+        assert!(all.waiting("c1"));
+        all.started("c1");
+        assert!(a.started.has_changed().unwrap());
+        assert!(all.resize("c1", [0, 24, 0, 80]));
+        assert_eq!(*b.slot.size.borrow(), Some([0, 24, 0, 80]));
+        drop(a);
+        assert!(all.waiting("c1"));
+        drop(b);
+        assert!(!all.waiting("c1"));
+        assert!(!all.resize("c1", [0, 1, 0, 1]));
+    }
+
+    #[test]
+    fn output_is_framed_without_a_terminal() {
+        assert_eq!(stream_bytes(true, STDERR, b"x"), b"x");
+        assert_eq!(
+            stream_bytes(false, STDERR, b"x"),
+            [2, 0, 0, 0, 0, 0, 0, 1, b'x']
+        );
+    }
+}

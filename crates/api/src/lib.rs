@@ -1,0 +1,23 @@
+//! `berth serve`: the Docker Engine API, so the docker CLI, docker-py, docker-compose and
+//! testcontainers drive berth unchanged. A thin front end: requests are parsed into the
+//! engine's typed operations (`berth_runtime`, `berth_image`) and their reports serialized;
+//! errors map to HTTP status codes by their kind (`berth_error_kind`), as moby's `errdefs`.
+//!
+//! Modules: `listen` (`-H` addresses, sockets), `server` (version prefixes, the Origin/Host
+//! guard, routing, shutdown), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
+//! attach connection, resize),
+//! `images`, `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
+
+mod container_attach;
+mod containers;
+mod error;
+mod images;
+mod listen;
+mod query;
+mod server;
+mod system;
+
+pub use error::ApiError;
+pub use listen::{Host, DEFAULT_SOCKET, DOCKER_SOCKET};
+pub use server::{serve, ServeError, ServeOptions};
+pub use system::{API_VERSION, MIN_API_VERSION};

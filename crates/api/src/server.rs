@@ -1,0 +1,342 @@
+//! The server: one listener per `-H` address, each request first through the guard (no
+//! browser origins; on TCP only local `Host` names, against DNS rebinding) and the version
+//! prefix (`/v1.50/containers/json` → `/containers/json`, versions outside what berth speaks
+//! refused as Docker refuses them), then routed. SIGTERM or SIGINT stops accepting, lets
+//! requests in flight end for a moment and returns; containers keep running (their
+//! supervisors own them).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower::ServiceExt;
+
+use crate::error::ApiError;
+use crate::listen::{stale_socket, Host};
+use crate::system::{parse_version, API_VERSION, MIN_API_VERSION};
+
+/// What the handlers work with: the engine's libraries, opened once.
+pub(crate) struct Engine {
+    pub rt: berth_runtime::Runtime,
+    pub store: berth_image::Store,
+    /// The berth binary, re-executed as a container's supervisor.
+    pub exe: PathBuf,
+    /// Clients attached (or waiting to) through the API.
+    pub attachments: Arc<crate::container_attach::Attachments>,
+}
+
+pub(crate) type AppState = Arc<Engine>;
+
+/// Runs blocking engine work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("request task failed: {e}")))?
+}
+
+pub struct ServeOptions {
+    /// The berth root (images, containers).
+    pub root: PathBuf,
+    /// The berth binary, for supervisors.
+    pub exe: PathBuf,
+    pub hosts: Vec<Host>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {host}: {source}")]
+    Listen {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {0}: another server is listening there")]
+    InUse(String),
+    #[error("cannot listen on {0}: the path exists and is not a socket")]
+    NotSocket(String),
+    #[error(transparent)]
+    Engine(#[from] berth_runtime::Error),
+    #[error(transparent)]
+    Store(#[from] berth_image::Error),
+    #[error("cannot start the server's threads: {0}")]
+    Threads(std::io::Error),
+}
+
+enum Listener {
+    Unix(tokio::net::UnixListener, PathBuf),
+    Tcp(tokio::net::TcpListener),
+}
+
+fn bind(host: &Host) -> Result<Listener, ServeError> {
+    let listen_err = |source| ServeError::Listen {
+        host: host.to_string(),
+        source,
+    };
+    match host {
+        Host::Unix(path) => {
+            if path.exists() || std::fs::symlink_metadata(path).is_ok() {
+                if stale_socket(path) {
+                    std::fs::remove_file(path).map_err(listen_err)?;
+                } else if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                    return Err(ServeError::InUse(host.to_string()));
+                } else {
+                    return Err(ServeError::NotSocket(host.to_string()));
+                }
+            }
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(listen_err)?;
+            }
+            let l = tokio::net::UnixListener::bind(path).map_err(listen_err)?;
+            // As Docker's socket: the owner and its group only.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+                .map_err(listen_err)?;
+            Ok(Listener::Unix(l, path.clone()))
+        }
+        Host::Tcp(addr) => {
+            let l = std::net::TcpListener::bind(addr).map_err(listen_err)?;
+            l.set_nonblocking(true).map_err(listen_err)?;
+            Ok(Listener::Tcp(
+                tokio::net::TcpListener::from_std(l).map_err(listen_err)?,
+            ))
+        }
+    }
+}
+
+/// Serves the API on every host until SIGTERM or SIGINT. `on_ready` is told the addresses
+/// once all of them listen.
+pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(&[Host])) -> Result<(), ServeError> {
+    let engine = Arc::new(Engine {
+        rt: berth_runtime::Runtime::open(&opts.root)?,
+        store: berth_image::Store::open(&opts.root)?,
+        exe: opts.exe,
+        attachments: Arc::default(),
+    });
+    let threads = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Threads)?;
+    let result = threads.block_on(async move {
+        // Bound inside the runtime: tokio's listeners need its reactor.
+        let mut listeners = Vec::new();
+        for h in &opts.hosts {
+            listeners.push(bind(h)?);
+        }
+        on_ready(&opts.hosts);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut servers = tokio::task::JoinSet::new();
+        let mut sockets = Vec::new();
+        for l in listeners {
+            let mut stop = stop_rx.clone();
+            let shutdown = async move {
+                let _ = stop.changed().await;
+            };
+            match l {
+                Listener::Unix(l, path) => {
+                    sockets.push(path);
+                    let app = service(engine.clone(), false);
+                    servers.spawn(async move {
+                        let _ = axum::serve(l, app).with_graceful_shutdown(shutdown).await;
+                    });
+                }
+                Listener::Tcp(l) => {
+                    let app = service(engine.clone(), true);
+                    servers.spawn(async move {
+                        let _ = axum::serve(l, app).with_graceful_shutdown(shutdown).await;
+                    });
+                }
+            }
+        }
+        wait_for_stop_signal().await;
+        let _ = stop_tx.send(true);
+        // Streams that follow (logs -f, events) would hold a graceful shutdown forever.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while servers.join_next().await.is_some() {}
+        })
+        .await;
+        for s in sockets {
+            let _ = std::fs::remove_file(s);
+        }
+        Ok(())
+    });
+    // Blocking work still going (a wait or a follow for a client that left) is not waited for.
+    threads.shutdown_timeout(Duration::from_millis(200));
+    result
+}
+
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handling there is no way to stop but being killed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// The app for one listener: guard and version prefix, then the routes.
+type AppService = tower::util::BoxCloneSyncService<Request, Response, std::convert::Infallible>;
+
+fn service(engine: AppState, tcp: bool) -> axum::routing::IntoMakeService<AppService> {
+    let router = routes().with_state(engine);
+    let svc = tower::service_fn(move |req: Request| {
+        let router = router.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(match admit(req, tcp) {
+                Ok(req) => match router.oneshot(req).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                },
+                Err(e) => e.into_response(),
+            })
+        }
+    });
+    axum::ServiceExt::<Request>::into_make_service(AppService::new(svc))
+}
+
+fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(crate::system::routes())
+        .merge(crate::containers::routes())
+        .merge(crate::images::routes())
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })
+}
+
+/// The guard and the version prefix.
+fn admit(mut req: Request, tcp: bool) -> Result<Request, ApiError> {
+    // A web page can reach a local TCP port (and, by rebinding DNS, with its own host name):
+    // Docker's clients never send Origin, browsers always do on cross-site requests.
+    if req.headers().contains_key(header::ORIGIN) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "requests from web pages (with an Origin header) are refused",
+        ));
+    }
+    if tcp {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if !local_host_name(host) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("refused: Host {host:?} is not this machine (use localhost or 127.0.0.1)"),
+            ));
+        }
+    }
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/v") {
+        let (version, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if let Some(v) = parse_version(version) {
+            check_version(version, v)?;
+            let tail = if tail.is_empty() { "/" } else { tail };
+            let pq = match req.uri().query() {
+                Some(q) => format!("{tail}?{q}"),
+                None => tail.to_string(),
+            };
+            *req.uri_mut() = pq
+                .parse::<Uri>()
+                .map_err(|e| ApiError::bad_request(format!("invalid request path: {e}")))?;
+        }
+    }
+    Ok(req)
+}
+
+fn check_version(text: &str, v: (u32, u32)) -> Result<(), ApiError> {
+    let min = parse_version(MIN_API_VERSION).unwrap_or((1, 24));
+    let max = parse_version(API_VERSION).unwrap_or(min);
+    if v < min {
+        return Err(ApiError::bad_request(format!(
+            "client version {text} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+        )));
+    }
+    if v > max {
+        return Err(ApiError::bad_request(format!(
+            "client version {text} is too new. Maximum supported API version is {API_VERSION}"
+        )));
+    }
+    Ok(())
+}
+
+/// `localhost`, a loopback address, or the docker CLI's placeholder names; with any port.
+fn local_host_name(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    matches!(name, "localhost" | "api.moby.localhost" | "docker")
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An empty 200/204 etc. response.
+pub(crate) fn status(code: StatusCode) -> Response {
+    Response::builder()
+        .status(code)
+        .body(Body::empty())
+        .unwrap_or_else(|_| code.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(path: &str, headers: &[(&str, &str)]) -> Request {
+        let mut b = Request::builder().uri(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn version_prefixes_are_stripped_and_checked() {
+        let r = admit(req("/v1.50/containers/json?all=1", &[]), false).unwrap();
+        assert_eq!(r.uri().to_string(), "/containers/json?all=1");
+        let r = admit(req("/v1.24/_ping", &[]), false).unwrap();
+        assert_eq!(r.uri().path(), "/_ping");
+        let r = admit(req("/version", &[]), false).unwrap();
+        assert_eq!(r.uri().path(), "/version");
+        let e = admit(req("/v1.12/info", &[]), false).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.contains("too old"), "{}", e.message);
+        let e = admit(req("/v9.0/info", &[]), false).unwrap_err();
+        assert!(e.message.contains("too new"), "{}", e.message);
+        // Not a version: left as it is (and routed to a 404).
+        let r = admit(req("/volumes", &[]), false).unwrap();
+        assert_eq!(r.uri().path(), "/volumes");
+    }
+
+    #[test]
+    fn browsers_and_foreign_host_names_are_refused() {
+        let e = admit(req("/_ping", &[("Origin", "http://evil.example")]), false).unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        let e = admit(req("/_ping", &[("Host", "evil.example:2375")]), true).unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        for ok in [
+            "127.0.0.1:2375",
+            "localhost",
+            "[::1]:80",
+            "api.moby.localhost",
+        ] {
+            assert!(admit(req("/_ping", &[("Host", ok)]), true).is_ok(), "{ok}");
+        }
+        // On the unix socket the Host header means nothing.
+        assert!(admit(req("/_ping", &[("Host", "whatever")]), false).is_ok());
+    }
+}

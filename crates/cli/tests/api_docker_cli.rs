@@ -1,0 +1,321 @@
+//! End-to-end tests of `berth serve` driven by the real docker CLI (28 at
+//! /usr/local/bin/docker, or whatever `docker` client scripts/deps.sh installed), as a user
+//! who points DOCKER_HOST at berth would. Root only: containers are real.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{run_command, Berth, Run};
+
+/// `berth serve` on a socket of its own; stopped (SIGTERM) when dropped.
+struct Server {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(b: &Berth, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("berth.sock");
+        let host = format!("unix://{}", socket.display());
+        let mut cmd = b.cmd(&["serve", "-H", &host]);
+        cmd.args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().expect("start berth serve");
+        let start = Instant::now();
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "serve did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(docker_bin());
+        c.args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self._dir.path())
+            .env_remove("DOCKER_CONTEXT");
+        c
+    }
+
+    fn docker(&self, args: &[&str]) -> Run {
+        run_command(self.docker_cmd(args))
+    }
+
+    /// The docker CLI with `input` piped to it (then its end).
+    fn docker_stdin(&self, args: &[&str], input: &'static [u8]) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .docker_cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn docker");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(input);
+        });
+        let out = child.wait_with_output().expect("wait docker");
+        let _ = writer.join();
+        Run::from(out)
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "serve did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn docker_bin() -> &'static str {
+    if Path::new("/usr/local/bin/docker").exists() {
+        "/usr/local/bin/docker"
+    } else {
+        "docker"
+    }
+}
+
+#[test]
+fn root_the_docker_cli_runs_a_container_through_berth_serve() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let s = Server::start(&b, &[]);
+
+    let version = s.docker(&["version"]).ok();
+    assert!(version.contains("Server: berth"), "{version}");
+    assert!(
+        version.contains("API version:      1.50 (minimum version 1.24)"),
+        "{version}"
+    );
+    let images = s
+        .docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .ok();
+    assert_eq!(images.trim(), "busybox:latest");
+
+    let id = s
+        .docker(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-l",
+            "team=kiwi",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hello; echo oops >&2; sleep 300",
+        ])
+        .ok();
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    // The engine's own CLI sees the same container.
+    assert_eq!(b.run(&["ps", "-q", "--no-trunc"]).ok().trim(), id);
+    let ps = s
+        .docker(&[
+            "ps",
+            "--format",
+            "{{.Names}} {{.Status}} {{.Label \"team\"}}",
+        ])
+        .ok();
+    assert!(ps.starts_with("web Up "), "{ps}");
+    assert!(ps.trim().ends_with(" kiwi"), "{ps}");
+    let filtered = s.docker(&["ps", "-q", "--filter", "label=team=other"]).ok();
+    assert_eq!(filtered.trim(), "");
+
+    // Output appears once the shell ran; stdout and stderr stay apart (framed streams).
+    let start = Instant::now();
+    let logs = loop {
+        let l = s.docker(&["logs", "web"]);
+        if l.stdout.contains("hello") && l.stderr.contains("oops")
+            || start.elapsed() > Duration::from_secs(5)
+        {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(logs.stdout, "hello\n");
+    assert_eq!(logs.stderr, "oops\n");
+    let state = s
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.Name}} {{.Config.Image}}",
+            "web",
+        ])
+        .ok();
+    assert_eq!(state.trim(), "running /web busybox");
+
+    assert_eq!(s.docker(&["stop", "-t", "1", "web"]).ok().trim(), "web");
+    let ps = s
+        .docker(&["ps", "-a", "--format", "{{.Names}} {{.State}}"])
+        .ok();
+    assert_eq!(ps.trim(), "web exited");
+    assert_eq!(s.docker(&["wait", "web"]).ok().trim(), "137");
+    assert_eq!(s.docker(&["rm", "web"]).ok().trim(), "web");
+    assert_eq!(s.docker(&["ps", "-aq"]).ok().trim(), "");
+
+    // Errors come back with Docker's words and codes.
+    let err = s.docker(&["rm", "nosuch"]).fails();
+    assert!(err.contains("No such container: nosuch"), "{err}");
+    let err = s.docker(&["inspect", "--type", "image", "nope"]).fails();
+    assert!(err.contains("No such image: nope"), "{err}");
+    let err = s
+        .docker(&["create", "--cpuset-cpus", "0", "busybox"])
+        .fails();
+    assert!(err.contains("HostConfig.CpusetCpus"), "{err}");
+    assert_eq!(
+        s.docker(&["ps", "-aq"]).ok().trim(),
+        "",
+        "nothing half-made"
+    );
+}
+
+#[test]
+fn root_berth_serve_refuses_browsers_and_leaves_containers_running_when_stopped() {
+    if !common::have_tool("curl") {
+        panic!("curl is needed (scripts/deps.sh installs it)");
+    }
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let mut s = Server::start(&b, &[]);
+    let curl = |extra: &[&str], path: &str| {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-i", "--unix-socket"])
+            .arg(&s.socket)
+            .args(extra)
+            .arg(format!("http://localhost{path}"));
+        run_command(c).ok()
+    };
+    let ping = curl(&[], "/v1.44/_ping");
+    assert!(ping.starts_with("HTTP/1.1 200"), "{ping}");
+    assert!(
+        ping.to_ascii_lowercase().contains("api-version: 1.50"),
+        "{ping}"
+    );
+    let page = curl(&["-H", "Origin: http://example.com"], "/containers/json");
+    assert!(page.starts_with("HTTP/1.1 403"), "{page}");
+    let bad = curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{\"Image\": ",
+        ],
+        "/containers/create",
+    );
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(bad.contains("{\"message\":\"invalid JSON"), "{bad}");
+    let old = curl(&[], "/v1.12/info");
+    assert!(old.contains("too old"), "{old}");
+
+    s.docker(&["run", "-d", "--name", "stays", "busybox", "sleep", "300"])
+        .ok();
+    let status = s.terminate();
+    assert!(status.success(), "{status}");
+    assert!(!s.socket.exists(), "the socket is removed");
+    let ps = b.run(&["ps", "--format", "{{.Names}} {{.State}}"]).ok();
+    assert_eq!(ps.trim(), "stays running");
+}
+
+#[test]
+fn root_the_docker_cli_runs_in_the_foreground_through_berth_serve() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let s = Server::start(&b, &[]);
+
+    // Attached: both streams apart, the exit code is docker's, --rm removes it.
+    let r = s.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(r.stdout, "out\n");
+    assert_eq!(r.stderr, "err\n");
+    assert_eq!(s.docker(&["ps", "-aq"]).ok().trim(), "", "--rm removed it");
+
+    // Piped input reaches the container, and its end is the container's (StdinOnce).
+    let r = s.docker_stdin(&["run", "--rm", "-i", "busybox", "cat"], b"hello\nworld\n");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "hello\nworld\n");
+
+    // start -a attaches before the start, so nothing is missed.
+    s.docker(&["create", "--name", "later", "busybox", "echo", "again"])
+        .ok();
+    assert_eq!(s.docker(&["start", "-a", "later"]).ok(), "again\n");
+    assert_eq!(s.docker(&["rm", "later"]).ok().trim(), "later");
+
+    // A terminal: sized as the client's from the first instant, typed input echoed.
+    let cmd = s.docker_cmd(&[
+        "run",
+        "--rm",
+        "-it",
+        "busybox",
+        "sh",
+        "-c",
+        "stty size; read x; echo got $x; exit 4",
+    ]);
+    let (screen, code) = common::in_pty_cmd(cmd, 30, 100, &[b"", b"abc\r"], None);
+    assert!(screen.contains("30 100"), "{screen:?}");
+    assert!(screen.contains("got abc"), "{screen:?}");
+    assert_eq!(code, 4, "{screen:?}");
+
+    // Attached to a running container, from its next output on; the detach keys leave
+    // it running.
+    s.docker(&["run", "-d", "-it", "--name", "shell", "busybox", "sh"])
+        .ok();
+    let cmd = s.docker_cmd(&["attach", "shell"]);
+    let (screen, code) =
+        common::in_pty_cmd(cmd, 24, 80, &[b"", b"echo $((6*7))\r", b"\x10\x11"], None);
+    assert!(screen.contains("42"), "{screen:?}");
+    // The docker CLI's own words (and status 1) for a detach, as with dockerd.
+    assert!(screen.contains("read escape sequence"), "{screen:?}");
+    assert_eq!(code, 1, "{screen:?}");
+    let state = s
+        .docker(&["inspect", "-f", "{{.State.Status}}", "shell"])
+        .ok();
+    assert_eq!(state.trim(), "running");
+    s.docker(&["rm", "-f", "shell"]).ok();
+}

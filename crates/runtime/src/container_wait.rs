@@ -1,0 +1,165 @@
+//! `docker wait` and the Engine API's `POST /containers/{id}/wait`: block until a container
+//! reaches the condition asked for and return its exit code. The exit code comes from the
+//! `die` event in the journal, so it is known even when the container removes itself
+//! (`--rm`) right after exiting; the record is looked at too, in case its monitor was killed
+//! before it could say so.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::lifecycle::Runtime;
+use crate::process::pid_alive;
+use crate::record::{ContainerRecord, Status};
+
+/// Docker's wait conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitCondition {
+    /// Return at once if it is not running, else when it exits.
+    #[default]
+    NotRunning,
+    /// Return when it exits next (the docker CLI asks for this before it starts one).
+    NextExit,
+    /// Return once it is removed.
+    Removed,
+}
+
+impl std::str::FromStr for WaitCondition {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<WaitCondition> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(Error::Invalid(format!("invalid condition: \"{other}\""))),
+        }
+    }
+}
+
+/// How often the record is looked at between journal polls.
+const LOOK: Duration = Duration::from_millis(20);
+
+/// A wait that has begun: events from its start on count. Made by `Runtime::waiter`, so a
+/// server can answer that the wait is registered before it blocks (the docker CLI starts the
+/// container once it knows).
+pub struct Waiter {
+    c: ContainerRecord,
+    condition: WaitCondition,
+    journal: berth_events::Follower,
+}
+
+impl Runtime {
+    /// `docker wait`: blocks until the container exits, returns its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        self.wait_for(key, WaitCondition::NotRunning)
+    }
+
+    /// Blocks until the container named by `key` meets `condition`; its exit code.
+    pub fn wait_for(&self, key: &str, condition: WaitCondition) -> Result<i32> {
+        let w = self.waiter(key, condition)?;
+        Ok(w.wait(self, &|| false).unwrap_or(-1))
+    }
+
+    /// Begins a wait for the container named by `key`.
+    pub fn waiter(&self, key: &str, condition: WaitCondition) -> Result<Waiter> {
+        let c = self.find(key)?;
+        Ok(Waiter {
+            c,
+            condition,
+            journal: self.journal().follow(),
+        })
+    }
+}
+
+fn running(r: &ContainerRecord) -> bool {
+    r.state.status == Status::Running && (pid_alive(r.state.pid) || pid_alive(r.state.monitor_pid))
+}
+
+impl Waiter {
+    /// Blocks until the condition is met (the exit code) or `give_up` says so (`None`).
+    pub fn wait(mut self, rt: &Runtime, give_up: &dyn Fn() -> bool) -> Option<i32> {
+        let (c, condition) = (&self.c, self.condition);
+        if condition == WaitCondition::NotRunning && !running(c) {
+            return Some(if c.state.status == Status::Running {
+                -1
+            } else {
+                c.state.exit_code
+            });
+        }
+        let mut exit_code = None;
+        loop {
+            for e in self.journal.poll() {
+                if e.kind != "container" || e.actor.id != c.id {
+                    continue;
+                }
+                match e.action.as_str() {
+                    "die" => {
+                        let code = exit_code_of(&e).unwrap_or(-1);
+                        if condition != WaitCondition::Removed {
+                            return Some(code);
+                        }
+                        exit_code = Some(code);
+                    }
+                    "destroy" => return Some(exit_code.unwrap_or(c.state.exit_code)),
+                    _ => {}
+                }
+            }
+            let r = match rt.containers().load(&c.id) {
+                Err(_) => return Some(exit_code.unwrap_or(c.state.exit_code)),
+                Ok(r) => r,
+            };
+            let ran_since = r.state.started_at != c.state.started_at || running(c);
+            if condition != WaitCondition::Removed && ran_since {
+                // Its monitor was killed: nobody will record an exit.
+                if r.state.status == Status::Running && !running(&r) {
+                    return Some(-1);
+                }
+                // Exited without a journal entry (it could not be written), or the die event
+                // is a write behind the record: one more look first.
+                if matches!(r.state.status, Status::Exited | Status::Dead)
+                    && r.state.finished_at != c.state.finished_at
+                {
+                    std::thread::sleep(LOOK);
+                    let code = self
+                        .journal
+                        .poll()
+                        .iter()
+                        .filter(|e| e.actor.id == c.id && e.action == "die")
+                        .find_map(exit_code_of);
+                    return Some(code.unwrap_or(r.state.exit_code));
+                }
+            }
+            if give_up() {
+                return None;
+            }
+            std::thread::sleep(LOOK);
+        }
+    }
+}
+
+fn exit_code_of(e: &berth_events::Event) -> Option<i32> {
+    e.actor.attributes.get("exitCode")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse_as_dockers() {
+        assert_eq!(
+            "".parse::<WaitCondition>().unwrap(),
+            WaitCondition::NotRunning
+        );
+        assert_eq!(
+            "next-exit".parse::<WaitCondition>().unwrap(),
+            WaitCondition::NextExit
+        );
+        assert_eq!(
+            "removed".parse::<WaitCondition>().unwrap(),
+            WaitCondition::Removed
+        );
+        let e = "soon".parse::<WaitCondition>().unwrap_err();
+        assert_eq!(e.to_string(), "invalid condition: \"soon\"");
+    }
+}
