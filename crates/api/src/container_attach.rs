@@ -239,7 +239,7 @@ async fn session<IO>(e: AppState, c: ContainerRecord, p: AttachParams, mut joine
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut from_client, mut to_client) = tokio::io::split(io);
+    let (from_client, mut to_client) = tokio::io::split(io);
     let tty = c.config.tty;
     if p.logs {
         let (engine, id) = (e.clone(), c.id.clone());
@@ -301,9 +301,53 @@ where
     let Ok(supervisor) = tokio::net::UnixStream::from_std(supervisor) else {
         return;
     };
+    let sizes = joined.slot.size.subscribe();
+    relay(
+        supervisor,
+        from_client,
+        to_client,
+        tty,
+        &p.streams(),
+        Some(sizes),
+    )
+    .await;
+}
+
+/// Which streams a client asked for, and its detach keys.
+pub(crate) struct Streams {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub detach_keys: Vec<u8>,
+}
+
+impl AttachParams {
+    fn streams(&self) -> Streams {
+        Streams {
+            stdin: self.stdin,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            detach_keys: self.detach_keys.clone(),
+        }
+    }
+}
+
+/// Relays a supervisor's connection and a client's: output to the client (framed without a
+/// terminal), the client's input and terminal sizes to the supervisor; until the process
+/// exits, the detach keys are typed or either side goes away.
+pub(crate) async fn relay<R, W>(
+    supervisor: tokio::net::UnixStream,
+    mut from_client: R,
+    mut to_client: W,
+    tty: bool,
+    p: &Streams,
+    mut sizes: Option<watch::Receiver<Option<[u8; 4]>>>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let (mut sup_r, mut sup_w) = supervisor.into_split();
-    let mut sizes = joined.slot.size.subscribe();
-    let first_size = *sizes.borrow_and_update();
+    let first_size = sizes.as_mut().and_then(|s| *s.borrow_and_update());
     if let Some(size) = first_size {
         let _ = send_frame(&mut sup_w, RESIZE, &size).await;
     }
@@ -329,6 +373,12 @@ where
         let mut buf = vec![0u8; 8192];
         let mut reading = true;
         loop {
+            let size_change = async {
+                match sizes.as_mut() {
+                    Some(s) => s.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 r = from_client.read(&mut buf), if reading => match r {
                     Ok(0) | Err(_) => {
@@ -350,11 +400,11 @@ where
                     }
                     Ok(_) => {}
                 },
-                r = sizes.changed() => {
-                    if r.is_err() {
+                alive = size_change => {
+                    if !alive {
                         return;
                     }
-                    let size = *sizes.borrow_and_update();
+                    let size = sizes.as_mut().and_then(|s| *s.borrow_and_update());
                     if let Some(size) = size {
                         if !send_frame(&mut sup_w, RESIZE, &size).await {
                             return;

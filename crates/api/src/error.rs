@@ -49,6 +49,10 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::NOT_MODIFIED {
             return self.status.into_response();
         }
+        if self.status.is_server_error() {
+            // The server's own failures go to its log too, as dockerd's do.
+            eprintln!("berth serve: {} {}", self.status.as_u16(), self.message);
+        }
         let body = serde_json::json!({ "message": self.message });
         (self.status, axum::Json(body)).into_response()
     }

@@ -209,6 +209,7 @@ fn routes() -> Router<AppState> {
     Router::new()
         .merge(crate::system::routes())
         .merge(crate::containers::routes())
+        .merge(crate::exec::routes())
         .merge(crate::images::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })
 }

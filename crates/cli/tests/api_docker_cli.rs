@@ -317,5 +317,30 @@ fn root_the_docker_cli_runs_in_the_foreground_through_berth_serve() {
         .docker(&["inspect", "-f", "{{.State.Status}}", "shell"])
         .ok();
     assert_eq!(state.trim(), "running");
+
+    // exec: the exit code, piped input ending with the client's, a terminal of its size.
+    let r = s.docker(&["exec", "shell", "sh", "-c", "echo in; echo e >&2; exit 5"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (5, "in\n", "e\n")
+    );
+    let r = s.docker_stdin(&["exec", "-i", "shell", "cat"], b"piped\n");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "piped\n"), "{r:?}");
+    let cmd = s.docker_cmd(&[
+        "exec",
+        "-it",
+        "shell",
+        "sh",
+        "-c",
+        "sleep 1; stty size; tty; exit 6",
+    ]);
+    let (screen, code) = common::in_pty_cmd(cmd, 33, 90, &[b""], None);
+    // The size comes as the CLI's resize after the start (berth cannot size an exec's
+    // terminal before its process runs yet).
+    assert!(screen.contains("33 90"), "{screen:?}");
+    assert!(screen.contains("/dev/pts/"), "{screen:?}");
+    assert_eq!(code, 6, "{screen:?}");
+    let err = s.docker(&["exec", "nosuch", "true"]).fails();
+    assert!(err.contains("No such container: nosuch"), "{err}");
     s.docker(&["rm", "-f", "shell"]).ok();
 }

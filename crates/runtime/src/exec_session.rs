@@ -273,7 +273,8 @@ impl Runtime {
             input,
             master.as_ref().map(|m| (m, o.interactive)),
             true,
-            false,
+            // An exec's input ends with its client's, as with Docker.
+            true,
         )?);
         let mut relays = vec![
             relay(out_r, "stdout", None, false, Some(server.clone())),

@@ -1,0 +1,227 @@
+//! `/containers/{id}/exec` and `/exec/{id}/…`: create, start (hijacked, or detached),
+//! resize, inspect — the engine's exec sessions, whose supervisor serves the same stream
+//! frames as a container's (see `container_attach::relay`).
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_runtime::attach::{parse_detach_keys, write_frame, DETACH_KEYS, RESIZE};
+use berth_runtime::options::ExecOptions;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::io::AsyncReadExt;
+
+use crate::container_attach::{content_type, relay, Streams};
+use crate::containers::json_body;
+use crate::error::ApiError;
+use crate::query::{int, Params};
+use crate::server::{blocking, status, AppState};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/{id}/exec", post(create))
+        .route("/exec/{id}/start", post(start))
+        .route("/exec/{id}/resize", post(resize))
+        .route("/exec/{id}/json", get(inspect))
+}
+
+/// The create body, as the docker CLI and docker-py send it.
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields, default)]
+struct ExecConfig {
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    detach_keys: String,
+    tty: bool,
+    /// The start request's size is the one used.
+    #[serde(rename = "ConsoleSize")]
+    _console_size: Option<[u32; 2]>,
+    env: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    privileged: bool,
+    user: String,
+    working_dir: String,
+    detach: bool,
+}
+
+async fn create(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let c: ExecConfig = json_body(&headers, &body)?;
+    if !c.detach_keys.is_empty() {
+        parse_detach_keys(&c.detach_keys).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    let o = ExecOptions {
+        command: c.cmd.unwrap_or_default(),
+        env: c.env.unwrap_or_default(),
+        workdir: Some(c.working_dir).filter(|w| !w.is_empty()),
+        user: Some(c.user).filter(|u| !u.is_empty()),
+        interactive: c.attach_stdin,
+        detach: c.detach || !(c.attach_stdin || c.attach_stdout || c.attach_stderr),
+        privileged: c.privileged,
+        tty: c.tty,
+    };
+    let exec_id = blocking(move || Ok(e.rt.exec_create(&id, &o)?)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": exec_id }))))
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields, default)]
+struct ExecStartConfig {
+    detach: bool,
+    tty: bool,
+    console_size: Option<[u32; 2]>,
+}
+
+async fn start(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    mut req: Request,
+) -> Result<Response, ApiError> {
+    let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+    let s: ExecStartConfig = if body.iter().all(u8::is_ascii_whitespace) {
+        ExecStartConfig::default()
+    } else {
+        json_body(req.headers(), &body)?
+    };
+    let engine = e.clone();
+    let session = blocking(move || Ok(engine.rt.exec_start(&id, &engine.exe)?)).await?;
+    if s.detach {
+        return Ok(status(StatusCode::OK));
+    }
+    let tty = session.tty || s.tty;
+    let size = s
+        .console_size
+        .filter(|[h, w]| tty && *h > 0 && *w > 0)
+        .map(|[h, w]| (h.min(u16::MAX.into()) as u16, w.min(u16::MAX.into()) as u16));
+    // Connected before the answer: the supervisor keeps the output for its first client,
+    // and a resize that comes next must not be that client.
+    let dir = session.dir.clone();
+    let supervisor = blocking(move || {
+        let mut conn = berth_runtime::attach::connect(&dir)?;
+        if let Some((h, w)) = size {
+            let (r, k) = (h.to_be_bytes(), w.to_be_bytes());
+            write_frame(&mut conn, RESIZE, &[r[0], r[1], k[0], k[1]])
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+        }
+        conn.set_nonblocking(true)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(conn)
+    })
+    .await?;
+    let supervisor = tokio::net::UnixStream::from_std(supervisor)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut streams = Streams {
+        stdin: session.interactive,
+        stdout: true,
+        stderr: true,
+        detach_keys: DETACH_KEYS.to_vec(),
+    };
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|u| u.to_str().ok())
+        .is_some_and(|u| u.eq_ignore_ascii_case("tcp"));
+    if upgrade {
+        let on = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            if let Ok(conn) = on.await {
+                let (from, to) = tokio::io::split(hyper_util::rt::TokioIo::new(conn));
+                relay(supervisor, from, to, tty, &streams, None).await;
+            }
+        });
+        return Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "tcp")
+            .header(header::CONTENT_TYPE, content_type(tty))
+            .body(Body::empty())
+            .map_err(|e| ApiError::internal(e.to_string()));
+    }
+    // Without an upgrade: the output as the response body, no input.
+    streams.stdin = false;
+    let (ours, theirs) = tokio::io::duplex(64 << 10);
+    tokio::spawn(async move {
+        let (from, to) = tokio::io::split(ours);
+        relay(supervisor, from, to, tty, &streams, None).await;
+    });
+    let body = futures_util::stream::unfold(theirs, |mut r| async move {
+        let mut buf = vec![0u8; 16 << 10];
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, Infallible>(Bytes::from(buf)), r))
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type(tty))
+        .body(Body::from_stream(body))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+async fn resize(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Response, ApiError> {
+    let size = |key: &str| -> Result<u16, ApiError> {
+        let n = int(&q, key)?.unwrap_or(0);
+        u16::try_from(n).map_err(|_| {
+            ApiError::bad_request(format!("invalid {key} {n}: expected 0 to {}", u16::MAX))
+        })
+    };
+    let (rows, cols) = (size("h")?, size("w")?);
+    blocking(move || {
+        e.rt.exec_resize(&id, rows, cols)?;
+        Ok(status(StatusCode::OK))
+    })
+    .await
+}
+
+async fn inspect(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let i = e.rt.exec_inspect(&id)?;
+        serde_json::to_value(i)
+            .map(Json)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_bodies_are_dockers() {
+        let c: ExecConfig = serde_json::from_str(
+            r#"{"User":"","Privileged":false,"Tty":true,"ConsoleSize":[24,80],"AttachStdin":true,
+                "AttachStderr":true,"AttachStdout":true,"DetachKeys":"","Env":null,
+                "WorkingDir":"","Cmd":["sh"]}"#,
+        )
+        .unwrap();
+        assert!(c.tty && c.attach_stdin);
+        assert_eq!(c.cmd.unwrap(), ["sh"]);
+        let e = serde_json::from_str::<ExecConfig>(r#"{"Cmd":["sh"],"Bogus":1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Bogus"), "{e}");
+    }
+}
