@@ -287,16 +287,25 @@ where
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
     }
-    let engine = e.clone();
-    let Ok(supervisor) = blocking(move || {
-        let conn = engine.rt.attach_connection(&c)?;
-        conn.set_nonblocking(true)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(conn)
-    })
-    .await
-    else {
-        return;
+    // The record says running a moment before the supervisor listens: try for a while.
+    let mut tries = 0;
+    let supervisor = loop {
+        let (engine, c) = (e.clone(), c.clone());
+        let conn = blocking(move || {
+            let conn = engine.rt.attach_connection(&c)?;
+            conn.set_nonblocking(true)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(conn)
+        })
+        .await;
+        match conn {
+            Ok(conn) => break conn,
+            Err(_) if tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => return,
+        }
     };
     let Ok(supervisor) = tokio::net::UnixStream::from_std(supervisor) else {
         return;

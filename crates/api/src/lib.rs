@@ -5,12 +5,13 @@
 //!
 //! Modules: `listen` (`-H` addresses, sockets), `server` (version prefixes, the Origin/Host
 //! guard, routing, shutdown), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
-//! attach connection, resize), `exec`,
+//! attach connection, resize), `exec`, `events`,
 //! `images`, `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
 
 mod container_attach;
 mod containers;
 mod error;
+mod events;
 mod exec;
 mod images;
 mod listen;

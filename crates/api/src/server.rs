@@ -210,6 +210,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::system::routes())
         .merge(crate::containers::routes())
         .merge(crate::exec::routes())
+        .merge(crate::events::routes())
         .merge(crate::images::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })
 }

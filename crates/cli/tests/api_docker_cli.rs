@@ -117,6 +117,23 @@ fn root_the_docker_cli_runs_a_container_through_berth_serve() {
     let b = Berth::new();
     b.import_busybox("busybox");
     let s = Server::start(&b, &[]);
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    // Followed from now on, filtered by the server.
+    let mut follow = s
+        .docker_cmd(&[
+            "events",
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Actor.Attributes.name}} {{.Action}}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
 
     let version = s.docker(&["version"]).ok();
     assert!(version.contains("Server: berth"), "{version}");
@@ -190,6 +207,40 @@ fn root_the_docker_cli_runs_a_container_through_berth_serve() {
     assert_eq!(s.docker(&["wait", "web"]).ok().trim(), "137");
     assert_eq!(s.docker(&["rm", "web"]).ok().trim(), "web");
     assert_eq!(s.docker(&["ps", "-aq"]).ok().trim(), "");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(follow.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert_eq!(first, "web start\n");
+    let _ = follow.kill();
+    let _ = follow.wait();
+    // The past, between two times.
+    let now = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let history = s
+        .docker(&[
+            "events",
+            "--since",
+            &t0,
+            "--until",
+            &now,
+            "--filter",
+            "container=web",
+            "--format",
+            "{{.Type}} {{.Action}}",
+        ])
+        .ok();
+    assert!(
+        history.starts_with("container create\ncontainer start\n"),
+        "{history}"
+    );
+    assert!(history.ends_with("container destroy\n"), "{history}");
 
     // Errors come back with Docker's words and codes.
     let err = s.docker(&["rm", "nosuch"]).fails();

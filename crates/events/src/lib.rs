@@ -472,23 +472,34 @@ impl EventStream {
     }
 }
 
+impl EventStream {
+    /// The next event; `Some(None)` after a poll that found none, so that a server can
+    /// notice a client that went away; `None` once `until` has passed.
+    pub fn next_or_idle(&mut self) -> Option<Option<Event>> {
+        while let Some(e) = self.pending.pop_front() {
+            if self.wanted(&e) {
+                return Some(Some(e));
+            }
+        }
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        if self.query.until.is_some_and(|u| u < now) {
+            return None;
+        }
+        self.pending.extend(self.follower.poll());
+        if self.pending.is_empty() {
+            std::thread::sleep(Follower::POLL);
+        }
+        Some(None)
+    }
+}
+
 impl Iterator for EventStream {
     type Item = Event;
 
     fn next(&mut self) -> Option<Event> {
         loop {
-            while let Some(e) = self.pending.pop_front() {
-                if self.wanted(&e) {
-                    return Some(e);
-                }
-            }
-            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-            if self.query.until.is_some_and(|u| u < now) {
-                return None;
-            }
-            self.pending.extend(self.follower.poll());
-            if self.pending.is_empty() {
-                std::thread::sleep(Follower::POLL);
+            if let Some(e) = self.next_or_idle()? {
+                return Some(e);
             }
         }
     }

@@ -217,13 +217,19 @@ impl AttachServer {
         }
     }
 
-    /// Tells every client the container's exit code, then closes. An awaited client that has
-    /// not connected yet gets a little time to, so it learns how the container ended.
-    pub fn exited(&self, code: i32) {
+    /// Waits (a little) for the awaited client, if it has not connected yet: its socket is
+    /// in the container's directory, which `--rm` removes.
+    pub fn await_client(&self) {
         let (lock, arrived) = &*self.clients;
         if let Ok(clients) = lock.lock() {
             let _ = arrived.wait_timeout_while(clients, AWAIT_CLIENT_TIMEOUT, |c| c.held.is_some());
         }
+    }
+
+    /// Tells every client the container's exit code, then closes. An awaited client that has
+    /// not connected yet gets a little time to, so it learns how the container ended.
+    pub fn exited(&self, code: i32) {
+        self.await_client();
         self.broadcast(EXIT, &code.to_be_bytes());
         self.close();
     }

@@ -172,6 +172,9 @@ impl Runtime {
         for r in relays {
             let _ = r.join();
         }
+        if let Some(a) = &attached {
+            a.await_client();
+        }
         drop(tty); // our terminal back to normal
         let oom = crate::cgroups::CgroupFs::host().oom_killed(id);
         let _ = self.engine.delete(id);
