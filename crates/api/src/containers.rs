@@ -1,4 +1,5 @@
-//! `/containers/…`: list, create, inspect, start, stop, restart, kill, wait, logs, remove —
+//! `/containers/…`: list, create, inspect, start, stop, restart, kill, wait, logs, pause,
+//! unpause, rename, top, remove —
 //! (attach and resize in `container_attach`) —
 //! each the engine's operation with the API's parameters and status codes.
 
@@ -35,6 +36,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(container_attach::attach))
         .route("/containers/{id}/resize", post(container_attach::resize))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/top", get(top))
         .route("/containers/{id}", delete(remove))
 }
 
@@ -341,6 +346,52 @@ async fn logs(
         .header(header::CONTENT_TYPE, content_type(tty))
         .body(Body::from_stream(body))
         .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR)))
+}
+
+async fn pause(State(e): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    blocking(move || {
+        e.rt.set_paused(&id, true)?;
+        Ok(status(StatusCode::NO_CONTENT))
+    })
+    .await
+}
+
+async fn unpause(State(e): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    blocking(move || {
+        e.rt.set_paused(&id, false)?;
+        Ok(status(StatusCode::NO_CONTENT))
+    })
+    .await
+}
+
+async fn rename(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Response, ApiError> {
+    let name = q.get("name").cloned().unwrap_or_default();
+    blocking(move || {
+        e.rt.rename(&id, &name)?;
+        Ok(status(StatusCode::NO_CONTENT))
+    })
+    .await
+}
+
+/// `ps_args` as one string, split on spaces as Docker does.
+async fn top(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let args: Vec<String> = q
+        .get("ps_args")
+        .map(|a| a.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    blocking(move || {
+        let t = e.rt.top(&id, &args)?;
+        Ok(Json(json!({"Titles": t.titles, "Processes": t.processes})))
+    })
+    .await
 }
 
 async fn remove(

@@ -1,4 +1,4 @@
-//! `/images/…`: list, inspect and remove. Image names contain slashes
+//! `/images/…`: list, inspect, tag and remove. Image names contain slashes
 //! (`localhost:5000/team/app:1`), so `/images/{name}/json` is matched by its suffix.
 
 use axum::extract::{Path, Query, State};
@@ -14,9 +14,10 @@ use crate::query::{filter_args, flag, Params};
 use crate::server::{blocking, AppState};
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/images/json", get(list))
-        .route("/images/{*name}", get(by_name).delete(remove))
+    Router::new().route("/images/json", get(list)).route(
+        "/images/{*name}",
+        get(by_name).delete(remove).post(post_by_name),
+    )
 }
 
 async fn list(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Json<Value>, ApiError> {
@@ -43,6 +44,34 @@ async fn by_name(
     blocking(move || {
         let img = e.store.lookup(&name)?;
         Ok(Json(berth_image::inspect::image_inspect(&e.store, &img)).into_response())
+    })
+    .await
+}
+
+/// POST `/images/{name}/tag?repo=R&tag=T`.
+async fn post_by_name(
+    State(e): State<AppState>,
+    Path(path): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Response, ApiError> {
+    let Some(name) = path.strip_suffix("/tag") else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "page not found",
+        ));
+    };
+    let name = name.to_string();
+    let repo = q.get("repo").cloned().unwrap_or_default();
+    if repo.is_empty() {
+        return Err(ApiError::bad_request("repository name (repo) must be set"));
+    }
+    let target = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo,
+    };
+    blocking(move || {
+        e.store.tag_image(&name, &target)?;
+        Ok(axum::http::StatusCode::CREATED.into_response())
     })
     .await
 }

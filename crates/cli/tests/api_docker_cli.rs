@@ -145,6 +145,16 @@ fn root_the_docker_cli_runs_a_container_through_berth_serve() {
         .docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
         .ok();
     assert_eq!(images.trim(), "busybox:latest");
+    s.docker(&["tag", "busybox", "localhost:5000/team/bb:1"])
+        .ok();
+    let tagged = s
+        .docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .ok();
+    assert!(tagged.contains("localhost:5000/team/bb:1"), "{tagged}");
+    let untagged = s.docker(&["rmi", "localhost:5000/team/bb:1"]).ok();
+    assert_eq!(untagged.trim(), "Untagged: localhost:5000/team/bb:1");
+    let err = s.docker(&["tag", "nope", "x:1"]).fails();
+    assert!(err.contains("No such image: nope"), "{err}");
 
     let id = s
         .docker(&[
@@ -198,6 +208,18 @@ fn root_the_docker_cli_runs_a_container_through_berth_serve() {
         ])
         .ok();
     assert_eq!(state.trim(), "running /web busybox");
+    let top = s.docker(&["top", "web"]).ok();
+    assert!(top.starts_with("UID") && top.contains("sleep 300"), "{top}");
+    assert_eq!(s.docker(&["pause", "web"]).ok().trim(), "web");
+    let paused = s.docker(&["ps", "--format", "{{.Status}}"]).ok();
+    assert!(paused.contains("(Paused)"), "{paused}");
+    let err = s.docker(&["pause", "web"]).fails();
+    assert!(err.contains("already paused"), "{err}");
+    assert_eq!(s.docker(&["unpause", "web"]).ok().trim(), "web");
+    s.docker(&["rename", "web", "web2"]).ok();
+    s.docker(&["rename", "web2", "web"]).ok();
+    let err = s.docker(&["rename", "web", "bad name"]).fails();
+    assert!(err.contains("invalid container name"), "{err}");
 
     assert_eq!(s.docker(&["stop", "-t", "1", "web"]).ok().trim(), "web");
     let ps = s
