@@ -5,7 +5,7 @@
 //!
 //! Modules: `listen` (`-H` addresses, sockets), `server` (version prefixes, the Origin/Host
 //! guard, routing, shutdown), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
-//! attach connection, resize), `exec`, `events`,
+//! attach connection, resize), `exec`, `events`, `networks`,
 //! `images`, `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
 
 mod container_attach;
@@ -15,6 +15,7 @@ mod events;
 mod exec;
 mod images;
 mod listen;
+mod networks;
 mod query;
 mod server;
 mod system;

@@ -211,6 +211,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::containers::routes())
         .merge(crate::exec::routes())
         .merge(crate::events::routes())
+        .merge(crate::networks::routes())
         .merge(crate::images::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })
 }

@@ -417,3 +417,91 @@ fn root_the_docker_cli_runs_in_the_foreground_through_berth_serve() {
     assert!(err.contains("No such container: nosuch"), "{err}");
     s.docker(&["rm", "-f", "shell"]).ok();
 }
+
+#[test]
+fn root_the_docker_cli_manages_networks_through_berth_serve() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let s = Server::start(&b, &[]);
+    s.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.231.0.0/24",
+        "--label",
+        "team=kiwi",
+        "apinet",
+    ])
+    .ok();
+    let ls = s
+        .docker(&[
+            "network",
+            "ls",
+            "--filter",
+            "label=team=kiwi",
+            "--format",
+            "{{.Name}} {{.Driver}}",
+        ])
+        .ok();
+    assert_eq!(ls.trim(), "apinet bridge");
+    let subnet = s
+        .docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            "apinet",
+        ])
+        .ok();
+    assert_eq!(subnet.trim(), "10.231.0.0/24");
+    let err = s.docker(&["network", "create", "--ipv6", "v6net"]).fails();
+    assert!(err.contains("EnableIPv6"), "{err}");
+
+    // Containers on it find each other by name; another one joins and leaves.
+    s.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "n1",
+        "--network",
+        "apinet",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let r = s.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "apinet",
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "3",
+        "n1",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    s.docker(&["run", "-d", "--name", "n2", "busybox", "sleep", "300"])
+        .ok();
+    s.docker(&["network", "connect", "apinet", "n2"]).ok();
+    let nets = s
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+            "n2",
+        ])
+        .ok();
+    assert!(nets.contains("apinet"), "{nets}");
+    s.docker(&["network", "disconnect", "apinet", "n2"]).ok();
+    let err = s.docker(&["network", "rm", "apinet"]).fails();
+    assert!(err.contains("active endpoints"), "{err}");
+    s.docker(&["rm", "-f", "n1", "n2"]).ok();
+    assert_eq!(s.docker(&["network", "rm", "apinet"]).ok().trim(), "apinet");
+    let err = s.docker(&["network", "inspect", "apinet"]).fails();
+    assert!(err.contains("network apinet not found"), "{err}");
+    s.docker(&["network", "prune", "-f"]).ok();
+}

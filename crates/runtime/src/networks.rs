@@ -6,7 +6,7 @@ use berth_events::Event;
 use berth_network::{Endpoint, Network};
 use serde_json::{json, Value};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lifecycle::Runtime;
 
 impl Runtime {
@@ -38,6 +38,40 @@ impl Runtime {
             out.push(self.network_json(None, name));
         }
         Ok(out)
+    }
+
+    /// `network ls` / `GET /networks`: the networks that pass every `key=value` filter
+    /// (Docker's: name, id, driver, label, type).
+    pub fn list_networks(&self, filters: &[String]) -> Result<Vec<Value>> {
+        let mut nets = self.networks_json()?;
+        for f in filters {
+            let Some((k, v)) = f.split_once('=') else {
+                return Err(Error::Invalid(
+                    "bad format of filter (expected name=value)".into(),
+                ));
+            };
+            let v = v.to_string();
+            match k {
+                "name" => nets.retain(|n| n["Name"].as_str().is_some_and(|x| x.contains(&v))),
+                "id" => nets.retain(|n| n["Id"].as_str().is_some_and(|x| x.starts_with(&v))),
+                "driver" => nets.retain(|n| n["Driver"] == v.as_str()),
+                "label" => nets.retain(|n| match v.split_once('=') {
+                    Some((lk, lv)) => n["Labels"][lk] == lv,
+                    None => n["Labels"].get(&v).is_some(),
+                }),
+                "type" => nets.retain(|n| {
+                    let builtin =
+                        berth_network::PREDEFINED.contains(&n["Name"].as_str().unwrap_or(""));
+                    (v == "builtin") == builtin
+                }),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "invalid filter '{k}': supported filters are name, id, driver, label, type"
+                    )))
+                }
+            }
+        }
+        Ok(nets)
     }
 
     /// Docker's shape of a network object.

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use berth_network::PREDEFINED;
 use berth_runtime::record::Status;
 use berth_runtime::Runtime;
 use clap::{Args, Subcommand};
@@ -123,10 +122,6 @@ pub fn network_inspect(rt: &Runtime, key: &str) -> Result<Option<Value>> {
     rt.network_inspect(key).map_err(fail)
 }
 
-fn all_networks(rt: &Runtime) -> Result<Vec<Value>> {
-    rt.networks_json().map_err(fail)
-}
-
 pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
     let rt = Runtime::open(root).map_err(fail)?;
     // Every network command first cleans up after berth processes that were killed.
@@ -202,27 +197,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
 }
 
 fn ls(rt: &Runtime, a: LsArgs) -> Result<u8> {
-    let mut nets = all_networks(rt)?;
-    for f in &a.filter {
-        let Some((k, v)) = f.split_once('=') else {
-            bail!("bad format of filter (expected name=value)");
-        };
-        let v = v.to_string();
-        match k {
-            "name" => nets.retain(|n| n["Name"].as_str().is_some_and(|x| x.contains(&v))),
-            "id" => nets.retain(|n| n["Id"].as_str().is_some_and(|x| x.starts_with(&v))),
-            "driver" => nets.retain(|n| n["Driver"] == v.as_str()),
-            "label" => nets.retain(|n| match v.split_once('=') {
-                Some((lk, lv)) => n["Labels"][lk] == lv,
-                None => n["Labels"].get(&v).is_some(),
-            }),
-            "type" => nets.retain(|n| {
-                let builtin = PREDEFINED.contains(&n["Name"].as_str().unwrap_or(""));
-                (v == "builtin") == builtin
-            }),
-            _ => bail!("invalid filter '{k}': supported filters are name, id, driver, label, type"),
-        }
-    }
+    let nets = rt.list_networks(&a.filter).map_err(fail)?;
     if a.quiet {
         for n in &nets {
             let id = n["Id"].as_str().unwrap_or("");
