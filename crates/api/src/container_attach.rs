@@ -163,7 +163,7 @@ pub(crate) async fn attach(
     Query(q): Query<Params>,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    let mut p = AttachParams::parse(&q)?;
+    let p = AttachParams::parse(&q)?;
     let engine = e.clone();
     let c = blocking(move || Ok(engine.rt.find(&id)?)).await?;
     if p.stream && c.state.paused {
@@ -173,16 +173,35 @@ pub(crate) async fn attach(
     }
     let joined = e.attachments.join(&c.id);
     let tty = c.config.tty;
+    hijack(&mut req, tty, move |conn, input| async move {
+        let mut p = p;
+        p.stdin &= input;
+        session(e, c, p, joined, conn).await;
+    })
+}
+
+/// A client's end of a stream: the hijacked connection, or the response body.
+pub(crate) trait Duplex: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Duplex for T {}
+
+/// Answers a request for a stream (attach, exec start). With `Upgrade: tcp`: 101, and
+/// `serve` gets the hijacked connection (`true`: it carries the client's input too).
+/// Without (curl, a browser): 200, and what `serve` writes is the response body.
+pub(crate) fn hijack<F, Fut>(req: &mut Request, tty: bool, serve: F) -> Result<Response, ApiError>
+where
+    F: FnOnce(Box<dyn Duplex>, bool) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let upgrade = req
         .headers()
         .get(header::UPGRADE)
         .and_then(|u| u.to_str().ok())
         .is_some_and(|u| u.eq_ignore_ascii_case("tcp"));
     if upgrade {
-        let on = hyper::upgrade::on(&mut req);
+        let on = hyper::upgrade::on(req);
         tokio::spawn(async move {
             if let Ok(conn) = on.await {
-                session(e, c, p, joined, hyper_util::rt::TokioIo::new(conn)).await;
+                serve(Box::new(hyper_util::rt::TokioIo::new(conn)), true).await;
             }
         });
         return Response::builder()
@@ -193,10 +212,8 @@ pub(crate) async fn attach(
             .body(Body::empty())
             .map_err(|e| ApiError::internal(e.to_string()));
     }
-    // Without an upgrade (curl, a browser): the output as the response body, no input.
-    p.stdin = false;
     let (ours, theirs) = tokio::io::duplex(64 << 10);
-    tokio::spawn(session(e, c, p, joined, ours));
+    tokio::spawn(serve(Box::new(ours), false));
     let body = futures_util::stream::unfold(theirs, |mut r| async move {
         let mut buf = vec![0u8; 16 << 10];
         match r.read(&mut buf).await {
@@ -212,6 +229,17 @@ pub(crate) async fn attach(
         .header(header::CONTENT_TYPE, content_type(tty))
         .body(Body::from_stream(body))
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// `h` and `w` of a resize.
+pub(crate) fn terminal_size(q: &Params) -> Result<(u16, u16), ApiError> {
+    let size = |key: &str| -> Result<u16, ApiError> {
+        let n = int(q, key)?.unwrap_or(0);
+        u16::try_from(n).map_err(|_| {
+            ApiError::bad_request(format!("invalid {key} {n}: expected 0 to {}", u16::MAX))
+        })
+    };
+    Ok((size("h")?, size("w")?))
 }
 
 async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Option<(u8, Vec<u8>)> {
@@ -434,13 +462,7 @@ pub(crate) async fn resize(
     Path(id): Path<String>,
     Query(q): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let size = |key: &str| -> Result<u16, ApiError> {
-        let n = int(&q, key)?.unwrap_or(0);
-        u16::try_from(n).map_err(|_| {
-            ApiError::bad_request(format!("invalid {key} {n}: expected 0 to {}", u16::MAX))
-        })
-    };
-    let (rows, cols) = (size("h")?, size("w")?);
+    let (rows, cols) = terminal_size(&q)?;
     blocking(move || {
         let c = e.rt.find(&id)?;
         if c.state.status != Status::Running {

@@ -2,11 +2,9 @@
 //! resize, inspect — the engine's exec sessions, whose supervisor serves the same stream
 //! frames as a container's (see `container_attach::relay`).
 
-use std::convert::Infallible;
-
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,12 +12,11 @@ use berth_runtime::attach::{parse_detach_keys, write_frame, DETACH_KEYS, RESIZE}
 use berth_runtime::options::ExecOptions;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::io::AsyncReadExt;
 
-use crate::container_attach::{content_type, relay, Streams};
+use crate::container_attach::{hijack, relay, terminal_size, Streams};
 use crate::containers::json_body;
 use crate::error::ApiError;
-use crate::query::{int, Params};
+use crate::query::Params;
 use crate::server::{blocking, status, AppState};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -128,49 +125,11 @@ async fn start(
         stderr: true,
         detach_keys: DETACH_KEYS.to_vec(),
     };
-    let upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|u| u.to_str().ok())
-        .is_some_and(|u| u.eq_ignore_ascii_case("tcp"));
-    if upgrade {
-        let on = hyper::upgrade::on(&mut req);
-        tokio::spawn(async move {
-            if let Ok(conn) = on.await {
-                let (from, to) = tokio::io::split(hyper_util::rt::TokioIo::new(conn));
-                relay(supervisor, from, to, tty, &streams, None).await;
-            }
-        });
-        return Response::builder()
-            .status(StatusCode::SWITCHING_PROTOCOLS)
-            .header(header::CONNECTION, "Upgrade")
-            .header(header::UPGRADE, "tcp")
-            .header(header::CONTENT_TYPE, content_type(tty))
-            .body(Body::empty())
-            .map_err(|e| ApiError::internal(e.to_string()));
-    }
-    // Without an upgrade: the output as the response body, no input.
-    streams.stdin = false;
-    let (ours, theirs) = tokio::io::duplex(64 << 10);
-    tokio::spawn(async move {
-        let (from, to) = tokio::io::split(ours);
+    hijack(&mut req, tty, move |conn, input| async move {
+        streams.stdin &= input;
+        let (from, to) = tokio::io::split(conn);
         relay(supervisor, from, to, tty, &streams, None).await;
-    });
-    let body = futures_util::stream::unfold(theirs, |mut r| async move {
-        let mut buf = vec![0u8; 16 << 10];
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, Infallible>(Bytes::from(buf)), r))
-            }
-        }
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type(tty))
-        .body(Body::from_stream(body))
-        .map_err(|e| ApiError::internal(e.to_string()))
+    })
 }
 
 async fn resize(
@@ -178,13 +137,7 @@ async fn resize(
     Path(id): Path<String>,
     Query(q): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let size = |key: &str| -> Result<u16, ApiError> {
-        let n = int(&q, key)?.unwrap_or(0);
-        u16::try_from(n).map_err(|_| {
-            ApiError::bad_request(format!("invalid {key} {n}: expected 0 to {}", u16::MAX))
-        })
-    };
-    let (rows, cols) = (size("h")?, size("w")?);
+    let (rows, cols) = terminal_size(&q)?;
     blocking(move || {
         e.rt.exec_resize(&id, rows, cols)?;
         Ok(status(StatusCode::OK))
