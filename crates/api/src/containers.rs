@@ -118,11 +118,7 @@ async fn create(
 
 /// berth runs the host's platform only.
 fn check_platform(p: &str) -> Result<(), ApiError> {
-    let host = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        a => a,
-    };
+    let host = berth_image::config::host_architecture();
     let mut parts = p.split('/');
     let (os, arch) = (parts.next().unwrap_or(""), parts.next().unwrap_or(host));
     if os != "linux" || arch != host {
@@ -438,11 +434,7 @@ mod tests {
     fn the_hosts_platform_only() {
         assert!(check_platform(&format!(
             "linux/{}",
-            match std::env::consts::ARCH {
-                "x86_64" => "amd64",
-                "aarch64" => "arm64",
-                a => a,
-            }
+            berth_image::config::host_architecture()
         ))
         .is_ok());
         let e = check_platform("windows/amd64").unwrap_err();
