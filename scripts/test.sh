@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+# Bounded: a test that hangs fails the run in time to say which, well before CI's limit.
+timeout --kill-after=30s 40m cargo test --workspace
 # The default bridge outlives containers (like docker0) until networks are pruned: the suite
 # leaves nothing of berth's on the machine.
 ./target/debug/berth network prune -f >/dev/null

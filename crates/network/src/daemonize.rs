@@ -31,6 +31,14 @@ pub fn spawn_and_wait_ready(mut cmd: Command) -> std::io::Result<String> {
     unsafe {
         cmd.pre_exec(move || {
             libc::setsid();
+            // A background process outlives its caller: it must not keep open what the
+            // caller happened to have inherited (a terminal, a pipe a script waits on).
+            // Everything but the ready pipe closes on exec; no harm if the kernel is too old.
+            let cloexec = libc::CLOSE_RANGE_CLOEXEC as libc::c_long;
+            if wfd > 3 {
+                libc::syscall(libc::SYS_close_range, 3, wfd - 1, cloexec);
+            }
+            libc::syscall(libc::SYS_close_range, wfd + 1, libc::c_uint::MAX, cloexec);
             let flags = libc::fcntl(wfd, libc::F_GETFD);
             libc::fcntl(wfd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
             Ok(())

@@ -85,7 +85,8 @@ fn recv_fd(sock: RawFd) -> std::io::Result<OwnedFd> {
     msg.msg_control = cbuf.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&cbuf);
     // SAFETY: sock is a connected unix socket; buffers outlive the call.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, 0) };
+    // Close-on-exec from the start: nothing the supervisor runs later may hold the terminal.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
     if n < 0 {
         return Err(std::io::Error::last_os_error());
     }

@@ -214,6 +214,32 @@ pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
+/// A new pseudo-terminal (master, slave), both close-on-exec from the start: with
+/// `openpty` and a later `fcntl`, a process another test thread spawns in between inherits
+/// the slave and keeps the terminal open long after our child has exited.
+fn open_pty() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let master = std::os::fd::OwnedFd::from_raw_fd(m);
+        assert_eq!(libc::grantpt(m), 0);
+        assert_eq!(libc::unlockpt(m), 0);
+        let mut name = [0 as libc::c_char; 64];
+        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
+        let s = libc::open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        assert!(
+            s >= 0,
+            "open the pty slave: {}",
+            std::io::Error::last_os_error()
+        );
+        (master, std::os::fd::OwnedFd::from_raw_fd(s))
+    }
+}
+
 /// How long a terminal session in a test may last.
 const PTY_SESSION_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -240,9 +266,9 @@ pub fn in_pty_cmd(
     input: &[&[u8]],
     resize: Option<(u16, u16)>,
 ) -> (String, i32) {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    let (mut master, mut slave) = (0, 0);
+    let (master, slave) = open_pty();
     let ws = libc::winsize {
         ws_row: rows,
         ws_col: cols,
@@ -250,23 +276,9 @@ pub fn in_pty_cmd(
         ws_ypixel: 0,
     };
     assert_eq!(
-        unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                &ws,
-            )
-        },
+        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) },
         0
     );
-    // openpty's fds are inheritable: keep them out of the processes other tests start.
-    for fd in [master, slave] {
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    }
-    let master = unsafe { OwnedFd::from_raw_fd(master) };
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     cmd.stdin(slave.try_clone().unwrap())
         .stdout(slave.try_clone().unwrap())
         .stderr(slave.try_clone().unwrap());
@@ -301,16 +313,32 @@ pub fn in_pty_cmd(
         };
         unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
+    let exited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let child_gone = exited.clone();
     let reader = std::thread::spawn(move || {
         let mut f = std::fs::File::from(master);
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
-        // EIO once the child side is closed.
-        while let Ok(n) = std::io::Read::read(&mut f, &mut buf) {
-            if n == 0 {
-                break;
+        loop {
+            // EIO once every holder of the other end has closed it; but a process another
+            // test started at the wrong moment may hold it too, so once our child has
+            // exited, a quiet terminal is the end as well.
+            let mut pfd = libc::pollfd {
+                fd: f.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let gone = child_gone.load(std::sync::atomic::Ordering::SeqCst);
+            if unsafe { libc::poll(&mut pfd, 1, 200) } == 0 {
+                if gone {
+                    break;
+                }
+                continue;
             }
-            out.extend_from_slice(&buf[..n]);
+            match std::io::Read::read(&mut f, &mut buf) {
+                Ok(n) if n > 0 => out.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
         }
         out
     });
@@ -320,11 +348,13 @@ pub fn in_pty_cmd(
     let deadline = std::time::Instant::now() + PTY_SESSION_LIMIT;
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
+            exited.store(true, std::sync::atomic::Ordering::SeqCst);
             break st;
         }
         if std::time::Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
+            exited.store(true, std::sync::atomic::Ordering::SeqCst);
             let out = reader.join().unwrap_or_default();
             panic!(
                 "the terminal session did not end within {PTY_SESSION_LIMIT:?}: {}",
