@@ -6,7 +6,7 @@
 //! Modules: `listen` (`-H` addresses, sockets), `server` (version prefixes, the Origin/Host
 //! guard, routing, shutdown), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
 //! attach connection, resize), `exec`, `events`, `networks`,
-//! `images`, `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
+//! `images`, `volumes`, `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
 
 mod container_attach;
 mod containers;
@@ -19,6 +19,7 @@ mod networks;
 mod query;
 mod server;
 mod system;
+mod volumes;
 
 pub use error::ApiError;
 pub use listen::{Host, DEFAULT_SOCKET, DOCKER_SOCKET};

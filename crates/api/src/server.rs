@@ -213,6 +213,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::events::routes())
         .merge(crate::networks::routes())
         .merge(crate::images::routes())
+        .merge(crate::volumes::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })
 }
 
@@ -240,10 +241,13 @@ fn admit(mut req: Request, tcp: bool) -> Result<Request, ApiError> {
         }
     }
     let path = req.uri().path();
+    // Without a prefix, a request speaks the newest version (as with Docker).
+    let mut asked = parse_version(API_VERSION).unwrap_or((1, 24));
     if let Some(rest) = path.strip_prefix("/v") {
         let (version, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         if let Some(v) = parse_version(version) {
             check_version(version, v)?;
+            asked = v;
             let tail = if tail.is_empty() { "/" } else { tail };
             let pq = match req.uri().query() {
                 Some(q) => format!("{tail}?{q}"),
@@ -254,8 +258,14 @@ fn admit(mut req: Request, tcp: bool) -> Result<Request, ApiError> {
                 .map_err(|e| ApiError::bad_request(format!("invalid request path: {e}")))?;
         }
     }
+    req.extensions_mut().insert(ApiVersion(asked));
     Ok(req)
 }
+
+/// The API version a request was made in (its `/vX.Y` prefix), for the few answers that
+/// changed between versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ApiVersion(pub (u32, u32));
 
 fn check_version(text: &str, v: (u32, u32)) -> Result<(), ApiError> {
     let min = parse_version(MIN_API_VERSION).unwrap_or((1, 24));

@@ -505,3 +505,78 @@ fn root_the_docker_cli_manages_networks_through_berth_serve() {
     assert!(err.contains("network apinet not found"), "{err}");
     s.docker(&["network", "prune", "-f"]).ok();
 }
+
+#[test]
+fn root_the_docker_cli_manages_volumes_through_berth_serve() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let s = Server::start(&b, &[]);
+    assert_eq!(
+        s.docker(&["volume", "create", "--label", "team=kiwi", "data"])
+            .ok()
+            .trim(),
+        "data"
+    );
+    let labels = s
+        .docker(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Labels.team}} {{.Driver}}",
+            "data",
+        ])
+        .ok();
+    assert_eq!(labels.trim(), "kiwi local");
+    let err = s
+        .docker(&["volume", "create", "-o", "type=nfs", "remote"])
+        .fails();
+    assert!(err.contains("\"type\""), "{err}");
+    // A container writes to it; the volume is in use while the container exists.
+    s.docker(&[
+        "run",
+        "--name",
+        "writer",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ])
+    .ok();
+    s.docker(&[
+        "run", "-d", "--name", "anon", "-v", "/scratch", "busybox", "true",
+    ])
+    .ok();
+    let ls = s
+        .docker(&[
+            "volume",
+            "ls",
+            "--filter",
+            "label=team",
+            "--format",
+            "{{.Name}}",
+        ])
+        .ok();
+    assert_eq!(ls.trim(), "data");
+    let err = s.docker(&["volume", "rm", "data"]).fails();
+    assert!(err.contains("volume is in use"), "{err}");
+    assert_eq!(
+        s.docker(&["run", "--rm", "-v", "data:/d", "busybox", "cat", "/d/f"])
+            .ok()
+            .trim(),
+        "kept"
+    );
+    s.docker(&["rm", "writer", "anon"]).ok();
+    // Prune: the anonymous volume only, unless --all.
+    let pruned = s.docker(&["volume", "prune", "-f"]).ok();
+    assert!(pruned.starts_with("Deleted Volumes:\n"), "{pruned}");
+    assert_eq!(s.docker(&["volume", "ls", "-q"]).ok().trim(), "data");
+    let pruned = s.docker(&["volume", "prune", "-af"]).ok();
+    assert!(pruned.contains("data"), "{pruned}");
+    let err = s.docker(&["volume", "inspect", "data"]).fails();
+    assert!(err.contains("no such volume"), "{err}");
+    let err = s.docker(&["volume", "rm", "data"]).fails();
+    assert!(err.contains("no such volume"), "{err}");
+    s.docker(&["volume", "rm", "-f", "data"]).ok();
+}

@@ -8,6 +8,8 @@ pub enum Error {
     NoSuchContainer(String),
     #[error("No such exec instance: {0}")]
     NoSuchExec(String),
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
     #[error("Conflict. The container name \"/{0}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse(String),
     #[error("invalid container name ({0}): only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
@@ -95,6 +97,7 @@ impl berth_error_kind::HasKind for Error {
         match self {
             Error::NoSuchContainer(_)
             | Error::NoSuchExec(_)
+            | Error::NoSuchVolume(_)
             | Error::NoSuchUser(_)
             | Error::NoSuchGroup(_) => K::NotFound,
             Error::NameInUse(_) | Error::Conflict(_) => K::Conflict,

@@ -35,6 +35,8 @@ pub mod seccomp_program;
 pub mod spec;
 pub mod system_info;
 pub mod tty;
+pub mod volume_list;
+pub mod volume_remove;
 pub mod volumes;
 
 pub use container_config::ContainerCreate;

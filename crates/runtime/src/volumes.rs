@@ -2,6 +2,7 @@
 //! `--mount type=bind|volume|tmpfs,...` and `--tmpfs CTR[:opts]`, parsed as Docker parses
 //! them; named volumes under `volumes/<name>/_data`, seeded from the image on first use.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -164,6 +165,25 @@ pub struct VolumeInfo {
     pub name: String,
     pub created: String,
     pub anonymous: bool,
+    /// Labels given at creation (`volume create --label`, compose's project labels).
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// The label Docker (23+) puts on the volumes it names itself; `volume prune` without `all`
+/// removes only these.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+impl VolumeInfo {
+    /// The labels as Docker shows them: anonymous volumes carry `ANONYMOUS_LABEL`.
+    pub fn shown_labels(&self) -> Option<BTreeMap<String, String>> {
+        let mut l = self.labels.clone();
+        if self.anonymous {
+            l.get_or_insert_with(BTreeMap::new)
+                .insert(ANONYMOUS_LABEL.to_string(), String::new());
+        }
+        l
+    }
 }
 
 impl Volumes {
@@ -183,6 +203,17 @@ impl Volumes {
 
     /// Creates the volume if needed; true if it was created now.
     pub fn ensure(&self, name: &str, anonymous: bool) -> Result<bool> {
+        self.create(name, anonymous, None)
+    }
+
+    /// `volume create` / `POST /volumes/create`: as `ensure`, with labels. A volume that
+    /// exists already is left as it is (Docker's create is idempotent too).
+    pub fn create(
+        &self,
+        name: &str,
+        anonymous: bool,
+        labels: Option<BTreeMap<String, String>>,
+    ) -> Result<bool> {
         if self.exists(name) {
             return Ok(false);
         }
@@ -195,6 +226,7 @@ impl Volumes {
             name: name.to_string(),
             created: crate::record::now(),
             anonymous,
+            labels,
         };
         fs::write(
             dir.join("volume.json"),
@@ -217,17 +249,20 @@ impl Volumes {
     /// there is one of that name.
     pub fn inspect(&self, name: &str) -> Result<Option<serde_json::Value>> {
         let found = self.list()?.into_iter().find(|v| v.name == name);
-        Ok(found.map(|v| {
-            serde_json::json!({
-                "CreatedAt": v.created,
-                "Driver": "local",
-                "Labels": null,
-                "Mountpoint": self.data_dir(&v.name),
-                "Name": v.name,
-                "Options": null,
-                "Scope": "local",
-            })
-        }))
+        Ok(found.map(|v| self.volume_json(&v)))
+    }
+
+    /// Docker's shape of a volume object.
+    pub fn volume_json(&self, v: &VolumeInfo) -> serde_json::Value {
+        serde_json::json!({
+            "CreatedAt": v.created,
+            "Driver": "local",
+            "Labels": v.shown_labels(),
+            "Mountpoint": self.data_dir(&v.name),
+            "Name": v.name,
+            "Options": null,
+            "Scope": "local",
+        })
     }
 
     pub fn list(&self) -> Result<Vec<VolumeInfo>> {
@@ -248,7 +283,7 @@ impl Volumes {
 
     pub fn remove(&self, name: &str) -> Result<()> {
         if !self.exists(name) {
-            return Err(Error::Conflict(format!("get {name}: no such volume")));
+            return Err(Error::NoSuchVolume(name.to_string()));
         }
         let dir = self.root.join(name);
         fs::remove_dir_all(&dir).ctx("remove volume", &dir)?;

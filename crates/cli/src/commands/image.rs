@@ -538,7 +538,7 @@ pub fn inspect(root: &Path, a: InspectArgs, image_only: bool) -> Result<u8> {
             }
         }
         if wants("volume") {
-            if let Some(v) = super::volume::volume_inspect(&vols, n)? {
+            if let Some(v) = vols.inspect(n).map_err(|e| anyhow!("{e}"))? {
                 found.push(v);
                 continue;
             }

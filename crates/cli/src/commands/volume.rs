@@ -1,11 +1,13 @@
-//! `berth volume create|ls|inspect|rm|prune`.
+//! `berth volume create|ls|inspect|rm|prune`: flags in, the engine's volume operations
+//! (berth_runtime::volume_list, volume_remove), Docker's output out.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use berth_runtime::Runtime;
 use clap::{Args, Subcommand};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::output::human_size;
 
@@ -27,6 +29,15 @@ pub enum VolumeCommand {
 
 #[derive(Args)]
 pub struct CreateArgs {
+    /// Specify volume driver name
+    #[arg(short, long, default_value = "local")]
+    driver: String,
+    /// Set metadata for a volume
+    #[arg(long)]
+    label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short, long = "opt")]
+    opt: Vec<String>,
     name: Option<String>,
 }
 
@@ -35,11 +46,12 @@ pub struct LsArgs {
     /// Only display volume names
     #[arg(short, long)]
     quiet: bool,
-}
-
-/// A volume's inspect JSON (see `Volumes::inspect`).
-pub fn volume_inspect(vols: &berth_runtime::volumes::Volumes, name: &str) -> Result<Option<Value>> {
-    vols.inspect(name).map_err(|e| anyhow!("{e}"))
+    /// Provide filter values (e.g. "dangling=true", "label=k", "name=data")
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
 }
 
 #[derive(Args)]
@@ -56,9 +68,25 @@ pub struct PruneArgs {
     /// Remove all unused volumes, not just anonymous ones
     #[arg(short, long)]
     all: bool,
+    /// Provide filter values (e.g. "label=<label>")
+    #[arg(long)]
+    filter: Vec<String>,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     force: bool,
+}
+
+/// `KEY=VALUE` (or `KEY`, an empty value) flags as a map; `flag` names them in errors.
+fn key_values(flag: &str, given: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for g in given {
+        let (k, v) = g.split_once('=').unwrap_or((g, ""));
+        if k.is_empty() {
+            bail!("invalid argument {g:?} for \"{flag}\" flag: expected KEY=VALUE");
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
 }
 
 pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<u8> {
@@ -66,28 +94,58 @@ pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<u8> {
     let vols = rt.volumes().map_err(|e| anyhow!("{e}"))?;
     match cmd {
         VolumeCommand::Create(a) => {
-            let name = a.name.unwrap_or_else(berth_runtime::record::new_id);
-            vols.ensure(&name, false).map_err(|e| anyhow!("{e}"))?;
-            println!("{name}");
+            let labels = key_values("--label", &a.label)?;
+            let opts = key_values("--opt", &a.opt)?;
+            let v = rt
+                .create_volume(a.name.as_deref(), &a.driver, &opts, Some(labels))
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("{}", v["Name"].as_str().unwrap_or(""));
         }
         VolumeCommand::Ls(a) => {
-            let list = vols.list().map_err(|e| anyhow!("{e}"))?;
-            if !a.quiet {
-                println!("DRIVER    VOLUME NAME");
-            }
-            for v in list {
-                if a.quiet {
+            let list = rt.list_volumes(&a.filter).map_err(|e| anyhow!("{e}"))?;
+            if a.quiet {
+                for v in list {
                     println!("{}", v.name);
-                } else {
-                    println!("local     {}", v.name);
                 }
+                return Ok(0);
             }
+            let rows: Vec<Value> = list
+                .iter()
+                .map(|v| {
+                    let labels = v.shown_labels().unwrap_or_default();
+                    let shown: Vec<String> =
+                        labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    json!({
+                        "Driver": "local",
+                        "Name": v.name,
+                        "Scope": "local",
+                        "Mountpoint": vols.data_dir(&v.name),
+                        "Labels": shown.join(","),
+                        "Links": "N/A",
+                        "Size": "N/A",
+                    })
+                })
+                .collect();
+            return super::image::print_table(
+                a.format.as_deref(),
+                "table {{.Driver}}\t{{.Name}}",
+                &[
+                    ("Driver", "DRIVER"),
+                    ("Name", "VOLUME NAME"),
+                    ("Scope", "SCOPE"),
+                    ("Mountpoint", "MOUNTPOINT"),
+                    ("Labels", "LABELS"),
+                    ("Links", "LINKS"),
+                    ("Size", "SIZE"),
+                ],
+                &rows,
+            );
         }
         VolumeCommand::Inspect(a) => {
             let mut out = Vec::new();
             let mut code = 0;
             for n in &a.names {
-                match volume_inspect(&vols, n)? {
+                match vols.inspect(n).map_err(|e| anyhow!("{e}"))? {
                     Some(v) => out.push(v),
                     None => {
                         eprintln!("Error: get {n}: no such volume");
@@ -99,15 +157,9 @@ pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<u8> {
             return Ok(code);
         }
         VolumeCommand::Rm(a) => {
-            let used = rt.volumes_in_use();
             let mut code = 0;
             for n in &a.names {
-                if used.contains(n) && !a.force {
-                    eprintln!("Error: remove {n}: volume is in use");
-                    code = 1;
-                    continue;
-                }
-                match vols.remove(n) {
+                match rt.remove_volume(n, a.force) {
                     Ok(()) => println!("{n}"),
                     Err(e) => {
                         eprintln!("Error: {e}");
@@ -118,28 +170,30 @@ pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<u8> {
             return Ok(code);
         }
         VolumeCommand::Prune(a) => {
-            if !a.force && !crate::output::confirm("WARNING! This will remove anonymous local volumes not used by at least one container.")? {
+            let warning = if a.all {
+                "WARNING! This will remove all local volumes not used by at least one container."
+            } else {
+                "WARNING! This will remove anonymous local volumes not used by at least one container."
+            };
+            if !a.force && !crate::output::confirm(warning)? {
                 return Ok(0);
             }
-            let used = rt.volumes_in_use();
-            let mut freed = 0;
-            let mut names = Vec::new();
-            for v in vols.list().map_err(|e| anyhow!("{e}"))? {
-                if used.contains(&v.name) || !(a.all || v.anonymous) {
-                    continue;
-                }
-                freed += vols.size(&v.name);
-                vols.remove(&v.name).map_err(|e| anyhow!("{e}"))?;
-                names.push(v.name);
+            let mut filters = a.filter;
+            if a.all {
+                filters.push("all=true".into());
             }
-            if !names.is_empty() {
+            let report = rt.prune_volumes(&filters).map_err(|e| anyhow!("{e}"))?;
+            if !report.deleted.is_empty() {
                 println!("Deleted Volumes:");
-                for n in &names {
+                for n in &report.deleted {
                     println!("{n}");
                 }
                 println!();
             }
-            println!("Total reclaimed space: {}", human_size(freed));
+            println!(
+                "Total reclaimed space: {}",
+                human_size(report.space_reclaimed)
+            );
         }
     }
     Ok(0)
