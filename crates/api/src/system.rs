@@ -1,4 +1,4 @@
-//! `/_ping`, `/version` and `/info`: what a client asks first (the docker CLI negotiates its
+//! `/_ping`, `/version`, `/info` and `/system/df`: what a client asks first (the docker CLI negotiates its
 //! API version from `/_ping`'s `API-Version` header; `Builder-Version: 1` tells it to send
 //! builds to the classic `POST /build`).
 
@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/_ping", get(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(disk_usage))
 }
 
 /// Headers every `_ping` answer carries, as Docker's.
@@ -95,6 +96,16 @@ async fn info(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
     serde_json::to_value(info)
         .map(Json)
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// `GET /system/df`: every section, whatever `type` asks for (a superset the clients read
+/// what they want from).
+async fn disk_usage(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let du = e.rt.disk_usage()?;
+        Ok(Json(e.rt.disk_usage_json(&du)?))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -561,6 +561,20 @@ fn root_the_docker_cli_manages_volumes_through_berth_serve() {
     assert_eq!(ls.trim(), "data");
     let err = s.docker(&["volume", "rm", "data"]).fails();
     assert!(err.contains("volume is in use"), "{err}");
+    // system df: both volumes are in use, and `-v` counts each container's local volumes.
+    let df = s
+        .docker(&[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}}={{.TotalCount}}/{{.Active}}",
+        ])
+        .ok();
+    assert!(df.contains("Local Volumes=2/2"), "{df}");
+    assert!(df.contains("Containers=2/"), "{df}");
+    let df = s.docker(&["system", "df", "-v"]).ok();
+    let writer = df.lines().find(|l| l.ends_with(" writer")).unwrap_or("");
+    assert!(writer.contains("   1   "), "{df}");
     assert_eq!(
         s.docker(&["run", "--rm", "-v", "data:/d", "busybox", "cat", "/d/f"])
             .ok()

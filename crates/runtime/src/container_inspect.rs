@@ -166,7 +166,7 @@ impl Runtime {
             },
             "Mounts": cfg.mounts.iter().map(|m| {
                 let vols = self.volumes().ok();
-                json!({
+                let mut mount = json!({
                     "Type": m.kind,
                     "Name": if m.kind == "volume" { json!(m.source) } else { Value::Null },
                     "Source": match (m.kind.as_str(), &vols) {
@@ -174,8 +174,15 @@ impl Runtime {
                         _ => m.source.clone(),
                     },
                     "Destination": m.target,
+                    "Mode": "",
                     "RW": !m.readonly,
-                })
+                    "Propagation": if m.kind == "bind" { "rprivate" } else { "" },
+                });
+                // `system df -v` counts a container's local volumes by this field.
+                if m.kind == "volume" {
+                    mount["Driver"] = json!("local");
+                }
+                mount
             }).collect::<Vec<_>>(),
             "Config": {
                 "Hostname": cfg.hostname,

@@ -175,3 +175,75 @@ impl Runtime {
         })
     }
 }
+
+impl Runtime {
+    /// The report as `GET /system/df` answers it: Docker's `LayersSize`, `Images` (image
+    /// summaries with `SharedSize` and `Containers`), `Containers` (summaries with `SizeRw`),
+    /// `Volumes` (with `UsageData`) and `BuildCache`.
+    pub fn disk_usage_json(&self, du: &DiskUsage) -> Result<serde_json::Value> {
+        use serde_json::{json, Value};
+        let summaries = self
+            .store
+            .image_summaries(&berth_image::image_list::ImageFilters::default())?;
+        let images: Vec<Value> = du
+            .images
+            .iter()
+            .map(|u| {
+                let id = u.image.id().to_string();
+                let mut s = summaries
+                    .iter()
+                    .find(|s| s["Id"] == id.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| json!({"Id": id}));
+                s["Size"] = json!(u.size);
+                s["SharedSize"] = json!(u.shared_size);
+                s["Containers"] = json!(u.containers);
+                s
+            })
+            .collect();
+        let containers: Vec<Value> = du
+            .containers
+            .iter()
+            .map(|c| {
+                let mut s = self.container_summary(&c.container);
+                s["SizeRw"] = json!(c.size_rw);
+                s
+            })
+            .collect();
+        let vols = self.volumes()?;
+        let volumes: Vec<Value> = du
+            .volumes
+            .iter()
+            .filter_map(|u| {
+                let mut v = vols.inspect(&u.name).ok().flatten()?;
+                v["UsageData"] = json!({"Size": u.size, "RefCount": u.ref_count});
+                Some(v)
+            })
+            .collect();
+        let cache: Vec<Value> = du
+            .build_cache
+            .iter()
+            .map(|r| {
+                json!({
+                    "ID": r.id,
+                    "Parents": null,
+                    "Type": r.kind,
+                    "Description": "",
+                    "InUse": false,
+                    "Shared": r.shared,
+                    "Size": r.size,
+                    "CreatedAt": r.created,
+                    "LastUsedAt": r.created,
+                    "UsageCount": 0,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "LayersSize": du.layers_size,
+            "Images": images,
+            "Containers": containers,
+            "Volumes": volumes,
+            "BuildCache": cache,
+        }))
+    }
+}
