@@ -1,5 +1,5 @@
 //! `/containers/…`: list, create, inspect, start, stop, restart, kill, wait, logs, pause,
-//! unpause, rename, top, remove —
+//! unpause, rename, top, remove, prune —
 //! (attach and resize in `container_attach`) —
 //! each the engine's operation with the API's parameters and status codes.
 
@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/containers/json", get(list))
         .route("/containers/create", post(create))
+        .route("/containers/prune", post(prune))
         .route("/containers/{id}/json", get(inspect))
         .route("/containers/{id}/start", post(start))
         .route("/containers/{id}/stop", post(stop))
@@ -342,6 +343,21 @@ async fn logs(
         .header(header::CONTENT_TYPE, content_type(tty))
         .body(Body::from_stream(body))
         .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR)))
+}
+
+async fn prune(
+    State(e): State<AppState>,
+    Query(q): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let args = crate::query::filter_args(&q)?;
+    blocking(move || {
+        let r = e.rt.prune_containers(&args)?;
+        Ok(Json(json!({
+            "ContainersDeleted": r.deleted,
+            "SpaceReclaimed": r.space_reclaimed,
+        })))
+    })
+    .await
 }
 
 async fn pause(State(e): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -25,12 +25,9 @@ fn event_time(q: &Params, key: &str) -> Result<Option<i64>, ApiError> {
     let Some(v) = q.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let t = berth_runtime::container_logs::parse_time(key, v)?;
-    chrono::DateTime::parse_from_rfc3339(&t)
-        .ok()
-        .and_then(|d| d.timestamp_nanos_opt())
-        .map(Some)
-        .ok_or_else(|| ApiError::bad_request(format!("invalid value for {key}: {v}")))
+    Ok(Some(berth_runtime::container_logs::parse_time_nanos(
+        key, v,
+    )?))
 }
 
 async fn events(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Response, ApiError> {

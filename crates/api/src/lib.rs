@@ -5,10 +5,13 @@
 //!
 //! Modules: `listen` (`-H` addresses, sockets), `server` (version prefixes, the Origin/Host
 //! guard, routing, shutdown), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
-//! attach connection, resize), `exec`, `events`, `networks`,
+//! attach connection, resize), `container_files` (changes, export, archive for `docker
+//! cp`), `container_stats`, `streaming` (tar bodies to and from blocking work), `exec`, `events`, `networks`,
 //! `images`, `volumes`, `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
 
 mod container_attach;
+mod container_files;
+mod container_stats;
 mod containers;
 mod error;
 mod events;
@@ -18,6 +21,7 @@ mod listen;
 mod networks;
 mod query;
 mod server;
+mod streaming;
 mod system;
 mod volumes;
 

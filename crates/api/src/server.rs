@@ -209,6 +209,8 @@ fn routes() -> Router<AppState> {
     Router::new()
         .merge(crate::system::routes())
         .merge(crate::containers::routes())
+        .merge(crate::container_files::routes())
+        .merge(crate::container_stats::routes())
         .merge(crate::exec::routes())
         .merge(crate::events::routes())
         .merge(crate::networks::routes())

@@ -594,3 +594,102 @@ fn root_the_docker_cli_manages_volumes_through_berth_serve() {
     assert!(err.contains("no such volume"), "{err}");
     s.docker(&["volume", "rm", "-f", "data"]).ok();
 }
+
+#[test]
+fn root_the_docker_cli_copies_files_and_reads_stats_through_berth_serve() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let s = Server::start(&b, &[]);
+    s.docker(&[
+        "run",
+        "--name",
+        "files",
+        "--label",
+        "keep=no",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /data && echo one > /data/a && rm /bin/true",
+    ])
+    .ok();
+    let diff = s.docker(&["diff", "files"]).ok();
+    assert!(
+        diff.contains("A /data\n") && diff.contains("A /data/a\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("D /bin/true\n") && diff.contains("C /bin\n"),
+        "{diff}"
+    );
+    // export: the whole filesystem, with the container's changes.
+    let out = s.docker_cmd(&["export", "files"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let listing = tar_names(&out.stdout);
+    assert!(listing.contains(&"data/a".to_string()), "{listing:?}");
+    assert!(!listing.contains(&"bin/true".to_string()), "{listing:?}");
+    // cp out (a file, a directory), in (a file into a directory), and as a tar stream.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let path = |p: &str| d.join(p).display().to_string();
+    s.docker(&["cp", "files:/data/a", &path("a.txt")]).ok();
+    assert_eq!(std::fs::read_to_string(d.join("a.txt")).unwrap(), "one\n");
+    s.docker(&["cp", "files:/data", &path("data")]).ok();
+    assert_eq!(std::fs::read_to_string(d.join("data/a")).unwrap(), "one\n");
+    std::fs::write(d.join("in.txt"), "two\n").unwrap();
+    s.docker(&["cp", &path("in.txt"), "files:/data/"]).ok();
+    let out = s
+        .docker_cmd(&["cp", "files:/data/in.txt", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(tar_names(&out.stdout), ["in.txt"]);
+    s.docker(&["start", "files"]).ok();
+    let err = s.docker(&["cp", "files:/nosuch", &path("x")]).fails();
+    assert!(
+        err.contains("Could not find the file /nosuch in container files"),
+        "{err}"
+    );
+    // stats: a running container's sample, and its name in the table.
+    s.docker(&["run", "-d", "--name", "busy", "busybox", "sleep", "300"])
+        .ok();
+    let st = s
+        .docker(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+            "busy",
+        ])
+        .ok();
+    assert!(st.starts_with("busy 1 "), "{st}");
+    // prune: stopped ones only, narrowed by label.
+    s.docker(&["run", "--name", "other", "busybox", "true"])
+        .ok();
+    let pruned = s
+        .docker(&["container", "prune", "-f", "--filter", "label=keep=no"])
+        .ok();
+    assert!(pruned.starts_with("Deleted Containers:\n"), "{pruned}");
+    let left = s.docker(&["ps", "-a", "--format", "{{.Names}}"]).ok();
+    let mut left: Vec<&str> = left.lines().collect();
+    left.sort();
+    assert_eq!(left, ["busy", "other"]);
+    s.docker(&["rm", "-f", "busy", "other"]).ok();
+}
+
+/// The entry names of a tar stream (directories without their trailing slash).
+fn tar_names(tar: &[u8]) -> Vec<String> {
+    let mut child = Command::new("tar")
+        .arg("t")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = tar.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &data));
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches('/').to_string())
+        .collect()
+}

@@ -170,6 +170,19 @@ pub fn parse_time(flag: &str, s: &str) -> Result<String> {
     Ok(fmt(Utc::now() - d))
 }
 
+/// `parse_time` as Unix nanoseconds (events and prune filters compare numbers).
+pub fn parse_time_nanos(flag: &str, s: &str) -> Result<i64> {
+    let t = parse_time(flag, s)?;
+    chrono::DateTime::parse_from_rfc3339(&t)
+        .ok()
+        .and_then(|d| d.timestamp_nanos_opt())
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "invalid value for \"{flag}\": {s:?} is out of range"
+            ))
+        })
+}
+
 /// `1700000000` or `1700000000.123`: (seconds, nanoseconds).
 fn unix_seconds(s: &str) -> Option<(i64, u32)> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));

@@ -11,6 +11,8 @@ use crate::record::ContainerRecord;
 #[derive(Serialize, Debug, Clone, Default, PartialEq)]
 pub struct ContainerStats {
     pub read: String,
+    /// The previous sample's `read` (Go's zero time in the first sample).
+    pub preread: String,
     pub name: String,
     pub id: String,
     pub pids_stats: PidsStats,
@@ -111,6 +113,9 @@ impl Runtime {
         };
         Ok(ContainerStats {
             read: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            preread: previous
+                .map(|p| p.read.clone())
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
             name: format!("/{}", c.name),
             id: c.id.clone(),
             pids_stats: PidsStats { current: u.pids },

@@ -46,6 +46,8 @@ pub struct Waiter {
     c: ContainerRecord,
     condition: WaitCondition,
     journal: berth_events::Follower,
+    /// Running when the wait began: its exit, whenever it comes, ends a `NotRunning` wait.
+    was_running: bool,
 }
 
 impl Runtime {
@@ -62,11 +64,14 @@ impl Runtime {
 
     /// Begins a wait for the container named by `key`.
     pub fn waiter(&self, key: &str, condition: WaitCondition) -> Result<Waiter> {
+        // Following first: a `die` written while the record is read is not missed.
+        let journal = self.journal().follow();
         let c = self.find(key)?;
         Ok(Waiter {
+            was_running: running(&c),
             c,
             condition,
-            journal: self.journal().follow(),
+            journal,
         })
     }
 }
@@ -79,7 +84,7 @@ impl Waiter {
     /// Blocks until the condition is met (the exit code) or `give_up` says so (`None`).
     pub fn wait(mut self, rt: &Runtime, give_up: &dyn Fn() -> bool) -> Option<i32> {
         let (c, condition) = (&self.c, self.condition);
-        if condition == WaitCondition::NotRunning && !running(c) {
+        if condition == WaitCondition::NotRunning && !self.was_running {
             return Some(if c.state.status == Status::Running {
                 -1
             } else {
@@ -108,7 +113,9 @@ impl Waiter {
                 Err(_) => return Some(exit_code.unwrap_or(c.state.exit_code)),
                 Ok(r) => r,
             };
-            let ran_since = r.state.started_at != c.state.started_at || running(c);
+            // Not `running(c)` now: a container that was running and has exited since is
+            // exactly the one whose exit we are waiting for.
+            let ran_since = r.state.started_at != c.state.started_at || self.was_running;
             if condition != WaitCondition::Removed && ran_since {
                 // Its monitor was killed: nobody will record an exit.
                 if r.state.status == Status::Running && !running(&r) {
@@ -144,6 +151,48 @@ fn exit_code_of(e: &berth_events::Event) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A container that exits just after the wait began, with its `die` event missing:
+    /// the record's exit ends the wait (it used to wait forever once the process was gone).
+    #[test]
+    fn an_exit_just_after_the_wait_began_ends_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(dir.path()).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut rec = ContainerRecord {
+            id: "a".repeat(64),
+            name: "quick".into(),
+            created: crate::record::now(),
+            image: "busybox".into(),
+            image_id: String::new(),
+            lower_dirs: Vec::new(),
+            config: Default::default(),
+            state: Default::default(),
+        };
+        rec.state.status = Status::Running;
+        rec.state.pid = child.id() as i32;
+        rec.state.started_at = crate::record::now();
+        std::fs::create_dir_all(rt.containers().dir(&rec.id)).unwrap();
+        rt.containers().save(&rec).unwrap();
+        let w = rt.waiter("quick", WaitCondition::NotRunning).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        rec.state.status = Status::Exited;
+        rec.state.pid = 0;
+        rec.state.exit_code = 7;
+        rec.state.finished_at = crate::record::now();
+        rt.containers().save(&rec).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let rt2 = Runtime::open(dir.path()).unwrap();
+        std::thread::spawn(move || {
+            let _ = tx.send(w.wait(&rt2, &|| false));
+        });
+        let got = rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(got, Ok(Some(7)));
+    }
 
     #[test]
     fn conditions_parse_as_dockers() {

@@ -10,6 +10,9 @@ pub enum Error {
     NoSuchExec(String),
     #[error("get {0}: no such volume")]
     NoSuchVolume(String),
+    /// Something else that is not there (a path in a container), as Docker words it.
+    #[error("{0}")]
+    NotFound(String),
     #[error("Conflict. The container name \"/{0}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse(String),
     #[error("invalid container name ({0}): only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
@@ -98,6 +101,7 @@ impl berth_error_kind::HasKind for Error {
             Error::NoSuchContainer(_)
             | Error::NoSuchExec(_)
             | Error::NoSuchVolume(_)
+            | Error::NotFound(_)
             | Error::NoSuchUser(_)
             | Error::NoSuchGroup(_) => K::NotFound,
             Error::NameInUse(_) | Error::Conflict(_) => K::Conflict,

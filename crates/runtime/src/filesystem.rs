@@ -244,13 +244,97 @@ impl Runtime {
                     )))
                 }
                 Err(_) => {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::NotFound(format!(
                         "Could not find the file {dest} in container {key}"
                     )))
                 }
             }
             berth_image::layer::apply_layer(input, &to, berth_image::layer::WhiteoutMode::Literal)?;
             Ok(())
+        })
+    }
+}
+
+/// A path in a container as `HEAD/GET /containers/{id}/archive` describe it (Docker's
+/// `X-Docker-Container-Path-Stat`): `mode` is Go's `os.FileMode` (type bits on top of the
+/// permission bits), `link_target` the absolute path in the container a symlink resolves to.
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct PathStat {
+    pub name: String,
+    pub size: u64,
+    pub mode: u32,
+    pub mtime: String,
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+/// Go's `os.FileMode` for a file's `st_mode`.
+pub fn go_file_mode(st_mode: u32) -> u32 {
+    const DIR: u32 = 1 << 31;
+    const SYMLINK: u32 = 1 << 27;
+    const DEVICE: u32 = 1 << 26;
+    const NAMED_PIPE: u32 = 1 << 25;
+    const SOCKET: u32 = 1 << 24;
+    const SETUID: u32 = 1 << 23;
+    const SETGID: u32 = 1 << 22;
+    const CHAR_DEVICE: u32 = 1 << 21;
+    const STICKY: u32 = 1 << 20;
+    let mut m = st_mode & 0o777;
+    m |= match st_mode & libc::S_IFMT {
+        libc::S_IFDIR => DIR,
+        libc::S_IFLNK => SYMLINK,
+        libc::S_IFBLK => DEVICE,
+        libc::S_IFCHR => DEVICE | CHAR_DEVICE,
+        libc::S_IFIFO => NAMED_PIPE,
+        libc::S_IFSOCK => SOCKET,
+        _ => 0,
+    };
+    for (bit, go) in [
+        (libc::S_ISUID, SETUID),
+        (libc::S_ISGID, SETGID),
+        (libc::S_ISVTX, STICKY),
+    ] {
+        if st_mode & bit != 0 {
+            m |= go;
+        }
+    }
+    m
+}
+
+impl Runtime {
+    /// What `path` is in the container (the link itself for a symlink, with its target).
+    pub fn stat_path(&self, key: &str, path: &str) -> Result<PathStat> {
+        use std::os::unix::fs::MetadataExt;
+        let c = self.find(key)?;
+        self.with_rootfs(key, |root| {
+            let found = source_in_root(root, path, false, &c.name)?;
+            let m = fs::symlink_metadata(&found).ctx("stat", &found)?;
+            let link_target = if m.file_type().is_symlink() {
+                let target = crate::rootfs::resolve_in_root(
+                    root,
+                    found.strip_prefix(root).unwrap_or(&found),
+                );
+                format!(
+                    "/{}",
+                    target.strip_prefix(root).unwrap_or(&target).display()
+                )
+            } else {
+                String::new()
+            };
+            let mtime = chrono::DateTime::from_timestamp(m.mtime(), m.mtime_nsec() as u32)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                .unwrap_or_default();
+            let name = found
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "/".into());
+            Ok(PathStat {
+                name,
+                size: m.len(),
+                mode: go_file_mode(m.mode()),
+                mtime,
+                link_target,
+            })
         })
     }
 }
@@ -286,7 +370,7 @@ fn source_in_root(root: &Path, src: &str, follow_link: bool, key: &str) -> Resul
         _ => crate::rootfs::resolve_in_root(root, path),
     };
     if !from.starts_with(root) || fs::symlink_metadata(&from).is_err() {
-        return Err(Error::Conflict(format!(
+        return Err(Error::NotFound(format!(
             "Could not find the file {src} in container {key}"
         )));
     }
@@ -403,5 +487,25 @@ struct UnpauseOnDrop<'a> {
 impl Drop for UnpauseOnDrop<'_> {
     fn drop(&mut self) {
         let _ = self.rt.set_paused(self.id, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_file_mode;
+
+    #[test]
+    fn modes_are_gos() {
+        assert_eq!(go_file_mode(libc::S_IFDIR | 0o755), (1 << 31) | 0o755);
+        assert_eq!(go_file_mode(libc::S_IFREG | 0o644), 0o644);
+        assert_eq!(go_file_mode(libc::S_IFLNK | 0o777), (1 << 27) | 0o777);
+        assert_eq!(
+            go_file_mode(libc::S_IFCHR | 0o666),
+            (1 << 26) | (1 << 21) | 0o666
+        );
+        assert_eq!(
+            go_file_mode(libc::S_IFDIR | libc::S_ISVTX | 0o777),
+            (1 << 31) | (1 << 20) | 0o777
+        );
     }
 }

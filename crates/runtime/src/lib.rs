@@ -13,6 +13,7 @@ pub mod container_events;
 pub mod container_inspect;
 pub mod container_list;
 pub mod container_logs;
+pub mod container_prune;
 pub mod container_stats;
 pub mod container_top;
 pub mod container_wait;

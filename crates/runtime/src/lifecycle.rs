@@ -751,18 +751,6 @@ impl Runtime {
         Ok(())
     }
 
-    /// `docker container prune`: removes every stopped container; returns their ids.
-    pub fn prune(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for c in self.list()? {
-            if c.state.status != Status::Running && c.state.status != Status::Restarting {
-                self.remove(&c.id, false, false)?;
-                out.push(c.id);
-            }
-        }
-        Ok(out)
-    }
-
     fn remove_anonymous_volumes(&self, rec: &ContainerRecord) {
         if let Ok(v) = self.volumes() {
             for m in rec.config.mounts.iter().filter(|m| m.anonymous) {

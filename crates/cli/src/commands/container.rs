@@ -691,6 +691,9 @@ pub fn pause(root: &Path, a: PauseArgs, pause: bool) -> Result<u8> {
 
 #[derive(Args)]
 pub struct PruneArgs {
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+    #[arg(long)]
+    filter: Vec<String>,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     force: bool,
@@ -701,15 +704,18 @@ pub fn prune(root: &Path, a: PruneArgs) -> Result<u8> {
         return Ok(0);
     }
     let rt = open(root)?;
-    let removed = rt.prune().map_err(engine_error)?;
-    if !removed.is_empty() {
+    let report = rt.prune_containers(&a.filter).map_err(engine_error)?;
+    if !report.deleted.is_empty() {
         println!("Deleted Containers:");
-        for id in &removed {
+        for id in &report.deleted {
             println!("{id}");
         }
         println!();
     }
-    println!("Total reclaimed space: 0B");
+    println!(
+        "Total reclaimed space: {}",
+        crate::output::human_size(report.space_reclaimed)
+    );
     Ok(0)
 }
 

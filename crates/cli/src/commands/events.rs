@@ -27,11 +27,7 @@ pub struct EventsArgs {
 
 /// A `--since`/`--until` value as Unix nanoseconds.
 fn nanos(flag: &str, v: &str) -> Result<i64> {
-    let t = berth_runtime::container_logs::parse_time(flag, v).map_err(|e| anyhow!("{e}"))?;
-    chrono::DateTime::parse_from_rfc3339(&t)
-        .ok()
-        .and_then(|d| d.timestamp_nanos_opt())
-        .ok_or_else(|| anyhow!("{flag} {v}: out of range"))
+    berth_runtime::container_logs::parse_time_nanos(flag, v).map_err(|e| anyhow!("{e}"))
 }
 
 pub fn events(root: &Path, a: EventsArgs) -> Result<u8> {

@@ -53,8 +53,51 @@ impl Run {
 }
 
 /// Runs any command (stdin empty) and collects it as a [`Run`].
+/// How long one command in a test may take before it is killed and the test fails.
+const COMMAND_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub fn run_command(mut c: Command) -> Run {
-    Run::from(c.stdin(Stdio::null()).output().expect("spawn command"))
+    Run::from(bounded_output(c.stdin(Stdio::null())))
+}
+
+/// `Command::output`, bounded by `COMMAND_LIMIT`: a hang fails the test that met it, naming
+/// the command, instead of stalling the whole suite.
+pub fn bounded_output(c: &mut Command) -> std::process::Output {
+    use std::io::Read;
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn command");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = std::time::Instant::now() + COMMAND_LIMIT;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait for command") {
+            break st;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{c:?} did not finish within {COMMAND_LIMIT:?}; stderr so far: {}",
+                String::from_utf8_lossy(&err.join().unwrap_or_default())
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
 }
 
 pub fn bin() -> &'static str {
@@ -80,12 +123,7 @@ impl Berth {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::from(
-            self.cmd(args)
-                .stdin(Stdio::null())
-                .output()
-                .expect("spawn berth"),
-        )
+        Run::from(bounded_output(self.cmd(args).stdin(Stdio::null())))
     }
 
     /// `run` with one more environment variable set.
