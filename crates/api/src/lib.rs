@@ -7,7 +7,7 @@
 //! guard, routing, shutdown), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
 //! attach connection, resize), `container_files` (changes, export, archive for `docker
 //! cp`), `container_stats`, `streaming` (tar bodies to and from blocking work), `exec`, `events`, `networks`,
-//! `images`, `volumes`, `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
+//! `images` (with `progress`, Docker's JSON progress stream for pull and push), `volumes`, `registry_auth` (`/auth`), `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
 
 mod container_attach;
 mod container_files;
@@ -19,7 +19,9 @@ mod exec;
 mod images;
 mod listen;
 mod networks;
+mod progress;
 mod query;
+mod registry_auth;
 mod server;
 mod streaming;
 mod system;

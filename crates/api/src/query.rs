@@ -18,6 +18,17 @@ pub(crate) fn flag(q: &Params, key: &str) -> bool {
     })
 }
 
+/// Every value of a parameter that may repeat (`names=a&names=b`, `changes=…`).
+pub(crate) fn all_values(raw: Option<&str>, key: &str) -> Result<Vec<String>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+    Ok(pairs
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .collect())
+}
+
 /// An integer parameter; absent or empty is `None`.
 pub(crate) fn int(q: &Params, key: &str) -> Result<Option<i64>, ApiError> {
     match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {

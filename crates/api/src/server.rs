@@ -216,6 +216,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::networks::routes())
         .merge(crate::images::routes())
         .merge(crate::volumes::routes())
+        .merge(crate::registry_auth::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })
 }
 

@@ -4,113 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run_command, Berth, Run};
-
-/// `berth serve` on a socket of its own; stopped (SIGTERM) when dropped.
-struct Server {
-    child: Child,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(b: &Berth, extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("berth.sock");
-        let host = format!("unix://{}", socket.display());
-        let mut cmd = b.cmd(&["serve", "-H", &host]);
-        cmd.args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let child = cmd.spawn().expect("start berth serve");
-        let start = Instant::now();
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "serve did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Server {
-            child,
-            socket,
-            _dir: dir,
-        }
-    }
-
-    fn host(&self) -> String {
-        format!("unix://{}", self.socket.display())
-    }
-
-    fn docker_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(docker_bin());
-        c.args(args)
-            .env("DOCKER_HOST", self.host())
-            .env("DOCKER_CONFIG", self._dir.path())
-            .env_remove("DOCKER_CONTEXT");
-        c
-    }
-
-    fn docker(&self, args: &[&str]) -> Run {
-        run_command(self.docker_cmd(args))
-    }
-
-    /// The docker CLI with `input` piped to it (then its end).
-    fn docker_stdin(&self, args: &[&str], input: &'static [u8]) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .docker_cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn docker");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(input);
-        });
-        let out = child.wait_with_output().expect("wait docker");
-        let _ = writer.join();
-        Run::from(out)
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "serve did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn docker_bin() -> &'static str {
-    if Path::new("/usr/local/bin/docker").exists() {
-        "/usr/local/bin/docker"
-    } else {
-        "docker"
-    }
-}
+use common::berth_serve::Server;
+use common::registry_server::Registry;
+use common::{run_command, Berth};
 
 #[test]
 fn root_the_docker_cli_runs_a_container_through_berth_serve() {
@@ -692,4 +591,122 @@ fn tar_names(tar: &[u8]) -> Vec<String> {
         .lines()
         .map(|l| l.trim_end_matches('/').to_string())
         .collect()
+}
+
+#[test]
+fn root_the_docker_cli_builds_up_images_and_moves_them_through_berth_serve() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let s = Server::start(&b, &[]);
+    // commit, history
+    s.docker(&[
+        "run",
+        "--name",
+        "maker",
+        "busybox",
+        "sh",
+        "-c",
+        "echo made > /made",
+    ])
+    .ok();
+    let id = s
+        .docker(&[
+            "commit",
+            "-c",
+            "ENV STAGE=two",
+            "-m",
+            "add made",
+            "maker",
+            "made:1",
+        ])
+        .ok();
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let env = s
+        .docker(&["image", "inspect", "-f", "{{json .Config.Env}}", "made:1"])
+        .ok();
+    assert!(env.contains("STAGE=two"), "{env}");
+    let history = s
+        .docker(&[
+            "history",
+            "--format",
+            "{{.ID}}|{{.CreatedBy}}|{{.Comment}}",
+            "made:1",
+        ])
+        .ok();
+    let first = history.lines().next().unwrap_or("");
+    assert!(first.ends_with("|add made"), "{history}");
+    assert_eq!(history.lines().count(), 2, "{history}");
+    s.docker(&["rm", "maker"]).ok();
+    // save, then load what was removed
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("made.tar");
+    s.docker(&["save", "-o", tar.to_str().unwrap(), "made:1"])
+        .ok();
+    s.docker(&["rmi", "made:1"]).ok();
+    let loaded = s.docker(&["load", "-i", tar.to_str().unwrap()]).ok();
+    assert_eq!(loaded.trim(), "Loaded image: made:1");
+    // import from stdin
+    let rootfs = common::busybox_tar();
+    let out = s
+        .docker_cmd(&["import", "-", "imported:1"])
+        .stdin(std::fs::File::open(&rootfs).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        s.docker(&["run", "--rm", "imported:1", "cat", "/etc/hostname"])
+            .code,
+        0
+    );
+    // prune: nothing dangling; with -a, what no container uses.
+    let pruned = s.docker(&["image", "prune", "-f"]).ok();
+    assert!(pruned.contains("Total reclaimed space: 0B"), "{pruned}");
+    s.docker(&["create", "--name", "keeper", "busybox", "true"])
+        .ok();
+    let pruned = s.docker(&["image", "prune", "-af"]).ok();
+    assert!(pruned.contains("untagged: made:1"), "{pruned}");
+    assert!(!pruned.contains("busybox"), "{pruned}");
+    s.docker(&["rm", "keeper"]).ok();
+
+    // A registry with a login: push, pull, run pulling what is missing.
+    if !(common::have_tool("docker-registry") && common::have_tool("htpasswd")) {
+        return;
+    }
+    let reg = Registry::start(Some(("alice", "s3cret")));
+    let r = reg.host();
+    let bad = s.docker_stdin(
+        &["login", "-u", "alice", "--password-stdin", &r],
+        b"wrong\n",
+    );
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("unauthorized"), "{bad:?}");
+    let ok = s.docker_stdin(
+        &["login", "-u", "alice", "--password-stdin", &r],
+        b"s3cret\n",
+    );
+    assert!(ok.stdout.contains("Login Succeeded"), "{ok:?}");
+    let name = format!("{r}/team/busybox:1");
+    s.docker(&["tag", "busybox", &name]).ok();
+    let pushed = s.docker(&["push", &name]).ok();
+    assert!(pushed.contains("1: digest: sha256:"), "{pushed}");
+    s.docker(&["rmi", &name]).ok();
+    let pulled = s.docker(&["pull", &name]).ok();
+    assert!(
+        pulled.contains("Status: Image is up to date")
+            || pulled.contains("Status: Downloaded newer image"),
+        "{pulled}"
+    );
+    s.docker(&["rmi", &name]).ok();
+    let ran = s.docker(&["run", "--rm", &name, "echo", "pulled-and-ran"]);
+    assert_eq!(ran.stdout.trim(), "pulled-and-ran", "{ran:?}");
+    assert!(ran.stderr.contains("Unable to find image"), "{ran:?}");
+    let missing = s.docker(&["pull", &format!("{r}/team/nosuch:1")]).fails();
+    assert!(missing.contains("not found"), "{missing}");
+    // Without the login, the registry refuses.
+    s.docker(&["logout", &r]).ok();
+    let denied = s.docker(&["pull", &name]).fails();
+    assert!(
+        denied.contains("unauthorized") || denied.contains("denied"),
+        "{denied}"
+    );
 }

@@ -32,6 +32,27 @@ use crate::store::{PendingBlob, Store};
 const SMALL_FILE: u64 = 4 << 20;
 
 /// Writes `images` (each with the tags to record for it) as one archive to `out`.
+/// What `docker save NAME…` writes: each image once, with the tags it was named by (an image
+/// named by ID gets no name, as Docker does).
+pub fn select(store: &Store, names: &[String]) -> Result<Vec<(Image, Vec<String>)>> {
+    let mut chosen: Vec<(Image, Vec<String>)> = Vec::new();
+    for name in names {
+        let img = store.lookup(name)?;
+        let tag = crate::reference::Reference::parse_tagged_default(name)
+            .ok()
+            .and_then(|r| r.tagged_name())
+            .filter(|t| img.tags.contains(t));
+        match chosen
+            .iter_mut()
+            .find(|(i, _)| i.manifest_digest == img.manifest_digest)
+        {
+            Some((_, tags)) => tags.extend(tag),
+            None => chosen.push((img, tag.into_iter().collect())),
+        }
+    }
+    Ok(chosen)
+}
+
 pub fn save<W: Write>(store: &Store, images: &[(Image, Vec<String>)], out: W) -> Result<W> {
     let out = write_archive(store, images, out)?;
     for (img, tags) in images {

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod disk_usage;
 pub mod error;
 pub mod image_events;
+pub mod image_history;
 pub mod image_list;
 pub mod images;
 pub mod import;

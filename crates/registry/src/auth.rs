@@ -30,6 +30,22 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The registry a `login` server names: `docker.io` for Docker Hub's spellings
+/// (`https://index.docker.io/v1/`, `registry-1.docker.io`), the host otherwise.
+pub fn registry_of(server: Option<&str>) -> String {
+    let s = server.unwrap_or("docker.io");
+    let s = s
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let s = s.strip_suffix("/v1").unwrap_or(s);
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".into(),
+        h => h.to_string(),
+    }
+}
+
 /// Docker's key for a registry in config.json: Docker Hub is `https://index.docker.io/v1/`.
 pub fn config_key(registry: &str) -> String {
     if registry == "docker.io"

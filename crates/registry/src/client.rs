@@ -137,7 +137,10 @@ impl Client {
             http,
             base,
             registry: registry.to_string(),
-            creds: auth::lookup(registry)?,
+            creds: match &config.credentials {
+                crate::config::CredentialSource::Saved => auth::lookup(registry)?,
+                crate::config::CredentialSource::Given(c) => c.clone(),
+            },
             challenge: Mutex::new(None),
             tokens: Mutex::new(HashMap::new()),
         })

@@ -22,6 +22,20 @@ pub struct RegistryConfig {
     /// Where CA certificates per registry are looked for.
     #[serde(skip)]
     pub certs_dirs: Vec<PathBuf>,
+    /// Whose credentials reach the registry.
+    #[serde(skip)]
+    pub credentials: CredentialSource,
+}
+
+/// Where a registry client's credentials come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// The user's saved logins (`login`, Docker's config.json and helpers): the CLI.
+    #[default]
+    Saved,
+    /// Only these, or none (the API server: each request brings its client's, in
+    /// `X-Registry-Auth`, as dockerd, which never reads a client's logins).
+    Given(Option<crate::auth::Credentials>),
 }
 
 fn three() -> usize {
@@ -39,6 +53,7 @@ impl Default for RegistryConfig {
                 PathBuf::from("/etc/berth/certs.d"),
                 PathBuf::from("/etc/docker/certs.d"),
             ],
+            credentials: CredentialSource::Saved,
         }
     }
 }

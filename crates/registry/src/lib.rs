@@ -18,7 +18,7 @@ pub mod pull;
 pub mod push;
 
 pub use client::Client;
-pub use config::RegistryConfig;
+pub use config::{CredentialSource, RegistryConfig};
 pub use error::{Error, Result};
 
 /// Things a transfer reports as it goes; the CLI turns them into Docker-style output.

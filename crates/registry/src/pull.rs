@@ -263,6 +263,43 @@ fn digest_of(v: &Value, what: &str) -> Result<Digest> {
 }
 
 /// Pulls one reference (tag or digest) into the store, tags it, and returns the image.
+/// What a pull did: the image, and whether it is newer than what the store had under that
+/// name (the two status lines Docker ends a pull with).
+pub struct Pulled {
+    pub image: Image,
+    pub newer: bool,
+}
+
+impl Pulled {
+    pub fn status_line(&self, reference: &Reference) -> String {
+        let shown = reference.familiar_tagged();
+        if self.newer {
+            format!("Status: Downloaded newer image for {shown}")
+        } else {
+            format!("Status: Image is up to date for {shown}")
+        }
+    }
+}
+
+/// `pull`, noting whether the image under that name changed.
+pub fn pull_reporting(
+    store: &Store,
+    config: &RegistryConfig,
+    reference: &Reference,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<Pulled> {
+    let before = store
+        .lookup(&reference.to_string())
+        .ok()
+        .map(|i| i.manifest_digest);
+    let image = pull(store, config, reference, opts, progress)?;
+    Ok(Pulled {
+        newer: before.as_ref() != Some(&image.manifest_digest),
+        image,
+    })
+}
+
 pub fn pull(
     store: &Store,
     config: &RegistryConfig,

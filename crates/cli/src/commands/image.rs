@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use berth_image::images::familiar;
-use berth_image::{archive, import, inspect, Image, Reference, RemoveEvent, Store};
+use berth_image::{archive, import, inspect, Reference, RemoveEvent, Store};
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -283,51 +283,32 @@ pub struct HistoryArgs {
 pub fn history(root: &Path, a: HistoryArgs) -> Result<u8> {
     let store = open_store(root)?;
     let img = store.lookup(&a.image)?;
-    let chain = img.chain_ids();
-    let mut layer_sizes = chain
-        .iter()
-        .map(|c| store.layer_info(c).map(|i| i.size).unwrap_or(0));
-    let mut rows = Vec::new();
-    let history = if img.config.history.is_empty() {
-        // Images without history: one row per layer.
-        vec![berth_image::config::History::default(); img.diff_ids().len().max(1)]
-    } else {
-        img.config.history.clone()
-    };
-    for h in &history {
-        let size = if h.empty_layer {
-            0
-        } else {
-            layer_sizes.next().unwrap_or(0)
-        };
-        // Tabs and line breaks (a RUN here-document) would break the table's columns.
-        let created_by = h
-            .created_by
-            .clone()
-            .unwrap_or_default()
-            .replace(['\t', '\n'], " ");
-        let shown_by = if a.no_trunc || created_by.chars().count() <= 45 {
-            created_by.clone()
-        } else {
-            format!("{}…", created_by.chars().take(44).collect::<String>())
-        };
-        rows.push(json!({
-            "ID": "<missing>",
-            "CreatedSince": if a.human { human_since(h.created.as_deref()) } else { h.created.clone().unwrap_or_default() },
-            "CreatedAt": h.created.clone().unwrap_or_default(),
-            "CreatedBy": shown_by,
-            "Size": if a.human { human_size(size) } else { size.to_string() },
-            "Comment": h.comment.clone().unwrap_or_default(),
-        }));
-    }
-    rows.reverse();
-    if let Some(top) = rows.first_mut() {
-        top["ID"] = json!(if a.no_trunc {
-            img.id().to_string()
-        } else {
-            img.id().short().to_string()
-        });
-    }
+    let rows: Vec<Value> = store
+        .history(&img)
+        .into_iter()
+        .map(|h| {
+            // Tabs and line breaks (a RUN here-document) would break the table's columns.
+            let created_by = h.created_by.replace(['\t', '\n'], " ");
+            let shown_by = if a.no_trunc || created_by.chars().count() <= 45 {
+                created_by.clone()
+            } else {
+                format!("{}…", created_by.chars().take(44).collect::<String>())
+            };
+            let id = if h.id == "<missing>" || a.no_trunc {
+                h.id.clone()
+            } else {
+                img.id().short().to_string()
+            };
+            json!({
+                "ID": id,
+                "CreatedSince": if a.human { human_since(h.created_at.as_deref()) } else { h.created_at.clone().unwrap_or_default() },
+                "CreatedAt": h.created_at.clone().unwrap_or_default(),
+                "CreatedBy": shown_by,
+                "Size": if a.human { human_size(h.size) } else { h.size.to_string() },
+                "Comment": h.comment,
+            })
+        })
+        .collect();
     if a.quiet {
         for r in &rows {
             println!("{}", r["ID"].as_str().unwrap_or_default());
@@ -359,22 +340,7 @@ pub struct SaveArgs {
 
 pub fn save(root: &Path, a: SaveArgs) -> Result<u8> {
     let store = open_store(root)?;
-    let mut chosen: Vec<(Image, Vec<String>)> = Vec::new();
-    for name in &a.images {
-        let img = store.lookup(name)?;
-        // Saved by tag: record that tag. Saved by ID: no name, as Docker does.
-        let tag = Reference::parse_tagged_default(name)
-            .ok()
-            .and_then(|r| r.tagged_name())
-            .filter(|t| img.tags.contains(t));
-        match chosen
-            .iter_mut()
-            .find(|(i, _)| i.manifest_digest == img.manifest_digest)
-        {
-            Some((_, tags)) => tags.extend(tag),
-            None => chosen.push((img, tag.into_iter().collect())),
-        }
-    }
+    let chosen = archive::select(&store, &a.images)?;
     match a.output {
         Some(path) => {
             // Written beside the target and renamed, so a failed save leaves no half file.

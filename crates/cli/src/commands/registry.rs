@@ -204,11 +204,7 @@ fn pull_with_printer(
     } else {
         printer
     };
-    let before = store
-        .lookup(&reference.to_string())
-        .ok()
-        .map(|i| i.manifest_digest);
-    let img = berth_registry::pull::pull(
+    let pulled = berth_registry::pull::pull_reporting(
         &store,
         &cfg,
         &reference,
@@ -217,12 +213,7 @@ fn pull_with_printer(
     )
     .map_err(fail)?;
     if !quiet {
-        let shown = reference.familiar_tagged();
-        if before.as_ref() == Some(&img.manifest_digest) {
-            printer.line(&format!("Status: Image is up to date for {shown}"));
-        } else {
-            printer.line(&format!("Status: Downloaded newer image for {shown}"));
-        }
+        printer.line(&pulled.status_line(&reference));
     }
     if !printer.stderr {
         println!("{reference}");
@@ -324,23 +315,8 @@ pub struct LoginArgs {
     server: Option<String>,
 }
 
-/// `docker.io` for Docker Hub's spellings, the host otherwise.
-fn registry_of(server: Option<&str>) -> String {
-    let s = server.unwrap_or("docker.io");
-    let s = s
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    let s = s.strip_suffix("/v1").unwrap_or(s);
-    let host = s.split('/').next().unwrap_or(s);
-    match host {
-        "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".into(),
-        h => h.to_string(),
-    }
-}
-
 pub fn login(a: LoginArgs) -> Result<u8> {
-    let registry = registry_of(a.server.as_deref());
+    let registry = auth::registry_of(a.server.as_deref());
     if a.password.is_some() && a.password_stdin {
         return Err(fail(
             "--password and --password-stdin are mutually exclusive",
@@ -420,7 +396,7 @@ pub struct LogoutArgs {
 }
 
 pub fn logout(a: LogoutArgs) -> Result<u8> {
-    let registry = registry_of(a.server.as_deref());
+    let registry = auth::registry_of(a.server.as_deref());
     let shown = auth::config_key(&registry);
     if auth::erase(&registry).map_err(fail)? {
         println!("Removing login credentials for {shown}");

@@ -2,6 +2,9 @@
 //! temporary root, as a user would.
 #![allow(dead_code)]
 
+pub mod berth_serve;
+pub mod registry_server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
