@@ -15,3 +15,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The API tests drive docker-py too (PyPI `docker`).
+if ! python3 -c 'import docker' 2>/dev/null; then
+  echo "deps: installing docker-py"
+  python3 -m pip install -q 'docker>=7,<8'
+fi

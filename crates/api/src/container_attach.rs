@@ -198,9 +198,11 @@ where
         .and_then(|u| u.to_str().ok())
         .is_some_and(|u| u.eq_ignore_ascii_case("tcp"));
     if upgrade {
+        let pause = before_stream(req.headers());
         let on = hyper::upgrade::on(req);
         tokio::spawn(async move {
             if let Ok(conn) = on.await {
+                tokio::time::sleep(pause).await;
                 serve(Box::new(hyper_util::rt::TokioIo::new(conn)), true).await;
             }
         });
@@ -229,6 +231,23 @@ where
         .header(header::CONTENT_TYPE, content_type(tty))
         .body(Body::from_stream(body))
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// How long the stream waits after the 101 response. docker-py (Python's http.client) reads
+/// the response head through a buffer and then the raw socket: bytes that arrived together
+/// with the head are lost. dockerd's streams start only once the process does, a few
+/// milliseconds later, which hides this; berth's output is often ready at once. The docker
+/// CLI (Go) keeps its buffer, so it does not wait.
+fn before_stream(headers: &axum::http::HeaderMap) -> std::time::Duration {
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if agent.starts_with("Docker-Client/") {
+        std::time::Duration::ZERO
+    } else {
+        std::time::Duration::from_millis(50)
+    }
 }
 
 /// `h` and `w` of a resize.

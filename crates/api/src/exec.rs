@@ -45,6 +45,9 @@ struct ExecConfig {
     user: String,
     working_dir: String,
     detach: bool,
+    /// docker-py repeats the container's id here; the path names it.
+    #[serde(rename = "Container")]
+    _container: Option<String>,
 }
 
 async fn create(

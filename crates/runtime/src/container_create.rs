@@ -307,9 +307,6 @@ fn requested_mounts<'a>(
     for b in &h.binds {
         wanted.push(crate::volumes::parse_bind(b).map_err(|r| field("HostConfig.Binds", b, r))?);
     }
-    for target in anonymous {
-        wanted.push(crate::volumes::parse_bind(target).map_err(|r| field("Volumes", target, r))?);
-    }
     for m in &h.mounts {
         wanted.push(
             crate::volumes::mount_spec(m).map_err(|r| field("HostConfig.Mounts", &m.target, r))?,
@@ -322,6 +319,18 @@ fn requested_mounts<'a>(
         );
     }
     let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    // A `Volumes` entry that a bind, mount or tmpfs already covers is no anonymous volume
+    // (docker-py lists its binds' targets there too, as the API used to want). Anonymous
+    // volumes come right after the binds, as before.
+    let mut anon = Vec::new();
+    for target in anonymous {
+        if wanted.iter().any(|w| same(&w.target, target)) {
+            continue;
+        }
+        anon.push(crate::volumes::parse_bind(target).map_err(|r| field("Volumes", target, r))?);
+    }
+    let at = h.binds.len();
+    wanted.splice(at..at, anon);
     for (i, m) in wanted.iter().enumerate() {
         if wanted[..i].iter().any(|x| same(&x.target, &m.target)) {
             return Err(Error::Invalid(format!(
@@ -658,6 +667,13 @@ mod tests {
         let m = requested_mounts(&h, anon.iter(), &ImageConfig::default()).unwrap();
         let targets: Vec<&str> = m.iter().map(|m| m.target.as_str()).collect();
         assert_eq!(targets, ["/data", "/run", "/data/sub"]);
+        // docker-py names its binds' targets in `Volumes` too: no anonymous volume for them.
+        let py = HostConfig {
+            binds: vec!["v1:/v:rw".into()],
+            ..Default::default()
+        };
+        let m = requested_mounts(&py, ["/v".to_string()].iter(), &ImageConfig::default()).unwrap();
+        assert_eq!((m.len(), m[0].source.as_str()), (1, "v1"));
         let dup = HostConfig {
             binds: vec!["/tmp:/x".into(), "v1:/x/".into()],
             ..Default::default()

@@ -130,6 +130,7 @@ impl Runtime {
             "NetworkSettings": self.network_settings(c),
             "HostConfig": {
                 "NetworkMode": cfg.network,
+                "LogConfig": log_config(cfg),
                 "PortBindings": cfg.ports.iter().fold(serde_json::Map::new(), |mut m, p| {
                     let key = format!("{}/{}", p.container_port, p.proto.as_str());
                     let entry = json!({
@@ -224,4 +225,17 @@ impl Runtime {
             .unwrap_or(0);
         (rw, rw + image)
     }
+}
+
+/// `HostConfig.LogConfig`: clients read logs back only from drivers they know keep them
+/// (docker-py's `run`); berth's log has json-file's format and rotation options.
+fn log_config(cfg: &crate::record::RunConfig) -> Value {
+    let mut options = serde_json::Map::new();
+    if let Some(s) = cfg.log_max_size {
+        options.insert("max-size".into(), json!(s.to_string()));
+    }
+    if let Some(f) = cfg.log_max_files {
+        options.insert("max-file".into(), json!(f.to_string()));
+    }
+    json!({"Type": "json-file", "Config": options})
 }

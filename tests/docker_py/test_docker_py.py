@@ -1,0 +1,217 @@
+"""docker-py (the PyPI `docker` package) against `berth serve`, as a Python user would drive
+Docker: run by crates/cli/tests/api_docker_py.rs with DOCKER_HOST pointing at a server of its
+own and an image `busybox` imported. Plain unittest, so nothing but docker-py is needed."""
+
+import io
+import os
+import tarfile
+import time
+import unittest
+
+import docker
+from docker.errors import APIError, ImageNotFound, NotFound
+
+
+def client():
+    return docker.from_env(version="auto", timeout=60)
+
+
+class SystemTest(unittest.TestCase):
+    def test_ping_version_info(self):
+        c = client()
+        self.assertTrue(c.ping())
+        v = c.version()
+        self.assertIn("ApiVersion", v)
+        self.assertEqual(v["Os"], "linux")
+        info = c.info()
+        self.assertIn("Containers", info)
+        self.assertGreaterEqual(info["Images"], 1)
+
+
+class ContainerTest(unittest.TestCase):
+    def setUp(self):
+        self.c = client()
+
+    def test_run_returns_output_and_raises_on_failure(self):
+        out = self.c.containers.run("busybox", ["echo", "hello from berth"], remove=True)
+        self.assertEqual(out, b"hello from berth\n")
+        with self.assertRaises(docker.errors.ContainerError) as e:
+            self.c.containers.run("busybox", ["sh", "-c", "echo oops >&2; exit 3"], remove=True)
+        self.assertEqual(e.exception.exit_status, 3)
+        self.assertIn(b"oops", e.exception.stderr)
+
+    def test_detached_lifecycle(self):
+        ctr = self.c.containers.run(
+            "busybox",
+            ["sh", "-c", "echo started; sleep 300"],
+            detach=True,
+            name="pylife",
+            labels={"suite": "docker-py"},
+            environment={"KIWI": "1"},
+        )
+        try:
+            ctr.reload()
+            self.assertEqual(ctr.status, "running")
+            self.assertEqual(ctr.labels["suite"], "docker-py")
+            self.assertIn("KIWI=1", ctr.attrs["Config"]["Env"])
+            listed = self.c.containers.list(filters={"label": "suite=docker-py"})
+            self.assertEqual([x.name for x in listed], ["pylife"])
+            deadline = time.time() + 10
+            while b"started" not in ctr.logs() and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(ctr.logs(), b"started\n")
+            code, out = ctr.exec_run(["sh", "-c", "echo $KIWI; exit 4"])
+            self.assertEqual((code, out), (4, b"1\n"))
+            top = ctr.top()
+            self.assertTrue(any("sleep" in " ".join(p) for p in top["Processes"]))
+            ctr.pause()
+            ctr.reload()
+            self.assertEqual(ctr.status, "paused")
+            ctr.unpause()
+            stats = ctr.stats(stream=False)
+            self.assertGreater(stats["memory_stats"]["usage"], 0)
+            self.assertGreaterEqual(stats["pids_stats"]["current"], 1)
+            self.assertIn("cpu_stats", stats)
+            ctr.rename("pylife2")
+            ctr.reload()
+            self.assertEqual(ctr.name, "pylife2")
+            ctr.stop(timeout=1)
+            self.assertEqual(ctr.wait()["StatusCode"], 137)
+        finally:
+            ctr.remove(force=True)
+        with self.assertRaises(NotFound):
+            self.c.containers.get("pylife2")
+
+    def test_archives_in_and_out(self):
+        ctr = self.c.containers.create("busybox", ["sleep", "300"])
+        try:
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as t:
+                data = b"from python\n"
+                info = tarfile.TarInfo("note.txt")
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+            self.assertTrue(ctr.put_archive("/tmp", buf.getvalue()))
+            stream, stat = ctr.get_archive("/tmp/note.txt")
+            self.assertEqual(stat["name"], "note.txt")
+            self.assertEqual(stat["size"], 12)
+            got = io.BytesIO(b"".join(stream))
+            with tarfile.open(fileobj=got) as t:
+                self.assertEqual(t.extractfile("note.txt").read(), b"from python\n")
+            kinds = {c["Path"]: c["Kind"] for c in ctr.diff()}
+            self.assertEqual(kinds.get("/tmp/note.txt"), 1)
+            with self.assertRaises(NotFound):
+                ctr.get_archive("/no/such/file")
+        finally:
+            ctr.remove(force=True)
+
+    def test_attach_socket_sees_output(self):
+        ctr = self.c.containers.create("busybox", ["sh", "-c", "sleep 0.5; echo attached"])
+        try:
+            out = ctr.attach(stream=True, logs=True)
+            ctr.start()
+            got = b"".join(out)
+            self.assertEqual(got, b"attached\n")
+        finally:
+            ctr.remove(force=True)
+
+    def test_bad_requests_are_api_errors(self):
+        with self.assertRaises(ImageNotFound):
+            self.c.containers.create("no-such-image-here:1")
+        with self.assertRaises(APIError) as e:
+            self.c.api.create_container("busybox", host_config={"NoSuchField": 1})
+        self.assertEqual(e.exception.status_code, 400)
+
+
+class NetworkAndVolumeTest(unittest.TestCase):
+    def setUp(self):
+        self.c = client()
+
+    def test_network_by_name(self):
+        net = self.c.networks.create("pynet", labels={"suite": "docker-py"})
+        try:
+            server = self.c.containers.run(
+                "busybox", ["sleep", "300"], detach=True, name="pyserver", network="pynet"
+            )
+            try:
+                out = self.c.containers.run(
+                    "busybox", ["ping", "-c", "1", "-W", "3", "pyserver"],
+                    network="pynet", remove=True,
+                )
+                self.assertIn(b"1 packets received", out)
+                net.reload()
+                self.assertIn(server.id, net.attrs["Containers"])
+            finally:
+                server.remove(force=True)
+        finally:
+            net.remove()
+        self.assertEqual(self.c.networks.list(names=["pynet"]), [])
+
+    def test_volumes(self):
+        vol = self.c.volumes.create("pyvol", labels={"suite": "docker-py"})
+        try:
+            self.assertEqual(vol.attrs["Labels"], {"suite": "docker-py"})
+            self.c.containers.run(
+                "busybox", ["sh", "-c", "echo kept > /v/f"],
+                volumes={"pyvol": {"bind": "/v", "mode": "rw"}}, remove=True,
+            )
+            out = self.c.containers.run(
+                "busybox", ["cat", "/v/f"], volumes=["pyvol:/v:ro"], remove=True
+            )
+            self.assertEqual(out, b"kept\n")
+            names = [v.name for v in self.c.volumes.list(filters={"label": "suite"})]
+            self.assertEqual(names, ["pyvol"])
+        finally:
+            vol.remove()
+        with self.assertRaises(NotFound):
+            self.c.volumes.get("pyvol")
+
+
+class ImageTest(unittest.TestCase):
+    def setUp(self):
+        self.c = client()
+
+    def test_tag_save_load_remove(self):
+        img = self.c.images.get("busybox")
+        self.assertTrue(img.tag("pycopy", "1"))
+        self.assertIn("pycopy:1", self.c.images.get("pycopy:1").tags)
+        data = b"".join(self.c.images.get("pycopy:1").save(named="pycopy:1"))
+        self.c.images.remove("pycopy:1")
+        with self.assertRaises(ImageNotFound):
+            self.c.images.get("pycopy:1")
+        loaded = self.c.images.load(data)
+        self.assertIn("pycopy:1", loaded[0].tags)
+        history = self.c.images.get("pycopy:1").history()
+        self.assertEqual(history[0]["Id"], img.id)
+        self.c.images.remove("pycopy:1")
+
+    def test_commit(self):
+        ctr = self.c.containers.run("busybox", ["sh", "-c", "echo made > /made"], detach=True)
+        try:
+            ctr.wait()
+            img = ctr.commit("pycommit", "1", changes=["ENV STAGE=two"], message="from python")
+            self.assertIn("STAGE=two", img.attrs["Config"]["Env"])
+            out = self.c.containers.run("pycommit:1", ["cat", "/made"], remove=True)
+            self.assertEqual(out, b"made\n")
+        finally:
+            ctr.remove(force=True)
+        self.c.images.remove("pycommit:1")
+
+
+class EventTest(unittest.TestCase):
+    def test_events_between_times(self):
+        c = client()
+        since = time.time()
+        c.containers.run("busybox", ["true"], remove=True, name="pyevents")
+        until = time.time() + 1
+        actions = [
+            e["Action"]
+            for e in c.events(since=since, until=until, decode=True,
+                              filters={"container": "pyevents"})
+        ]
+        for a in ["create", "start", "die", "destroy"]:
+            self.assertIn(a, actions)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
