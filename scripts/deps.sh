@@ -3,7 +3,8 @@
 # are all present already.
 set -euo pipefail
 pkgs=(busybox-static skopeo umoci jq ca-certificates libseccomp-dev pkg-config procps libc6-dev
-      iproute2 iptables util-linux docker-registry apache2-utils openssl curl debootstrap)
+      iproute2 iptables util-linux docker-registry apache2-utils openssl curl debootstrap
+      docker-compose)
 # The API tests drive a docker CLI: the machine's 28 at /usr/local/bin/docker, else Debian's.
 if [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null; then pkgs+=(docker.io); fi
 missing=()

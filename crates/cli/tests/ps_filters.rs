@@ -65,6 +65,14 @@ fn root_ps_filters_as_docker() {
         ["up"]
     );
     assert_eq!(names(&b, &["-a", "--filter", "label=tier=web"]), ["made"]);
+    // Label filters are the exception: each must match (compose finds a service this way).
+    assert_eq!(
+        names(
+            &b,
+            &["-a", "--filter", "label=tier", "--filter", "label=tier=db"]
+        ),
+        ["up"]
+    );
     assert_eq!(names(&b, &["--filter", "network=psfnet"]), ["up"]);
     assert_eq!(names(&b, &["--filter", "volume=psfvol"]), ["up"]);
     assert_eq!(names(&b, &["--filter", "volume=/data"]), ["up"]);

@@ -174,6 +174,7 @@ impl Runtime {
                 hostname,
                 open_stdin: c.open_stdin,
                 stdin_once: c.open_stdin && c.stdin_once,
+                attach: [c.attach_stdin, c.attach_stdout, c.attach_stderr],
                 tty: c.tty,
                 console_size: h
                     .console_size

@@ -188,6 +188,9 @@ impl Runtime {
             "Config": {
                 "Hostname": cfg.hostname,
                 "User": cfg.user,
+                "AttachStdin": cfg.attach[0],
+                "AttachStdout": cfg.attach[1],
+                "AttachStderr": cfg.attach[2],
                 "OpenStdin": cfg.open_stdin,
                 "StdinOnce": cfg.stdin_once,
                 "Tty": cfg.tty,

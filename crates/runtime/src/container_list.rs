@@ -108,6 +108,10 @@ impl Runtime {
         let any = |key: &str, pred: &dyn Fn(&str) -> bool| -> bool {
             f.values(key).is_none_or(|vs| vs.iter().any(|v| pred(v)))
         };
+        // Labels are the exception: every label filter must match (moby's MatchKVList).
+        let every = |key: &str, pred: &dyn Fn(&str) -> bool| -> bool {
+            f.values(key).is_none_or(|vs| vs.iter().all(|v| pred(v)))
+        };
         let mut out = Vec::new();
         for c in all {
             if !show_all && !c.state.running() {
@@ -127,7 +131,7 @@ impl Runtime {
             let matches = any("status", &|v| c.state.docker_status() == v)
                 && any("name", &|v| c.name.contains(v.trim_start_matches('/')))
                 && any("id", &|v| c.id.starts_with(v))
-                && any("label", &|v| match v.split_once('=') {
+                && every("label", &|v| match v.split_once('=') {
                     Some((k, val)) => c.config.labels.get(k).is_some_and(|x| x == val),
                     None => c.config.labels.contains_key(v),
                 })

@@ -103,7 +103,13 @@ impl Runtime {
             "ConfigFrom": {"Network": ""},
             "ConfigOnly": false,
             "Containers": containers,
-            "Options": {"com.docker.network.bridge.name": n.bridge},
+            // As Docker: the default bridge shows its device; a user-defined network shows the
+            // options it was created with (none: compose compares them with its file's).
+            "Options": if n.name == berth_network::DEFAULT_NETWORK {
+                json!({"com.docker.network.bridge.name": n.bridge})
+            } else {
+                json!({})
+            },
             "Labels": n.labels,
         })
     }

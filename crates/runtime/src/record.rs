@@ -46,6 +46,10 @@ pub struct RunConfig {
     /// through the API).
     #[serde(default)]
     pub stdin_once: bool,
+    /// The streams the creating client meant to attach to (`Config.AttachStdin` …), shown by
+    /// inspect: dockerpty (compose's `run`) reads them.
+    #[serde(default)]
+    pub attach: [bool; 3],
     pub tty: bool,
     /// The terminal's first size (rows, columns) when the client that made the container
     /// said it (`HostConfig.ConsoleSize`); later sizes come as resizes.
