@@ -7,8 +7,9 @@
 //! guard, routing, shutdown), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
 //! attach connection, resize), `container_files` (changes, export, archive for `docker
 //! cp`), `container_stats`, `streaming` (tar bodies to and from blocking work), `exec`, `events`, `networks`,
-//! `images` (with `progress`, Docker's JSON progress stream for pull and push), `volumes`, `registry_auth` (`/auth`), `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
+//! `build` (`POST /build`), `images` (with `progress`, Docker's JSON progress stream for pull and push), `volumes`, `registry_auth` (`/auth`), `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
 
+mod build;
 mod container_attach;
 mod container_files;
 mod container_stats;

@@ -215,6 +215,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::events::routes())
         .merge(crate::networks::routes())
         .merge(crate::images::routes())
+        .merge(crate::build::routes())
         .merge(crate::volumes::routes())
         .merge(crate::registry_auth::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })

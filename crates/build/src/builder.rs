@@ -62,6 +62,12 @@ pub trait BuildHost {
     ) -> std::result::Result<Image, String>;
     /// A line of build output.
     fn say(&self, line: &str);
+    /// Whether RUN steps' output comes through `say` (read back from the step's log once it
+    /// ends) rather than straight to this process's stdout with its signals forwarded: a
+    /// server's build.
+    fn captures_run_output(&self) -> bool {
+        false
+    }
     /// `ADD <url>`: the body of `GET url` written to the file `dest`; the server's
     /// Last-Modified as Unix seconds, if it sent one.
     fn download(
@@ -257,6 +263,17 @@ impl Builder<'_> {
     fn say(&self, line: &str) {
         if !self.opts.quiet {
             self.host.say(line);
+        }
+    }
+
+    /// A finished RUN step's output, from its log, through `say` (see
+    /// `BuildHost::captures_run_output`).
+    fn replay_log(&self, id: &str) {
+        let opts = berth_runtime::container_logs::LogOptions::default();
+        if let Ok(entries) = self.rt.logs(id, &opts) {
+            for e in entries {
+                self.say(e.log.strip_suffix('\n').unwrap_or(&e.log));
+            }
         }
     }
 

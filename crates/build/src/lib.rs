@@ -11,6 +11,7 @@ pub mod prune;
 pub mod run_mounts;
 pub mod scratch;
 pub mod stages;
+pub mod streamed_context;
 
 pub use builder::{build, BuildHost, BuildOptions};
 pub use error::{Error, Result};

@@ -710,3 +710,60 @@ fn root_the_docker_cli_builds_up_images_and_moves_them_through_berth_serve() {
         "{denied}"
     );
 }
+
+#[test]
+fn root_the_docker_cli_builds_through_berth_serve() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let s = Server::start(&b, &[]);
+    let ctx = tempfile::tempdir().unwrap();
+    let d = ctx.path();
+    std::fs::write(
+        d.join("Dockerfile"),
+        "FROM busybox\nARG WHO=nobody\nCOPY hello.txt /hello.txt\n\
+         RUN echo \"built by $WHO\" && cat /hello.txt > /copy.txt\n\
+         LABEL team=kiwi\nCMD [\"cat\", \"/copy.txt\"]\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("hello.txt"), "from the context\n").unwrap();
+    std::fs::write(d.join("Dockerfile.bad"), "FROM busybox\nRUN exit 7\n").unwrap();
+    let dir = d.to_str().unwrap();
+    let built = s
+        .docker(&["build", "--build-arg", "WHO=api", "-t", "built:1", dir])
+        .ok();
+    assert!(built.contains("Step 4/6 : RUN"), "{built}");
+    assert!(
+        built.contains("built by api"),
+        "RUN output reaches the client: {built}"
+    );
+    assert!(built.contains("Successfully tagged built:1"), "{built}");
+    assert_eq!(
+        s.docker(&["run", "--rm", "built:1"]).ok(),
+        "from the context\n"
+    );
+    let label = s
+        .docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.Labels.team}}",
+            "built:1",
+        ])
+        .ok();
+    assert_eq!(label.trim(), "kiwi");
+    let id = s.docker(&["build", "-q", dir]).ok();
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let bad = s
+        .docker(&[
+            "build",
+            "-f",
+            d.join("Dockerfile.bad").to_str().unwrap(),
+            dir,
+        ])
+        .fails();
+    assert!(bad.contains("exit code: 7"), "{bad}");
+    // The failed step's container is gone; the cache can be pruned.
+    assert_eq!(s.docker(&["ps", "-aq"]).ok(), "");
+    let pruned = s.docker(&["builder", "prune", "-f"]).ok();
+    assert!(pruned.contains("Total reclaimed space"), "{pruned}");
+}

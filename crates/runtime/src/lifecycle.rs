@@ -42,6 +42,9 @@ pub enum Attach {
     /// In the foreground with signals forwarded, like `Terminal`, but the output only goes to
     /// the log (`build -q`).
     Silent,
+    /// In the foreground, output to the log only and no signal handling: for a caller that is
+    /// a server (a build through the API), which reads the log itself.
+    Captured,
 }
 
 /// A started container: init pid, output relays, terminal, network reservations, the

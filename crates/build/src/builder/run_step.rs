@@ -163,14 +163,18 @@ impl Builder<'_> {
                 id: rec.id.clone(),
             };
             b.say(&format!(" ---> Running in {}", &rec.id[..12]));
-            let attach = if b.opts.quiet {
-                Attach::Silent
-            } else {
-                Attach::Terminal
+            let captured = b.host.captures_run_output();
+            let attach = match (captured, b.opts.quiet) {
+                (true, _) => Attach::Captured,
+                (false, true) => Attach::Silent,
+                (false, false) => Attach::Terminal,
             };
             let code =
                 b.rt.run(&rec.id, attach, &mut |_| {})
                     .map_err(|e| step_error(&file, &inst, &e.to_string()))?;
+            if captured && !b.opts.quiet {
+                b.replay_log(&rec.id);
+            }
             if code != 0 {
                 return Err(Error::RunFailed {
                     file: file.clone(),

@@ -225,12 +225,13 @@ struct Input {
     dockerfile: PathBuf,
     /// How messages name the Dockerfile.
     name: String,
-    /// Scratch space holding what came on stdin; removed when the build ends.
-    scratch: Option<PathBuf>,
+    /// What came on stdin; removed when the build ends.
+    _streamed: Option<berth_build::streamed_context::StreamedContext>,
 }
 
 impl Input {
     fn resolve(root: &Path, a: &BuildArgs) -> Result<Input> {
+        use berth_build::streamed_context::StreamedContext;
         let from_stdin = a.context.as_os_str() == "-";
         let file_from_stdin = a.file.as_deref() == Some(Path::new("-"));
         if from_stdin && file_from_stdin {
@@ -249,55 +250,33 @@ impl Input {
                 context: a.context.clone(),
                 dockerfile,
                 name,
-                scratch: None,
+                _streamed: None,
             });
         }
         let store = berth_image::Store::open(root)?;
-        let scratch = store.tmp_path("build-stdin");
-        let mut input = Input {
-            context: a.context.clone(),
-            dockerfile: scratch.join("Dockerfile"),
-            name,
-            scratch: Some(scratch.clone()),
-        };
-        let stdin_dir = scratch.join("stdin");
-        std::fs::create_dir_all(&stdin_dir)
-            .with_context(|| format!("create {}", stdin_dir.display()))?;
-        // Spooled to disk, not memory: a context can be large.
-        let spool = scratch.join("stdin.data");
-        let mut f =
-            std::fs::File::create(&spool).with_context(|| format!("create {}", spool.display()))?;
-        std::io::copy(&mut std::io::stdin().lock(), &mut f).context("read standard input")?;
-        drop(f);
         if file_from_stdin {
-            std::fs::rename(&spool, &input.dockerfile)?;
-            return Ok(input);
+            let s = StreamedContext::receive_dockerfile(&store, std::io::stdin().lock())?;
+            return Ok(Input {
+                context: a.context.clone(),
+                dockerfile: s.dockerfile.clone().unwrap_or_default(),
+                name,
+                _streamed: Some(s),
+            });
         }
         // `build -`: a tar (plain or compressed) is the context; anything else the Dockerfile.
-        let open = || std::fs::File::open(&spool).context("read standard input");
-        input.context = stdin_dir.clone();
-        if berth_image::layer::is_tar(open()?) {
-            let (r, _) = berth_image::layer::decompressed(open()?, "context on standard input")?;
-            berth_image::layer::apply_layer(
-                r,
-                &stdin_dir,
-                berth_image::layer::WhiteoutMode::Literal,
-            )
-            .context("unpack the build context from standard input")?;
-            input.dockerfile =
-                stdin_dir.join(a.file.clone().unwrap_or_else(|| "Dockerfile".into()));
-        } else {
-            std::fs::rename(&spool, &input.dockerfile)?;
-        }
-        Ok(input)
-    }
-}
-
-impl Drop for Input {
-    fn drop(&mut self) {
-        if let Some(s) = &self.scratch {
-            let _ = berth_image::store::remove_tree(s);
-        }
+        let s = StreamedContext::receive(&store, std::io::stdin().lock(), "standard input")?;
+        let dockerfile = match &s.dockerfile {
+            Some(d) => d.clone(),
+            None => s
+                .dir
+                .join(a.file.clone().unwrap_or_else(|| "Dockerfile".into())),
+        };
+        Ok(Input {
+            context: s.dir.clone(),
+            dockerfile,
+            name,
+            _streamed: Some(s),
+        })
     }
 }
 

@@ -1,0 +1,282 @@
+//! `POST /build` (the classic builder's API, which the docker CLI uses when `/_ping` says
+//! `Builder-Version: 1`) and `POST /build/prune`: the body is the context as a tar, the
+//! query says the rest; the answer is Docker's JSON stream (`stream` lines, the image ID in
+//! `aux`, `error` at the end of a failed build).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::progress::{progress_response, JsonProgress};
+use crate::query::{all_values, flag, Params};
+use crate::server::{blocking, AppState};
+use crate::streaming::BodyReader;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/build", post(build))
+        .route("/build/prune", post(prune))
+}
+
+/// A JSON-object query value (`buildargs`, `labels`) as key → value.
+fn json_map(q: &Params, key: &str) -> Result<BTreeMap<String, Option<String>>, ApiError> {
+    match q.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(BTreeMap::new()),
+        Some(v) => serde_json::from_str(v).map_err(|e| {
+            ApiError::bad_request(format!(
+                "invalid {key}: expected a JSON object of strings: {e}"
+            ))
+        }),
+    }
+}
+
+/// The options a build through the API cannot honour yet, refused by name when set.
+const REFUSED: &[&str] = &[
+    "remote",
+    "extrahosts",
+    "cpusetcpus",
+    "cpuperiod",
+    "cpuquota",
+    "cpushares",
+    "memory",
+    "memswap",
+    "shmsize",
+    "squash",
+    "isolation",
+    "outputs",
+];
+
+/// Credentials for base images: `X-Registry-Config`, base64url JSON of registry → auth.
+fn registry_config(
+    headers: &HeaderMap,
+) -> Result<BTreeMap<String, berth_registry::auth::Credentials>, ApiError> {
+    use base64::Engine as _;
+    let Some(raw) = headers
+        .get("X-Registry-Config")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(BTreeMap::new());
+    };
+    let bad = || ApiError::bad_request("X-Registry-Config: expected base64-encoded JSON");
+    let bytes = [
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        base64::engine::general_purpose::STANDARD,
+    ]
+    .iter()
+    .find_map(|e| e.decode(raw).ok())
+    .ok_or_else(bad)?;
+    let v: BTreeMap<String, Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let mut out = BTreeMap::new();
+    for (server, a) in v {
+        let field = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let (username, password) = (field("username"), field("password"));
+        if !username.is_empty() || !password.is_empty() {
+            out.insert(
+                berth_registry::auth::registry_of(Some(&server)),
+                berth_registry::auth::Credentials { username, password },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// What the builder asks of a server: base images (pulled with the request's credentials)
+/// and the stream to write to.
+struct ApiHost<'a> {
+    e: &'a crate::server::Engine,
+    progress: &'a JsonProgress,
+    creds: BTreeMap<String, berth_registry::auth::Credentials>,
+    quiet: bool,
+}
+
+impl berth_build::BuildHost for ApiHost<'_> {
+    fn base_image(
+        &self,
+        name: &str,
+        platform: Option<&str>,
+        pull: bool,
+    ) -> Result<berth_image::Image, String> {
+        if !pull {
+            if let Ok(img) = self.e.store.lookup(name) {
+                return Ok(img);
+            }
+        }
+        let fail = |e: String| format!("failed to resolve source metadata for {name}: {e}");
+        let mut reference = berth_image::Reference::parse(name).map_err(|e| fail(e.to_string()))?;
+        if reference.tag.is_none() && reference.digest.is_none() {
+            reference.tag = Some("latest".into());
+        }
+        let mut cfg = berth_registry::RegistryConfig::load().map_err(|e| fail(e.to_string()))?;
+        let creds = self.creds.get(&reference.domain).cloned();
+        cfg.credentials = berth_registry::CredentialSource::Given(creds);
+        let progress: &dyn berth_registry::Progress = if self.quiet {
+            &berth_registry::Quiet
+        } else {
+            self.progress
+        };
+        berth_registry::pull::pull(
+            &self.e.store,
+            &cfg,
+            &reference,
+            &berth_registry::pull::PullOptions {
+                platform: platform.map(str::to_string),
+            },
+            progress,
+        )
+        .map_err(|e| fail(e.to_string()))
+    }
+
+    fn say(&self, line: &str) {
+        self.progress.line(json!({ "stream": format!("{line}\n") }));
+    }
+
+    fn download(&self, url: &str, dest: &std::path::Path) -> Result<Option<i64>, String> {
+        let mut f =
+            std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
+        let got = berth_registry::download::download(url, &mut f).map_err(|e| e.to_string())?;
+        Ok(got.last_modified)
+    }
+
+    fn captures_run_output(&self) -> bool {
+        true
+    }
+}
+
+async fn build(
+    State(e): State<AppState>,
+    Query(q): Query<Params>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    for k in REFUSED {
+        let set = q
+            .get(*k)
+            .is_some_and(|v| !matches!(v.as_str(), "" | "0" | "false" | "{}" | "[]" | "null"));
+        if set {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("build option {k:?} is not supported by berth yet"),
+            ));
+        }
+    }
+    let mut tags = Vec::new();
+    for t in all_values(raw.as_deref(), "t")? {
+        tags.push(
+            berth_image::Reference::parse_tagged_default(&t)
+                .map_err(|err| ApiError::bad_request(format!("invalid tag {t:?}: {err}")))?,
+        );
+    }
+    let build_args: Vec<String> = json_map(&q, "buildargs")?
+        .into_iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k,
+        })
+        .collect();
+    let labels: Vec<String> = json_map(&q, "labels")?
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", v.unwrap_or_default()))
+        .collect();
+    let dockerfile_name = q
+        .get("dockerfile")
+        .cloned()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "Dockerfile".into());
+    if dockerfile_name.starts_with('/') || dockerfile_name.split('/').any(|c| c == "..") {
+        return Err(ApiError::bad_request(format!(
+            "dockerfile {dockerfile_name:?}: must be a path inside the context"
+        )));
+    }
+    let quiet = flag(&q, "q");
+    let creds = registry_config(&headers)?;
+    let network = q
+        .get("networkmode")
+        .cloned()
+        .filter(|n| !n.is_empty() && n != "default");
+    let text = |k: &str| q.get(k).cloned().filter(|v| !v.is_empty());
+    let (target, platform) = (text("target"), text("platform"));
+    let (no_cache, pull) = (flag(&q, "nocache"), flag(&q, "pull"));
+    // The context is received completely before the build (and its stream) begins.
+    let body = BodyReader::new(req.into_body());
+    let engine = e.clone();
+    let context = blocking(move || {
+        Ok(berth_build::streamed_context::StreamedContext::receive(
+            &engine.store,
+            body,
+            "the request body",
+        )?)
+    })
+    .await?;
+    Ok(progress_response(move |p| {
+        let dockerfile = match &context.dockerfile {
+            Some(d) => d.clone(),
+            None => context.dir.join(&dockerfile_name),
+        };
+        let opts = berth_build::BuildOptions {
+            context: context.dir.clone(),
+            dockerfile,
+            dockerfile_name,
+            tags,
+            build_args,
+            target,
+            no_cache,
+            pull,
+            platform,
+            network,
+            labels,
+            quiet,
+            secrets: Vec::new(),
+        };
+        let host = ApiHost {
+            e: &e,
+            progress: p,
+            creds,
+            quiet,
+        };
+        let img = berth_build::build(&e.rt, &opts, &host)?;
+        let id = img.id().to_string();
+        p.line(json!({"aux": {"ID": id}}));
+        if quiet {
+            p.line(json!({ "stream": format!("{id}\n") }));
+        }
+        drop(context);
+        Ok(())
+    })
+    .await)
+}
+
+/// POST `/build/prune`: the build cache, all of it (berth keeps no other kind).
+async fn prune(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let freed = berth_build::prune::prune_build_cache(e.rt.root())?;
+        Ok(Json(
+            json!({"CachesDeleted": null, "SpaceReclaimed": freed}),
+        ))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_args_may_be_null() {
+        let q: Params = [("buildargs".to_string(), r#"{"A":"1","B":null}"#.to_string())].into();
+        let m = json_map(&q, "buildargs").unwrap();
+        assert_eq!(m["A"].as_deref(), Some("1"));
+        assert_eq!(m["B"], None);
+        let q: Params = [("labels".to_string(), "[1]".to_string())].into();
+        assert!(json_map(&q, "labels").is_err());
+    }
+}
