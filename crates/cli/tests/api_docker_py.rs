@@ -1,6 +1,6 @@
-//! docker-py (PyPI `docker`, what Python tools and testcontainers build on) against `berth
-//! serve`: tests/docker_py/test_docker_py.py, run with DOCKER_HOST at a server of its own.
-//! Root only: containers are real.
+//! Python clients against `berth serve`: docker-py (PyPI `docker`, what Python tools build
+//! on; tests/docker_py) and testcontainers-python (tests/testcontainers), each run with
+//! DOCKER_HOST at a server of its own. Root only: containers are real.
 
 mod common;
 
@@ -9,39 +9,53 @@ use std::process::Command;
 use common::berth_serve::Server;
 use common::{run_command, Berth};
 
-fn have_docker_py() -> bool {
+fn have_module(module: &str, package: &str) -> bool {
     let found = Command::new("python3")
-        .args(["-c", "import docker"])
+        .args(["-c", &format!("import {module}")])
         .status()
         .is_ok_and(|s| s.success());
     if !found {
         assert!(
             std::env::var("CI").is_err(),
-            "docker-py must be installed under CI (scripts/deps.sh installs it)"
+            "{package} must be installed under CI (scripts/deps.sh installs it)"
         );
-        eprintln!("skipping: docker-py is not installed");
+        eprintln!("skipping: {package} is not installed");
     }
     found
 }
 
-#[test]
-fn root_docker_py_drives_berth_serve() {
-    if !have_docker_py() {
-        return;
-    }
+/// Runs a unittest script under tests/ against a fresh server; asserts it passed and left
+/// no containers or volumes.
+fn run_suite(script: &str, env: &[(&str, &str)]) {
     let b = Berth::new();
     b.import_busybox("busybox");
     let s = Server::start(&b, &[]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/docker_py/test_docker_py.py"
-    );
+    let path = format!("{}/../../tests/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut cmd = Command::new("python3");
-    cmd.arg(script).env("DOCKER_HOST", s.host());
+    cmd.arg(path).env("DOCKER_HOST", s.host());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let r = run_command(cmd);
-    assert_eq!(r.code, 0, "docker-py's tests failed:\n{}", r.stderr);
+    assert_eq!(r.code, 0, "{script} failed:\n{}", r.stderr);
     assert!(r.stderr.contains("\nOK"), "{}", r.stderr);
-    // What the tests made, they removed.
     assert_eq!(s.docker(&["ps", "-aq"]).ok(), "");
     assert_eq!(s.docker(&["volume", "ls", "-q"]).ok(), "");
+}
+
+#[test]
+fn root_docker_py_drives_berth_serve() {
+    if have_module("docker", "docker-py") {
+        run_suite("docker_py/test_docker_py.py", &[]);
+    }
+}
+
+#[test]
+fn root_testcontainers_python_runs_a_throwaway_container_on_berth_serve() {
+    if have_module("testcontainers", "testcontainers") {
+        run_suite(
+            "testcontainers/test_testcontainers.py",
+            &[("TESTCONTAINERS_RYUK_DISABLED", "true")],
+        );
+    }
 }
