@@ -56,25 +56,13 @@ const REFUSED: &[&str] = &[
 fn registry_config(
     headers: &HeaderMap,
 ) -> Result<BTreeMap<String, berth_registry::auth::Credentials>, ApiError> {
-    use base64::Engine as _;
-    let Some(raw) = headers
-        .get("X-Registry-Config")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(BTreeMap::new());
-    };
-    let bad = || ApiError::bad_request("X-Registry-Config: expected base64-encoded JSON");
-    let bytes = [
-        base64::engine::general_purpose::URL_SAFE,
-        base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        base64::engine::general_purpose::STANDARD,
-    ]
-    .iter()
-    .find_map(|e| e.decode(raw).ok())
-    .ok_or_else(bad)?;
-    let v: BTreeMap<String, Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let v: BTreeMap<String, Value> =
+        match crate::progress::json_header(headers, "X-Registry-Config")? {
+            None => return Ok(BTreeMap::new()),
+            Some(v) => serde_json::from_value(v).map_err(|_| {
+                ApiError::bad_request("X-Registry-Config: expected a JSON object of registries")
+            })?,
+        };
     let mut out = BTreeMap::new();
     for (server, a) in v {
         let field = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();

@@ -111,14 +111,15 @@ pub(crate) async fn progress_response(
         .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
-/// The credentials in `X-Registry-Auth` (base64url JSON, as the docker CLI and docker-py
-/// send it); none for an absent or empty header.
-pub(crate) fn registry_auth(
+/// A header holding base64(url) JSON, as Docker's clients send credentials; `None` when
+/// absent or empty.
+pub(crate) fn json_header(
     headers: &axum::http::HeaderMap,
-) -> Result<Option<berth_registry::auth::Credentials>, ApiError> {
+    name: &str,
+) -> Result<Option<Value>, ApiError> {
     use base64::Engine as _;
     let Some(raw) = headers
-        .get("X-Registry-Auth")
+        .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -131,12 +132,22 @@ pub(crate) fn registry_auth(
         base64::engine::general_purpose::STANDARD,
         base64::engine::general_purpose::STANDARD_NO_PAD,
     ];
-    let bad = || ApiError::bad_request("X-Registry-Auth: expected base64-encoded JSON");
+    let bad = || ApiError::bad_request(format!("{name}: expected base64-encoded JSON"));
     let bytes = engines
         .iter()
         .find_map(|e| e.decode(raw).ok())
         .ok_or_else(bad)?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
+}
+
+/// The credentials in `X-Registry-Auth` (base64url JSON, as the docker CLI and docker-py
+/// send it); none for an absent or empty header.
+pub(crate) fn registry_auth(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<berth_registry::auth::Credentials>, ApiError> {
+    let Some(v) = json_header(headers, "X-Registry-Auth")? else {
+        return Ok(None);
+    };
     let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let (username, password) = (field("username"), field("password"));
     let token = field("identitytoken");

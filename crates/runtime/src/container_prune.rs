@@ -1,7 +1,7 @@
 //! `container prune` / `POST /containers/prune`: removes the stopped containers that pass the
 //! filters (`until`, `label`, `label!`) and says what their writable layers held.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lifecycle::Runtime;
 use crate::record::Status;
 
@@ -12,34 +12,9 @@ pub struct ContainerPruneReport {
     pub space_reclaimed: u64,
 }
 
-fn label_matches(labels: &std::collections::BTreeMap<String, String>, want: &str) -> bool {
-    match want.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(want),
-    }
-}
-
 impl Runtime {
     pub fn prune_containers(&self, filters: &[String]) -> Result<ContainerPruneReport> {
-        let mut until: Option<i64> = None;
-        let mut labels: Vec<(bool, String)> = Vec::new();
-        for f in filters {
-            let Some((k, v)) = f.split_once('=') else {
-                return Err(Error::Invalid(
-                    "bad format of filter (expected name=value)".into(),
-                ));
-            };
-            match k {
-                "until" => until = Some(crate::container_logs::parse_time_nanos("until", v)?),
-                "label" => labels.push((true, v.to_string())),
-                "label!" => labels.push((false, v.to_string())),
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "invalid filter '{k}': supported filters are until, label and label!"
-                    )))
-                }
-            }
-        }
+        let f = crate::prune_filters::PruneFilters::parse(filters, &["until", "label", "label!"])?;
         let mut report = ContainerPruneReport::default();
         for c in self.list()? {
             if matches!(c.state.status, Status::Running | Status::Restarting) {
@@ -49,10 +24,8 @@ impl Runtime {
                 .ok()
                 .and_then(|t| t.timestamp_nanos_opt())
                 .unwrap_or(0);
-            if until.is_some_and(|u| created >= u)
-                || !labels
-                    .iter()
-                    .all(|(want, l)| label_matches(&c.config.labels, l) == *want)
+            if f.until.is_some_and(|u| created >= u)
+                || !f.labels_pass(&Some(c.config.labels.clone()))
             {
                 continue;
             }

@@ -29,6 +29,7 @@ pub mod logs;
 pub mod networks;
 pub mod options;
 pub mod process;
+pub mod prune_filters;
 pub mod record;
 pub mod rootfs;
 pub mod seccomp;

@@ -3,7 +3,6 @@
 
 use crate::error::{Error, Result};
 use crate::lifecycle::Runtime;
-use crate::volume_list::{filter_bool, labels_match};
 
 /// What a prune removed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -55,36 +54,13 @@ impl Runtime {
     /// Removes the volumes no container uses: the anonymous ones, or all with the filter
     /// `all=true`; `label`/`label!` filters narrow it further.
     pub fn prune_volumes(&self, filters: &[String]) -> Result<VolumePruneReport> {
-        let mut all = false;
-        let mut labels: Vec<(bool, String)> = Vec::new();
-        for f in filters {
-            let Some((k, v)) = f.split_once('=') else {
-                return Err(Error::Invalid(
-                    "bad format of filter (expected name=value)".into(),
-                ));
-            };
-            match k {
-                "all" => all = filter_bool(k, v)?,
-                "label" => labels.push((true, v.to_string())),
-                "label!" => labels.push((false, v.to_string())),
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "invalid filter '{k}': supported filters are label, label! and all"
-                    )))
-                }
-            }
-        }
+        let f = crate::prune_filters::PruneFilters::parse(filters, &["label", "label!", "all"])?;
         let vols = self.volumes()?;
         let used = self.volumes_in_use();
         let mut report = VolumePruneReport::default();
         for v in vols.list()? {
             let shown = v.shown_labels();
-            if used.contains(&v.name)
-                || !(all || v.anonymous)
-                || !labels
-                    .iter()
-                    .all(|(want, l)| labels_match(&shown, l) == *want)
-            {
+            if used.contains(&v.name) || !(f.all || v.anonymous) || !f.labels_pass(&shown) {
                 continue;
             }
             let size = vols.size(&v.name);
