@@ -541,6 +541,35 @@ fn root_the_docker_cli_copies_files_and_reads_stats_through_berth_serve() {
         .output()
         .unwrap();
     assert_eq!(tar_names(&out.stdout), ["in.txt"]);
+    // Several clients copying from the stopped container at once share its mount: none
+    // unmounts it under another (raw requests, so that they overlap as much as they can).
+    let copies: Vec<_> = (0..16)
+        .map(|_| {
+            let socket = s.socket.clone();
+            std::thread::spawn(move || {
+                (0..20).all(|_| {
+                    use std::io::{Read, Write};
+                    let Ok(mut c) = std::os::unix::net::UnixStream::connect(&socket) else {
+                        return false;
+                    };
+                    let _ = c.write_all(
+                        b"GET /containers/files/archive?path=/data/a HTTP/1.0\r\nHost: x\r\n\r\n",
+                    );
+                    let mut answer = Vec::new();
+                    let _ = c.read_to_end(&mut answer);
+                    answer.starts_with(b"HTTP/1.0 200") || answer.starts_with(b"HTTP/1.1 200")
+                })
+            })
+        })
+        .collect();
+    for c in copies {
+        assert!(c.join().unwrap(), "a concurrent copy failed");
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(b.root().to_str().unwrap()),
+        "the stopped container's rootfs is unmounted after the copies"
+    );
     s.docker(&["start", "files"]).ok();
     let err = s.docker(&["cp", "files:/nosuch", &path("x")]).fails();
     assert!(

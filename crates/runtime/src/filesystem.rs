@@ -10,6 +10,11 @@ use crate::record::ContainerRecord;
 use crate::record::Status;
 use crate::rootfs::{mount_overlay, unmount, RootfsPaths};
 
+/// The rootfs mounts `with_rootfs` holds in this process: merged dir → (users, whether this
+/// process mounted it and so unmounts it).
+static ROOTFS_USERS: std::sync::Mutex<std::collections::BTreeMap<PathBuf, (usize, bool)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
 impl Runtime {
     /// `docker diff`: changes in the container's filesystem against its image, as
     /// (kind, path) with kind `A`, `C` or `D`, sorted by path.
@@ -37,16 +42,36 @@ impl Runtime {
 
     /// Runs `f` with the container's merged filesystem mounted (mounting it for the call if
     /// the container is not running).
+    /// Callers in one process share the mount (a server copies from one container for
+    /// several clients at once): the last one out unmounts what the first one mounted.
     pub fn with_rootfs<T>(&self, key: &str, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
         let c = self.find(key)?;
         let paths = RootfsPaths::of(&self.containers.dir(&c.id));
-        let mounted_here = !crate::rootfs::is_mounted(&paths.merged);
-        if mounted_here {
-            mount_overlay(&c.lower_dirs, &paths, false)?;
+        {
+            let mut users = ROOTFS_USERS.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = users.entry(paths.merged.clone()).or_insert((0, false));
+            if entry.0 == 0 {
+                entry.1 = !crate::rootfs::is_mounted(&paths.merged);
+                if entry.1 {
+                    if let Err(e) = mount_overlay(&c.lower_dirs, &paths, false) {
+                        users.remove(&paths.merged);
+                        return Err(e);
+                    }
+                }
+            }
+            entry.0 += 1;
         }
         let r = f(&paths.merged);
-        if mounted_here {
-            unmount(&paths.merged)?;
+        let mut users = ROOTFS_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = users.get_mut(&paths.merged) {
+            entry.0 -= 1;
+            if entry.0 == 0 {
+                let mounted_here = entry.1;
+                users.remove(&paths.merged);
+                if mounted_here {
+                    unmount(&paths.merged)?;
+                }
+            }
         }
         r
     }
