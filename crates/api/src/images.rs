@@ -373,15 +373,7 @@ async fn push(
         let refs: Vec<Reference> = match (&tag, &base.tag) {
             (Some(t), _) => vec![Reference::parse(&format!("{}:{t}", base.name()))?],
             (None, Some(_)) => vec![base.clone()],
-            (None, None) => {
-                let prefix = format!("{}:", base.name());
-                let idx = e.store.read_index()?;
-                idx.tags
-                    .keys()
-                    .filter(|t| t.starts_with(&prefix))
-                    .map(|t| Reference::parse(t))
-                    .collect::<Result<_, _>>()?
-            }
+            (None, None) => berth_registry::push::local_tags(&e.store, &base)?,
         };
         if refs.is_empty() {
             return Err(ApiError::new(

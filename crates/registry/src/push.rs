@@ -176,6 +176,18 @@ fn upload_blob(
 }
 
 /// Pushes a tagged local image to its registry.
+/// Every tag the store has in `reference`'s repository (`push --all-tags`, and the API's
+/// push without a tag), as references.
+pub fn local_tags(store: &Store, reference: &Reference) -> Result<Vec<Reference>> {
+    let prefix = format!("{}:", reference.name());
+    let idx = store.read_index()?;
+    let mut out = Vec::new();
+    for t in idx.tags.keys().filter(|t| t.starts_with(&prefix)) {
+        out.push(Reference::parse(t)?);
+    }
+    Ok(out)
+}
+
 pub fn push(
     store: &Store,
     config: &RegistryConfig,

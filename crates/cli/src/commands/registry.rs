@@ -261,13 +261,7 @@ pub fn push(root: &Path, a: PushArgs) -> Result<u8> {
         if reference.tag.is_some() {
             return Err(fail("tag can't be used with --all-tags/-a"));
         }
-        let prefix = format!("{}:", reference.name());
-        let idx = store.read_index().map_err(fail)?;
-        idx.tags
-            .keys()
-            .filter_map(|t| t.strip_prefix(&prefix).map(|tag| (t, tag)))
-            .map(|(t, _)| Reference::parse(t).map_err(fail))
-            .collect::<Result<_>>()?
+        berth_registry::push::local_tags(&store, &reference).map_err(fail)?
     } else {
         let mut r = reference.clone();
         if r.tag.is_none() {
