@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/containers/{id}/pause", post(pause))
         .route("/containers/{id}/unpause", post(unpause))
         .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/update", post(update))
         .route("/containers/{id}/top", get(top))
         .route("/containers/{id}", delete(remove))
 }
@@ -387,6 +388,18 @@ async fn rename(
         Ok(status(StatusCode::NO_CONTENT))
     })
     .await
+}
+
+/// `docker update`: Docker's `UpdateConfig` in the body.
+async fn update(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let u: berth_runtime::container_update::ContainerUpdate = json_body(&headers, &body)?;
+    let report = blocking(move || Ok(e.rt.update(&id, &u)?)).await?;
+    Ok(Json(json!({"Warnings": report.warnings})))
 }
 
 /// `ps_args` as one string, split on spaces as Docker does.

@@ -73,6 +73,8 @@ enum Command {
     Export(ctr::ExportArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(ctr::CpArgs),
+    /// Update configuration of one or more containers
+    Update(commands::update::UpdateArgs),
     /// Display the running processes of a container
     Top(ctr::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -218,6 +220,8 @@ enum ContainerCommand {
     Export(ctr::ExportArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(ctr::CpArgs),
+    /// Update configuration of one or more containers
+    Update(commands::update::UpdateArgs),
     /// Display the running processes of a container
     Top(ctr::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -342,6 +346,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ctr::export(&root, a)
         }
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => ctr::cp(&root, a),
+        Command::Update(a) | Command::Container(ContainerCommand::Update(a)) => {
+            commands::update::update(&root, a)
+        }
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ctr::top(&root, a),
         Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => ctr::stats(&root, a),
         Command::Attach(a) => ctr::attach(&root, a),

@@ -119,6 +119,40 @@ fn root_the_docker_cli_runs_a_container_through_berth_serve() {
     s.docker(&["rename", "web2", "web"]).ok();
     let err = s.docker(&["rename", "web", "bad name"]).fails();
     assert!(err.contains("invalid container name"), "{err}");
+    // Limits change on the running container: its cgroup and its record.
+    let updated = s
+        .docker(&[
+            "update",
+            "--memory",
+            "96m",
+            "--memory-swap",
+            "192m",
+            "--pids-limit",
+            "30",
+            "web",
+        ])
+        .ok();
+    assert_eq!(updated.trim(), "web");
+    let usage = s
+        .docker(&["stats", "--no-stream", "--format", "{{.MemUsage}}", "web"])
+        .ok();
+    assert!(usage.trim().ends_with("/ 96MiB"), "{usage}");
+    let limits = s
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}}",
+            "web",
+        ])
+        .ok();
+    assert_eq!(limits.trim(), "100663296 201326592 30");
+    let err = s.docker(&["update", "--memory", "1g", "web"]).fails();
+    assert!(
+        err.contains("update the memoryswap at the same time"),
+        "{err}"
+    );
+    let err = s.docker(&["update", "--cpuset-cpus", "0", "web"]).fails();
+    assert!(err.contains("berth does not support CpusetCpus"), "{err}");
 
     assert_eq!(s.docker(&["stop", "-t", "1", "web"]).ok().trim(), "web");
     let ps = s

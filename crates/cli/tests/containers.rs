@@ -297,6 +297,80 @@ fn root_limits_are_enforced_through_cgroups() {
 }
 
 #[test]
+fn root_update_changes_the_limits_of_running_and_stopped_containers() {
+    let b = busybox();
+    let cat = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max";
+    b.run(&[
+        "run", "-d", "--name", "up", "-m", "64m", "busybox", "sleep", "300",
+    ])
+    .ok();
+    // Docker's default memory+swap: twice the memory.
+    assert_eq!(
+        b.run(&["exec", "up", "sh", "-c", cat]).ok(),
+        "67108864\n134217728\n-1\nmax\n"
+    );
+    let r = b.run(&[
+        "update",
+        "--cpus",
+        "0.25",
+        "--pids-limit",
+        "40",
+        "-m",
+        "100m",
+        "--memory-swap",
+        "-1",
+        "up",
+    ]);
+    assert_eq!(r.ok(), "up\n");
+    let after = b.run(&["exec", "up", "sh", "-c", cat]).ok();
+    let lines: Vec<&str> = after.lines().collect();
+    assert_eq!(
+        (lines[0], lines[2], lines[3]),
+        ("104857600", "25000", "40"),
+        "{after}"
+    );
+    assert!(
+        lines[1].parse::<u64>().unwrap() > 1 << 60,
+        "unlimited swap: {after}"
+    );
+    let r = b.run(&["update", "-m", "200m", "up"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("Memory limit should be smaller than already set memoryswap limit"),
+        "{}",
+        r.stderr
+    );
+    b.run(&["rm", "-f", "up"]).ok();
+    // A stopped container keeps the new limits for its next start.
+    b.run(&["create", "--name", "later", "busybox", "sh", "-c", cat])
+        .ok();
+    b.run(&[
+        "update",
+        "-m",
+        "32m",
+        "--memory-swap",
+        "48m",
+        "--cpus",
+        "1",
+        "later",
+    ])
+    .ok();
+    b.run(&["start", "-a", "later"]).ok();
+    assert_eq!(
+        b.run(&["logs", "later"]).ok(),
+        "33554432\n50331648\n100000\nmax\n"
+    );
+    let r = b.run(&["update", "--restart", "always", "nosuch"]);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (1, "Error: No such container: nosuch\n")
+    );
+    b.run(&["rm", "later"]).ok();
+    assert_no_leftovers(&b);
+}
+
+#[test]
 fn root_detached_lifecycle() {
     let b = busybox();
     let id = b

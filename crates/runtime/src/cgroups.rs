@@ -1,7 +1,10 @@
 //! Reading a container's cgroup: processes, OOM kills and usage, on cgroup v1 (one tree per
 //! controller, as on this project's machines) and v2 (one unified tree, as on most users'
-//! machines). Limits are written by libcontainer when the container starts; this is the
-//! reading side, behind one type so callers never care which version the host runs.
+//! machines). Limits are written by libcontainer when the container starts and here when
+//! `update` changes them on a running container; behind one type so callers never care
+//! which version the host runs. (libcgroups, libcontainer's own cgroup crate, finds the
+//! hierarchy from /proc/self/mountinfo: its root cannot be pointed at a fake tree, so v2
+//! could not be tested on this project's v1 machines.)
 //!
 //! The root is a parameter so tests run both versions against fake trees.
 
@@ -28,6 +31,27 @@ pub struct Usage {
     /// `None` when unlimited.
     pub memory_limit: Option<u64>,
     pub pids: u64,
+}
+
+/// Limits to write into a running container's cgroup; `None`: leave as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes; -1: none.
+    pub memory: Option<i64>,
+    /// Memory plus swap, bytes; -1: none.
+    pub memory_swap: Option<i64>,
+    /// Billionths of CPUs; 0: none.
+    pub nano_cpus: Option<i64>,
+    /// Relative weight, as v1's cpu.shares (1024: the default).
+    pub cpu_shares: Option<u64>,
+    /// 0 or less: none.
+    pub pids: Option<i64>,
+}
+
+/// v2's `cpu.weight` for a v1 `cpu.shares` value (the mapping runc and crun use).
+fn shares_to_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
 }
 
 fn read_u64(p: &Path) -> Option<u64> {
@@ -168,6 +192,93 @@ impl CgroupFs {
         n.unwrap_or(0) > 0
     }
 
+    /// Writes new limits into a running container's cgroup (`docker update`).
+    pub fn set_limits(&self, id: &str, l: &Limits) -> std::io::Result<()> {
+        let put = |dir: PathBuf, file: &str, v: String| fs::write(dir.join(file), v);
+        match self.version {
+            Version::V1 => {
+                let mem = self.dir("memory", id);
+                // The kernel refuses a memory limit above memory+swap and the other way round:
+                // which goes first depends on whether memory+swap grows.
+                let memsw_file = mem.join("memory.memsw.limit_in_bytes");
+                let swap = l.memory_swap.filter(|_| memsw_file.exists());
+                let current_memsw = read_u64(&memsw_file).unwrap_or(u64::MAX);
+                let swap_first =
+                    swap.is_some_and(|s| s < 0 || u64::try_from(s).unwrap_or(0) > current_memsw);
+                let write_swap =
+                    |s: i64| put(mem.clone(), "memory.memsw.limit_in_bytes", s.to_string());
+                if let (true, Some(s)) = (swap_first, swap) {
+                    write_swap(s)?;
+                }
+                if let Some(m) = l.memory {
+                    put(mem.clone(), "memory.limit_in_bytes", m.to_string())?;
+                }
+                if let (false, Some(s)) = (swap_first, swap) {
+                    write_swap(s)?;
+                }
+                let mut cpu = self.dir("cpu", id);
+                if !cpu.is_dir() {
+                    cpu = self.dir("cpu,cpuacct", id);
+                }
+                if let Some(n) = l.nano_cpus {
+                    let quota = if n > 0 { n / 10_000 } else { -1 };
+                    put(cpu.clone(), "cpu.cfs_period_us", "100000".into())?;
+                    put(cpu.clone(), "cpu.cfs_quota_us", quota.to_string())?;
+                }
+                if let Some(s) = l.cpu_shares {
+                    put(cpu, "cpu.shares", s.to_string())?;
+                }
+                if let Some(p) = l.pids {
+                    let v = if p > 0 { p.to_string() } else { "max".into() };
+                    put(self.dir("pids", id), "pids.max", v)?;
+                }
+            }
+            Version::V2 => {
+                let d = self.dir("", id);
+                let max = |v: i64| {
+                    if v < 0 {
+                        "max".to_string()
+                    } else {
+                        v.to_string()
+                    }
+                };
+                if let Some(m) = l.memory {
+                    put(d.clone(), "memory.max", max(m))?;
+                }
+                // v2 limits swap alone: memory+swap minus memory.
+                if let Some(s) = l.memory_swap {
+                    let swap_only = match (s, l.memory) {
+                        (s, _) if s < 0 => -1,
+                        (s, Some(m)) if m > 0 => (s - m).max(0),
+                        _ => -1,
+                    };
+                    if d.join("memory.swap.max").exists() {
+                        put(d.clone(), "memory.swap.max", max(swap_only))?;
+                    }
+                }
+                if let Some(n) = l.nano_cpus {
+                    let quota = if n > 0 {
+                        (n / 10_000).to_string()
+                    } else {
+                        "max".into()
+                    };
+                    put(d.clone(), "cpu.max", format!("{quota} 100000"))?;
+                }
+                if let Some(s) = l.cpu_shares {
+                    put(d.clone(), "cpu.weight", shares_to_weight(s).to_string())?;
+                }
+                if let Some(p) = l.pids {
+                    put(
+                        d,
+                        "pids.max",
+                        if p > 0 { p.to_string() } else { "max".into() },
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn usage(&self, id: &str) -> Usage {
         match self.version {
             Version::V1 => {
@@ -270,6 +381,99 @@ mod tests {
             "THAWED"
         );
         cg.thaw("gone").unwrap();
+    }
+
+    fn read(p: PathBuf) -> String {
+        fs::read_to_string(p).unwrap()
+    }
+
+    #[test]
+    fn v1_limits_are_written_where_the_kernel_reads_them() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        write(
+            r.join("memory/berth/abc/memory.limit_in_bytes"),
+            "67108864\n",
+        );
+        write(
+            r.join("memory/berth/abc/memory.memsw.limit_in_bytes"),
+            "134217728\n",
+        );
+        write(r.join("cpu,cpuacct/berth/abc/cpu.shares"), "1024\n");
+        write(r.join("pids/berth/abc/pids.max"), "max\n");
+        let cg = CgroupFs::at(r);
+        cg.set_limits(
+            "abc",
+            &Limits {
+                memory: Some(200 << 20),
+                memory_swap: Some(400 << 20),
+                nano_cpus: Some(1_500_000_000),
+                cpu_shares: Some(512),
+                pids: Some(50),
+            },
+        )
+        .unwrap();
+        let m = r.join("memory/berth/abc");
+        assert_eq!(read(m.join("memory.limit_in_bytes")), "209715200");
+        assert_eq!(read(m.join("memory.memsw.limit_in_bytes")), "419430400");
+        let c = r.join("cpu,cpuacct/berth/abc");
+        assert_eq!(read(c.join("cpu.cfs_quota_us")), "150000");
+        assert_eq!(read(c.join("cpu.cfs_period_us")), "100000");
+        assert_eq!(read(c.join("cpu.shares")), "512");
+        assert_eq!(read(r.join("pids/berth/abc/pids.max")), "50");
+        // Only what is given changes; "none" is -1 or max.
+        cg.set_limits(
+            "abc",
+            &Limits {
+                nano_cpus: Some(0),
+                pids: Some(0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(read(c.join("cpu.cfs_quota_us")), "-1");
+        assert_eq!(read(r.join("pids/berth/abc/pids.max")), "max");
+        assert_eq!(read(m.join("memory.limit_in_bytes")), "209715200");
+    }
+
+    #[test]
+    fn v2_limits_are_written_where_the_kernel_reads_them() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        write(r.join("cgroup.controllers"), "cpu memory pids\n");
+        write(r.join("berth/abc/memory.max"), "max\n");
+        write(r.join("berth/abc/memory.swap.max"), "max\n");
+        let cg = CgroupFs::at(r);
+        cg.set_limits(
+            "abc",
+            &Limits {
+                memory: Some(64 << 20),
+                memory_swap: Some(128 << 20),
+                nano_cpus: Some(500_000_000),
+                cpu_shares: Some(1024),
+                pids: Some(-1),
+            },
+        )
+        .unwrap();
+        let d = r.join("berth/abc");
+        assert_eq!(read(d.join("memory.max")), "67108864");
+        assert_eq!(read(d.join("memory.swap.max")), "67108864");
+        assert_eq!(read(d.join("cpu.max")), "50000 100000");
+        assert_eq!(read(d.join("cpu.weight")), "39");
+        assert_eq!(read(d.join("pids.max")), "max");
+        cg.set_limits(
+            "abc",
+            &Limits {
+                memory: Some(-1),
+                memory_swap: Some(-1),
+                nano_cpus: Some(0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(read(d.join("memory.max")), "max");
+        assert_eq!(read(d.join("memory.swap.max")), "max");
+        assert_eq!(read(d.join("cpu.max")), "max 100000");
     }
 
     #[test]

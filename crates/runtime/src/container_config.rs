@@ -261,7 +261,7 @@ pub struct EndpointIpamConfig {
 }
 
 /// null (which Go clients send for empty slices and maps) as the type's default.
-fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,
@@ -296,7 +296,7 @@ fn is_zero(v: &Value) -> bool {
     }
 }
 
-fn set_fields(prefix: &str, m: &BTreeMap<String, Value>, out: &mut Vec<String>) {
+pub(crate) fn set_fields(prefix: &str, m: &BTreeMap<String, Value>, out: &mut Vec<String>) {
     out.extend(
         m.iter()
             .filter(|(_, v)| !is_zero(v))

@@ -21,7 +21,7 @@ use crate::rootfs::DEFAULT_PATH;
 use crate::volumes::MountSpec;
 
 /// Docker's smallest memory limit: below it a container cannot even start its process.
-const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+pub(crate) const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// The network side of a request, checked.
 struct NetworkOptions {
@@ -191,7 +191,11 @@ impl Runtime {
                 dns_options: h.dns_options.clone(),
                 extra_hosts: net.extra_hosts,
                 memory: nonzero(h.memory),
-                memory_swap: nonzero(h.memory_swap),
+                // Docker's default: as much swap as memory.
+                memory_swap: match (h.memory, h.memory_swap) {
+                    (m, 0) if m > 0 => Some(m * 2),
+                    (_, s) => nonzero(s),
+                },
                 nano_cpus: nonzero(h.nano_cpus),
                 cpu_shares,
                 pids_limit: h.pids_limit.filter(|n| *n != 0),
@@ -546,7 +550,7 @@ impl HostConfig {
 }
 
 /// The CPUs this process may run on (what Docker's daemon calls NCPU).
-fn host_cpus() -> usize {
+pub(crate) fn host_cpus() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)

@@ -16,6 +16,7 @@ pub mod container_logs;
 pub mod container_prune;
 pub mod container_stats;
 pub mod container_top;
+pub mod container_update;
 pub mod container_wait;
 pub mod disk_usage;
 pub mod engine;

@@ -47,7 +47,7 @@ pub(crate) fn flag_error(flag: &str, value: &str, reason: &str) -> anyhow::Error
     })
 }
 
-fn open(root: &Path) -> Result<Runtime> {
+pub(crate) fn open(root: &Path) -> Result<Runtime> {
     Runtime::open(root).map_err(engine_error)
 }
 

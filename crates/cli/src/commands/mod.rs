@@ -7,4 +7,5 @@ pub mod network;
 pub mod registry;
 pub mod run_flags;
 pub mod serve;
+pub mod update;
 pub mod volume;

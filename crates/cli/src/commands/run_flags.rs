@@ -58,7 +58,7 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub(crate) memory: Option<String>,
     /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub(crate) memory_swap: Option<String>,
     /// Number of CPUs
     #[arg(long)]
@@ -204,8 +204,25 @@ pub(crate) fn parse_size(flag: &str, v: &str) -> Result<i64> {
     Ok((n * mult as f64) as i64)
 }
 
+/// `--memory-swap`: a size, or -1 for unlimited swap.
+pub(crate) fn parse_memory_swap(v: &str) -> Result<i64> {
+    match v {
+        "-1" => Ok(-1),
+        s => parse_size("--memory-swap", s),
+    }
+}
+
+/// `--cpus 1.5` in billionths of a CPU.
+pub(crate) fn parse_cpus(c: &str) -> Result<i64> {
+    c.parse::<f64>()
+        .ok()
+        .filter(|n| *n > 0.0)
+        .map(|n| (n * 1e9) as i64)
+        .ok_or_else(|| flag_error("--cpus", c, "expected a positive number of CPUs"))
+}
+
 /// `--restart no|always|unless-stopped|on-failure[:N]`.
-fn parse_restart(v: &str) -> Result<RestartPolicy> {
+pub(crate) fn parse_restart(v: &str) -> Result<RestartPolicy> {
     let (name, max) = v.split_once(':').unwrap_or((v, ""));
     let bad = |r: &str| flag_error("--restart", v, r);
     match name {
@@ -422,22 +439,12 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         .as_deref()
         .map(|m| parse_size("-m, --memory", m))
         .transpose()?;
-    let memory_swap = match a.memory_swap.as_deref() {
-        Some("-1") => Some(-1),
-        Some(s) => Some(parse_size("--memory-swap", s)?),
-        None => None,
-    };
-    let nano_cpus = a
-        .cpus
+    let memory_swap = a
+        .memory_swap
         .as_deref()
-        .map(|c| {
-            c.parse::<f64>()
-                .ok()
-                .filter(|n| *n > 0.0)
-                .map(|n| (n * 1e9) as i64)
-                .ok_or_else(|| flag_error("--cpus", c, "expected a positive number of CPUs"))
-        })
+        .map(parse_memory_swap)
         .transpose()?;
+    let nano_cpus = a.cpus.as_deref().map(parse_cpus).transpose()?;
     if let Some(s) = &a.stop_signal {
         berth_runtime::lifecycle::parse_signal(s).map_err(engine_error)?;
     }
