@@ -199,10 +199,17 @@ where
         .is_some_and(|u| u.eq_ignore_ascii_case("tcp"));
     if upgrade {
         let pause = before_stream(req.headers());
+        let unix_fd = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<crate::server::Connection>>()
+            .and_then(|c| c.0.unix_fd);
         let on = hyper::upgrade::on(req);
         tokio::spawn(async move {
             if let Ok(conn) = on.await {
-                tokio::time::sleep(pause).await;
+                match unix_fd {
+                    Some(fd) => head_read(fd).await,
+                    None => tokio::time::sleep(pause).await,
+                }
                 serve(Box::new(hyper_util::rt::TokioIo::new(conn)), true).await;
             }
         });
@@ -233,11 +240,29 @@ where
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
-/// How long the stream waits after the 101 response. docker-py (Python's http.client) reads
-/// the response head through a buffer and then the raw socket: bytes that arrived together
-/// with the head are lost. dockerd's streams start only once the process does, a few
-/// milliseconds later, which hides this; berth's output is often ready at once. The docker
-/// CLI (Go) keeps its buffer, so it does not wait.
+/// Waits (at most 5 s) until the client has read all that was sent on the unix socket `fd`:
+/// the 101 response head. docker-py (Python's http.client) reads the head through a buffer
+/// and then the raw socket, so stream bytes that arrived together with the head are lost.
+/// The kernel keeps a unix socket's sent bytes charged to the sender until the peer reads
+/// them (SIOCOUTQ), which says exactly when the head is gone. dockerd's streams start only
+/// once the process does, a few milliseconds later, which hides this race there.
+async fn head_read(fd: std::os::fd::RawFd) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int; the caller holds the connection that
+        // owns `fd`, so it is the client's socket.
+        let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut unread) };
+        if r != 0 || unread == 0 || std::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// How long a stream on a TCP connection waits after the 101 response, where the kernel
+/// cannot say whether the client read the head: long enough for docker-py (see
+/// `head_read`); the docker CLI (Go) keeps its buffer, so it does not wait.
 fn before_stream(headers: &axum::http::HeaderMap) -> std::time::Duration {
     let agent = headers
         .get(header::USER_AGENT)
@@ -424,10 +449,14 @@ pub(crate) async fn relay<R, W>(
         }
         let _ = to_client.shutdown().await;
     };
+    // The input side ends the relay only on the detach keys. A supervisor that no longer
+    // takes input has exited or is about to: what it sent before must still reach the
+    // client, so the output side decides when the relay is over.
     let input = async {
         let mut keys = DetachMatcher::new(p.detach_keys.clone());
         let mut buf = vec![0u8; 8192];
         let mut reading = true;
+        let gone = || std::future::pending::<()>();
         loop {
             let size_change = async {
                 match sizes.as_mut() {
@@ -442,13 +471,13 @@ pub(crate) async fn relay<R, W>(
                         // -i at once): not a departure; the output goes on.
                         reading = false;
                         if p.stdin && !send_frame(&mut sup_w, STDIN_END, &[]).await {
-                            return;
+                            return gone().await;
                         }
                     }
                     Ok(n) if p.stdin => {
                         let (data, detach) = keys.feed(&buf[..n]);
                         if !data.is_empty() && !send_frame(&mut sup_w, STDIN, &data).await {
-                            return;
+                            return gone().await;
                         }
                         if detach {
                             return;
@@ -458,12 +487,13 @@ pub(crate) async fn relay<R, W>(
                 },
                 alive = size_change => {
                     if !alive {
-                        return;
+                        sizes = None;
+                        continue;
                     }
                     let size = sizes.as_mut().and_then(|s| *s.borrow_and_update());
                     if let Some(size) = size {
                         if !send_frame(&mut sup_w, RESIZE, &size).await {
-                            return;
+                            return gone().await;
                         }
                     }
                 }
@@ -528,5 +558,45 @@ mod tests {
             stream_bytes(false, STDERR, b"x"),
             [2, 0, 0, 0, 0, 0, 0, 1, b'x']
         );
+    }
+
+    /// An exec that printed, exited and closed its socket before the client's end of input
+    /// reached the server (`docker exec -i … < /dev/null` on a busy machine): the input
+    /// side cannot tell the supervisor, but the client still gets all the output.
+    #[tokio::test]
+    async fn output_reaches_the_client_after_the_supervisor_has_gone() {
+        let (server_end, supervisor_end) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut frames = Vec::new();
+        write_frame(&mut frames, STDOUT, b"hi\n").unwrap();
+        write_frame(&mut frames, EXIT, &3i32.to_be_bytes()).unwrap();
+        std::io::Write::write_all(&mut &supervisor_end, &frames).unwrap();
+        drop(supervisor_end);
+        server_end.set_nonblocking(true).unwrap();
+        let supervisor = tokio::net::UnixStream::from_std(server_end).unwrap();
+        // A client whose input has ended and that reads slowly: the output cannot be
+        // written out before the input side finds the supervisor gone.
+        let (to_client, mut client) = tokio::io::duplex(1);
+        let reader = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut got = Vec::new();
+            let _ = client.read_to_end(&mut got).await;
+            got
+        });
+        let streams = Streams {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            detach_keys: DETACH_KEYS.to_vec(),
+        };
+        relay(
+            supervisor,
+            tokio::io::empty(),
+            to_client,
+            false,
+            &streams,
+            None,
+        )
+        .await;
+        assert_eq!(reader.await.unwrap(), stream_bytes(false, STDOUT, b"hi\n"));
     }
 }

@@ -188,7 +188,39 @@ async fn wait_for_stop_signal() {
 /// The app for one listener: guard and version prefix, then the routes.
 type AppService = tower::util::BoxCloneSyncService<Request, Response, std::convert::Infallible>;
 
-fn service(engine: AppState, tcp: bool) -> axum::routing::IntoMakeService<AppService> {
+/// The connection a request came on: a hijacked stream on a unix socket starts once the
+/// client has read the response head (container_attach::hijack).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Connection {
+    pub(crate) unix_fd: Option<std::os::fd::RawFd>,
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, tokio::net::UnixListener>,
+    > for Connection
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+        use std::os::fd::AsRawFd;
+        Connection {
+            unix_fd: Some(s.io().as_raw_fd()),
+        }
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Connection
+{
+    fn connect_info(_: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Connection { unix_fd: None }
+    }
+}
+
+type MakeService =
+    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<AppService, Connection>;
+
+fn service(engine: AppState, tcp: bool) -> MakeService {
     let router = routes().with_state(engine);
     let svc = tower::service_fn(move |req: Request| {
         let router = router.clone();
@@ -202,7 +234,9 @@ fn service(engine: AppState, tcp: bool) -> axum::routing::IntoMakeService<AppSer
             })
         }
     });
-    axum::ServiceExt::<Request>::into_make_service(AppService::new(svc))
+    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<Connection>(AppService::new(
+        svc,
+    ))
 }
 
 fn routes() -> Router<AppState> {
