@@ -16,8 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The API tests drive docker-py and testcontainers-python too (from PyPI).
-if ! python3 -c 'import docker, testcontainers' 2>/dev/null; then
+# The API tests drive docker-py (with websocket-client, for attach/ws) and
+# testcontainers-python too (from PyPI).
+if ! python3 -c 'import docker, testcontainers, websocket' 2>/dev/null; then
   echo "deps: installing docker-py and testcontainers"
-  python3 -m pip install -q --root-user-action=ignore 'docker>=7,<8' 'testcontainers>=4,<5'
+  python3 -m pip install -q --root-user-action=ignore 'docker>=7,<8' 'testcontainers>=4,<5' 'websocket-client>=1,<2'
 fi

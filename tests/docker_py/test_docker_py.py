@@ -120,6 +120,40 @@ class ContainerTest(unittest.TestCase):
         finally:
             ctr.remove(force=True)
 
+    def test_attach_websocket(self):
+        """attach/ws: raw output (no stream frames) and input as messages; binary messages
+        from API 1.42 on, text before."""
+        tcp = os.environ.get("BERTH_TCP_HOST")
+        if not tcp:
+            self.skipTest("BERTH_TCP_HOST is not set")
+        for version, kind in (("1.44", bytes), ("1.41", str)):
+            api = docker.APIClient(base_url=tcp, version=version)
+            ctr = self.c.containers.create(
+                "busybox", ["sh", "-c", "read line; echo got $line; echo err >&2"], stdin_open=True
+            )
+            try:
+                ws = api.attach_socket(
+                    ctr.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}, ws=True
+                )
+                ctr.start()
+                ws.send_binary(b"kiwi\n")
+                got = []
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    try:
+                        m = ws.recv()
+                    except Exception:
+                        break
+                    if not m:
+                        break
+                    got.append(m)
+                self.assertTrue(got and all(isinstance(m, kind) for m in got), (version, got))
+                text = "".join(m.decode() if isinstance(m, bytes) else m for m in got)
+                self.assertEqual(sorted(text.splitlines()), ["err", "got kiwi"])
+                self.assertEqual(ctr.wait()["StatusCode"], 0)
+            finally:
+                ctr.remove(force=True)
+
     def test_bad_requests_are_api_errors(self):
         with self.assertRaises(ImageNotFound):
             self.c.containers.create("no-such-image-here:1")

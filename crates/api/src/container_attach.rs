@@ -65,7 +65,7 @@ impl Drop for Joined {
 }
 
 impl Attachments {
-    fn join(self: &Arc<Self>, id: &str) -> Joined {
+    pub(crate) fn join(self: &Arc<Self>, id: &str) -> Joined {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let entry = slots.entry(id.to_string()).or_insert_with(|| {
             let slot = Slot {
@@ -131,7 +131,7 @@ pub(crate) fn content_type(tty: bool) -> &'static str {
     }
 }
 
-struct AttachParams {
+pub(crate) struct AttachParams {
     stream: bool,
     logs: bool,
     stdin: bool,
@@ -141,7 +141,7 @@ struct AttachParams {
 }
 
 impl AttachParams {
-    fn parse(q: &Params) -> Result<AttachParams, ApiError> {
+    pub(crate) fn parse(q: &Params) -> Result<AttachParams, ApiError> {
         let detach_keys = match q.get("detachKeys").filter(|k| !k.is_empty()) {
             Some(k) => parse_detach_keys(k).map_err(|e| ApiError::bad_request(e.to_string()))?,
             None => DETACH_KEYS.to_vec(),
@@ -176,7 +176,7 @@ pub(crate) async fn attach(
     hijack(&mut req, tty, move |conn, input| async move {
         let mut p = p;
         p.stdin &= input;
-        session(e, c, p, joined, conn).await;
+        session(e, c, p, joined, conn, false).await;
     })
 }
 
@@ -307,12 +307,20 @@ async fn send_frame<W: AsyncWrite + Unpin>(w: &mut W, kind: u8, data: &[u8]) -> 
 /// One attachment: the logs so far (with `logs`), then, with `stream`, the container's
 /// output to the client and the client's input and sizes to the container, until the
 /// container exits, the client types the detach keys or goes away.
-async fn session<IO>(e: AppState, c: ContainerRecord, p: AttachParams, mut joined: Joined, io: IO)
-where
+/// `raw`: output as the process wrote it even without a terminal (a WebSocket's messages),
+/// else framed unless the container has a terminal.
+pub(crate) async fn session<IO>(
+    e: AppState,
+    c: ContainerRecord,
+    p: AttachParams,
+    mut joined: Joined,
+    io: IO,
+    raw: bool,
+) where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (from_client, mut to_client) = tokio::io::split(io);
-    let tty = c.config.tty;
+    let tty = c.config.tty || raw;
     if p.logs {
         let (engine, id) = (e.clone(), c.id.clone());
         let options = LogOptions {

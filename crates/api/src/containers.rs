@@ -36,6 +36,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(container_attach::attach))
+        .route(
+            "/containers/{id}/attach/ws",
+            get(crate::container_attach_ws::attach_ws),
+        )
         .route("/containers/{id}/resize", post(container_attach::resize))
         .route("/containers/{id}/pause", post(pause))
         .route("/containers/{id}/unpause", post(unpause))

@@ -11,6 +11,7 @@
 
 mod build;
 mod container_attach;
+mod container_attach_ws;
 mod container_files;
 mod container_stats;
 mod containers;

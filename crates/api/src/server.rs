@@ -258,12 +258,27 @@ fn routes() -> Router<AppState> {
 /// The guard and the version prefix.
 fn admit(mut req: Request, tcp: bool) -> Result<Request, ApiError> {
     // A web page can reach a local TCP port (and, by rebinding DNS, with its own host name):
-    // Docker's clients never send Origin, browsers always do on cross-site requests.
-    if req.headers().contains_key(header::ORIGIN) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "requests from web pages (with an Origin header) are refused",
-        ));
+    // Docker's clients never send Origin, browsers always do on cross-site requests. An
+    // Origin that is this very server (`http://` + the Host asked for, as WebSocket clients
+    // such as docker-py's send it) is not another site; the Host check below keeps a
+    // rebound name out.
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let same = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|o| !host.is_empty() && o == host);
+        if !same {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "requests from web pages (with an Origin header) are refused",
+            ));
+        }
     }
     if tcp {
         let host = req

@@ -237,6 +237,20 @@ fn root_berth_serve_refuses_browsers_and_leaves_containers_running_when_stopped(
     );
     let page = curl(&["-H", "Origin: http://example.com"], "/containers/json");
     assert!(page.starts_with("HTTP/1.1 403"), "{page}");
+    // A page of another site, even one rebound to this Host, is refused; this server's own
+    // origin is not another site.
+    let rebound = curl(
+        &[
+            "-H",
+            "Origin: http://localhost.evil.example",
+            "-H",
+            "Host: localhost",
+        ],
+        "/containers/json",
+    );
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    let own = curl(&["-H", "Origin: http://localhost"], "/containers/json");
+    assert!(own.starts_with("HTTP/1.1 200"), "{own}");
     let bad = curl(
         &[
             "-X",

@@ -29,10 +29,14 @@ fn have_module(module: &str, package: &str) -> bool {
 fn run_suite(script: &str, env: &[(&str, &str)]) {
     let b = Berth::new();
     b.import_busybox("busybox");
-    let s = Server::start(&b, &[]);
+    // A TCP address too: docker-py's WebSocket attach speaks TCP only.
+    let tcp = format!("tcp://127.0.0.1:{}", common::registry_server::free_port());
+    let s = Server::start(&b, &["-H", &tcp]);
     let path = format!("{}/../../tests/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut cmd = Command::new("python3");
-    cmd.arg(path).env("DOCKER_HOST", s.host());
+    cmd.arg(path)
+        .env("DOCKER_HOST", s.host())
+        .env("BERTH_TCP_HOST", &tcp);
     for (k, v) in env {
         cmd.env(k, v);
     }
