@@ -146,11 +146,7 @@ impl Journal {
                 }
             }
         }
-        let mut f = Follower {
-            path: self.path.clone(),
-            file,
-            partial: Vec::new(),
-        };
+        let mut f = Follower::new(self.path.clone(), file);
         events.extend(f.poll());
         (events, f)
     }
@@ -160,15 +156,11 @@ impl Journal {
     /// A follower of what is appended from now on, without reading the history (`wait`
     /// looks for one container's next events).
     pub fn follow(&self) -> Follower {
-        let mut file = File::open(&self.path).ok();
-        if let Some(f) = &mut file {
+        let mut follower = Follower::new(self.path.clone(), File::open(&self.path).ok());
+        if let Some(f) = &mut follower.file {
             let _ = f.seek(std::io::SeekFrom::End(0));
         }
-        Follower {
-            path: self.path.clone(),
-            file,
-            partial: Vec::new(),
-        }
+        follower
     }
 }
 
@@ -177,11 +169,73 @@ pub struct Follower {
     path: PathBuf,
     file: Option<File>,
     partial: Vec<u8>,
+    /// Told of every change in the journal's directory, so a waiter wakes at an append
+    /// instead of at its next look; `None` where inotify cannot be had (then it sleeps).
+    changes: Option<Changes>,
+}
+
+/// An inotify watch on a directory (the journal's: a rotation replaces the file).
+struct Changes(std::os::fd::OwnedFd);
+
+impl Changes {
+    fn watch(dir: &Path) -> Option<Changes> {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+        // SAFETY: inotify_init1 has no preconditions; a non-negative result is a new fd
+        // that we own from here on.
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: fd is ours and open (see above).
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let mask = libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO;
+        // SAFETY: a valid inotify fd and a NUL-terminated path.
+        let w = unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) };
+        (w >= 0).then_some(Changes(owned))
+    }
+
+    /// Blocks until something changed (since the last call) or `timeout` passed.
+    fn wait(&self, timeout: Duration) {
+        use std::os::fd::AsRawFd;
+        let fd = self.0.as_raw_fd();
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut p, 1, ms) };
+        let mut buf = [0u8; 4096];
+        // SAFETY: reading into our buffer from our non-blocking fd, until it is empty.
+        while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    }
 }
 
 impl Follower {
     /// How long `wait` sleeps between looks.
     pub const POLL: Duration = Duration::from_millis(100);
+
+    fn new(path: PathBuf, file: Option<File>) -> Follower {
+        // Watching before the first read: an append after it is never missed.
+        let changes = path.parent().and_then(Changes::watch);
+        Follower {
+            path,
+            file,
+            partial: Vec::new(),
+            changes,
+        }
+    }
+
+    /// Blocks until the journal may have grown, or `timeout` passed.
+    pub fn wait_for_append(&self, timeout: Duration) {
+        match &self.changes {
+            Some(c) => c.wait(timeout),
+            None => std::thread::sleep(timeout),
+        }
+    }
 
     /// The events appended since the last call.
     pub fn poll(&mut self) -> Vec<Event> {
@@ -225,6 +279,33 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waiting_follower_wakes_at_an_append() {
+        let t = tempfile::tempdir().unwrap();
+        let j = Journal::new(t.path());
+        let mut f = j.follow();
+        let writer = j.clone();
+        let t0 = std::time::Instant::now();
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            writer
+                .record(&Event::now("container", "die", "abc", &[]))
+                .unwrap();
+        });
+        f.wait_for_append(Duration::from_secs(20));
+        let waited = t0.elapsed();
+        h.join().unwrap();
+        assert!(
+            waited < Duration::from_secs(10),
+            "woke at the append, not the timeout"
+        );
+        assert_eq!(f.poll().len(), 1);
+        // Nothing new: the timeout ends the wait.
+        let t1 = std::time::Instant::now();
+        f.wait_for_append(Duration::from_millis(30));
+        assert!(t1.elapsed() >= Duration::from_millis(25));
+    }
 
     #[test]
     fn a_follower_from_now_skips_the_history() {
@@ -487,7 +568,7 @@ impl EventStream {
         }
         self.pending.extend(self.follower.poll());
         if self.pending.is_empty() {
-            std::thread::sleep(Follower::POLL);
+            self.follower.wait_for_append(Follower::POLL);
         }
         Some(None)
     }

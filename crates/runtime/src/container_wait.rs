@@ -139,7 +139,8 @@ impl Waiter {
             if give_up() {
                 return None;
             }
-            std::thread::sleep(LOOK);
+            // Woken by the journal's next append (a die or destroy), else a look anyway.
+            self.journal.wait_for_append(LOOK);
         }
     }
 }
