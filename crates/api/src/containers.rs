@@ -155,6 +155,9 @@ async fn inspect(
 }
 
 async fn start(State(e): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    // The container's first cgroup move waits for the kernel; start that wait now (as the
+    // CLI does), so that it overlaps the supervisor's start.
+    berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     blocking(move || {
         let c = e.rt.find(&id)?;
         if c.state.status == Status::Running {

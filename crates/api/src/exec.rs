@@ -95,6 +95,8 @@ async fn start(
     } else {
         json_body(req.headers(), &body)?
     };
+    // As for a start: the exec's cgroup move waits for the kernel; overlap that wait.
+    berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     let engine = e.clone();
     let session = blocking(move || Ok(engine.rt.exec_start(&id, &engine.exe)?)).await?;
     if s.detach {
