@@ -65,7 +65,7 @@ impl Drop for Joined {
 }
 
 impl Attachments {
-    pub(crate) fn join(self: &Arc<Self>, id: &str) -> Joined {
+    fn join(self: &Arc<Self>, id: &str) -> Joined {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let entry = slots.entry(id.to_string()).or_insert_with(|| {
             let slot = Slot {
@@ -132,7 +132,7 @@ pub(crate) fn content_type(tty: bool) -> &'static str {
 }
 
 pub(crate) struct AttachParams {
-    stream: bool,
+    pub(crate) stream: bool,
     logs: bool,
     stdin: bool,
     stdout: bool,
@@ -164,20 +164,32 @@ pub(crate) async fn attach(
     mut req: Request,
 ) -> Result<Response, ApiError> {
     let p = AttachParams::parse(&q)?;
-    let engine = e.clone();
-    let c = blocking(move || Ok(engine.rt.find(&id)?)).await?;
-    if p.stream && c.state.paused {
-        return Err(ApiError::conflict(
-            "You cannot attach to a paused container, unpause it first",
-        ));
-    }
-    let joined = e.attachments.join(&c.id);
+    let (c, joined) = join_container(&e, id, p.stream).await?;
     let tty = c.config.tty;
     hijack(&mut req, tty, move |conn, input| async move {
         let mut p = p;
         p.stdin &= input;
         session(e, c, p, joined, conn, false).await;
     })
+}
+
+/// The container an attachment (hijacked or WebSocket) is for, and its hold on the
+/// container's slot, so that a start after this sees a client waiting. A stream to a
+/// paused container is refused, as Docker refuses it.
+pub(crate) async fn join_container(
+    e: &AppState,
+    id: String,
+    stream: bool,
+) -> Result<(ContainerRecord, Joined), ApiError> {
+    let engine = e.clone();
+    let c = blocking(move || Ok(engine.rt.find(&id)?)).await?;
+    if stream && c.state.paused {
+        return Err(ApiError::conflict(
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    let joined = e.attachments.join(&c.id);
+    Ok((c, joined))
 }
 
 /// A client's end of a stream: the hijacked connection, or the response body.

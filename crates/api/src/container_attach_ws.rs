@@ -9,10 +9,10 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-use crate::container_attach::{session, AttachParams};
+use crate::container_attach::{join_container, session, AttachParams};
 use crate::error::ApiError;
 use crate::query::Params;
-use crate::server::{blocking, ApiVersion, AppState};
+use crate::server::{ApiVersion, AppState};
 
 pub(crate) async fn attach_ws(
     State(e): State<AppState>,
@@ -22,14 +22,7 @@ pub(crate) async fn attach_ws(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let p = AttachParams::parse(&q)?;
-    let engine = e.clone();
-    let c = blocking(move || Ok(engine.rt.find(&id)?)).await?;
-    if c.state.paused {
-        return Err(ApiError::conflict(
-            "You cannot attach to a paused container, unpause it first",
-        ));
-    }
-    let joined = e.attachments.join(&c.id);
+    let (c, joined) = join_container(&e, id, p.stream).await?;
     let binary = version >= ApiVersion((1, 42));
     Ok(ws.on_upgrade(move |socket| async move {
         let (ours, theirs) = tokio::io::duplex(64 << 10);

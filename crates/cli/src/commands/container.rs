@@ -543,7 +543,7 @@ pub fn wait(root: &Path, a: WaitArgs) -> Result<u8> {
 }
 
 /// Runs `f` for each container, printing its name as Docker does, errors on stderr.
-fn each(keys: &[String], f: impl Fn(&str) -> berth_runtime::Result<()>) -> Result<u8> {
+pub(crate) fn each(keys: &[String], f: impl Fn(&str) -> berth_runtime::Result<()>) -> Result<u8> {
     let mut code = 0;
     for k in keys {
         match f(k) {

@@ -67,22 +67,12 @@ fn request(a: &UpdateArgs) -> Result<ContainerUpdate> {
 pub fn update(root: &Path, a: UpdateArgs) -> Result<u8> {
     let u = request(&a)?;
     let rt = super::container::open(root)?;
-    let mut code = 0;
-    for k in &a.containers {
-        match rt.update(k, &u) {
-            Ok(report) => {
-                for w in report.warnings {
-                    eprintln!("WARNING: {w}");
-                }
-                println!("{k}");
-            }
-            Err(e) => {
-                eprintln!("Error: {e}");
-                code = 1;
-            }
+    super::container::each(&a.containers, |k| {
+        for w in rt.update(k, &u)?.warnings {
+            eprintln!("WARNING: {w}");
         }
-    }
-    Ok(code)
+        Ok(())
+    })
 }
 
 #[cfg(test)]
