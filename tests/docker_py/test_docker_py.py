@@ -154,6 +154,31 @@ class ContainerTest(unittest.TestCase):
             finally:
                 ctr.remove(force=True)
 
+    def test_a_websocket_that_closes_ends_its_attachment(self):
+        """A client closing its WebSocket to a quiet container: the server lets go of the
+        attachment (its sockets) at once, not at the container's next output."""
+        tcp = os.environ.get("BERTH_TCP_HOST")
+        pid = os.environ.get("BERTH_SERVE_PID")
+        if not tcp or not pid:
+            self.skipTest("BERTH_TCP_HOST or BERTH_SERVE_PID is not set")
+        fds = lambda: len(os.listdir(f"/proc/{pid}/fd"))
+        api = docker.APIClient(base_url=tcp, version="1.44")
+        ctr = self.c.containers.run("busybox", ["sleep", "300"], detach=True)
+        try:
+            idle = fds()
+            ws = api.attach_socket(ctr.id, params={"stdout": 1, "stream": 1}, ws=True)
+            deadline = time.time() + 10
+            while fds() < idle + 2 and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertGreaterEqual(fds(), idle + 2, "the attachment holds two sockets")
+            ws.close()
+            while fds() > idle and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertLessEqual(fds(), idle)
+            self.assertEqual(self.c.containers.get(ctr.id).status, "running")
+        finally:
+            ctr.remove(force=True)
+
     def test_bad_requests_are_api_errors(self):
         with self.assertRaises(ImageNotFound):
             self.c.containers.create("no-such-image-here:1")

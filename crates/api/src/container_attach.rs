@@ -25,6 +25,7 @@ use berth_runtime::record::{ContainerRecord, Status};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
+use crate::client_departure::Departure;
 use crate::error::ApiError;
 use crate::query::{flag, int, Params};
 use crate::server::{blocking, status, AppState};
@@ -166,10 +167,10 @@ pub(crate) async fn attach(
     let p = AttachParams::parse(&q)?;
     let (c, joined) = join_container(&e, id, p.stream).await?;
     let tty = c.config.tty;
-    hijack(&mut req, tty, move |conn, input| async move {
+    hijack(&mut req, tty, move |conn, input, departure| async move {
         let mut p = p;
         p.stdin &= input;
-        session(e, c, p, joined, conn, false).await;
+        session(e, c, p, joined, conn, false, departure).await;
     })
 }
 
@@ -201,7 +202,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Duplex for T {}
 /// Without (curl, a browser): 200, and what `serve` writes is the response body.
 pub(crate) fn hijack<F, Fut>(req: &mut Request, tty: bool, serve: F) -> Result<Response, ApiError>
 where
-    F: FnOnce(Box<dyn Duplex>, bool) -> Fut + Send + 'static,
+    F: FnOnce(Box<dyn Duplex>, bool, Departure) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let upgrade = req
@@ -211,18 +212,28 @@ where
         .is_some_and(|u| u.eq_ignore_ascii_case("tcp"));
     if upgrade {
         let pause = before_stream(req.headers());
-        let unix_fd = req
+        let connection = req
             .extensions()
             .get::<axum::extract::ConnectInfo<crate::server::Connection>>()
-            .and_then(|c| c.0.unix_fd);
+            .map(|c| c.0);
         let on = hyper::upgrade::on(req);
         tokio::spawn(async move {
             if let Ok(conn) = on.await {
-                match unix_fd {
-                    Some(fd) => head_read(fd).await,
-                    None => tokio::time::sleep(pause).await,
+                match connection {
+                    Some(c) if c.unix => head_read(c.fd).await,
+                    _ => tokio::time::sleep(pause).await,
                 }
-                serve(Box::new(hyper_util::rt::TokioIo::new(conn)), true).await;
+                // `conn` owns the socket and goes to `serve` with its departure.
+                let departure = match connection {
+                    Some(c) => Departure::hangup(c.fd),
+                    None => Departure::never(),
+                };
+                serve(
+                    Box::new(hyper_util::rt::TokioIo::new(conn)),
+                    true,
+                    departure,
+                )
+                .await;
             }
         });
         return Response::builder()
@@ -234,14 +245,16 @@ where
             .map_err(|e| ApiError::internal(e.to_string()));
     }
     let (ours, theirs) = tokio::io::duplex(64 << 10);
-    tokio::spawn(serve(Box::new(ours), false));
-    let body = futures_util::stream::unfold(theirs, |mut r| async move {
+    // hyper drops the body when its client goes away, and with it the guard.
+    let (guard, departure) = Departure::guard();
+    tokio::spawn(serve(Box::new(ours), false, departure));
+    let body = futures_util::stream::unfold((theirs, guard), |(mut r, guard)| async move {
         let mut buf = vec![0u8; 16 << 10];
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => None,
             Ok(n) => {
                 buf.truncate(n);
-                Some((Ok::<_, Infallible>(Bytes::from(buf)), r))
+                Some((Ok::<_, Infallible>(Bytes::from(buf)), (r, guard)))
             }
         }
     });
@@ -318,10 +331,27 @@ async fn send_frame<W: AsyncWrite + Unpin>(w: &mut W, kind: u8, data: &[u8]) -> 
 
 /// One attachment: the logs so far (with `logs`), then, with `stream`, the container's
 /// output to the client and the client's input and sizes to the container, until the
-/// container exits, the client types the detach keys or goes away.
+/// container exits, the client types the detach keys or goes away (`departure`).
 /// `raw`: output as the process wrote it even without a terminal (a WebSocket's messages),
 /// else framed unless the container has a terminal.
 pub(crate) async fn session<IO>(
+    e: AppState,
+    c: ContainerRecord,
+    p: AttachParams,
+    joined: Joined,
+    io: IO,
+    raw: bool,
+    departure: Departure,
+) where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    tokio::select! {
+        _ = attachment(e, c, p, joined, io, raw) => {}
+        _ = departure.wait() => {}
+    }
+}
+
+async fn attachment<IO>(
     e: AppState,
     c: ContainerRecord,
     p: AttachParams,

@@ -9,6 +9,7 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
+use crate::client_departure::{Departure, DepartureGuard};
 use crate::container_attach::{join_container, session, AttachParams};
 use crate::error::ApiError;
 use crate::query::Params;
@@ -26,17 +27,19 @@ pub(crate) async fn attach_ws(
     let binary = version >= ApiVersion((1, 42));
     Ok(ws.on_upgrade(move |socket| async move {
         let (ours, theirs) = tokio::io::duplex(64 << 10);
+        let (guard, departure) = Departure::guard();
         tokio::join!(
-            session(e, c, p, joined, ours, true),
-            bridge(socket, theirs, binary)
+            session(e, c, p, joined, ours, true, departure),
+            bridge(socket, theirs, binary, guard)
         );
     }))
 }
 
 /// Carries the WebSocket's messages into `io` and what comes out of `io` back as messages,
-/// until the attachment's output ends or the client goes away (then `io` is dropped, which
-/// ends the attachment).
-async fn bridge(socket: WebSocket, io: DuplexStream, binary: bool) {
+/// until the attachment's output ends or the client goes away: its close message or the end
+/// of its connection drops `gone`, which ends the attachment. (A WebSocket has no
+/// half-close, so the end of the messages is the client's departure.)
+async fn bridge(socket: WebSocket, io: DuplexStream, binary: bool, gone: DepartureGuard) {
     let (mut sink, mut messages) = socket.split();
     let (mut from_session, mut to_session) = tokio::io::split(io);
     let inbound = async move {
@@ -51,7 +54,7 @@ async fn bridge(socket: WebSocket, io: DuplexStream, binary: bool) {
                 break;
             }
         }
-        // The client's end of input; its going away is noticed by the next output.
+        drop(gone);
         let _ = to_session.shutdown().await;
         std::future::pending::<()>().await
     };

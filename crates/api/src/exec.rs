@@ -130,10 +130,14 @@ async fn start(
         stderr: true,
         detach_keys: DETACH_KEYS.to_vec(),
     };
-    hijack(&mut req, tty, move |conn, input| async move {
+    hijack(&mut req, tty, move |conn, input, departure| async move {
         streams.stdin &= input;
         let (from, to) = tokio::io::split(conn);
-        relay(supervisor, from, to, tty, &streams, None).await;
+        // A client that goes away leaves the process running, as with Docker.
+        tokio::select! {
+            _ = relay(supervisor, from, to, tty, &streams, None) => {}
+            _ = departure.wait() => {}
+        }
     })
 }
 

@@ -10,6 +10,7 @@
 //! `build` (`POST /build`), `images` (with `progress`, Docker's JSON progress stream for pull and push), `volumes`, `registry_auth` (`/auth`), `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
 
 mod build;
+mod client_departure;
 mod container_attach;
 mod container_attach_ws;
 mod container_files;

@@ -5,7 +5,7 @@
 //! requests in flight end for a moment and returns; containers keep running (their
 //! supervisors own them).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,8 +69,16 @@ pub enum ServeError {
 }
 
 enum Listener {
-    Unix(tokio::net::UnixListener, PathBuf),
+    /// The listener, its path and the socket file's (device, inode).
+    Unix(tokio::net::UnixListener, PathBuf, (u64, u64)),
     Tcp(tokio::net::TcpListener),
+}
+
+/// The (device, inode) of the file at `path`.
+fn socket_file(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some((m.dev(), m.ino()))
 }
 
 fn bind(host: &Host) -> Result<Listener, ServeError> {
@@ -97,7 +105,10 @@ fn bind(host: &Host) -> Result<Listener, ServeError> {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
                 .map_err(listen_err)?;
-            Ok(Listener::Unix(l, path.clone()))
+            let file = socket_file(path).ok_or_else(|| {
+                listen_err(std::io::Error::other("the socket file vanished after bind"))
+            })?;
+            Ok(Listener::Unix(l, path.clone(), file))
         }
         Host::Tcp(addr) => {
             let l = std::net::TcpListener::bind(addr).map_err(listen_err)?;
@@ -138,8 +149,8 @@ pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(&[Host])) -> Result<(), S
                 let _ = stop.changed().await;
             };
             match l {
-                Listener::Unix(l, path) => {
-                    sockets.push(path);
+                Listener::Unix(l, path, file) => {
+                    sockets.push((path, file));
                     let app = service(engine.clone(), false);
                     servers.spawn(async move {
                         let _ = axum::serve(l, app).with_graceful_shutdown(shutdown).await;
@@ -160,8 +171,12 @@ pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(&[Host])) -> Result<(), S
             while servers.join_next().await.is_some() {}
         })
         .await;
-        for s in sockets {
-            let _ = std::fs::remove_file(s);
+        // Only our own file: a server started meanwhile on the same path (it found ours
+        // stale once we stopped accepting) keeps its socket.
+        for (path, file) in sockets {
+            if socket_file(&path) == Some(file) {
+                let _ = std::fs::remove_file(path);
+            }
         }
         Ok(())
     });
@@ -192,7 +207,9 @@ type AppService = tower::util::BoxCloneSyncService<Request, Response, std::conve
 /// client has read the response head (container_attach::hijack).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Connection {
-    pub(crate) unix_fd: Option<std::os::fd::RawFd>,
+    /// The connected socket (for telling when its client has gone: client_departure).
+    pub(crate) fd: std::os::fd::RawFd,
+    pub(crate) unix: bool,
 }
 
 impl
@@ -203,7 +220,8 @@ impl
     fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
         use std::os::fd::AsRawFd;
         Connection {
-            unix_fd: Some(s.io().as_raw_fd()),
+            fd: s.io().as_raw_fd(),
+            unix: true,
         }
     }
 }
@@ -212,8 +230,12 @@ impl
     axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
     for Connection
 {
-    fn connect_info(_: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Connection { unix_fd: None }
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        use std::os::fd::AsRawFd;
+        Connection {
+            fd: s.io().as_raw_fd(),
+            unix: false,
+        }
     }
 }
 

@@ -277,6 +277,71 @@ fn root_berth_serve_refuses_browsers_and_leaves_containers_running_when_stopped(
 }
 
 #[test]
+fn root_berth_serve_lets_go_of_clients_that_leave_and_removes_only_its_own_socket() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let mut s = Server::start(&b, &[]);
+    s.docker(&["run", "-d", "--name", "quiet", "busybox", "sleep", "300"])
+        .ok();
+    s.docker(&["ps"]).ok();
+    let idle = s.open_fds();
+    // Two streams with nothing to say: an attach and an exec whose input stays open.
+    let mut attach = s
+        .docker_cmd(&["attach", "quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut exec = s
+        .docker_cmd(&["exec", "-i", "quiet", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(10), "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("both streams open", &|| s.open_fds() >= idle + 4);
+    let _ = attach.kill();
+    let _ = exec.kill();
+    let _ = attach.wait();
+    let _ = exec.wait();
+    until(
+        "the server closes the streams of clients that left",
+        &|| s.open_fds() <= idle,
+    );
+    let ps = s.docker(&["ps", "--format", "{{.Names}} {{.State}}"]).ok();
+    assert_eq!(ps.trim(), "quiet running");
+
+    // A server stopping while a stream holds it, and a new one on the same path meanwhile:
+    // the old one, when it finally goes, leaves the new one's socket alone.
+    let mut events = s
+        .docker_cmd(&["events"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    until("events connected", &|| s.open_fds() > idle);
+    s.signal_stop();
+    until("the old server stops accepting", &|| {
+        std::os::unix::net::UnixStream::connect(&s.socket).is_err()
+    });
+    let mut next = Server::start_at(&b, tempfile::tempdir().unwrap(), s.socket.clone(), &[]);
+    assert!(s.wait_exit().success());
+    let _ = events.kill();
+    let _ = events.wait();
+    let ps = next.docker(&["ps", "--format", "{{.Names}}"]).ok();
+    assert_eq!(ps.trim(), "quiet");
+    assert!(next.terminate().success());
+    b.run(&["rm", "-f", "quiet"]).ok();
+}
+
+#[test]
 fn root_the_docker_cli_runs_in_the_foreground_through_berth_serve() {
     let b = Berth::new();
     b.import_busybox("busybox");

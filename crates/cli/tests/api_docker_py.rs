@@ -36,7 +36,8 @@ fn run_suite(script: &str, env: &[(&str, &str)]) {
     let mut cmd = Command::new("python3");
     cmd.arg(path)
         .env("DOCKER_HOST", s.host())
-        .env("BERTH_TCP_HOST", &tcp);
+        .env("BERTH_TCP_HOST", &tcp)
+        .env("BERTH_SERVE_PID", s.child.id().to_string());
     for (k, v) in env {
         cmd.env(k, v);
     }

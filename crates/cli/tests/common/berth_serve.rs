@@ -18,6 +18,11 @@ impl Server {
     pub fn start(b: &Berth, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("berth.sock");
+        Server::start_at(b, dir, socket, extra)
+    }
+
+    /// A server on `socket` (which may be another server's), `dir` kept for its lifetime.
+    pub fn start_at(b: &Berth, dir: tempfile::TempDir, socket: PathBuf, extra: &[&str]) -> Server {
         let host = format!("unix://{}", socket.display());
         let mut cmd = b.cmd(&["serve", "-H", &host]);
         cmd.args(extra)
@@ -78,8 +83,25 @@ impl Server {
 
     /// SIGTERM, then the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal_stop();
+        self.wait_exit()
+    }
+
+    /// SIGTERM, without waiting.
+    pub fn signal_stop(&self) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+    }
+
+    /// Open file descriptors of the server process.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// The exit status, once the server has stopped (at most 10 s).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
