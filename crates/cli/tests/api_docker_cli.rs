@@ -904,6 +904,29 @@ fn root_the_docker_cli_builds_through_berth_serve() {
         ])
         .fails();
     assert!(bad.contains("exit code: 7"), "{bad}");
+    // A Dockerfile outside the context: the CLI adds it to the context's tar under a
+    // random name, and that tar ends right after the last file's content.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("Dockerfile.outside");
+    std::fs::write(
+        &outside,
+        "FROM busybox\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n",
+    )
+    .unwrap();
+    s.docker(&[
+        "build",
+        "-q",
+        "-t",
+        "outside:1",
+        "-f",
+        outside.to_str().unwrap(),
+        dir,
+    ])
+    .ok();
+    assert_eq!(
+        s.docker(&["run", "--rm", "outside:1"]).ok(),
+        "from the context\n"
+    );
     // The failed step's container is gone; the cache can be pruned.
     assert_eq!(s.docker(&["ps", "-aq"]).ok(), "");
     let pruned = s.docker(&["builder", "prune", "-f"]).ok();

@@ -45,7 +45,11 @@ pub struct ApplyStats {
 
 /// Applies the layer tar read from `reader` to `dest` (which must exist).
 pub fn apply_layer<R: Read>(reader: R, dest: &Path, mode: WhiteoutMode) -> Result<ApplyStats> {
-    let mut archive = tar::Archive::new(reader);
+    let consumed = std::rc::Rc::new(std::cell::Cell::new(Position::default()));
+    let mut archive = tar::Archive::new(Counted {
+        inner: reader,
+        consumed: consumed.clone(),
+    });
     let mut ap = Applier {
         dest,
         mode,
@@ -56,15 +60,24 @@ pub fn apply_layer<R: Read>(reader: R, dest: &Path, mode: WhiteoutMode) -> Resul
         is_root: unsafe { libc::geteuid() } == 0,
         buf: vec![0; 1 << 20],
     };
-    let entries = archive.entries().map_err(|e| Error::BadTar {
+    let bad = |e| Error::BadTar {
         what: "layer".into(),
         cause: e,
-    })?;
+    };
+    let entries = archive.entries().map_err(bad)?;
+    // Where the last entry's content ended in the stream.
+    let mut content_end = None;
     for entry in entries {
-        let mut entry = entry.map_err(|e| Error::BadTar {
-            what: "layer".into(),
-            cause: e,
-        })?;
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            // A stream that stops right after the last entry's content, without the padding
+            // to a whole block and the end-of-archive blocks, is a complete archive to Go's
+            // archive/tar and so to Docker; the docker CLI sends such a build context when
+            // the Dockerfile is outside it. An end anywhere else is a truncated archive.
+            Err(_) if consumed.get().ended && content_end == Some(consumed.get().bytes) => break,
+            Err(e) => return Err(bad(e)),
+        };
+        content_end = Some(entry.raw_file_position() + entry.size());
         ap.apply_entry(&mut entry)?;
     }
     // Directory mtimes last: creating their children changed them.
@@ -73,6 +86,30 @@ pub fn apply_layer<R: Read>(reader: R, dest: &Path, mode: WhiteoutMode) -> Resul
         filetime::set_symlink_file_times(path, t, t).ctx("set mtime", path)?;
     }
     Ok(ap.stats)
+}
+
+/// A reader that counts the bytes it has handed out (the tar parser reads no further than
+/// it needs, so this is its position in the stream) and notes the stream's end.
+struct Counted<R> {
+    inner: R,
+    consumed: std::rc::Rc<std::cell::Cell<Position>>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Position {
+    bytes: u64,
+    ended: bool,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut p = self.consumed.get();
+        p.bytes += n as u64;
+        p.ended |= n == 0 && !buf.is_empty();
+        self.consumed.set(p);
+        Ok(n)
+    }
 }
 
 struct Applier<'a> {

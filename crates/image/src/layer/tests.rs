@@ -264,3 +264,35 @@ fn root_diff_round_trips_and_is_deterministic() {
     sorted.sort();
     assert!(kinds.contains(&tar::EntryType::Link));
 }
+
+#[test]
+fn root_a_tar_that_stops_right_after_its_last_content_is_complete_as_for_go() {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("Dockerfile", &b"FROM scratch\n"[..]),
+        ("notes", &[7u8; 47][..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    let full = b.into_inner().unwrap();
+    // What the docker CLI sends when the Dockerfile is outside the context: the last
+    // entry's content, then nothing (no padding, no end-of-archive blocks).
+    let content_end = 512 * 3 + 47;
+    let dir = tempfile::tempdir().unwrap();
+    apply_layer(&full[..content_end], dir.path(), WhiteoutMode::Literal).unwrap();
+    assert_eq!(fs::read(dir.path().join("notes")).unwrap(), vec![7u8; 47]);
+    assert_eq!(
+        fs::read(dir.path().join("Dockerfile")).unwrap(),
+        b"FROM scratch\n"
+    );
+    // Cut inside the content, or inside the padding: truncated, as Go says too.
+    for cut in [content_end - 1, content_end + 10] {
+        let dir = tempfile::tempdir().unwrap();
+        let err = apply_layer(&full[..cut], dir.path(), WhiteoutMode::Literal).unwrap_err();
+        assert!(matches!(err, Error::BadTar { .. }), "{cut}: {err}");
+    }
+}
