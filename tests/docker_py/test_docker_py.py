@@ -179,6 +179,37 @@ class ContainerTest(unittest.TestCase):
         finally:
             ctr.remove(force=True)
 
+    def test_kill_waits_for_the_exit_and_exec_frames_follow_the_start(self):
+        """kill without a signal returns once the exit is recorded; an exec made with a
+        terminal but started with Tty false comes framed (dockerd's rule, which docker-py's
+        exec_start relies on)."""
+        ctr = self.c.containers.run("busybox", ["sleep", "300"], detach=True)
+        try:
+            api = self.c.api
+            ex = api.exec_create(ctr.id, 'sh -c "echo hello out; echo hello err >&2"', tty=True)
+            self.assertEqual(api.exec_start(ex), b"hello out\r\nhello err\r\n")
+            ex = api.exec_create(ctr.id, 'sh -c "echo hello out"', tty=True)
+            self.assertEqual(api.exec_start(ex, demux=True), (b"hello out\r\n", None))
+            ctr.kill()
+            state = api.inspect_container(ctr.id)["State"]
+            self.assertEqual((state["Running"], state["ExitCode"]), (False, 137))
+        finally:
+            ctr.remove(force=True)
+
+    def test_wait_then_remove_of_quick_containers(self):
+        """A container that exits at once: wait gives its real exit code and a remove right
+        after it (without force) finds it exited. (The record used to be read as abandoned,
+        exit -1, when its monitor saved the exit and went between two looks, and the die
+        event came before the record said exited.)"""
+        api = self.c.api
+        codes = []
+        for _ in range(60):
+            x = api.create_container("busybox", "sh -c 'exit 3'")
+            api.start(x)
+            codes.append(api.wait(x)["StatusCode"])
+            api.remove_container(x)
+        self.assertEqual(codes, [3] * 60)
+
     def test_bad_requests_are_api_errors(self):
         with self.assertRaises(ImageNotFound):
             self.c.containers.create("no-such-image-here:1")

@@ -226,13 +226,13 @@ async fn kill(
     Path(id): Path<String>,
     Query(q): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let signal = q
-        .get("signal")
-        .filter(|s| !s.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "KILL".into());
+    let signal = q.get("signal").filter(|s| !s.is_empty()).cloned();
     blocking(move || {
-        e.rt.kill(&id, &signal)?;
+        match signal {
+            Some(s) => e.rt.kill(&id, &s)?,
+            // No signal: SIGKILL and the wait for the exit, as dockerd.
+            None => e.rt.kill_and_wait(&id)?,
+        }
         Ok(status(StatusCode::NO_CONTENT))
     })
     .await

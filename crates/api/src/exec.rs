@@ -102,10 +102,12 @@ async fn start(
     if s.detach {
         return Ok(status(StatusCode::OK));
     }
-    let tty = session.tty || s.tty;
+    // Framed or not as the start asks (dockerd's rule), whatever the exec was created
+    // with: docker-py starts a terminal exec with Tty false and reads frames.
+    let tty = s.tty;
     let size = s
         .console_size
-        .filter(|[h, w]| tty && *h > 0 && *w > 0)
+        .filter(|[h, w]| session.tty && *h > 0 && *w > 0)
         .map(|[h, w]| (h.min(u16::MAX.into()) as u16, w.min(u16::MAX.into()) as u16));
     // Connected before the answer: the supervisor keeps the output for its first client,
     // and a resize that comes next must not be that client.

@@ -435,6 +435,17 @@ fn root_detached_lifecycle() {
         r.stderr
     );
     assert_eq!(b.run(&["kill", "-s", "USR1", "busy"]).code, 0);
+    // Without a signal, kill returns once the exit is recorded, as docker's does.
+    b.run(&["kill", "busy"]).ok();
+    let state = b
+        .run(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "busy",
+        ])
+        .ok();
+    assert_eq!(state.trim(), "exited 137");
     b.run(&["rm", "-f", "busy", "svc"]).ok();
     let r = b.run(&["rm", "svc"]);
     assert_eq!(r.stderr, "Error: No such container: svc\n");
@@ -1016,6 +1027,18 @@ fn root_restart_policies_rename_pause_prune() {
     {
         assert!(start.elapsed() < Duration::from_secs(15), "never restarted");
         std::thread::sleep(Duration::from_millis(50));
+    }
+    // Running or between two runs, it is not removed without -f.
+    for _ in 0..5 {
+        let r = b.run(&["rm", "always"]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(": stop the container before removing or force remove"),
+            "{}",
+            r.stderr
+        );
+        std::thread::sleep(Duration::from_millis(40));
     }
     b.run(&["stop", "always"]).ok();
     std::thread::sleep(Duration::from_millis(500));

@@ -275,7 +275,9 @@ impl Runtime {
 }
 
 /// The image's environment with the request's applied: `KEY=VALUE` sets, a bare `KEY`
-/// removes (the CLI has already looked a bare `-e KEY` up in its own environment).
+/// replaces the image's KEY and stays in the config as Docker keeps it, and the process
+/// does not get it (`spec::process_env`). The CLI has already looked a bare `-e KEY` up in
+/// its own environment.
 fn merge_env(image: &[String], asked: &[String]) -> Result<Vec<String>> {
     let mut env: Vec<String> = image.to_vec();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -291,9 +293,10 @@ fn merge_env(image: &[String], asked: &[String]) -> Result<Vec<String>> {
                 "invalid environment variable {e:?}: the name is empty"
             )));
         }
-        env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k));
-        if let Some(v) = v {
-            env.push(format!("{k}={v}"));
+        env.retain(|x| x.split_once('=').map_or(x.as_str(), |p| p.0) != k);
+        match v {
+            Some(v) => env.push(format!("{k}={v}")),
+            None => env.push(k.to_string()),
         }
     }
     Ok(env)
@@ -656,7 +659,12 @@ mod tests {
     fn env_merges_as_docker_merges_it() {
         let image = vec!["PATH=/bin".to_string(), "A=1".into(), "B=2".into()];
         let env = merge_env(&image, &["A=9".into(), "B".into(), "C=3".into()]).unwrap();
-        assert_eq!(env, ["PATH=/bin", "A=9", "C=3"]);
+        assert_eq!(env, ["PATH=/bin", "A=9", "B", "C=3"]);
+        assert_eq!(
+            crate::spec::process_env(&env, false),
+            ["PATH=/bin", "A=9", "C=3"],
+            "a bare name unsets"
+        );
         assert!(merge_env(&[], &["=x".into()]).is_err());
         assert!(merge_env(&[], &[]).unwrap()[0].starts_with("PATH="));
     }

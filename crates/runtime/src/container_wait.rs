@@ -117,9 +117,13 @@ impl Waiter {
             // exactly the one whose exit we are waiting for.
             let ran_since = r.state.started_at != c.state.started_at || self.was_running;
             if condition != WaitCondition::Removed && ran_since {
-                // Its monitor was killed: nobody will record an exit.
+                // Its monitor was killed: nobody will record an exit. (Unless it recorded
+                // the exit and went just after the read: then the next look sees it.)
                 if r.state.status == Status::Running && !running(&r) {
-                    return Some(-1);
+                    match rt.containers().load(&c.id) {
+                        Ok(now) if now.state.status == Status::Running => return Some(-1),
+                        _ => continue,
+                    }
                 }
                 // Exited without a journal entry (it could not be written), or the die event
                 // is a write behind the record: one more look first.

@@ -154,12 +154,12 @@ impl Runtime {
         let rootfs = RootfsPaths::of(&self.containers.dir(&c.id)).merged;
         let mut env = c.config.env.clone();
         for e in &o.env {
-            if let Some((k, _)) = e.split_once('=') {
-                env.retain(|x| x.split_once('=').map(|p| p.0) != Some(k));
-                env.push(e.clone());
-            }
+            // A bare name unsets it (process_env leaves it out).
+            let k = e.split_once('=').map_or(e.as_str(), |p| p.0);
+            env.retain(|x| x.split_once('=').map_or(x.as_str(), |p| p.0) != k);
+            env.push(e.clone());
         }
-        let env = crate::spec::terminal_env(&env, o.tty);
+        let env = crate::spec::process_env(&env, o.tty);
         let user = resolve_user(&rootfs, o.user.as_deref().unwrap_or(&c.config.user))?;
         let cwd = o.workdir.clone().unwrap_or_else(|| {
             if c.config.working_dir.is_empty() {

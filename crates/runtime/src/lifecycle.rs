@@ -196,6 +196,11 @@ impl Runtime {
         if oom {
             self.container_event("oom", &rec, &[]);
         }
+        // Saved before the `die` event: a client woken by it (a wait, then an rm) finds
+        // the container exited, as with Docker.
+        if !rec.config.auto_remove {
+            self.containers.save(&rec)?;
+        }
         self.container_event("die", &rec, &[("exitCode", &code.to_string())]);
         if rec.config.auto_remove {
             self.remove_anonymous_volumes(&rec);
@@ -204,8 +209,6 @@ impl Runtime {
             }
             self.containers.remove_dir(id)?;
             self.container_event("destroy", &rec, &[]);
-        } else {
-            self.containers.save(&rec)?;
         }
         // Attached clients have had all the output; now that the record says so, the code.
         if let Some(a) = attached {
@@ -521,11 +524,18 @@ impl Runtime {
             if ran >= 10 {
                 backoff = Duration::from_millis(100);
             }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(60));
+            // Restarting from the exit on, as Docker shows it (an `rm` without -f then
+            // refuses it), through the back-off, which a stop or rm cuts short.
             rec.state.restart_count += 1;
             rec.state.status = Status::Restarting;
             self.containers.save(&rec)?;
+            let until = Instant::now() + backoff;
+            while Instant::now() < until && !self.stop_requested(id) {
+                std::thread::sleep(
+                    Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
+                );
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
             if self.stop_requested(id) {
                 rec.state.status = Status::Exited;
                 self.containers.save(&rec)?;
@@ -553,12 +563,24 @@ impl Runtime {
     /// Every container, with states corrected for processes that died unobserved (a killed
     /// supervisor).
     pub fn list(&self) -> Result<Vec<ContainerRecord>> {
-        let mut all = self.containers.list()?;
-        for c in &mut all {
-            if c.state.status == Status::Running
+        let abandoned = |c: &ContainerRecord| {
+            c.state.status == Status::Running
                 && !pid_alive(c.state.pid)
                 && !pid_alive(c.state.monitor_pid)
-            {
+        };
+        let mut all = self.containers.list()?;
+        for c in &mut all {
+            if abandoned(c) {
+                // Its monitor may have recorded the exit and gone between the read and the
+                // look at its pid: the record as it is now decides.
+                match self.containers.load(&c.id) {
+                    Ok(now) if !abandoned(&now) => {
+                        *c = now;
+                        continue;
+                    }
+                    Err(_) => continue,
+                    Ok(_) => {}
+                }
                 c.state.status = Status::Exited;
                 c.state.paused = false;
                 c.state.exit_code = -1;
@@ -589,6 +611,16 @@ impl Runtime {
         }
         signal_container(&c.id, c.state.pid, sig);
         self.container_event("kill", &c, &[("signal", &sig.to_string())]);
+        Ok(())
+    }
+
+    /// `docker kill` without a signal: SIGKILL, then (as dockerd) a wait of at most 10 s for
+    /// the exit to be recorded, so that what the caller does next (inspect, rm, start) finds
+    /// the container stopped with its exit code.
+    pub fn kill_and_wait(&self, key: &str) -> Result<()> {
+        self.kill(key, "KILL")?;
+        let c = self.find(key)?;
+        self.wait_exit(&c.id, Duration::from_secs(10));
         Ok(())
     }
 
@@ -783,14 +815,17 @@ impl Runtime {
     /// `docker rm [-f] [-v]`: also cleans up after a supervisor or CLI that was killed.
     pub fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.find(key)?;
-        if c.state.status == Status::Running {
+        if matches!(c.state.status, Status::Running | Status::Restarting) {
             if !force {
                 return Err(Error::Conflict(format!(
-                    "cannot remove container \"{key}\": container is running: stop the container before removing or force remove"
+                    "cannot remove container \"{key}\": container is {}: stop the container before removing or force remove",
+                    c.state.status.as_str()
                 )));
             }
             self.request_stop(&c.id);
-            signal_container(&c.id, c.state.pid, libc::SIGKILL);
+            if c.state.status == Status::Running {
+                signal_container(&c.id, c.state.pid, libc::SIGKILL);
+            }
             self.wait_exit(&c.id, Duration::from_secs(10));
         }
         let dir = self.containers.dir(&c.id);

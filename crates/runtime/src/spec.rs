@@ -173,7 +173,7 @@ pub fn build_spec(
         "terminal": c.tty,
         "user": {"uid": user.0, "gid": user.1, "additionalGids": groups},
         "args": c.args,
-        "env": terminal_env(&c.env, c.tty),
+        "env": process_env(&c.env, c.tty),
         "cwd": if c.working_dir.is_empty() { "/" } else { c.working_dir.as_str() },
         "capabilities": {
             "bounding": caps, "effective": caps, "permitted": caps,
@@ -278,11 +278,12 @@ pub fn build_spec(
     Ok(spec)
 }
 
-/// A process's environment with Docker's `TERM=xterm` added when it has a terminal and
-/// neither the image nor the user set TERM. Added when the process starts, not recorded in
+/// A process's environment from a config's: bare names left out (they unset, see
+/// container_create::merge_env), and Docker's `TERM=xterm` added when it has a terminal and
+/// neither the image nor the user set TERM. Applied when the process starts, not recorded in
 /// the container's config (as Docker's `inspect` and `commit` do not show it).
-pub(crate) fn terminal_env(env: &[String], tty: bool) -> Vec<String> {
-    let mut out = env.to_vec();
+pub(crate) fn process_env(env: &[String], tty: bool) -> Vec<String> {
+    let mut out: Vec<String> = env.iter().filter(|e| e.contains('=')).cloned().collect();
     if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         out.push("TERM=xterm".into());
     }
@@ -294,9 +295,9 @@ mod tests {
     #[test]
     fn a_terminal_gets_term_xterm_unless_term_is_set() {
         let env = vec!["PATH=/bin".to_string()];
-        assert_eq!(super::terminal_env(&env, false), env);
-        assert_eq!(super::terminal_env(&env, true), ["PATH=/bin", "TERM=xterm"]);
+        assert_eq!(super::process_env(&env, false), env);
+        assert_eq!(super::process_env(&env, true), ["PATH=/bin", "TERM=xterm"]);
         let own = vec!["TERM=vt100".to_string()];
-        assert_eq!(super::terminal_env(&own, true), own);
+        assert_eq!(super::process_env(&own, true), own);
     }
 }

@@ -492,16 +492,19 @@ pub fn stop(root: &Path, a: StopArgs) -> Result<u8> {
 
 #[derive(Args)]
 pub struct KillArgs {
-    /// Signal to send to the container
-    #[arg(short, long, default_value = "KILL")]
-    signal: String,
+    /// Signal to send to the container (default: KILL, then wait for the exit)
+    #[arg(short, long)]
+    signal: Option<String>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
 
 pub fn kill(root: &Path, a: KillArgs) -> Result<u8> {
     let rt = open(root)?;
-    each(&a.containers, |k| rt.kill(k, &a.signal))
+    each(&a.containers, |k| match &a.signal {
+        Some(s) => rt.kill(k, s),
+        None => rt.kill_and_wait(k),
+    })
 }
 
 #[derive(Args)]
