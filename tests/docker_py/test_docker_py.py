@@ -222,6 +222,23 @@ class NetworkAndVolumeTest(unittest.TestCase):
     def setUp(self):
         self.c = client()
 
+    def test_network_names_ipam_pools_and_no_swarm(self):
+        """Docker's network names may have spaces; docker-py's IPAMPool sends null fields
+        and AuxiliaryAddresses; swarm calls get dockerd's answer for a node outside one."""
+        pool = docker.types.IPAMPool(subnet="10.231.5.0/24", gateway="10.231.5.1")
+        net = self.c.networks.create("py net 01", ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+        try:
+            net.reload()
+            self.assertEqual(net.name, "py net 01")
+            self.assertEqual(net.attrs["IPAM"]["Config"][0]["Subnet"], "10.231.5.0/24")
+        finally:
+            net.remove()
+        self.assertTrue(self.c.api.leave_swarm(force=True))
+        with self.assertRaises(APIError) as e:
+            self.c.api.inspect_swarm()
+        self.assertEqual(e.exception.status_code, 503)
+        self.assertIn("not a swarm manager", str(e.exception))
+
     def test_network_by_name(self):
         net = self.c.networks.create("pynet", labels={"suite": "docker-py"})
         try:

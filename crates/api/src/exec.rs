@@ -34,6 +34,8 @@ struct ExecConfig {
     attach_stdin: bool,
     attach_stdout: bool,
     attach_stderr: bool,
+    /// docker-py spells it `detachKeys` (Go's JSON matches names in any case).
+    #[serde(alias = "detachKeys")]
     detach_keys: String,
     tty: bool,
     /// The start request's size is the one used.

@@ -27,6 +27,7 @@ mod query;
 mod registry_auth;
 mod server;
 mod streaming;
+mod swarm;
 mod system;
 mod volumes;
 

@@ -50,10 +50,11 @@ async fn inspect(
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields, default)]
 struct IpamConfig {
-    subnet: String,
-    gateway: String,
+    subnet: Option<String>,
+    gateway: Option<String>,
     #[serde(rename = "IPRange")]
-    ip_range: String,
+    ip_range: Option<String>,
+    #[serde(rename = "AuxiliaryAddresses")]
     aux_address: Option<BTreeMap<String, String>>,
 }
 
@@ -131,14 +132,16 @@ async fn create(
         return refuse("more than one IPAM.Config");
     }
     let first = configs.into_iter().next().unwrap_or_default();
-    if !first.ip_range.is_empty() || first.aux_address.is_some_and(|a| !a.is_empty()) {
+    if first.ip_range.as_ref().is_some_and(|r| !r.is_empty())
+        || first.aux_address.is_some_and(|a| !a.is_empty())
+    {
         return refuse("IPAM.Config.IPRange/AuxiliaryAddresses");
     }
     let o = berth_network::CreateOptions {
         name: n.name,
         driver: Some(n.driver).filter(|d| !d.is_empty()),
-        subnet: Some(first.subnet).filter(|s| !s.is_empty()),
-        gateway: Some(first.gateway).filter(|g| !g.is_empty()),
+        subnet: first.subnet.filter(|s| !s.is_empty()),
+        gateway: first.gateway.filter(|g| !g.is_empty()),
         internal: n.internal,
         labels: n
             .labels

@@ -6,7 +6,49 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::ApiError;
 
-pub(crate) type Params = HashMap<String, String>;
+/// A request's query parameters. A name given twice keeps its first value, as Go's
+/// `FormValue` does (docker-py sends `dockerfile` twice for a Dockerfile outside the
+/// context; dockerd reads the first).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Params(HashMap<String, String>);
+
+impl Params {
+    #[cfg(test)]
+    pub(crate) fn new() -> Params {
+        Params::default()
+    }
+}
+
+impl std::ops::Deref for Params {
+    type Target = HashMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Params {
+    fn from(pairs: [(String, String); N]) -> Params {
+        pairs.into_iter().collect()
+    }
+}
+
+impl FromIterator<(String, String)> for Params {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Params {
+        let mut m = HashMap::new();
+        for (k, v) in pairs {
+            m.entry(k).or_insert(v);
+        }
+        Params(m)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Params, D::Error> {
+        Ok(Vec::<(String, String)>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
+}
 
 /// moby's `httputils.BoolValue`.
 pub(crate) fn flag(q: &Params, key: &str) -> bool {
@@ -88,6 +130,17 @@ pub(crate) fn filter_args(q: &Params) -> Result<Vec<String>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_parameter_keeps_its_first_value_as_in_go() {
+        let q: Params =
+            serde_urlencoded::from_str("dockerfile=.dockerfile.1&t=a&dockerfile=FROM+x").unwrap();
+        assert_eq!(
+            q.get("dockerfile").map(String::as_str),
+            Some(".dockerfile.1")
+        );
+        assert_eq!(q.get("t").map(String::as_str), Some("a"));
+    }
 
     fn params(pairs: &[(&str, &str)]) -> Params {
         pairs

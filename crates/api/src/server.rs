@@ -274,6 +274,7 @@ fn routes() -> Router<AppState> {
         .merge(crate::build::routes())
         .merge(crate::volumes::routes())
         .merge(crate::registry_auth::routes())
+        .merge(crate::swarm::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })
 }
 

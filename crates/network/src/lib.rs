@@ -183,19 +183,13 @@ impl Networking {
                 return Err(bad("--driver", d, "only the bridge driver is supported"));
             }
         }
-        let valid = !o.name.is_empty()
-            && o.name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric())
-            && o.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        // Docker takes any name ("test 01" too); the name is never a path or an interface.
+        let valid = !o.name.trim().is_empty() && !o.name.chars().any(char::is_control);
         if !valid {
             return Err(bad(
                 "network name",
                 &o.name,
-                "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                "a name that is not empty and has no control characters",
             ));
         }
         let mut locked = self.lock()?;

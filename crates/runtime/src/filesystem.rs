@@ -94,11 +94,16 @@ impl Runtime {
             .transpose()?;
         let paused_here = pause && c.state.status == Status::Running && !c.state.paused;
         let _unpause = if paused_here {
-            self.set_paused(&c.id, true)?;
-            Some(UnpauseOnDrop {
-                rt: self,
-                id: &c.id,
-            })
+            match self.set_paused(&c.id, true) {
+                Ok(()) => Some(UnpauseOnDrop {
+                    rt: self,
+                    id: &c.id,
+                }),
+                // It exited after the look (its monitor has not recorded that yet): there
+                // is nothing left to pause.
+                Err(_) if !crate::process::pid_alive(c.state.pid) => None,
+                Err(e) => return Err(e),
+            }
         } else {
             None
         };
