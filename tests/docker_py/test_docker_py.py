@@ -210,6 +210,52 @@ class ContainerTest(unittest.TestCase):
             api.remove_container(x)
         self.assertEqual(codes, [3] * 60)
 
+    def test_host_config_fields_read_back_and_act(self):
+        """HostConfig reads back as sent (Tmpfs, Init, Isolation, Runtime); GroupAdd, the
+        host's PID and UTS namespaces and the none log driver do what Docker's do."""
+        api = self.c.api
+        hc = api.create_host_config(
+            tmpfs={"/t1": "size=3M"}, init=True, isolation="default", group_add=[1000, "daemon"],
+            pid_mode="host", uts_mode="host", cgroupns="host", log_config={"type": "none"},
+        )
+        x = api.create_container("busybox", ["sh", "-c", "id -G; hostname; echo pid=$$"],
+                                 host_config=hc, runtime="runc")
+        try:
+            got = api.inspect_container(x)["HostConfig"]
+            self.assertEqual(got["Tmpfs"], {"/t1": "size=3M"})
+            self.assertEqual((got["Init"], got["Isolation"], got["Runtime"]), (True, "default", "runc"))
+            self.assertEqual((got["PidMode"], got["UTSMode"], got["LogConfig"]["Type"]), ("host", "host", "none"))
+            sock = api.attach_socket(x, params={"stdout": 1, "stderr": 1, "stream": 1})
+            api.start(x)
+            self.assertEqual(api.wait(x)["StatusCode"], 0)
+            raw = b""
+            while True:
+                chunk = sock._sock.recv(4096)
+                if not chunk:
+                    break
+                raw += chunk
+            sock.close()
+            text = raw.decode(errors="replace")
+            groups = text.split("\n")[0]
+            self.assertIn("1000", groups)
+            self.assertIn("1", groups.split(), text)  # daemon
+            self.assertIn(os.uname().nodename, text)
+            pid = int(text.split("pid=")[1].split()[0])
+            self.assertGreater(pid, 2, "the host's PID namespace, not the container's")
+            with self.assertRaises(APIError) as e:
+                api.logs(x)
+            self.assertIn("does not support reading", str(e.exception))
+        finally:
+            api.remove_container(x, force=True)
+        for bad in ({"isolation": "hyperv"}, {"pid_mode": "container:x"}):
+            with self.assertRaises(APIError) as e:
+                api.create_container("busybox", "true", host_config=api.create_host_config(**bad))
+            self.assertEqual(e.exception.status_code, 400)
+        with self.assertRaises(APIError) as e:
+            api.create_container("busybox", "true", host_config=api.create_host_config(
+                log_config={"type": "asdf"}))
+        self.assertIn("logger: no log driver named 'asdf' is registered", str(e.exception))
+
     def test_bad_requests_are_api_errors(self):
         with self.assertRaises(ImageNotFound):
             self.c.containers.create("no-such-image-here:1")

@@ -320,9 +320,18 @@ async fn logs(
     let c = blocking(move || Ok(engine.rt.find(&id)?)).await?;
     let tty = c.config.tty;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    // Whether the logs can be read is the answer's status (the none driver's cannot).
+    let (opened_tx, opened) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
     tokio::task::spawn_blocking(move || {
-        let Ok(mut entries) = e.rt.logs(&c.id, &options) else {
-            return;
+        let mut entries = match e.rt.logs(&c.id, &options) {
+            Ok(entries) => {
+                let _ = opened_tx.send(Ok(()));
+                entries
+            }
+            Err(err) => {
+                let _ = opened_tx.send(Err(err.into()));
+                return;
+            }
         };
         while let Some(next) = entries.next_or_idle() {
             let Some(entry) = next else {
@@ -343,6 +352,9 @@ async fn logs(
             }
         }
     });
+    opened
+        .await
+        .map_err(|_| ApiError::internal("the log reader stopped"))??;
     let body = futures_util::stream::poll_fn(move |cx| {
         rx.poll_recv(cx).map(|b| b.map(Ok::<_, Infallible>))
     });

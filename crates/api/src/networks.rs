@@ -245,7 +245,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.name, "app");
-        assert_eq!(n.ipam.unwrap().config.unwrap()[0].subnet.as_deref(), Some("10.9.0.0/24"));
+        assert_eq!(
+            n.ipam.unwrap().config.unwrap()[0].subnet.as_deref(),
+            Some("10.9.0.0/24")
+        );
         assert!(serde_json::from_str::<NetworkCreate>(r#"{"Name":"x","Bogus":1}"#).is_err());
     }
 }

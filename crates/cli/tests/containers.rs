@@ -2064,3 +2064,68 @@ fn root_image_volumes_get_anonymous_volumes() {
     b.run(&["rmi", "withvolume"]).ok();
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_host_namespaces_groups_and_the_none_log_driver() {
+    let b = busybox();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--uts",
+            "host",
+            "--pid",
+            "host",
+            "--group-add",
+            "daemon",
+            "--group-add",
+            "4242",
+            "busybox",
+            "sh",
+            "-c",
+            "hostname; id -G; echo $$",
+        ])
+        .ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        host.trim(),
+        "the host's name in its UTS namespace"
+    );
+    assert_eq!(lines[1], "0 1 4242");
+    assert!(
+        lines[2].parse::<u32>().unwrap() > 2,
+        "the host's PID namespace: {out}"
+    );
+    b.run(&[
+        "run",
+        "--log-driver",
+        "none",
+        "--name",
+        "quiet",
+        "busybox",
+        "echo",
+        "hi",
+    ])
+    .ok();
+    let logs = b.run(&["logs", "quiet"]);
+    assert_eq!(logs.code, 1);
+    assert!(
+        logs.stderr
+            .contains("configured logging driver does not support reading"),
+        "{}",
+        logs.stderr
+    );
+    let r = b.run(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr.contains("no log driver named 'syslog'"),
+        "{}",
+        r.stderr
+    );
+    let r = b.run(&["create", "--pid", "container:quiet", "busybox", "true"]);
+    assert!(r.stderr.contains("invalid PidMode"), "{}", r.stderr);
+    b.run(&["rm", "quiet"]).ok();
+    assert_no_leftovers(&b);
+}

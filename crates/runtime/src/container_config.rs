@@ -81,6 +81,10 @@ pub struct Config {
     pub stop_timeout: Option<i64>,
     #[serde(deserialize_with = "nullable")]
     pub shell: Vec<String>,
+    /// Not a Config field in Docker (which ignores it there), but docker-py sends
+    /// `create_container(runtime=…)` here: taken as HostConfig.Runtime.
+    #[serde(deserialize_with = "nullable", skip_serializing)]
+    pub runtime: String,
     /// Docker fields berth does not implement (Domainname, NetworkDisabled, MacAddress, …).
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
@@ -150,6 +154,27 @@ pub struct HostConfig {
     pub mounts: Vec<Mount>,
     /// Run berth-init as PID 1 in front of the command.
     pub init: Option<bool>,
+    /// Supplementary groups: names (from the image's /etc/group) or numbers.
+    #[serde(deserialize_with = "nullable")]
+    pub group_add: Vec<String>,
+    /// `host`: the host's PID namespace; empty: the container's own.
+    #[serde(deserialize_with = "nullable")]
+    pub pid_mode: String,
+    /// `host`: the host's UTS namespace (and hostname); empty: the container's own.
+    #[serde(rename = "UTSMode", deserialize_with = "nullable")]
+    pub uts_mode: String,
+    /// `private` (berth's default, as Docker's on cgroup v2) or `host`.
+    #[serde(deserialize_with = "nullable")]
+    pub cgroupns_mode: String,
+    /// `default` (or empty): Linux has no other isolation.
+    #[serde(deserialize_with = "nullable")]
+    pub isolation: String,
+    /// `runc` (or empty): berth's built-in OCI runtime answers to Docker's default name.
+    #[serde(deserialize_with = "nullable")]
+    pub runtime: String,
+    /// The driver of volumes made for this container: `local` (or empty) only.
+    #[serde(deserialize_with = "nullable")]
+    pub volume_driver: String,
     /// Docker fields berth does not implement (CpusetCpus, Devices, IpcMode, …).
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,

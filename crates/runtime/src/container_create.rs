@@ -96,6 +96,14 @@ impl Runtime {
             ));
         }
         let wanted = requested_mounts(h, c.volumes.keys(), &icfg)?;
+        if !matches!(h.volume_driver.as_str(), "" | "local")
+            && wanted.iter().any(|m| m.kind == "volume")
+        {
+            let d = &h.volume_driver;
+            return Err(Error::Invalid(format!(
+                "error looking up volume plugin {d}: plugin \"{d}\" not found"
+            )));
+        }
         if h.init == Some(true) && BERTH_INIT.is_empty() {
             return Err(Error::Invalid("HostConfig.Init: this berth was built without berth-init (no static C library when it was compiled)".into()));
         }
@@ -108,6 +116,20 @@ impl Runtime {
             })
             .collect::<Result<Vec<_>>>()?;
         let (log_max_size, log_max_files) = check_log_config(&h.log_config)?;
+        let host_namespaces = host_namespaces(h)?;
+        for runtime in [&h.runtime, &c.runtime] {
+            if !matches!(runtime.as_str(), "" | "runc") {
+                return Err(Error::Invalid(format!(
+                    "unknown or invalid runtime name: {runtime}"
+                )));
+            }
+        }
+        if !matches!(h.isolation.as_str(), "" | "default") {
+            return Err(Error::Invalid(format!(
+                "invalid isolation \"{}\" on linux: only default is supported",
+                h.isolation
+            )));
+        }
         let (no_new_privileges, seccomp) = security_options(&h.security_opt, &caps, h.privileged)?;
         let healthcheck = crate::health::merge(icfg.healthcheck.as_ref(), c.healthcheck.as_ref())?;
         let stop_signal = match c.stop_signal.as_str() {
@@ -209,6 +231,9 @@ impl Runtime {
                 restart_policy,
                 restart_max,
                 init: h.init == Some(true),
+                group_add: h.group_add.clone(),
+                log_driver: h.log_config.kind.clone(),
+                host_namespaces,
                 ulimits,
                 log_max_size,
                 log_max_files,
@@ -220,6 +245,10 @@ impl Runtime {
                 finished_at: ZERO_TIME.into(),
                 ..State::default()
             },
+            host_config: Some(HostConfig {
+                runtime: "runc".into(),
+                ..h.clone()
+            }),
         };
         let dir = self.containers.dir(&id);
         berth_image::permissions::ensure_private_dir(
@@ -272,6 +301,33 @@ impl Runtime {
         }
         Ok(out)
     }
+}
+
+/// HostConfig's PidMode, UTSMode and CgroupnsMode as the namespaces shared with the host.
+fn host_namespaces(h: &HostConfig) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (field, value, ns, own) in [
+        ("PidMode", &h.pid_mode, "pid", ""),
+        ("UTSMode", &h.uts_mode, "uts", ""),
+        ("CgroupnsMode", &h.cgroupns_mode, "cgroup", "private"),
+    ] {
+        match value.as_str() {
+            "host" => out.push(ns.to_string()),
+            "" => {}
+            v if v == own => {}
+            v => {
+                return Err(Error::Invalid(format!(
+                    "invalid {field} \"{v}\": berth supports host{}",
+                    if own.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" or {own}")
+                    }
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The image's environment with the request's applied: `KEY=VALUE` sets, a bare `KEY`

@@ -102,6 +102,25 @@ impl Runtime {
 
     /// The container as `docker inspect` (and `GET /containers/{id}/json`) shows it.
     pub fn container_json(&self, c: &ContainerRecord) -> Value {
+        let mut out = self.container_json_computed(c);
+        // The HostConfig as asked for, with what berth computed (ports, caps, limits as
+        // applied) over it: fields such as Tmpfs, Init, Binds and Ulimits read back as sent.
+        if let Some(asked) = c
+            .host_config
+            .as_ref()
+            .and_then(|h| serde_json::to_value(h).ok())
+        {
+            if let (Value::Object(mut base), Some(Value::Object(computed))) =
+                (asked, out.get("HostConfig").cloned())
+            {
+                base.extend(computed);
+                out["HostConfig"] = Value::Object(base);
+            }
+        }
+        out
+    }
+
+    fn container_json_computed(&self, c: &ContainerRecord) -> Value {
         let cfg = &c.config;
         json!({
             "Id": c.id,
@@ -240,5 +259,10 @@ fn log_config(cfg: &crate::record::RunConfig) -> Value {
     if let Some(f) = cfg.log_max_files {
         options.insert("max-file".into(), json!(f.to_string()));
     }
-    json!({"Type": "json-file", "Config": options})
+    let kind = if cfg.log_driver == "none" {
+        "none"
+    } else {
+        "json-file"
+    };
+    json!({"Type": kind, "Config": options})
 }

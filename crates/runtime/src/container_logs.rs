@@ -51,6 +51,11 @@ pub struct Logs<'a> {
 impl Runtime {
     pub fn logs(&self, key: &str, opts: &LogOptions) -> Result<Logs<'_>> {
         let c = self.find(key)?;
+        if c.config.log_driver == "none" {
+            return Err(Error::Invalid(
+                "configured logging driver does not support reading".into(),
+            ));
+        }
         let path = log_path(&self.containers().dir(&c.id), &c.id);
         let (existing, follower) = LogFollower::open(&path);
         let start = opts

@@ -176,6 +176,7 @@ mod tests {
             lower_dirs: Vec::new(),
             config: Default::default(),
             state: Default::default(),
+            host_config: None,
         };
         rec.state.status = Status::Running;
         rec.state.pid = child.id() as i32;

@@ -262,7 +262,12 @@ impl Runtime {
                 dns_options: &rec.config.dns_options,
             },
         )?;
-        let user = resolve_user(&paths.merged, &rec.config.user)?;
+        let mut user = resolve_user(&paths.merged, &rec.config.user)?;
+        for g in crate::rootfs::resolve_groups(&paths.merged, &rec.config.group_add)? {
+            if g != user.1 && !user.2.contains(&g) {
+                user.2.push(g);
+            }
+        }
         let cwd = if rec.config.working_dir.is_empty() {
             "/".to_string()
         } else {
@@ -389,14 +394,19 @@ impl Runtime {
             ..State::default()
         };
         self.containers.save(rec)?;
-        let log = std::sync::Arc::new(std::sync::Mutex::new(
-            LogWriter::open(
-                log_path(dir, &rec.id),
-                rec.config.log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
-                rec.config.log_max_files.unwrap_or(DEFAULT_MAX_FILES),
-            )
-            .ctx("open log", log_path(dir, &rec.id))?,
-        ));
+        // The `none` log driver keeps nothing (attached clients still get the output).
+        let log = if rec.config.log_driver == "none" {
+            None
+        } else {
+            Some(std::sync::Arc::new(std::sync::Mutex::new(
+                LogWriter::open(
+                    log_path(dir, &rec.id),
+                    rec.config.log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
+                    rec.config.log_max_files.unwrap_or(DEFAULT_MAX_FILES),
+                )
+                .ctx("open log", log_path(dir, &rec.id))?,
+            )))
+        };
         // Others can attach to a foreground container too, but its input is its caller's.
         let terminal = master
             .as_ref()
@@ -410,14 +420,14 @@ impl Runtime {
         )?));
         let echo = attach == Attach::Terminal;
         let mut relays = vec![
-            relay(out_r, "stdout", Some(log.clone()), echo, attached.clone()),
-            relay(err_r, "stderr", Some(log.clone()), echo, attached.clone()),
+            relay(out_r, "stdout", log.clone(), echo, attached.clone()),
+            relay(err_r, "stderr", log.clone(), echo, attached.clone()),
         ];
         let mut session = None;
         if let Some(master) = master {
             // The terminal carries both streams; the container sees one tty, as with Docker.
             let reader = master.try_clone().ctx("dup", "pty")?;
-            relays.push(relay(reader, "stdout", Some(log), echo, attached.clone()));
+            relays.push(relay(reader, "stdout", log, echo, attached.clone()));
             if attach == Attach::Terminal {
                 let winch = crate::tty::follow_window_size(master.as_raw_fd());
                 let raw = if rec.config.open_stdin {

@@ -122,11 +122,20 @@ pub fn check_restart(p: &RestartPolicy) -> Result<(String, u32)> {
 
 /// The json-file log options: (max-size, max-file).
 pub fn check_log_config(l: &LogConfig) -> Result<(Option<u64>, Option<u32>)> {
-    if !matches!(l.kind.as_str(), "" | "json-file") {
-        return Err(Error::Invalid(format!(
-            "logging driver {:?} is not supported by berth (only json-file)",
-            l.kind
-        )));
+    match l.kind.as_str() {
+        "" | "json-file" => {}
+        "none" if l.config.is_empty() => return Ok((None, None)),
+        "none" => {
+            return Err(Error::Invalid(
+                "the none log driver takes no log opts".into(),
+            ))
+        }
+        // Docker's words for a driver it does not have (berth has json-file and none).
+        other => {
+            return Err(Error::Invalid(format!(
+                "logger: no log driver named '{other}' is registered"
+            )))
+        }
     }
     let (mut size, mut files) = (None, None);
     for (k, v) in &l.config {

@@ -102,6 +102,15 @@ pub struct RunConfig {
     /// `--init`: berth-init runs as PID 1 in front of the command.
     #[serde(default)]
     pub init: bool,
+    /// `json-file` (empty) or `none`.
+    #[serde(default)]
+    pub log_driver: String,
+    /// Supplementary groups asked for (HostConfig.GroupAdd), resolved at start.
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// Namespaces shared with the host: `pid`, `uts`, `cgroup`.
+    #[serde(default)]
+    pub host_namespaces: Vec<String>,
     /// `--ulimit`: (OCI name, soft, hard).
     #[serde(default)]
     pub ulimits: Vec<(String, u64, u64)>,
@@ -195,6 +204,10 @@ pub struct ContainerRecord {
     pub lower_dirs: Vec<PathBuf>,
     pub config: RunConfig,
     pub state: State,
+    /// The HostConfig as it was asked for (from flags or the API), which `inspect` shows
+    /// as Docker does; what berth acts on is `config`. None in records from before it.
+    #[serde(default)]
+    pub host_config: Option<crate::container_config::HostConfig>,
 }
 
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -257,6 +257,25 @@ pub fn resolve_user(root: &Path, spec: &str) -> Result<(u32, u32, Vec<u32>)> {
     Ok((uid, gid, extra))
 }
 
+/// The ids of HostConfig.GroupAdd's groups: numbers as they are, names from the image's
+/// /etc/group.
+pub fn resolve_groups(root: &Path, names: &[String]) -> Result<Vec<u32>> {
+    let groups =
+        fs::read_to_string(resolve_in_root(root, Path::new("/etc/group"))).unwrap_or_default();
+    names
+        .iter()
+        .map(|g| match g.parse::<u32>() {
+            Ok(n) => Ok(n),
+            Err(_) => groups
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| Error::NoSuchGroup(g.to_string())),
+        })
+        .collect()
+}
+
 /// Checks that the command exists and is executable in the rootfs, as Docker reports it
 /// before starting (exit 127 / 126).
 pub fn check_command(root: &Path, cmd: &str, env: &[String], cwd: &str) -> Result<()> {

@@ -200,7 +200,12 @@ pub fn build_spec(
             .collect::<Vec<_>>());
     }
     spec["root"] = json!({"path": rootfs, "readonly": c.read_only});
-    spec["hostname"] = json!(c.hostname);
+    // In the host's UTS namespace the host keeps its name.
+    if !c.host_namespaces.iter().any(|h| h == "uts") {
+        spec["hostname"] = json!(c.hostname);
+    } else if let Some(o) = spec.as_object_mut() {
+        o.remove("hostname");
+    }
     let mut mounts = spec["mounts"].as_array().cloned().unwrap_or_default();
     for f in ["hostname", "hosts", "resolv.conf"] {
         mounts.push(json!({
@@ -238,11 +243,15 @@ pub fn build_spec(
 
     let linux = &mut spec["linux"];
     linux["cgroupsPath"] = json!(format!("/berth/{}", rec.id));
-    if c.network == "host" {
-        if let Some(ns) = linux["namespaces"].as_array_mut() {
-            ns.retain(|n| n["type"] != "network");
-        }
+    if let Some(ns) = linux["namespaces"].as_array_mut() {
+        ns.retain(|n| {
+            let kind = n["type"].as_str().unwrap_or("");
+            let shared = c.host_namespaces.iter().any(|h| h == kind)
+                || (kind == "network" && c.network == "host");
+            !shared
+        });
     }
+
     let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
     if let Some(m) = c.memory {
         resources["memory"] = json!({"limit": m});

@@ -159,6 +159,27 @@ pub struct RunArgs {
     /// Log driver options (max-size, max-file)
     #[arg(long)]
     pub(crate) log_opt: Vec<String>,
+    /// Logging driver for the container (json-file or none)
+    #[arg(long)]
+    pub(crate) log_driver: Option<String>,
+    /// Add additional groups to join
+    #[arg(long)]
+    pub(crate) group_add: Vec<String>,
+    /// PID namespace to use (host)
+    #[arg(long)]
+    pub(crate) pid: Option<String>,
+    /// UTS namespace to use (host)
+    #[arg(long)]
+    pub(crate) uts: Option<String>,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long)]
+    pub(crate) cgroupns: Option<String>,
+    /// Container isolation technology (default)
+    #[arg(long)]
+    pub(crate) isolation: Option<String>,
+    /// Runtime to use for this container (runc)
+    #[arg(long)]
+    pub(crate) runtime: Option<String>,
     /// Add Linux capabilities
     #[arg(long)]
     pub(crate) cap_add: Vec<String>,
@@ -457,15 +478,20 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
             name: "no".into(),
             maximum_retry_count: 0,
         });
-    let mut log_config = LogConfig::default();
+    let mut log_config = LogConfig {
+        kind: a.log_driver.clone().unwrap_or_default(),
+        ..LogConfig::default()
+    };
     for o in &a.log_opt {
         let (k, v) = o
             .split_once('=')
             .ok_or_else(|| flag_error("--log-opt", o, "expected KEY=VALUE"))?;
         log_config.config.insert(k.to_string(), v.to_string());
     }
-    berth_runtime::options::check_log_config(&log_config)
-        .map_err(|e| flag_error("--log-opt", &a.log_opt.join(","), &e.to_string()))?;
+    berth_runtime::options::check_log_config(&log_config).map_err(|e| match &a.log_driver {
+        Some(d) if a.log_opt.is_empty() => flag_error("--log-driver", d, &e.to_string()),
+        _ => flag_error("--log-opt", &a.log_opt.join(","), &e.to_string()),
+    })?;
     for d in &a.dns {
         d.parse::<std::net::IpAddr>()
             .map_err(|_| flag_error("--dns", d, &format!("{d} is not an ip address")))?;
@@ -532,6 +558,12 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
             .map(|u| parse_ulimit(u))
             .collect::<Result<_>>()?,
         init: a.init.then_some(true),
+        group_add: a.group_add.clone(),
+        pid_mode: a.pid.clone().unwrap_or_default(),
+        uts_mode: a.uts.clone().unwrap_or_default(),
+        cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
+        isolation: a.isolation.clone().unwrap_or_default(),
+        runtime: a.runtime.clone().unwrap_or_default(),
         ..HostConfig::default()
     };
     for p in &a.publish {
