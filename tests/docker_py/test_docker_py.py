@@ -343,6 +343,29 @@ class ImageTest(unittest.TestCase):
         self.assertEqual(history[0]["Id"], img.id)
         self.c.images.remove("pycopy:1")
 
+    def test_build_stream_is_the_classic_builders(self):
+        """The image ID (aux) comes before "Successfully built/tagged", a RUN step's stderr
+        is red, and a failed RUN has the classic builder's message and code."""
+        api = self.c.api
+        df = io.BytesIO(b"FROM busybox\nRUN echo to-err >&2\n")
+        lines = list(api.build(fileobj=df, tag="pyclassic:1", decode=True, nocache=True))
+        try:
+            self.assertIn("Successfully tagged pyclassic:1", lines[-1]["stream"])
+            aux = [i for i, l in enumerate(lines) if "aux" in l]
+            built = [i for i, l in enumerate(lines) if "Successfully built" in l.get("stream", "")]
+            self.assertTrue(aux and built and aux[0] < built[0], lines)
+            self.assertIn({"stream": "\x1b[91mto-err\n\x1b[0m"}, lines)
+        finally:
+            api.remove_image("pyclassic:1")
+        # extra_hosts reach RUN's /etc/hosts; isolation default is Linux's only one.
+        df = io.BytesIO(b"FROM busybox\nRUN grep -q '1.2.3.4.*pyextra' /etc/hosts\n")
+        ok = list(api.build(fileobj=df, decode=True, nocache=True, isolation="default",
+                            extra_hosts={"pyextra": "1.2.3.4"}))
+        self.assertNotIn("error", ok[-1], ok)
+        bad = list(api.build(fileobj=io.BytesIO(b"FROM busybox\nRUN exit 3\n"), decode=True))
+        self.assertEqual(bad[-1]["errorDetail"]["code"], 3)
+        self.assertEqual(bad[-1]["error"], "The command '/bin/sh -c exit 3' returned a non-zero code: 3")
+
     def test_commit(self):
         ctr = self.c.containers.run("busybox", ["sh", "-c", "echo made > /made"], detach=True)
         try:

@@ -39,7 +39,6 @@ fn json_map(q: &Params, key: &str) -> Result<BTreeMap<String, Option<String>>, A
 /// The options a build through the API cannot honour yet, refused by name when set.
 const REFUSED: &[&str] = &[
     "remote",
-    "extrahosts",
     "cpusetcpus",
     "cpuperiod",
     "cpuquota",
@@ -48,7 +47,6 @@ const REFUSED: &[&str] = &[
     "memswap",
     "shmsize",
     "squash",
-    "isolation",
     "outputs",
 ];
 
@@ -127,6 +125,20 @@ impl berth_build::BuildHost for ApiHost<'_> {
         self.progress.line(json!({ "stream": format!("{line}\n") }));
     }
 
+    /// As the classic builder: a RUN step's stderr in red.
+    fn run_output(&self, stream: &str, line: &str) {
+        let text = if stream == "stderr" {
+            format!("\x1b[91m{line}\n\x1b[0m")
+        } else {
+            format!("{line}\n")
+        };
+        self.progress.line(json!({ "stream": text }));
+    }
+
+    fn built(&self, id: &str) {
+        self.progress.line(json!({"aux": {"ID": id}}));
+    }
+
     fn download(&self, url: &str, dest: &std::path::Path) -> Result<Option<i64>, String> {
         let mut f =
             std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
@@ -185,6 +197,21 @@ async fn build(
             "dockerfile {dockerfile_name:?}: must be a path inside the context"
         )));
     }
+    if !matches!(
+        q.get("isolation").map(String::as_str),
+        None | Some("" | "default")
+    ) {
+        return Err(ApiError::bad_request(
+            "isolation: only default is supported on linux",
+        ));
+    }
+    // `NAME:IP`, comma-separated (docker-py) or repeated (the docker CLI).
+    let extra_hosts: Vec<String> = all_values(raw.as_deref(), "extrahosts")?
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .collect();
     let quiet = flag(&q, "q");
     let creds = registry_config(&headers)?;
     let network = q
@@ -221,6 +248,7 @@ async fn build(
             pull,
             platform,
             network,
+            extra_hosts,
             labels,
             quiet,
             secrets: Vec::new(),
@@ -231,9 +259,19 @@ async fn build(
             creds,
             quiet,
         };
-        let img = berth_build::build(&e.rt, &opts, &host)?;
+        let img = match berth_build::build(&e.rt, &opts, &host) {
+            Ok(img) => img,
+            // The classic builder's words and code for a failed RUN (clients match them).
+            Err(berth_build::Error::RunFailed { command, code, .. }) => {
+                let message = format!("The command '{command}' returned a non-zero code: {code}");
+                p.line(
+                    json!({"errorDetail": {"code": code, "message": message}, "error": message}),
+                );
+                return Ok(());
+            }
+            Err(err) => return Err(err.into()),
+        };
         let id = img.id().to_string();
-        p.line(json!({"aux": {"ID": id}}));
         if quiet {
             p.line(json!({ "stream": format!("{id}\n") }));
         }

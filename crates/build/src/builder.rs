@@ -43,6 +43,8 @@ pub struct BuildOptions {
     pub platform: Option<String>,
     /// `--network` for RUN steps (bridge by default, as Docker's builder).
     pub network: Option<String>,
+    /// `--add-host NAME:IP` for RUN steps' /etc/hosts.
+    pub extra_hosts: Vec<String>,
     /// `--label KEY=VALUE` on the final image.
     pub labels: Vec<String>,
     /// `-q`: no step output and no RUN output.
@@ -62,6 +64,15 @@ pub trait BuildHost {
     ) -> std::result::Result<Image, String>;
     /// A line of build output.
     fn say(&self, line: &str);
+    /// A line a RUN step wrote on `stream` (stdout or stderr), when captured.
+    fn run_output(&self, stream: &str, line: &str) {
+        let _ = stream;
+        self.say(line);
+    }
+    /// The image is built (said before "Successfully built", as Docker's aux message is).
+    fn built(&self, id: &str) {
+        let _ = id;
+    }
     /// Whether RUN steps' output comes through `say` (read back from the step's log once it
     /// ends) rather than straight to this process's stdout with its signals forwarded: a
     /// server's build.
@@ -272,7 +283,8 @@ impl Builder<'_> {
         let opts = berth_runtime::container_logs::LogOptions::default();
         if let Ok(entries) = self.rt.logs(id, &opts) {
             for e in entries {
-                self.say(e.log.strip_suffix('\n').unwrap_or(&e.log));
+                self.host
+                    .run_output(&e.stream, e.log.strip_suffix('\n').unwrap_or(&e.log));
             }
         }
     }
@@ -429,6 +441,7 @@ impl Builder<'_> {
                 message: "no image".into(),
             })?;
         let img = self.store.add_image(&manifest, &self.opts.tags, None)?;
+        self.host.built(&img.id().to_string());
         self.say(&format!("Successfully built {}", short(img.id())));
         for t in &self.opts.tags {
             self.say(&format!("Successfully tagged {}", t.familiar_tagged()));

@@ -903,7 +903,11 @@ fn root_the_docker_cli_builds_through_berth_serve() {
             dir,
         ])
         .fails();
-    assert!(bad.contains("exit code: 7"), "{bad}");
+    // The classic builder's words, as dockerd's.
+    assert!(
+        bad.contains("The command '/bin/sh -c exit 7' returned a non-zero code: 7"),
+        "{bad}"
+    );
     // A Dockerfile outside the context: the CLI adds it to the context's tar under a
     // random name, and that tar ends right after the last file's content.
     let elsewhere = tempfile::tempdir().unwrap();

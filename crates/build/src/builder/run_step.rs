@@ -127,6 +127,7 @@ impl Builder<'_> {
             }
             let mut host = HostConfig {
                 network_mode: network,
+                extra_hosts: b.opts.extra_hosts.clone(),
                 ..HostConfig::default()
             };
             for m in specs {

@@ -36,6 +36,9 @@ pub struct BuildArgs {
     /// Set the networking mode for the RUN instructions during build
     #[arg(long)]
     network: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip) for the RUN instructions
+    #[arg(long)]
+    add_host: Vec<String>,
     /// Set metadata for an image
     #[arg(long)]
     label: Vec<String>,
@@ -172,6 +175,7 @@ pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
         pull: a.pull,
         platform: a.platform.clone(),
         network: a.network.clone(),
+        extra_hosts: a.add_host.clone(),
         labels: a.label.clone(),
         quiet,
         secrets: a.secret.clone(),
