@@ -72,6 +72,9 @@ class ContainerTest(unittest.TestCase):
             self.assertGreater(stats["memory_stats"]["usage"], 0)
             self.assertGreaterEqual(stats["pids_stats"]["current"], 1)
             self.assertIn("cpu_stats", stats)
+            # Block I/O as dockerd reports it: a list of counters (or null ones).
+            self.assertIsInstance(stats["blkio_stats"]["io_service_bytes_recursive"], list)
+            self.assertIn("io_serviced_recursive", stats["blkio_stats"])
             ctr.update(mem_limit="48m", memswap_limit="96m", restart_policy={"Name": "unless-stopped"})
             ctr.reload()
             self.assertEqual(ctr.attrs["HostConfig"]["Memory"], 48 << 20)

@@ -24,13 +24,80 @@ pub struct CgroupFs {
 }
 
 /// CPU time, memory and process count of a container.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
     pub cpu_ns: u64,
     pub memory: u64,
     /// `None` when unlimited.
     pub memory_limit: Option<u64>,
     pub pids: u64,
+    /// Bytes read and written, by device (Docker's blkio `io_service_bytes_recursive`).
+    pub io_bytes: Vec<IoCount>,
+    /// Read and write operations, by device (`io_serviced_recursive`).
+    pub io_ops: Vec<IoCount>,
+}
+
+/// One block-I/O counter of a device, as Docker's stats name it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IoCount {
+    pub major: u64,
+    pub minor: u64,
+    /// v1: `Read`, `Write`, `Sync`, `Async`, `Discard`, `Total`; v2: `read`, `write`.
+    pub op: String,
+    pub value: u64,
+}
+
+/// v1's `blkio.throttle.io_service_bytes_recursive` (and `io_serviced`): `MAJ:MIN Op N`
+/// lines and a device-less `Total N`, which Docker leaves out.
+fn v1_io(text: &str) -> Vec<IoCount> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (dev, op, value) = (f.next()?, f.next()?, f.next()?);
+            let (major, minor) = dev.split_once(':')?;
+            Some(IoCount {
+                major: major.parse().ok()?,
+                minor: minor.parse().ok()?,
+                op: op.to_string(),
+                value: value.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// v2's `io.stat`: `MAJ:MIN rbytes=… wbytes=… rios=… wios=…`, as Docker reports it: bytes
+/// and operations, each `read` and `write`.
+fn v2_io(text: &str) -> (Vec<IoCount>, Vec<IoCount>) {
+    let (mut bytes, mut ops) = (Vec::new(), Vec::new());
+    for l in text.lines() {
+        let mut f = l.split_whitespace();
+        let Some((major, minor)) = f.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else {
+            continue;
+        };
+        for kv in f {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(value) = v.parse() else { continue };
+            let (list, op) = match k {
+                "rbytes" => (&mut bytes, "read"),
+                "wbytes" => (&mut bytes, "write"),
+                "rios" => (&mut ops, "read"),
+                "wios" => (&mut ops, "write"),
+                _ => continue,
+            };
+            list.push(IoCount {
+                major,
+                minor,
+                op: op.into(),
+                value,
+            });
+        }
+    }
+    (bytes, ops)
 }
 
 /// Limits to write into a running container's cgroup; `None`: leave as it is.
@@ -52,6 +119,10 @@ pub struct Limits {
 fn shares_to_weight(shares: u64) -> u64 {
     let shares = shares.clamp(2, 262_144);
     1 + ((shares - 2) * 9999) / 262_142
+}
+
+fn read_text(p: &Path) -> String {
+    fs::read_to_string(p).unwrap_or_default()
 }
 
 fn read_u64(p: &Path) -> Option<u64> {
@@ -294,15 +365,28 @@ impl CgroupFs {
                     memory: read_u64(&mem_dir.join("memory.usage_in_bytes")).unwrap_or(0),
                     memory_limit: limit,
                     pids: read_u64(&self.dir("pids", id).join("pids.current")).unwrap_or(0),
+                    io_bytes: v1_io(&read_text(
+                        &self
+                            .dir("blkio", id)
+                            .join("blkio.throttle.io_service_bytes_recursive"),
+                    )),
+                    io_ops: v1_io(&read_text(
+                        &self
+                            .dir("blkio", id)
+                            .join("blkio.throttle.io_serviced_recursive"),
+                    )),
                 }
             }
             Version::V2 => {
                 let d = self.dir("", id);
+                let io = v2_io(&read_text(&d.join("io.stat")));
                 Usage {
                     cpu_ns: keyed(&d.join("cpu.stat"), "usage_usec").unwrap_or(0) * 1000,
                     memory: read_u64(&d.join("memory.current")).unwrap_or(0),
                     memory_limit: read_u64(&d.join("memory.max")), // "max" does not parse: unlimited
                     pids: read_u64(&d.join("pids.current")).unwrap_or(0),
+                    io_bytes: io.0,
+                    io_ops: io.1,
                 }
             }
         }
@@ -340,6 +424,30 @@ mod tests {
     }
 
     #[test]
+    fn block_io_is_read_as_docker_reports_it() {
+        let v1 = v1_io("8:0 Read 4096\n8:0 Write 512\n8:0 Total 4608\nTotal 4608\n");
+        assert_eq!(v1.len(), 3, "the device-less Total is left out");
+        assert_eq!(
+            v1[0],
+            IoCount {
+                major: 8,
+                minor: 0,
+                op: "Read".into(),
+                value: 4096
+            }
+        );
+        let (bytes, ops) = v2_io("259:0 rbytes=100 wbytes=200 rios=3 wios=4 dbytes=0 dios=0\n");
+        let pairs = |l: &[IoCount]| {
+            l.iter()
+                .map(|c| (c.op.clone(), c.value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pairs(&bytes), [("read".into(), 100), ("write".into(), 200)]);
+        assert_eq!(pairs(&ops), [("read".into(), 3), ("write".into(), 4)]);
+        assert_eq!(bytes[0].major, 259);
+    }
+
+    #[test]
     fn v1_tree() {
         let t = tempfile::tempdir().unwrap();
         let r = t.path();
@@ -362,13 +470,25 @@ mod tests {
         assert_eq!(cg.version, Version::V1);
         assert!(cg.oom_killed("abc"));
         assert_eq!(cg.pids("abc"), vec![10, 11]);
+        write(
+            r.join("blkio/berth/abc/blkio.throttle.io_service_bytes_recursive"),
+            "8:0 Read 10\nTotal 10\n",
+        );
+        let read10 = IoCount {
+            major: 8,
+            minor: 0,
+            op: "Read".into(),
+            value: 10,
+        };
         assert_eq!(
             cg.usage("abc"),
             Usage {
                 cpu_ns: 123456,
                 memory: 4096,
                 memory_limit: None,
-                pids: 3
+                pids: 3,
+                io_bytes: vec![read10],
+                io_ops: vec![],
             }
         );
         assert!(!cg.oom_killed("other"));
@@ -499,13 +619,24 @@ mod tests {
         write(r.join("berth/abc/memory.events"), "oom 2\noom_kill 1\n");
         assert!(cg.oom_killed("abc"));
         assert_eq!(cg.pids("abc"), vec![42]);
+        write(
+            r.join("berth/abc/io.stat"),
+            "8:0 rbytes=5 wbytes=6 rios=1 wios=2\n",
+        );
+        let u = cg.usage("abc");
         assert_eq!(
-            cg.usage("abc"),
+            (u.io_bytes.len(), u.io_ops.len(), u.io_bytes[1].value),
+            (2, 2, 6)
+        );
+        assert_eq!(
+            u,
             Usage {
                 cpu_ns: 250_000,
                 memory: 8192,
                 memory_limit: Some(67108864),
-                pids: 2
+                pids: 2,
+                io_bytes: u.io_bytes.clone(),
+                io_ops: u.io_ops.clone(),
             }
         );
         write(r.join("berth/abc/memory.max"), "max\n");

@@ -20,6 +20,7 @@ pub struct ContainerStats {
     /// The previous sample's CPU counters (zero in the first sample), as Docker streams them.
     pub precpu_stats: CpuStats,
     pub memory_stats: MemoryStats,
+    pub blkio_stats: BlkioStats,
     /// Bytes through the container's interfaces (loopback excluded), by interface.
     pub networks: std::collections::BTreeMap<String, NetworkStats>,
 }
@@ -47,6 +48,20 @@ pub struct MemoryStats {
     pub usage: u64,
     /// The container's limit, or the host's memory when it has none (Docker's rule).
     pub limit: u64,
+}
+
+/// Docker's block-I/O stats: what the cgroup counts; the lists it has no source for are
+/// null, as dockerd sends them.
+#[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlkioStats {
+    pub io_service_bytes_recursive: Option<Vec<crate::cgroups::IoCount>>,
+    pub io_serviced_recursive: Option<Vec<crate::cgroups::IoCount>>,
+    pub io_queue_recursive: Option<Vec<crate::cgroups::IoCount>>,
+    pub io_service_time_recursive: Option<Vec<crate::cgroups::IoCount>>,
+    pub io_wait_time_recursive: Option<Vec<crate::cgroups::IoCount>>,
+    pub io_merged_recursive: Option<Vec<crate::cgroups::IoCount>>,
+    pub io_time_recursive: Option<Vec<crate::cgroups::IoCount>>,
+    pub sectors_recursive: Option<Vec<crate::cgroups::IoCount>>,
 }
 
 #[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
@@ -132,6 +147,11 @@ impl Runtime {
             memory_stats: MemoryStats {
                 usage: u.memory,
                 limit,
+            },
+            blkio_stats: BlkioStats {
+                io_service_bytes_recursive: Some(u.io_bytes),
+                io_serviced_recursive: Some(u.io_ops),
+                ..BlkioStats::default()
             },
             networks,
         })
