@@ -193,6 +193,10 @@ class ContainerTest(unittest.TestCase):
             self.assertEqual(api.exec_start(ex), b"hello out\r\nhello err\r\n")
             ex = api.exec_create(ctr.id, 'sh -c "echo hello out"', tty=True)
             self.assertEqual(api.exec_start(ex, demux=True), (b"hello out\r\n", None))
+            # A command that cannot run: its error in the stream and 127, as dockerd's.
+            code, out = ctr.exec_run("non-existent")
+            self.assertEqual(code, 127)
+            self.assertIn(b"executable file not found", out)
             ctr.kill()
             state = api.inspect_container(ctr.id)["State"]
             self.assertEqual((state["Running"], state["ExitCode"]), (False, 137))

@@ -100,7 +100,31 @@ async fn start(
     // As for a start: the exec's cgroup move waits for the kernel; overlap that wait.
     berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     let engine = e.clone();
-    let session = blocking(move || Ok(engine.rt.exec_start(&id, &engine.exe)?)).await?;
+    let started = blocking(move || match engine.rt.exec_start(&id, &engine.exe) {
+        Ok(session) => Ok(Ok(session)),
+        // The command cannot run: as dockerd, the stream carries the error (the exec's exit
+        // code, 126 or 127, is in its inspect), so that exec_run reports the code.
+        Err(
+            e @ (berth_runtime::Error::CommandNotFound(_)
+            | berth_runtime::Error::CommandNotExecutable(_)),
+        ) => Ok(Err(e.to_string())),
+        Err(e) => Err(e.into()),
+    })
+    .await?;
+    let session = match started {
+        Ok(session) => session,
+        Err(message) if !s.detach => {
+            let tty = s.tty;
+            return hijack(&mut req, tty, move |mut conn, _, _| async move {
+                use tokio::io::AsyncWriteExt;
+                let text = format!("{message}\r\n");
+                let bytes = crate::container_attach::stream_bytes(tty, 1, text.as_bytes());
+                let _ = conn.write_all(&bytes).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+        Err(message) => return Err(ApiError::bad_request(message)),
+    };
     if s.detach {
         return Ok(status(StatusCode::OK));
     }

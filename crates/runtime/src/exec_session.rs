@@ -201,8 +201,22 @@ impl Runtime {
         let (pid, relays, server, mut state) = match self.start_supervised_exec(id, exec_id, &dir) {
             Ok(x) => x,
             Err(e) => {
+                // A command that cannot run leaves its exit code (126, 127) for inspect, as
+                // Docker's; any other failure leaves nothing.
+                let recorded = matches!(
+                    e,
+                    Error::CommandNotFound(_) | Error::CommandNotExecutable(_)
+                ) && read_state(&dir)
+                    .map(|mut state| {
+                        state.running = false;
+                        state.exit_code = Some(i32::from(e.exit_code()));
+                        write_state(&dir, &state).is_ok()
+                    })
+                    .unwrap_or(false);
+                if !recorded {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
                 let _ = ready.write_all(encode_error(&e).as_bytes());
-                let _ = std::fs::remove_dir_all(&dir);
                 return Err(e);
             }
         };
