@@ -350,6 +350,11 @@ class ImageTest(unittest.TestCase):
         self.assertEqual(history[0]["Id"], img.id)
         self.c.images.remove("pycopy:1")
 
+    def test_a_bad_archive_to_load_is_an_image_load_error(self):
+        with self.assertRaises(docker.errors.ImageLoadError) as e:
+            self.c.images.load(b"abc")
+        self.assertIn("not a valid tar archive", str(e.exception))
+
     def test_build_stream_is_the_classic_builders(self):
         """The image ID (aux) comes before "Successfully built/tagged", a RUN step's stderr
         is red, and a failed RUN has the classic builder's message and code."""

@@ -104,7 +104,18 @@ async fn save_many(
 async fn load(State(e): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let body = BodyReader::new(req.into_body());
     let lines = blocking(move || {
-        let loaded = berth_image::archive::load(&e.store, body, "the request body")?;
+        // A bad archive is told in the stream, as dockerd does (docker-py raises its
+        // ImageLoadError from there; the docker CLI prints it either way).
+        let loaded = match berth_image::archive::load(&e.store, body, "the request body") {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                let message = err.to_string();
+                return Ok(
+                    json!({"errorDetail": {"message": message}, "error": message}).to_string()
+                        + "\n",
+                );
+            }
+        };
         let mut out = String::new();
         for l in loaded {
             let mut shown: Vec<String> = l

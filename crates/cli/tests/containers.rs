@@ -2129,3 +2129,57 @@ fn root_host_namespaces_groups_and_the_none_log_driver() {
     b.run(&["rm", "quiet"]).ok();
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_cp_reaches_into_volumes_and_bind_mounts() {
+    let b = busybox();
+    let src = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/bnd", src.path().display());
+    let id = b
+        .run(&[
+            "create",
+            "-v",
+            "/vol1",
+            "-v",
+            &bind,
+            "busybox",
+            "sh",
+            "-c",
+            "echo data > /vol1/data.txt; cat /bnd/in.txt",
+        ])
+        .ok();
+    let id = id.trim();
+    let host_file = src.path().join("staged.txt");
+    std::fs::write(&host_file, "hostfile\n").unwrap();
+    // Into a bind mount of a container that never ran: the file lands in the source.
+    b.run(&[
+        "cp",
+        host_file.to_str().unwrap(),
+        &format!("{id}:/bnd/in.txt"),
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(src.path().join("in.txt")).unwrap(),
+        "hostfile\n"
+    );
+    assert_eq!(b.run(&["start", "-a", id]).ok(), "hostfile\n");
+    // Out of its anonymous volume, a file and the mount point itself.
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("got.txt");
+    b.run(&[
+        "cp",
+        &format!("{id}:/vol1/data.txt"),
+        dest.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "data\n");
+    let dir = out.path().join("vol");
+    b.run(&["cp", &format!("{id}:/vol1"), dir.to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("data.txt")).unwrap(),
+        "data\n"
+    );
+    b.run(&["rm", "-v", id]).ok();
+    assert_no_leftovers(&b);
+}

@@ -76,6 +76,13 @@ impl Runtime {
         r
     }
 
+    /// As `with_rootfs`, with the container's volumes and bind mounts seen where they are
+    /// mounted (`cp`, the archive endpoints).
+    fn with_view<T>(&self, key: &str, f: impl FnOnce(&View) -> Result<T>) -> Result<T> {
+        let c = self.find(key)?;
+        self.with_rootfs(key, |root| f(&View::of(self, &c, root)))
+    }
+
     /// `docker commit`: the container's changes become a new layer on its image.
     pub fn commit(
         &self,
@@ -177,8 +184,8 @@ impl Runtime {
     /// `docker cp CONTAINER:SRC DEST`. Paths in the container are resolved inside its root,
     /// so a symlink in the container can never make berth read host files.
     pub fn copy_from(&self, key: &str, src: &str, dest: &Path, o: &CopyOptions) -> Result<()> {
-        self.with_rootfs(key, |root| {
-            let from = source_in_root(root, src, o.follow_link, key)?;
+        self.with_view(key, |view| {
+            let from = source_in_view(view, src, o.follow_link, key)?;
             // Docker's rules: SRC/. copies the directory's content; into an existing
             // directory, SRC goes in under its own name; otherwise it becomes DEST.
             let contents_only = src.ends_with("/.");
@@ -210,14 +217,14 @@ impl Runtime {
             )));
         }
         let contents_only = src.as_os_str().as_encoded_bytes().ends_with(b"/.");
-        self.with_rootfs(key, |root| {
-            let to = crate::rootfs::resolve_in_root(root, Path::new(dest));
+        self.with_view(key, |view| {
+            let to = view.resolve(Path::new(dest));
             let to = if to.is_dir() && !contents_only {
                 to.join(src.file_name().unwrap_or_default())
             } else {
                 to
             };
-            if !to.starts_with(root) {
+            if !view.contains(&to) {
                 return Err(Error::Conflict(format!(
                     "{dest} resolves outside the container"
                 )));
@@ -240,8 +247,8 @@ impl Runtime {
         follow_link: bool,
         out: W,
     ) -> Result<W> {
-        self.with_rootfs(key, |root| {
-            let from = source_in_root(root, src, follow_link, key)?;
+        self.with_view(key, |view| {
+            let from = source_in_view(view, src, follow_link, key)?;
             let name = if src.ends_with("/.") {
                 PathBuf::from(".")
             } else {
@@ -259,9 +266,9 @@ impl Runtime {
         input: R,
         dest: &str,
     ) -> Result<()> {
-        self.with_rootfs(key, |root| {
-            let to = crate::rootfs::resolve_in_root(root, Path::new(dest));
-            if !to.starts_with(root) {
+        self.with_view(key, |view| {
+            let to = view.resolve(Path::new(dest));
+            if !view.contains(&to) {
                 return Err(Error::Conflict(format!(
                     "{dest} resolves outside the container"
                 )));
@@ -336,10 +343,11 @@ impl Runtime {
     pub fn stat_path(&self, key: &str, path: &str) -> Result<PathStat> {
         use std::os::unix::fs::MetadataExt;
         let c = self.find(key)?;
-        self.with_rootfs(key, |root| {
-            let found = source_in_root(root, path, false, &c.name)?;
+        self.with_view(key, |view| {
+            let found = source_in_view(view, path, false, &c.name)?;
             let m = fs::symlink_metadata(&found).ctx("stat", &found)?;
             let link_target = if m.file_type().is_symlink() {
+                let root = view.root;
                 let target = crate::rootfs::resolve_in_root(
                     root,
                     found.strip_prefix(root).unwrap_or(&found),
@@ -388,18 +396,96 @@ enum Owner {
     Set(u32, u32),
 }
 
-/// The container path `src` inside `root`: its directories are resolved inside the root, and
-/// so is a symlink named as the source itself only with `follow_link` (Docker's -L).
-fn source_in_root(root: &Path, src: &str, follow_link: bool, key: &str) -> Result<PathBuf> {
+/// A container's files as `cp` and the archive endpoints see them: its root, with its
+/// volumes and bind mounts over it (Docker copies into and out of them, stopped or running).
+/// Every path it gives is inside the root or one of those mounts' sources.
+pub(crate) struct View<'a> {
+    root: &'a Path,
+    /// (target in the container, source on the host), longest target first.
+    mounts: Vec<(PathBuf, PathBuf)>,
+}
+
+impl View<'_> {
+    fn of<'a>(rt: &Runtime, c: &ContainerRecord, root: &'a Path) -> View<'a> {
+        let volumes = rt.volumes().ok();
+        let mut mounts: Vec<(PathBuf, PathBuf)> = c
+            .config
+            .mounts
+            .iter()
+            .filter_map(|m| {
+                let source = match m.kind.as_str() {
+                    "bind" => PathBuf::from(&m.source),
+                    "volume" => volumes.as_ref()?.data_dir(&m.source),
+                    _ => return None,
+                };
+                Some((lexical(Path::new(&m.target)), source))
+            })
+            .collect();
+        mounts.sort_by_key(|(t, _)| std::cmp::Reverse(t.components().count()));
+        View { root, mounts }
+    }
+
+    /// The mount covering the container path `p` (absolute, lexical) and the rest of it.
+    fn mount_of(&self, p: &Path) -> Option<(&Path, PathBuf)> {
+        self.mounts.iter().find_map(|(t, src)| {
+            p.strip_prefix(t)
+                .ok()
+                .map(|rest| (src.as_path(), rest.to_path_buf()))
+        })
+    }
+
+    /// Resolves the container path `p` (symlinks included) to a host path.
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if let Some((src, rest)) = self.mount_of(&lexical(p)) {
+            return crate::rootfs::resolve_in_root(src, &rest);
+        }
+        let host = crate::rootfs::resolve_in_root(self.root, p);
+        // A symlink in the root that leads into a mount.
+        let inside = Path::new("/").join(host.strip_prefix(self.root).unwrap_or(&host));
+        match self.mount_of(&inside) {
+            Some((src, rest)) => crate::rootfs::resolve_in_root(src, &rest),
+            None => host,
+        }
+    }
+
+    /// Whether the host path `p` is inside the root or a mount's source.
+    fn contains(&self, p: &Path) -> bool {
+        p.starts_with(self.root) || self.mounts.iter().any(|(_, src)| p.starts_with(src))
+    }
+}
+
+/// `p` as an absolute path with `.` and `..` taken lexically (no symlinks looked at).
+fn lexical(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The container path `src`: its directories are resolved inside the container (its root
+/// and mounts), and so is a symlink named as the source itself only with `follow_link`
+/// (Docker's -L).
+fn source_in_view(view: &View, src: &str, follow_link: bool, key: &str) -> Result<PathBuf> {
     let trimmed = src.strip_suffix("/.").unwrap_or(src);
     let path = Path::new(trimmed);
-    let from = match (follow_link, path.parent(), path.file_name()) {
-        (false, Some(parent), Some(name)) => {
-            crate::rootfs::resolve_in_root(root, parent).join(name)
-        }
-        _ => crate::rootfs::resolve_in_root(root, path),
+    let is_mount_point = view.mounts.iter().any(|(t, _)| *t == lexical(path));
+    let from = match (
+        follow_link || is_mount_point,
+        path.parent(),
+        path.file_name(),
+    ) {
+        (false, Some(parent), Some(name)) => view.resolve(parent).join(name),
+        _ => view.resolve(path),
     };
-    if !from.starts_with(root) || fs::symlink_metadata(&from).is_err() {
+    if !view.contains(&from) || fs::symlink_metadata(&from).is_err() {
         return Err(Error::NotFound(format!(
             "Could not find the file {src} in container {key}"
         )));
