@@ -355,6 +355,21 @@ class ImageTest(unittest.TestCase):
             self.c.images.load(b"abc")
         self.assertIn("not a valid tar archive", str(e.exception))
 
+    def test_a_client_leaving_mid_build_leaves_the_server_up(self):
+        """docker-py's build() sends the request at once; a caller that never reads the
+        stream closes the connection while RUN steps write. (The server used to die of the
+        SIGPIPE, silently.)"""
+        import gc
+        api = self.c.api
+        for _ in range(2):
+            stream = api.build(fileobj=io.BytesIO(
+                b"FROM busybox\nRUN for i in 1 2 3 4 5 6 7 8; do echo line $i; sleep 0.2; done\n"),
+                nocache=True, decode=True)
+            del stream
+            gc.collect()
+            time.sleep(2.5)
+        self.assertTrue(api.ping())
+
     def test_build_stream_is_the_classic_builders(self):
         """The image ID (aux) comes before "Successfully built/tagged", a RUN step's stderr
         is red, and a failed RUN has the classic builder's message and code."""

@@ -249,9 +249,13 @@ fn main() -> ExitCode {
     // (`berth images | head`), like other Unix tools. Commands that run containers keep
     // SIGPIPE ignored: the runtime writes to pipes whose other end may already be gone (a
     // container that exited at once), and that must be an error it handles, not our death.
+    // So does the server (a client that leaves mid-build closes what a RUN step writes to:
+    // with SIGPIPE at its default, `berth serve` died silently) and the builder.
     let runs_containers = matches!(
         cli.cmd,
-        Command::Run(_)
+        Command::Serve(_)
+            | Command::Build(_)
+            | Command::Run(_)
             | Command::Start(_)
             | Command::Exec(_)
             | Command::Restart(_)
