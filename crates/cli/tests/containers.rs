@@ -2124,6 +2124,28 @@ fn root_host_namespaces_groups_and_the_none_log_driver() {
         "{}",
         r.stderr
     );
+    // cpuset and swappiness reach the container's cgroup (v1 here; v2 has no swappiness).
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--cpuset-cpus",
+            "0",
+            "--memory-swappiness",
+            "40",
+            "busybox",
+            "sh",
+            "-c",
+            "grep Cpus_allowed_list /proc/self/status; cat /sys/fs/cgroup/memory/memory.swappiness",
+        ])
+        .ok();
+    assert_eq!(out, "Cpus_allowed_list:\t0\n40\n");
+    let r = b.run(&["run", "--rm", "--cpuset-cpus", "0-4096", "busybox", "true"]);
+    assert!(
+        r.stderr.contains("Requested CPUs are not available"),
+        "{}",
+        r.stderr
+    );
     let r = b.run(&["create", "--pid", "container:quiet", "busybox", "true"]);
     assert!(r.stderr.contains("invalid PidMode"), "{}", r.stderr);
     b.run(&["rm", "quiet"]).ok();

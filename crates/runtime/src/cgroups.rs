@@ -140,6 +140,11 @@ fn keyed(p: &Path, key: &str) -> Option<u64> {
 
 impl CgroupFs {
     /// The host's cgroup filesystem.
+    /// Whether this is a cgroup v1 hierarchy.
+    pub fn is_v1(&self) -> bool {
+        self.version == Version::V1
+    }
+
     pub fn host() -> CgroupFs {
         CgroupFs::at("/sys/fs/cgroup")
     }

@@ -144,8 +144,15 @@ pub struct HostConfig {
     pub nano_cpus: i64,
     /// Memory plus swap in bytes; 0: twice the memory; -1: unlimited swap.
     pub memory_swap: i64,
-    /// None or -1: the kernel's default (the only value berth supports).
+    /// 0 to 100; None or -1: the kernel's default. Applied on cgroup v1 only (v2 has no
+    /// such knob; Docker ignores it there too).
     pub memory_swappiness: Option<i64>,
+    /// CPUs the container may run on (`0-2,4`); empty: all.
+    #[serde(deserialize_with = "nullable")]
+    pub cpuset_cpus: String,
+    /// Memory nodes the container may use; empty: all.
+    #[serde(deserialize_with = "nullable")]
+    pub cpuset_mems: String,
     /// None, 0 or -1: no limit.
     pub pids_limit: Option<i64>,
     #[serde(deserialize_with = "nullable")]
@@ -336,9 +343,6 @@ impl ContainerCreate {
         set_fields("", &self.config.unsupported, &mut out);
         let h = &self.host_config;
         set_fields("HostConfig.", &h.unsupported, &mut out);
-        if h.memory_swappiness.is_some_and(|s| s != -1) {
-            out.push("HostConfig.MemorySwappiness".into());
-        }
         for m in &h.mounts {
             set_fields("HostConfig.Mounts.", &m.unsupported, &mut out);
             if let Some(t) = &m.tmpfs_options {
@@ -440,8 +444,8 @@ mod tests {
     #[test]
     fn fields_berth_cannot_do_are_named_when_set() {
         let body = r#"{"Image":"busybox","Domainname":"example.org",
-            "HostConfig":{"CpusetCpus":"0","Devices":[],"LogConfig":{"Type":"","Config":{}},
-              "MemorySwappiness":60,"Mounts":[{"Type":"bind","Source":"/","Target":"/h",
+            "HostConfig":{"CpuRealtimeRuntime":5,"Devices":[],"LogConfig":{"Type":"","Config":{}},
+              "OomScoreAdj":60,"Mounts":[{"Type":"bind","Source":"/","Target":"/h",
               "BindOptions":{"Propagation":"rshared"}}]},
             "NetworkingConfig":{"EndpointsConfig":{"n":{"MacAddress":"02:42:ac:11:00:02"}}}}"#;
         let c: ContainerCreate = serde_json::from_str(body).unwrap();
@@ -449,9 +453,9 @@ mod tests {
             c.unsupported_fields(),
             vec![
                 "Domainname",
-                "HostConfig.CpusetCpus",
-                "HostConfig.MemorySwappiness",
+                "HostConfig.CpuRealtimeRuntime",
                 "HostConfig.Mounts.BindOptions",
+                "HostConfig.OomScoreAdj",
                 "NetworkingConfig.EndpointsConfig.MacAddress",
             ]
         );

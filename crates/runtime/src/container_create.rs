@@ -233,6 +233,9 @@ impl Runtime {
                 init: h.init == Some(true),
                 group_add: h.group_add.clone(),
                 log_driver: h.log_config.kind.clone(),
+                cpuset_cpus: Some(h.cpuset_cpus.clone()).filter(|c| !c.is_empty()),
+                cpuset_mems: Some(h.cpuset_mems.clone()).filter(|c| !c.is_empty()),
+                memory_swappiness: h.memory_swappiness.and_then(|s| u64::try_from(s).ok()),
                 host_namespaces,
                 ulimits,
                 log_max_size,
@@ -634,6 +637,34 @@ fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
             "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
         ));
     }
+    if let Some(s) = h.memory_swappiness {
+        if !(-1..=100).contains(&s) {
+            return Err(Error::Invalid(format!(
+                "Invalid value: {s}, valid memory swappiness range is 0-100"
+            )));
+        }
+    }
+    if !h.cpuset_cpus.is_empty() {
+        let wanted = parse_cpu_list(&h.cpuset_cpus).ok_or_else(|| {
+            Error::Invalid(format!(
+                "Invalid value {} for cpuset cpus: expected a list such as 0-2,4",
+                h.cpuset_cpus
+            ))
+        })?;
+        if wanted.iter().any(|c| *c >= cpus) {
+            return Err(Error::Invalid(format!(
+                "Requested CPUs are not available - requested {}, available: 0-{}",
+                h.cpuset_cpus,
+                cpus.saturating_sub(1)
+            )));
+        }
+    }
+    if !h.cpuset_mems.is_empty() && parse_cpu_list(&h.cpuset_mems).is_none() {
+        return Err(Error::Invalid(format!(
+            "Invalid value {} for cpuset mems: expected a list such as 0-1",
+            h.cpuset_mems
+        )));
+    }
     if h.nano_cpus < 0 || h.nano_cpus > cpus as i64 * 1_000_000_000 {
         return Err(Error::Invalid(format!(
             "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
@@ -642,9 +673,44 @@ fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
     Ok(())
 }
 
+/// A cpuset list (`0-2,4`) as its numbers; None when it is not one.
+fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.trim().parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpusets_and_swappiness_are_checked_as_docker_checks_them() {
+        assert_eq!(parse_cpu_list("0-2,4"), Some(vec![0, 1, 2, 4]));
+        assert_eq!(parse_cpu_list("2-1"), None);
+        assert_eq!(parse_cpu_list("a"), None);
+        let h = |cpus: &str, swap: Option<i64>| HostConfig {
+            cpuset_cpus: cpus.into(),
+            memory_swappiness: swap,
+            ..HostConfig::default()
+        };
+        assert!(check_resources(&h("0,1", Some(40)), 2).is_ok());
+        let err = check_resources(&h("0-3", None), 2).unwrap_err().to_string();
+        assert!(err.contains("Requested CPUs are not available"), "{err}");
+        assert!(check_resources(&h("", Some(101)), 2).is_err());
+        assert!(check_resources(&h("", Some(-1)), 2).is_ok());
+    }
 
     fn with(memory: i64, swap: i64, cpus: i64) -> HostConfig {
         HostConfig {

@@ -102,6 +102,14 @@ pub struct RunConfig {
     /// `--init`: berth-init runs as PID 1 in front of the command.
     #[serde(default)]
     pub init: bool,
+    /// cpuset.cpus and cpuset.mems (HostConfig.CpusetCpus/Mems).
+    #[serde(default)]
+    pub cpuset_cpus: Option<String>,
+    #[serde(default)]
+    pub cpuset_mems: Option<String>,
+    /// 0 to 100 (HostConfig.MemorySwappiness), for cgroup v1.
+    #[serde(default)]
+    pub memory_swappiness: Option<u64>,
     /// `json-file` (empty) or `none`.
     #[serde(default)]
     pub log_driver: String,

@@ -267,6 +267,18 @@ pub fn build_spec(
     if let Some(s) = c.cpu_shares {
         cpu.insert("shares".into(), json!(s));
     }
+    if let Some(cpus) = &c.cpuset_cpus {
+        cpu.insert("cpus".into(), json!(cpus));
+    }
+    if let Some(mems) = &c.cpuset_mems {
+        cpu.insert("mems".into(), json!(mems));
+    }
+    // cgroup v2 has no swappiness (Docker leaves it out there too).
+    if let Some(s) = c.memory_swappiness {
+        if crate::cgroups::CgroupFs::host().is_v1() {
+            resources["memory"]["swappiness"] = json!(s);
+        }
+    }
     if !cpu.is_empty() {
         resources["cpu"] = Value::Object(cpu);
     }

@@ -159,6 +159,15 @@ pub struct RunArgs {
     /// Log driver options (max-size, max-file)
     #[arg(long)]
     pub(crate) log_opt: Vec<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub(crate) cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub(crate) cpuset_mems: Option<String>,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) memory_swappiness: Option<i64>,
     /// Logging driver for the container (json-file or none)
     #[arg(long)]
     pub(crate) log_driver: Option<String>,
@@ -559,6 +568,9 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
             .collect::<Result<_>>()?,
         init: a.init.then_some(true),
         group_add: a.group_add.clone(),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
+        memory_swappiness: a.memory_swappiness,
         pid_mode: a.pid.clone().unwrap_or_default(),
         uts_mode: a.uts.clone().unwrap_or_default(),
         cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
