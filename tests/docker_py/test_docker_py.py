@@ -203,6 +203,29 @@ class ContainerTest(unittest.TestCase):
         finally:
             ctr.remove(force=True)
 
+    def test_exec_detach_keys_from_the_config_file(self):
+        """docker-py sends the config file's detachKeys with exec create; typing them on
+        the exec's stream detaches, leaving the process running."""
+        api = docker.APIClient(base_url=os.environ["DOCKER_HOST"])
+        api._general_configs["detachKeys"] = "ctrl-p"
+        ctr = self.c.containers.run("busybox", "cat", detach=True, stdin_open=True)
+        try:
+            ex = api.exec_create(ctr.id, "cat", stdin=True, tty=True, stdout=True)
+            sock = api.exec_start(ex, tty=True, socket=True)
+            raw = sock._sock
+            raw.settimeout(10)
+            raw.sendall(b"\x10")
+            got = b""
+            while True:
+                chunk = raw.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            sock.close()
+            self.assertTrue(api.exec_inspect(ex)["Running"], "detached, not ended")
+        finally:
+            ctr.remove(force=True)
+
     def test_wait_then_remove_of_quick_containers(self):
         """A container that exits at once: wait gives its real exit code and a remove right
         after it (without force) finds it exited. (The record used to be read as abandoned,

@@ -63,6 +63,7 @@ async fn create(
         parse_detach_keys(&c.detach_keys).map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     let o = ExecOptions {
+        detach_keys: c.detach_keys,
         command: c.cmd.unwrap_or_default(),
         env: c.env.unwrap_or_default(),
         workdir: Some(c.working_dir).filter(|w| !w.is_empty()),
@@ -156,7 +157,10 @@ async fn start(
         stdin: session.interactive,
         stdout: true,
         stderr: true,
-        detach_keys: DETACH_KEYS.to_vec(),
+        detach_keys: match session.detach_keys.as_str() {
+            "" => DETACH_KEYS.to_vec(),
+            keys => parse_detach_keys(keys).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        },
     };
     hijack(&mut req, tty, move |conn, input, departure| async move {
         streams.stdin &= input;

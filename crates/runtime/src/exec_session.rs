@@ -68,6 +68,8 @@ pub struct ExecSession {
     pub dir: PathBuf,
     pub tty: bool,
     pub interactive: bool,
+    /// As asked at create; empty: the default.
+    pub detach_keys: String,
 }
 
 impl Runtime {
@@ -118,6 +120,7 @@ impl Runtime {
                 dir,
                 tty: state.options.tty,
                 interactive: state.options.interactive,
+                detach_keys: state.options.detach_keys.clone(),
             }),
             "" => Err(Error::Runtime {
                 id: state.container_id,

@@ -209,6 +209,9 @@ pub(crate) fn security_options(
 /// `docker exec` options.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExecOptions {
+    /// Detach keys for attachments to it (`ctrl-p,ctrl-q` style); empty: Docker's default.
+    #[serde(default)]
+    pub detach_keys: String,
     pub command: Vec<String>,
     pub env: Vec<String>,
     pub workdir: Option<String>,

@@ -613,6 +613,7 @@ pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
     let rt = open(root)?;
     let key = &a.container_and_command[0];
     let opts = berth_runtime::lifecycle::ExecOptions {
+        detach_keys: a.detach_keys.clone().unwrap_or_default(),
         command: a.container_and_command[1..].to_vec(),
         env: a.env.clone(),
         workdir: a.workdir.clone(),
