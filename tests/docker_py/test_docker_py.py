@@ -422,6 +422,8 @@ class ImageTest(unittest.TestCase):
             ctr.wait()
             img = ctr.commit("pycommit", "1", changes=["ENV STAGE=two"], message="from python")
             self.assertIn("STAGE=two", img.attrs["Config"]["Env"])
+            # Docker's local Parent: the image the container ran.
+            self.assertEqual(img.attrs["Parent"], self.c.images.get("busybox").id)
             out = self.c.containers.run("pycommit:1", ["cat", "/made"], remove=True)
             self.assertEqual(out, b"made\n")
         finally:

@@ -104,5 +104,7 @@ pub fn commit(store: &Store, base: &Image, upper: &Path, opts: &CommitOptions) -
     ));
     let manifest: Digest = write_image(store, &config, layers)?;
     let tags: Vec<Reference> = opts.tag.iter().cloned().collect();
-    store.add_image(&manifest, &tags, None)
+    let img = store.add_image(&manifest, &tags, None)?;
+    store.set_parent(&manifest, &base.id().to_string())?;
+    store.lookup(&img.id().to_string())
 }

@@ -38,6 +38,9 @@ pub struct ImageRecord {
     /// `name@sha256:…` for each registry the manifest is known from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repo_digests: Vec<String>,
+    /// The image this one was committed from (Docker's local `Parent`); None otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// An image read from the store.
@@ -184,6 +187,7 @@ impl Store {
                 added: now_rfc3339(),
                 last_tag_time: None,
                 repo_digests: Vec::new(),
+                parent: None,
             },
             tags: Vec::new(),
         })
@@ -314,6 +318,7 @@ impl Store {
                     added: now.clone(),
                     last_tag_time: None,
                     repo_digests: Vec::new(),
+                    parent: None,
                 });
             if let Some(rd) = repo_digest {
                 if !rec.repo_digests.contains(&rd) {
@@ -329,6 +334,16 @@ impl Store {
                 }
             }
             self.load_image(idx, manifest_digest)
+        })
+    }
+
+    /// Records that the image `manifest_digest` was made from the image `parent` (its ID).
+    pub fn set_parent(&self, manifest_digest: &Digest, parent: &str) -> Result<()> {
+        self.update_index(|idx| {
+            if let Some(r) = idx.images.get_mut(manifest_digest) {
+                r.parent = Some(parent.to_string());
+            }
+            Ok(())
         })
     }
 

@@ -60,7 +60,7 @@ pub fn image_inspect(store: &Store, img: &Image) -> Value {
                 None => r.familiar_name(),
             }).unwrap_or_else(|_| t.clone())
         }).collect::<Vec<_>>(),
-        "Parent": "",
+        "Parent": img.record.parent.clone().unwrap_or_default(),
         "Comment": created_by_comment.unwrap_or_default(),
         "Created": img.config.created.clone().unwrap_or_default(),
         "DockerVersion": img.config.extra.get("docker_version").cloned().unwrap_or(json!("")),
