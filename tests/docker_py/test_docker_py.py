@@ -309,6 +309,29 @@ class NetworkAndVolumeTest(unittest.TestCase):
             self.assertEqual(net.attrs["IPAM"]["Config"][0]["Subnet"], "10.231.5.0/24")
         finally:
             net.remove()
+        # MAC addresses: asked for at create and at connect, else Docker's from the IP.
+        api = self.c.api
+        x = api.create_container("busybox", ["sh", "-c", "cat /sys/class/net/eth*/address; sleep 30"],
+                                 mac_address="02:42:ac:11:00:0a")
+        net = self.c.networks.create("pymacnet")
+        try:
+            api.connect_container_to_network(x, net.id, mac_address="02:42:0a:00:00:99")
+            api.start(x)
+            info = api.inspect_container(x)["NetworkSettings"]
+            self.assertEqual(info["MacAddress"], "02:42:ac:11:00:0a")
+            self.assertEqual(info["Networks"]["pymacnet"]["MacAddress"], "02:42:0a:00:00:99")
+            deadline = time.time() + 10
+            while time.time() < deadline and b"99" not in api.logs(x):
+                time.sleep(0.1)
+            self.assertEqual(sorted(api.logs(x).split()), [b"02:42:0a:00:00:99", b"02:42:ac:11:00:0a"])
+            y = self.c.containers.run("busybox", "sleep 30", detach=True)
+            ip = y.attrs["NetworkSettings"]["IPAddress"] or api.inspect_container(y.id)["NetworkSettings"]["IPAddress"]
+            want = "02:42:" + ":".join(f"{int(o):02x}" for o in ip.split("."))
+            self.assertEqual(api.inspect_container(y.id)["NetworkSettings"]["MacAddress"], want)
+            y.remove(force=True)
+        finally:
+            api.remove_container(x, force=True)
+            net.remove()
         self.assertTrue(self.c.api.leave_swarm(force=True))
         with self.assertRaises(APIError) as e:
             self.c.api.inspect_swarm()

@@ -176,6 +176,7 @@ struct EndpointIpam {
 #[serde(rename_all = "PascalCase", default)]
 struct EndpointConfig {
     aliases: Option<Vec<String>>,
+    mac_address: Option<String>,
     #[serde(rename = "IPAMConfig")]
     ipam_config: Option<EndpointIpam>,
 }
@@ -197,12 +198,13 @@ async fn connect(
     let c: Connect = json_body(&headers, &body)?;
     let ep = c.endpoint_config.unwrap_or_default();
     let aliases = ep.aliases.unwrap_or_default();
+    let mac = ep.mac_address.filter(|m| !m.is_empty());
     let ip = ep
         .ipam_config
         .map(|i| i.ipv4_address)
         .filter(|a| !a.is_empty());
     blocking(move || {
-        e.rt.connect(&c.container, &id, &aliases, ip.as_deref())?;
+        e.rt.connect(&c.container, &id, &aliases, ip.as_deref(), mac.as_deref())?;
         Ok(status(StatusCode::OK))
     })
     .await

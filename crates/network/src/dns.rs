@@ -332,6 +332,7 @@ mod tests {
             pid_start: 0,
             network_id: "n".into(),
             ip: ip.parse().unwrap(),
+            mac: String::new(),
             aliases: vec![alias.into()],
             ifname: "eth0".into(),
             host_veth: String::new(),

@@ -54,6 +54,29 @@ pub struct Attachment {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub ip: Option<Ipv4Addr>,
+    /// The container interface's MAC address; None: Docker's, from the IP (02:42:a:b:c:d).
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+/// A MAC address as six bytes (`02:42:ac:11:00:02`); None when it is not one.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut out {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// Docker's MAC address for an IPv4 address: 02:42 and the address's four bytes.
+pub fn mac_for(ip: Ipv4Addr) -> String {
+    let o = ip.octets();
+    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
 }
 
 /// What a running container holds: its host port reservations. Drop it once it has exited.
@@ -416,6 +439,7 @@ impl Networking {
             pid_start: 0,
             network_id: net.id.clone(),
             ip: st.allocate_ip(&net, a.ip)?,
+            mac: a.mac.clone().unwrap_or_default(),
             aliases: a.aliases.clone(),
             host_veth: host_veth_name(container_id, &ifname),
             ifname,
@@ -482,16 +506,21 @@ impl Networking {
         Self::ensure_bridge(net)?;
         delete_link(&e.host_veth);
         let bridge_index = if_index(&net.bridge);
-        netlink::create_veth(&e.host_veth, &e.ifname, pid, bridge_index).map_err(|err| {
-            Error::Command {
+        let mac = parse_mac(&e.mac_address()).ok_or_else(|| Error::BadFlag {
+            flag: "--mac-address",
+            value: e.mac_address(),
+            reason: "expected a MAC address such as 02:42:ac:11:00:02".into(),
+        })?;
+        netlink::create_veth(&e.host_veth, &e.ifname, pid, bridge_index, Some(mac)).map_err(
+            |err| Error::Command {
                 what: "create veth",
                 cmd: format!(
                     "netlink: link add {} type veth peer name {} netns {pid} master {}",
                     e.host_veth, e.ifname, net.bridge
                 ),
                 reason: err.to_string(),
-            }
-        })?;
+            },
+        )?;
         netns::configure_interface(
             pid,
             &e.ifname,
@@ -783,5 +812,22 @@ impl Networking {
             locked.save()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod mac_tests {
+    use super::*;
+
+    #[test]
+    fn macs_are_parsed_and_derived_as_dockers() {
+        assert_eq!(
+            parse_mac("02:42:AC:11:00:0a"),
+            Some([2, 0x42, 0xac, 0x11, 0, 0x0a])
+        );
+        assert_eq!(parse_mac("02:42:ac:11:00"), None);
+        assert_eq!(parse_mac("02:42:ac:11:00:0a:01"), None);
+        assert_eq!(parse_mac("zz:42:ac:11:00:0a"), None);
+        assert_eq!(mac_for("172.17.0.2".parse().unwrap()), "02:42:ac:11:00:02");
     }
 }

@@ -11,6 +11,7 @@ const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
+const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
@@ -138,6 +139,7 @@ pub fn create_veth(
     peer: &str,
     peer_pid: i32,
     bridge_index: u32,
+    peer_mac: Option<[u8; 6]>,
 ) -> std::io::Result<()> {
     let mut m = Msg::new(
         RTM_NEWLINK,
@@ -153,6 +155,9 @@ pub fn create_veth(
     let peer_at = m.begin(VETH_INFO_PEER);
     m.ifinfo(0, 0);
     m.attr_str(IFLA_IFNAME, peer);
+    if let Some(mac) = peer_mac {
+        m.attr(IFLA_ADDRESS, &mac);
+    }
     m.attr(IFLA_NET_NS_PID, &(peer_pid as u32).to_ne_bytes());
     m.end(peer_at);
     m.end(data);

@@ -52,6 +52,9 @@ pub struct Endpoint {
     pub pid_start: u64,
     pub network_id: String,
     pub ip: Ipv4Addr,
+    /// The MAC address asked for; empty: Docker's, from the IP (`mac_address`).
+    #[serde(default)]
+    pub mac: String,
     #[serde(default)]
     pub aliases: Vec<String>,
     /// The interface inside the container (eth0, eth1, …).
@@ -61,6 +64,17 @@ pub struct Endpoint {
     /// Published ports while the container runs (empty otherwise).
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+}
+
+impl Endpoint {
+    /// The container interface's MAC address: the one asked for, else Docker's from the IP.
+    pub fn mac_address(&self) -> String {
+        if self.mac.is_empty() {
+            crate::mac_for(self.ip)
+        } else {
+            self.mac.clone()
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Default, Debug)]
@@ -287,6 +301,7 @@ mod tests {
             pid_start: 0,
             network_id: n.id.clone(),
             ip: ip.parse().unwrap(),
+            mac: String::new(),
             aliases: vec![],
             ifname: "eth0".into(),
             host_veth: String::new(),

@@ -81,6 +81,10 @@ pub struct Config {
     pub stop_timeout: Option<i64>,
     #[serde(deserialize_with = "nullable")]
     pub shell: Vec<String>,
+    /// The MAC address of the container's interface on its network (deprecated in Docker's
+    /// API 1.44 for the endpoint's own MacAddress, still sent by older clients).
+    #[serde(deserialize_with = "nullable")]
+    pub mac_address: String,
     /// Not a Config field in Docker (which ignores it there), but docker-py sends
     /// `create_container(runtime=…)` here: taken as HostConfig.Runtime.
     #[serde(deserialize_with = "nullable", skip_serializing)]
@@ -277,7 +281,10 @@ pub struct EndpointSettings {
     pub ipam_config: Option<EndpointIpamConfig>,
     #[serde(deserialize_with = "nullable")]
     pub aliases: Vec<String>,
-    /// Links, MacAddress, DriverOpts, the read-only state fields (NetworkID, IPAddress, …).
+    /// The interface's MAC address (API 1.44 on; before, Config.MacAddress).
+    #[serde(rename = "MacAddress", deserialize_with = "nullable")]
+    pub mac_address: String,
+    /// Links, DriverOpts, the read-only state fields (NetworkID, IPAddress, …).
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }

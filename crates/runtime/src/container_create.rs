@@ -26,6 +26,7 @@ pub(crate) const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 /// The network side of a request, checked.
 struct NetworkOptions {
     ip: Option<Ipv4Addr>,
+    mac: Option<String>,
     aliases: Vec<String>,
     ports: Vec<PortRequest>,
     exposed: Vec<String>,
@@ -265,6 +266,7 @@ impl Runtime {
                 network: network.clone(),
                 aliases: net.aliases,
                 ip: net.ip,
+                mac: net.mac,
             };
             if let Err(e) = self.network.allocate(&id, &rec.name, &dir, &[attach]) {
                 let _ = self.containers.remove_dir(&id);
@@ -458,6 +460,25 @@ fn network_options(
         ),
         None => None,
     };
+    let mac = endpoint
+        .map(|e| e.mac_address.as_str())
+        .filter(|m| !m.is_empty())
+        .or(Some(spec.config.mac_address.as_str()).filter(|m| !m.is_empty()));
+    if let Some(m) = mac {
+        if berth_network::parse_mac(m).is_none() {
+            return Err(bad(
+                "MacAddress",
+                m,
+                "expected a MAC address such as 02:42:ac:11:00:02",
+            ));
+        }
+        if !on_bridge {
+            return Err(Error::Invalid(format!(
+                "invalid MacAddress {m:?}: a MAC address needs a bridge network, not {network}"
+            )));
+        }
+    }
+    let mac = mac.map(str::to_string);
     for d in &h.dns {
         d.parse::<IpAddr>()
             .map_err(|_| bad("HostConfig.Dns", d, "expected an IP address"))?;
@@ -507,6 +528,7 @@ fn network_options(
     exposed.sort();
     Ok(NetworkOptions {
         ip,
+        mac,
         aliases,
         ports,
         exposed: exposed

@@ -74,7 +74,7 @@ impl Runtime {
                     "Gateway": if running { n.gateway.to_string() } else { String::new() },
                     "IPAddress": if running { e.ip.to_string() } else { String::new() },
                     "IPPrefixLen": if running { n.subnet.prefix_len() } else { 0 },
-                    "MacAddress": "",
+                    "MacAddress": if running { e.mac_address() } else { String::new() },
                     "DNSNames": if n.is_default() { Value::Null } else {
                         let mut d = vec![c.name.clone()];
                         d.extend(aliases);
@@ -95,7 +95,7 @@ impl Runtime {
             "IPAddress": default.filter(|_| running).map(|(_, e)| e.ip.to_string()).unwrap_or_default(),
             "Gateway": default.filter(|_| running).map(|(n, _)| n.gateway.to_string()).unwrap_or_default(),
             "IPPrefixLen": default.filter(|_| running).map(|(n, _)| n.subnet.prefix_len()).unwrap_or(0),
-            "MacAddress": "",
+            "MacAddress": default.filter(|_| running).map(|(_, e)| e.mac_address()).unwrap_or_default(),
             "Networks": networks,
         })
     }

@@ -712,6 +712,7 @@ impl Runtime {
         network: &str,
         aliases: &[String],
         ip: Option<&str>,
+        mac: Option<&str>,
     ) -> Result<()> {
         let c = self.find(key)?;
         if !bridged(&c.config.network) {
@@ -728,6 +729,11 @@ impl Runtime {
             })?),
             None => None,
         };
+        if let Some(m) = mac.filter(|m| berth_network::parse_mac(m).is_none()) {
+            return Err(Error::Invalid(format!(
+                "invalid MacAddress {m:?}: expected a MAC address such as 02:42:ac:11:00:02"
+            )));
+        }
         let pid = (c.state.status == Status::Running && c.state.pid > 0).then_some(c.state.pid);
         self.network.connect(
             &c.id,
@@ -737,6 +743,7 @@ impl Runtime {
                 network: network.to_string(),
                 aliases: aliases.to_vec(),
                 ip,
+                mac: mac.map(str::to_string),
             },
             pid,
         )?;

@@ -181,7 +181,7 @@ fn endpoint_json(n: &Network, e: &Endpoint) -> Value {
     json!({
         "Name": e.container_name,
         "EndpointID": format!("{}{}", &e.container_id[..32], &n.id[..32]),
-        "MacAddress": "",
+        "MacAddress": e.mac_address(),
         "IPv4Address": format!("{}/{}", e.ip, n.subnet.prefix_len()),
         "IPv6Address": "",
     })

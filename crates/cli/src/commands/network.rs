@@ -171,7 +171,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
             Ok(code)
         }
         NetworkCommand::Connect(a) => {
-            rt.connect(&a.container, &a.network, &a.alias, a.ip.as_deref())
+            rt.connect(&a.container, &a.network, &a.alias, a.ip.as_deref(), None)
                 .map_err(fail)?;
             Ok(0)
         }

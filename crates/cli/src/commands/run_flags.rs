@@ -159,6 +159,9 @@ pub struct RunArgs {
     /// Log driver options (max-size, max-file)
     #[arg(long)]
     pub(crate) log_opt: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub(crate) mac_address: Option<String>,
     /// CPUs in which to allow execution (0-3, 0,1)
     #[arg(long)]
     pub(crate) cpuset_cpus: Option<String>,
@@ -539,6 +542,7 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
             .collect(),
         stop_signal: a.stop_signal.clone().unwrap_or_default(),
         stop_timeout: a.stop_timeout.map(|t| t as i64),
+        mac_address: a.mac_address.clone().unwrap_or_default(),
         ..Config::default()
     };
     let mut host = HostConfig {
