@@ -324,6 +324,18 @@ class NetworkAndVolumeTest(unittest.TestCase):
             while time.time() < deadline and b"99" not in api.logs(x):
                 time.sleep(0.1)
             self.assertEqual(sorted(api.logs(x).split()), [b"02:42:0a:00:00:99", b"02:42:ac:11:00:0a"])
+            # Aliases as API 1.45 on has them (null, the short ID among DNSNames), and as
+            # older clients had them (the short ID).
+            z = api.create_container("busybox", "true", networking_config=api.create_networking_config(
+                {"pymacnet": api.create_endpoint_config()}), host_config=api.create_host_config(network_mode="pymacnet"))
+            try:
+                ep = api.inspect_container(z)["NetworkSettings"]["Networks"]["pymacnet"]
+                self.assertIsNone(ep["Aliases"])
+                old = docker.APIClient(base_url=os.environ["DOCKER_HOST"], version="1.44")
+                self.assertEqual(old.inspect_container(z)["NetworkSettings"]["Networks"]["pymacnet"]["Aliases"],
+                                 [z["Id"][:12]])
+            finally:
+                api.remove_container(z, force=True)
             y = self.c.containers.run("busybox", "sleep 30", detach=True)
             ip = y.attrs["NetworkSettings"]["IPAddress"] or api.inspect_container(y.id)["NetworkSettings"]["IPAddress"]
             want = "02:42:" + ":".join(f"{int(o):02x}" for o in ip.split("."))

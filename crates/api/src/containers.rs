@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
@@ -139,11 +139,27 @@ async fn inspect(
     State(e): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<Params>,
+    Extension(version): Extension<crate::server::ApiVersion>,
 ) -> Result<Json<Value>, ApiError> {
     let size = flag(&q, "size");
     blocking(move || {
         let c = e.rt.find(&id)?;
         let mut v = e.rt.container_json(&c);
+        // Before API 1.45, a user-defined network's aliases also held the short ID.
+        if version < crate::server::ApiVersion((1, 45)) {
+            let short = c.id[..12].to_string();
+            if let Some(nets) = v["NetworkSettings"]["Networks"].as_object_mut() {
+                for (name, n) in nets.iter_mut() {
+                    if matches!(name.as_str(), "bridge" | "host" | "none") {
+                        continue;
+                    }
+                    let mut aliases: Vec<Value> =
+                        n["Aliases"].as_array().cloned().unwrap_or_default();
+                    aliases.push(json!(short));
+                    n["Aliases"] = json!(aliases);
+                }
+            }
+        }
         if size {
             let (rw, root) = e.rt.container_sizes(&c);
             v["SizeRw"] = rw.into();

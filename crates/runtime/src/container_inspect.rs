@@ -61,14 +61,13 @@ impl Runtime {
         }
         let mut networks = serde_json::Map::new();
         for (n, e) in &endpoints {
-            let mut aliases = e.aliases.clone();
-            if !n.is_default() {
-                aliases.push(c.id[..12].to_string());
-            }
+            // As Docker's API 1.45 on: the aliases asked for (null when none); the short ID
+            // is among the DNS names (the API server adds it back for older clients).
+            let aliases = e.aliases.clone();
             networks.insert(
                 n.name.clone(),
                 json!({
-                    "Aliases": if n.is_default() { Value::Null } else { json!(aliases) },
+                    "Aliases": if n.is_default() || aliases.is_empty() { Value::Null } else { json!(aliases) },
                     "NetworkID": n.id,
                     "EndpointID": if running { json!(format!("{}{}", &c.id[..32], &n.id[..32])) } else { json!("") },
                     "Gateway": if running { n.gateway.to_string() } else { String::new() },
@@ -76,7 +75,7 @@ impl Runtime {
                     "IPPrefixLen": if running { n.subnet.prefix_len() } else { 0 },
                     "MacAddress": if running { e.mac_address() } else { String::new() },
                     "DNSNames": if n.is_default() { Value::Null } else {
-                        let mut d = vec![c.name.clone()];
+                        let mut d = vec![c.name.clone(), c.id[..12].to_string()];
                         d.extend(aliases);
                         json!(d)
                     },
