@@ -186,7 +186,7 @@ pub struct HostConfig {
     /// The driver of volumes made for this container: `local` (or empty) only.
     #[serde(deserialize_with = "nullable")]
     pub volume_driver: String,
-    /// Docker fields berth does not implement (CpusetCpus, Devices, IpcMode, …).
+    /// Docker fields berth does not implement (Devices, DeviceCgroupRules, IpcMode, …).
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }
@@ -344,7 +344,7 @@ pub(crate) fn set_fields(prefix: &str, m: &BTreeMap<String, Value>, out: &mut Ve
 }
 
 impl ContainerCreate {
-    /// The fields that are set to something berth cannot do, as `HostConfig.CpusetCpus`.
+    /// The fields that are set to something berth cannot do, as `HostConfig.IpcMode`.
     pub fn unsupported_fields(&self) -> Vec<String> {
         let mut out = Vec::new();
         set_fields("", &self.config.unsupported, &mut out);
