@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::progress::{progress_response, JsonProgress};
-use crate::query::{all_values, flag, Params};
+use crate::query::{all_values, flag, int, Params};
 use crate::server::{blocking, AppState};
 use crate::streaming::BodyReader;
 
@@ -45,7 +45,6 @@ const REFUSED: &[&str] = &[
     "cpushares",
     "memory",
     "memswap",
-    "shmsize",
     "squash",
     "outputs",
 ];
@@ -221,6 +220,24 @@ async fn build(
     let text = |k: &str| q.get(k).cloned().filter(|v| !v.is_empty());
     let (target, platform) = (text("target"), text("platform"));
     let (no_cache, pull) = (flag(&q, "nocache"), flag(&q, "pull"));
+    let shm_size = match int(&q, "shmsize")? {
+        None | Some(0) => None,
+        Some(n) if n < 0 => {
+            return Err(ApiError::bad_request(
+                "shmsize: SHM size can not be less than 0",
+            ))
+        }
+        Some(n) => Some(n as u64),
+    };
+    // A JSON list of image names.
+    let cache_from: Vec<String> = match text("cachefrom") {
+        None => Vec::new(),
+        Some(v) => serde_json::from_str(&v).map_err(|e| {
+            ApiError::bad_request(format!(
+                "invalid cachefrom: expected a JSON list of image names: {e}"
+            ))
+        })?,
+    };
     // The context is received completely before the build (and its stream) begins.
     let body = BodyReader::new(req.into_body());
     let engine = e.clone();
@@ -252,6 +269,8 @@ async fn build(
             labels,
             quiet,
             secrets: Vec::new(),
+            shm_size,
+            cache_from,
         };
         let host = ApiHost {
             e: &e,

@@ -132,16 +132,13 @@ async fn create(
         return refuse("more than one IPAM.Config");
     }
     let first = configs.into_iter().next().unwrap_or_default();
-    if first.ip_range.as_ref().is_some_and(|r| !r.is_empty())
-        || first.aux_address.is_some_and(|a| !a.is_empty())
-    {
-        return refuse("IPAM.Config.IPRange/AuxiliaryAddresses");
-    }
     let o = berth_network::CreateOptions {
         name: n.name,
         driver: Some(n.driver).filter(|d| !d.is_empty()),
         subnet: first.subnet.filter(|s| !s.is_empty()),
         gateway: first.gateway.filter(|g| !g.is_empty()),
+        ip_range: first.ip_range.filter(|r| !r.is_empty()),
+        aux_addresses: first.aux_address.unwrap_or_default().into_iter().collect(),
         internal: n.internal,
         labels: n
             .labels
@@ -166,26 +163,10 @@ async fn remove(State(e): State<AppState>, Path(id): Path<String>) -> Result<Res
 }
 
 #[derive(Deserialize, Default, Debug)]
-#[serde(rename_all = "PascalCase", default)]
-struct EndpointIpam {
-    #[serde(rename = "IPv4Address")]
-    ipv4_address: String,
-}
-
-#[derive(Deserialize, Default, Debug)]
-#[serde(rename_all = "PascalCase", default)]
-struct EndpointConfig {
-    aliases: Option<Vec<String>>,
-    mac_address: Option<String>,
-    #[serde(rename = "IPAMConfig")]
-    ipam_config: Option<EndpointIpam>,
-}
-
-#[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields, default)]
 struct Connect {
     container: String,
-    endpoint_config: Option<EndpointConfig>,
+    endpoint_config: Option<berth_runtime::container_config::EndpointSettings>,
     force: bool,
 }
 
@@ -197,14 +178,8 @@ async fn connect(
 ) -> Result<Response, ApiError> {
     let c: Connect = json_body(&headers, &body)?;
     let ep = c.endpoint_config.unwrap_or_default();
-    let aliases = ep.aliases.unwrap_or_default();
-    let mac = ep.mac_address.filter(|m| !m.is_empty());
-    let ip = ep
-        .ipam_config
-        .map(|i| i.ipv4_address)
-        .filter(|a| !a.is_empty());
     blocking(move || {
-        e.rt.connect(&c.container, &id, &aliases, ip.as_deref(), mac.as_deref())?;
+        e.rt.connect(&c.container, &id, &ep)?;
         Ok(status(StatusCode::OK))
     })
     .await

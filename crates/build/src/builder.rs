@@ -51,6 +51,12 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `--secret id=ID[,src=FILE|,env=VAR]`: what `RUN --mount=type=secret` can mount.
     pub secrets: Vec<String>,
+    /// `--shm-size`: /dev/shm's size in bytes for RUN steps (None: 64 MiB).
+    pub shm_size: Option<u64>,
+    /// `--cache-from`: when given, a step's cached result is used only if it is part of one
+    /// of these local images (names that are not here are ignored, as Docker's classic
+    /// builder does).
+    pub cache_from: Vec<String>,
 }
 
 /// What the builder needs from its caller.
@@ -186,6 +192,20 @@ pub struct Builder<'a> {
     used_args: std::collections::BTreeSet<String>,
     step: usize,
     total: usize,
+    /// The `cache_from` images found (None: no `cache_from`, every cached step counts).
+    cache_sources: Option<Vec<Image>>,
+}
+
+/// Whether `part` is `whole` up to some step: the same layers and the same history, so far.
+fn is_prefix_of(part: &Image, whole: &Image) -> bool {
+    let (p, w) = (&part.config, &whole.config);
+    let steps = |h: &[History]| h.iter().map(|e| e.created_by.clone()).collect::<Vec<_>>();
+    let (ph, wh) = (steps(&p.history), steps(&w.history));
+    let (pl, wl) = (&p.rootfs.diff_ids, &w.rootfs.diff_ids);
+    ph.len() <= wh.len()
+        && ph[..] == wh[..ph.len()]
+        && pl.len() <= wl.len()
+        && pl[..] == wl[..pl.len()]
 }
 
 /// Builds the image `opts` describe and registers it under its tags.
@@ -226,7 +246,16 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         used_args: Default::default(),
         step: 0,
         total: 0,
+        cache_sources: None,
     };
+    if !opts.cache_from.is_empty() {
+        let found = opts
+            .cache_from
+            .iter()
+            .filter_map(|n| b.store.lookup(n).ok())
+            .collect();
+        b.cache_sources = Some(found);
+    }
     let img = b.run(&df.instructions)?;
     if !lint.is_empty() {
         let n = lint.len();
@@ -509,7 +538,11 @@ impl Builder<'_> {
         make: impl FnOnce(&mut Self, State) -> Result<State>,
     ) -> Result<State> {
         if !self.opts.no_cache {
-            if let Some(img) = self.store.build_cache_lookup(&key) {
+            if let Some(img) = self
+                .store
+                .build_cache_lookup(&key)
+                .filter(|img| self.cache_allows(img))
+            {
                 self.say(" ---> Using cache");
                 return Ok(State {
                     config: img.config.clone(),
@@ -528,6 +561,15 @@ impl Builder<'_> {
             self.store.build_cache_record(&key, &img.manifest_digest)?;
         }
         Ok(s)
+    }
+
+    /// Whether a cached step's image may be used: always without `cache_from`, else only
+    /// when one of its images starts with it (its layers and its history so far).
+    fn cache_allows(&self, img: &Image) -> bool {
+        let Some(sources) = &self.cache_sources else {
+            return true;
+        };
+        sources.iter().any(|c| is_prefix_of(img, c))
     }
 
     /// Stores the state's config and manifest (unregistered), so containers can use it.

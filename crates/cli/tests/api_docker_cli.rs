@@ -440,11 +440,28 @@ fn root_the_docker_cli_manages_networks_through_berth_serve() {
         "create",
         "--subnet",
         "10.231.0.0/24",
+        "--ip-range",
+        "10.231.0.128/25",
+        "--aux-address",
+        "router=10.231.0.128",
         "--label",
         "team=kiwi",
         "apinet",
     ])
     .ok();
+    let ipam = s
+        .docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{json .IPAM.Config}}",
+            "apinet",
+        ])
+        .ok();
+    assert_eq!(
+        ipam.trim(),
+        r#"[{"Subnet":"10.231.0.0/24","IPRange":"10.231.0.128/25","Gateway":"10.231.0.1","AuxiliaryAddresses":{"router":"10.231.0.128"}}]"#
+    );
     let ls = s
         .docker(&[
             "network",
@@ -496,9 +513,50 @@ fn root_the_docker_cli_manages_networks_through_berth_serve() {
         "n1",
     ]);
     assert_eq!(r.code, 0, "{r:?}");
+    // Addresses come from the range, past the auxiliary one.
+    let ip = s
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.apinet.IPAddress}}",
+            "n1",
+        ])
+        .ok();
+    assert_eq!(ip.trim(), "10.231.0.129");
     s.docker(&["run", "-d", "--name", "n2", "busybox", "sleep", "300"])
         .ok();
-    s.docker(&["network", "connect", "apinet", "n2"]).ok();
+    s.docker(&[
+        "network",
+        "connect",
+        "--link-local-ip",
+        "169.254.8.8",
+        "--driver-opt",
+        "com.example.setting=on",
+        "apinet",
+        "n2",
+    ])
+    .ok();
+    // The extra address is on the new interface, and inspect shows what was asked.
+    let addrs = s
+        .docker(&["exec", "n2", "ip", "-4", "addr", "show", "eth1"])
+        .ok();
+    assert!(addrs.contains("inet 169.254.8.8/16"), "{addrs}");
+    let ep = s
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{json .NetworkSettings.Networks.apinet.IPAMConfig}} {{json .NetworkSettings.Networks.apinet.DriverOpts}}",
+            "n2",
+        ])
+        .ok();
+    assert_eq!(
+        ep.trim(),
+        r#"{"LinkLocalIPs":["169.254.8.8"]} {"com.example.setting":"on"}"#
+    );
+    let err = s
+        .docker(&["network", "connect", "--ip6", "2001:db8::5", "bridge", "n1"])
+        .fails();
+    assert!(err.contains("IPAMConfig.IPv6Address"), "{err}");
     let nets = s
         .docker(&[
             "inspect",
@@ -895,6 +953,37 @@ fn root_the_docker_cli_builds_through_berth_serve() {
     assert_eq!(label.trim(), "kiwi");
     let id = s.docker(&["build", "-q", dir]).ok();
     assert!(id.trim().starts_with("sha256:"), "{id}");
+    // --cache-from: the cache counts only for steps of the images named (none here: no
+    // hits); --shm-size reaches RUN steps.
+    let cached = |from: &[&str]| {
+        let mut args = vec!["build", "--build-arg", "WHO=api"];
+        args.extend(from);
+        args.push(dir);
+        s.docker(&args).ok().matches("Using cache").count()
+    };
+    let all = cached(&[]);
+    assert!(all >= 3, "{all}");
+    assert_eq!(cached(&["--cache-from", "built:1"]), all);
+    assert_eq!(cached(&["--cache-from", "nosuch:tag"]), 0);
+    std::fs::write(
+        d.join("Dockerfile.shm"),
+        "FROM busybox
+RUN df -k /dev/shm | tail -n 1
+",
+    )
+    .unwrap();
+    let shm = s
+        .docker(&[
+            "build",
+            "--no-cache",
+            "--shm-size",
+            "16m",
+            "-f",
+            d.join("Dockerfile.shm").to_str().unwrap(),
+            dir,
+        ])
+        .ok();
+    assert!(shm.contains(" 16384 "), "{shm}");
     let bad = s
         .docker(&[
             "build",

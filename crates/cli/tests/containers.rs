@@ -2205,3 +2205,101 @@ fn root_cp_reaches_into_volumes_and_bind_mounts() {
     b.run(&["rm", "-v", id]).ok();
     assert_no_leftovers(&b);
 }
+
+#[test]
+fn root_shm_size_device_rules_and_volumes_from() {
+    let b = busybox();
+    // /dev/shm: Docker's 64 MiB, or what --shm-size says.
+    let shm = |extra: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend(extra);
+        args.extend(["busybox", "sh", "-c", "df -k /dev/shm | tail -n 1"]);
+        b.run(&args).ok()
+    };
+    let plain = shm(&[]);
+    assert!(plain.contains(" 65536 "), "{plain}");
+    let asked = shm(&["--shm-size", "8m"]);
+    assert!(asked.contains(" 8192 "), "{asked}");
+    // A device outside the default set opens only with a rule for it (mknod is allowed).
+    let open_loop_control = "mknod /tmp/lc c 10 237 && dd if=/tmp/lc of=/dev/null count=0";
+    let denied = b.run(&["run", "--rm", "busybox", "sh", "-c", open_loop_control]);
+    assert_ne!(denied.code, 0, "{denied:?}");
+    assert!(
+        denied.stderr.contains("Operation not permitted"),
+        "{}",
+        denied.stderr
+    );
+    let rule = ["--device-cgroup-rule", "c 10:237 r"];
+    let mut args = vec!["run", "--rm"];
+    args.extend(rule);
+    args.extend(["busybox", "sh", "-c", open_loop_control]);
+    b.run(&args).ok();
+    let err = b
+        .run(&["create", "--device-cgroup-rule", "c 10:237 x", "busybox"])
+        .fails();
+    assert!(
+        err.contains("invalid device cgroup rule format: 'c 10:237 x'"),
+        "{err}"
+    );
+    // --volumes-from: the other container's volumes and binds, in its mode or the one asked.
+    let host = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/bnd", host.path().display());
+    b.run(&[
+        "create", "--name", "src", "-v", "/data", "-v", &bind, "busybox",
+    ])
+    .ok();
+    b.run(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /data/f && echo there > /bnd/g",
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("g")).unwrap(),
+        "there\n"
+    );
+    let r = b.run(&[
+        "run",
+        "--name",
+        "reader",
+        "--volumes-from",
+        "src:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /data/f; touch /data/h",
+    ]);
+    assert_eq!(r.stdout, "hi\n");
+    assert!(r.stderr.contains("Read-only file system"), "{}", r.stderr);
+    let from = b.run(&[
+        "inspect",
+        "-f",
+        "{{json .HostConfig.VolumesFrom}}",
+        "reader",
+    ]);
+    assert_eq!(json(&from.ok()), serde_json::json!(["src:ro"]));
+    let shm = b
+        .run(&["inspect", "-f", "{{.HostConfig.ShmSize}}", "reader"])
+        .ok();
+    assert_eq!(shm.trim(), "67108864");
+    // The volume stays the other container's: removing this one with -v keeps it.
+    b.run(&["rm", "-v", "reader"]).ok();
+    let vols = b.run(&["volume", "ls", "-q"]).ok();
+    assert_eq!(vols.lines().count(), 1, "{vols}");
+    let err = b
+        .run(&["create", "--volumes-from", "nosuch", "busybox"])
+        .fails();
+    assert!(err.contains("No such container: nosuch"), "{err}");
+    let err = b
+        .run(&["create", "--volumes-from", "src:rx", "busybox"])
+        .fails();
+    assert!(err.contains("invalid mode for volumes-from: rx"), "{err}");
+    b.run(&["rm", "-v", "src"]).ok();
+    assert_eq!(b.run(&["volume", "ls", "-q"]).ok(), "");
+    assert_no_leftovers(&b);
+}

@@ -42,6 +42,10 @@ pub struct CreateOptions {
     pub driver: Option<String>,
     pub subnet: Option<String>,
     pub gateway: Option<String>,
+    /// `--ip-range`: the part of the subnet addresses are handed out from.
+    pub ip_range: Option<String>,
+    /// `--aux-address NAME=IP`: addresses kept out of the containers' way.
+    pub aux_addresses: Vec<(String, String)>,
     pub internal: bool,
     pub labels: Vec<String>,
 }
@@ -57,6 +61,13 @@ pub struct Attachment {
     /// The container interface's MAC address; None: Docker's, from the IP (02:42:a:b:c:d).
     #[serde(default)]
     pub mac: Option<String>,
+    /// More addresses on the container's interface (Docker's `LinkLocalIPs`).
+    #[serde(default)]
+    pub link_local_ips: Vec<std::net::IpAddr>,
+    /// The endpoint's driver options, kept and shown; the bridge driver has none of its own
+    /// for endpoints (Docker's ignores those it does not know too).
+    #[serde(default)]
+    pub driver_opts: std::collections::BTreeMap<String, String>,
 }
 
 /// A MAC address as six bytes (`02:42:ac:11:00:02`); None when it is not one.
@@ -186,6 +197,8 @@ impl Networking {
                 gateway: subnet.hosts().next().ok_or(Error::NoPool)?,
                 subnet,
                 bridge: DEFAULT_BRIDGE.into(),
+                ip_range: None,
+                aux_addresses: BTreeMap::new(),
                 internal: false,
                 labels: BTreeMap::new(),
                 created: now(),
@@ -254,6 +267,41 @@ impl Networking {
             }
             None => subnet.hosts().next().ok_or(Error::NoPool)?,
         };
+        let ip_range = match &o.ip_range {
+            Some(r) => {
+                let range: Ipv4Net = r.parse().map_err(|_| {
+                    bad(
+                        "--ip-range",
+                        r,
+                        "expected an IPv4 CIDR such as 10.20.5.0/24",
+                    )
+                })?;
+                let range = range.trunc();
+                if !subnet.contains(&range) {
+                    return Err(bad(
+                        "--ip-range",
+                        r,
+                        &format!("no matching subnet for range {r} (the subnet is {subnet})"),
+                    ));
+                }
+                Some(range)
+            }
+            None => None,
+        };
+        let mut aux_addresses = BTreeMap::new();
+        for (name, a) in &o.aux_addresses {
+            let ip: Ipv4Addr = a
+                .parse()
+                .map_err(|_| bad("--aux-address", a, "expected NAME=IPv4-ADDRESS"))?;
+            if !subnet.contains(&ip) {
+                return Err(bad(
+                    "--aux-address",
+                    a,
+                    &format!("no matching subnet for aux-address {a} (the subnet is {subnet})"),
+                ));
+            }
+            aux_addresses.insert(name.clone(), ip);
+        }
         let mut labels = BTreeMap::new();
         for l in &o.labels {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
@@ -267,6 +315,8 @@ impl Networking {
             driver: "bridge".into(),
             subnet,
             gateway,
+            ip_range,
+            aux_addresses,
             internal: o.internal,
             labels,
             created: now(),
@@ -440,6 +490,9 @@ impl Networking {
             network_id: net.id.clone(),
             ip: st.allocate_ip(&net, a.ip)?,
             mac: a.mac.clone().unwrap_or_default(),
+            asked_ip: a.ip,
+            link_local_ips: a.link_local_ips.clone(),
+            driver_opts: a.driver_opts.clone(),
             aliases: a.aliases.clone(),
             host_veth: host_veth_name(container_id, &ifname),
             ifname,
@@ -527,6 +580,7 @@ impl Networking {
             e.ip,
             net.subnet.prefix_len(),
             default_route.then_some(net.gateway),
+            &e.link_local_ips,
         )
     }
 

@@ -77,8 +77,19 @@ fn sockaddr(ip: std::net::Ipv4Addr) -> libc::sockaddr {
     unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
 }
 
-/// Inside the namespace of `pid`: `lo` up, `ifname` up with `ip/prefix`, and a default route
-/// via `gateway`. Classic interface ioctls from a thread that joined the namespace, rather
+/// The prefix an extra (link-local) address gets: its link-local network's, else a host
+/// address.
+fn link_local_prefix(a: std::net::IpAddr) -> u8 {
+    match a {
+        std::net::IpAddr::V4(v) if v.is_link_local() => 16,
+        std::net::IpAddr::V4(_) => 32,
+        std::net::IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80 => 64,
+        std::net::IpAddr::V6(_) => 128,
+    }
+}
+
+/// Inside the namespace of `pid`: `lo` up, `ifname` up with `ip/prefix` and the `extra`
+/// addresses, and a default route via `gateway`. Classic interface ioctls from a thread that joined the namespace, rather
 /// than another `ip` process: this is on every container's start-up path.
 pub fn configure_interface(
     pid: i32,
@@ -86,7 +97,9 @@ pub fn configure_interface(
     ip: std::net::Ipv4Addr,
     prefix: u8,
     gateway: Option<std::net::Ipv4Addr>,
+    extra: &[std::net::IpAddr],
 ) -> Result<()> {
+    let extra = extra.to_vec();
     let fail = |what: &str, reason: String| Error::Command {
         what: "configuring the container's network",
         cmd: format!("{what} in the network namespace of pid {pid}"),
@@ -147,6 +160,18 @@ pub fn configure_interface(
                     return Err(("set netmask", os()));
                 }
                 up(&ifname)?;
+                if !extra.is_empty() {
+                    let name = std::ffi::CString::new(ifname.as_str())
+                        .map_err(|_| ("interface name", std::io::ErrorKind::InvalidInput.into()))?;
+                    let index = libc::if_nametoindex(name.as_ptr());
+                    if index == 0 {
+                        return Err(("find interface", os()));
+                    }
+                    for a in &extra {
+                        crate::netlink::add_address(index, *a, link_local_prefix(*a))
+                            .map_err(|e| ("add address", e))?;
+                    }
+                }
                 if let Some(gw) = gateway {
                     let mut rt: RtEntry = std::mem::zeroed();
                     rt.rt_dst = sockaddr(std::net::Ipv4Addr::UNSPECIFIED);

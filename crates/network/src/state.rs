@@ -23,6 +23,12 @@ pub struct Network {
     pub driver: String,
     pub subnet: Ipv4Net,
     pub gateway: Ipv4Addr,
+    /// Where addresses are handed out from (None: the whole subnet).
+    #[serde(default)]
+    pub ip_range: Option<Ipv4Net>,
+    /// Addresses no container gets (AuxiliaryAddresses).
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
     /// The Linux bridge on the host.
     pub bridge: String,
     pub internal: bool,
@@ -57,6 +63,15 @@ pub struct Endpoint {
     pub mac: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The address that was asked for (IPAMConfig.IPv4Address), if one was.
+    #[serde(default)]
+    pub asked_ip: Option<Ipv4Addr>,
+    /// Further addresses on the interface (IPAMConfig.LinkLocalIPs).
+    #[serde(default)]
+    pub link_local_ips: Vec<std::net::IpAddr>,
+    /// The endpoint's DriverOpts, as given.
+    #[serde(default)]
+    pub driver_opts: std::collections::BTreeMap<String, String>,
     /// The interface inside the container (eth0, eth1, …).
     pub ifname: String,
     /// The veth end on the host, attached to the bridge.
@@ -135,6 +150,7 @@ impl State {
             ip == net.gateway
                 || ip == net.subnet.network()
                 || ip == net.subnet.broadcast()
+                || net.aux_addresses.values().any(|a| *a == ip)
                 || self.endpoints_of(&net.id).any(|e| e.ip == ip)
         };
         if let Some(ip) = wanted {
@@ -152,10 +168,14 @@ impl State {
         }
         let after = self.last_leased.get(&net.id).copied();
         let past = move |ip: &Ipv4Addr| after.is_some_and(|a| *ip <= a);
-        let hosts = net.subnet.hosts();
-        hosts
+        // Addresses asked for may be anywhere in the subnet; the others come from the range.
+        let pool = net.ip_range.unwrap_or(net.subnet);
+        let in_pool = move |ip: &Ipv4Addr| pool.contains(ip);
+        net.subnet
+            .hosts()
+            .filter(in_pool)
             .skip_while(past)
-            .chain(net.subnet.hosts().take_while(past))
+            .chain(net.subnet.hosts().filter(in_pool).take_while(past))
             .find(|ip| !used(*ip))
             .ok_or_else(|| Error::Exhausted(net.name.clone()))
     }
@@ -286,6 +306,8 @@ mod tests {
             gateway: subnet.hosts().next().unwrap(),
             subnet,
             bridge: "berth-x".into(),
+            ip_range: None,
+            aux_addresses: BTreeMap::new(),
             internal: false,
             labels: BTreeMap::new(),
             created: String::new(),
@@ -302,6 +324,9 @@ mod tests {
             network_id: n.id.clone(),
             ip: ip.parse().unwrap(),
             mac: String::new(),
+            asked_ip: None,
+            link_local_ips: Vec::new(),
+            driver_opts: Default::default(),
             aliases: vec![],
             ifname: "eth0".into(),
             host_veth: String::new(),
@@ -341,6 +366,36 @@ mod tests {
         assert!(e
             .to_string()
             .contains("not in network a's subnet 10.9.0.0/29"));
+    }
+
+    #[test]
+    fn addresses_come_from_the_range_and_skip_aux_addresses() {
+        let mut n = net("r", "10.9.0.0/16");
+        n.ip_range = Some("10.9.5.0/30".parse().unwrap());
+        n.aux_addresses
+            .insert("a".into(), "10.9.5.1".parse().unwrap());
+        let mut s = State {
+            networks: vec![n.clone()],
+            endpoints: vec![],
+            ..State::default()
+        };
+        // The range's own first and last addresses are hosts of the subnet.
+        for ip in ["10.9.5.0", "10.9.5.2", "10.9.5.3"] {
+            let got = s.allocate_ip(&n, None).unwrap();
+            assert_eq!(got.to_string(), ip);
+            s.add_endpoint(ep(&n, ip));
+        }
+        assert!(matches!(s.allocate_ip(&n, None), Err(Error::Exhausted(_))));
+        // An address asked for may lie outside the range, never on an aux address.
+        assert_eq!(
+            s.allocate_ip(&n, Some("10.9.7.7".parse().unwrap()))
+                .unwrap()
+                .to_string(),
+            "10.9.7.7"
+        );
+        assert!(s
+            .allocate_ip(&n, Some("10.9.5.1".parse().unwrap()))
+            .is_err());
     }
 
     #[test]

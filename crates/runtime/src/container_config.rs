@@ -186,7 +186,15 @@ pub struct HostConfig {
     /// The driver of volumes made for this container: `local` (or empty) only.
     #[serde(deserialize_with = "nullable")]
     pub volume_driver: String,
-    /// Docker fields berth does not implement (Devices, DeviceCgroupRules, IpcMode, …).
+    /// Size of /dev/shm in bytes; 0: Docker's default, 64 MiB.
+    pub shm_size: i64,
+    /// Device cgroup rules added to the default set: `c 7:128 rwm`, `b *:* r`, `a`.
+    #[serde(deserialize_with = "nullable")]
+    pub device_cgroup_rules: Vec<String>,
+    /// Containers whose mounts this one gets too: `NAME[:ro|:rw]`.
+    #[serde(deserialize_with = "nullable")]
+    pub volumes_from: Vec<String>,
+    /// Docker fields berth does not implement (Devices, IpcMode, Links, …).
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }
@@ -284,7 +292,9 @@ pub struct EndpointSettings {
     /// The interface's MAC address (API 1.44 on; before, Config.MacAddress).
     #[serde(rename = "MacAddress", deserialize_with = "nullable")]
     pub mac_address: String,
-    /// Links, DriverOpts, the read-only state fields (NetworkID, IPAddress, …).
+    #[serde(deserialize_with = "nullable")]
+    pub driver_opts: BTreeMap<String, String>,
+    /// Links, the read-only state fields (NetworkID, IPAddress, …).
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }
@@ -294,7 +304,10 @@ pub struct EndpointSettings {
 pub struct EndpointIpamConfig {
     #[serde(rename = "IPv4Address", deserialize_with = "nullable")]
     pub ipv4_address: String,
-    /// IPv6Address, LinkLocalIPs.
+    /// More addresses for the interface, usually from 169.254.0.0/16.
+    #[serde(rename = "LinkLocalIPs", deserialize_with = "nullable")]
+    pub link_local_ips: Vec<String>,
+    /// IPv6Address.
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }
@@ -343,6 +356,18 @@ pub(crate) fn set_fields(prefix: &str, m: &BTreeMap<String, Value>, out: &mut Ve
     );
 }
 
+impl EndpointSettings {
+    /// The fields set to something berth cannot do, as `IPAMConfig.IPv6Address`.
+    pub fn unsupported_fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        set_fields("", &self.unsupported, &mut out);
+        if let Some(i) = &self.ipam_config {
+            set_fields("IPAMConfig.", &i.unsupported, &mut out);
+        }
+        out
+    }
+}
+
 impl ContainerCreate {
     /// The fields that are set to something berth cannot do, as `HostConfig.IpcMode`.
     pub fn unsupported_fields(&self) -> Vec<String> {
@@ -357,18 +382,11 @@ impl ContainerCreate {
             }
         }
         for e in self.networking_config.endpoints_config.values() {
-            set_fields(
-                "NetworkingConfig.EndpointsConfig.",
-                &e.unsupported,
-                &mut out,
+            out.extend(
+                e.unsupported_fields()
+                    .into_iter()
+                    .map(|f| format!("NetworkingConfig.EndpointsConfig.{f}")),
             );
-            if let Some(i) = &e.ipam_config {
-                set_fields(
-                    "NetworkingConfig.EndpointsConfig.IPAMConfig.",
-                    &i.unsupported,
-                    &mut out,
-                );
-            }
         }
         out.sort();
         out.dedup();
@@ -454,7 +472,8 @@ mod tests {
             "HostConfig":{"CpuRealtimeRuntime":5,"Devices":[],"LogConfig":{"Type":"","Config":{}},
               "OomScoreAdj":60,"Mounts":[{"Type":"bind","Source":"/","Target":"/h",
               "BindOptions":{"Propagation":"rshared"}}]},
-            "NetworkingConfig":{"EndpointsConfig":{"n":{"MacAddress":"02:42:ac:11:00:02"}}}}"#;
+            "NetworkingConfig":{"EndpointsConfig":{"n":{"MacAddress":"02:42:ac:11:00:02",
+              "DriverOpts":{"k":"v"},"IPAMConfig":{"IPv6Address":"2001:db8::5","LinkLocalIPs":["169.254.1.1"]}}}}}"#;
         let c: ContainerCreate = serde_json::from_str(body).unwrap();
         assert_eq!(
             c.unsupported_fields(),
@@ -463,7 +482,7 @@ mod tests {
                 "HostConfig.CpuRealtimeRuntime",
                 "HostConfig.Mounts.BindOptions",
                 "HostConfig.OomScoreAdj",
-                "NetworkingConfig.EndpointsConfig.MacAddress",
+                "NetworkingConfig.EndpointsConfig.IPAMConfig.IPv6Address",
             ]
         );
     }

@@ -25,9 +25,7 @@ pub(crate) const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// The network side of a request, checked.
 struct NetworkOptions {
-    ip: Option<Ipv4Addr>,
-    mac: Option<String>,
-    aliases: Vec<String>,
+    attachment: berth_network::Attachment,
     ports: Vec<PortRequest>,
     exposed: Vec<String>,
     extra_hosts: Vec<(String, String)>,
@@ -96,7 +94,22 @@ impl Runtime {
                 "conflicting options: cannot specify both --restart and --rm".into(),
             ));
         }
-        let wanted = requested_mounts(h, c.volumes.keys(), &icfg)?;
+        let inherited = self.volumes_from(&h.volumes_from)?;
+        let wanted = requested_mounts(h, c.volumes.keys(), &icfg, inherited)?;
+        let device_rules = h
+            .device_cgroup_rules
+            .iter()
+            .map(|r| crate::options::parse_device_rule(r))
+            .collect::<Result<Vec<_>>>()?;
+        let shm_size = match h.shm_size {
+            0 => None,
+            n if n < 0 => {
+                return Err(Error::Invalid(format!(
+                    "SHM size can not be less than 0 (HostConfig.ShmSize {n})"
+                )))
+            }
+            n => Some(n as u64),
+        };
         if !matches!(h.volume_driver.as_str(), "" | "local")
             && wanted.iter().any(|m| m.kind == "volume")
         {
@@ -234,6 +247,8 @@ impl Runtime {
                 init: h.init == Some(true),
                 group_add: h.group_add.clone(),
                 log_driver: h.log_config.kind.clone(),
+                shm_size,
+                device_rules,
                 cpuset_cpus: Some(h.cpuset_cpus.clone()).filter(|c| !c.is_empty()),
                 cpuset_mems: Some(h.cpuset_mems.clone()).filter(|c| !c.is_empty()),
                 memory_swappiness: h.memory_swappiness.and_then(|s| u64::try_from(s).ok()),
@@ -262,13 +277,10 @@ impl Runtime {
         .ctx("create directory", &dir)?;
         self.containers.save(&rec)?;
         if bridged(&network) {
-            let attach = berth_network::Attachment {
-                network: network.clone(),
-                aliases: net.aliases,
-                ip: net.ip,
-                mac: net.mac,
-            };
-            if let Err(e) = self.network.allocate(&id, &rec.name, &dir, &[attach]) {
+            if let Err(e) = self
+                .network
+                .allocate(&id, &rec.name, &dir, &[net.attachment])
+            {
                 let _ = self.containers.remove_dir(&id);
                 return Err(e.into());
             }
@@ -279,6 +291,38 @@ impl Runtime {
 
     pub fn volumes(&self) -> Result<crate::volumes::Volumes> {
         crate::volumes::Volumes::new(&self.root)
+    }
+
+    /// The mounts of the containers named in HostConfig.VolumesFrom (`NAME[:ro|:rw]`; no
+    /// mode keeps each mount's own), as this container gets them. Their volumes stay theirs:
+    /// none counts as this container's anonymous volume.
+    fn volumes_from(&self, from: &[String]) -> Result<Vec<MountSpec>> {
+        let mut out = Vec::new();
+        for entry in from {
+            let (name, mode) = match entry.split_once(':') {
+                Some((n, m)) => (n, Some(m)),
+                None => (entry.as_str(), None),
+            };
+            let readonly = match mode {
+                None => None,
+                Some("ro") => Some(true),
+                Some("rw") => Some(false),
+                Some(m) => {
+                    return Err(Error::Invalid(format!(
+                        "invalid mode for volumes-from: {m}"
+                    )))
+                }
+            };
+            let source = self.containers.find(name)?;
+            for m in source.config.mounts.iter().filter(|m| m.kind != "tmpfs") {
+                out.push(MountSpec {
+                    readonly: readonly.unwrap_or(m.readonly),
+                    anonymous: false,
+                    ..m.clone()
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Checks bind sources, names anonymous volumes and creates named ones.
@@ -370,6 +414,7 @@ fn requested_mounts<'a>(
     h: &HostConfig,
     anonymous: impl Iterator<Item = &'a String>,
     icfg: &ImageConfig,
+    inherited: Vec<MountSpec>,
 ) -> Result<Vec<MountSpec>> {
     let field = |f: &str, v: &str, r: String| Error::Invalid(format!("invalid {f} {v:?}: {r}"));
     let mut wanted = Vec::new();
@@ -408,6 +453,13 @@ fn requested_mounts<'a>(
             )));
         }
     }
+    // What VolumesFrom brings, where the container's own mounts leave room (Docker's order:
+    // the container's binds and mounts win).
+    for m in inherited {
+        if !wanted.iter().any(|w| same(&w.target, &m.target)) {
+            wanted.push(m);
+        }
+    }
     for target in icfg.volumes.iter().flat_map(|v| v.keys()) {
         if !wanted.iter().any(|m| same(&m.target, target)) {
             wanted.push(MountSpec {
@@ -422,6 +474,60 @@ fn requested_mounts<'a>(
     }
     wanted.sort_by_key(|m| m.target.trim_end_matches('/').matches('/').count());
     Ok(wanted)
+}
+
+/// What an endpoint's settings ask of `network` (at create, or at a connect), checked:
+/// aliases, the IPv4 address, further (link-local) addresses, the MAC address (`legacy_mac`:
+/// Config.MacAddress, which clients before API 1.44 send instead) and driver options.
+pub fn endpoint_attachment(
+    network: &str,
+    endpoint: Option<&crate::container_config::EndpointSettings>,
+    legacy_mac: &str,
+) -> Result<berth_network::Attachment> {
+    let bad = |field: &str, value: &str, reason: &str| {
+        Error::Invalid(format!("invalid {field} {value:?}: {reason}"))
+    };
+    let ipam = endpoint.and_then(|e| e.ipam_config.as_ref());
+    let ip = match ipam
+        .map(|i| i.ipv4_address.as_str())
+        .filter(|a| !a.is_empty())
+    {
+        Some(v) => Some(
+            v.parse::<Ipv4Addr>()
+                .map_err(|_| bad("IPAMConfig.IPv4Address", v, "expected an IPv4 address"))?,
+        ),
+        None => None,
+    };
+    let link_local_ips = ipam
+        .map(|i| i.link_local_ips.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            a.parse::<IpAddr>()
+                .map_err(|_| bad("IPAMConfig.LinkLocalIPs", a, "expected an IP address"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mac = endpoint
+        .map(|e| e.mac_address.as_str())
+        .filter(|m| !m.is_empty())
+        .or(Some(legacy_mac).filter(|m| !m.is_empty()));
+    if let Some(m) = mac {
+        if berth_network::parse_mac(m).is_none() {
+            return Err(bad(
+                "MacAddress",
+                m,
+                "expected a MAC address such as 02:42:ac:11:00:02",
+            ));
+        }
+    }
+    Ok(berth_network::Attachment {
+        network: network.to_string(),
+        aliases: endpoint.map(|e| e.aliases.clone()).unwrap_or_default(),
+        ip,
+        mac: mac.map(str::to_string),
+        link_local_ips,
+        driver_opts: endpoint.map(|e| e.driver_opts.clone()).unwrap_or_default(),
+    })
 }
 
 /// Checks and resolves the network side of a request.
@@ -449,36 +555,14 @@ fn network_options(
             "network-scoped aliases are only supported for user-defined networks".into(),
         ));
     }
-    let ip = match endpoint
-        .and_then(|e| e.ipam_config.as_ref())
-        .map(|i| i.ipv4_address.as_str())
-        .filter(|a| !a.is_empty())
-    {
-        Some(v) => Some(
-            v.parse::<Ipv4Addr>()
-                .map_err(|_| bad("IPAMConfig.IPv4Address", v, "expected an IPv4 address"))?,
-        ),
-        None => None,
-    };
-    let mac = endpoint
-        .map(|e| e.mac_address.as_str())
-        .filter(|m| !m.is_empty())
-        .or(Some(spec.config.mac_address.as_str()).filter(|m| !m.is_empty()));
-    if let Some(m) = mac {
-        if berth_network::parse_mac(m).is_none() {
-            return Err(bad(
-                "MacAddress",
-                m,
-                "expected a MAC address such as 02:42:ac:11:00:02",
-            ));
-        }
+    let attachment = endpoint_attachment(network, endpoint, &spec.config.mac_address)?;
+    if let Some(m) = &attachment.mac {
         if !on_bridge {
             return Err(Error::Invalid(format!(
                 "invalid MacAddress {m:?}: a MAC address needs a bridge network, not {network}"
             )));
         }
     }
-    let mac = mac.map(str::to_string);
     for d in &h.dns {
         d.parse::<IpAddr>()
             .map_err(|_| bad("HostConfig.Dns", d, "expected an IP address"))?;
@@ -527,9 +611,7 @@ fn network_options(
     }
     exposed.sort();
     Ok(NetworkOptions {
-        ip,
-        mac,
-        aliases,
+        attachment,
         ports,
         exposed: exposed
             .iter()
@@ -814,6 +896,35 @@ mod tests {
     }
 
     #[test]
+    fn volumes_from_gives_way_to_the_containers_own_mounts_and_covers_image_volumes() {
+        let theirs = |target: &str, source: &str| MountSpec {
+            kind: "volume".into(),
+            source: source.into(),
+            target: target.into(),
+            readonly: false,
+            options: Vec::new(),
+            anonymous: false,
+        };
+        let h = HostConfig {
+            binds: vec!["/tmp:/shared".into()],
+            ..Default::default()
+        };
+        let image: ImageConfig = serde_json::from_str(r#"{"Volumes": {"/data": {}}}"#).unwrap();
+        let m = requested_mounts(
+            &h,
+            [].iter(),
+            &image,
+            vec![theirs("/shared", "a"), theirs("/data", "b")],
+        )
+        .unwrap();
+        let got: Vec<(&str, &str, bool)> = m
+            .iter()
+            .map(|m| (m.target.as_str(), m.source.as_str(), m.anonymous))
+            .collect();
+        assert_eq!(got, [("/shared", "/tmp", false), ("/data", "b", false)]);
+    }
+
+    #[test]
     fn mounts_are_checked_and_ordered_parents_first() {
         let h = HostConfig {
             binds: vec!["/tmp:/data/sub:ro".into()],
@@ -821,7 +932,7 @@ mod tests {
             ..Default::default()
         };
         let anon = ["/data".to_string()];
-        let m = requested_mounts(&h, anon.iter(), &ImageConfig::default()).unwrap();
+        let m = requested_mounts(&h, anon.iter(), &ImageConfig::default(), Vec::new()).unwrap();
         let targets: Vec<&str> = m.iter().map(|m| m.target.as_str()).collect();
         assert_eq!(targets, ["/data", "/run", "/data/sub"]);
         // docker-py names its binds' targets in `Volumes` too: no anonymous volume for them.
@@ -829,19 +940,25 @@ mod tests {
             binds: vec!["v1:/v:rw".into()],
             ..Default::default()
         };
-        let m = requested_mounts(&py, ["/v".to_string()].iter(), &ImageConfig::default()).unwrap();
+        let m = requested_mounts(
+            &py,
+            ["/v".to_string()].iter(),
+            &ImageConfig::default(),
+            Vec::new(),
+        )
+        .unwrap();
         assert_eq!((m.len(), m[0].source.as_str()), (1, "v1"));
         let dup = HostConfig {
             binds: vec!["/tmp:/x".into(), "v1:/x/".into()],
             ..Default::default()
         };
-        let e = requested_mounts(&dup, [].iter(), &ImageConfig::default()).unwrap_err();
+        let e = requested_mounts(&dup, [].iter(), &ImageConfig::default(), Vec::new()).unwrap_err();
         assert_eq!(e.to_string(), "Duplicate mount point: /x/");
         let bad = HostConfig {
             binds: vec!["rel:x".into()],
             ..Default::default()
         };
-        let e = requested_mounts(&bad, [].iter(), &ImageConfig::default()).unwrap_err();
+        let e = requested_mounts(&bad, [].iter(), &ImageConfig::default(), Vec::new()).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("invalid HostConfig.Binds \"rel:x\""),

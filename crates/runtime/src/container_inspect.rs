@@ -67,6 +67,19 @@ impl Runtime {
             networks.insert(
                 n.name.clone(),
                 json!({
+                    // What was asked of the endpoint, as Docker keeps it (null: nothing).
+                    "IPAMConfig": if e.asked_ip.is_none() && e.link_local_ips.is_empty() { Value::Null } else {
+                        let mut i = json!({});
+                        if let Some(ip) = e.asked_ip {
+                            i["IPv4Address"] = json!(ip.to_string());
+                        }
+                        if !e.link_local_ips.is_empty() {
+                            i["LinkLocalIPs"] = json!(e.link_local_ips.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+                        }
+                        i
+                    },
+                    "Links": Value::Null,
+                    "DriverOpts": if e.driver_opts.is_empty() { Value::Null } else { json!(e.driver_opts) },
                     "Aliases": if n.is_default() || aliases.is_empty() { Value::Null } else { json!(aliases) },
                     "NetworkID": n.id,
                     "EndpointID": if running { json!(format!("{}{}", &c.id[..32], &n.id[..32])) } else { json!("") },
@@ -178,6 +191,7 @@ impl Runtime {
                 "NanoCpus": cfg.nano_cpus.unwrap_or(0),
                 "CpuShares": cfg.cpu_shares.unwrap_or(0),
                 "PidsLimit": cfg.pids_limit,
+                "ShmSize": cfg.shm_size.unwrap_or(crate::spec::DEFAULT_SHM_SIZE),
                 "Privileged": cfg.privileged,
                 "CapAdd": cfg.caps.iter().filter(|c| !crate::spec::DOCKER_CAPS.contains(&c.as_str())).collect::<Vec<_>>(),
                 "CapDrop": crate::spec::DOCKER_CAPS.iter().filter(|c| !cfg.caps.iter().any(|x| x == *c)).collect::<Vec<_>>(),

@@ -710,9 +710,7 @@ impl Runtime {
         &self,
         key: &str,
         network: &str,
-        aliases: &[String],
-        ip: Option<&str>,
-        mac: Option<&str>,
+        endpoint: &crate::container_config::EndpointSettings,
     ) -> Result<()> {
         let c = self.find(key)?;
         if !bridged(&c.config.network) {
@@ -721,30 +719,20 @@ impl Runtime {
                 c.config.network
             )));
         }
-        let ip = match ip {
-            Some(v) => Some(v.parse().map_err(|_| Error::BadFlag {
-                flag: "--ip",
-                value: v.to_string(),
-                reason: "expected an IPv4 address".into(),
-            })?),
-            None => None,
-        };
-        if let Some(m) = mac.filter(|m| berth_network::parse_mac(m).is_none()) {
+        let unsupported = endpoint.unsupported_fields();
+        if !unsupported.is_empty() {
             return Err(Error::Invalid(format!(
-                "invalid MacAddress {m:?}: expected a MAC address such as 02:42:ac:11:00:02"
+                "berth does not support {} in an endpoint's settings",
+                unsupported.join(", ")
             )));
         }
+        let attachment = crate::container_create::endpoint_attachment(network, Some(endpoint), "")?;
         let pid = (c.state.status == Status::Running && c.state.pid > 0).then_some(c.state.pid);
         self.network.connect(
             &c.id,
             &c.name,
             &self.containers.dir(&c.id),
-            &berth_network::Attachment {
-                network: network.to_string(),
-                aliases: aliases.to_vec(),
-                ip,
-                mac: mac.map(str::to_string),
-            },
+            &attachment,
             pid,
         )?;
         self.attachment_event("connect", network, &c.id);

@@ -85,6 +85,14 @@ impl Runtime {
                 "Containers": {}, "Options": {}, "Labels": {},
             });
         };
+        let mut ipam = json!({"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()});
+        // As Docker: only when set.
+        if let Some(r) = n.ip_range {
+            ipam["IPRange"] = json!(r.to_string());
+        }
+        if !n.aux_addresses.is_empty() {
+            ipam["AuxiliaryAddresses"] = json!(n.aux_addresses);
+        }
         let mut containers = serde_json::Map::new();
         for e in self.networking().endpoints(&n.id) {
             containers.insert(e.container_id.clone(), endpoint_json(n, &e));
@@ -96,7 +104,7 @@ impl Runtime {
             "Scope": "local",
             "Driver": n.driver,
             "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}]},
+            "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam]},
             "Internal": n.internal,
             "Attachable": false,
             "Ingress": false,

@@ -206,6 +206,54 @@ pub(crate) fn security_options(
     Ok((nnp, seccomp))
 }
 
+/// A device cgroup rule (HostConfig.DeviceCgroupRules): which devices the container may
+/// read, write or create (mknod) beyond the default set.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceRule {
+    /// `a` (all), `b` (block) or `c` (character).
+    pub kind: String,
+    /// None: every major (or minor) number (`*`).
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    /// Some of `r`, `w`, `m`.
+    pub access: String,
+}
+
+/// Docker's rule syntax, `TYPE MAJOR:MINOR ACCESS` (`c 7:128 rwm`, `b *:* r`), with its
+/// message for anything else.
+pub fn parse_device_rule(r: &str) -> Result<DeviceRule> {
+    let bad = || Error::Invalid(format!("invalid device cgroup rule format: '{r}'"));
+    let mut parts = r.split(' ');
+    let (Some(kind), Some(nums), Some(access), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    if !matches!(kind, "a" | "b" | "c") {
+        return Err(bad());
+    }
+    let number = |n: &str| -> Result<Option<i64>> {
+        match n {
+            "*" => Ok(None),
+            n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                n.parse().map(Some).map_err(|_| bad())
+            }
+            _ => Err(bad()),
+        }
+    };
+    let (major, minor) = nums.split_once(':').ok_or_else(bad)?;
+    let (major, minor) = (number(major)?, number(minor)?);
+    if access.is_empty() || access.len() > 3 || !access.bytes().all(|b| b"rwm".contains(&b)) {
+        return Err(bad());
+    }
+    Ok(DeviceRule {
+        kind: kind.into(),
+        major,
+        minor,
+        access: access.into(),
+    })
+}
+
 /// `docker exec` options.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExecOptions {
@@ -220,4 +268,36 @@ pub struct ExecOptions {
     pub detach: bool,
     pub privileged: bool,
     pub tty: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_rules_are_read_as_docker_reads_them() {
+        let r = parse_device_rule("c 7:128 rwm").unwrap();
+        assert_eq!(
+            (r.kind.as_str(), r.major, r.minor),
+            ("c", Some(7), Some(128))
+        );
+        assert_eq!(r.access, "rwm");
+        let any = parse_device_rule("b *:* r").unwrap();
+        assert_eq!(
+            (any.major, any.minor, any.access.as_str()),
+            (None, None, "r")
+        );
+        for bad in [
+            "c 7:128",
+            "x 1:2 r",
+            "c 1:2 rwx",
+            "c 1 r",
+            "c -1:2 r",
+            "c 1:2 rwmr",
+            "a",
+        ] {
+            let e = parse_device_rule(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("'{bad}'")), "{bad}: {e}");
+        }
+    }
 }

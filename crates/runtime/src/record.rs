@@ -113,6 +113,12 @@ pub struct RunConfig {
     /// `json-file` (empty) or `none`.
     #[serde(default)]
     pub log_driver: String,
+    /// /dev/shm's size in bytes (None: 64 MiB).
+    #[serde(default)]
+    pub shm_size: Option<u64>,
+    /// Devices allowed beyond the default set (HostConfig.DeviceCgroupRules, checked).
+    #[serde(default)]
+    pub device_rules: Vec<crate::options::DeviceRule>,
     /// Supplementary groups asked for (HostConfig.GroupAdd), resolved at start.
     #[serde(default)]
     pub group_add: Vec<String>,

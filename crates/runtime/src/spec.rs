@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::record::ContainerRecord;
 
+/// /dev/shm's size when HostConfig.ShmSize is 0, as Docker's.
+pub const DEFAULT_SHM_SIZE: u64 = 64 * 1024 * 1024;
+
 /// Docker's default capability set.
 pub const DOCKER_CAPS: &[&str] = &[
     "CAP_CHOWN",
@@ -207,6 +210,14 @@ pub fn build_spec(
         o.remove("hostname");
     }
     let mut mounts = spec["mounts"].as_array().cloned().unwrap_or_default();
+    // Docker's /dev/shm: 64 MiB unless HostConfig.ShmSize says otherwise.
+    let shm_size = c.shm_size.unwrap_or(DEFAULT_SHM_SIZE);
+    for m in mounts.iter_mut().filter(|m| m["destination"] == "/dev/shm") {
+        if let Some(opts) = m["options"].as_array_mut() {
+            opts.retain(|o| !o.as_str().is_some_and(|o| o.starts_with("size=")));
+            opts.push(json!(format!("size={shm_size}")));
+        }
+    }
     for f in ["hostname", "hosts", "resolv.conf"] {
         mounts.push(json!({
             "destination": format!("/etc/{f}"),
@@ -285,6 +296,18 @@ pub fn build_spec(
     if let Some(p) = c.pids_limit {
         resources["pids"] = json!({"limit": p});
     }
+    if let Some(devices) = resources["devices"].as_array_mut() {
+        for r in &c.device_rules {
+            let mut d = json!({"allow": true, "type": r.kind, "access": r.access});
+            if let Some(n) = r.major {
+                d["major"] = json!(n);
+            }
+            if let Some(n) = r.minor {
+                d["minor"] = json!(n);
+            }
+            devices.push(d);
+        }
+    }
     if c.privileged {
         resources["devices"] = json!([{"allow": true, "access": "rwm"}]);
         if let Some(l) = linux.as_object_mut() {
@@ -320,5 +343,73 @@ mod tests {
         assert_eq!(super::process_env(&env, true), ["PATH=/bin", "TERM=xterm"]);
         let own = vec!["TERM=vt100".to_string()];
         assert_eq!(super::process_env(&own, true), own);
+    }
+
+    fn spec_of(config: crate::record::RunConfig) -> serde_json::Value {
+        let root = tempfile::tempdir().unwrap();
+        let rec = crate::record::ContainerRecord {
+            id: "c1".into(),
+            name: "c1".into(),
+            created: String::new(),
+            image: "busybox".into(),
+            image_id: String::new(),
+            lower_dirs: Vec::new(),
+            config,
+            state: Default::default(),
+            host_config: None,
+        };
+        let volumes = crate::volumes::Volumes::new(root.path()).unwrap();
+        super::build_spec(
+            &rec,
+            root.path(),
+            root.path(),
+            (0, 0, vec![]),
+            &volumes,
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn shm_size_and_device_rules_reach_the_runtime_spec() {
+        let shm = |s: &serde_json::Value| {
+            let m = s["mounts"].as_array().unwrap();
+            let shm = m.iter().find(|m| m["destination"] == "/dev/shm").unwrap();
+            let sizes: Vec<_> = shm["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|o| o.as_str()?.strip_prefix("size=").map(String::from))
+                .collect();
+            sizes
+        };
+        let plain = spec_of(Default::default());
+        assert_eq!(shm(&plain), ["67108864"]);
+        assert_eq!(
+            plain["linux"]["resources"]["devices"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let asked = spec_of(crate::record::RunConfig {
+            shm_size: Some(128 << 20),
+            device_rules: vec![
+                crate::options::parse_device_rule("c 7:128 rwm").unwrap(),
+                crate::options::parse_device_rule("b *:* r").unwrap(),
+            ],
+            ..Default::default()
+        });
+        assert_eq!(shm(&asked), ["134217728"]);
+        let d = &asked["linux"]["resources"]["devices"];
+        assert_eq!(d[0]["allow"], false, "the default deny stays first");
+        assert_eq!(
+            d[1],
+            serde_json::json!({"allow": true, "type": "c", "major": 7, "minor": 128, "access": "rwm"})
+        );
+        assert_eq!(
+            d[2],
+            serde_json::json!({"allow": true, "type": "b", "access": "r"})
+        );
     }
 }

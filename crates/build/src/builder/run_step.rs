@@ -128,6 +128,7 @@ impl Builder<'_> {
             let mut host = HostConfig {
                 network_mode: network,
                 extra_hosts: b.opts.extra_hosts.clone(),
+                shm_size: b.opts.shm_size.map(|n| n as i64).unwrap_or(0),
                 ..HostConfig::default()
             };
             for m in specs {

@@ -21,6 +21,12 @@ pub struct BuildArgs {
     /// Set build-time variables
     #[arg(long = "build-arg")]
     build_arg: Vec<String>,
+    /// Size of /dev/shm for RUN steps
+    #[arg(long)]
+    shm_size: Option<String>,
+    /// Images to consider as cache sources
+    #[arg(long)]
+    cache_from: Vec<String>,
     /// Set the target build stage to build
     #[arg(long)]
     target: Option<String>,
@@ -179,6 +185,12 @@ pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
         labels: a.label.clone(),
         quiet,
         secrets: a.secret.clone(),
+        shm_size: a
+            .shm_size
+            .as_deref()
+            .map(|v| super::run_flags::parse_size("--shm-size", v).map(|n| n as u64))
+            .transpose()?,
+        cache_from: a.cache_from.clone(),
     };
     let rt = berth_runtime::Runtime::open(root)?;
     let host = CliHost { root, quiet };

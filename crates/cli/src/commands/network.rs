@@ -41,6 +41,12 @@ pub struct CreateArgs {
     /// IPv4 Gateway for the master subnet
     #[arg(long)]
     gateway: Option<String>,
+    /// Allocate container ip from a sub-range
+    #[arg(long)]
+    ip_range: Option<String>,
+    /// Auxiliary IPv4 addresses used by Network driver (NAME=IP)
+    #[arg(long)]
+    aux_address: Vec<String>,
     /// Restrict external access to the network
     #[arg(long)]
     internal: bool,
@@ -90,6 +96,12 @@ pub struct ConnectArgs {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long)]
     ip: Option<String>,
+    /// Add a link-local address for the container
+    #[arg(long)]
+    link_local_ip: Vec<String>,
+    /// driver options for the network
+    #[arg(long)]
+    driver_opt: Vec<String>,
     network: String,
     container: String,
 }
@@ -128,12 +140,23 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
     rt.reconcile_network().map_err(fail)?;
     match cmd {
         NetworkCommand::Create(a) => {
+            let mut aux = Vec::new();
+            for v in &a.aux_address {
+                let Some((name, ip)) = v.split_once('=') else {
+                    anyhow::bail!(
+                        "invalid argument {v:?} for \"--aux-address\" flag: expected NAME=IP"
+                    );
+                };
+                aux.push((name.to_string(), ip.to_string()));
+            }
             let n = rt
                 .create_network(&berth_network::CreateOptions {
                     name: a.name,
                     driver: a.driver,
                     subnet: a.subnet,
                     gateway: a.gateway,
+                    ip_range: a.ip_range,
+                    aux_addresses: aux,
                     internal: a.internal,
                     labels: a.label,
                 })
@@ -171,7 +194,26 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
             Ok(code)
         }
         NetworkCommand::Connect(a) => {
-            rt.connect(&a.container, &a.network, &a.alias, a.ip.as_deref(), None)
+            let mut driver_opts = std::collections::BTreeMap::new();
+            for o in &a.driver_opt {
+                let Some((k, v)) = o.split_once('=') else {
+                    anyhow::bail!(
+                        "invalid argument {o:?} for \"--driver-opt\" flag: expected KEY=VALUE"
+                    );
+                };
+                driver_opts.insert(k.to_string(), v.to_string());
+            }
+            let endpoint = berth_runtime::container_config::EndpointSettings {
+                aliases: a.alias.clone(),
+                ipam_config: Some(berth_runtime::container_config::EndpointIpamConfig {
+                    ipv4_address: a.ip.clone().unwrap_or_default(),
+                    link_local_ips: a.link_local_ip.clone(),
+                    ..Default::default()
+                }),
+                driver_opts,
+                ..Default::default()
+            };
+            rt.connect(&a.container, &a.network, &endpoint)
                 .map_err(fail)?;
             Ok(0)
         }

@@ -81,6 +81,9 @@ pub struct RunArgs {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long)]
     pub(crate) ip: Option<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long)]
+    pub(crate) link_local_ip: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     pub(crate) publish: Vec<String>,
@@ -171,6 +174,15 @@ pub struct RunArgs {
     /// Tune container memory swappiness (0 to 100)
     #[arg(long, allow_negative_numbers = true)]
     pub(crate) memory_swappiness: Option<i64>,
+    /// Size of /dev/shm
+    #[arg(long)]
+    pub(crate) shm_size: Option<String>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long)]
+    pub(crate) device_cgroup_rule: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long)]
+    pub(crate) volumes_from: Vec<String>,
     /// Logging driver for the container (json-file or none)
     #[arg(long)]
     pub(crate) log_driver: Option<String>,
@@ -575,6 +587,14 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
         cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
         memory_swappiness: a.memory_swappiness,
+        shm_size: a
+            .shm_size
+            .as_deref()
+            .map(|v| parse_size("--shm-size", v))
+            .transpose()?
+            .unwrap_or(0),
+        device_cgroup_rules: a.device_cgroup_rule.clone(),
+        volumes_from: a.volumes_from.clone(),
         pid_mode: a.pid.clone().unwrap_or_default(),
         uts_mode: a.uts.clone().unwrap_or_default(),
         cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
@@ -623,8 +643,9 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
     }
     let endpoint = EndpointSettings {
         aliases: a.network_alias.clone(),
-        ipam_config: a.ip.as_ref().map(|ip| EndpointIpamConfig {
-            ipv4_address: ip.clone(),
+        ipam_config: (a.ip.is_some() || !a.link_local_ip.is_empty()).then(|| EndpointIpamConfig {
+            ipv4_address: a.ip.clone().unwrap_or_default(),
+            link_local_ips: a.link_local_ip.clone(),
             ..EndpointIpamConfig::default()
         }),
         ..EndpointSettings::default()
