@@ -161,6 +161,7 @@ pub fn bind(source: &Path, target: &str, readonly: bool) -> MountSpec {
         readonly,
         options: Vec::new(),
         anonymous: false,
+        ..Default::default()
     }
 }
 
@@ -175,6 +176,7 @@ pub fn tmpfs(m: &RunMount) -> MountSpec {
             .map(|s| vec![format!("size={s}")])
             .unwrap_or_default(),
         anonymous: false,
+        ..Default::default()
     }
 }
 

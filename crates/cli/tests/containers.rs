@@ -2301,5 +2301,47 @@ fn root_shm_size_device_rules_and_volumes_from() {
     assert!(err.contains("invalid mode for volumes-from: rx"), "{err}");
     b.run(&["rm", "-v", "src"]).ok();
     assert_eq!(b.run(&["volume", "ls", "-q"]).ok(), "");
+    // Volume options of --mount: labels for the volume it makes, no copy of the image's
+    // content, a subpath inside the volume.
+    let etc = |opts: &str| {
+        let m = format!("type=volume,dst=/etc,{opts}");
+        b.run(&["run", "--rm", "--mount", &m, "busybox", "ls", "/etc"])
+            .ok()
+    };
+    assert!(etc("src=seeded").contains("passwd"));
+    let bare = etc("src=bare,volume-nocopy,volume-label=team=kiwi");
+    assert!(!bare.contains("passwd"), "{bare}");
+    let label = b
+        .run(&["volume", "inspect", "-f", "{{.Labels.team}}", "bare"])
+        .ok();
+    assert_eq!(label.trim(), "kiwi");
+    b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "seeded:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir /v/sub && echo deep > /v/sub/f && ln -s / /v/out",
+    ])
+    .ok();
+    let m = "type=volume,src=seeded,dst=/x,volume-subpath=sub,readonly";
+    assert_eq!(
+        b.run(&["run", "--rm", "--mount", m, "busybox", "cat", "/x/f"])
+            .ok(),
+        "deep\n"
+    );
+    let m = "type=volume,src=seeded,dst=/x,volume-subpath=out";
+    let escape = b.run(&["run", "--rm", "--mount", m, "busybox", "true"]);
+    assert!(
+        escape.stderr.contains("outside the volume"),
+        "{}",
+        escape.stderr
+    );
+    let m = "type=volume,src=seeded,dst=/x,volume-subpath=../x";
+    let err = b.run(&["create", "--mount", m, "busybox"]).fails();
+    assert!(err.contains("relative path inside the volume"), "{err}");
+    b.run(&["volume", "rm", "seeded", "bare"]).ok();
     assert_no_leftovers(&b);
 }

@@ -258,9 +258,37 @@ pub struct Mount {
     #[serde(deserialize_with = "nullable")]
     pub consistency: String,
     pub tmpfs_options: Option<TmpfsOptions>,
-    /// BindOptions, VolumeOptions, ImageOptions, ClusterOptions.
+    pub volume_options: Option<VolumeOptions>,
+    /// BindOptions, ImageOptions, ClusterOptions.
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
+}
+
+/// A volume mount's options.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeOptions {
+    /// Do not copy the image's content at the target into a new, empty volume.
+    pub no_copy: bool,
+    /// Labels for the volume, when this mount creates it.
+    #[serde(deserialize_with = "nullable")]
+    pub labels: BTreeMap<String, String>,
+    /// A directory inside the volume to mount instead of its root (API 1.45).
+    #[serde(deserialize_with = "nullable")]
+    pub subpath: String,
+    /// The volume driver: `local` (or empty) without options only.
+    pub driver_config: Option<DriverConfig>,
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, Value>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DriverConfig {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -379,6 +407,14 @@ impl ContainerCreate {
             set_fields("HostConfig.Mounts.", &m.unsupported, &mut out);
             if let Some(t) = &m.tmpfs_options {
                 set_fields("HostConfig.Mounts.TmpfsOptions.", &t.unsupported, &mut out);
+            }
+            if let Some(v) = &m.volume_options {
+                set_fields("HostConfig.Mounts.VolumeOptions.", &v.unsupported, &mut out);
+                if v.driver_config.as_ref().is_some_and(|d| {
+                    !matches!(d.name.as_str(), "" | "local") || !d.options.is_empty()
+                }) {
+                    out.push("HostConfig.Mounts.VolumeOptions.DriverConfig".into());
+                }
             }
         }
         for e in self.networking_config.endpoints_config.values() {

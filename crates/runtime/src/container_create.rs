@@ -342,7 +342,8 @@ impl Runtime {
                     if m.anonymous {
                         m.source = new_id();
                     }
-                    volumes.ensure(&m.source, m.anonymous)?;
+                    let labels = Some(m.labels.clone()).filter(|l| !l.is_empty());
+                    volumes.create(&m.source, m.anonymous, labels)?;
                 }
                 _ => {}
             }
@@ -469,6 +470,7 @@ fn requested_mounts<'a>(
                 readonly: false,
                 options: Vec::new(),
                 anonymous: true,
+                ..Default::default()
             });
         }
     }
@@ -904,6 +906,7 @@ mod tests {
             readonly: false,
             options: Vec::new(),
             anonymous: false,
+            ..Default::default()
         };
         let h = HostConfig {
             binds: vec!["/tmp:/shared".into()],

@@ -282,7 +282,10 @@ impl Runtime {
         // A volume that is still empty gets the image's content at its mount point (Docker's
         // copy-up), so e.g. a volume on /usr/share/app starts with the app's files.
         let volumes = self.volumes()?;
-        for m in rec.config.mounts.iter().filter(|m| m.kind == "volume") {
+        let seeded = |m: &&crate::volumes::MountSpec| {
+            m.kind == "volume" && !m.no_copy && m.subpath.is_empty()
+        };
+        for m in rec.config.mounts.iter().filter(seeded) {
             let data = volumes.data_dir(&m.source);
             if fs::read_dir(&data)
                 .map(|mut d| d.next().is_none())

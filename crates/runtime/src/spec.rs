@@ -150,6 +150,30 @@ fn held_capabilities() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a volume mount mounts: the volume's data, or the directory its subpath names in it,
+/// which must exist and stay inside the volume (symbolic links included).
+fn volume_source(
+    volumes: &crate::volumes::Volumes,
+    m: &crate::volumes::MountSpec,
+) -> Result<std::path::PathBuf> {
+    let data = volumes.data_dir(&m.source);
+    if m.subpath.is_empty() {
+        return Ok(data);
+    }
+    let fail = |reason: String| {
+        Error::Invalid(format!(
+            "cannot mount subpath {:?} of volume {}: {reason}",
+            m.subpath, m.source
+        ))
+    };
+    let root = std::fs::canonicalize(&data).map_err(|e| fail(e.to_string()))?;
+    let dir = std::fs::canonicalize(data.join(&m.subpath)).map_err(|e| fail(e.to_string()))?;
+    if !dir.starts_with(&root) {
+        return Err(fail("it leads outside the volume".into()));
+    }
+    Ok(dir)
+}
+
 /// Builds config.json for `rec`, whose rootfs is mounted at `rootfs`, with the user already
 /// resolved to ids.
 pub fn build_spec(
@@ -236,7 +260,7 @@ pub fn build_spec(
             }
             "volume" => {
                 opts.extend(["rbind", "rprivate"].map(String::from));
-                ("bind", volumes.data_dir(&m.source).display().to_string())
+                ("bind", volume_source(volumes, m)?.display().to_string())
             }
             _ => {
                 opts.extend(["rbind", "rprivate"].map(String::from));

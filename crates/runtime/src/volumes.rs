@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::container_config::Mount;
 use crate::error::{Error, IoContext, Result};
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct MountSpec {
     /// bind, volume or tmpfs
     pub kind: String,
@@ -25,6 +25,15 @@ pub struct MountSpec {
     /// A volume berth named itself (`-v /data`): removed by `rm -v`.
     #[serde(default)]
     pub anonymous: bool,
+    /// A volume that is not seeded from the image (VolumeOptions.NoCopy).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_copy: bool,
+    /// The directory inside the volume that is mounted (VolumeOptions.Subpath); empty: all.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
+    /// Labels for the volume when this mount creates it (VolumeOptions.Labels).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 pub fn valid_volume_name(n: &str) -> bool {
@@ -76,6 +85,7 @@ pub fn parse_bind(v: &str) -> std::result::Result<MountSpec, String> {
         readonly,
         options: Vec::new(),
         anonymous,
+        ..Default::default()
     })
 }
 
@@ -112,6 +122,24 @@ pub fn mount_spec(m: &Mount) -> std::result::Result<MountSpec, String> {
     if m.tmpfs_options.is_some() && m.kind != "tmpfs" {
         return Err(format!("TmpfsOptions cannot be used with type {}", m.kind));
     }
+    let vo = m.volume_options.clone().unwrap_or_default();
+    if m.volume_options.is_some() && m.kind != "volume" {
+        return Err(format!("VolumeOptions cannot be used with type {}", m.kind));
+    }
+    if !vo.subpath.is_empty()
+        && (vo.subpath.starts_with('/')
+            || std::path::Path::new(&vo.subpath).components().any(|c| {
+                !matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            }))
+    {
+        return Err(format!(
+            "subpath {:?} must be a relative path inside the volume",
+            vo.subpath
+        ));
+    }
     let mut options = Vec::new();
     if let Some(t) = &m.tmpfs_options {
         if t.size_bytes < 0 {
@@ -131,6 +159,9 @@ pub fn mount_spec(m: &Mount) -> std::result::Result<MountSpec, String> {
         readonly: m.read_only,
         options,
         anonymous,
+        no_copy: vo.no_copy,
+        subpath: vo.subpath.trim_start_matches("./").to_string(),
+        labels: vo.labels,
     })
 }
 
@@ -152,6 +183,7 @@ pub fn tmpfs_spec(target: &str, options: &str) -> std::result::Result<MountSpec,
             .map(str::to_string)
             .collect(),
         anonymous: false,
+        ..Default::default()
     })
 }
 
@@ -228,11 +260,10 @@ impl Volumes {
             anonymous,
             labels,
         };
-        fs::write(
-            dir.join("volume.json"),
-            serde_json::to_vec(&info).unwrap_or_default(),
-        )
-        .ctx("write", dir.join("volume.json"))?;
+        // Written whole or not at all: a reader never sees half a record.
+        let tmp = dir.join(format!("volume.json.tmp{}", std::process::id()));
+        fs::write(&tmp, serde_json::to_vec(&info).unwrap_or_default()).ctx("write", &tmp)?;
+        fs::rename(&tmp, dir.join("volume.json")).ctx("write", dir.join("volume.json"))?;
         self.event("create", name);
         Ok(true)
     }

@@ -330,6 +330,8 @@ fn parse_mount(v: &str) -> Result<Mount> {
         ..Mount::default()
     };
     let mut tmpfs = TmpfsOptions::default();
+    let mut volume = berth_runtime::container_config::VolumeOptions::default();
+    let mut volume_set = false;
     for field in v.split(',') {
         let (k, val) = field.split_once('=').unwrap_or((field, ""));
         match k {
@@ -342,13 +344,29 @@ fn parse_mount(v: &str) -> Result<Mount> {
                 tmpfs.mode = u32::from_str_radix(val, 8)
                     .map_err(|_| bad(format!("invalid tmpfs-mode {val:?}: expected octal bits")))?
             }
+            "volume-nocopy" => {
+                volume.no_copy = matches!(val, "" | "true" | "1");
+                volume_set = true;
+            }
+            "volume-subpath" => {
+                volume.subpath = val.to_string();
+                volume_set = true;
+            }
+            "volume-label" => {
+                let (lk, lv) = val.split_once('=').unwrap_or((val, ""));
+                volume.labels.insert(lk.to_string(), lv.to_string());
+                volume_set = true;
+            }
             // Accepted as the docker CLI accepts them; berth's mounts are always private.
-            "bind-propagation" | "volume-nocopy" | "consistency" => {}
+            "bind-propagation" | "consistency" => {}
             _ => return Err(bad(format!("unexpected key '{k}'"))),
         }
     }
     if tmpfs != TmpfsOptions::default() {
         m.tmpfs_options = Some(tmpfs);
+    }
+    if volume_set {
+        m.volume_options = Some(volume);
     }
     // Like the docker CLI: a relative bind source is relative to the current directory.
     if m.kind == "bind" && m.source.starts_with('.') {
