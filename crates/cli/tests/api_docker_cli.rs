@@ -151,8 +151,24 @@ fn root_the_docker_cli_runs_a_container_through_berth_serve() {
         err.contains("update the memoryswap at the same time"),
         "{err}"
     );
-    let err = s.docker(&["update", "--cpuset-cpus", "0", "web"]).fails();
-    assert!(err.contains("berth does not support CpusetCpus"), "{err}");
+    // cpusets change on the running container's cgroup (v1 here) and read back.
+    s.docker(&["update", "--cpuset-cpus", "0", "web"]).ok();
+    let cpuset = s
+        .docker(&["exec", "web", "cat", "/sys/fs/cgroup/cpuset/cpuset.cpus"])
+        .ok();
+    assert_eq!(cpuset.trim(), "0");
+    let shown = s
+        .docker(&["inspect", "-f", "{{.HostConfig.CpusetCpus}}", "web"])
+        .ok();
+    assert_eq!(shown.trim(), "0");
+    let err = s
+        .docker(&["update", "--cpuset-cpus", "0-4096", "web"])
+        .fails();
+    assert!(err.contains("Requested CPUs are not available"), "{err}");
+    let err = s
+        .docker(&["update", "--blkio-weight", "300", "web"])
+        .fails();
+    assert!(err.contains("berth does not support BlkioWeight"), "{err}");
 
     assert_eq!(s.docker(&["stop", "-t", "1", "web"]).ok().trim(), "web");
     let ps = s

@@ -101,7 +101,7 @@ fn v2_io(text: &str) -> (Vec<IoCount>, Vec<IoCount>) {
 }
 
 /// Limits to write into a running container's cgroup; `None`: leave as it is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes; -1: none.
     pub memory: Option<i64>,
@@ -113,6 +113,9 @@ pub struct Limits {
     pub cpu_shares: Option<u64>,
     /// 0 or less: none.
     pub pids: Option<i64>,
+    /// cpuset.cpus and cpuset.mems lists.
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
 }
 
 /// v2's `cpu.weight` for a v1 `cpu.shares` value (the mapping runc and crun use).
@@ -308,6 +311,12 @@ impl CgroupFs {
                     let v = if p > 0 { p.to_string() } else { "max".into() };
                     put(self.dir("pids", id), "pids.max", v)?;
                 }
+                if let Some(c) = &l.cpuset_cpus {
+                    put(self.dir("cpuset", id), "cpuset.cpus", c.clone())?;
+                }
+                if let Some(m) = &l.cpuset_mems {
+                    put(self.dir("cpuset", id), "cpuset.mems", m.clone())?;
+                }
             }
             Version::V2 => {
                 let d = self.dir("", id);
@@ -345,10 +354,16 @@ impl CgroupFs {
                 }
                 if let Some(p) = l.pids {
                     put(
-                        d,
+                        d.clone(),
                         "pids.max",
                         if p > 0 { p.to_string() } else { "max".into() },
                     )?;
+                }
+                if let Some(c) = &l.cpuset_cpus {
+                    put(d.clone(), "cpuset.cpus", c.clone())?;
+                }
+                if let Some(m) = &l.cpuset_mems {
+                    put(d, "cpuset.mems", m.clone())?;
                 }
             }
         }
@@ -526,6 +541,7 @@ mod tests {
         );
         write(r.join("cpu,cpuacct/berth/abc/cpu.shares"), "1024\n");
         write(r.join("pids/berth/abc/pids.max"), "max\n");
+        write(r.join("cpuset/berth/abc/cpuset.cpus"), "0-1\n");
         let cg = CgroupFs::at(r);
         cg.set_limits(
             "abc",
@@ -535,9 +551,13 @@ mod tests {
                 nano_cpus: Some(1_500_000_000),
                 cpu_shares: Some(512),
                 pids: Some(50),
+                cpuset_cpus: Some("0".into()),
+                cpuset_mems: Some("0".into()),
             },
         )
         .unwrap();
+        assert_eq!(read(r.join("cpuset/berth/abc/cpuset.cpus")), "0");
+        assert_eq!(read(r.join("cpuset/berth/abc/cpuset.mems")), "0");
         let m = r.join("memory/berth/abc");
         assert_eq!(read(m.join("memory.limit_in_bytes")), "209715200");
         assert_eq!(read(m.join("memory.memsw.limit_in_bytes")), "419430400");
@@ -577,10 +597,14 @@ mod tests {
                 nano_cpus: Some(500_000_000),
                 cpu_shares: Some(1024),
                 pids: Some(-1),
+                cpuset_cpus: Some("0-1".into()),
+                cpuset_mems: None,
             },
         )
         .unwrap();
         let d = r.join("berth/abc");
+        assert_eq!(read(d.join("cpuset.cpus")), "0-1");
+        assert!(!d.join("cpuset.mems").exists());
         assert_eq!(read(d.join("memory.max")), "67108864");
         assert_eq!(read(d.join("memory.swap.max")), "67108864");
         assert_eq!(read(d.join("cpu.max")), "50000 100000");

@@ -750,30 +750,33 @@ fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
             )));
         }
     }
-    if !h.cpuset_cpus.is_empty() {
-        let wanted = parse_cpu_list(&h.cpuset_cpus).ok_or_else(|| {
+    check_cpuset(&h.cpuset_cpus, &h.cpuset_mems, cpus)?;
+    if h.nano_cpus < 0 || h.nano_cpus > cpus as i64 * 1_000_000_000 {
+        return Err(Error::Invalid(format!(
+            "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+        )));
+    }
+    Ok(())
+}
+
+/// Docker's checks of cpuset.cpus and cpuset.mems lists (empty: not set).
+pub(crate) fn check_cpuset(cpuset_cpus: &str, cpuset_mems: &str, cpus: usize) -> Result<()> {
+    if !cpuset_cpus.is_empty() {
+        let wanted = parse_cpu_list(cpuset_cpus).ok_or_else(|| {
             Error::Invalid(format!(
-                "Invalid value {} for cpuset cpus: expected a list such as 0-2,4",
-                h.cpuset_cpus
+                "Invalid value {cpuset_cpus} for cpuset cpus: expected a list such as 0-2,4"
             ))
         })?;
         if wanted.iter().any(|c| *c >= cpus) {
             return Err(Error::Invalid(format!(
-                "Requested CPUs are not available - requested {}, available: 0-{}",
-                h.cpuset_cpus,
+                "Requested CPUs are not available - requested {cpuset_cpus}, available: 0-{}",
                 cpus.saturating_sub(1)
             )));
         }
     }
-    if !h.cpuset_mems.is_empty() && parse_cpu_list(&h.cpuset_mems).is_none() {
+    if !cpuset_mems.is_empty() && parse_cpu_list(cpuset_mems).is_none() {
         return Err(Error::Invalid(format!(
-            "Invalid value {} for cpuset mems: expected a list such as 0-1",
-            h.cpuset_mems
-        )));
-    }
-    if h.nano_cpus < 0 || h.nano_cpus > cpus as i64 * 1_000_000_000 {
-        return Err(Error::Invalid(format!(
-            "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+            "Invalid value {cpuset_mems} for cpuset mems: expected a list such as 0-1"
         )));
     }
     Ok(())

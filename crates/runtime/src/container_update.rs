@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::cgroups::{CgroupFs, Limits};
 use crate::container_config::{nullable, set_fields, RestartPolicy};
-use crate::container_create::{host_cpus, MIN_MEMORY};
+use crate::container_create::{check_cpuset, host_cpus, MIN_MEMORY};
 use crate::error::{Error, Result};
 use crate::lifecycle::Runtime;
 use crate::record::{RunConfig, Status};
@@ -30,16 +30,22 @@ pub struct ContainerUpdate {
     pub memory_swap: i64,
     /// None: unchanged; 0 or -1: no limit.
     pub pids_limit: Option<i64>,
+    /// CPUs the container may run on (`0-2,4`); empty: unchanged.
+    #[serde(deserialize_with = "nullable")]
+    pub cpuset_cpus: String,
+    /// Memory nodes it may use; empty: unchanged.
+    #[serde(deserialize_with = "nullable")]
+    pub cpuset_mems: String,
     /// An empty name: unchanged.
     #[serde(deserialize_with = "nullable")]
     pub restart_policy: RestartPolicy,
-    /// Docker's other resources (CpusetCpus, BlkioWeight, …), which berth does not set.
+    /// Docker's other resources (BlkioWeight, CpuQuota, …), which berth does not set.
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }
 
 impl ContainerUpdate {
-    /// The fields set to something berth cannot do, as `CpusetCpus`.
+    /// The fields set to something berth cannot do, as `BlkioWeight`.
     pub fn unsupported_fields(&self) -> Vec<String> {
         let mut out = Vec::new();
         set_fields("", &self.unsupported, &mut out);
@@ -89,6 +95,11 @@ impl Runtime {
         // record and change only its configuration.
         let mut rec = self.containers().load(&c.id)?;
         rec.config = c.config;
+        // inspect shows the asked HostConfig's cpusets: keep them in step.
+        if let Some(h) = rec.host_config.as_mut() {
+            h.cpuset_cpus = rec.config.cpuset_cpus.clone().unwrap_or_default();
+            h.cpuset_mems = rec.config.cpuset_mems.clone().unwrap_or_default();
+        }
         self.containers().save(&rec)?;
         self.container_event("update", &rec, &[]);
         Ok(UpdateReport::default())
@@ -169,6 +180,15 @@ fn merge(cfg: &mut RunConfig, u: &ContainerUpdate, limits: &mut Limits) -> Resul
     if let Some(p) = u.pids_limit {
         cfg.pids_limit = (p > 0).then_some(p);
         limits.pids = Some(p);
+    }
+    check_cpuset(&u.cpuset_cpus, &u.cpuset_mems, cpus as usize)?;
+    if !u.cpuset_cpus.is_empty() {
+        cfg.cpuset_cpus = Some(u.cpuset_cpus.clone());
+        limits.cpuset_cpus = cfg.cpuset_cpus.clone();
+    }
+    if !u.cpuset_mems.is_empty() {
+        cfg.cpuset_mems = Some(u.cpuset_mems.clone());
+        limits.cpuset_mems = cfg.cpuset_mems.clone();
     }
     if let Some((name, max)) = restart {
         cfg.restart_policy = name;
@@ -269,7 +289,7 @@ mod tests {
     #[test]
     fn unsupported_resources_are_named() {
         let u = update(r#"{"CpusetCpus": "0", "BlkioWeight": 0, "CpuQuota": 5000}"#);
-        assert_eq!(u.unsupported_fields(), vec!["CpuQuota", "CpusetCpus"]);
+        assert_eq!(u.unsupported_fields(), vec!["CpuQuota"]);
         assert!(ContainerUpdate::default().is_empty());
     }
 }

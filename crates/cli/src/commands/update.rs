@@ -28,6 +28,12 @@ pub struct UpdateArgs {
     /// Restart policy to apply when a container exits
     #[arg(long)]
     restart: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    cpuset_mems: Option<String>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -43,6 +49,8 @@ fn request(a: &UpdateArgs) -> Result<ContainerUpdate> {
             .transpose()?
             .unwrap_or(0),
         nano_cpus: a.cpus.as_deref().map(parse_cpus).transpose()?.unwrap_or(0),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
         memory_swap: a
             .memory_swap
             .as_deref()
@@ -104,9 +112,12 @@ mod tests {
             "-1",
             "--restart",
             "on-failure:3",
+            "--cpuset-cpus",
+            "0-1",
             "c",
         ])
         .unwrap();
+        assert_eq!(u.cpuset_cpus, "0-1");
         assert_eq!(u.memory, 64 << 20);
         assert_eq!(u.memory_swap, -1);
         assert_eq!(u.nano_cpus, 1_500_000_000);
