@@ -142,29 +142,17 @@ async fn load(State(e): State<AppState>, req: Request) -> Result<Response, ApiEr
 }
 
 /// POST `/images/prune`: dangling images, or (`dangling=false`) every image no container
-/// uses.
+/// uses, that pass the `until` and `label` filters.
 async fn prune(
     State(e): State<AppState>,
     Query(q): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut all = false;
-    for (k, vs) in filters(&q)? {
-        match k.as_str() {
-            "dangling" => {
-                all = vs.iter().any(|v| matches!(v.as_str(), "false" | "0"));
-            }
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::NOT_IMPLEMENTED,
-                    format!("image prune filter {other:?} is not supported by berth yet"),
-                ))
-            }
-        }
-    }
+    let list: Vec<String> = filters(&q)?
+        .into_iter()
+        .flat_map(|(k, vs)| vs.into_iter().map(move |v| format!("{k}={v}")))
+        .collect();
     blocking(move || {
-        let used = e.rt.images_in_use();
-        let in_use = |d: &berth_image::Digest| used.contains(&d.to_string());
-        let (events, reclaimed) = e.store.prune_images(all, &in_use)?;
+        let (events, reclaimed) = e.rt.prune_images(false, &list)?;
         Ok(Json(json!({
             "ImagesDeleted": events.iter().map(remove_event_json).collect::<Vec<_>>(),
             "SpaceReclaimed": reclaimed,

@@ -879,7 +879,21 @@ fn root_the_docker_cli_builds_up_images_and_moves_them_through_berth_serve() {
     assert!(pruned.contains("Total reclaimed space: 0B"), "{pruned}");
     s.docker(&["create", "--name", "keeper", "busybox", "true"])
         .ok();
-    let pruned = s.docker(&["image", "prune", "-af"]).ok();
+    // Filters: only images created before `until`, with (or without) a label.
+    for f in ["until=2000-01-01T00:00:00Z", "label=team=kiwi"] {
+        let pruned = s.docker(&["image", "prune", "-af", "--filter", f]).ok();
+        assert!(
+            pruned.contains("Total reclaimed space: 0B"),
+            "{f}: {pruned}"
+        );
+    }
+    let err = s
+        .docker(&["image", "prune", "-af", "--filter", "colour=red"])
+        .fails();
+    assert!(err.contains("invalid filter 'colour'"), "{err}");
+    let pruned = s
+        .docker(&["image", "prune", "-af", "--filter", "label!=team=kiwi"])
+        .ok();
     assert!(pruned.contains("untagged: made:1"), "{pruned}");
     assert!(!pruned.contains("busybox"), "{pruned}");
     s.docker(&["rm", "keeper"]).ok();

@@ -427,18 +427,19 @@ impl Store {
         Ok(events)
     }
 
-    /// `docker image prune [-a]`: removes dangling images (all unused ones with `all`).
+    /// `docker image prune [-a]`: removes dangling images (all with `all`) except those
+    /// whose config digest `keep` names (in use, or filtered out by the caller).
     pub fn prune_images(
         &self,
         all: bool,
-        in_use: &dyn Fn(&Digest) -> bool,
+        keep: &dyn Fn(&Digest) -> bool,
     ) -> Result<(Vec<RemoveEvent>, u64)> {
         let events = self.update_index(|idx| {
             let tagged: HashSet<Digest> = idx.tags.values().cloned().collect();
             let doomed: Vec<(Digest, Digest)> = idx
                 .images
                 .iter()
-                .filter(|(m, r)| (all || !tagged.contains(*m)) && !in_use(&r.config))
+                .filter(|(m, r)| (all || !tagged.contains(*m)) && !keep(&r.config))
                 .map(|(m, r)| (m.clone(), r.config.clone()))
                 .collect();
             let mut events = Vec::new();

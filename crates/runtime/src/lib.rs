@@ -25,6 +25,7 @@ pub mod exec;
 pub mod exec_session;
 pub mod filesystem;
 pub mod health;
+pub mod image_prune;
 pub mod lifecycle;
 pub mod logs;
 pub mod networks;

@@ -42,6 +42,11 @@ impl PruneFilters {
         Ok(out)
     }
 
+    /// Whether any `label` or `label!` filter was given.
+    pub fn has_labels(&self) -> bool {
+        !self.labels.is_empty()
+    }
+
     /// Do these labels pass every `label` and `label!` filter?
     pub fn labels_pass(&self, labels: &Option<BTreeMap<String, String>>) -> bool {
         self.labels

@@ -534,9 +534,6 @@ pub struct PruneArgs {
 }
 
 pub fn prune(root: &Path, a: PruneArgs) -> Result<u8> {
-    if !a.filter.is_empty() {
-        bail!("--filter: not supported by image prune yet");
-    }
     if !a.force {
         let warning = if a.all {
             "WARNING! This will remove all images without at least one container associated to them."
@@ -547,10 +544,10 @@ pub fn prune(root: &Path, a: PruneArgs) -> Result<u8> {
             return Ok(0);
         }
     }
-    let store = open_store(root)?;
-    let used = images_in_use(root)?;
-    let in_use = |d: &berth_image::Digest| used.contains(&d.to_string());
-    let (events, reclaimed) = store.prune_images(a.all, &in_use)?;
+    let rt = berth_runtime::Runtime::open(root).map_err(|e| anyhow!("{e}"))?;
+    let (events, reclaimed) = rt
+        .prune_images(a.all, &a.filter)
+        .map_err(|e| anyhow!("{e}"))?;
     if !events.is_empty() {
         println!("Deleted Images:");
         print_events(&events, true);
