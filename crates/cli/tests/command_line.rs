@@ -16,8 +16,8 @@ fn unknown_flags_are_errors_never_the_image_name() {
     let b = Berth::new();
     for (args, flag) in [
         (
-            vec!["run", "--rm", "--shm-size", "64m", "busybox", "true"],
-            "unknown flag: --shm-size",
+            vec!["run", "--rm", "--oom-score-adj", "60", "busybox", "true"],
+            "unknown flag: --oom-score-adj",
         ),
         (
             vec!["run", "--sig-proxy=false", "busybox"],
