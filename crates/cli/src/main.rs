@@ -120,6 +120,8 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::VolumeCommand),
+    /// Define and run multi-container applications (Compose files)
+    Compose(commands::compose::ComposeArgs),
     /// Manage networks
     #[command(subcommand)]
     Network(commands::network::NetworkCommand),
@@ -378,6 +380,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             commands::build::prune(&root, a)
         }
         Command::Volume(c) => commands::volume::volume(&root, c),
+        Command::Compose(a) => commands::compose::compose(&root, a),
         Command::Network(c) => commands::network::network(&root, c),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
             commands::registry::pull(&root, a)

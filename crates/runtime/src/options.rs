@@ -13,6 +13,27 @@ pub(crate) const BERTH_INIT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/b
 /// Where the container sees its init, as with Docker.
 pub const INIT_PATH: &str = "/sbin/docker-init";
 
+/// Docker's RAMInBytes: `512m`, `1g`, `100k`, `1.5gb`, plain bytes (flags and compose files).
+pub fn parse_bytes(v: &str) -> std::result::Result<i64, String> {
+    let s = v.trim().to_ascii_lowercase();
+    let s = s
+        .strip_suffix('b')
+        .filter(|x| !x.is_empty() && x.ends_with(['k', 'm', 'g', 't']))
+        .unwrap_or(&s);
+    let (num, mult) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1i64 << 10),
+        Some('m') => (&s[..s.len() - 1], 1 << 20),
+        Some('g') => (&s[..s.len() - 1], 1 << 30),
+        Some('t') => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("invalid size: '{v}'"))?;
+    if n < 0.0 {
+        return Err("size must not be negative".into());
+    }
+    Ok((n * mult as f64) as i64)
+}
+
 /// The kernel's resource for a ulimit name (`nofile`), as Docker names them.
 pub fn rlimit_resource(name: &str) -> Option<u32> {
     Some(match name {

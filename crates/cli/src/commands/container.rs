@@ -176,7 +176,7 @@ pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
 
 /// The detach sequence: `--detach-keys`, else `detachKeys` in the docker CLI's config.json
 /// (as Docker reads it), else ctrl-p,ctrl-q.
-fn detach_keys(flag: Option<&str>) -> Result<Vec<u8>> {
+pub(crate) fn detach_keys(flag: Option<&str>) -> Result<Vec<u8>> {
     let from_config = || -> Option<String> {
         let bytes = std::fs::read(berth_registry::auth::config_path()).ok()?;
         let v: Value = serde_json::from_slice(&bytes).ok()?;
@@ -198,7 +198,7 @@ fn detach_keys(flag: Option<&str>) -> Result<Vec<u8>> {
 
 /// A foreground `run -it` / `start -ai`: attached to the container just started under its
 /// supervisor. Detaching leaves it running and ends quietly with 0, as Docker's does.
-fn attach_to_started(rt: &Runtime, rec: &ContainerRecord, keys: Vec<u8>) -> Result<u8> {
+pub(crate) fn attach_to_started(rt: &Runtime, rec: &ContainerRecord, keys: Vec<u8>) -> Result<u8> {
     let end = rt
         .attach_started(
             rec,

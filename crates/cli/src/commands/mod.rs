@@ -1,4 +1,5 @@
 pub mod build;
+pub mod compose;
 pub mod container;
 pub mod events;
 pub mod image;

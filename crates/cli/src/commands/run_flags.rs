@@ -226,27 +226,9 @@ pub struct RunArgs {
     pub(crate) image_and_command: Vec<String>,
 }
 
-/// Docker's RAMInBytes: `512m`, `1g`, `100k`, plain bytes.
+/// Docker's RAMInBytes (`512m`, `1g`, `100k`, plain bytes), the error naming the flag.
 pub(crate) fn parse_size(flag: &str, v: &str) -> Result<i64> {
-    let s = v.trim().to_ascii_lowercase();
-    let s = s
-        .strip_suffix('b')
-        .filter(|x| !x.is_empty() && x.ends_with(['k', 'm', 'g', 't']))
-        .unwrap_or(&s);
-    let (num, mult) = match s.chars().last() {
-        Some('k') => (&s[..s.len() - 1], 1i64 << 10),
-        Some('m') => (&s[..s.len() - 1], 1 << 20),
-        Some('g') => (&s[..s.len() - 1], 1 << 30),
-        Some('t') => (&s[..s.len() - 1], 1 << 40),
-        _ => (s, 1),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| flag_error(flag, v, &format!("invalid size: '{v}'")))?;
-    if n < 0.0 {
-        return Err(flag_error(flag, v, "size must not be negative"));
-    }
-    Ok((n * mult as f64) as i64)
+    berth_runtime::options::parse_bytes(v).map_err(|reason| flag_error(flag, v, &reason))
 }
 
 /// `--memory-swap`: a size, or -1 for unlimited swap.
