@@ -328,3 +328,57 @@ fn bad_files_are_refused_naming_file_line_and_key() {
             .replace('.', "")
     );
 }
+
+#[test]
+fn root_ctrl_c_on_attached_up_stops_the_project() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    let file = "services:\n  s:\n    image: busybox\n    command: sh -c 'echo serving; exec sleep 300'\n    stop_grace_period: 1s\n";
+    std::fs::write(dir.path().join("compose.yaml"), file).unwrap();
+    let mut child = Command::new(bin())
+        .arg("--root")
+        .arg(b.root())
+        .args(["compose", "-p", "intr", "up"])
+        .current_dir(dir.path())
+        .env_remove("BERTH_ROOT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let seen = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the container's first line");
+    assert_eq!(seen, "s-1  | serving");
+    // SAFETY: a plain kill(2) of the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "compose up did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("Gracefully stopping..."), "{err}");
+    assert!(err.contains(" Container intr-s-1  Stopped"), "{err}");
+    let ps = compose(&b, dir.path(), &["-p", "intr", "ps", "-q"]).ok();
+    assert!(ps.trim().is_empty(), "{ps}");
+    compose(&b, dir.path(), &["-p", "intr", "down"]).ok();
+}

@@ -654,7 +654,26 @@ fn follow(
         drop(tx);
         let mut result = 0u8;
         let mut first_exit: Option<(usize, i32)> = None;
-        for (i, code) in rx.iter() {
+        let interrupted = on_first_interrupt();
+        loop {
+            let (i, code) = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(x) => x,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if !interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue;
+                    }
+                    // Ctrl-C: stop the project's containers, as Compose does; a second
+                    // Ctrl-C ends berth at once (the handler is one-shot).
+                    eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
+                    let mut report = print_progress;
+                    engine
+                        .apply(p, &[], &Verb::Stop { timeout: None }, &mut report)
+                        .map_err(fail)?;
+                    for _ in rx.iter() {}
+                    return Ok(130);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let c = &cs[i];
             let exit = code.unwrap_or(-1);
             println!("{} exited with code {exit}", c.short_name(&p.name));
@@ -682,6 +701,26 @@ fn follow(
         Ok(result)
     })?;
     Ok(code)
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A flag set by the first SIGINT; the handler resets itself, so a second one kills berth.
+fn on_first_interrupt() -> &'static std::sync::atomic::AtomicBool {
+    // SAFETY: the handler only stores to an atomic (async-signal-safe); SA_RESETHAND makes it
+    // one-shot, and the sigaction struct is fully initialised before the call.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = note_interrupt as *const () as usize;
+        sa.sa_flags = libc::SA_RESETHAND;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+    }
+    &INTERRUPTED
 }
 
 fn ps(rt: &berth_runtime::Runtime, p: &Project, a: PsArgs) -> Result<u8> {
