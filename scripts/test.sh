@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+# Debian's PostgreSQL for the compose stack test, fetched now so that tests stay on loopback.
+bash tests/fixtures/make-debian-fixtures.sh /var/cache/berth-tests
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # Bounded: a test that hangs fails the run in time to say which, well before CI's limit.

@@ -267,10 +267,16 @@ impl Runtime {
     /// The health a running container with a check last recorded.
     pub fn health(&self, c: &ContainerRecord) -> Option<crate::health::Health> {
         crate::health::Probe::from_config(c.config.healthcheck.as_ref())?;
-        c.state
-            .running()
-            .then(|| crate::health::read(&self.containers().dir(&c.id)))
-            .flatten()
+        // Before the supervisor's first write, a checked container is "starting", as Docker
+        // reports it from the moment it starts (not "no check").
+        c.state.running().then(|| {
+            crate::health::read(&self.containers().dir(&c.id)).unwrap_or_else(|| {
+                crate::health::Health {
+                    status: "starting".into(),
+                    ..Default::default()
+                }
+            })
+        })
     }
 
     /// The `health` filter's word: a status, or `none` without a check.
@@ -360,5 +366,33 @@ mod tests {
         assert_eq!(human_duration(90.0), "About a minute");
         assert_eq!(human_duration(3.0 * 3600.0), "3 hours");
         assert_eq!(human_duration(3.0 * 86400.0), "3 days");
+    }
+
+    /// Just started, before the first probe wrote anything: "starting" (compose's
+    /// service_healthy once took the missing state for "no check" and went on at once).
+    #[test]
+    fn a_checked_container_is_starting_until_its_first_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(dir.path()).unwrap();
+        let mut rec = ContainerRecord {
+            id: "b".repeat(64),
+            name: "fresh".into(),
+            created: crate::record::now(),
+            image: "busybox".into(),
+            image_id: String::new(),
+            lower_dirs: Vec::new(),
+            config: Default::default(),
+            state: Default::default(),
+            host_config: None,
+        };
+        rec.state.status = crate::record::Status::Running;
+        assert!(rt.health(&rec).is_none(), "no check, no health");
+        rec.config.healthcheck = Some(berth_image::config::Healthcheck {
+            test: Some(vec!["CMD".into(), "true".into()]),
+            ..Default::default()
+        });
+        assert_eq!(rt.health(&rec).unwrap().status, "starting");
+        rec.state.status = crate::record::Status::Exited;
+        assert!(rt.health(&rec).is_none(), "not running, no health");
     }
 }

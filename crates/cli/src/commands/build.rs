@@ -133,7 +133,19 @@ impl berth_build::BuildHost for CliHost<'_> {
     }
 }
 
+/// `berth build`: the build in a mount namespace of its own (see `private_mounts`).
 pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
+    build_with(root, a, true)
+}
+
+/// A build inside a process that goes on to start containers (`compose up --build`): its
+/// mount namespace stays the host's, so the containers' root filesystems are seen by every
+/// later `berth exec`; the build removes its own mounts as it goes.
+pub fn build_in_host_namespace(root: &Path, a: BuildArgs) -> Result<u8> {
+    build_with(root, a, false)
+}
+
+fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
     if a.context.as_os_str() != "-" && !a.context.is_dir() {
         if a.context.exists() {
             bail!(
@@ -149,7 +161,9 @@ pub fn build(root: &Path, a: BuildArgs) -> Result<u8> {
     if a.check {
         return check_only(a);
     }
-    private_mounts();
+    if own_namespace {
+        private_mounts();
+    }
     if let Some(p) = &a.progress {
         if !matches!(p.as_str(), "auto" | "plain" | "tty" | "quiet" | "rawjson") {
             bail!("invalid argument {p:?} for \"--progress\" flag: expected auto, plain, tty, quiet or rawjson");

@@ -411,7 +411,7 @@ impl CliImages<'_> {
         };
         argv.push(context);
         let cl = BuildCommandLine::try_parse_from(&argv).map_err(|e| e.to_string())?;
-        match super::build::build(self.root, cl.args) {
+        match super::build::build_in_host_namespace(self.root, cl.args) {
             Ok(0) => Ok(()),
             Ok(code) => Err(format!("failed to build {image}: exit status {code}")),
             Err(e) => Err(format!("failed to build {image}: {e}")),

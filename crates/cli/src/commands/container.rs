@@ -340,7 +340,8 @@ pub(crate) fn command_text(c: &ContainerRecord, no_trunc: bool) -> String {
     } else {
         format!("{}…", cmd.chars().take(19).collect::<String>())
     };
-    format!("\"{shown}\"")
+    // Docker quotes it with Go's strconv.Quote: a newline in a command stays on one row.
+    berth_dockerfile::parser::go_quote(&shown)
 }
 
 pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
