@@ -382,3 +382,135 @@ fn root_ctrl_c_on_attached_up_stops_the_project() {
     assert!(ps.trim().is_empty(), "{ps}");
     compose(&b, dir.path(), &["-p", "intr", "down"]).ok();
 }
+
+#[test]
+fn root_up_builds_a_missing_image_and_down_rmi_local_removes_it() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("app")).unwrap();
+    std::fs::write(
+        dir.path().join("app/Dockerfile"),
+        "FROM busybox\nARG WHO\nRUN echo built for $WHO > /built\n",
+    )
+    .unwrap();
+    let file = "services:\n  app:\n    build:\n      context: ./app\n      args: [WHO=compose]\n    command: sleep 300\n    stop_grace_period: 1s\n  side:\n    image: busybox\n    command: sleep 300\n    stop_grace_period: 1s\n";
+    std::fs::write(dir.path().join("compose.yaml"), file).unwrap();
+    let up = compose(&b, dir.path(), &["-p", "bld", "up", "-d"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let built = compose(
+        &b,
+        dir.path(),
+        &["-p", "bld", "exec", "-T", "app", "cat", "/built"],
+    )
+    .ok();
+    assert_eq!(built, "built for compose\n");
+    assert!(b.run(&["images"]).ok().contains("bld-app"));
+    let down = compose(&b, dir.path(), &["-p", "bld", "down", "--rmi", "local"]);
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(
+        down.stderr.contains(" Image bld-app  Removed"),
+        "{}",
+        down.stderr
+    );
+    let images = b.run(&["images"]).ok();
+    assert!(!images.contains("bld-app"), "{images}");
+    assert!(
+        images.contains("busybox"),
+        "an image the file names stays: {images}"
+    );
+    let bad = compose(&b, dir.path(), &["-p", "bld", "down", "--rmi", "some"]).fails();
+    assert!(bad.contains("invalid --rmi option \"some\""), "{bad}");
+}
+
+#[test]
+fn root_top_cp_events_and_push_act_on_the_projects_containers() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let registry = common::registry_server::Registry::start(None);
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("app")).unwrap();
+    std::fs::write(
+        dir.path().join("app/Dockerfile"),
+        "FROM busybox\nRUN echo v1 > /v\n",
+    )
+    .unwrap();
+    let file = format!(
+        "services:\n  app:\n    image: {}/tools/app:1\n    build: ./app\n    command: sleep 300\n    stop_grace_period: 1s\n  side:\n    image: busybox\n    command: sleep 301\n    stop_grace_period: 1s\n",
+        registry.host()
+    );
+    std::fs::write(dir.path().join("compose.yaml"), file).unwrap();
+    // A follower started before anything happens sees the project's events as they come.
+    let mut follower = Command::new(bin())
+        .arg("--root")
+        .arg(b.root())
+        .args(["compose", "-p", "tools", "events", "--json", "side"])
+        .current_dir(dir.path())
+        .env_remove("BERTH_ROOT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let up = compose(&b, dir.path(), &["-p", "tools", "up", "-d"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let first: serde_json::Value =
+        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    assert_eq!(first["type"], "container");
+    assert_eq!(first["service"], "side");
+    assert_eq!(first["action"], "create");
+    assert_eq!(first["attributes"]["name"], "tools-side-1");
+    assert!(first["attributes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .all(|k| !k.starts_with("com.docker.compose.")));
+    let _ = follower.kill();
+    let _ = follower.wait();
+
+    let top = compose(&b, dir.path(), &["-p", "tools", "top"]).ok();
+    let at = |s: &str| top.find(s).unwrap_or_else(|| panic!("{s:?} in {top}"));
+    assert!(at("tools-app-1\nUID") < at("sleep 300"), "{top}");
+    assert!(at("tools-side-1\nUID") < at("sleep 301"), "{top}");
+
+    std::fs::write(dir.path().join("note.txt"), "from the host\n").unwrap();
+    compose(
+        &b,
+        dir.path(),
+        &["-p", "tools", "cp", "note.txt", "side:/tmp/note.txt"],
+    )
+    .ok();
+    let back = dir.path().join("back.txt");
+    compose(
+        &b,
+        dir.path(),
+        &[
+            "-p",
+            "tools",
+            "cp",
+            "side:/tmp/note.txt",
+            back.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "from the host\n");
+
+    // push: the built service's image only (side's busybox is not built here).
+    let push = compose(&b, dir.path(), &["-p", "tools", "push"]).ok();
+    assert!(push.contains("1: digest: sha256:"), "{push}");
+    let tags = http_get(registry.port, "/v2/tools/app/tags/list");
+    assert!(tags.contains("\"1\""), "{tags}");
+    let catalog = http_get(registry.port, "/v2/_catalog");
+    assert!(!catalog.contains("busybox"), "{catalog}");
+    compose(&b, dir.path(), &["-p", "tools", "down"]).ok();
+}

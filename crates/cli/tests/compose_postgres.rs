@@ -273,7 +273,16 @@ fn root_web_postgres_and_worker_stack_with_health_replicas_volume_and_edits() {
         sql(&b, dir, "select count(*) from visits where tag = 'first'"),
         first.to_string()
     );
-    compose(&b, dir, &["down", "-v"]).ok();
+    // --rmi local keeps an image the file names itself; --rmi all removes it.
+    let local = compose(&b, dir, &["down", "--rmi", "local"]);
+    assert!(!local.stderr.contains(" Image "), "{}", local.stderr);
+    let all = compose(&b, dir, &["down", "-v", "--rmi", "all"]);
+    assert!(
+        all.stderr.contains(" Image shop-pg:test  Removed"),
+        "{}",
+        all.stderr
+    );
+    assert!(!b.run(&["images"]).ok().contains("shop-pg"));
     assert!(b.run(&["volume", "ls", "-q"]).ok().trim().is_empty());
     assert!(b.run(&["ps", "-aq"]).ok().trim().is_empty());
 }

@@ -1,5 +1,6 @@
 //! `compose down`: the project's containers stopped and removed (dependents first), then its
-//! networks; with `-v` its named volumes too. External networks and volumes are left alone.
+//! networks; with `-v` its named volumes too; with `--rmi` its images. External networks and
+//! volumes are left alone.
 
 use crate::compose_up::{progress, Engine, Progress};
 use crate::error::Result;
@@ -14,6 +15,30 @@ pub struct DownOptions {
     /// `--remove-orphans`: containers of services no longer in the file (always removed
     /// here when their project is named, as the file no longer tells their order).
     pub remove_orphans: bool,
+    /// `--rmi`: the services' images to remove.
+    pub rmi: Option<RemoveImages>,
+}
+
+/// `--rmi local|all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoveImages {
+    /// Only the images Compose named itself (services that build without an `image:`).
+    Local,
+    /// Every image a service uses.
+    All,
+}
+
+impl std::str::FromStr for RemoveImages {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "local" => Ok(RemoveImages::Local),
+            "all" => Ok(RemoveImages::All),
+            _ => Err(crate::error::Error::Invalid(format!(
+                "invalid --rmi option {s:?}: expected \"local\" or \"all\""
+            ))),
+        }
+    }
 }
 
 impl Engine<'_> {
@@ -61,6 +86,9 @@ impl Engine<'_> {
                 report(progress("Network", &n.name, "Removed"));
             }
         }
+        if let Some(which) = o.rmi {
+            self.remove_images(p, which, report)?;
+        }
         if o.volumes {
             let vols = self.rt.volumes()?;
             for (key, def) in &p.model.volumes {
@@ -73,6 +101,35 @@ impl Engine<'_> {
                     vols.remove(&name)?;
                     report(progress("Volume", &name, "Removed"));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// The services' images, each once; one still used by another container is reported and
+    /// kept, as Compose does, and one already gone is skipped.
+    fn remove_images(
+        &self,
+        p: &Project,
+        which: RemoveImages,
+        report: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
+        let store = berth_image::Store::open(self.rt.root()).map_err(berth_runtime::Error::from)?;
+        let used = self.rt.images_in_use();
+        let in_use = |d: &berth_image::Digest| used.contains(&d.to_string());
+        let mut done = std::collections::BTreeSet::new();
+        for (name, svc) in &p.model.services {
+            if which == RemoveImages::Local && svc.image.is_some() {
+                continue;
+            }
+            let image = p.image_of(name, svc);
+            if !done.insert(image.clone()) || store.lookup(&image).is_err() {
+                continue;
+            }
+            report(progress("Image", &image, "Removing"));
+            match store.remove_image(&image, false, &in_use) {
+                Ok(_) => report(progress("Image", &image, "Removed")),
+                Err(e) => report(progress("Image", &image, &format!("Error {e}"))),
             }
         }
         Ok(())

@@ -78,6 +78,14 @@ enum ComposeCommand {
     Images(Services),
     /// Print the public port for a port binding
     Port(PortArgs),
+    /// Display the running processes
+    Top(Services),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(CpArgs),
+    /// Receive real time events from containers
+    Events(EventsArgs),
+    /// Push service images
+    Push(PushArgs),
     /// List running compose projects
     Ls(LsArgs),
     /// Show the Docker Compose version information
@@ -301,6 +309,42 @@ struct PortArgs {
 }
 
 #[derive(Args)]
+struct CpArgs {
+    /// Index of the container if service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    index: u32,
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    follow_link: bool,
+    /// SERVICE:SRC_PATH or SRC_PATH
+    src: String,
+    /// DEST_PATH or SERVICE:DEST_PATH
+    dest: String,
+}
+
+#[derive(Args)]
+struct EventsArgs {
+    /// Output events as a stream of json objects
+    #[arg(long)]
+    json: bool,
+    services: Vec<String>,
+}
+
+#[derive(Args)]
+struct PushArgs {
+    /// Push what it can and ignores images with push failures
+    #[arg(long)]
+    ignore_push_failures: bool,
+    /// Push without printing progress information
+    #[arg(short, long)]
+    quiet: bool,
+    services: Vec<String>,
+}
+
+#[derive(Args)]
 struct LsArgs {
     /// Show all stopped Compose projects
     #[arg(short, long)]
@@ -460,12 +504,11 @@ pub fn compose(root: &Path, a: ComposeArgs) -> Result<u8> {
     match a.cmd {
         ComposeCommand::Up(u) => up(root, &engine, &p, u),
         ComposeCommand::Down(d) => {
-            if d.rmi.is_some() {
-                bail!("--rmi: not supported yet by berth compose; remove images with `berth rmi`");
-            }
+            let rmi = d.rmi.as_deref().map(str::parse).transpose().map_err(fail)?;
             let o = DownOptions {
                 volumes: d.volumes,
                 remove_orphans: d.remove_orphans,
+                rmi,
             };
             engine.down(&p, &o, &mut report).map_err(fail)?;
             Ok(0)
@@ -541,6 +584,10 @@ pub fn compose(root: &Path, a: ComposeArgs) -> Result<u8> {
         }
         ComposeCommand::Images(s) => images(&rt, &p, &s.services),
         ComposeCommand::Port(pa) => port(&rt, &p, pa),
+        ComposeCommand::Top(s) => top(&engine, &p, &s.services),
+        ComposeCommand::Cp(c) => cp(root, &rt, &p, c),
+        ComposeCommand::Events(e) => events(root, &p, e),
+        ComposeCommand::Push(a) => push(root, &p, a),
         ComposeCommand::Ls(_) | ComposeCommand::Version => Ok(0),
     }
 }
@@ -1134,5 +1181,124 @@ fn ls(rt: &berth_runtime::Runtime, a: &LsArgs) -> Result<u8> {
         text.push_str(&format!("{n}\t{s}\t{f}\n"));
     }
     print!("{}", crate::output::tabulate(&text));
+    Ok(0)
+}
+
+/// `compose top`: each running container's processes, under its name.
+fn top(engine: &Engine, p: &Project, services: &[String]) -> Result<u8> {
+    let mut cs: Vec<ServiceContainer> = engine
+        .containers_of(p, services)
+        .map_err(fail)?
+        .into_iter()
+        .filter(|c| c.record.state.running())
+        .collect();
+    cs.sort_by(|a, b| a.record.name.cmp(&b.record.name));
+    for c in &cs {
+        let r = engine.rt.top(&c.record.id, &[]).map_err(engine_error)?;
+        println!("{}", c.record.name);
+        super::container::print_top(&r);
+        println!();
+    }
+    Ok(0)
+}
+
+/// `compose cp`: `berth cp` with SERVICE: resolved to the container of `--index`.
+fn cp(root: &Path, rt: &berth_runtime::Runtime, p: &Project, a: CpArgs) -> Result<u8> {
+    let resolve = |arg: &str| -> Result<String> {
+        match arg.split_once(':') {
+            Some((service, path)) if !arg.starts_with(['/', '.']) => {
+                let c = service_container(rt, p, service, a.index)?;
+                Ok(format!("{}:{path}", c.record.name))
+            }
+            _ => Ok(arg.to_string()),
+        }
+    };
+    let (src, dest) = (resolve(&a.src)?, resolve(&a.dest)?);
+    super::container::cp(
+        root,
+        super::container::CpArgs::new(src, dest, a.archive, a.follow_link),
+    )
+}
+
+/// `compose events`: the project's container events as they happen, as Compose prints them
+/// (its own labels left out of the attributes).
+fn events(root: &Path, p: &Project, a: EventsArgs) -> Result<u8> {
+    use berth_compose::service_container::{LABEL_PROJECT, LABEL_SERVICE};
+    use std::io::Write;
+    let filters = berth_events::EventFilters::parse_args(&[
+        "type=container".to_string(),
+        format!("label={LABEL_PROJECT}={}", p.name),
+    ])
+    .map_err(|e| anyhow!(e))?;
+    let query = berth_events::EventQuery {
+        since: None,
+        until: None,
+        filters,
+    };
+    let mut out = std::io::stdout().lock();
+    for e in berth_events::Journal::new(root).query(query) {
+        let service = e
+            .actor
+            .attributes
+            .get(LABEL_SERVICE)
+            .cloned()
+            .unwrap_or_default();
+        if !a.services.is_empty() && !a.services.contains(&service) {
+            continue;
+        }
+        let attributes: BTreeMap<&String, &String> = e
+            .actor
+            .attributes
+            .iter()
+            .filter(|(k, _)| !k.starts_with("com.docker.compose."))
+            .collect();
+        let time = chrono::DateTime::from_timestamp_nanos(e.time_nano);
+        let line = if a.json {
+            serde_json::to_string(&json!({
+                "time": time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                "type": "container",
+                "service": service,
+                "id": e.actor.id,
+                "action": e.action,
+                "attributes": attributes,
+            }))?
+        } else {
+            let attrs: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!(
+                "{} container {} {} ({})",
+                time.format("%Y-%m-%d %H:%M:%S%.6f"),
+                e.action,
+                e.actor.id,
+                attrs.join(", ")
+            )
+        };
+        // A reader that went away ends the stream.
+        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+            break;
+        }
+    }
+    Ok(0)
+}
+
+/// `compose push`: the images of services that are built and name their image, as Compose
+/// pushes them.
+fn push(root: &Path, p: &Project, a: PushArgs) -> Result<u8> {
+    for name in p.services_in_order(&a.services).map_err(fail)? {
+        if !a.services.is_empty() && !a.services.contains(&name) {
+            continue;
+        }
+        let svc = &p.model.services[&name];
+        let (Some(image), Some(_)) = (&svc.image, &svc.build) else {
+            continue;
+        };
+        let pushed =
+            super::registry::push(root, super::registry::PushArgs::new(image.clone(), a.quiet));
+        match pushed {
+            Err(e) if a.ignore_push_failures => eprintln!("service {name:?}: {e}"),
+            r => {
+                r?;
+            }
+        }
+    }
     Ok(0)
 }

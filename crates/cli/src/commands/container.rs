@@ -827,6 +827,18 @@ fn split_container_path(s: &str) -> Option<(&str, &str)> {
     s.split_once(':')
 }
 
+impl CpArgs {
+    /// `compose cp`'s copy, with the service already resolved to a container.
+    pub(crate) fn new(src: String, dest: String, archive: bool, follow_link: bool) -> CpArgs {
+        CpArgs {
+            archive,
+            follow_link,
+            src,
+            dest,
+        }
+    }
+}
+
 pub fn cp(root: &Path, a: CpArgs) -> Result<u8> {
     use std::io::IsTerminal;
     let rt = open(root)?;
@@ -873,6 +885,12 @@ pub struct TopArgs {
 pub fn top(root: &Path, a: TopArgs) -> Result<u8> {
     let rt = open(root)?;
     let r = rt.top(&a.container, &a.ps_args).map_err(engine_error)?;
+    print_top(&r);
+    Ok(0)
+}
+
+/// A top report as the docker CLI lays it out.
+pub(crate) fn print_top(r: &berth_runtime::container_top::TopReport) {
     // The docker CLI's layout: columns at least 20 wide, 3 spaces apart.
     let widths: Vec<usize> = (0..r.titles.len())
         .map(|i| {
@@ -900,7 +918,6 @@ pub fn top(root: &Path, a: TopArgs) -> Result<u8> {
     for p in &r.processes {
         println!("{}", line(p));
     }
-    Ok(0)
 }
 
 #[derive(Args)]

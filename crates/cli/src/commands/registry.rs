@@ -253,6 +253,17 @@ pub struct PushArgs {
     name: String,
 }
 
+impl PushArgs {
+    /// `compose push`'s push of one service image.
+    pub(crate) fn new(name: String, quiet: bool) -> PushArgs {
+        PushArgs {
+            all_tags: false,
+            quiet,
+            name,
+        }
+    }
+}
+
 pub fn push(root: &Path, a: PushArgs) -> Result<u8> {
     let store = Store::open(root).map_err(fail)?;
     let cfg = config()?;
