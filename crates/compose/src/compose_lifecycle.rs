@@ -60,7 +60,12 @@ impl Engine<'_> {
         verb: &Verb,
         report: &mut dyn FnMut(Progress),
     ) -> Result<()> {
-        let mut cs = self.containers_of(p, services)?;
+        // A restart takes along the services that depend on it with `restart: true`.
+        let services = match verb {
+            Verb::Restart { .. } if !services.is_empty() => p.with_restart_dependents(services),
+            _ => services.to_vec(),
+        };
+        let mut cs = self.containers_of(p, &services)?;
         if !matches!(verb, Verb::Start | Verb::Unpause) {
             cs.reverse();
         }

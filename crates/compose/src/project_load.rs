@@ -64,6 +64,28 @@ impl Project {
                 .any(|p| p == "*" || self.profiles.iter().any(|a| a == p || a == "*"))
     }
 
+    /// `services` and, transitively, the services that depend on one of them with
+    /// `restart: true`: what `compose restart SERVICE` restarts.
+    pub fn with_restart_dependents(&self, services: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = services.to_vec();
+        let mut i = 0;
+        while i < out.len() {
+            let dep = out[i].clone();
+            for (name, svc) in &self.model.services {
+                let restarts = svc
+                    .depends_on
+                    .iter()
+                    .flat_map(|d| d.entries())
+                    .any(|(d, how)| d == dep && how.restart == Some(true));
+                if restarts && !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
     /// The services named (all enabled ones if none are), with what they depend on, in
     /// dependency order (dependencies first). A service named explicitly runs whatever its
     /// profiles.
@@ -902,5 +924,21 @@ mod tests {
         let p = load(&options(t.path())).unwrap();
         let e = p.services_in_order(&[]).unwrap_err().to_string();
         assert_eq!(e, "dependency cycle detected: a -> b -> a");
+    }
+
+    #[test]
+    fn restart_takes_the_dependents_that_ask_for_it() {
+        let t = tempfile::tempdir().unwrap();
+        write(
+            t.path(),
+            "compose.yaml",
+            "services:\n  db: {image: x}\n  api:\n    image: x\n    depends_on: {db: {condition: service_started, restart: true}}\n  ui:\n    image: x\n    depends_on: {api: {condition: service_started, restart: true}}\n  cron:\n    image: x\n    depends_on: [db]\n",
+        );
+        let p = load(&options(t.path())).unwrap();
+        assert_eq!(
+            p.with_restart_dependents(&["db".into()]),
+            ["db", "api", "ui"]
+        );
+        assert_eq!(p.with_restart_dependents(&["cron".into()]), ["cron"]);
     }
 }
