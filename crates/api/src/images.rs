@@ -343,9 +343,7 @@ async fn remove(
 ) -> Result<Json<Value>, ApiError> {
     let force = flag(&q, "force");
     blocking(move || {
-        let used = e.rt.images_in_use();
-        let in_use = |d: &berth_image::Digest| used.contains(&d.to_string());
-        let events = e.store.remove_image(&name, force, &in_use)?;
+        let events = e.rt.remove_image(&name, force)?;
         Ok(Json(Value::Array(
             events.iter().map(remove_event_json).collect(),
         )))

@@ -404,3 +404,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every command's definition (clashing names, groups), which it
+    /// otherwise only runs when that command is first used.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

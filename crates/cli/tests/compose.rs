@@ -10,13 +10,35 @@ use std::time::{Duration, Instant};
 
 use common::{bin, run_command, Berth, Run};
 
-fn compose(b: &Berth, dir: &Path, args: &[&str]) -> Run {
+fn compose_command(b: &Berth, dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.arg("--root").arg(b.root()).arg("compose").args(args);
     c.current_dir(dir)
         .env_remove("BERTH_ROOT")
         .env_remove("COMPOSE_PROJECT_NAME");
-    run_command(c)
+    c
+}
+
+fn compose(b: &Berth, dir: &Path, args: &[&str]) -> Run {
+    run_command(compose_command(b, dir, args))
+}
+
+/// Starts `c` with its stdout read line by line into the channel.
+fn spawn_lines(c: &mut Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = c
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
 }
 
 fn http_get(port: u16, path: &str) -> String {
@@ -331,31 +353,14 @@ fn bad_files_are_refused_naming_file_line_and_key() {
 
 #[test]
 fn root_ctrl_c_on_attached_up_stops_the_project() {
-    use std::io::BufRead;
     use std::process::Stdio;
     let b = Berth::new();
     b.import_busybox("busybox");
     let dir = tempfile::tempdir().unwrap();
     let file = "services:\n  s:\n    image: busybox\n    command: sh -c 'echo serving; exec sleep 300'\n    stop_grace_period: 1s\n";
     std::fs::write(dir.path().join("compose.yaml"), file).unwrap();
-    let mut child = Command::new(bin())
-        .arg("--root")
-        .arg(b.root())
-        .args(["compose", "-p", "intr", "up"])
-        .current_dir(dir.path())
-        .env_remove("BERTH_ROOT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) =
+        spawn_lines(compose_command(&b, dir.path(), &["-p", "intr", "up"]).stderr(Stdio::piped()));
     let seen = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("the container's first line");
@@ -425,7 +430,6 @@ fn root_up_builds_a_missing_image_and_down_rmi_local_removes_it() {
 
 #[test]
 fn root_top_cp_events_and_push_act_on_the_projects_containers() {
-    use std::io::BufRead;
     use std::process::Stdio;
     let registry = common::registry_server::Registry::start(None);
     let b = Berth::new();
@@ -443,24 +447,10 @@ fn root_top_cp_events_and_push_act_on_the_projects_containers() {
     );
     std::fs::write(dir.path().join("compose.yaml"), file).unwrap();
     // A follower started before anything happens sees the project's events as they come.
-    let mut follower = Command::new(bin())
-        .arg("--root")
-        .arg(b.root())
-        .args(["compose", "-p", "tools", "events", "--json", "side"])
-        .current_dir(dir.path())
-        .env_remove("BERTH_ROOT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = follower.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut follower, rx) = spawn_lines(
+        compose_command(&b, dir.path(), &["-p", "tools", "events", "--json", "side"])
+            .stderr(Stdio::null()),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let up = compose(&b, dir.path(), &["-p", "tools", "up", "-d"]);
     assert_eq!(up.code, 0, "{}", up.stderr);

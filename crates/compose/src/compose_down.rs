@@ -115,8 +115,6 @@ impl Engine<'_> {
         report: &mut dyn FnMut(Progress),
     ) -> Result<()> {
         let store = berth_image::Store::open(self.rt.root()).map_err(berth_runtime::Error::from)?;
-        let used = self.rt.images_in_use();
-        let in_use = |d: &berth_image::Digest| used.contains(&d.to_string());
         let mut done = std::collections::BTreeSet::new();
         for (name, svc) in &p.model.services {
             if which == RemoveImages::Local && svc.image.is_some() {
@@ -127,7 +125,7 @@ impl Engine<'_> {
                 continue;
             }
             report(progress("Image", &image, "Removing"));
-            match store.remove_image(&image, false, &in_use) {
+            match self.rt.remove_image(&image, false) {
                 Ok(_) => report(progress("Image", &image, "Removed")),
                 Err(e) => report(progress("Image", &image, &format!("Error {e}"))),
             }

@@ -6,6 +6,7 @@
 //! ends (the CLI's `berth compose`) parse flags and render what these return.
 
 pub mod compose_down;
+pub mod compose_events;
 pub mod compose_lifecycle;
 pub mod compose_up;
 pub mod env_file;

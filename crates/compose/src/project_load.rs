@@ -64,6 +64,22 @@ impl Project {
                 .any(|p| p == "*" || self.profiles.iter().any(|a| a == p || a == "*"))
     }
 
+    /// (service, image) of what `compose push` pushes, in dependency order: services that
+    /// are built and name their image, as Compose does; of `services` only, if any.
+    pub fn images_to_push(&self, services: &[String]) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .services_in_order(services)?
+            .into_iter()
+            .filter(|name| services.is_empty() || services.contains(name))
+            .filter_map(|name| {
+                let svc = &self.model.services[&name];
+                svc.build.as_ref()?;
+                let image = svc.image.clone()?;
+                Some((name, image))
+            })
+            .collect())
+    }
+
     /// `services` and, transitively, the services that depend on one of them with
     /// `restart: true`: what `compose restart SERVICE` restarts.
     pub fn with_restart_dependents(&self, services: &[String]) -> Vec<String> {
@@ -940,5 +956,19 @@ mod tests {
             ["db", "api", "ui"]
         );
         assert_eq!(p.with_restart_dependents(&["cron".into()]), ["cron"]);
+    }
+
+    #[test]
+    fn push_takes_built_services_that_name_their_image() {
+        let t = tempfile::tempdir().unwrap();
+        write(
+            t.path(),
+            "compose.yaml",
+            "services:\n  app: {image: reg/app:1, build: .}\n  local: {build: .}\n  db: {image: postgres}\n",
+        );
+        let p = load(&options(t.path())).unwrap();
+        let pushed = p.images_to_push(&[]).unwrap();
+        assert_eq!(pushed, [("app".to_string(), "reg/app:1".to_string())]);
+        assert!(p.images_to_push(&["db".into()]).unwrap().is_empty());
     }
 }

@@ -267,16 +267,10 @@ impl Runtime {
     /// The health a running container with a check last recorded.
     pub fn health(&self, c: &ContainerRecord) -> Option<crate::health::Health> {
         crate::health::Probe::from_config(c.config.healthcheck.as_ref())?;
-        // Before the supervisor's first write, a checked container is "starting", as Docker
-        // reports it from the moment it starts (not "no check").
-        c.state.running().then(|| {
-            crate::health::read(&self.containers().dir(&c.id)).unwrap_or_else(|| {
-                crate::health::Health {
-                    status: "starting".into(),
-                    ..Default::default()
-                }
-            })
-        })
+        c.state
+            .running()
+            .then(|| crate::health::read(&self.containers().dir(&c.id)))
+            .flatten()
     }
 
     /// The `health` filter's word: a status, or `none` without a check.
@@ -368,8 +362,9 @@ mod tests {
         assert_eq!(human_duration(3.0 * 86400.0), "3 days");
     }
 
-    /// Just started, before the first probe wrote anything: "starting" (compose's
-    /// service_healthy once took the missing state for "no check" and went on at once).
+    /// Just started, before the first probe: "starting", also over a previous run's state
+    /// (compose's service_healthy once took a missing state for "no check" and went on at
+    /// once). The start writes it before the record says running (`health::begin`).
     #[test]
     fn a_checked_container_is_starting_until_its_first_probe() {
         let dir = tempfile::tempdir().unwrap();
@@ -391,6 +386,18 @@ mod tests {
             test: Some(vec!["CMD".into(), "true".into()]),
             ..Default::default()
         });
+        let dir = rt.containers().dir(&rec.id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let stale = crate::health::Health {
+            status: "healthy".into(),
+            ..Default::default()
+        };
+        std::fs::write(
+            dir.join(crate::health::FILE),
+            serde_json::to_vec(&stale).unwrap(),
+        )
+        .unwrap();
+        crate::health::begin(&dir).unwrap();
         assert_eq!(rt.health(&rec).unwrap().status, "starting");
         rec.state.status = crate::record::Status::Exited;
         assert!(rt.health(&rec).is_none(), "not running, no health");

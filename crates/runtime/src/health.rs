@@ -181,6 +181,19 @@ pub fn record(h: &mut Health, probe: &Probe, in_start_period: bool, r: ProbeResu
     }
 }
 
+fn starting() -> Health {
+    Health {
+        status: "starting".into(),
+        ..Health::default()
+    }
+}
+
+/// A fresh "starting" state, written before a checked container is recorded as running: no
+/// reader sees it running without a health state, nor with the last run's.
+pub fn begin(dir: &Path) -> Result<()> {
+    write(dir, &starting())
+}
+
 /// Runs a probe's command in the container with a timeout: (exit code, output).
 pub type RunProbe<'a> = dyn Fn(&[String], Duration) -> (i32, String) + 'a;
 
@@ -188,11 +201,7 @@ pub type RunProbe<'a> = dyn Fn(&[String], Duration) -> (i32, String) + 'a;
 /// container with a timeout and returns (exit code, output). Results go to `dir`.
 pub fn watch(dir: &Path, probe: &Probe, stop: &AtomicBool, run: &RunProbe) {
     let started = Instant::now();
-    let mut h = Health {
-        status: "starting".into(),
-        ..Health::default()
-    };
-    let _ = write(dir, &h);
+    let mut h = starting();
     loop {
         let in_start = started.elapsed() < probe.start_period;
         let wait = if in_start && h.status == "starting" {

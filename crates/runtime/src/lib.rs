@@ -26,6 +26,7 @@ pub mod exec_session;
 pub mod filesystem;
 pub mod health;
 pub mod image_prune;
+pub mod image_remove;
 pub mod lifecycle;
 pub mod logs;
 pub mod networks;

@@ -115,6 +115,13 @@ impl Runtime {
     ) -> Result<i32> {
         let mut rec = self.containers.load(id)?;
         let dir = self.containers.dir(id);
+        let probe = crate::health::Probe::from_config(rec.config.healthcheck.as_ref());
+        if probe.is_some() {
+            if let Err(e) = crate::health::begin(&dir) {
+                ready(Err(&e));
+                return Err(e);
+            }
+        }
         let target = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
         let forward = if matches!(attach, Attach::Terminal | Attach::Silent) {
             forward_signals(target.clone())
@@ -154,7 +161,6 @@ impl Runtime {
         }
         // Health checks run while the container does (in its pid namespace, a probe dies
         // with it, so the scope ends promptly after the exit).
-        let probe = crate::health::Probe::from_config(rec.config.healthcheck.as_ref());
         let stop = std::sync::atomic::AtomicBool::new(false);
         let code = std::thread::scope(|s| {
             if let Some(p) = &probe {

@@ -81,7 +81,10 @@ enum ComposeCommand {
     /// Display the running processes
     Top(Services),
     /// Copy files/folders between a service container and the local filesystem
-    Cp(CpArgs),
+    #[command(
+        override_usage = "berth compose cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n       berth compose cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH"
+    )]
+    Cp(ServiceCpArgs),
     /// Receive real time events from containers
     Events(EventsArgs),
     /// Push service images
@@ -308,21 +311,14 @@ struct PortArgs {
     private_port: u16,
 }
 
+/// `berth cp`'s flags, with SERVICE in place of CONTAINER.
 #[derive(Args)]
-struct CpArgs {
+struct ServiceCpArgs {
     /// Index of the container if service has multiple replicas
     #[arg(long, default_value_t = 1)]
     index: u32,
-    /// Archive mode (copy all uid/gid information)
-    #[arg(short, long)]
-    archive: bool,
-    /// Always follow symbol link in SRC_PATH
-    #[arg(short = 'L', long)]
-    follow_link: bool,
-    /// SERVICE:SRC_PATH or SRC_PATH
-    src: String,
-    /// DEST_PATH or SERVICE:DEST_PATH
-    dest: String,
+    #[command(flatten)]
+    copy: super::container::CpArgs,
 }
 
 #[derive(Args)]
@@ -586,7 +582,7 @@ pub fn compose(root: &Path, a: ComposeArgs) -> Result<u8> {
         ComposeCommand::Port(pa) => port(&rt, &p, pa),
         ComposeCommand::Top(s) => top(&engine, &p, &s.services),
         ComposeCommand::Cp(c) => cp(root, &rt, &p, c),
-        ComposeCommand::Events(e) => events(root, &p, e),
+        ComposeCommand::Events(e) => events(&engine, &p, e),
         ComposeCommand::Push(a) => push(root, &p, a),
         ComposeCommand::Ls(_) | ComposeCommand::Version => Ok(0),
     }
@@ -1203,72 +1199,39 @@ fn top(engine: &Engine, p: &Project, services: &[String]) -> Result<u8> {
 }
 
 /// `compose cp`: `berth cp` with SERVICE: resolved to the container of `--index`.
-fn cp(root: &Path, rt: &berth_runtime::Runtime, p: &Project, a: CpArgs) -> Result<u8> {
+fn cp(root: &Path, rt: &berth_runtime::Runtime, p: &Project, a: ServiceCpArgs) -> Result<u8> {
     let resolve = |arg: &str| -> Result<String> {
-        match arg.split_once(':') {
-            Some((service, path)) if !arg.starts_with(['/', '.']) => {
+        match super::container::split_container_path(arg) {
+            Some((service, path)) => {
                 let c = service_container(rt, p, service, a.index)?;
                 Ok(format!("{}:{path}", c.record.name))
             }
-            _ => Ok(arg.to_string()),
+            None => Ok(arg.to_string()),
         }
     };
-    let (src, dest) = (resolve(&a.src)?, resolve(&a.dest)?);
-    super::container::cp(
-        root,
-        super::container::CpArgs::new(src, dest, a.archive, a.follow_link),
-    )
+    let mut copy = a.copy;
+    copy.src = resolve(&copy.src)?;
+    copy.dest = resolve(&copy.dest)?;
+    super::container::cp(root, copy)
 }
 
-/// `compose events`: the project's container events as they happen, as Compose prints them
-/// (its own labels left out of the attributes).
-fn events(root: &Path, p: &Project, a: EventsArgs) -> Result<u8> {
-    use berth_compose::service_container::{LABEL_PROJECT, LABEL_SERVICE};
-    use std::io::Write;
-    let filters = berth_events::EventFilters::parse_args(&[
-        "type=container".to_string(),
-        format!("label={LABEL_PROJECT}={}", p.name),
-    ])
-    .map_err(|e| anyhow!(e))?;
-    let query = berth_events::EventQuery {
-        since: None,
-        until: None,
-        filters,
-    };
+/// `compose events`: the project's events (`Engine::events`), as Compose prints them.
+fn events(engine: &Engine, p: &Project, a: EventsArgs) -> Result<u8> {
     let mut out = std::io::stdout().lock();
-    for e in berth_events::Journal::new(root).query(query) {
-        let service = e
-            .actor
-            .attributes
-            .get(LABEL_SERVICE)
-            .cloned()
-            .unwrap_or_default();
-        if !a.services.is_empty() && !a.services.contains(&service) {
-            continue;
-        }
-        let attributes: BTreeMap<&String, &String> = e
-            .actor
-            .attributes
-            .iter()
-            .filter(|(k, _)| !k.starts_with("com.docker.compose."))
-            .collect();
-        let time = chrono::DateTime::from_timestamp_nanos(e.time_nano);
+    for e in engine.events(p, &a.services).map_err(fail)? {
         let line = if a.json {
-            serde_json::to_string(&json!({
-                "time": time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                "type": "container",
-                "service": service,
-                "id": e.actor.id,
-                "action": e.action,
-                "attributes": attributes,
-            }))?
+            serde_json::to_string(&e.to_json())?
         } else {
-            let attrs: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let attrs: Vec<String> = e
+                .attributes
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             format!(
                 "{} container {} {} ({})",
-                time.format("%Y-%m-%d %H:%M:%S%.6f"),
+                chrono::DateTime::from_timestamp_nanos(e.time_nano).format("%Y-%m-%d %H:%M:%S%.6f"),
                 e.action,
-                e.actor.id,
+                e.id,
                 attrs.join(", ")
             )
         };
@@ -1280,19 +1243,10 @@ fn events(root: &Path, p: &Project, a: EventsArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// `compose push`: the images of services that are built and name their image, as Compose
-/// pushes them.
+/// `compose push`: `berth push` of each image `Project::images_to_push` names.
 fn push(root: &Path, p: &Project, a: PushArgs) -> Result<u8> {
-    for name in p.services_in_order(&a.services).map_err(fail)? {
-        if !a.services.is_empty() && !a.services.contains(&name) {
-            continue;
-        }
-        let svc = &p.model.services[&name];
-        let (Some(image), Some(_)) = (&svc.image, &svc.build) else {
-            continue;
-        };
-        let pushed =
-            super::registry::push(root, super::registry::PushArgs::new(image.clone(), a.quiet));
+    for (name, image) in p.images_to_push(&a.services).map_err(fail)? {
+        let pushed = super::registry::push(root, super::registry::PushArgs::new(image, a.quiet));
         match pushed {
             Err(e) if a.ignore_push_failures => eprintln!("service {name:?}: {e}"),
             r => {

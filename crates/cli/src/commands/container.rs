@@ -815,28 +815,17 @@ pub struct CpArgs {
     #[arg(short = 'L', long)]
     follow_link: bool,
     /// CONTAINER:SRC_PATH or SRC_PATH
-    src: String,
+    pub(crate) src: String,
     /// DEST_PATH or CONTAINER:DEST_PATH
-    dest: String,
+    pub(crate) dest: String,
 }
 
-fn split_container_path(s: &str) -> Option<(&str, &str)> {
+/// `CONTAINER:PATH` split, or None for a local path (absolute or relative, as docker cp).
+pub(crate) fn split_container_path(s: &str) -> Option<(&str, &str)> {
     if s.starts_with('/') || s.starts_with('.') {
         return None;
     }
     s.split_once(':')
-}
-
-impl CpArgs {
-    /// `compose cp`'s copy, with the service already resolved to a container.
-    pub(crate) fn new(src: String, dest: String, archive: bool, follow_link: bool) -> CpArgs {
-        CpArgs {
-            archive,
-            follow_link,
-            src,
-            dest,
-        }
-    }
 }
 
 pub fn cp(root: &Path, a: CpArgs) -> Result<u8> {

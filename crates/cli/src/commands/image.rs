@@ -18,13 +18,6 @@ fn open_store(root: &Path) -> Result<Store> {
     Store::open(root).with_context(|| format!("cannot open the berth store at {}", root.display()))
 }
 
-/// Image IDs that containers use (such images are not removed unless forced).
-fn images_in_use(root: &Path) -> Result<Vec<String>> {
-    Ok(berth_runtime::Runtime::open(root)
-        .map_err(|e| anyhow!("{e}"))?
-        .images_in_use())
-}
-
 #[derive(Args)]
 pub struct ImagesArgs {
     /// Show all images (default hides intermediate images)
@@ -246,12 +239,10 @@ fn print_events(events: &[RemoveEvent], lower: bool) {
 }
 
 pub fn rmi(root: &Path, a: RmiArgs) -> Result<u8> {
-    let store = open_store(root)?;
-    let used = images_in_use(root)?;
-    let in_use = |d: &berth_image::Digest| used.contains(&d.to_string());
+    let rt = super::container::open(root)?;
     let mut code = 0;
     for name in &a.images {
-        match store.remove_image(name, a.force, &in_use) {
+        match rt.remove_image(name, a.force) {
             Ok(events) => print_events(&events, false),
             Err(e) => {
                 eprintln!("Error: {e}");
