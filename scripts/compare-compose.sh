@@ -45,22 +45,27 @@ volumes:
   data: {}
 YAML
 cd "$work/stack"
-# What each tool shows, in a form both share: ps as "service state", logs sorted per service.
-report() { # COMPOSE-COMMAND...
+# What each tool shows, in a form both share: ps as "name state exit-code" (1.29 names
+# containers cmp_web_1, Compose v2 and berth cmp-web-1), logs sorted per service (1.29 adds an
+# "Attaching to" line that v2 does not print).
+report() { # ENGINE-CLI COMPOSE-COMMAND...
+  local engine=$1
+  shift
   "$@" up -d >/dev/null 2>&1
   sleep 2
-  echo "## ps -a (service, state)"
-  "$@" ps -a --services 2>/dev/null | sort || true
+  echo "## ps -a (name, state, exit code)"
+  "$@" ps -a -q | xargs $engine inspect --format '{{.Name}} {{.State.Status}} {{.State.ExitCode}}' |
+    sed 's|^/||; s/_/-/g' | sort
   for s in web db once; do
     echo "## logs $s"
-    "$@" logs --no-color "$s" 2>&1 | sed 's/^[^|]*| //' | sort
+    "$@" logs --no-color "$s" 2>&1 | grep -v '^Attaching to ' | sed 's/^[^|]*| //' | sort
   done
   echo "## port web 80"
   "$@" port web 80 | sed 's/^0.0.0.0/127.0.0.1/'
   "$@" down -v >/dev/null 2>&1
 }
-report $berth compose > "$work/berth.txt"
-report docker-compose > "$work/docker-compose.txt"
-if diff -u "$work/docker-compose.txt" "$work/berth.txt"; then
-  echo "berth compose and docker-compose 1.29 agree on ps, logs and port"
-fi
+report "$berth" $berth compose > "$work/berth.txt"
+report docker docker-compose > "$work/docker-compose.txt"
+cat "$work/berth.txt"
+diff -u "$work/docker-compose.txt" "$work/berth.txt"
+echo "berth compose and docker-compose 1.29 agree on ps, logs and port"
