@@ -298,6 +298,67 @@ fn root_attached_up_prefixes_output_and_returns_the_exit_code() {
 }
 
 #[test]
+fn root_restart_of_a_service_restarts_the_dependents_that_ask_for_it() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    let file = r#"
+services:
+  db:
+    image: busybox
+    command: sleep 300
+    stop_signal: SIGKILL
+  app:
+    image: busybox
+    command: sleep 300
+    stop_signal: SIGKILL
+    depends_on:
+      db: {condition: service_started, restart: true}
+  report:
+    image: busybox
+    command: sleep 300
+    stop_signal: SIGKILL
+    depends_on: [db]
+"#;
+    std::fs::write(dir.path().join("compose.yaml"), file).unwrap();
+    compose(&b, dir.path(), &["-p", "rst", "up", "-d"]).ok();
+    let started = |name: &str| {
+        b.run(&["inspect", "--format", "{{.State.StartedAt}}", name])
+            .ok()
+            .trim()
+            .to_string()
+    };
+    let before: Vec<String> = ["rst-db-1", "rst-app-1", "rst-report-1"]
+        .iter()
+        .map(|n| started(n))
+        .collect();
+    // StartedAt has nanoseconds, but make sure a restart cannot land on the same instant.
+    std::thread::sleep(Duration::from_millis(20));
+    compose(&b, dir.path(), &["-p", "rst", "restart", "db"]).ok();
+    let after: Vec<String> = ["rst-db-1", "rst-app-1", "rst-report-1"]
+        .iter()
+        .map(|n| started(n))
+        .collect();
+    assert_ne!(before[0], after[0], "db was restarted");
+    assert_ne!(
+        before[1], after[1],
+        "app (restart: true) was restarted with db"
+    );
+    assert_eq!(
+        before[2], after[2],
+        "report (no restart: true) was left running"
+    );
+    let ps = compose(
+        &b,
+        dir.path(),
+        &["-p", "rst", "ps", "--format", "{{.Service}} {{.State}}"],
+    )
+    .ok();
+    assert_eq!(ps.matches("running").count(), 3, "{ps}");
+    compose(&b, dir.path(), &["-p", "rst", "down"]).ok();
+}
+
+#[test]
 fn bad_files_are_refused_naming_file_line_and_key() {
     let b = Berth::new();
     let dir = tempfile::tempdir().unwrap();
