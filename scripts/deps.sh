@@ -22,3 +22,23 @@ if ! python3 -c 'import docker, testcontainers, websocket' 2>/dev/null; then
   echo "deps: installing docker-py and testcontainers"
   python3 -m pip install -q --root-user-action=ignore 'docker>=7,<8' 'testcontainers>=4,<5' 'websocket-client>=1,<2'
 fi
+# The dashboard's web app is built by crates/dashboard/build.rs with npm (the machine's
+# Node.js, else Debian's), and its browser tests drive Debian's Chromium with playwright-core.
+if ! command -v npm >/dev/null; then
+  echo "deps: installing nodejs and npm"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if ! dpkg -s chromium >/dev/null 2>&1; then
+  echo "deps: installing chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+for web in crates/dashboard/web tests/dashboard; do
+  if [ ! -f "$root/$web/node_modules/.package-lock.json" ] ||
+     [ "$root/$web/package-lock.json" -nt "$root/$web/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in $web"
+    (cd "$root/$web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

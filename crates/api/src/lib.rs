@@ -4,7 +4,7 @@
 //! errors map to HTTP status codes by their kind (`berth_error_kind`), as moby's `errdefs`.
 //!
 //! Modules: `listen` (`-H` addresses, sockets), `server` (version prefixes, the Origin/Host
-//! guard, routing, shutdown), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
+//! guard, routing, shutdown), `dashboard` (the dashboard's listener: its guard, `/api`, the web app's files), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
 //! attach connection, resize), `container_files` (changes, export, archive for `docker
 //! cp`), `container_stats`, `streaming` (tar bodies to and from blocking work), `exec`, `events`, `networks`,
 //! `build` (`POST /build`), `images` (with `progress`, Docker's JSON progress stream for pull and push), `volumes`, `registry_auth` (`/auth`), `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
@@ -16,6 +16,7 @@ mod container_attach_ws;
 mod container_files;
 mod container_stats;
 mod containers;
+mod dashboard;
 mod error;
 mod events;
 mod exec;
@@ -33,5 +34,5 @@ mod volumes;
 
 pub use error::ApiError;
 pub use listen::{Host, DEFAULT_SOCKET, DOCKER_SOCKET};
-pub use server::{serve, ServeError, ServeOptions};
+pub use server::{serve, Ready, ServeError, ServeOptions};
 pub use system::{API_VERSION, MIN_API_VERSION};

@@ -47,6 +47,15 @@ pub struct ServeOptions {
     /// The berth binary, for supervisors.
     pub exe: PathBuf,
     pub hosts: Vec<Host>,
+    /// Where to serve the dashboard (`berth serve --dashboard`), if at all.
+    pub dashboard: Option<std::net::SocketAddr>,
+}
+
+/// What `serve` tells its caller once everything listens.
+pub struct Ready<'a> {
+    pub hosts: &'a [Host],
+    /// The dashboard's address with its token (`http://127.0.0.1:PORT/?token=…`).
+    pub dashboard_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +73,8 @@ pub enum ServeError {
     Engine(#[from] berth_runtime::Error),
     #[error(transparent)]
     Store(#[from] berth_image::Error),
+    #[error("cannot make the dashboard's token: {0}")]
+    Token(std::io::Error),
     #[error("cannot start the server's threads: {0}")]
     Threads(std::io::Error),
 }
@@ -122,7 +133,7 @@ fn bind(host: &Host) -> Result<Listener, ServeError> {
 
 /// Serves the API on every host until SIGTERM or SIGINT. `on_ready` is told the addresses
 /// once all of them listen.
-pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(&[Host])) -> Result<(), ServeError> {
+pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(Ready)) -> Result<(), ServeError> {
     let engine = Arc::new(Engine {
         rt: berth_runtime::Runtime::open(&opts.root)?,
         store: berth_image::Store::open(&opts.root)?,
@@ -139,9 +150,26 @@ pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(&[Host])) -> Result<(), S
         for h in &opts.hosts {
             listeners.push(bind(h)?);
         }
-        on_ready(&opts.hosts);
+        let dashboard = match opts.dashboard {
+            Some(addr) => Some(bind_dashboard(addr)?),
+            None => None,
+        };
+        on_ready(Ready {
+            hosts: &opts.hosts,
+            dashboard_url: dashboard.as_ref().map(|(_, url, _)| url.clone()),
+        });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut servers = tokio::task::JoinSet::new();
+        if let Some((l, _, token)) = dashboard {
+            let mut stop = stop_rx.clone();
+            let app = crate::dashboard::service(engine.clone(), token);
+            servers.spawn(async move {
+                let shutdown = async move {
+                    let _ = stop.changed().await;
+                };
+                let _ = axum::serve(l, app).with_graceful_shutdown(shutdown).await;
+            });
+        }
         let mut sockets = Vec::new();
         for l in listeners {
             let mut stop = stop_rx.clone();
@@ -185,6 +213,26 @@ pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(&[Host])) -> Result<(), S
     result
 }
 
+/// The dashboard's listener, its URL with a fresh token, and the token.
+fn bind_dashboard(
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, String, berth_dashboard::Token), ServeError> {
+    let listen_err = |source| ServeError::Listen {
+        host: format!("the dashboard's address {addr}"),
+        source,
+    };
+    let l = std::net::TcpListener::bind(addr).map_err(listen_err)?;
+    l.set_nonblocking(true).map_err(listen_err)?;
+    let bound = l.local_addr().map_err(listen_err)?;
+    let token = berth_dashboard::Token::generate().map_err(ServeError::Token)?;
+    let url = format!("http://{bound}/?token={}", token.as_str());
+    Ok((
+        tokio::net::TcpListener::from_std(l).map_err(listen_err)?,
+        url,
+        token,
+    ))
+}
+
 async fn wait_for_stop_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
@@ -201,7 +249,8 @@ async fn wait_for_stop_signal() {
 }
 
 /// The app for one listener: guard and version prefix, then the routes.
-type AppService = tower::util::BoxCloneSyncService<Request, Response, std::convert::Infallible>;
+pub(crate) type AppService =
+    tower::util::BoxCloneSyncService<Request, Response, std::convert::Infallible>;
 
 /// The connection a request came on: a hijacked stream on a unix socket starts once the
 /// client has read the response head (container_attach::hijack).
@@ -239,7 +288,7 @@ impl
     }
 }
 
-type MakeService =
+pub(crate) type MakeService =
     axum::extract::connect_info::IntoMakeServiceWithConnectInfo<AppService, Connection>;
 
 fn service(engine: AppState, tcp: bool) -> MakeService {
@@ -261,7 +310,7 @@ fn service(engine: AppState, tcp: bool) -> MakeService {
     ))
 }
 
-fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .merge(crate::system::routes())
         .merge(crate::containers::routes())
@@ -279,7 +328,7 @@ fn routes() -> Router<AppState> {
 }
 
 /// The guard and the version prefix.
-fn admit(mut req: Request, tcp: bool) -> Result<Request, ApiError> {
+pub(crate) fn admit(mut req: Request, tcp: bool) -> Result<Request, ApiError> {
     // A web page can reach a local TCP port (and, by rebinding DNS, with its own host name):
     // Docker's clients never send Origin, browsers always do on cross-site requests. An
     // Origin that is this very server (`http://` + the Host asked for, as WebSocket clients

@@ -1,0 +1,89 @@
+//! End-to-end tests of the dashboard (`berth serve --dashboard`) in a real browser: Debian's
+//! Chromium driven by playwright-core (tests/dashboard/dashboard.test.mjs, node's test
+//! runner) on a store with the busybox image. Root only: the container it runs is real.
+//! Screenshots of the main views are kept in tests/dashboard/artifacts/.
+
+mod common;
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::berth_serve::Server;
+use common::{run_command, Berth};
+
+fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/dashboard")
+}
+
+/// The dashboard's URL, from what `berth serve` prints on stderr (the rest is drained).
+fn dashboard_url(s: &mut Server) -> String {
+    let err = s.child.stderr.take().expect("serve's stderr");
+    let mut lines = std::io::BufReader::new(err).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("serve printed no dashboard URL")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("Dashboard: ") {
+            break url.to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    url
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn root_the_dashboard_runs_inspects_stops_and_removes_a_container_in_chromium() {
+    let dir = tests_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir()
+            && std::path::Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Chromium and playwright-core: bash scripts/deps.sh installs them"
+    );
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let mut s = Server::start(&b, &["--dashboard", "127.0.0.1:0"]);
+    let url = dashboard_url(&mut s);
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.contains("/?token="),
+        "{url}"
+    );
+    let port = free_port().to_string();
+    let mut node = Command::new("node");
+    node.arg("--test-reporter=spec")
+        .arg(dir.join("dashboard.test.mjs"))
+        .args([url.as_str(), port.as_str()])
+        .arg(dir.join("artifacts"))
+        .current_dir(&dir);
+    let r = run_command(node);
+    assert_eq!(
+        r.code, 0,
+        "the browser test failed:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(r.stdout.contains("pass 2"), "{}", r.stdout);
+    // What the page removed is gone from the engine too.
+    assert_eq!(b.run(&["ps", "-aq"]).ok().trim(), "");
+    assert!(!b.run(&["volume", "ls", "-q"]).ok().contains("dash-data"));
+    for view in [
+        "containers",
+        "images",
+        "run-dialog",
+        "container-logs",
+        "volumes",
+    ] {
+        assert!(
+            dir.join(format!("artifacts/{view}.png")).is_file(),
+            "{view}.png"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+// The dashboard's shell: the side bar, the views, the error banner, and the data every view
+// reads, loaded once and reloaded when the event stream says something changed (one reload
+// per burst of events, never a polling loop).
+import { html, render } from "htm/preact";
+import { useEffect, useState } from "preact/hooks";
+import { api, followEvents } from "./api.js";
+import { ContainerPage, Containers } from "./views/containers.js";
+import { Images } from "./views/images.js";
+import { Networks, Volumes } from "./views/volumes_networks.js";
+import "./style.css";
+
+const VIEWS = [
+  ["containers", "Containers"],
+  ["images", "Images"],
+  ["volumes", "Volumes"],
+  ["networks", "Networks"],
+];
+
+// The location is the view: /images, /containers, /containers/ID.
+function route() {
+  const [, view = "containers", id] = location.pathname.split("/");
+  return { view: VIEWS.some(([v]) => v === view) ? view : "containers", id: id || null };
+}
+
+function useData() {
+  const [data, setData] = useState({ images: [], containers: [], volumes: [], networks: [], loaded: false });
+  const [live, setLive] = useState(false);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    let timer = null;
+    const load = async () => {
+      try {
+        const [images, containers, volumes, networks] = await Promise.all([
+          api.images(),
+          api.containers(),
+          api.volumes(),
+          api.networks(),
+        ]);
+        setData({ images, containers, volumes: volumes.Volumes || [], networks, loaded: true });
+      } catch (e) {
+        setError(e.status === 401 ? "The dashboard's token is missing: open the URL `berth serve --dashboard` printed." : e.message);
+      }
+    };
+    const soon = () => {
+      clearTimeout(timer);
+      timer = setTimeout(load, 100);
+    };
+    load();
+    const stop = followEvents(soon, (ok) => (setLive(ok), ok && soon()));
+    return () => (stop(), clearTimeout(timer));
+  }, []);
+  return [data, live, error, setError];
+}
+
+function App() {
+  const [where, setWhere] = useState(route());
+  const [data, live, error, setError] = useData();
+  useEffect(() => {
+    const onPop = () => setWhere(route());
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+  const go = (view, id) => {
+    const path = id ? `/${view}/${id}` : `/${view}`;
+    if (location.pathname !== path) history.pushState(null, "", path);
+    setWhere({ view, id: id || null });
+  };
+  const report = (message) => setError(message);
+  let page;
+  if (!data.loaded && !error) page = html`<p class="empty">Loading…</p>`;
+  else if (where.view === "containers" && where.id)
+    page = html`<${ContainerPage} id=${where.id} containers=${data.containers} report=${report} onBack=${() => go("containers")} />`;
+  else if (where.view === "containers")
+    page = html`<${Containers} containers=${data.containers} report=${report} onOpen=${(id) => go("containers", id.slice(0, 12))} />`;
+  else if (where.view === "images")
+    page = html`<${Images} images=${data.images} report=${report} onRan=${(id) => go("containers", id.slice(0, 12))} />`;
+  else if (where.view === "volumes") page = html`<${Volumes} volumes=${data.volumes} containers=${data.containers} report=${report} />`;
+  else page = html`<${Networks} networks=${data.networks} containers=${data.containers} report=${report} />`;
+  const counts = {
+    containers: data.containers.length,
+    images: data.images.length,
+    volumes: data.volumes.length,
+    networks: data.networks.length,
+  };
+  return html`<div class="shell">
+    <nav aria-label="Views">
+      <div class="brand"><span class="logo" aria-hidden="true">⚓</span> berth</div>
+      ${VIEWS.map(
+        ([v, label]) => html`<a
+          href=${`/${v}`}
+          aria-current=${where.view === v ? "page" : undefined}
+          onClick=${(e) => (e.preventDefault(), go(v))}
+          >${label}<span class="n">${counts[v]}</span></a
+        >`,
+      )}
+      <div class="live" title=${live ? "Following the engine's events" : "Not connected to the event stream"}>
+        <span class=${`dot ${live ? "on" : ""}`} aria-hidden="true"></span>${live ? "Live" : "Offline"}
+      </div>
+    </nav>
+    <main>
+      ${error &&
+      html`<div class="banner" role="alert">
+        <span>${error}</span><button class="icon" aria-label="Dismiss" onClick=${() => setError(null)}>×</button>
+      </div>`}
+      ${page}
+    </main>
+  </div>`;
+}
+
+render(html`<${App} />`, document.getElementById("app"));

@@ -1,0 +1,149 @@
+// The dashboard as a user drives it, in Debian's Chromium through playwright-core:
+// crates/cli/tests/dashboard.rs starts `berth serve --dashboard` on a store holding the
+// busybox image and runs this with the printed URL. Every step waits for what the page shows
+// (bounded); screenshots of the main views go to ARTIFACTS.
+//
+// Usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [url, hostPort, artifacts] = process.argv.slice(2);
+if (!url || !hostPort || !artifacts) {
+  console.error("usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR");
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+const origin = new URL(url).origin;
+const token = new URL(url).searchParams.get("token");
+
+test("without the token, from another site or by another name, requests are refused", async () => {
+  let r = await fetch(`${origin}/`);
+  assert.equal(r.status, 401);
+  r = await fetch(`${origin}/api/containers/json`);
+  assert.equal(r.status, 401);
+  assert.match((await r.json()).message, /token/);
+  const cookie = `berth_dashboard=${token}`;
+  r = await fetch(`${origin}/api/containers/json`, { headers: { cookie } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("access-control-allow-origin"), null);
+  r = await fetch(`${origin}/api/containers/create`, {
+    method: "POST",
+    headers: { cookie, origin: "http://evil.example", "content-type": "application/json" },
+    body: JSON.stringify({ Image: "busybox" }),
+  });
+  assert.equal(r.status, 403);
+  r = await fetch(`${origin}/api/containers/create`, {
+    method: "POST",
+    headers: { cookie, "content-type": "application/json" },
+    body: JSON.stringify({ Image: "busybox" }),
+  });
+  assert.equal(r.status, 403, "a change without Origin is refused");
+  r = await fetch(`${origin}/?token=${"0".repeat(64)}`, { redirect: "manual" });
+  assert.equal(r.status, 401);
+});
+
+test("see the image, run it with a published port, open it, read its logs, stop and remove it", async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("dialog", (d) => d.accept());
+    page.setDefaultTimeout(15000);
+
+    await page.goto(url);
+    // The token left the address bar for an HttpOnly cookie.
+    assert.equal(new URL(page.url()).search, "");
+    const cookies = await context.cookies();
+    const c = cookies.find((k) => k.name === "berth_dashboard");
+    assert.ok(c && c.httpOnly && c.sameSite === "Strict", JSON.stringify(cookies));
+    assert.equal(await page.evaluate(() => document.cookie), "", "page scripts cannot read the token");
+
+    await page.getByText("No containers. Run one from the Images view.").waitFor();
+    await page.locator(".live .dot.on").waitFor();
+    await page.screenshot({ path: `${artifacts}/containers-empty.png` });
+
+    await page.getByRole("link", { name: /^Images/ }).click();
+    const row = page.getByRole("row").filter({ hasText: "busybox" });
+    await row.waitFor();
+    assert.match(await row.innerText(), /latest/);
+    await page.getByRole("searchbox", { name: "Search images" }).fill("nothing-like-it");
+    await page.getByText("No image matches").waitFor();
+    await page.getByRole("searchbox", { name: "Search images" }).fill("busy");
+    await row.waitFor();
+    await page.screenshot({ path: `${artifacts}/images.png` });
+
+    await row.click();
+    const details = page.getByRole("dialog", { name: "busybox:latest" });
+    await details.getByText("History").waitFor();
+    await details.getByRole("table", { name: "History" }).waitFor();
+    await page.screenshot({ path: `${artifacts}/image-details.png` });
+    await details.getByRole("button", { name: "Close" }).click();
+
+    await page.getByRole("button", { name: "Run busybox:latest" }).click();
+    const run = page.getByRole("dialog", { name: "Run busybox:latest" });
+    await run.getByLabel("Container name").fill("dash-web");
+    await run.getByLabel(/^Ports/).fill(`127.0.0.1:${hostPort}:80`);
+    await run.getByLabel(/^Environment/).fill("GREETING=hello-from-the-dashboard");
+    await run
+      .getByLabel(/^Command/)
+      .fill(
+        `sh -c 'mkdir -p /www && echo "$GREETING" > /www/index.html && echo serving; echo a-warning >&2; exec httpd -f -p 80 -h /www'`,
+      );
+    await page.screenshot({ path: `${artifacts}/run-dialog.png` });
+    await run.getByRole("button", { name: "Run", exact: true }).click();
+
+    // The container's page: running, its logs with stderr marked.
+    await page.getByRole("heading", { name: "dash-web" }).waitFor();
+    await page.locator(".toolbar .badge.running").waitFor();
+    const logs = page.getByRole("log", { name: "Logs" });
+    await logs.getByText("serving").waitFor();
+    await logs.locator(".line.stderr", { hasText: "a-warning" }).waitFor();
+    await page.getByRole("searchbox", { name: "Search logs" }).fill("warn");
+    await logs.locator(".line", { hasText: "serving" }).waitFor({ state: "detached" });
+    await page.getByRole("searchbox", { name: "Search logs" }).fill("");
+    await page.screenshot({ path: `${artifacts}/container-logs.png` });
+    await page.getByRole("tab", { name: "Inspect" }).click();
+    await page.getByLabel("Inspect").getByText('"GREETING=hello-from-the-dashboard"').waitFor();
+
+    // The list shows it running, with its port as a link that opens the app.
+    await page.getByRole("link", { name: /^Containers/ }).click();
+    const crow = page.getByRole("row").filter({ hasText: "dash-web" });
+    await crow.locator(".badge.running").waitFor();
+    const link = crow.getByRole("link", { name: new RegExp(`${hostPort}:80`) });
+    assert.equal(await link.getAttribute("href"), `http://127.0.0.1:${hostPort}/`);
+    await page.screenshot({ path: `${artifacts}/containers.png` });
+    const [app] = await Promise.all([context.waitForEvent("page"), link.click()]);
+    await app.waitForLoadState();
+    assert.match(await app.locator("body").innerText(), /hello-from-the-dashboard/);
+    await app.close();
+
+    // Stop: the event stream turns the row to exited without a reload.
+    await page.getByRole("button", { name: "Stop dash-web" }).click();
+    await crow.locator(".badge.exited").waitFor({ timeout: 30000 });
+    await page.getByRole("button", { name: "Remove dash-web" }).click();
+    await page.getByText("No containers. Run one from the Images view.").waitFor();
+
+    // Volumes and networks.
+    await page.getByRole("link", { name: /^Volumes/ }).click();
+    await page.getByLabel("New volume name").fill("dash-data");
+    await page.getByRole("button", { name: "Create volume" }).click();
+    await page.getByRole("row").filter({ hasText: "dash-data" }).waitFor();
+    await page.screenshot({ path: `${artifacts}/volumes.png` });
+    await page.getByRole("button", { name: "Remove volume dash-data" }).click();
+    await page.getByText("No volumes.").waitFor();
+    await page.getByRole("link", { name: /^Networks/ }).click();
+    await page.getByRole("row").filter({ hasText: "bridge" }).first().waitFor();
+    await page.screenshot({ path: `${artifacts}/networks.png` });
+
+    assert.deepEqual(errors, [], "no script errors on the page");
+  } finally {
+    await browser.close();
+  }
+});
