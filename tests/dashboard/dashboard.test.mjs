@@ -109,7 +109,25 @@ test("see the image, run it with a published port, open it, read its logs, stop 
     await logs.locator(".line", { hasText: "serving" }).waitFor({ state: "detached" });
     await page.getByRole("searchbox", { name: "Search logs" }).fill("");
     await page.screenshot({ path: `${artifacts}/container-logs.png` });
+    // A terminal into it: type a command, read its answer.
+    await page.getByRole("tab", { name: "Terminal" }).click();
+    await page.getByText("Connected", { exact: true }).waitFor();
+    const screen = page.locator(".terminal .xterm-rows");
+    await screen.getByText("#").first().waitFor();
+    await page.keyboard.type("echo $((6*7)) > /tmp/answer; cat /tmp/answer; hostname\n");
+    await screen.getByText(/^42\s*$/).waitFor();
+    await page.screenshot({ path: `${artifacts}/terminal.png` });
+    const processes = async () =>
+      (await (await page.request.get(`${origin}/api/containers/dash-web/top`)).json()).Processes.map((p) => p.at(-1));
+    assert.ok((await processes()).length >= 2, "the shell runs beside httpd");
     await page.getByRole("tab", { name: "Inspect" }).click();
+    // Leaving the terminal hangs its shell up: only httpd is left.
+    for (let i = 0; ; i++) {
+      const left = await processes();
+      if (left.length === 1 && /httpd/.test(left[0])) break;
+      assert.ok(i < 100, `the shell outlived its terminal: ${JSON.stringify(left)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await page.getByLabel("Inspect").getByText('"GREETING=hello-from-the-dashboard"').waitFor();
 
     // The list shows it running, with its port as a link that opens the app.

@@ -39,7 +39,12 @@ pub(crate) async fn attach_ws(
 /// until the attachment's output ends or the client goes away: its close message or the end
 /// of its connection drops `gone`, which ends the attachment. (A WebSocket has no
 /// half-close, so the end of the messages is the client's departure.)
-async fn bridge(socket: WebSocket, io: DuplexStream, binary: bool, gone: DepartureGuard) {
+pub(crate) async fn bridge(
+    socket: WebSocket,
+    io: DuplexStream,
+    binary: bool,
+    gone: DepartureGuard,
+) {
     let (mut sink, mut messages) = socket.split();
     let (mut from_session, mut to_session) = tokio::io::split(io);
     let inbound = async move {

@@ -1,8 +1,10 @@
-//! `/containers/{id}/exec` and `/exec/{id}/…`: create, start (hijacked, or detached),
+//! `/containers/{id}/exec` and `/exec/{id}/…`: create, start (hijacked, detached, or over a
+//! WebSocket: berth's own, for web pages),
 //! resize, inspect — the engine's exec sessions, whose supervisor serves the same stream
 //! frames as a container's (see `container_attach::relay`).
 
 use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -13,7 +15,9 @@ use berth_runtime::options::ExecOptions;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::client_departure::Departure;
 use crate::container_attach::{hijack, relay, terminal_size, Streams};
+use crate::container_attach_ws::bridge;
 use crate::containers::json_body;
 use crate::error::ApiError;
 use crate::query::Params;
@@ -23,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/containers/{id}/exec", post(create))
         .route("/exec/{id}/start", post(start))
+        .route("/exec/{id}/start/ws", get(start_ws))
         .route("/exec/{id}/resize", post(resize))
         .route("/exec/{id}/json", get(inspect))
 }
@@ -136,8 +141,25 @@ async fn start(
         .console_size
         .filter(|[h, w]| session.tty && *h > 0 && *w > 0)
         .map(|[h, w]| (h.min(u16::MAX.into()) as u16, w.min(u16::MAX.into()) as u16));
-    // Connected before the answer: the supervisor keeps the output for its first client,
-    // and a resize that comes next must not be that client.
+    let supervisor = connect(&session, size).await?;
+    let mut streams = streams(&session)?;
+    hijack(&mut req, tty, move |conn, input, departure| async move {
+        streams.stdin &= input;
+        let (from, to) = tokio::io::split(conn);
+        // A client that goes away leaves the process running, as with Docker.
+        tokio::select! {
+            _ = relay(supervisor, from, to, tty, &streams, None) => {}
+            _ = departure.wait() => {}
+        }
+    })
+}
+
+/// Connects to an exec's supervisor, before any answer: the supervisor keeps the output
+/// for its first client, and a resize that comes next must not be that client.
+async fn connect(
+    session: &berth_runtime::exec_session::ExecSession,
+    size: Option<(u16, u16)>,
+) -> Result<tokio::net::UnixStream, ApiError> {
     let dir = session.dir.clone();
     let supervisor = blocking(move || {
         let mut conn = berth_runtime::attach::connect(&dir)?;
@@ -151,9 +173,11 @@ async fn start(
         Ok(conn)
     })
     .await?;
-    let supervisor = tokio::net::UnixStream::from_std(supervisor)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut streams = Streams {
+    tokio::net::UnixStream::from_std(supervisor).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn streams(session: &berth_runtime::exec_session::ExecSession) -> Result<Streams, ApiError> {
+    Ok(Streams {
         stdin: session.interactive,
         stdout: true,
         stderr: true,
@@ -161,16 +185,48 @@ async fn start(
             "" => DETACH_KEYS.to_vec(),
             keys => parse_detach_keys(keys).map_err(|e| ApiError::bad_request(e.to_string()))?,
         },
-    };
-    hijack(&mut req, tty, move |conn, input, departure| async move {
-        streams.stdin &= input;
-        let (from, to) = tokio::io::split(conn);
-        // A client that goes away leaves the process running, as with Docker.
-        tokio::select! {
-            _ = relay(supervisor, from, to, tty, &streams, None) => {}
-            _ = departure.wait() => {}
-        }
     })
+}
+
+/// `GET /exec/{id}/start/ws?h=ROWS&w=COLS` (berth's own; Docker starts an exec only on a
+/// hijacked connection, which a web page cannot make): the exec started and relayed over a
+/// WebSocket as `/containers/{id}/attach/ws` relays an attachment, for the dashboard's
+/// terminal. Output comes as binary messages of raw bytes, or frames for an exec without a
+/// terminal.
+async fn start_ws(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let size = match terminal_size(&q)? {
+        (0, _) | (_, 0) => None,
+        size => Some(size),
+    };
+    berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
+    let engine = e.clone();
+    let exec_id = id.clone();
+    let session = blocking(move || Ok(engine.rt.exec_start(&id, &engine.exe)?)).await?;
+    let size = size.filter(|_| session.tty);
+    let supervisor = connect(&session, size).await?;
+    let streams = streams(&session)?;
+    let tty = session.tty;
+    Ok(ws.on_upgrade(move |socket| async move {
+        let (ours, theirs) = tokio::io::duplex(64 << 10);
+        let (guard, departure) = Departure::guard();
+        let (from, to) = tokio::io::split(ours);
+        let relayed = async move {
+            tokio::select! {
+                _ = relay(supervisor, from, to, tty, &streams, None) => {}
+                // A page that leaves its terminal hangs it up (unlike `docker exec`, whose
+                // process outlives its client): the shell does not stay behind.
+                _ = departure.wait() => {
+                    let _ = blocking(move || Ok(e.rt.exec_hang_up(&exec_id)?)).await;
+                }
+            }
+        };
+        tokio::join!(relayed, bridge(socket, theirs, true, guard));
+    }))
 }
 
 async fn resize(

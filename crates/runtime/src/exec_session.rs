@@ -180,6 +180,19 @@ impl Runtime {
         })
     }
 
+    /// Hangs up a running exec's terminal (SIGHUP to its process), as closing a terminal
+    /// window does: the dashboard's terminal ends its shell when the page leaves. Nothing
+    /// to do for an exec that has ended.
+    pub fn exec_hang_up(&self, exec_id: &str) -> Result<()> {
+        let (_, s) = self.find_exec(exec_id)?;
+        if s.running && s.pid > 0 {
+            // SAFETY: kill(2) with a pid and a signal number has no memory effects; the
+            // record says the process is running, so the pid is still the exec's.
+            unsafe { libc::kill(s.pid, libc::SIGHUP) };
+        }
+        Ok(())
+    }
+
     /// `POST /exec/{id}/resize`: the terminal of a running exec gets this size.
     pub fn exec_resize(&self, exec_id: &str, rows: u16, cols: u16) -> Result<()> {
         let (dir, s) = self.find_exec(exec_id)?;

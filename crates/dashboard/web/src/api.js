@@ -46,6 +46,7 @@ export const api = {
   container: (id) => get(`/containers/${q(id)}/json`),
   create: (name, spec) => post(`/containers/create${name ? `?name=${q(name)}` : ""}`, spec),
   action: (id, verb) => post(`/containers/${q(id)}/${verb}`),
+  exec: (id, spec) => post(`/containers/${q(id)}/exec`, spec),
   removeContainer: (id) => del(`/containers/${q(id)}?force=1&v=1`),
   volumes: () => get("/volumes"),
   createVolume: (name) => post("/volumes/create", name ? { Name: name } : {}),

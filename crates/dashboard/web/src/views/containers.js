@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, followLogs } from "../api.js";
 import { Search, Table, useAction } from "../components.js";
 import { ago, ports, shortId } from "../format.js";
+import { Terminal } from "./terminal.js";
 
 const nameOf = (c) => (c.Names && c.Names[0] ? c.Names[0].replace(/^\//, "") : shortId(c.Id));
 
@@ -98,6 +99,7 @@ export function ContainerPage({ id, containers, report, onBack }) {
   const tabs = [
     ["logs", "Logs"],
     ["inspect", "Inspect"],
+    ...(info.State.Running ? [["terminal", "Terminal"]] : []),
   ];
   return html`<section aria-labelledby="container-title">
     <div class="toolbar">
@@ -114,6 +116,7 @@ export function ContainerPage({ id, containers, report, onBack }) {
     </div>
     <div role="tabpanel">
       ${tab === "logs" && html`<${Logs} id=${info.Id} name=${name} tty=${info.Config.Tty} running=${info.State.Running} />`}
+      ${tab === "terminal" && info.State.Running && html`<${Terminal} id=${info.Id} />`}
       ${tab === "inspect" && html`<pre class="json" aria-label="Inspect">${JSON.stringify(info, null, 2)}</pre>`}
     </div>
   </section>`;
