@@ -6,7 +6,7 @@
 // Usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const [url, hostPort, artifacts] = process.argv.slice(2);
@@ -130,10 +130,39 @@ test("see the image, run it with a published port, open it, read its logs, stop 
     }
     await page.getByLabel("Inspect").getByText('"GREETING=hello-from-the-dashboard"').waitFor();
 
+    // Live stats: figures and a chart that grows a point a second.
+    await page.getByRole("tab", { name: "Stats" }).click();
+    const cards = page.getByLabel("Stats");
+    await cards.getByText(/^\d+\.\d\d %$/).waitFor();
+    const line = cards.locator("svg[aria-label='CPU over the last minute'] polyline");
+    // (An idle container's line is flat: attached, not "visible".)
+    await line.waitFor({ state: "attached" });
+    const points = async () => (await line.getAttribute("points")).split(" ").length;
+    const first = await points();
+    for (let i = 0; (await points()) <= first; i++) {
+      assert.ok(i < 50, "the chart did not grow");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(await cards.innerText(), /Processes\s+1/);
+    await page.screenshot({ path: `${artifacts}/container-stats.png` });
+
+    // Files: into /www, the page's file downloaded as it is in the container.
+    await page.getByRole("tab", { name: "Files" }).click();
+    await page.getByRole("button", { name: "Open folder www" }).click();
+    await page.getByRole("button", { name: "www", exact: true }).waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download index.html" }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), "index.html");
+    assert.equal(readFileSync(await download.path(), "utf8"), "hello-from-the-dashboard\n");
+    await page.screenshot({ path: `${artifacts}/container-files.png` });
+
     // The list shows it running, with its port as a link that opens the app.
     await page.getByRole("link", { name: /^Containers/ }).click();
     const crow = page.getByRole("row").filter({ hasText: "dash-web" });
     await crow.locator(".badge.running").waitFor();
+    await crow.getByText(/^\d+\.\d %$/).first().waitFor();
     const link = crow.getByRole("link", { name: new RegExp(`${hostPort}:80`) });
     assert.equal(await link.getAttribute("href"), `http://127.0.0.1:${hostPort}/`);
     await page.screenshot({ path: `${artifacts}/containers.png` });

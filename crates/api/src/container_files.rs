@@ -1,6 +1,7 @@
 //! A container's files: `GET /containers/{id}/changes`, `GET …/export` (the whole filesystem
 //! as a tar) and `HEAD|GET|PUT …/archive` (what `docker cp` uses: a path's stat in the
-//! `X-Docker-Container-Path-Stat` header, a tar of it, a tar extracted into a directory).
+//! `X-Docker-Container-Path-Stat` header, a tar of it, a tar extracted into a directory), and
+//! berth's own `…/files` (a directory's entries, for the dashboard).
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -20,6 +21,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/containers/{id}/changes", get(changes))
         .route("/containers/{id}/export", get(export))
+        .route("/containers/{id}/files", get(list_files))
         .route(
             "/containers/{id}/archive",
             get(archive_get).head(archive_head).put(archive_put),
@@ -92,6 +94,24 @@ async fn path_stat(e: &AppState, id: &str, path: &str) -> Result<HeaderValue, Ap
     let stat = blocking(move || Ok(e.rt.stat_path(&id, &path)?)).await?;
     let text = serde_json::to_vec(&stat).map_err(|e| ApiError::internal(e.to_string()))?;
     HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(text))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// `GET /containers/{id}/files?path=DIR` (berth's own, for the dashboard's files view: the
+/// archive endpoints give one path's stat or a whole tree): a directory's entries as
+/// `[{name, size, mode, mtime, linkTarget}]`, with `X-Berth-Truncated: true` past the limit.
+async fn list_files(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Response, ApiError> {
+    let path = archive_path(&q)?;
+    let (entries, more) = blocking(move || Ok(e.rt.list_dir(&id, &path)?)).await?;
+    let body = serde_json::to_vec(&entries).map_err(|e| ApiError::internal(e.to_string()))?;
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("X-Berth-Truncated", if more { "true" } else { "false" })
+        .body(Body::from(body))
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 

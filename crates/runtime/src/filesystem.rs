@@ -377,6 +377,55 @@ impl Runtime {
     }
 }
 
+/// At most this many entries of one directory are listed (the dashboard's files view).
+pub const LIST_LIMIT: usize = 5000;
+
+impl Runtime {
+    /// The entries of the directory `path` in the container (following `path` if it is a
+    /// symlink, as `ls` does), directories first, then by name; at most `LIST_LIMIT`, and
+    /// whether there were more. Each entry as `stat_path` gives it, a symlink's target as
+    /// it is written.
+    pub fn list_dir(&self, key: &str, path: &str) -> Result<(Vec<PathStat>, bool)> {
+        use std::os::unix::fs::MetadataExt;
+        let c = self.find(key)?;
+        self.with_view(key, |view| {
+            let dir = source_in_view(view, path, true, &c.name)?;
+            if !fs::metadata(&dir).ctx("stat", &dir)?.is_dir() {
+                return Err(Error::Conflict(format!("{path} is not a directory")));
+            }
+            let mut entries = Vec::new();
+            let mut more = false;
+            for entry in fs::read_dir(&dir).ctx("list", &dir)? {
+                let entry = entry.ctx("list", &dir)?;
+                if entries.len() == LIST_LIMIT {
+                    more = true;
+                    break;
+                }
+                let Ok(m) = entry.metadata() else { continue };
+                let link_target = if m.file_type().is_symlink() {
+                    fs::read_link(entry.path())
+                        .map(|t| t.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                entries.push(PathStat {
+                    name: entry.file_name().to_string_lossy().into_owned(),
+                    size: m.len(),
+                    mode: go_file_mode(m.mode()),
+                    mtime: chrono::DateTime::from_timestamp(m.mtime(), m.mtime_nsec() as u32)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_default(),
+                    link_target,
+                });
+            }
+            let is_dir = |e: &PathStat| e.mode & (1 << 31) != 0;
+            entries.sort_by(|a, b| is_dir(b).cmp(&is_dir(a)).then_with(|| a.name.cmp(&b.name)));
+            Ok((entries, more))
+        })
+    }
+}
+
 /// `cp` options.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CopyOptions {

@@ -106,47 +106,74 @@ export function followLogs(id, { tty, tail = 500, onLine, onEnd }) {
   return () => ctrl.abort();
 }
 
-// Follows /events (one JSON object per line) and calls onEvent for each; reconnects after
-// a pause if the stream ends, so the views stay live without polling.
+// Reads a stream of JSON objects, one per line (events, stats, pull progress), calling
+// onObject for each; resolves when the stream ends. `signal` aborts it.
+export async function readJsonLines(path, onObject, { signal, method = "GET", body, onOpen } = {}) {
+  const init = { signal, method };
+  if (body !== undefined) {
+    init.headers = { "Content-Type": "application/json" };
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(`/api${path}`, init);
+  if (!res.ok) {
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      message = (await res.json()).message || message;
+    } catch {
+      // Keep the status line.
+    }
+    throw new ApiError(res.status, message);
+  }
+  onOpen && onOpen();
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += dec.decode(value, { stream: true });
+    let nl;
+    while ((nl = text.indexOf("\n")) >= 0) {
+      const line = text.slice(0, nl).trim();
+      text = text.slice(nl + 1);
+      if (!line) continue;
+      let obj;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        continue; // A line that is not JSON is skipped.
+      }
+      onObject(obj);
+    }
+  }
+}
+
+// Follows /events and calls onEvent for each; reconnects after a pause if the stream ends,
+// so the views stay live without polling. onState(true|false) tells whether it is connected.
 export function followEvents(onEvent, onState) {
   let stopped = false;
   let ctrl;
-  const run = async () => {
+  (async () => {
     while (!stopped) {
       ctrl = new AbortController();
       try {
-        const res = await fetch("/api/events", { signal: ctrl.signal });
-        onState && onState(res.ok);
-        const reader = res.body.getReader();
-        const dec = new TextDecoder();
-        let text = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          text += dec.decode(value, { stream: true });
-          let nl;
-          while ((nl = text.indexOf("\n")) >= 0) {
-            const line = text.slice(0, nl).trim();
-            text = text.slice(nl + 1);
-            if (line) {
-              try {
-                onEvent(JSON.parse(line));
-              } catch {
-                // A line that is not JSON is skipped.
-              }
-            }
-          }
-        }
+        await readJsonLines("/events", onEvent, { signal: ctrl.signal, onOpen: () => onState && onState(true) });
       } catch (e) {
         if (e.name === "AbortError") return;
       }
       onState && onState(false);
       await new Promise((r) => setTimeout(r, 2000));
     }
-  };
-  run();
+  })();
   return () => {
     stopped = true;
     ctrl && ctrl.abort();
   };
+}
+
+// A container's stats, a sample a second, as Docker streams them. Returns a stop function.
+export function followStats(id, onSample) {
+  const ctrl = new AbortController();
+  readJsonLines(`/containers/${q(id)}/stats?stream=1`, onSample, { signal: ctrl.signal }).catch(() => {});
+  return () => ctrl.abort();
 }

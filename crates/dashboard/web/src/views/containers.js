@@ -5,7 +5,9 @@ import { html } from "htm/preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, followLogs } from "../api.js";
 import { Search, Table, useAction } from "../components.js";
-import { ago, ports, shortId } from "../format.js";
+import { ago, ports, shortId, size } from "../format.js";
+import { StatsPanel, useStats } from "./stats.js";
+import { Files } from "./files.js";
 import { Terminal } from "./terminal.js";
 
 const nameOf = (c) => (c.Names && c.Names[0] ? c.Names[0].replace(/^\//, "") : shortId(c.Id));
@@ -19,6 +21,7 @@ function StateBadge({ c }) {
 
 export function Containers({ containers, report, onOpen }) {
   const [filter, setFilter] = useState("");
+  const stats = useStats(containers.filter((c) => c.State === "running").map((c) => c.Id));
   const [busy, act] = useAction(report);
   const needle = filter.trim().toLowerCase();
   const rows = containers.filter(
@@ -44,6 +47,20 @@ export function Containers({ containers, report, onOpen }) {
             ? html`<a class="port" href=${p.url} target="_blank" rel="noopener noreferrer">${p.label} ↗</a> `
             : html`<span class="port">${p.label}</span> `,
         ),
+    },
+    {
+      key: "cpu",
+      label: "CPU",
+      className: "num meter",
+      value: (c) => (stats[c.Id] ? stats[c.Id].cpu : -1),
+      render: (c) => (stats[c.Id] && c.State === "running" ? `${stats[c.Id].cpu.toFixed(1)} %` : "—"),
+    },
+    {
+      key: "mem",
+      label: "Memory",
+      className: "num meter",
+      value: (c) => (stats[c.Id] ? stats[c.Id].mem : -1),
+      render: (c) => (stats[c.Id] && c.State === "running" ? size(stats[c.Id].mem) : "—"),
     },
     { key: "created", label: "Created", value: (c) => c.Created, render: (c) => ago(c.Created) },
     {
@@ -98,7 +115,9 @@ export function ContainerPage({ id, containers, report, onBack }) {
   const name = info.Name.replace(/^\//, "");
   const tabs = [
     ["logs", "Logs"],
+    ["stats", "Stats"],
     ["inspect", "Inspect"],
+    ["files", "Files"],
     ...(info.State.Running ? [["terminal", "Terminal"]] : []),
   ];
   return html`<section aria-labelledby="container-title">
@@ -116,6 +135,8 @@ export function ContainerPage({ id, containers, report, onBack }) {
     </div>
     <div role="tabpanel">
       ${tab === "logs" && html`<${Logs} id=${info.Id} name=${name} tty=${info.Config.Tty} running=${info.State.Running} />`}
+      ${tab === "files" && html`<${Files} id=${info.Id} name=${name} />`}
+      ${tab === "stats" && html`<${StatsPanel} id=${info.Id} running=${info.State.Running} />`}
       ${tab === "terminal" && info.State.Running && html`<${Terminal} id=${info.Id} />`}
       ${tab === "inspect" && html`<pre class="json" aria-label="Inspect">${JSON.stringify(info, null, 2)}</pre>`}
     </div>

@@ -1,17 +1,28 @@
 // A terminal into a running container: an exec with a pty (bash where the image has it,
 // else sh), relayed over a WebSocket (/exec/ID/start/ws) into xterm.js; the page's size
-// follows the panel's.
+// follows the panel's. xterm.js is loaded with the first terminal, not with the page.
 import { html } from "htm/preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { Terminal as XTerm } from "@xterm/xterm";
-import { FitAddon } from "@xterm/addon-fit";
-import "@xterm/xterm/css/xterm.css";
 import { api, post } from "../api.js";
 
 export function Terminal({ id }) {
   const box = useRef();
   const [state, setState] = useState("connecting");
   useEffect(() => {
+    let dispose = null;
+    let cancelled = false;
+    Promise.all([import("@xterm/xterm"), import("@xterm/addon-fit"), import("@xterm/xterm/css/xterm.css")]).then(
+      ([{ Terminal: XTerm }, { FitAddon }]) => {
+        if (!cancelled) dispose = open(XTerm, FitAddon);
+      },
+      (e) => setState(`closed: ${e.message}`),
+    );
+    return () => {
+      cancelled = true;
+      dispose && dispose();
+    };
+  }, [id]);
+  const open = (XTerm, FitAddon) => {
     const term = new XTerm({
       cursorBlink: true,
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace',
@@ -64,7 +75,7 @@ export function Terminal({ id }) {
       ws && ws.close();
       term.dispose();
     };
-  }, [id]);
+  };
   return html`<div class="terminal-view">
     <div class="toolbar small"><span class="count">${state === "open" ? "Connected" : state === "connecting" ? "Connecting…" : "Disconnected"}</span></div>
     <div class="terminal" ref=${box} aria-label="Terminal"></div>
