@@ -3,15 +3,15 @@
 // busybox image and runs this with the printed URL. Every step waits for what the page shows
 // (bounded); screenshots of the main views go to ARTIFACTS.
 //
-// Usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR
+// Usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR REGISTRY-HOST
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [url, hostPort, artifacts] = process.argv.slice(2);
-if (!url || !hostPort || !artifacts) {
-  console.error("usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR");
+const [url, hostPort, artifacts, registry] = process.argv.slice(2);
+if (!url || !hostPort || !artifacts || !registry) {
+  console.error("usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR REGISTRY-HOST");
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
@@ -84,7 +84,7 @@ test("see the image, run it with a published port, open it, read its logs, stop 
     await details.getByText("History").waitFor();
     await details.getByRole("table", { name: "History" }).waitFor();
     await page.screenshot({ path: `${artifacts}/image-details.png` });
-    await details.getByRole("button", { name: "Close" }).click();
+    await details.getByRole("button", { name: "Close dialog" }).click();
 
     await page.getByRole("button", { name: "Run busybox:latest" }).click();
     const run = page.getByRole("dialog", { name: "Run busybox:latest" });
@@ -189,6 +189,70 @@ test("see the image, run it with a published port, open it, read its logs, stop 
     await page.getByRole("row").filter({ hasText: "bridge" }).first().waitFor();
     await page.screenshot({ path: `${artifacts}/networks.png` });
 
+    assert.deepEqual(errors, [], "no script errors on the page");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("tag an image, push it to a registry, remove it and pull it back with per-layer progress", async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("dialog", (d) => d.accept());
+    page.setDefaultTimeout(20000);
+    const ref = `${registry}/team/bb:1`;
+    await page.goto(url);
+    await page.getByRole("link", { name: /^Images/ }).click();
+
+    await page.getByRole("button", { name: "Tag busybox:latest" }).click();
+    const tag = page.getByRole("dialog", { name: "Tag busybox:latest" });
+    await tag.getByLabel(/^New tag/).fill(ref);
+    await tag.getByRole("button", { name: "Tag", exact: true }).click();
+    const row = page.getByRole("row").filter({ hasText: `${registry}/team/bb` });
+    await row.waitFor();
+
+    await page.getByRole("button", { name: `Push ${ref}` }).click();
+    const push = page.getByRole("dialog", { name: `Push ${ref}` });
+    await push.getByRole("button", { name: "Push", exact: true }).click();
+    await push.getByRole("status").getByText("Done.").waitFor();
+    const pushed = await push.getByLabel("Progress").innerText();
+    assert.match(pushed, /Pushed/);
+    assert.match(pushed, /digest: sha256:[0-9a-f]{64}/);
+    await page.screenshot({ path: `${artifacts}/image-push.png` });
+    await push.getByRole("button", { name: "Close", exact: true }).click();
+
+    // Both names gone, so the pull has its layer to fetch.
+    await page.getByRole("button", { name: `Remove ${ref}` }).click();
+    await row.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Remove busybox:latest" }).click();
+    await page.getByText("No images yet.").waitFor();
+
+    await page.getByRole("button", { name: "Pull…" }).click();
+    const pull = page.getByRole("dialog", { name: "Pull an image" });
+    await pull.getByLabel(/^Image/).fill(ref);
+    await pull.getByRole("button", { name: "Pull", exact: true }).click();
+    await pull.getByRole("status").getByText("Done.").waitFor();
+    const pulled = await pull.getByLabel("Progress").innerText();
+    assert.match(pulled, /Pull complete/);
+    assert.match(pulled, /Status: Downloaded newer image/);
+    await page.screenshot({ path: `${artifacts}/image-pull.png` });
+    await pull.getByRole("button", { name: "Close", exact: true }).click();
+    await row.waitFor();
+
+    // A pull of what the registry does not have says so.
+    await page.getByRole("button", { name: "Pull…" }).click();
+    const bad = page.getByRole("dialog", { name: "Pull an image" });
+    await bad.getByLabel(/^Image/).fill(`${registry}/team/missing:1`);
+    await bad.getByRole("button", { name: "Pull", exact: true }).click();
+    await bad.getByRole("alert").waitFor();
+    assert.match(await bad.getByRole("alert").innerText(), /not found|unknown|manifest/i);
     assert.deepEqual(errors, [], "no script errors on the page");
   } finally {
     await browser.close();

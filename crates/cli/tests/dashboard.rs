@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::berth_serve::Server;
+use common::registry_server::Registry;
 use common::{run_command, Berth};
 
 fn tests_dir() -> PathBuf {
@@ -42,13 +43,14 @@ fn free_port() -> u16 {
 }
 
 #[test]
-fn root_the_dashboard_runs_inspects_stops_and_removes_a_container_in_chromium() {
+fn root_the_dashboard_runs_a_container_and_moves_images_through_a_registry_in_chromium() {
     let dir = tests_dir();
     assert!(
         dir.join("node_modules/playwright-core").is_dir()
             && std::path::Path::new("/usr/bin/chromium").exists(),
         "the browser tests need Chromium and playwright-core: bash scripts/deps.sh installs them"
     );
+    let registry = Registry::start(None);
     let b = Berth::new();
     b.import_busybox("busybox");
     let mut s = Server::start(&b, &["--dashboard", "127.0.0.1:0"]);
@@ -63,6 +65,7 @@ fn root_the_dashboard_runs_inspects_stops_and_removes_a_container_in_chromium() 
         .arg(dir.join("dashboard.test.mjs"))
         .args([url.as_str(), port.as_str()])
         .arg(dir.join("artifacts"))
+        .arg(registry.host())
         .current_dir(&dir);
     let r = run_command(node);
     assert_eq!(
@@ -70,16 +73,23 @@ fn root_the_dashboard_runs_inspects_stops_and_removes_a_container_in_chromium() 
         "the browser test failed:\n{}\n{}",
         r.stdout, r.stderr
     );
-    assert!(r.stdout.contains("pass 2"), "{}", r.stdout);
+    assert!(r.stdout.contains("pass 3"), "{}", r.stdout);
     // What the page removed is gone from the engine too.
     assert_eq!(b.run(&["ps", "-aq"]).ok().trim(), "");
     assert!(!b.run(&["volume", "ls", "-q"]).ok().contains("dash-data"));
+    // The image pulled back through the page is in the store, under the name pushed.
+    let images = b
+        .run(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .ok();
+    assert_eq!(images.trim(), format!("{}/team/bb:1", registry.host()));
     for view in [
         "containers",
         "images",
         "run-dialog",
         "container-logs",
         "volumes",
+        "image-push",
+        "image-pull",
     ] {
         assert!(
             dir.join(format!("artifacts/{view}.png")).is_file(),

@@ -108,10 +108,10 @@ export function followLogs(id, { tty, tail = 500, onLine, onEnd }) {
 
 // Reads a stream of JSON objects, one per line (events, stats, pull progress), calling
 // onObject for each; resolves when the stream ends. `signal` aborts it.
-export async function readJsonLines(path, onObject, { signal, method = "GET", body, onOpen } = {}) {
-  const init = { signal, method };
+export async function readJsonLines(path, onObject, { signal, method = "GET", body, onOpen, headers = {} } = {}) {
+  const init = { signal, method, headers: { ...headers } };
   if (body !== undefined) {
-    init.headers = { "Content-Type": "application/json" };
+    init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   const res = await fetch(`/api${path}`, init);
@@ -176,4 +176,27 @@ export function followStats(id, onSample) {
   const ctrl = new AbortController();
   readJsonLines(`/containers/${q(id)}/stats?stream=1`, onSample, { signal: ctrl.signal }).catch(() => {});
   return () => ctrl.abort();
+}
+
+// X-Registry-Auth as Docker's clients send it: base64url of the credentials' JSON.
+function registryAuth(auth) {
+  if (!auth || !auth.username) return {};
+  const json = JSON.stringify({ username: auth.username, password: auth.password || "", serveraddress: auth.server || "" });
+  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(json)));
+  return { "X-Registry-Auth": b64.replace(/\+/g, "-").replace(/\//g, "_") };
+}
+
+// Pull or push, with Docker's JSON progress lines given to onLine as they come.
+export function pullImage(ref, auth, onLine, signal) {
+  const at = ref.lastIndexOf(":");
+  const [image, tag] = at > ref.lastIndexOf("/") ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, "latest"];
+  return readJsonLines(`/images/create?fromImage=${q(image)}&tag=${q(tag)}`, onLine, {
+    method: "POST",
+    signal,
+    headers: registryAuth(auth),
+  });
+}
+
+export function pushImage(ref, auth, onLine, signal) {
+  return readJsonLines(`/images/${q(ref)}/push`, onLine, { method: "POST", signal, headers: registryAuth(auth) });
 }

@@ -58,7 +58,7 @@ export function Dialog({ title, onClose, children }) {
     first && first.focus();
   }, []);
   return html`<dialog ref=${ref} aria-label=${title} onClose=${onClose} onCancel=${onClose}>
-    <header><h2>${title}</h2><button class="icon" aria-label="Close" onClick=${onClose}>×</button></header>
+    <header><h2>${title}</h2><button class="icon" aria-label="Close dialog" onClick=${onClose}>×</button></header>
     ${children}
   </dialog>`;
 }

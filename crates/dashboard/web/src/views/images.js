@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "../api.js";
 import { Dialog, Search, Table, useAction } from "../components.js";
 import { ago, shortId, size, splitTag } from "../format.js";
+import { TagDialog, TransferDialog } from "./image_transfer.js";
 
 // One row per tag, as `docker images` shows them; untagged images as <none>.
 function rowsOf(images) {
@@ -24,6 +25,8 @@ export function Images({ images, report, onRan }) {
   const [filter, setFilter] = useState("");
   const [open, setOpen] = useState(null);
   const [running, setRunning] = useState(null);
+  const [transfer, setTransfer] = useState(null);
+  const [tagging, setTagging] = useState(null);
   const [busy, act] = useAction(report);
   const needle = filter.trim().toLowerCase();
   const rows = rowsOf(images).filter(
@@ -41,6 +44,8 @@ export function Images({ images, report, onRan }) {
       className: "actions",
       render: (r) => html`
         <button class="primary" aria-label=${`Run ${r.ref}`} onClick=${() => setRunning(r)}>▶ Run</button>
+        <button aria-label=${`Tag ${r.ref}`} onClick=${() => setTagging(r.ref)}>Tag</button>
+        ${r.tag !== "<none>" && html`<button aria-label=${`Push ${r.ref}`} onClick=${() => setTransfer({ verb: "push", ref: r.ref })}>Push</button>`}
         <button
           class="danger"
           aria-label=${`Remove ${r.ref}`}
@@ -57,6 +62,7 @@ export function Images({ images, report, onRan }) {
       <h1 id="images-title">Images</h1>
       <span class="count">${images.length} image${images.length === 1 ? "" : "s"}</span>
       <${Search} value=${filter} onInput=${setFilter} placeholder="Search images" />
+      <button onClick=${() => setTransfer({ verb: "pull", ref: "" })}>Pull…</button>
     </div>
     <${Table}
       label="Images"
@@ -68,6 +74,8 @@ export function Images({ images, report, onRan }) {
       empty=${needle ? `No image matches “${filter}”.` : "No images yet. Build one with `berth build -t NAME .` or pull one."}
     />
     ${open && html`<${ImageDetails} row=${open} onClose=${() => setOpen(null)} onRun=${() => (setRunning(open), setOpen(null))} />`}
+    ${transfer && html`<${TransferDialog} verb=${transfer.verb} initial=${transfer.ref} onClose=${() => setTransfer(null)} />`}
+    ${tagging && html`<${TagDialog} source=${tagging} onClose=${() => setTagging(null)} />`}
     ${running &&
     html`<${RunDialog}
       row=${running}
