@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { openDashboard } from "./browser.mjs";
 
 const [url, hostPort, artifacts, registry] = process.argv.slice(2);
 if (!url || !hostPort || !artifacts || !registry) {
@@ -45,19 +45,8 @@ test("without the token, from another site or by another name, requests are refu
 });
 
 test("see the image, run it with a published port, open it, read its logs, stop and remove it", async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu"],
-  });
+  const { browser, context, page, errors } = await openDashboard(url);
   try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("dialog", (d) => d.accept());
-    page.setDefaultTimeout(15000);
-
-    await page.goto(url);
     // The token left the address bar for an HttpOnly cookie.
     assert.equal(new URL(page.url()).search, "");
     const cookies = await context.cookies();
@@ -196,19 +185,9 @@ test("see the image, run it with a published port, open it, read its logs, stop 
 });
 
 test("tag an image, push it to a registry, remove it and pull it back with per-layer progress", async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu"],
-  });
+  const { browser, page, errors } = await openDashboard(url, 20000);
   try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("dialog", (d) => d.accept());
-    page.setDefaultTimeout(20000);
     const ref = `${registry}/team/bb:1`;
-    await page.goto(url);
     await page.getByRole("link", { name: /^Images/ }).click();
 
     await page.getByRole("button", { name: "Tag busybox:latest" }).click();

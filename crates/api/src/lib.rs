@@ -7,10 +7,11 @@
 //! guard, routing, shutdown), `dashboard` (the dashboard's listener: its guard, `/api`, the web app's files), `system` (`/_ping`, `/version`, `/info`), `containers`, `container_attach` (the hijacked
 //! attach connection, resize), `container_files` (changes, export, archive for `docker
 //! cp`), `container_stats`, `streaming` (tar bodies to and from blocking work), `exec`, `events`, `networks`,
-//! `build` (`POST /build`), `images` (with `progress`, Docker's JSON progress stream for pull and push), `volumes`, `registry_auth` (`/auth`), `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
+//! `build` (`POST /build`), `images` (with `progress`, Docker's JSON progress stream for pull and push), `volumes`, `compose_projects` (berth's own: Compose projects for the dashboard), `registry_auth` (`/auth`), `query` (Docker's query-parameter conventions), `error` (Docker's JSON errors).
 
 mod build;
 mod client_departure;
+mod compose_projects;
 mod container_attach;
 mod container_attach_ws;
 mod container_files;

@@ -322,6 +322,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(crate::images::routes())
         .merge(crate::build::routes())
         .merge(crate::volumes::routes())
+        .merge(crate::compose_projects::routes())
         .merge(crate::registry_auth::routes())
         .merge(crate::swarm::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "page not found") })

@@ -97,3 +97,50 @@ fn root_the_dashboard_runs_a_container_and_moves_images_through_a_registry_in_ch
         );
     }
 }
+
+#[test]
+fn root_the_dashboard_stops_brings_up_and_takes_down_a_compose_project_in_chromium() {
+    let dir = tests_dir();
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("compose.yaml"),
+        "services:\n  web:\n    image: busybox\n    command: httpd -f -p 80\n    stop_signal: SIGKILL\n  cache:\n    image: busybox\n    command: sleep 300\n    stop_signal: SIGKILL\n",
+    )
+    .unwrap();
+    let mut up = b.cmd(&["compose", "-p", "dashproj", "up", "-d"]);
+    up.current_dir(project.path());
+    run_command(up).ok();
+    // The same listing `berth compose ls` prints (the engine's `list_projects`).
+    let ls = b.run(&["compose", "ls", "--format", "json"]).ok();
+    let ls = common::json(&ls);
+    assert_eq!(ls[0]["Name"], "dashproj", "{ls}");
+    assert_eq!(ls[0]["Status"], "running(2)", "{ls}");
+    assert!(
+        ls[0]["ConfigFiles"]
+            .as_str()
+            .unwrap()
+            .ends_with("/compose.yaml"),
+        "{ls}"
+    );
+    let mut s = Server::start(&b, &["--dashboard", "127.0.0.1:0"]);
+    let url = dashboard_url(&mut s);
+    let mut node = Command::new("node");
+    node.arg("--test-reporter=spec")
+        .arg(dir.join("compose.test.mjs"))
+        .args([url.as_str(), "dashproj"])
+        .arg(dir.join("artifacts"))
+        .current_dir(&dir);
+    let r = run_command(node);
+    assert_eq!(
+        r.code, 0,
+        "the browser test failed:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(r.stdout.contains("pass 1"), "{}", r.stdout);
+    // Down from the page took the containers and the project's network.
+    assert_eq!(b.run(&["ps", "-aq"]).ok().trim(), "");
+    let networks = b.run(&["network", "ls", "--format", "{{.Name}}"]).ok();
+    assert!(!networks.contains("dashproj_default"), "{networks}");
+}

@@ -8,6 +8,7 @@
 pub mod compose_down;
 pub mod compose_events;
 pub mod compose_lifecycle;
+pub mod compose_ls;
 pub mod compose_up;
 pub mod env_file;
 pub mod error;

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use berth_compose::compose_down::DownOptions;
 use berth_compose::compose_lifecycle::Verb;
 use berth_compose::model::Build;
-use berth_compose::project_containers::{project_containers, projects, ServiceContainer};
+use berth_compose::project_containers::{project_containers, ServiceContainer};
 use berth_compose::service_container::container_request;
 use berth_compose::{Engine, Progress, Project, ProjectOptions, UpOptions};
 use clap::{Args, Parser, Subcommand};
@@ -1132,32 +1132,11 @@ fn port(rt: &berth_runtime::Runtime, p: &Project, a: PortArgs) -> Result<u8> {
 }
 
 fn ls(rt: &berth_runtime::Runtime, a: &LsArgs) -> Result<u8> {
-    let mut rows = Vec::new();
-    for (name, cs) in projects(rt).map_err(fail)? {
-        let running = cs.iter().filter(|c| c.state.running()).count();
-        if running == 0 && !a.all {
-            continue;
-        }
-        let mut states: BTreeMap<&str, usize> = BTreeMap::new();
-        for c in &cs {
-            *states.entry(c.state.docker_status()).or_default() += 1;
-        }
-        let status = states
-            .iter()
-            .map(|(s, n)| format!("{s}({n})"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let files = cs
-            .first()
-            .and_then(|c| {
-                c.config
-                    .labels
-                    .get(berth_compose::service_container::LABEL_CONFIG_FILES)
-                    .cloned()
-            })
-            .unwrap_or_default();
-        rows.push((name, status, files));
-    }
+    let rows: Vec<(String, String, String)> = berth_compose::compose_ls::list_projects(rt, a.all)
+        .map_err(fail)?
+        .into_iter()
+        .map(|p| (p.name, p.status, p.config_files))
+        .collect();
     if a.quiet {
         for (n, _, _) in rows {
             println!("{n}");

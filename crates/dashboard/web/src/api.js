@@ -55,6 +55,8 @@ export const api = {
   createNetwork: (name) => post("/networks/create", { Name: name }),
   removeNetwork: (id) => del(`/networks/${q(id)}`),
   version: () => get("/version"),
+  projects: () => get("/compose/projects?all=1"),
+  composeAction: (name, verb) => post(`/compose/projects/${q(name)}/${verb}`),
 };
 
 // Reads Docker's multiplexed stream (stdout/stderr frames: a stream byte, three zeros, a

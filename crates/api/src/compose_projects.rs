@@ -1,0 +1,106 @@
+//! `/compose/projects…` (berth's own: Docker's API knows nothing of Compose, whose projects
+//! live in the client): the projects that have containers here, from their Compose labels,
+//! and up / down / start / stop / restart of one, loaded again from the files its
+//! containers name, by the same `berth_compose` operations `berth compose` runs. For the
+//! dashboard's Compose view.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use berth_compose::compose_down::DownOptions;
+use berth_compose::compose_lifecycle::Verb;
+use berth_compose::compose_ls::{list_projects, load_project_of};
+use berth_compose::model::Build;
+use berth_compose::{Engine, Progress, UpOptions};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::query::{flag, Params};
+use crate::server::{blocking, AppState};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/compose/projects", get(list))
+        .route("/compose/projects/{name}/{verb}", post(act))
+}
+
+async fn list(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Json<Value>, ApiError> {
+    let all = !q.contains_key("all") || flag(&q, "all");
+    blocking(move || {
+        let rows = list_projects(&e.rt, all)?;
+        serde_json::to_value(rows)
+            .map(Json)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
+}
+
+/// Images for `up` come from the store only: a server has no terminal to show a build on,
+/// and pulls go through the pull endpoint first.
+struct StoredImages<'a>(&'a berth_image::Store);
+
+impl berth_compose::ImageSource for StoredImages<'_> {
+    fn ensure_image(
+        &self,
+        service: &str,
+        image: &str,
+        _build: Option<&Build>,
+        force_build: bool,
+    ) -> berth_compose::Result<()> {
+        if !force_build && self.0.lookup(image).is_ok() {
+            return Ok(());
+        }
+        Err(berth_compose::Error::NotFound(format!(
+            "service {service:?}: image {image} is not here: pull or build it first (berth compose up --build builds it)"
+        )))
+    }
+}
+
+async fn act(
+    State(e): State<AppState>,
+    Path((name, verb)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let verb_of = |v: &str| -> Result<Option<Verb>, ApiError> {
+        Ok(Some(match v {
+            "up" | "down" => return Ok(None),
+            "start" => Verb::Start,
+            "stop" => Verb::Stop { timeout: None },
+            "restart" => Verb::Restart { timeout: None },
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!(
+                    "unknown project action {other:?}: expected up, down, start, stop or restart"
+                ),
+                ))
+            }
+        }))
+    };
+    let lifecycle = verb_of(&verb)?;
+    blocking(move || {
+        let environment: berth_compose::interpolation::Variables = std::env::vars().collect();
+        let p = load_project_of(&e.rt, &name, environment)?;
+        let engine = Engine {
+            rt: &e.rt,
+            exe: &e.exe,
+        };
+        let mut lines = Vec::new();
+        let mut report = |p: Progress| lines.push(format!("{} {}  {}", p.kind, p.name, p.status));
+        match (verb.as_str(), lifecycle) {
+            ("up", _) => {
+                engine.up(
+                    &p,
+                    &UpOptions::default(),
+                    &StoredImages(&e.store),
+                    &mut report,
+                )?;
+            }
+            ("down", _) => engine.down(&p, &DownOptions::default(), &mut report)?,
+            (_, Some(v)) => engine.apply(&p, &[], &v, &mut report)?,
+            _ => {}
+        }
+        Ok(Json(json!({ "Progress": lines })))
+    })
+    .await
+}
