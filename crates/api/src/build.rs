@@ -1,14 +1,16 @@
 //! `POST /build` (the classic builder's API, which the docker CLI uses when `/_ping` says
 //! `Builder-Version: 1`) and `POST /build/prune`: the body is the context as a tar, the
 //! query says the rest; the answer is Docker's JSON stream (`stream` lines, the image ID in
-//! `aux`, `error` at the end of a failed build).
+//! `aux`, `error` at the end of a failed build). Berth's own: `contextpath=DIR` builds a
+//! directory on this machine in place, and `GET /build/history[/{id}]` reads the build
+//! history (`berth_build::build_history`), for the dashboard.
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, RawQuery, Request, State};
+use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -22,6 +24,39 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/build", post(build))
         .route("/build/prune", post(prune))
+        .route("/build/history", get(history))
+        .route("/build/history/{id}", get(history_one))
+}
+
+/// The recorded builds, newest first, without their steps' output (`/build/history/{id}`
+/// has it).
+async fn history(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let mut all = berth_build::build_history::list(e.rt.root());
+        for b in &mut all {
+            for s in &mut b.steps {
+                s.log.clear();
+            }
+        }
+        serde_json::to_value(all)
+            .map(Json)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
+}
+
+async fn history_one(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let b = berth_build::build_history::get(e.rt.root(), &id)
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no such build: {id}")))?;
+        serde_json::to_value(b)
+            .map(Json)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await
 }
 
 /// A JSON-object query value (`buildargs`, `labels`) as key → value.
@@ -238,24 +273,56 @@ async fn build(
             ))
         })?,
     };
+    // `contextpath` (berth's own, for the dashboard): a directory on this machine is the
+    // context, read in place as `berth build DIR` reads it; the body is not read.
+    let local = match text("contextpath") {
+        Some(path) => {
+            let dir = std::path::PathBuf::from(&path);
+            if !dir.is_absolute() || !dir.is_dir() {
+                return Err(ApiError::bad_request(format!(
+                    "contextpath {path:?}: expected the absolute path of a directory on the server's machine"
+                )));
+            }
+            Some(dir)
+        }
+        None => None,
+    };
     // The context is received completely before the build (and its stream) begins.
-    let body = BodyReader::new(req.into_body());
-    let engine = e.clone();
-    let context = blocking(move || {
-        Ok(berth_build::streamed_context::StreamedContext::receive(
-            &engine.store,
-            body,
-            "the request body",
-        )?)
-    })
-    .await?;
+    let context = match &local {
+        Some(_) => None,
+        None => {
+            let body = BodyReader::new(req.into_body());
+            let engine = e.clone();
+            Some(
+                blocking(move || {
+                    Ok(berth_build::streamed_context::StreamedContext::receive(
+                        &engine.store,
+                        body,
+                        "the request body",
+                    )?)
+                })
+                .await?,
+            )
+        }
+    };
     Ok(progress_response(move |p| {
-        let dockerfile = match &context.dockerfile {
-            Some(d) => d.clone(),
-            None => context.dir.join(&dockerfile_name),
+        let (dir, dockerfile, context_name) = match (&local, &context) {
+            (Some(dir), _) => (
+                dir.clone(),
+                dir.join(&dockerfile_name),
+                dir.display().to_string(),
+            ),
+            (None, Some(c)) => (
+                c.dir.clone(),
+                c.dockerfile
+                    .clone()
+                    .unwrap_or_else(|| c.dir.join(&dockerfile_name)),
+                "(sent by the client)".to_string(),
+            ),
+            (None, None) => return Err(ApiError::internal("no build context")),
         };
         let opts = berth_build::BuildOptions {
-            context: context.dir.clone(),
+            context: dir,
             dockerfile,
             dockerfile_name,
             tags,
@@ -278,18 +345,20 @@ async fn build(
             creds,
             quiet,
         };
-        let img = match berth_build::build(&e.rt, &opts, &host) {
-            Ok(img) => img,
-            // The classic builder's words and code for a failed RUN (clients match them).
-            Err(berth_build::Error::RunFailed { command, code, .. }) => {
-                let message = format!("The command '{command}' returned a non-zero code: {code}");
-                p.line(
+        let img =
+            match berth_build::build_history::build_recorded(&e.rt, &opts, &host, &context_name) {
+                Ok(img) => img,
+                // The classic builder's words and code for a failed RUN (clients match them).
+                Err(berth_build::Error::RunFailed { command, code, .. }) => {
+                    let message =
+                        format!("The command '{command}' returned a non-zero code: {code}");
+                    p.line(
                     json!({"errorDetail": {"code": code, "message": message}, "error": message}),
                 );
-                return Ok(());
-            }
-            Err(err) => return Err(err.into()),
-        };
+                    return Ok(());
+                }
+                Err(err) => return Err(err.into()),
+            };
         let id = img.id().to_string();
         if quiet {
             p.line(json!({ "stream": format!("{id}\n") }));

@@ -85,6 +85,13 @@ pub trait BuildHost {
     fn captures_run_output(&self) -> bool {
         false
     }
+    /// A step begins: `number` of `total`, the instruction as written (told even with
+    /// `quiet`, for the build history).
+    fn step_started(&self, number: usize, total: usize, instruction: &str) {
+        let _ = (number, total, instruction);
+    }
+    /// The step that began last came from the build cache.
+    fn step_cached(&self) {}
     /// `ADD <url>`: the body of `GET url` written to the file `dest`; the server's
     /// Last-Modified as Unix seconds, if it sent one.
     fn download(
@@ -353,6 +360,8 @@ impl Builder<'_> {
                 .process_word(&st.base, &meta)
                 .map_err(|e| step_error(&self.file, &st.from, &e.to_string()))?;
             self.step += 1;
+            self.host
+                .step_started(self.step, self.total, st.from.original.trim());
             self.say(&format!(
                 "Step {}/{} : {}",
                 self.step,
@@ -417,6 +426,8 @@ impl Builder<'_> {
             }
             for inst in &st.body {
                 self.step += 1;
+                self.host
+                    .step_started(self.step, self.total, inst.original.trim());
                 self.say(&format!(
                     "Step {}/{} : {}",
                     self.step,
@@ -543,6 +554,7 @@ impl Builder<'_> {
                 .build_cache_lookup(&key)
                 .filter(|img| self.cache_allows(img))
             {
+                self.host.step_cached();
                 self.say(" ---> Using cache");
                 return Ok(State {
                     config: img.config.clone(),

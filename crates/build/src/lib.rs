@@ -1,8 +1,10 @@
 //! berth's image builder (`berth build`): Dockerfile stages from `berth_dockerfile`, the build
 //! context read in place with its `.dockerignore`, RUN steps as containers through
 //! `berth_runtime`, COPY/ADD/WORKDIR on a mounted scratch root, every step's result kept as
-//! an unregistered image in the store and found again through the build cache.
+//! an unregistered image in the store and found again through the build cache; every build
+//! recorded in the build history (`build_history`).
 
+pub mod build_history;
 pub mod builder;
 pub mod context;
 pub mod copy;

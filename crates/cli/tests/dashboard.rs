@@ -144,3 +144,37 @@ fn root_the_dashboard_stops_brings_up_and_takes_down_a_compose_project_in_chromi
     let networks = b.run(&["network", "ls", "--format", "{{.Name}}"]).ok();
     assert!(!networks.contains("dashproj_default"), "{networks}");
 }
+
+#[test]
+fn root_the_dashboard_shows_the_build_history_and_starts_a_build_in_chromium() {
+    let dir = tests_dir();
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM busybox\nRUN echo step-output-here\nCOPY hello.txt /hello.txt\n",
+    )
+    .unwrap();
+    std::fs::write(context.path().join("hello.txt"), "hello\n").unwrap();
+    let ctx = context.path().to_str().unwrap();
+    b.run(&["build", "-q", "-t", "built:1", ctx]).ok();
+    let mut s = Server::start(&b, &["--dashboard", "127.0.0.1:0"]);
+    let url = dashboard_url(&mut s);
+    let mut node = Command::new("node");
+    node.arg("--test-reporter=spec")
+        .arg(dir.join("builds.test.mjs"))
+        .args([url.as_str(), ctx])
+        .arg(dir.join("artifacts"))
+        .current_dir(&dir);
+    let r = run_command(node);
+    assert_eq!(
+        r.code, 0,
+        "the browser test failed:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(r.stdout.contains("pass 1"), "{}", r.stdout);
+    // The page's build made the image, from the cache: the same ID as the CLI's.
+    let id = |name: &str| b.run(&["images", "-q", "--no-trunc", name]).ok();
+    assert_eq!(id("built:2"), id("built:1"));
+}

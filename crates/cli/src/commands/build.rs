@@ -184,6 +184,15 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
         }
     }
     let input = Input::resolve(root, &a)?;
+    // How the build history names the context.
+    let context_name = if a.context.as_os_str() == "-" {
+        "(standard input)".to_string()
+    } else {
+        std::fs::canonicalize(&a.context)
+            .unwrap_or_else(|_| a.context.clone())
+            .display()
+            .to_string()
+    };
     let opts = berth_build::BuildOptions {
         context: input.context.clone(),
         dockerfile_name: input.name.clone(),
@@ -208,7 +217,7 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
     };
     let rt = berth_runtime::Runtime::open(root)?;
     let host = CliHost { root, quiet };
-    let img = berth_build::build(&rt, &opts, &host)?;
+    let img = berth_build::build_history::build_recorded(&rt, &opts, &host, &context_name)?;
     if let Some(p) = &a.iidfile {
         std::fs::write(p, img.id().to_string())
             .with_context(|| format!("failed to write the image ID file {}", p.display()))?;

@@ -56,6 +56,8 @@ export const api = {
   removeNetwork: (id) => del(`/networks/${q(id)}`),
   version: () => get("/version"),
   projects: () => get("/compose/projects?all=1"),
+  builds: () => get("/build/history"),
+  build: (id) => get(`/build/history/${q(id)}`),
   composeAction: (name, verb) => post(`/compose/projects/${q(name)}/${verb}`),
 };
 

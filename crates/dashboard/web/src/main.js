@@ -5,6 +5,7 @@ import { html, render } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, followEvents } from "./api.js";
 import { ContainerPage, Containers } from "./views/containers.js";
+import { Builds } from "./views/builds.js";
 import { Compose } from "./views/compose.js";
 import { Images } from "./views/images.js";
 import { Networks, Volumes } from "./views/volumes_networks.js";
@@ -14,6 +15,7 @@ const VIEWS = [
   ["containers", "Containers"],
   ["compose", "Compose"],
   ["images", "Images"],
+  ["builds", "Builds"],
   ["volumes", "Volumes"],
   ["networks", "Networks"],
 ];
@@ -25,21 +27,22 @@ function route() {
 }
 
 function useData() {
-  const [data, setData] = useState({ images: [], containers: [], volumes: [], networks: [], projects: [], loaded: false });
+  const [data, setData] = useState({ images: [], containers: [], volumes: [], networks: [], projects: [], builds: [], loaded: false });
   const [live, setLive] = useState(false);
   const [error, setError] = useState(null);
   useEffect(() => {
     let timer = null;
     const load = async () => {
       try {
-        const [images, containers, volumes, networks, projects] = await Promise.all([
+        const [images, containers, volumes, networks, projects, builds] = await Promise.all([
           api.images(),
           api.containers(),
           api.volumes(),
           api.networks(),
           api.projects(),
+          api.builds(),
         ]);
-        setData({ images, containers, volumes: volumes.Volumes || [], networks, projects, loaded: true });
+        setData({ images, containers, volumes: volumes.Volumes || [], networks, projects, builds, loaded: true });
       } catch (e) {
         setError(e.status === 401 ? "The dashboard's token is missing: open the URL `berth serve --dashboard` printed." : e.message);
       }
@@ -77,6 +80,7 @@ function App() {
     page = html`<${Containers} containers=${data.containers} report=${report} onOpen=${(id) => go("containers", id.slice(0, 12))} />`;
   else if (where.view === "images")
     page = html`<${Images} images=${data.images} report=${report} onRan=${(id) => go("containers", id.slice(0, 12))} />`;
+  else if (where.view === "builds") page = html`<${Builds} builds=${data.builds} />`;
   else if (where.view === "compose")
     page = html`<${Compose} projects=${data.projects} containers=${data.containers} report=${report} />`;
   else if (where.view === "volumes") page = html`<${Volumes} volumes=${data.volumes} containers=${data.containers} report=${report} />`;
@@ -87,6 +91,7 @@ function App() {
     volumes: data.volumes.length,
     networks: data.networks.length,
     compose: data.projects.length,
+    builds: data.builds.length,
   };
   return html`<div class="shell">
     <nav aria-label="Views">
