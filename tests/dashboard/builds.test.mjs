@@ -2,15 +2,15 @@
 // with `berth build -t built:1`; this finds that build in the history, builds the same
 // directory again from the page (every step but FROM now cached) and reads its steps.
 //
-// Usage: node builds.test.mjs URL-WITH-TOKEN CONTEXT-DIR ARTIFACTS-DIR
+// Usage: node builds.test.mjs URL-WITH-TOKEN ARTIFACTS-DIR CONTEXT-DIR
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { openDashboard } from "./browser.mjs";
 
-const [url, context, artifacts] = process.argv.slice(2);
+const [url, artifacts, context] = process.argv.slice(2);
 if (!url || !context || !artifacts) {
-  console.error("usage: node builds.test.mjs URL-WITH-TOKEN CONTEXT-DIR ARTIFACTS-DIR");
+  console.error("usage: node builds.test.mjs URL-WITH-TOKEN ARTIFACTS-DIR CONTEXT-DIR");
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });

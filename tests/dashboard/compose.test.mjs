@@ -2,15 +2,15 @@
 // up with `berth compose up -d`, then this stops it, brings it up again and takes it down
 // from the page.
 //
-// Usage: node compose.test.mjs URL-WITH-TOKEN PROJECT ARTIFACTS-DIR
+// Usage: node compose.test.mjs URL-WITH-TOKEN ARTIFACTS-DIR PROJECT
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { openDashboard } from "./browser.mjs";
 
-const [url, project, artifacts] = process.argv.slice(2);
+const [url, artifacts, project] = process.argv.slice(2);
 if (!url || !project || !artifacts) {
-  console.error("usage: node compose.test.mjs URL-WITH-TOKEN PROJECT ARTIFACTS-DIR");
+  console.error("usage: node compose.test.mjs URL-WITH-TOKEN ARTIFACTS-DIR PROJECT");
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });

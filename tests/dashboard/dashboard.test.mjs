@@ -3,15 +3,15 @@
 // busybox image and runs this with the printed URL. Every step waits for what the page shows
 // (bounded); screenshots of the main views go to ARTIFACTS.
 //
-// Usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR REGISTRY-HOST
+// Usage: node dashboard.test.mjs URL-WITH-TOKEN ARTIFACTS-DIR HOST-PORT REGISTRY-HOST
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { openDashboard } from "./browser.mjs";
 
-const [url, hostPort, artifacts, registry] = process.argv.slice(2);
+const [url, artifacts, hostPort, registry] = process.argv.slice(2);
 if (!url || !hostPort || !artifacts || !registry) {
-  console.error("usage: node dashboard.test.mjs URL-WITH-TOKEN HOST-PORT ARTIFACTS-DIR REGISTRY-HOST");
+  console.error("usage: node dashboard.test.mjs URL-WITH-TOKEN ARTIFACTS-DIR HOST-PORT REGISTRY-HOST");
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
@@ -68,6 +68,12 @@ test("see the image, run it with a published port, open it, read its logs, stop 
     await row.waitFor();
     await page.screenshot({ path: `${artifacts}/images.png` });
 
+    // By keyboard: a row takes the focus, Enter opens it, Escape closes the dialog.
+    await row.focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("dialog", { name: "busybox:latest" }).waitFor();
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog", { name: "busybox:latest" }).waitFor({ state: "detached" });
     await row.click();
     const details = page.getByRole("dialog", { name: "busybox:latest" });
     await details.getByText("History").waitFor();

@@ -34,6 +34,35 @@ fn dashboard_url(s: &mut Server) -> String {
     url
 }
 
+/// Starts `berth serve --dashboard` on `b`'s store and runs the browser test `file` (node's
+/// test runner) with the dashboard's URL, the artifacts directory and `args`; asserts that
+/// all `passes` tests passed. Returns the URL.
+fn browser_test(b: &Berth, file: &str, args: &[&str], passes: usize) -> String {
+    let dir = tests_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir()
+            && std::path::Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Chromium and playwright-core: bash scripts/deps.sh installs them"
+    );
+    let mut s = Server::start(b, &["--dashboard", "127.0.0.1:0"]);
+    let url = dashboard_url(&mut s);
+    let mut node = Command::new("node");
+    node.arg("--test-reporter=spec")
+        .arg(dir.join(file))
+        .arg(&url)
+        .arg(dir.join("artifacts"))
+        .args(args)
+        .current_dir(&dir);
+    let r = run_command(node);
+    assert_eq!(
+        r.code, 0,
+        "the browser test {file} failed:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(r.stdout.contains(&format!("pass {passes}")), "{}", r.stdout);
+    url
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -45,35 +74,20 @@ fn free_port() -> u16 {
 #[test]
 fn root_the_dashboard_runs_a_container_and_moves_images_through_a_registry_in_chromium() {
     let dir = tests_dir();
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir()
-            && std::path::Path::new("/usr/bin/chromium").exists(),
-        "the browser tests need Chromium and playwright-core: bash scripts/deps.sh installs them"
-    );
     let registry = Registry::start(None);
     let b = Berth::new();
     b.import_busybox("busybox");
-    let mut s = Server::start(&b, &["--dashboard", "127.0.0.1:0"]);
-    let url = dashboard_url(&mut s);
+    let port = free_port().to_string();
+    let url = browser_test(
+        &b,
+        "dashboard.test.mjs",
+        &[port.as_str(), registry.host().as_str()],
+        3,
+    );
     assert!(
         url.starts_with("http://127.0.0.1:") && url.contains("/?token="),
         "{url}"
     );
-    let port = free_port().to_string();
-    let mut node = Command::new("node");
-    node.arg("--test-reporter=spec")
-        .arg(dir.join("dashboard.test.mjs"))
-        .args([url.as_str(), port.as_str()])
-        .arg(dir.join("artifacts"))
-        .arg(registry.host())
-        .current_dir(&dir);
-    let r = run_command(node);
-    assert_eq!(
-        r.code, 0,
-        "the browser test failed:\n{}\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("pass 3"), "{}", r.stdout);
     // What the page removed is gone from the engine too.
     assert_eq!(b.run(&["ps", "-aq"]).ok().trim(), "");
     assert!(!b.run(&["volume", "ls", "-q"]).ok().contains("dash-data"));
@@ -100,7 +114,6 @@ fn root_the_dashboard_runs_a_container_and_moves_images_through_a_registry_in_ch
 
 #[test]
 fn root_the_dashboard_stops_brings_up_and_takes_down_a_compose_project_in_chromium() {
-    let dir = tests_dir();
     let b = Berth::new();
     b.import_busybox("busybox");
     let project = tempfile::tempdir().unwrap();
@@ -124,21 +137,7 @@ fn root_the_dashboard_stops_brings_up_and_takes_down_a_compose_project_in_chromi
             .ends_with("/compose.yaml"),
         "{ls}"
     );
-    let mut s = Server::start(&b, &["--dashboard", "127.0.0.1:0"]);
-    let url = dashboard_url(&mut s);
-    let mut node = Command::new("node");
-    node.arg("--test-reporter=spec")
-        .arg(dir.join("compose.test.mjs"))
-        .args([url.as_str(), "dashproj"])
-        .arg(dir.join("artifacts"))
-        .current_dir(&dir);
-    let r = run_command(node);
-    assert_eq!(
-        r.code, 0,
-        "the browser test failed:\n{}\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("pass 1"), "{}", r.stdout);
+    browser_test(&b, "compose.test.mjs", &["dashproj"], 1);
     // Down from the page took the containers and the project's network.
     assert_eq!(b.run(&["ps", "-aq"]).ok().trim(), "");
     let networks = b.run(&["network", "ls", "--format", "{{.Name}}"]).ok();
@@ -147,7 +146,6 @@ fn root_the_dashboard_stops_brings_up_and_takes_down_a_compose_project_in_chromi
 
 #[test]
 fn root_the_dashboard_shows_the_build_history_and_starts_a_build_in_chromium() {
-    let dir = tests_dir();
     let b = Berth::new();
     b.import_busybox("busybox");
     let context = tempfile::tempdir().unwrap();
@@ -159,21 +157,7 @@ fn root_the_dashboard_shows_the_build_history_and_starts_a_build_in_chromium() {
     std::fs::write(context.path().join("hello.txt"), "hello\n").unwrap();
     let ctx = context.path().to_str().unwrap();
     b.run(&["build", "-q", "-t", "built:1", ctx]).ok();
-    let mut s = Server::start(&b, &["--dashboard", "127.0.0.1:0"]);
-    let url = dashboard_url(&mut s);
-    let mut node = Command::new("node");
-    node.arg("--test-reporter=spec")
-        .arg(dir.join("builds.test.mjs"))
-        .args([url.as_str(), ctx])
-        .arg(dir.join("artifacts"))
-        .current_dir(&dir);
-    let r = run_command(node);
-    assert_eq!(
-        r.code, 0,
-        "the browser test failed:\n{}\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("pass 1"), "{}", r.stdout);
+    browser_test(&b, "builds.test.mjs", &[ctx], 1);
     // The page's build made the image, from the cache: the same ID as the CLI's.
     let id = |name: &str| b.run(&["images", "-q", "--no-trunc", name]).ok();
     assert_eq!(id("built:2"), id("built:1"));

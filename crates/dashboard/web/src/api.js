@@ -8,8 +8,9 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body) {
-  const init = { method, headers: {} };
+// A request to the API: a JSON body if given, Docker's JSON error thrown as ApiError.
+export async function send(path, { method = "GET", body, headers = {}, signal } = {}) {
+  const init = { method, signal, headers: { ...headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -25,6 +26,11 @@ async function request(method, path, body) {
     }
     throw new ApiError(res.status, message);
   }
+  return res;
+}
+
+async function request(method, path, body) {
+  const res = await send(path, { method, body });
   const type = res.headers.get("Content-Type") || "";
   if (res.status === 204 || !type.includes("json")) return null;
   return res.json();
@@ -75,11 +81,9 @@ export function followLogs(id, { tty, tail = 500, onLine, onEnd }) {
   };
   (async () => {
     try {
-      const res = await fetch(
-        `/api/containers/${q(id)}/logs?stdout=1&stderr=1&follow=1&timestamps=1&tail=${tail}`,
-        { signal: ctrl.signal },
-      );
-      if (!res.ok) throw new ApiError(res.status, (await res.json()).message);
+      const res = await send(`/containers/${q(id)}/logs?stdout=1&stderr=1&follow=1&timestamps=1&tail=${tail}`, {
+        signal: ctrl.signal,
+      });
       const reader = res.body.getReader();
       let buf = new Uint8Array(0);
       for (;;) {
@@ -113,21 +117,7 @@ export function followLogs(id, { tty, tail = 500, onLine, onEnd }) {
 // Reads a stream of JSON objects, one per line (events, stats, pull progress), calling
 // onObject for each; resolves when the stream ends. `signal` aborts it.
 export async function readJsonLines(path, onObject, { signal, method = "GET", body, onOpen, headers = {} } = {}) {
-  const init = { signal, method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(`/api${path}`, init);
-  if (!res.ok) {
-    let message = `${res.status} ${res.statusText}`;
-    try {
-      message = (await res.json()).message || message;
-    } catch {
-      // Keep the status line.
-    }
-    throw new ApiError(res.status, message);
-  }
+  const res = await send(path, { method, body, headers, signal });
   onOpen && onOpen();
   const reader = res.body.getReader();
   const dec = new TextDecoder();

@@ -2,7 +2,7 @@
 // (taken out of the tar the archive endpoint sends) or a directory as a tar.
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
-import { ApiError } from "../api.js";
+import { send } from "../api.js";
 import { size } from "../format.js";
 
 const DIR = 2 ** 31;
@@ -48,9 +48,8 @@ export function Files({ id, name }) {
   const [error, setError] = useState(null);
   useEffect(() => {
     setError(null);
-    fetch(`/api/containers/${q(id)}/files?path=${q(path)}`)
+    send(`/containers/${q(id)}/files?path=${q(path)}`)
       .then(async (r) => {
-        if (!r.ok) throw new ApiError(r.status, (await r.json()).message);
         setTruncated(r.headers.get("X-Berth-Truncated") === "true");
         setEntries(await r.json());
       })
@@ -58,8 +57,7 @@ export function Files({ id, name }) {
   }, [id, path]);
   const download = async (e) => {
     try {
-      const r = await fetch(`/api/containers/${q(id)}/archive?path=${q(join(path, e.name))}`);
-      if (!r.ok) throw new ApiError(r.status, (await r.json()).message);
+      const r = await send(`/containers/${q(id)}/archive?path=${q(join(path, e.name))}`);
       const body = firstFileInTar(await r.arrayBuffer());
       const a = document.createElement("a");
       a.href = URL.createObjectURL(new Blob([body]));
