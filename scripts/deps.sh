@@ -23,16 +23,21 @@ if ! python3 -c 'import docker, testcontainers, websocket' 2>/dev/null; then
   python3 -m pip install -q --root-user-action=ignore 'docker>=7,<8' 'testcontainers>=4,<5' 'websocket-client>=1,<2'
 fi
 # The dashboard's web app is built by crates/dashboard/build.rs with npm (the machine's
-# Node.js, else Debian's), and its browser tests drive Debian's Chromium with playwright-core.
+# Node.js, else Debian's), and its browser tests drive Debian's Chromium with playwright-core
 if ! command -v npm >/dev/null; then
   echo "deps: installing nodejs and npm"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-if ! dpkg -s chromium >/dev/null 2>&1; then
-  echo "deps: installing chromium"
+# ...and Debian's Firefox ESR with puppeteer-core (WebDriver BiDi).
+browsers=()
+for p in chromium firefox-esr fonts-dejavu-core; do
+  dpkg -s "$p" >/dev/null 2>&1 || browsers+=("$p")
+done
+if [ ${#browsers[@]} -gt 0 ]; then
+  echo "deps: installing ${browsers[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browsers[@]}" >/dev/null
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 for web in crates/dashboard/web tests/dashboard; do

@@ -1,6 +1,6 @@
-//! End-to-end tests of the dashboard (`berth serve --dashboard`) in a real browser: Debian's
-//! Chromium driven by playwright-core (tests/dashboard/dashboard.test.mjs, node's test
-//! runner) on a store with the busybox image. Root only: the container it runs is real.
+//! End-to-end tests of the dashboard (`berth serve --dashboard`) in real browsers: Debian's
+//! Chromium driven by playwright-core and Debian's Firefox ESR by puppeteer-core (the scripts
+//! in tests/dashboard/, node's test runner) on a store with the busybox image. Root only: the container it runs is real.
 //! Screenshots of the main views are kept in tests/dashboard/artifacts/.
 
 mod common;
@@ -161,4 +161,17 @@ fn root_the_dashboard_shows_the_build_history_and_starts_a_build_in_chromium() {
     // The page's build made the image, from the cache: the same ID as the CLI's.
     let id = |name: &str| b.run(&["images", "-q", "--no-trunc", name]).ok();
     assert_eq!(id("built:2"), id("built:1"));
+}
+
+#[test]
+fn root_the_dashboard_runs_and_removes_a_container_in_firefox() {
+    assert!(
+        std::path::Path::new("/usr/bin/firefox-esr").exists(),
+        "the Firefox test needs Debian's firefox-esr: bash scripts/deps.sh installs it"
+    );
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let port = free_port().to_string();
+    browser_test(&b, "firefox.test.mjs", &[port.as_str()], 1);
+    assert_eq!(b.run(&["ps", "-aq"]).ok().trim(), "");
 }
