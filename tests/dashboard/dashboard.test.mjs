@@ -76,7 +76,7 @@ test("see the image, run it with a published port, open it, read its logs, stop 
     await page.getByRole("dialog", { name: "busybox:latest" }).waitFor({ state: "detached" });
     await row.click();
     const details = page.getByRole("dialog", { name: "busybox:latest" });
-    await details.getByText("History").waitFor();
+    await details.getByRole("heading", { name: "Layers" }).waitFor();
     await details.getByRole("table", { name: "History" }).waitFor();
     await page.screenshot({ path: `${artifacts}/image-details.png` });
     await details.getByRole("button", { name: "Close dialog" }).click();

@@ -111,9 +111,9 @@ function ImageDetails({ row, onClose, onRun }) {
           <dt>Environment</dt><dd class="mono">${(c.Env || []).map((e) => html`<div>${e}</div>`)}</dd>
           <dt>Layers</dt><dd>${((info.RootFS || {}).Layers || []).length}</dd>
         </dl>
-        <h3>History</h3>
+        <h3>Layers</h3>
         <table aria-label="History" class="compact">
-          <thead><tr><th scope="col">Created by</th><th scope="col" class="num">Size</th><th scope="col">Created</th></tr></thead>
+          <thead><tr><th scope="col">Step (created by)</th><th scope="col" class="num">Layer size</th><th scope="col">Created</th></tr></thead>
           <tbody>
             ${history.map(
               (h, i) => html`<tr key=${i}>
