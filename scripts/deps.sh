@@ -7,6 +7,11 @@ pkgs=(busybox-static skopeo umoci jq ca-certificates libseccomp-dev pkg-config p
       docker-compose)
 # The API tests drive a docker CLI: the machine's 28 at /usr/local/bin/docker, else Debian's.
 if [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null; then pkgs+=(docker.io); fi
+# The dashboard's web app is built by crates/dashboard/build.rs with npm (the machine's
+# Node.js, else Debian's); its browser tests drive Debian's Chromium with playwright-core and
+# Debian's Firefox ESR with puppeteer-core (WebDriver BiDi).
+if ! command -v npm >/dev/null; then pkgs+=(nodejs npm); fi
+pkgs+=(chromium firefox-esr fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -22,23 +27,7 @@ if ! python3 -c 'import docker, testcontainers, websocket' 2>/dev/null; then
   echo "deps: installing docker-py and testcontainers"
   python3 -m pip install -q --root-user-action=ignore 'docker>=7,<8' 'testcontainers>=4,<5' 'websocket-client>=1,<2'
 fi
-# The dashboard's web app is built by crates/dashboard/build.rs with npm (the machine's
-# Node.js, else Debian's), and its browser tests drive Debian's Chromium with playwright-core
-if ! command -v npm >/dev/null; then
-  echo "deps: installing nodejs and npm"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
-# ...and Debian's Firefox ESR with puppeteer-core (WebDriver BiDi).
-browsers=()
-for p in chromium firefox-esr fonts-dejavu-core; do
-  dpkg -s "$p" >/dev/null 2>&1 || browsers+=("$p")
-done
-if [ ${#browsers[@]} -gt 0 ]; then
-  echo "deps: installing ${browsers[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browsers[@]}" >/dev/null
-fi
+# The npm packages of the web app and of its browser tests, from their lock files.
 root=$(cd "$(dirname "$0")/.." && pwd)
 for web in crates/dashboard/web tests/dashboard; do
   if [ ! -f "$root/$web/node_modules/.package-lock.json" ] ||

@@ -32,12 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
 /// has it).
 async fn history(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
-        let mut all = berth_build::build_history::list(e.rt.root());
-        for b in &mut all {
-            for s in &mut b.steps {
-                s.log.clear();
-            }
-        }
+        let all = berth_build::build_history::list(e.rt.root(), false);
         serde_json::to_value(all)
             .map(Json)
             .map_err(|e| ApiError::internal(e.to_string()))

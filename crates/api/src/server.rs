@@ -411,16 +411,11 @@ fn check_version(text: &str, v: (u32, u32)) -> Result<(), ApiError> {
 
 /// `localhost`, a loopback address, or the docker CLI's placeholder names; with any port.
 fn local_host_name(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    matches!(name, "localhost" | "api.moby.localhost" | "docker")
+    use berth_dashboard::access::{host_name, local_host};
+    let name = host_name(host);
+    local_host(host)
+        || matches!(name, "api.moby.localhost" | "docker")
         || name.ends_with(".localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An empty 200/204 etc. response.

@@ -138,8 +138,9 @@ fn record_names(d: &Path) -> Vec<String> {
     names
 }
 
-/// The recorded builds, newest first (records that cannot be read are skipped).
-pub fn list(root: &Path) -> Vec<BuildRecord> {
+/// The recorded builds, newest first (records that cannot be read are skipped); without
+/// `with_logs`, their steps' output left out (`get` has it).
+pub fn list(root: &Path, with_logs: bool) -> Vec<BuildRecord> {
     let d = dir(root);
     let mut out: Vec<BuildRecord> = record_names(&d)
         .iter()
@@ -147,6 +148,11 @@ pub fn list(root: &Path) -> Vec<BuildRecord> {
         .filter_map(|b| serde_json::from_slice(&b).ok())
         .collect();
     out.reverse();
+    if !with_logs {
+        for s in out.iter_mut().flat_map(|b| b.steps.iter_mut()) {
+            s.log.clear();
+        }
+    }
     out
 }
 
@@ -270,7 +276,7 @@ mod tests {
             )
             .unwrap();
         }
-        let all = list(root.path());
+        let all = list(root.path(), true);
         assert_eq!(all.len(), KEEP);
         assert_eq!(all[0].id, format!("20261204T0000{:02}.000000Z-1", KEEP + 2));
         assert_eq!(all.last().unwrap().id, "20261204T000003.000000Z-1");

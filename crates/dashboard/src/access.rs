@@ -73,12 +73,18 @@ fn refused(status: StatusCode, message: impl Into<String>) -> Admission {
     }
 }
 
-/// Whether a `Host` header (name and optional port) names this machine.
-pub fn local_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
+/// The name in a `Host` header, without its port (and an IPv6 address without brackets).
+pub fn host_name(host: &str) -> &str {
+    match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(""),
         None => host.split(':').next().unwrap_or(""),
-    };
+    }
+}
+
+/// Whether a `Host` header (name and optional port) names this machine: `localhost` or a
+/// loopback address.
+pub fn local_host(host: &str) -> bool {
+    let name = host_name(host);
     name.eq_ignore_ascii_case("localhost")
         || name
             .parse::<std::net::IpAddr>()
