@@ -10,6 +10,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # Bounded: a test that hangs fails the run in time to say which, well before CI's limit.
 timeout --kill-after=30s 40m cargo test --workspace
+# The lifecycle's unit tests again, as an unprivileged user: they must never need root.
+timeout 5m bash scripts/runtime-tests-as-nobody.sh
 # The default bridge outlives containers (like docker0) until networks are pruned: the suite
 # leaves nothing of berth's on the machine.
 ./target/debug/berth network prune -f >/dev/null

@@ -11,11 +11,11 @@ use berth_image::config::ContainerConfig as ImageConfig;
 use berth_network::{PortRequest, Proto};
 
 use crate::container_config::{ContainerCreate, HostConfig, PortBinding};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::lifecycle::{bridged, Runtime};
 use crate::options::{check_log_config, check_restart, check_ulimit, security_options, BERTH_INIT};
 use crate::record::{
-    new_id, now, random_name, valid_name, ContainerRecord, RunConfig, State, Status, ZERO_TIME,
+    new_id, now, valid_name, ContainerRecord, RunConfig, State, Status, ZERO_TIME,
 };
 use crate::rootfs::DEFAULT_PATH;
 use crate::volumes::MountSpec;
@@ -172,9 +172,7 @@ impl Runtime {
         // The volumes are made last: everything before can still refuse the request.
         let mounts = self.resolve_mounts(&wanted)?;
         let id = new_id();
-        let name = name
-            .map(|n| n.strip_prefix('/').unwrap_or(n).to_string())
-            .unwrap_or_else(|| random_name(&id));
+        let name = name.map(|n| n.strip_prefix('/').unwrap_or(n).to_string());
         let hostname = match c.hostname.as_str() {
             "" => id[..12].to_string(),
             h => h.to_string(),
@@ -189,7 +187,7 @@ impl Runtime {
         let nonzero = |n: i64| (n != 0).then_some(n);
         let rec = ContainerRecord {
             id: id.clone(),
-            name,
+            name: String::new(),
             created: now(),
             image: c.image.clone(),
             image_id: img.id().to_string(),
@@ -269,13 +267,13 @@ impl Runtime {
                 ..h.clone()
             }),
         };
+        let mut rec = rec;
+        // The name is checked again, and claimed, together with writing the record.
+        if let Err(e) = self.containers.create(&mut rec, name.as_deref()) {
+            self.remove_anonymous_volumes(&rec);
+            return Err(e);
+        }
         let dir = self.containers.dir(&id);
-        berth_image::permissions::ensure_private_dir(
-            &dir,
-            berth_image::permissions::PRIVATE_DIR_MODE,
-        )
-        .ctx("create directory", &dir)?;
-        self.containers.save(&rec)?;
         if bridged(&network) {
             if let Err(e) = self
                 .network
@@ -970,5 +968,40 @@ mod tests {
                 .starts_with("invalid HostConfig.Binds \"rel:x\""),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use crate::engine_fake::fake_runtime;
+    use crate::Error;
+
+    /// Creates racing for one name from many threads: one wins, the others get Docker's
+    /// conflict, and nothing of theirs is left.
+    #[test]
+    fn racing_creates_with_one_name_make_one_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _fake) = fake_runtime(dir.path());
+        let spec: crate::ContainerCreate = serde_json::from_value(serde_json::json!({
+            "Image": "tools", "Cmd": ["true"], "HostConfig": {"NetworkMode": "host"},
+        }))
+        .unwrap();
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| rt.create(Some("one"), &spec)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(matches!(e, Error::NameInUse(n) if n == "one"), "{e}");
+            assert_eq!(e.to_string(), "Conflict. The container name \"/one\" is already in use. You have to remove (or rename) that container to be able to reuse that name.");
+        }
+        assert_eq!(rt.containers().list().unwrap().len(), 1);
+        // Unnamed containers all get distinct names.
+        let names: std::collections::HashSet<String> = (0..20)
+            .map(|_| rt.create(None, &spec).unwrap().name)
+            .collect();
+        assert_eq!(names.len(), 20);
     }
 }

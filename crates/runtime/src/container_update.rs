@@ -68,6 +68,8 @@ impl Runtime {
     /// Applies `u` to the container `key`, as Docker's daemon does.
     pub fn update(&self, key: &str, u: &ContainerUpdate) -> Result<UpdateReport> {
         let mut c = self.find(key)?;
+        // Held to the end: the record is read, changed and written by this update alone.
+        let _held = self.containers().lock(&c.id)?;
         let cannot = |e: Error| match e {
             Error::Conflict(m) => Error::Conflict(format!("Cannot update container {}: {m}", c.id)),
             Error::Invalid(m) => Error::Invalid(format!("Cannot update container {}: {m}", c.id)),

@@ -5,6 +5,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::rootfs::RootfsPaths;
 
 /// Standard streams handed to the container's process.
 pub struct Stdio {
@@ -39,6 +40,19 @@ pub trait OciRuntime {
         stdio: Stdio,
         console_socket: Option<&Path>,
     ) -> Result<i32>;
+    /// Mounts the container's root filesystem (`lower` layers, topmost first, under the
+    /// container's own upper layer) at `paths.merged`; `disposable` when it is thrown away
+    /// with the container (`--rm`: no sync on unmount). As containerd's shim does before it
+    /// calls runc.
+    fn mount_rootfs(&self, lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -> Result<()>;
+    /// Unmounts what `mount_rootfs` mounted (nothing mounted is not an error).
+    fn unmount_rootfs(&self, merged: &Path) -> Result<()>;
+    /// Sends `signal` to the container's init process `pid`.
+    fn kill(&self, id: &str, pid: i32, signal: i32);
+    /// Freezes (`pause`) or thaws every process of the container.
+    fn set_frozen(&self, id: &str, frozen: bool) -> Result<()>;
+    /// Whether the kernel's OOM killer killed a process of the container.
+    fn oom_killed(&self, id: &str) -> bool;
 }
 
 /// A process to start in a running container.
@@ -68,6 +82,30 @@ fn rt_err(id: &str, what: &'static str, e: impl std::fmt::Display) -> Error {
 }
 
 impl OciRuntime for Youki {
+    fn mount_rootfs(&self, lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -> Result<()> {
+        crate::rootfs::mount_overlay(lower, paths, disposable)
+    }
+
+    fn unmount_rootfs(&self, merged: &Path) -> Result<()> {
+        crate::rootfs::unmount(merged)
+    }
+
+    fn kill(&self, id: &str, pid: i32, signal: i32) {
+        crate::process::signal_container(id, pid, signal);
+    }
+
+    fn set_frozen(&self, id: &str, frozen: bool) -> Result<()> {
+        let what = if frozen { "pause" } else { "unpause" };
+        let mut c = libcontainer::container::Container::load(self.state_root.join(id))
+            .map_err(|e| rt_err(id, "load", e))?;
+        let r = if frozen { c.pause() } else { c.resume() };
+        r.map_err(|e| rt_err(id, what, e))
+    }
+
+    fn oom_killed(&self, id: &str) -> bool {
+        crate::cgroups::CgroupFs::host().oom_killed(id)
+    }
+
     fn run(
         &self,
         id: &str,

@@ -2,7 +2,7 @@
 
 use std::os::fd::AsRawFd;
 
-use crate::engine::{ExecProcess, OciRuntime, Stdio};
+use crate::engine::{ExecProcess, Stdio};
 use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::{Runtime, TtySession};
 use crate::options::ExecOptions;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::attach::AttachServer;
-use crate::engine::{OciRuntime, Stdio};
+use crate::engine::Stdio;
 use crate::error::{Error, IoContext, Result};
 use crate::exec::check_exec;
 use crate::lifecycle::Runtime;

@@ -1,9 +1,11 @@
 //! Container records on disk: `containers/<id>/container.json`, written atomically and readable
 //! by the owner only (a record holds the container's environment, often secrets).
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -267,16 +269,106 @@ impl Containers {
         self.root.join(id)
     }
 
+    /// Writes the record through a temp name no other thread or process uses, then renames
+    /// it into place: a reader sees the old record or the new one, never a part.
     pub fn save(&self, rec: &ContainerRecord) -> Result<()> {
+        static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
         let dir = self.dir(&rec.id);
         let path = dir.join("container.json");
-        let tmp = dir.join(format!(".container.json.{}", std::process::id()));
+        let tmp = dir.join(format!(
+            ".container.json.{}.{}",
+            std::process::id(),
+            TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
         let bytes = serde_json::to_vec_pretty(rec).map_err(|e| Error::Json {
             what: "container record".into(),
             source: e,
         })?;
-        write_private(&tmp, &bytes).ctx("write", &tmp)?;
-        fs::rename(&tmp, &path).ctx("rename", &path)
+        let written = write_private(&tmp, &bytes)
+            .ctx("write", &tmp)
+            .and_then(|()| fs::rename(&tmp, &path).ctx("rename", &path));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    /// An exclusive hold on one container (a `flock` on `containers/<id>/.lock`): what
+    /// changes a container's record or its processes takes it, so two threads or processes
+    /// changing the same container never interleave. Not re-entrant: a holder must not ask
+    /// for the same container's lock again.
+    pub fn lock(&self, id: &str) -> Result<ContainerLock> {
+        let path = self.dir(id).join(".lock");
+        match lock_file(&path) {
+            Ok(f) => Ok(ContainerLock { _file: f }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::NoSuchContainer(id.to_string()))
+            }
+            Err(e) => Err(Error::Io {
+                op: "lock",
+                path,
+                source: e,
+            }),
+        }
+    }
+
+    /// Reads the record, lets `change` edit it and writes it back, all under the container's
+    /// lock; nothing is written when `change` fails. Returns the record as written and what
+    /// `change` returned.
+    pub fn update<T>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut ContainerRecord) -> Result<T>,
+    ) -> Result<(ContainerRecord, T)> {
+        let _held = self.lock(id)?;
+        let mut rec = self.load(id)?;
+        let out = change(&mut rec)?;
+        self.save(&rec)?;
+        Ok((rec, out))
+    }
+
+    /// Records a new container: its name (`name`, else a free random one) is checked and
+    /// claimed under the names lock together with writing the record, so two creates can
+    /// never both get a name.
+    pub fn create(&self, rec: &mut ContainerRecord, name: Option<&str>) -> Result<()> {
+        let _names = self.names_lock()?;
+        let taken: HashSet<String> = self.list()?.into_iter().map(|r| r.name).collect();
+        rec.name = match name {
+            Some(n) if taken.contains(n) => return Err(Error::NameInUse(n.to_string())),
+            Some(n) => n.to_string(),
+            None => free_random_name(&rec.id, &taken),
+        };
+        let dir = self.dir(&rec.id);
+        ensure_private_dir(&dir, PRIVATE_DIR_MODE).ctx("create directory", &dir)?;
+        if let Err(e) = self.save(rec) {
+            let _ = self.remove_dir(&rec.id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Renames a container, the new name checked and claimed under the names lock; returns
+    /// the record as renamed and its old name.
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<(ContainerRecord, String)> {
+        let _names = self.names_lock()?;
+        if self
+            .list()?
+            .iter()
+            .any(|x| x.name == new_name && x.id != id)
+        {
+            return Err(Error::NameInUse(new_name.to_string()));
+        }
+        self.update(id, |r| {
+            Ok(std::mem::replace(&mut r.name, new_name.to_string()))
+        })
+    }
+
+    /// Held while a name is checked and claimed (create, rename).
+    fn names_lock(&self) -> Result<ContainerLock> {
+        let path = self.root.join(".names.lock");
+        lock_file(&path)
+            .map(|f| ContainerLock { _file: f })
+            .ctx("lock", &path)
     }
 
     pub fn load(&self, id: &str) -> Result<ContainerRecord> {
@@ -296,7 +388,8 @@ impl Containers {
         let mut out = Vec::new();
         for e in fs::read_dir(&self.root).ctx("read directory", &self.root)? {
             let e = e.ctx("read directory", &self.root)?;
-            if let Some(id) = e.file_name().to_str() {
+            // Dot files are the containers' locks, not containers.
+            if let Some(id) = e.file_name().to_str().filter(|n| !n.starts_with('.')) {
                 if let Ok(r) = self.load(id) {
                     out.push(r);
                 }
@@ -342,6 +435,35 @@ impl Containers {
     }
 }
 
+/// See [`Containers::lock`]; released when dropped.
+pub struct ContainerLock {
+    _file: fs::File,
+}
+
+/// Opens (creating, owner-only) and exclusively `flock`s `path`. A lock belongs to the open
+/// file, so two threads of one process exclude each other as two processes do.
+fn lock_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(PRIVATE_FILE_MODE)
+        .open(path)?;
+    loop {
+        // SAFETY: flock on a descriptor we own; released when it is closed.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(f);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// A new random 64-hex container id.
 pub fn new_id() -> String {
     let mut b = [0u8; 32];
@@ -359,22 +481,99 @@ pub fn new_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Docker-style `adjective_name` from the id's bytes.
+const ADJECTIVES: &[&str] = &[
+    "agile", "amber", "bold", "brave", "bright", "calm", "clever", "cosmic", "crisp", "daring",
+    "eager", "elated", "fervent", "fond", "gallant", "gentle", "happy", "humble", "jolly", "keen",
+    "kind", "lively", "lucid", "merry", "modest", "nifty", "noble", "patient", "proud", "quiet",
+    "quirky", "rapid", "serene", "sharp", "steady", "sunny", "tender", "upbeat", "vibrant",
+    "vivid", "warm", "wizardly", "witty", "zealous",
+];
+const SURNAMES: &[&str] = &[
+    "agnesi",
+    "babbage",
+    "bohr",
+    "boole",
+    "cantor",
+    "curie",
+    "darwin",
+    "dijkstra",
+    "euler",
+    "faraday",
+    "fermat",
+    "feynman",
+    "galois",
+    "gauss",
+    "goodall",
+    "hamilton",
+    "hopper",
+    "hypatia",
+    "johnson",
+    "kepler",
+    "knuth",
+    "lamarr",
+    "laplace",
+    "leavitt",
+    "lovelace",
+    "maxwell",
+    "meitner",
+    "mendel",
+    "mirzakhani",
+    "newton",
+    "noether",
+    "pascal",
+    "planck",
+    "ramanujan",
+    "riemann",
+    "ritchie",
+    "sagan",
+    "shannon",
+    "somerville",
+    "tesla",
+    "thompson",
+    "turing",
+    "volta",
+    "wozniak",
+    "yalow",
+    "yonath",
+];
+
+/// Docker-style `adjective_surname` from the id's bytes.
 pub fn random_name(id: &str) -> String {
-    const ADJ: &[&str] = &[
-        "brave", "calm", "eager", "fervent", "gallant", "happy", "jolly", "keen", "lucid",
-        "modest", "nifty", "quirky", "serene", "tender", "vibrant", "wizardly",
-    ];
-    const NOUN: &[&str] = &[
-        "babbage", "curie", "darwin", "euler", "feynman", "galois", "hopper", "kepler", "lovelace",
-        "noether", "pascal", "ritchie", "shannon", "turing", "wozniak", "yonath",
-    ];
-    let n = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
-    format!(
+    name_candidate(id, 0)
+}
+
+/// The `attempt`-th name for the container `id`: other words from other bytes of the id,
+/// then (as Docker does on a collision) a number appended.
+fn name_candidate(id: &str, attempt: usize) -> String {
+    let bytes = id.as_bytes();
+    let window = |from: usize| {
+        (0..8).fold(0u64, |n, i| {
+            let c = bytes
+                .get((from + i) % bytes.len().max(1))
+                .copied()
+                .unwrap_or(b'0');
+            n.wrapping_mul(31).wrapping_add(u64::from(c))
+        })
+    };
+    let n = window(attempt.wrapping_mul(7));
+    let base = format!(
         "{}_{}",
-        ADJ[(n % 16) as usize],
-        NOUN[((n >> 8) % 16) as usize]
-    )
+        ADJECTIVES[(n % ADJECTIVES.len() as u64) as usize],
+        SURNAMES[((n / ADJECTIVES.len() as u64) % SURNAMES.len() as u64) as usize]
+    );
+    if attempt < 8 {
+        base
+    } else {
+        format!("{base}{}", attempt - 7)
+    }
+}
+
+/// The first of the id's name candidates that no container has.
+fn free_random_name(id: &str, taken: &HashSet<String>) -> String {
+    (0..)
+        .map(|attempt| name_candidate(id, attempt))
+        .find(|n| !taken.contains(n))
+        .unwrap_or_else(|| id[..12.min(id.len())].to_string())
 }
 
 /// Docker's rule for container names.
@@ -416,5 +615,131 @@ mod tests {
         s.status = Status::Exited;
         assert!(!s.running());
         assert_eq!(s.docker_status(), "exited");
+    }
+
+    fn record(id: &str) -> ContainerRecord {
+        ContainerRecord {
+            id: id.to_string(),
+            name: String::new(),
+            created: now(),
+            image: "busybox".into(),
+            image_id: String::new(),
+            lower_dirs: Vec::new(),
+            config: RunConfig::default(),
+            state: State::default(),
+            host_config: None,
+        }
+    }
+
+    /// Read-modify-writes of one record from many threads (each with its own lock file
+    /// description, as separate processes have) lose no change.
+    #[test]
+    fn concurrent_updates_of_one_container_never_interleave() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers = Containers::new(dir.path()).unwrap();
+        let mut rec = record(&new_id());
+        containers.create(&mut rec, Some("counter")).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..40 {
+                        containers
+                            .update(&rec.id, |r| {
+                                let seen = r.state.restart_count;
+                                std::thread::yield_now();
+                                r.state.restart_count = seen + 1;
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(containers.load(&rec.id).unwrap().state.restart_count, 320);
+        // No temp file is left behind, and the lock file is not taken for a container.
+        let names: Vec<String> = fs::read_dir(containers.dir(&rec.id))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".container.json"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+        assert_eq!(containers.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_failed_change_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers = Containers::new(dir.path()).unwrap();
+        let mut rec = record(&new_id());
+        containers.create(&mut rec, Some("keep")).unwrap();
+        let r = containers.update(&rec.id, |r| {
+            r.name = "changed".into();
+            Err::<(), _>(Error::Conflict("no".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(containers.load(&rec.id).unwrap().name, "keep");
+        let gone = containers.update(&"f".repeat(64), |_| Ok(()));
+        assert!(matches!(gone, Err(Error::NoSuchContainer(_))));
+    }
+
+    /// Many creates racing for one name: exactly one gets it, the others are told it is in
+    /// use and leave nothing behind.
+    #[test]
+    fn a_name_is_claimed_by_exactly_one_of_racing_creates() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers = Containers::new(dir.path()).unwrap();
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..12)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut rec = record(&new_id());
+                        containers.create(&mut rec, Some("web"))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(matches!(r, Error::NameInUse(n) if n == "web"), "{r}");
+        }
+        assert_eq!(containers.list().unwrap().len(), 1);
+    }
+
+    /// A rename to a name another container holds is refused; a rename to a free one frees
+    /// the old name for the next create.
+    #[test]
+    fn rename_claims_the_new_name_and_frees_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers = Containers::new(dir.path()).unwrap();
+        let (mut a, mut b) = (record(&new_id()), record(&new_id()));
+        containers.create(&mut a, Some("a")).unwrap();
+        containers.create(&mut b, Some("b")).unwrap();
+        assert!(matches!(
+            containers.rename(&a.id, "b"),
+            Err(Error::NameInUse(_))
+        ));
+        let (renamed, old) = containers.rename(&a.id, "c").unwrap();
+        assert_eq!((renamed.name.as_str(), old.as_str()), ("c", "a"));
+        containers
+            .create(&mut record(&new_id()), Some("a"))
+            .unwrap();
+    }
+
+    /// Generated names never collide, however many containers share the first choice.
+    #[test]
+    fn generated_names_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers = Containers::new(dir.path()).unwrap();
+        let same_start = "0123456789ab".repeat(5) + "cdef";
+        let mut names = HashSet::new();
+        for i in 0..30 {
+            // Ids that all begin alike: every create wants the same first name.
+            let id = format!("{}{:04x}", &same_start[..60], i);
+            let mut rec = record(&id);
+            containers.create(&mut rec, None).unwrap();
+            assert!(valid_name(&rec.name), "{}", rec.name);
+            assert!(names.insert(rec.name.clone()), "{} given twice", rec.name);
+        }
     }
 }

@@ -1,0 +1,552 @@
+//! Running a created container to its end: rootfs, OCI spec, the process, its output and
+//! terminal, then the exit recorded (and `--rm` honoured).
+
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::attach::AttachServer;
+use crate::engine::Stdio;
+use crate::error::{Error, IoContext, Result};
+use crate::lifecycle::{bridged, Runtime};
+use crate::logs::{log_path, LogWriter, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
+use crate::options::BERTH_INIT;
+use crate::process::{
+    container_stdin, forward_signals, pipe, relay, release_startup_code, wait_pid,
+};
+use crate::record::{now, ContainerRecord, State, Status, ZERO_TIME};
+use crate::rootfs::{check_command, resolve_user, write_etc_files, RootfsPaths};
+use crate::spec::build_spec;
+
+/// Where output of the container goes besides its log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// Also to this process's stdout/stderr, with signals forwarded (foreground `run`).
+    Terminal,
+    /// Log only (the supervisor of a detached container).
+    LogOnly,
+    /// As `LogOnly`, for a container a client is about to attach to (a foreground `run -it`
+    /// under a supervisor, so that it can be detached from): the output until that client
+    /// connects is kept for it, and the exit code waits for it.
+    AwaitClient,
+    /// In the foreground with signals forwarded, like `Terminal`, but the output only goes to
+    /// the log (`build -q`).
+    Silent,
+    /// In the foreground, output to the log only and no signal handling: for a caller that is
+    /// a server (a build through the API), which reads the log itself.
+    Captured,
+}
+
+/// A started container: init pid, output relays, terminal, network reservations, the
+/// attach socket of a supervised container.
+type Started = (
+    i32,
+    Vec<std::thread::JoinHandle<()>>,
+    Option<TtySession>,
+    Option<berth_network::Running>,
+    Option<Arc<AttachServer>>,
+);
+
+impl Runtime {
+    /// Runs a created container to completion, relaying its output; returns its exit code.
+    /// `ready` is called once it is running (or with the error that stopped it).
+    pub fn run(
+        &self,
+        id: &str,
+        attach: Attach,
+        ready: &mut dyn FnMut(std::result::Result<&ContainerRecord, &Error>),
+    ) -> Result<i32> {
+        // Held until the container runs (or failed to): a concurrent start, rm or rename of
+        // the same container waits for it.
+        let held = self.containers.lock(id)?;
+        let mut rec = self.containers.load(id)?;
+        let dir = self.containers.dir(id);
+        let probe = crate::health::Probe::from_config(rec.config.healthcheck.as_ref());
+        if probe.is_some() {
+            if let Err(e) = crate::health::begin(&dir) {
+                ready(Err(&e));
+                return Err(e);
+            }
+        }
+        let target = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let forward = if matches!(attach, Attach::Terminal | Attach::Silent) {
+            forward_signals(target.clone())
+        } else {
+            None
+        };
+        let started = self.start_process(&mut rec, &dir, attach);
+        let on_bridge = bridged(&rec.config.network);
+        let (pid, relays, tty, wired, attached) = match started {
+            Ok(x) => x,
+            Err(e) => {
+                if let Some(h) = forward {
+                    h.close();
+                }
+                if on_bridge {
+                    let _ = self.network.stop(id);
+                }
+                ready(Err(&e));
+                let _ = self.engine.unmount_rootfs(&RootfsPaths::of(&dir).merged);
+                rec.state = State {
+                    status: Status::Created,
+                    error: e.to_string(),
+                    ..rec.state
+                };
+                rec.state.pid = 0;
+                let _ = self.containers.save(&rec);
+                if rec.config.auto_remove {
+                    if on_bridge {
+                        let _ = self.network.release(id);
+                    }
+                    let _ = self.containers.remove_dir(id);
+                }
+                return Err(e);
+            }
+        };
+        drop(held);
+        target.store(pid, std::sync::atomic::Ordering::SeqCst);
+        self.container_event("start", &rec, &[]);
+        ready(Ok(&rec));
+        if matches!(attach, Attach::LogOnly | Attach::AwaitClient) {
+            release_startup_code();
+        }
+        // Health checks run while the container does (in its pid namespace, a probe dies
+        // with it, so the scope ends promptly after the exit).
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let code = std::thread::scope(|s| {
+            if let Some(p) = &probe {
+                let (dir, stop) = (&dir, &stop);
+                s.spawn(move || {
+                    crate::health::watch(dir, p, stop, &|cmd, timeout| {
+                        self.run_probe(id, cmd, timeout)
+                    })
+                });
+            }
+            let code = wait_pid(pid);
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            code
+        });
+        if let Some(h) = forward {
+            h.close();
+        }
+        for r in relays {
+            let _ = r.join();
+        }
+        if let Some(a) = &attached {
+            a.await_client();
+        }
+        drop(tty); // our terminal back to normal
+        let oom = self.engine.oom_killed(id);
+        let _ = self.engine.delete(id);
+        drop(wired);
+        if on_bridge && !rec.config.auto_remove {
+            let _ = self.network.stop(id);
+        }
+        let _ = self.engine.unmount_rootfs(&RootfsPaths::of(&dir).merged);
+        let exited = |s: &mut State| {
+            s.status = Status::Exited;
+            s.pid = 0;
+            s.paused = false;
+            s.exit_code = code;
+            s.oom_killed = oom;
+            s.finished_at = now();
+        };
+        // Saved before the `die` event: a client woken by it (a wait, then an rm) finds
+        // the container exited, as with Docker.
+        let held = self.containers.lock(id)?;
+        let mut rec = self.containers.load(id).unwrap_or(rec);
+        exited(&mut rec.state);
+        if !rec.config.auto_remove {
+            self.containers.save(&rec)?;
+            drop(held);
+        }
+        if oom {
+            self.container_event("oom", &rec, &[]);
+        }
+        self.container_event("die", &rec, &[("exitCode", &code.to_string())]);
+        if rec.config.auto_remove {
+            self.remove_anonymous_volumes(&rec);
+            if on_bridge {
+                let _ = self.network.release(id);
+            }
+            self.containers.remove_dir(id)?;
+            self.container_event("destroy", &rec, &[]);
+        }
+        // Attached clients have had all the output; now that the record says so, the code.
+        if let Some(a) = attached {
+            a.exited(code);
+        }
+        Ok(code)
+    }
+
+    fn start_process(
+        &self,
+        rec: &mut ContainerRecord,
+        dir: &Path,
+        attach: Attach,
+    ) -> Result<Started> {
+        let paths = RootfsPaths::of(dir);
+        self.engine
+            .mount_rootfs(&rec.lower_dirs, &paths, rec.config.auto_remove)?;
+        let endpoints = if bridged(&rec.config.network) {
+            self.network.container_endpoints(&rec.id)
+        } else {
+            Vec::new()
+        };
+        let gateway = match endpoints.first() {
+            Some((n, _)) => Some(n.gateway.to_string()),
+            None => self
+                .network
+                .get(berth_network::DEFAULT_NETWORK)
+                .ok()
+                .map(|n| n.gateway.to_string()),
+        };
+        let extra_hosts: Vec<(String, String)> = rec
+            .config
+            .extra_hosts
+            .iter()
+            .map(|(n, a)| match (a.as_str(), &gateway) {
+                ("host-gateway", Some(gw)) => (n.clone(), gw.clone()),
+                _ => (n.clone(), a.clone()),
+            })
+            .collect();
+        write_etc_files(
+            dir,
+            &crate::rootfs::EtcFiles {
+                hostname: &rec.config.hostname,
+                addresses: endpoints.iter().map(|(_, e)| e.ip.to_string()).collect(),
+                extra_hosts: &extra_hosts,
+                embedded_dns: endpoints
+                    .iter()
+                    .find(|(n, _)| !n.is_default())
+                    .map(|(n, _)| n.gateway.to_string()),
+                dns: &rec.config.dns,
+                dns_search: &rec.config.dns_search,
+                dns_options: &rec.config.dns_options,
+            },
+        )?;
+        let mut user = resolve_user(&paths.merged, &rec.config.user)?;
+        for g in crate::rootfs::resolve_groups(&paths.merged, &rec.config.group_add)? {
+            if g != user.1 && !user.2.contains(&g) {
+                user.2.push(g);
+            }
+        }
+        let cwd = if rec.config.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            rec.config.working_dir.clone()
+        };
+        check_command(&paths.merged, &rec.config.args[0], &rec.config.env, &cwd)?;
+        // Docker creates a missing working directory.
+        let wd = crate::rootfs::resolve_in_root(&paths.merged, Path::new(&cwd));
+        if !wd.exists() {
+            fs::create_dir_all(&wd).ctx("create working directory", &wd)?;
+        }
+        // A volume that is still empty gets the image's content at its mount point (Docker's
+        // copy-up), so e.g. a volume on /usr/share/app starts with the app's files.
+        let volumes = self.volumes()?;
+        let seeded = |m: &&crate::volumes::MountSpec| {
+            m.kind == "volume" && !m.no_copy && m.subpath.is_empty()
+        };
+        for m in rec.config.mounts.iter().filter(seeded) {
+            let data = volumes.data_dir(&m.source);
+            if fs::read_dir(&data)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false)
+            {
+                let from = crate::rootfs::resolve_in_root(&paths.merged, Path::new(&m.target));
+                crate::volumes::seed(&from, &data)?;
+            }
+        }
+        let init_bin = if rec.config.init {
+            let p = self.root.join("runtime-bin/berth-init");
+            if fs::read(&p).map(|b| b != BERTH_INIT).unwrap_or(true) {
+                fs::create_dir_all(p.parent().unwrap_or(Path::new("/")))
+                    .ctx("create directory", &p)?;
+                let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+                fs::write(&tmp, BERTH_INIT).ctx("write", &tmp)?;
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).ctx("chmod", &tmp)?;
+                fs::rename(&tmp, &p).ctx("rename", &p)?;
+            }
+            Some(p)
+        } else {
+            None
+        };
+        let mut spec = build_spec(rec, dir, &paths.merged, user, &volumes, init_bin.as_deref())?;
+        crate::seccomp_program::prepare_bundle(&mut spec, &self.root.join("seccomp"), dir)?;
+        let config = dir.join("config.json");
+        crate::record::write_private(
+            &config,
+            &serde_json::to_vec_pretty(&spec).unwrap_or_default(),
+        )
+        .ctx("write", &config)?;
+
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        // A supervised container started with -i keeps its stdin open for `attach`.
+        let supervised = matches!(attach, Attach::LogOnly | Attach::AwaitClient);
+        let mut stdin_for_attach = None;
+        let stdin = if supervised && rec.config.open_stdin && !rec.config.tty {
+            let (r, w) = pipe()?;
+            stdin_for_attach = Some(w);
+            r
+        } else {
+            container_stdin(rec.config.open_stdin && attach == Attach::Terminal && !rec.config.tty)?
+        };
+        let console = if rec.config.tty {
+            Some(crate::tty::ConsoleSocket::new(attach == Attach::Terminal)?)
+        } else {
+            None
+        };
+        let console_path = console.as_ref().map(|c| c.path.clone());
+        let mut console = console;
+        let mut master: Option<OwnedFd> = None;
+        let size_terminal = attach == Attach::Terminal;
+        let console_size = rec.config.console_size;
+        let mut wired: Option<berth_network::Running> = None;
+        let (cid, mode, ports) = (
+            rec.id.clone(),
+            rec.config.network.clone(),
+            rec.config.ports.clone(),
+        );
+        let pid = self.engine.run(
+            &rec.id,
+            dir,
+            Stdio {
+                stdin,
+                stdout: out_w,
+                stderr: err_w,
+            },
+            console_path.as_deref(),
+            &mut |pid| {
+                // The terminal exists now; size it before the command starts.
+                if let Some(c) = console.take() {
+                    let m = c.master()?;
+                    if size_terminal {
+                        crate::tty::copy_window_size(m.as_raw_fd());
+                    } else if let Some([rows, cols]) = console_size {
+                        let ws = libc::winsize {
+                            ws_row: rows,
+                            ws_col: cols,
+                            ws_xpixel: 0,
+                            ws_ypixel: 0,
+                        };
+                        crate::tty::set_window_size(m.as_raw_fd(), &ws);
+                    }
+                    master = Some(m);
+                }
+                // So is the network namespace: wire it before the command starts.
+                match mode.as_str() {
+                    "host" => {}
+                    "none" => berth_network::netns::loopback_up(pid)?,
+                    _ => wired = Some(self.network.start(&cid, pid, &ports)?),
+                }
+                Ok(())
+            },
+        )?;
+        // The caller holds the container's lock: the record on disk is the one it read.
+        let restart_count = rec.state.restart_count;
+        rec.state = State {
+            status: Status::Running,
+            pid,
+            restart_count,
+            monitor_pid: std::process::id() as i32,
+            started_at: now(),
+            finished_at: ZERO_TIME.into(),
+            ..State::default()
+        };
+        self.containers.save(rec)?;
+        // The `none` log driver keeps nothing (attached clients still get the output).
+        let log = if rec.config.log_driver == "none" {
+            None
+        } else {
+            Some(std::sync::Arc::new(std::sync::Mutex::new(
+                LogWriter::open(
+                    log_path(dir, &rec.id),
+                    rec.config.log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
+                    rec.config.log_max_files.unwrap_or(DEFAULT_MAX_FILES),
+                )
+                .ctx("open log", log_path(dir, &rec.id))?,
+            )))
+        };
+        // Others can attach to a foreground container too, but its input is its caller's.
+        let terminal = master
+            .as_ref()
+            .map(|m| (m, supervised && rec.config.open_stdin));
+        let attached = Some(Arc::new(AttachServer::start(
+            dir,
+            stdin_for_attach,
+            terminal,
+            attach == Attach::AwaitClient,
+            rec.config.stdin_once,
+        )?));
+        let echo = attach == Attach::Terminal;
+        let mut relays = vec![
+            relay(out_r, "stdout", log.clone(), echo, attached.clone()),
+            relay(err_r, "stderr", log.clone(), echo, attached.clone()),
+        ];
+        let mut session = None;
+        if let Some(master) = master {
+            // The terminal carries both streams; the container sees one tty, as with Docker.
+            let reader = master.try_clone().ctx("dup", "pty")?;
+            relays.push(relay(reader, "stdout", log, echo, attached.clone()));
+            if attach == Attach::Terminal {
+                let winch = crate::tty::follow_window_size(master.as_raw_fd());
+                let raw = if rec.config.open_stdin {
+                    crate::tty::forward_stdin(&master)?;
+                    Some(crate::tty::RawMode::enable())
+                } else {
+                    None
+                };
+                session = Some(TtySession {
+                    _raw: raw,
+                    winch,
+                    _master: master,
+                });
+            } else {
+                session = Some(TtySession {
+                    _raw: None,
+                    winch: None,
+                    _master: master,
+                });
+            }
+        }
+        Ok((pid, relays, session, wired, attached))
+    }
+}
+
+/// What a container with a terminal holds while it runs.
+pub(crate) struct TtySession {
+    pub(crate) _raw: Option<crate::tty::RawMode>,
+    pub(crate) winch: Option<signal_hook::iterator::Handle>,
+    pub(crate) _master: OwnedFd,
+}
+
+impl Drop for TtySession {
+    fn drop(&mut self) {
+        if let Some(h) = self.winch.take() {
+            h.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine_fake::{actions, create, fake_runtime};
+
+    #[test]
+    fn a_container_runs_to_its_exit_and_is_recorded_exited() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, fake) = fake_runtime(dir.path());
+        let c = create(&rt, "quick", &["sh", "-c", "exit 3"], |_| {});
+        assert_eq!(c.state.status, Status::Created);
+        let mut when_ready = None;
+        let code = rt
+            .run(&c.id, Attach::Captured, &mut |r| {
+                when_ready = Some(r.map(|r| r.state.status).map_err(|e| e.to_string()))
+            })
+            .unwrap();
+        assert_eq!(code, 3);
+        assert_eq!(when_ready, Some(Ok(Status::Running)));
+        let rec = rt.containers().load(&c.id).unwrap();
+        assert_eq!(rec.state.status, Status::Exited);
+        assert_eq!((rec.state.exit_code, rec.state.pid), (3, 0));
+        assert!(!rec.state.oom_killed);
+        assert_ne!(rec.state.started_at, ZERO_TIME);
+        assert_ne!(rec.state.finished_at, ZERO_TIME);
+        assert_eq!(actions(&rt, &c.id), ["create", "start", "die"]);
+        // The runtime was asked to run it once, and its state was deleted after.
+        assert_eq!((fake.calls_of("run"), fake.calls_of("delete")), (1, 1));
+        assert_eq!(fake.calls_of("mount"), 1);
+        assert!(fake.calls_of("unmount") >= 1);
+    }
+
+    #[test]
+    fn auto_remove_takes_the_container_away_after_its_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _fake) = fake_runtime(dir.path());
+        let c = create(&rt, "gone", &["true"], |h| h.auto_remove = true);
+        assert_eq!(rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap(), 0);
+        assert!(matches!(
+            rt.containers().load(&c.id),
+            Err(Error::NoSuchContainer(_))
+        ));
+        assert!(!rt.containers().dir(&c.id).exists());
+        assert_eq!(actions(&rt, &c.id), ["create", "start", "die", "destroy"]);
+        // The name is free again.
+        create(&rt, "gone", &["true"], |_| {});
+    }
+
+    #[test]
+    fn a_runtime_failure_leaves_the_container_created_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, fake) = fake_runtime(dir.path());
+        let c = create(&rt, "refused", &["true"], |_| {});
+        fake.refuse_run(&c.id);
+        let mut told = None;
+        let e = rt
+            .run(&c.id, Attach::Captured, &mut |r| {
+                told = Some(r.err().map(|e| e.to_string()))
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("refused by the fake runtime"), "{e}");
+        assert_eq!(told, Some(Some(e.to_string())));
+        let rec = rt.containers().load(&c.id).unwrap();
+        assert_eq!((rec.state.status, rec.state.pid), (Status::Created, 0));
+        assert_eq!(rec.state.error, e.to_string());
+        assert_eq!(actions(&rt, &c.id), ["create"]);
+        // It can be started again once the cause is gone.
+        assert_eq!(rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap(), 0);
+
+        // With --rm a failed start removes the container too.
+        let c = create(&rt, "refused-rm", &["true"], |h| h.auto_remove = true);
+        fake.refuse_run(&c.id);
+        assert!(rt.run(&c.id, Attach::Captured, &mut |_| {}).is_err());
+        assert!(rt.containers().load(&c.id).is_err());
+    }
+
+    #[test]
+    fn a_missing_command_is_refused_before_the_runtime_is_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, fake) = fake_runtime(dir.path());
+        let c = create(&rt, "nocmd", &["no-such-command"], |_| {});
+        let e = rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap_err();
+        assert!(matches!(e, Error::CommandNotFound(_)), "{e}");
+        assert_eq!(fake.calls_of("run"), 0);
+        assert_eq!(
+            rt.containers().load(&c.id).unwrap().state.status,
+            Status::Created
+        );
+    }
+
+    #[test]
+    fn an_oom_kill_is_recorded_and_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, fake) = fake_runtime(dir.path());
+        let c = create(&rt, "hungry", &["sh", "-c", "exit 137"], |_| {});
+        fake.oom_on_exit(&c.id);
+        assert_eq!(rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap(), 137);
+        let rec = rt.containers().load(&c.id).unwrap();
+        assert!(rec.state.oom_killed);
+        assert_eq!(actions(&rt, &c.id), ["create", "start", "oom", "die"]);
+    }
+
+    #[test]
+    fn output_goes_to_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _fake) = fake_runtime(dir.path());
+        let c = create(
+            &rt,
+            "talker",
+            &["sh", "-c", "echo out; echo err >&2"],
+            |_| {},
+        );
+        rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap();
+        let log = std::fs::read_to_string(log_path(&rt.containers().dir(&c.id), &c.id)).unwrap();
+        assert!(log.contains(r#""log":"out\n","stream":"stdout""#), "{log}");
+        assert!(log.contains(r#""log":"err\n","stream":"stderr""#), "{log}");
+    }
+}
