@@ -111,6 +111,8 @@ struct ApiHost<'a> {
     progress: &'a JsonProgress,
     creds: BTreeMap<String, berth_registry::auth::Credentials>,
     quiet: bool,
+    /// RUN output cut into lines, as the classic builder's stream has it.
+    output: std::sync::Mutex<berth_build::LineSplitter>,
 }
 
 impl berth_build::BuildHost for ApiHost<'_> {
@@ -150,22 +152,39 @@ impl berth_build::BuildHost for ApiHost<'_> {
         .map_err(|e| fail(e.to_string()))
     }
 
-    fn say(&self, line: &str) {
-        self.progress.line(json!({ "stream": format!("{line}\n") }));
-    }
-
-    /// As the classic builder: a RUN step's stderr in red.
-    fn run_output(&self, stream: &str, line: &str) {
-        let text = if stream == "stderr" {
-            format!("\x1b[91m{line}\n\x1b[0m")
-        } else {
-            format!("{line}\n")
+    /// As the classic builder: text lines as `{"stream": …}`, the image ID as `aux` before
+    /// "Successfully built", a RUN step's output line by line, its stderr in red.
+    fn event(&self, e: &berth_build::BuildEvent) {
+        use berth_build::{BuildEvent, OutputStream};
+        let send_output = |stream: OutputStream, line: &str| {
+            let text = match stream {
+                OutputStream::Stderr => format!("\x1b[91m{line}\x1b[0m"),
+                OutputStream::Stdout => line.to_string(),
+            };
+            self.progress.line(json!({ "stream": text }));
         };
-        self.progress.line(json!({ "stream": text }));
-    }
-
-    fn built(&self, id: &str) {
-        self.progress.line(json!({"aux": {"ID": id}}));
+        match *e {
+            BuildEvent::Output { stream, chunk } => {
+                let lines = self.output.lock().map(|mut o| o.push(stream, chunk));
+                for l in lines.unwrap_or_default() {
+                    send_output(stream, &l);
+                }
+            }
+            BuildEvent::RunEnded { .. } => {
+                let rest = self.output.lock().map(|mut o| o.finish());
+                for (stream, l) in rest.unwrap_or_default() {
+                    send_output(stream, &format!("{l}\n"));
+                }
+            }
+            _ => {
+                if let BuildEvent::Built { id } = e {
+                    self.progress.line(json!({"aux": {"ID": id}}));
+                }
+                if let Some(line) = e.classic_line() {
+                    self.progress.line(json!({ "stream": format!("{line}\n") }));
+                }
+            }
+        }
     }
 
     fn download(&self, url: &str, dest: &std::path::Path) -> Result<Option<i64>, String> {
@@ -173,10 +192,6 @@ impl berth_build::BuildHost for ApiHost<'_> {
             std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
         let got = berth_registry::download::download(url, &mut f).map_err(|e| e.to_string())?;
         Ok(got.last_modified)
-    }
-
-    fn captures_run_output(&self) -> bool {
-        true
     }
 }
 
@@ -339,6 +354,7 @@ async fn build(
             progress: p,
             creds,
             quiet,
+            output: Default::default(),
         };
         let img =
             match berth_build::build_history::build_recorded(&e.rt, &opts, &host, &context_name) {

@@ -12,6 +12,7 @@ use berth_image::Image;
 use berth_runtime::Runtime;
 use serde::{Deserialize, Serialize};
 
+use crate::build_events::{BuildEvent, LineSplitter};
 use crate::builder::{build, BuildHost, BuildOptions};
 use crate::error::Result;
 
@@ -65,6 +66,7 @@ pub fn build_recorded(
 ) -> Result<Image> {
     let recorder = Recorder {
         inner: host,
+        output: Mutex::new(LineSplitter::default()),
         steps: Mutex::new(Vec::new()),
         step_started: Mutex::new(Instant::now()),
     };
@@ -168,6 +170,7 @@ pub fn get(root: &Path, id: &str) -> Option<BuildRecord> {
 /// The caller's host, with each step's start, cache hit and output noted on the way.
 struct Recorder<'a> {
     inner: &'a dyn BuildHost,
+    output: Mutex<LineSplitter>,
     steps: Mutex<Vec<StepRecord>>,
     step_started: Mutex<Instant>,
 }
@@ -201,47 +204,62 @@ impl BuildHost for Recorder<'_> {
     ) -> std::result::Result<Image, String> {
         self.inner.base_image(name, platform, pull)
     }
-    fn say(&self, line: &str) {
-        if !line.starts_with("Step ") {
-            self.note(line);
-        }
-        self.inner.say(line);
-    }
-    fn run_output(&self, stream: &str, line: &str) {
-        self.note(line);
-        self.inner.run_output(stream, line);
-    }
-    fn built(&self, id: &str) {
-        self.inner.built(id);
-    }
-    fn captures_run_output(&self) -> bool {
-        self.inner.captures_run_output()
-    }
-    fn step_started(&self, number: usize, total: usize, instruction: &str) {
-        if let Ok(mut steps) = self.steps.lock() {
-            self.close_step(&mut steps);
-            steps.push(StepRecord {
+
+    fn event(&self, e: &BuildEvent) {
+        match *e {
+            BuildEvent::Step {
                 number,
                 total,
-                instruction: instruction.to_string(),
-                cached: false,
-                duration_ms: 0,
-                log: Vec::new(),
-            });
-        }
-        if let Ok(mut t) = self.step_started.lock() {
-            *t = Instant::now();
-        }
-        self.inner.step_started(number, total, instruction);
-    }
-    fn step_cached(&self) {
-        if let Ok(mut steps) = self.steps.lock() {
-            if let Some(last) = steps.last_mut() {
-                last.cached = true;
+                instruction,
+            } => {
+                if let Ok(mut steps) = self.steps.lock() {
+                    self.close_step(&mut steps);
+                    steps.push(StepRecord {
+                        number,
+                        total,
+                        instruction: instruction.to_string(),
+                        cached: false,
+                        duration_ms: 0,
+                        log: Vec::new(),
+                    });
+                }
+                if let Ok(mut t) = self.step_started.lock() {
+                    *t = Instant::now();
+                }
+            }
+            BuildEvent::Cached => {
+                if let Ok(mut steps) = self.steps.lock() {
+                    if let Some(last) = steps.last_mut() {
+                        last.cached = true;
+                    }
+                }
+                self.note(" ---> Using cache");
+            }
+            BuildEvent::Output { stream, chunk } => {
+                let lines = self.output.lock().map(|mut o| o.push(stream, chunk));
+                for l in lines.unwrap_or_default() {
+                    self.note(l.strip_suffix('\n').unwrap_or(&l));
+                }
+            }
+            BuildEvent::RunEnded { .. } => {
+                let rest = self.output.lock().map(|mut o| o.finish());
+                for (_, l) in rest.unwrap_or_default() {
+                    self.note(&l);
+                }
+            }
+            _ => {
+                if let Some(line) = e.classic_line() {
+                    self.note(&line);
+                }
             }
         }
-        self.inner.step_cached();
+        self.inner.event(e);
     }
+
+    fn run_signals(&self) -> Option<crate::builder::RunSignals> {
+        self.inner.run_signals()
+    }
+
     fn download(&self, url: &str, dest: &Path) -> std::result::Result<Option<i64>, String> {
         self.inner.download(url, dest)
     }

@@ -13,6 +13,7 @@ use berth_runtime::Runtime;
 use oci_spec::image::{Descriptor, MediaType};
 use sha2::{Digest as _, Sha256};
 
+pub use crate::build_events::{BuildEvent, OutputStream};
 use crate::context::BuildContext;
 use crate::copy::make_dir;
 use crate::error::{Error, IoContext, Result};
@@ -59,6 +60,9 @@ pub struct BuildOptions {
     pub cache_from: Vec<String>,
 }
 
+/// Signals for a RUN step's process, and the front end's hold on their source.
+pub type RunSignals = (std::sync::mpsc::Receiver<i32>, Box<dyn Send>);
+
 /// What the builder needs from its caller.
 pub trait BuildHost {
     /// The image `name` names (FROM, COPY --from), pulled when missing or when `pull`.
@@ -68,30 +72,13 @@ pub trait BuildHost {
         platform: Option<&str>,
         pull: bool,
     ) -> std::result::Result<Image, String>;
-    /// A line of build output.
-    fn say(&self, line: &str);
-    /// A line a RUN step wrote on `stream` (stdout or stderr), when captured.
-    fn run_output(&self, stream: &str, line: &str) {
-        let _ = stream;
-        self.say(line);
+    /// What the build is doing (see `BuildEvent`): the host renders or keeps it.
+    fn event(&self, e: &BuildEvent);
+    /// Signals to pass on to a RUN step's process while it runs, with what keeps them
+    /// coming (dropped when the step ends); None (a server): nothing is passed on.
+    fn run_signals(&self) -> Option<RunSignals> {
+        None
     }
-    /// The image is built (said before "Successfully built", as Docker's aux message is).
-    fn built(&self, id: &str) {
-        let _ = id;
-    }
-    /// Whether RUN steps' output comes through `say` (read back from the step's log once it
-    /// ends) rather than straight to this process's stdout with its signals forwarded: a
-    /// server's build.
-    fn captures_run_output(&self) -> bool {
-        false
-    }
-    /// A step begins: `number` of `total`, the instruction as written (told even with
-    /// `quiet`, for the build history).
-    fn step_started(&self, number: usize, total: usize, instruction: &str) {
-        let _ = (number, total, instruction);
-    }
-    /// The step that began last came from the build cache.
-    fn step_cached(&self) {}
     /// `ADD <url>`: the body of `GET url` written to the file `dest`; the server's
     /// Last-Modified as Unix seconds, if it sent one.
     fn download(
@@ -266,12 +253,13 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
     let img = b.run(&df.instructions)?;
     if !lint.is_empty() {
         let n = lint.len();
-        b.say(&format!(
-            " {n} warning{} found:",
-            if n == 1 { "" } else { "s" }
-        ));
+        b.emit(&BuildEvent::Warning {
+            text: &format!(" {n} warning{} found:", if n == 1 { "" } else { "s" }),
+        });
         for l in &lint {
-            b.say(&format!(" - {l}"));
+            b.emit(&BuildEvent::Warning {
+                text: &format!(" - {l}"),
+            });
         }
     }
     Ok(img)
@@ -307,21 +295,10 @@ fn lint(text: &str, df: &berth_dockerfile::Dockerfile, file: &str) -> Result<Vec
 }
 
 impl Builder<'_> {
-    fn say(&self, line: &str) {
-        if !self.opts.quiet {
-            self.host.say(line);
-        }
-    }
-
-    /// A finished RUN step's output, from its log, through `say` (see
-    /// `BuildHost::captures_run_output`).
-    fn replay_log(&self, id: &str) {
-        let opts = berth_runtime::container_logs::LogOptions::default();
-        if let Ok(entries) = self.rt.logs(id, &opts) {
-            for e in entries {
-                self.host
-                    .run_output(&e.stream, e.log.strip_suffix('\n').unwrap_or(&e.log));
-            }
+    /// Tells the host, all but the steps, cache hits and result with `-q`.
+    fn emit(&self, e: &BuildEvent) {
+        if !self.opts.quiet || e.told_when_quiet() {
+            self.host.event(e);
         }
     }
 
@@ -360,14 +337,11 @@ impl Builder<'_> {
                 .process_word(&st.base, &meta)
                 .map_err(|e| step_error(&self.file, &st.from, &e.to_string()))?;
             self.step += 1;
-            self.host
-                .step_started(self.step, self.total, st.from.original.trim());
-            self.say(&format!(
-                "Step {}/{} : {}",
-                self.step,
-                self.total,
-                st.from.original.trim()
-            ));
+            self.emit(&BuildEvent::Step {
+                number: self.step,
+                total: self.total,
+                instruction: st.from.original.trim(),
+            });
             let mut state = match stages.find_before(&base, i) {
                 Some(d) => {
                     let mut s = done
@@ -381,7 +355,9 @@ impl Builder<'_> {
                 None => self.base_state(&base, &st.from, &meta)?,
             };
             if let Some(img) = &state.image {
-                self.say(&format!(" ---> {}", short(img.id())));
+                self.emit(&BuildEvent::StepImage {
+                    id: &img.id().to_string(),
+                });
             }
             // BuildKit gives a stage whose base sets no PATH the default one (so that
             // `ENV PATH=/x:$PATH` keeps the system directories).
@@ -417,26 +393,24 @@ impl Builder<'_> {
                     )
                 })?;
                 for inst in parsed.instructions {
-                    self.say(&format!(
-                        "# Executing ONBUILD trigger: {}",
-                        inst.original.trim()
-                    ));
+                    self.emit(&BuildEvent::Trigger {
+                        instruction: inst.original.trim(),
+                    });
                     state = self.step(state, &inst, &scope)?;
                 }
             }
             for inst in &st.body {
                 self.step += 1;
-                self.host
-                    .step_started(self.step, self.total, inst.original.trim());
-                self.say(&format!(
-                    "Step {}/{} : {}",
-                    self.step,
-                    self.total,
-                    inst.original.trim()
-                ));
+                self.emit(&BuildEvent::Step {
+                    number: self.step,
+                    total: self.total,
+                    instruction: inst.original.trim(),
+                });
                 state = self.step(state, inst, &scope)?;
                 if let Some(img) = &state.image {
-                    self.say(&format!(" ---> {}", short(img.id())));
+                    self.emit(&BuildEvent::StepImage {
+                        id: &img.id().to_string(),
+                    });
                 }
             }
             done.insert(i, state);
@@ -465,10 +439,12 @@ impl Builder<'_> {
             .filter(|k| !self.used_args.contains(*k) && !PROXY_ARGS.contains(k))
             .collect();
         if !unused.is_empty() {
-            self.say(&format!(
-                "[Warning] One or more build-args [{}] were not consumed",
-                unused.join(" ")
-            ));
+            self.emit(&BuildEvent::Warning {
+                text: &format!(
+                    "[Warning] One or more build-args [{}] were not consumed",
+                    unused.join(" ")
+                ),
+            });
         }
         let state = self.materialize(state)?;
         let manifest = state
@@ -481,10 +457,13 @@ impl Builder<'_> {
                 message: "no image".into(),
             })?;
         let img = self.store.add_image(&manifest, &self.opts.tags, None)?;
-        self.host.built(&img.id().to_string());
-        self.say(&format!("Successfully built {}", short(img.id())));
+        self.emit(&BuildEvent::Built {
+            id: &img.id().to_string(),
+        });
         for t in &self.opts.tags {
-            self.say(&format!("Successfully tagged {}", t.familiar_tagged()));
+            self.emit(&BuildEvent::Tagged {
+                name: &t.familiar_tagged(),
+            });
         }
         Ok(img)
     }
@@ -554,8 +533,7 @@ impl Builder<'_> {
                 .build_cache_lookup(&key)
                 .filter(|img| self.cache_allows(img))
             {
-                self.host.step_cached();
-                self.say(" ---> Using cache");
+                self.emit(&BuildEvent::Cached);
                 return Ok(State {
                     config: img.config.clone(),
                     layers: img.layer_descriptors().to_vec(),

@@ -4,6 +4,7 @@
 //! an unregistered image in the store and found again through the build cache; every build
 //! recorded in the build history (`build_history`).
 
+pub mod build_events;
 pub mod build_history;
 pub mod builder;
 pub mod context;
@@ -15,5 +16,6 @@ pub mod scratch;
 pub mod stages;
 pub mod streamed_context;
 
-pub use builder::{build, BuildHost, BuildOptions};
+pub use build_events::{BuildEvent, LineSplitter, OutputStream};
+pub use builder::{build, BuildHost, BuildOptions, RunSignals};
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@
 mod commands;
 mod output;
 mod template;
+mod terminal;
 mod usage_error;
 
 use std::path::PathBuf;

@@ -5,6 +5,7 @@ mod common;
 
 use berth_error_kind::{ErrorKind, HasKind};
 use berth_runtime::attach::{AttachEnd, AttachOptions};
+use berth_runtime::client_io::ClientIo;
 use berth_runtime::options::ExecOptions;
 use berth_runtime::Runtime;
 use common::{bin, Berth};
@@ -35,12 +36,11 @@ fn root_exec_create_start_inspect_and_resize() {
     assert_eq!(before.process_config.arguments, ["-c", "exit 4"]);
     let session = rt.exec_start(&id, exe).unwrap();
     let quiet = AttachOptions {
-        stdin: false,
-        sig_proxy: false,
         detach_keys: Vec::new(),
     };
     assert_eq!(
-        rt.attach_exec(&session, &quiet).unwrap(),
+        rt.attach_exec(&session, &quiet, ClientIo::discard())
+            .unwrap(),
         AttachEnd::Exited(4)
     );
     let after = rt.exec_inspect(&id).unwrap();
@@ -64,7 +64,8 @@ fn root_exec_create_start_inspect_and_resize() {
     assert!(rt.exec_inspect(&id).unwrap().pid > 0);
     rt.exec_resize(&id, 31, 101).unwrap();
     assert_eq!(
-        rt.attach_exec(&session, &quiet).unwrap(),
+        rt.attach_exec(&session, &quiet, ClientIo::discard())
+            .unwrap(),
         AttachEnd::Exited(0)
     );
     assert_eq!(

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::client_io::{ClientIo, TerminalSize};
 use crate::error::{Error, Result};
 use crate::record::ContainerRecord;
 use crate::record::Status;
@@ -275,13 +276,11 @@ fn serve_input(mut conn: UnixStream, input: &Mutex<Input>, stdin_once: bool) {
                 return;
             }
             (Input::Terminal(m) | Input::TerminalSize(m), RESIZE) if data.len() == 4 => {
-                let ws = libc::winsize {
-                    ws_row: u16::from_be_bytes([data[0], data[1]]),
-                    ws_col: u16::from_be_bytes([data[2], data[3]]),
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                crate::tty::set_window_size(m.as_fd().as_raw_fd(), &ws);
+                let size = (
+                    u16::from_be_bytes([data[0], data[1]]),
+                    u16::from_be_bytes([data[2], data[3]]),
+                );
+                crate::tty::set_window_size(m.as_fd().as_raw_fd(), size);
             }
             _ => {}
         }
@@ -298,12 +297,10 @@ pub fn connect(dir: &Path) -> Result<UnixStream> {
     })
 }
 
-/// Our terminal's window size as a RESIZE payload.
-pub fn our_window_size() -> Option<[u8; 4]> {
-    crate::tty::window_size().map(|ws| {
-        let (r, c) = (ws.ws_row.to_be_bytes(), ws.ws_col.to_be_bytes());
-        [r[0], r[1], c[0], c[1]]
-    })
+/// A terminal size as a RESIZE payload.
+fn resize_payload((rows, cols): TerminalSize) -> [u8; 4] {
+    let (r, c) = (rows.to_be_bytes(), cols.to_be_bytes());
+    [r[0], r[1], c[0], c[1]]
 }
 
 /// Docker's default detach keys, ctrl-p ctrl-q.
@@ -384,13 +381,8 @@ impl DetachMatcher {
     }
 }
 
-/// `berth attach` options.
+/// `berth attach` options (the streams, terminal size and signals come in a `ClientIo`).
 pub struct AttachOptions {
-    /// Send our stdin to the container (when it was started with -i).
-    pub stdin: bool,
-    /// Forward the signals we receive to the container (not with a terminal: keys go as
-    /// typed).
-    pub sig_proxy: bool,
     pub detach_keys: Vec<u8>,
 }
 
@@ -406,7 +398,7 @@ pub enum AttachEnd {
 impl crate::Runtime {
     /// `docker attach`: the container's output from now on, our input to it, until it exits
     /// or the detach keys are typed.
-    pub fn attach(&self, key: &str, o: &AttachOptions) -> Result<AttachEnd> {
+    pub fn attach(&self, key: &str, o: &AttachOptions, io: ClientIo) -> Result<AttachEnd> {
         let c = self.find(key)?;
         if c.state.status != Status::Running {
             return Err(Error::Conflict(
@@ -418,7 +410,7 @@ impl crate::Runtime {
                 "You cannot attach to a paused container, unpause it first".into(),
             ));
         }
-        self.attach_started(&c, o)
+        self.attach_started(&c, o, io)
     }
 
     /// A connection to a running container's supervisor for a client that relays the
@@ -449,15 +441,20 @@ impl crate::Runtime {
     /// Attaches to a container this caller has just started with `start_for_attach`: it may
     /// have exited (and with `--rm` be gone) already; its supervisor kept the output and the
     /// exit code for us.
-    pub fn attach_started(&self, c: &ContainerRecord, o: &AttachOptions) -> Result<AttachEnd> {
+    pub fn attach_started(
+        &self,
+        c: &ContainerRecord,
+        o: &AttachOptions,
+        io: ClientIo,
+    ) -> Result<AttachEnd> {
         self.container_event("attach", c, &[]);
         let stream = AttachStream {
             dir: &self.containers.dir(&c.id),
             tty: c.config.tty,
-            send_input: o.stdin && c.config.open_stdin,
+            send_input: c.config.open_stdin,
             pid: c.state.pid,
         };
-        match attach_stream(&stream, o)? {
+        match attach_stream(&stream, o, io)? {
             Some(end) => Ok(end),
             None => Ok(AttachEnd::Exited(self.wait(&c.id)?)),
         }
@@ -473,51 +470,73 @@ pub(crate) struct AttachStream<'a> {
     pub pid: i32,
 }
 
-/// The client's loop: output to our stdout/stderr, our input and terminal size to the
-/// supervisor, until the exit code comes (`Some(Exited)`), the detach keys are typed
-/// (`Some(Detached)`) or the stream ends without a code (`None`).
-pub(crate) fn attach_stream(s: &AttachStream, o: &AttachOptions) -> Result<Option<AttachEnd>> {
-    let (tty, send_input) = (s.tty, s.send_input);
-    // SAFETY: isatty on our own stdin.
-    if tty && send_input && unsafe { libc::isatty(0) } == 0 {
-        return Err(Error::Conflict("the input device is not a TTY".into()));
-    }
+/// The client's loop: output to the client's writers, its input (when the container takes
+/// input), terminal sizes and signals to the supervisor, until the exit code comes
+/// (`Some(Exited)`), the detach keys are typed (`Some(Detached)`) or the stream ends without
+/// a code (`None`).
+pub(crate) fn attach_stream(
+    s: &AttachStream,
+    o: &AttachOptions,
+    io: ClientIo,
+) -> Result<Option<AttachEnd>> {
+    let ClientIo {
+        stdin,
+        mut stdout,
+        mut stderr,
+        size,
+        resize,
+        signals,
+    } = io;
+    let input = stdin.filter(|_| s.send_input);
     let mut conn = connect(s.dir)?;
     let writer = Arc::new(Mutex::new(conn.try_clone().map_err(|e| Error::Io {
         op: "attach to",
         path: s.dir.to_path_buf(),
         source: e,
     })?));
-    let _raw = (tty && send_input).then(crate::tty::RawMode::enable);
-    let mut winch = None;
-    if tty {
-        if let (Some(size), Ok(mut w)) = (our_window_size(), writer.lock()) {
-            let _ = write_frame(&mut *w, RESIZE, &size);
+    let done = Arc::new(AtomicBool::new(false));
+    let mut resizes = None;
+    if s.tty {
+        if let (Some(size), Ok(mut w)) = (size, writer.lock()) {
+            let _ = write_frame(&mut *w, RESIZE, &resize_payload(size));
         }
-        let w = writer.clone();
-        // Our terminal's new size goes to the container whenever it changes.
-        winch = crate::tty::on_window_change(move || {
-            if let (Some(size), Ok(mut w)) = (our_window_size(), w.lock()) {
-                let _ = write_frame(&mut *w, RESIZE, &size);
-            }
-        });
+        if let Some(sizes) = resize {
+            // The client's new sizes go to the container whenever they come.
+            let (w, done) = (writer.clone(), done.clone());
+            resizes = Some(std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    match sizes.recv_timeout(std::time::Duration::from_millis(50)) {
+                        Ok(size) => {
+                            if let Ok(mut w) = w.lock() {
+                                let _ = write_frame(&mut *w, RESIZE, &resize_payload(size));
+                            }
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(_) => return,
+                    }
+                }
+            }));
+        }
     }
-    let signals = if o.sig_proxy && !tty {
-        let pid = Arc::new(std::sync::atomic::AtomicI32::new(s.pid));
-        crate::process::forward_signals(pid)
-    } else {
-        None
+    // Signals are passed on without a terminal only: with one, keys go as typed.
+    let forward = match signals {
+        Some(signals) if !s.tty => Some(crate::client_io::forward_signals(
+            signals,
+            Arc::new(std::sync::atomic::AtomicI32::new(s.pid)),
+            done.clone(),
+        )),
+        _ => None,
     };
     let detached = Arc::new(AtomicBool::new(false));
-    if send_input {
+    if let Some(input) = input {
         let (w, d) = (writer.clone(), detached.clone());
         let mut keys = DetachMatcher::new(o.detach_keys.clone());
         // Not joined: reading a terminal can block after the container is gone.
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            let mut stdin = std::io::stdin();
+            let mut input = std::fs::File::from(input);
             loop {
-                let n = match stdin.read(&mut buf) {
+                let n = match input.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
@@ -540,26 +559,25 @@ pub(crate) fn attach_stream(s: &AttachStream, o: &AttachOptions) -> Result<Optio
             }
         });
     }
-    let mut out = std::io::stdout();
-    let mut err = std::io::stderr();
     let mut exit_code = None;
     while let Ok(Some((kind, data))) = read_frame(&mut conn) {
         let _ = match kind {
-            STDERR => err.write_all(&data),
+            STDERR => stderr.write_all(&data),
             EXIT => {
                 exit_code = <[u8; 4]>::try_from(data.as_slice())
                     .ok()
                     .map(i32::from_be_bytes);
                 Ok(())
             }
-            _ => out.write_all(&data).and_then(|_| out.flush()),
+            _ => stdout.write_all(&data).and_then(|_| stdout.flush()),
         };
     }
-    if let Some(h) = winch {
-        h.close();
+    done.store(true, Ordering::SeqCst);
+    if let Some(h) = resizes {
+        let _ = h.join();
     }
-    if let Some(h) = signals {
-        h.close();
+    if let Some(h) = forward {
+        let _ = h.join();
     }
     if detached.load(Ordering::SeqCst) {
         return Ok(Some(AttachEnd::Detached));

@@ -58,7 +58,13 @@ mod tests {
         let e = rt.set_paused("frozen", true).unwrap_err();
         assert_eq!(e.to_string(), format!("container {} is not running", c.id));
         std::thread::scope(|s| {
-            let run = s.spawn(|| rt.run(&c.id, Attach::Captured, &mut |_| {}));
+            let run = s.spawn(|| {
+                rt.run(
+                    &c.id,
+                    Attach::Client(crate::client_io::ClientIo::discard()),
+                    &mut |_| {},
+                )
+            });
             let rec = wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
             rt.set_paused("frozen", true).unwrap();
             let now = rt.find("frozen").unwrap();

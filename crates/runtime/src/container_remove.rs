@@ -70,7 +70,13 @@ mod tests {
         let (rt, fake) = fake_runtime(dir.path());
         let c = create(&rt, "busy", &["sleep", "30"], |_| {});
         std::thread::scope(|s| {
-            let run = s.spawn(|| rt.run(&c.id, Attach::Captured, &mut |_| {}));
+            let run = s.spawn(|| {
+                rt.run(
+                    &c.id,
+                    Attach::Client(crate::client_io::ClientIo::discard()),
+                    &mut |_| {},
+                )
+            });
             wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
             let e = rt.remove("busy", false, false).unwrap_err();
             assert!(matches!(e, Error::Conflict(_)));
@@ -98,7 +104,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (rt, _fake) = fake_runtime(dir.path());
         let c = create(&rt, "done", &["true"], |_| {});
-        rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap();
+        rt.run(
+            &c.id,
+            Attach::Client(crate::client_io::ClientIo::discard()),
+            &mut |_| {},
+        )
+        .unwrap();
         rt.remove("done", false, false).unwrap();
         assert!(rt.containers().list().unwrap().is_empty());
         let again = create(&rt, "done", &["true"], |_| {});

@@ -2,40 +2,51 @@
 //! terminal, then the exit recorded (and `--rm` honoured).
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::attach::AttachServer;
+use crate::client_io::{
+    copy_input, follow_resizes, forward_signals, shared, ClientIo, SharedWriter,
+};
 use crate::engine::Stdio;
 use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::{bridged, Runtime};
 use crate::logs::{log_path, LogWriter, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
 use crate::options::BERTH_INIT;
-use crate::process::{
-    container_stdin, forward_signals, pipe, relay, release_startup_code, wait_pid,
-};
+use crate::process::{closed_stdin, pipe, relay, release_startup_code, wait_pid};
 use crate::record::{now, ContainerRecord, State, Status, ZERO_TIME};
 use crate::rootfs::{check_command, resolve_user, write_etc_files, RootfsPaths};
 use crate::spec::build_spec;
 
-/// Where output of the container goes besides its log.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// Who watches the container's output besides its log.
 pub enum Attach {
-    /// Also to this process's stdout/stderr, with signals forwarded (foreground `run`).
-    Terminal,
-    /// Log only (the supervisor of a detached container).
+    /// A client in the foreground (`run` without `-d`, `start -a`, a build's RUN step), with
+    /// the streams, terminal size and signals it hands in.
+    Client(ClientIo),
+    /// Nobody: log only (the supervisor of a detached container).
     LogOnly,
     /// As `LogOnly`, for a container a client is about to attach to (a foreground `run -it`
     /// under a supervisor, so that it can be detached from): the output until that client
     /// connects is kept for it, and the exit code waits for it.
     AwaitClient,
-    /// In the foreground with signals forwarded, like `Terminal`, but the output only goes to
-    /// the log (`build -q`).
-    Silent,
-    /// In the foreground, output to the log only and no signal handling: for a caller that is
-    /// a server (a build through the API), which reads the log itself.
-    Captured,
+}
+
+impl Attach {
+    fn supervised(&self) -> bool {
+        matches!(self, Attach::LogOnly | Attach::AwaitClient)
+    }
+}
+
+/// The parts of a foreground client's `ClientIo` that outlive the start.
+struct ClientEnds {
+    stdout: Option<SharedWriter>,
+    stderr: Option<SharedWriter>,
+    resize: Option<std::sync::mpsc::Receiver<crate::client_io::TerminalSize>>,
+    stdin: Option<OwnedFd>,
+    size: Option<crate::client_io::TerminalSize>,
 }
 
 /// A started container: init pid, output relays, terminal, network reservations, the
@@ -69,19 +80,32 @@ impl Runtime {
                 return Err(e);
             }
         }
-        let target = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
-        let forward = if matches!(attach, Attach::Terminal | Attach::Silent) {
-            forward_signals(target.clone())
-        } else {
-            None
-        };
-        let started = self.start_process(&mut rec, &dir, attach);
+        let target = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let supervised = attach.supervised();
+        let await_client = matches!(attach, Attach::AwaitClient);
+        let mut client = None;
+        let mut forward = None;
+        if let Attach::Client(io) = attach {
+            if let Some(signals) = io.signals {
+                forward = Some(forward_signals(signals, target.clone(), done.clone()));
+            }
+            client = Some(ClientEnds {
+                stdout: Some(shared(io.stdout)),
+                stderr: Some(shared(io.stderr)),
+                resize: io.resize,
+                stdin: io.stdin,
+                size: io.size,
+            });
+        }
+        let started = self.start_process(&mut rec, &dir, supervised, await_client, client, &done);
         let on_bridge = bridged(&rec.config.network);
         let (pid, relays, tty, wired, attached) = match started {
             Ok(x) => x,
             Err(e) => {
+                done.store(true, Ordering::SeqCst);
                 if let Some(h) = forward {
-                    h.close();
+                    let _ = h.join();
                 }
                 if on_bridge {
                     let _ = self.network.stop(id);
@@ -108,7 +132,7 @@ impl Runtime {
         target.store(pid, std::sync::atomic::Ordering::SeqCst);
         self.container_event("start", &rec, &[]);
         ready(Ok(&rec));
-        if matches!(attach, Attach::LogOnly | Attach::AwaitClient) {
+        if supervised {
             release_startup_code();
         }
         // Health checks run while the container does (in its pid namespace, a probe dies
@@ -127,8 +151,10 @@ impl Runtime {
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
             code
         });
+        // The process is gone: the forwarders stop, the output drains.
+        done.store(true, Ordering::SeqCst);
         if let Some(h) = forward {
-            h.close();
+            let _ = h.join();
         }
         for r in relays {
             let _ = r.join();
@@ -136,7 +162,7 @@ impl Runtime {
         if let Some(a) = &attached {
             a.await_client();
         }
-        drop(tty); // our terminal back to normal
+        drop(tty);
         let oom = self.engine.oom_killed(id);
         let _ = self.engine.delete(id);
         drop(wired);
@@ -184,7 +210,10 @@ impl Runtime {
         &self,
         rec: &mut ContainerRecord,
         dir: &Path,
-        attach: Attach,
+        supervised: bool,
+        await_client: bool,
+        mut client: Option<ClientEnds>,
+        done: &Arc<AtomicBool>,
     ) -> Result<Started> {
         let paths = RootfsPaths::of(dir);
         self.engine
@@ -286,25 +315,30 @@ impl Runtime {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         // A supervised container started with -i keeps its stdin open for `attach`.
-        let supervised = matches!(attach, Attach::LogOnly | Attach::AwaitClient);
         let mut stdin_for_attach = None;
-        let stdin = if supervised && rec.config.open_stdin && !rec.config.tty {
-            let (r, w) = pipe()?;
-            stdin_for_attach = Some(w);
-            r
-        } else {
-            container_stdin(rec.config.open_stdin && attach == Attach::Terminal && !rec.config.tty)?
+        let client_stdin = client.as_mut().and_then(|c| c.stdin.take());
+        let stdin = match client_stdin {
+            Some(input) if rec.config.open_stdin && !rec.config.tty => input,
+            _ if supervised && rec.config.open_stdin && !rec.config.tty => {
+                let (r, w) = pipe()?;
+                stdin_for_attach = Some(w);
+                r
+            }
+            _ => closed_stdin()?,
+        };
+        // A foreground client's terminal size, else the one the container was made with.
+        let size = match &client {
+            Some(c) => c.size,
+            None => rec.config.console_size.map(|[rows, cols]| (rows, cols)),
         };
         let console = if rec.config.tty {
-            Some(crate::tty::ConsoleSocket::new(attach == Attach::Terminal)?)
+            Some(crate::tty::ConsoleSocket::new(size)?)
         } else {
             None
         };
         let console_path = console.as_ref().map(|c| c.path.clone());
         let mut console = console;
         let mut master: Option<OwnedFd> = None;
-        let size_terminal = attach == Attach::Terminal;
-        let console_size = rec.config.console_size;
         let mut wired: Option<berth_network::Running> = None;
         let (cid, mode, ports) = (
             rec.id.clone(),
@@ -321,21 +355,9 @@ impl Runtime {
             },
             console_path.as_deref(),
             &mut |pid| {
-                // The terminal exists now; size it before the command starts.
+                // The terminal exists now (sized as it arrived), before the command starts.
                 if let Some(c) = console.take() {
-                    let m = c.master()?;
-                    if size_terminal {
-                        crate::tty::copy_window_size(m.as_raw_fd());
-                    } else if let Some([rows, cols]) = console_size {
-                        let ws = libc::winsize {
-                            ws_row: rows,
-                            ws_col: cols,
-                            ws_xpixel: 0,
-                            ws_ypixel: 0,
-                        };
-                        crate::tty::set_window_size(m.as_raw_fd(), &ws);
-                    }
-                    master = Some(m);
+                    master = Some(c.master()?);
                 }
                 // So is the network namespace: wire it before the command starts.
                 match mode.as_str() {
@@ -379,39 +401,42 @@ impl Runtime {
             dir,
             stdin_for_attach,
             terminal,
-            attach == Attach::AwaitClient,
+            await_client,
             rec.config.stdin_once,
         )?));
-        let echo = attach == Attach::Terminal;
+        let (echo_out, echo_err) = match &mut client {
+            Some(c) => (c.stdout.take(), c.stderr.take()),
+            None => (None, None),
+        };
         let mut relays = vec![
-            relay(out_r, "stdout", log.clone(), echo, attached.clone()),
-            relay(err_r, "stderr", log.clone(), echo, attached.clone()),
+            relay(
+                out_r,
+                "stdout",
+                log.clone(),
+                echo_out.clone(),
+                attached.clone(),
+            ),
+            relay(err_r, "stderr", log.clone(), echo_err, attached.clone()),
         ];
         let mut session = None;
         if let Some(master) = master {
             // The terminal carries both streams; the container sees one tty, as with Docker.
             let reader = master.try_clone().ctx("dup", "pty")?;
-            relays.push(relay(reader, "stdout", log, echo, attached.clone()));
-            if attach == Attach::Terminal {
-                let winch = crate::tty::follow_window_size(master.as_raw_fd());
-                let raw = if rec.config.open_stdin {
-                    crate::tty::forward_stdin(&master)?;
-                    Some(crate::tty::RawMode::enable())
-                } else {
-                    None
-                };
-                session = Some(TtySession {
-                    _raw: raw,
-                    winch,
-                    _master: master,
-                });
-            } else {
-                session = Some(TtySession {
-                    _raw: None,
-                    winch: None,
-                    _master: master,
-                });
+            relays.push(relay(reader, "stdout", log, echo_out, attached.clone()));
+            let mut resizes = None;
+            if let Some(c) = client {
+                if let Some(sizes) = c.resize {
+                    let m = master.try_clone().ctx("dup", "pty")?;
+                    resizes = Some(follow_resizes(sizes, m, done.clone()));
+                }
+                if let (Some(input), true) = (c.stdin, rec.config.open_stdin) {
+                    copy_input(input, master.try_clone().ctx("dup", "pty")?);
+                }
             }
+            session = Some(TtySession {
+                resizes,
+                _master: master,
+            });
         }
         Ok((pid, relays, session, wired, attached))
     }
@@ -419,15 +444,15 @@ impl Runtime {
 
 /// What a container with a terminal holds while it runs.
 pub(crate) struct TtySession {
-    pub(crate) _raw: Option<crate::tty::RawMode>,
-    pub(crate) winch: Option<signal_hook::iterator::Handle>,
+    /// The thread giving the terminal the client's new sizes (ends with the process).
+    pub(crate) resizes: Option<std::thread::JoinHandle<()>>,
     pub(crate) _master: OwnedFd,
 }
 
 impl Drop for TtySession {
     fn drop(&mut self) {
-        if let Some(h) = self.winch.take() {
-            h.close();
+        if let Some(h) = self.resizes.take() {
+            let _ = h.join();
         }
     }
 }
@@ -445,7 +470,7 @@ mod tests {
         assert_eq!(c.state.status, Status::Created);
         let mut when_ready = None;
         let code = rt
-            .run(&c.id, Attach::Captured, &mut |r| {
+            .run(&c.id, Attach::Client(ClientIo::discard()), &mut |r| {
                 when_ready = Some(r.map(|r| r.state.status).map_err(|e| e.to_string()))
             })
             .unwrap();
@@ -469,7 +494,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (rt, _fake) = fake_runtime(dir.path());
         let c = create(&rt, "gone", &["true"], |h| h.auto_remove = true);
-        assert_eq!(rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap(), 0);
+        assert_eq!(
+            rt.run(&c.id, Attach::Client(ClientIo::discard()), &mut |_| {})
+                .unwrap(),
+            0
+        );
         assert!(matches!(
             rt.containers().load(&c.id),
             Err(Error::NoSuchContainer(_))
@@ -488,7 +517,7 @@ mod tests {
         fake.refuse_run(&c.id);
         let mut told = None;
         let e = rt
-            .run(&c.id, Attach::Captured, &mut |r| {
+            .run(&c.id, Attach::Client(ClientIo::discard()), &mut |r| {
                 told = Some(r.err().map(|e| e.to_string()))
             })
             .unwrap_err();
@@ -499,12 +528,18 @@ mod tests {
         assert_eq!(rec.state.error, e.to_string());
         assert_eq!(actions(&rt, &c.id), ["create"]);
         // It can be started again once the cause is gone.
-        assert_eq!(rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap(), 0);
+        assert_eq!(
+            rt.run(&c.id, Attach::Client(ClientIo::discard()), &mut |_| {})
+                .unwrap(),
+            0
+        );
 
         // With --rm a failed start removes the container too.
         let c = create(&rt, "refused-rm", &["true"], |h| h.auto_remove = true);
         fake.refuse_run(&c.id);
-        assert!(rt.run(&c.id, Attach::Captured, &mut |_| {}).is_err());
+        assert!(rt
+            .run(&c.id, Attach::Client(ClientIo::discard()), &mut |_| {})
+            .is_err());
         assert!(rt.containers().load(&c.id).is_err());
     }
 
@@ -513,7 +548,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (rt, fake) = fake_runtime(dir.path());
         let c = create(&rt, "nocmd", &["no-such-command"], |_| {});
-        let e = rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap_err();
+        let e = rt
+            .run(&c.id, Attach::Client(ClientIo::discard()), &mut |_| {})
+            .unwrap_err();
         assert!(matches!(e, Error::CommandNotFound(_)), "{e}");
         assert_eq!(fake.calls_of("run"), 0);
         assert_eq!(
@@ -528,7 +565,11 @@ mod tests {
         let (rt, fake) = fake_runtime(dir.path());
         let c = create(&rt, "hungry", &["sh", "-c", "exit 137"], |_| {});
         fake.oom_on_exit(&c.id);
-        assert_eq!(rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap(), 137);
+        assert_eq!(
+            rt.run(&c.id, Attach::Client(ClientIo::discard()), &mut |_| {})
+                .unwrap(),
+            137
+        );
         let rec = rt.containers().load(&c.id).unwrap();
         assert!(rec.state.oom_killed);
         assert_eq!(actions(&rt, &c.id), ["create", "start", "oom", "die"]);
@@ -544,9 +585,76 @@ mod tests {
             &["sh", "-c", "echo out; echo err >&2"],
             |_| {},
         );
-        rt.run(&c.id, Attach::Captured, &mut |_| {}).unwrap();
+        rt.run(&c.id, Attach::Client(ClientIo::discard()), &mut |_| {})
+            .unwrap();
         let log = std::fs::read_to_string(log_path(&rt.containers().dir(&c.id), &c.id)).unwrap();
         assert!(log.contains(r#""log":"out\n","stream":"stdout""#), "{log}");
         assert!(log.contains(r#""log":"err\n","stream":"stderr""#), "{log}");
+    }
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Collected(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Collected {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Collected {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    /// A foreground client's own streams: its input reaches the process (`-i`), the
+    /// process's output reaches its writers, and a signal it passes on reaches the process.
+    #[test]
+    fn a_foreground_client_hands_in_its_streams_and_signals() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _fake) = fake_runtime(dir.path());
+        let script = "trap 'echo got-usr1; exit 9' USR1; read line; echo \"in: $line\"; \
+                      echo oops >&2; while :; do sleep 0.1; done";
+        let c = create(&rt, "client", &["sh", "-c", script], |_| {});
+        // OpenStdin is the container's; `create` above has none, so make it take input.
+        rt.containers()
+            .update(&c.id, |r| {
+                r.config.open_stdin = true;
+                Ok(())
+            })
+            .unwrap();
+        let (input_r, input_w) = crate::process::pipe().unwrap();
+        let (signal_tx, signal_rx) = std::sync::mpsc::channel();
+        let (out, err) = (Collected::default(), Collected::default());
+        let io = ClientIo {
+            stdin: Some(input_r),
+            stdout: Box::new(out.clone()),
+            stderr: Box::new(err.clone()),
+            size: None,
+            resize: None,
+            signals: Some(signal_rx),
+        };
+        std::thread::scope(|s| {
+            let run = s.spawn(|| rt.run(&c.id, Attach::Client(io), &mut |_| {}));
+            std::io::Write::write_all(&mut std::fs::File::from(input_w), b"hello\n").unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !err.text().contains("oops") {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no output: {}",
+                    out.text()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            signal_tx.send(libc::SIGUSR1).unwrap();
+            assert_eq!(run.join().unwrap().unwrap(), 9);
+        });
+        assert_eq!(out.text(), "in: hello\ngot-usr1\n");
+        assert_eq!(err.text(), "oops\n");
     }
 }

@@ -113,7 +113,13 @@ mod tests {
         let (rt, fake) = fake_runtime(dir.path());
         let c = create(&rt, "sleeper", &["sleep", "30"], |_| {});
         std::thread::scope(|s| {
-            let run = s.spawn(|| rt.run(&c.id, Attach::Captured, &mut |_| {}));
+            let run = s.spawn(|| {
+                rt.run(
+                    &c.id,
+                    Attach::Client(crate::client_io::ClientIo::discard()),
+                    &mut |_| {},
+                )
+            });
             wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
             rt.stop("sleeper", Some(5)).unwrap();
             assert_eq!(run.join().unwrap().unwrap(), 128 + libc::SIGTERM);
@@ -144,7 +150,13 @@ mod tests {
         let script = "trap '' TERM; while :; do sleep 0.1; done";
         let c = create(&rt, "stubborn", &["sh", "-c", script], |_| {});
         std::thread::scope(|s| {
-            let run = s.spawn(|| rt.run(&c.id, Attach::Captured, &mut |_| {}));
+            let run = s.spawn(|| {
+                rt.run(
+                    &c.id,
+                    Attach::Client(crate::client_io::ClientIo::discard()),
+                    &mut |_| {},
+                )
+            });
             wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
             // Give sh the time to set its trap.
             std::thread::sleep(std::time::Duration::from_millis(200));
@@ -163,7 +175,13 @@ mod tests {
         let script = "trap 'exit 7' USR1; while :; do sleep 0.1; done";
         let c = create(&rt, "signalled", &["sh", "-c", script], |_| {});
         std::thread::scope(|s| {
-            let run = s.spawn(|| rt.run(&c.id, Attach::Captured, &mut |_| {}));
+            let run = s.spawn(|| {
+                rt.run(
+                    &c.id,
+                    Attach::Client(crate::client_io::ClientIo::discard()),
+                    &mut |_| {},
+                )
+            });
             wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
             std::thread::sleep(std::time::Duration::from_millis(200));
             rt.kill("signalled", "USR1").unwrap();

@@ -1,12 +1,14 @@
 //! `docker exec`: another process in a running container's namespaces and cgroup.
 
-use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
 
+use crate::client_io::{copy_input, follow_resizes, forward_signals, shared, ClientIo};
 use crate::engine::{ExecProcess, Stdio};
 use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::{Runtime, TtySession};
 use crate::options::ExecOptions;
-use crate::process::{container_stdin, forward_signals, pipe, relay, wait_pid};
+use crate::process::{closed_stdin, pipe, relay, wait_pid};
 use crate::record::Status;
 use crate::rootfs::{check_command, resolve_user, RootfsPaths};
 
@@ -32,9 +34,10 @@ pub(crate) fn check_exec(c: &crate::record::ContainerRecord, o: &ExecOptions) ->
 }
 
 impl Runtime {
-    /// `docker exec`: runs a process in a running container (its namespaces and cgroup);
-    /// returns its exit code (0 at once with `detach`).
-    pub fn exec(&self, key: &str, o: &ExecOptions) -> Result<i32> {
+    /// `docker exec`: runs a process in a running container (its namespaces and cgroup)
+    /// with the client's streams, terminal size and signals; returns its exit code (0 at
+    /// once with `detach`, when `io` is not used).
+    pub fn exec(&self, key: &str, o: &ExecOptions, io: ClientIo) -> Result<i32> {
         let c = self.find(key)?;
         check_exec(&c, o)?;
         let process = self.exec_process(&c, o)?;
@@ -42,17 +45,29 @@ impl Runtime {
         self.exec_event("exec_create", &c, &exec_id, &o.command, None);
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let stdin = container_stdin(o.interactive && !o.detach && !o.tty)?;
+        let ClientIo {
+            stdin: client_stdin,
+            stdout,
+            stderr,
+            size,
+            resize,
+            signals,
+        } = io;
+        let (stdin, input) = match client_stdin {
+            Some(i) if o.interactive && !o.detach && !o.tty => (i, None),
+            Some(i) if o.interactive && !o.detach => (closed_stdin()?, Some(i)),
+            _ => (closed_stdin()?, None),
+        };
         let console = if o.tty {
-            Some(crate::tty::ConsoleSocket::new(true)?)
+            Some(crate::tty::ConsoleSocket::new(size)?)
         } else {
             None
         };
-        let target = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
-        let forward = if o.detach {
-            None
-        } else {
-            forward_signals(target.clone())
+        let target = Arc::new(AtomicI32::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let forward = match (o.detach, signals) {
+            (false, Some(s)) => Some(forward_signals(s, target.clone(), done.clone())),
+            _ => None,
         };
         let started = self.engine.exec(
             &c.id,
@@ -71,8 +86,9 @@ impl Runtime {
         let (pid, master) = match master {
             Ok(x) => x,
             Err(e) => {
+                done.store(true, Ordering::SeqCst);
                 if let Some(h) = forward {
-                    h.close();
+                    let _ = h.join();
                 }
                 return Err(e);
             }
@@ -81,37 +97,41 @@ impl Runtime {
         if o.detach {
             return Ok(0);
         }
+        let stdout = shared(stdout);
         let mut threads = vec![
-            relay(out_r, "stdout", None, true, None),
-            relay(err_r, "stderr", None, true, None),
+            relay(out_r, "stdout", None, Some(stdout.clone()), None),
+            relay(err_r, "stderr", None, Some(shared(stderr)), None),
         ];
         let mut session = None;
         if let Some(m) = master {
-            crate::tty::copy_window_size(m.as_raw_fd());
             threads.push(relay(
                 m.try_clone().ctx("dup", "pty")?,
                 "stdout",
                 None,
-                true,
+                Some(stdout),
                 None,
             ));
-            let winch = crate::tty::follow_window_size(m.as_raw_fd());
-            let raw = if o.interactive {
-                crate::tty::forward_stdin(&m)?;
-                Some(crate::tty::RawMode::enable())
-            } else {
-                None
+            let resizes = match resize {
+                Some(sizes) => Some(follow_resizes(
+                    sizes,
+                    m.try_clone().ctx("dup", "pty")?,
+                    done.clone(),
+                )),
+                None => None,
             };
+            if let Some(input) = input {
+                copy_input(input, m.try_clone().ctx("dup", "pty")?);
+            }
             session = Some(TtySession {
-                _raw: raw,
-                winch,
+                resizes,
                 _master: m,
             });
         }
-        target.store(pid, std::sync::atomic::Ordering::SeqCst);
+        target.store(pid, Ordering::SeqCst);
         let code = wait_pid(pid);
+        done.store(true, Ordering::SeqCst);
         if let Some(h) = forward {
-            h.close();
+            let _ = h.join();
         }
         for t in threads {
             let _ = t.join();
@@ -209,7 +229,7 @@ impl Runtime {
             let (out_r, out_w) = pipe()?;
             let err_w = out_w.try_clone().ctx("dup", "pipe")?;
             let stdio = Stdio {
-                stdin: container_stdin(false)?,
+                stdin: closed_stdin()?,
                 stdout: out_w,
                 stderr: err_w,
             };

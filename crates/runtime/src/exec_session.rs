@@ -16,7 +16,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::exec::check_exec;
 use crate::lifecycle::Runtime;
 use crate::options::ExecOptions;
-use crate::process::{container_stdin, decode_error, encode_error, pipe, relay, wait_pid};
+use crate::process::{closed_stdin, decode_error, encode_error, pipe, relay, wait_pid};
 use crate::record::write_private;
 
 const STATE: &str = "state.json";
@@ -143,14 +143,15 @@ impl Runtime {
         &self,
         s: &ExecSession,
         o: &crate::attach::AttachOptions,
+        io: crate::client_io::ClientIo,
     ) -> Result<crate::attach::AttachEnd> {
         let stream = crate::attach::AttachStream {
             dir: &s.dir,
             tty: s.tty,
-            send_input: s.interactive && o.stdin,
+            send_input: s.interactive,
             pid: 0,
         };
-        crate::attach::attach_stream(&stream, o)?.ok_or_else(|| Error::Runtime {
+        crate::attach::attach_stream(&stream, o, io)?.ok_or_else(|| Error::Runtime {
             id: s.id.clone(),
             what: "exec",
             reason: "the exec supervisor ended without the process's exit code".into(),
@@ -276,10 +277,10 @@ impl Runtime {
             let (r, w) = pipe()?;
             (r, Some(w))
         } else {
-            (container_stdin(false)?, None)
+            (closed_stdin()?, None)
         };
         let console = if o.tty {
-            Some(crate::tty::ConsoleSocket::new(false)?)
+            Some(crate::tty::ConsoleSocket::new(None)?)
         } else {
             None
         };
@@ -307,12 +308,12 @@ impl Runtime {
             true,
         )?);
         let mut relays = vec![
-            relay(out_r, "stdout", None, false, Some(server.clone())),
-            relay(err_r, "stderr", None, false, Some(server.clone())),
+            relay(out_r, "stdout", None, None, Some(server.clone())),
+            relay(err_r, "stderr", None, None, Some(server.clone())),
         ];
         if let Some(m) = master {
             // The relay owns the master: the terminal lives as long as the process's output.
-            relays.push(relay(m, "stdout", None, false, Some(server.clone())));
+            relays.push(relay(m, "stdout", None, None, Some(server.clone())));
         }
         Ok((pid, relays, server, state))
     }

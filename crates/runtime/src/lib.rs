@@ -7,6 +7,7 @@
 
 pub mod attach;
 pub mod cgroups;
+pub mod client_io;
 pub mod container_config;
 pub mod container_create;
 pub mod container_events;

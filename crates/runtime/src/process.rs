@@ -5,10 +5,10 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use crate::attach::{AttachServer, STDERR, STDOUT};
+use crate::client_io::SharedWriter;
 use crate::error::{Error, Result};
 use crate::logs::LogWriter;
 
@@ -54,13 +54,13 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Copies a container stream to its log (one entry per line), to `attach` clients and, when
-/// `echo`, to our own stream (`exec` has only the last).
+/// Copies a container stream to its log (one entry per line), to `attach` clients and to
+/// `echo`, a foreground client's writer (`exec` has only the last).
 pub(crate) fn relay(
     r: OwnedFd,
     stream: &'static str,
     log: Option<Arc<std::sync::Mutex<LogWriter>>>,
-    echo: bool,
+    echo: Option<SharedWriter>,
     attached: Option<Arc<AttachServer>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
@@ -76,13 +76,10 @@ pub(crate) fn relay(
                 let kind = if stream == "stdout" { STDOUT } else { STDERR };
                 a.broadcast(kind, &buf[..n]);
             }
-            if echo {
-                let _ = if stream == "stdout" {
-                    let mut o = std::io::stdout().lock();
-                    o.write_all(&buf[..n]).and_then(|_| o.flush())
-                } else {
-                    std::io::stderr().lock().write_all(&buf[..n])
-                };
+            if let Some(echo) = &echo {
+                if let Ok(mut w) = echo.lock() {
+                    let _ = w.write_all(&buf[..n]).and_then(|_| w.flush());
+                }
             }
             let Some(log) = &log else { continue };
             pending.extend_from_slice(&buf[..n]);
@@ -99,31 +96,6 @@ pub(crate) fn relay(
             }
         }
     })
-}
-
-/// Forwards the usual terminal and control signals to the container's init.
-///
-/// Installed before the process starts, so a signal that arrives while it is starting is not
-/// lost (nor kills berth, leaving the container behind): it is held until `pid` is known.
-pub(crate) fn forward_signals(pid: Arc<AtomicI32>) -> Option<signal_hook::iterator::Handle> {
-    use signal_hook::consts::*;
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])
-            .ok()?;
-    let handle = signals.handle();
-    std::thread::spawn(move || {
-        for s in signals.forever() {
-            // Starting takes milliseconds; give up after 10 s (the start failed).
-            for _ in 0..1000 {
-                if pid.load(Ordering::SeqCst) != 0 {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            signal_pid(pid.load(Ordering::SeqCst), s);
-        }
-    });
-    Some(handle)
 }
 
 /// Waits for our child `pid`; Docker's exit code (128+signal when killed).
@@ -275,21 +247,9 @@ pub(crate) fn signal_container(id: &str, pid: i32, sig: i32) {
     }
 }
 
-/// The stdin a container process gets: a duplicate of ours (`-i`), or a pipe that is already
-/// at end-of-file, as with Docker without `-i`.
-pub(crate) fn container_stdin(ours: bool) -> Result<OwnedFd> {
-    if !ours {
-        let (r, _closed) = pipe()?;
-        return Ok(r);
-    }
-    // SAFETY: dup of our own stdin; the new fd is owned by the OwnedFd.
-    let fd = unsafe { libc::dup(0) };
-    if fd < 0 {
-        return Err(Error::Io {
-            op: "dup",
-            path: "stdin".into(),
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// The stdin of a process started without input: a pipe that is already at end-of-file, as
+/// with Docker without `-i`.
+pub(crate) fn closed_stdin() -> Result<OwnedFd> {
+    let (r, _closed) = pipe()?;
+    Ok(r)
 }

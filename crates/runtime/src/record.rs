@@ -236,6 +236,9 @@ pub fn now() -> String {
 #[derive(Clone, Debug)]
 pub struct Containers {
     root: PathBuf,
+    /// `<berth root>/container-names.lock`, beside `containers/` (whose entries are
+    /// containers only).
+    names_lock: PathBuf,
 }
 
 impl Containers {
@@ -243,7 +246,10 @@ impl Containers {
         let root = berth_root.join("containers");
         let narrowed =
             ensure_private_dir(&root, PRIVATE_DIR_MODE).ctx("create directory", &root)?;
-        let containers = Containers { root };
+        let containers = Containers {
+            root,
+            names_lock: berth_root.join("container-names.lock"),
+        };
         if narrowed {
             // A store written before berth kept its state private: close what is in it.
             containers.make_existing_private();
@@ -365,10 +371,10 @@ impl Containers {
 
     /// Held while a name is checked and claimed (create, rename).
     fn names_lock(&self) -> Result<ContainerLock> {
-        let path = self.root.join(".names.lock");
-        lock_file(&path)
+        let path = &self.names_lock;
+        lock_file(path)
             .map(|f| ContainerLock { _file: f })
-            .ctx("lock", &path)
+            .ctx("lock", path)
     }
 
     pub fn load(&self, id: &str) -> Result<ContainerRecord> {

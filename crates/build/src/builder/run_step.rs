@@ -6,6 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use berth_dockerfile::Instruction;
+use berth_runtime::client_io::ClientIo;
 use berth_runtime::container_config::{Config, ContainerCreate, Healthcheck, HostConfig, Mount};
 use berth_runtime::lifecycle::Attach;
 use berth_runtime::volumes::MountSpec;
@@ -14,6 +15,7 @@ use berth_runtime::Runtime;
 use super::{
     clean_abs, short, tempfile_dir, Builder, Scope, State, TempDir, BUILD_LABEL, PROXY_ARGS,
 };
+use crate::build_events::{BuildEvent, OutputStream};
 use crate::copy::{copy_source, CopyMode, Source};
 use crate::error::{Error, IoContext, Result};
 use crate::run_mounts::{self, RunMount};
@@ -164,19 +166,10 @@ impl Builder<'_> {
                 rt: b.rt,
                 id: rec.id.clone(),
             };
-            b.say(&format!(" ---> Running in {}", &rec.id[..12]));
-            let captured = b.host.captures_run_output();
-            let attach = match (captured, b.opts.quiet) {
-                (true, _) => Attach::Captured,
-                (false, true) => Attach::Silent,
-                (false, false) => Attach::Terminal,
-            };
-            let code =
-                b.rt.run(&rec.id, attach, &mut |_| {})
-                    .map_err(|e| step_error(&file, &inst, &e.to_string()))?;
-            if captured && !b.opts.quiet {
-                b.replay_log(&rec.id);
-            }
+            b.emit(&BuildEvent::Running { container: &rec.id });
+            let code = b
+                .run_in_foreground(&rec.id)
+                .map_err(|e| step_error(&file, &inst, &e.to_string()))?;
             if code != 0 {
                 return Err(Error::RunFailed {
                     file: file.clone(),
@@ -305,6 +298,44 @@ impl Builder<'_> {
     }
 
     /// The value of `--secret id=ID,…`.
+    /// Runs a RUN step's container to its end: its output comes back as `Output` events as
+    /// it is written (on this thread: hosts need not be `Sync`), signals are the host's.
+    fn run_in_foreground(&self, id: &str) -> berth_runtime::Result<i32> {
+        let (tx, rx) = std::sync::mpsc::channel::<(OutputStream, Vec<u8>)>();
+        let (signals, hold) = match self.host.run_signals() {
+            Some((rx, hold)) => (Some(rx), Some(hold)),
+            None => (None, None),
+        };
+        let io = ClientIo {
+            signals,
+            ..ClientIo::writing_to(
+                Box::new(ChannelWriter(OutputStream::Stdout, tx.clone())),
+                Box::new(ChannelWriter(OutputStream::Stderr, tx)),
+            )
+        };
+        let rt = self.rt;
+        let code = std::thread::scope(|s| {
+            let run = s.spawn(move || rt.run(id, Attach::Client(io), &mut |_| {}));
+            // Ends when the run has dropped the writers.
+            for (stream, chunk) in rx {
+                self.emit(&BuildEvent::Output {
+                    stream,
+                    chunk: &chunk,
+                });
+            }
+            run.join().unwrap_or_else(|_| {
+                Err(berth_runtime::Error::Relayed(
+                    "the RUN step's monitor failed".into(),
+                ))
+            })
+        });
+        drop(hold);
+        if let Ok(code) = code {
+            self.emit(&BuildEvent::RunEnded { code });
+        }
+        code
+    }
+
     fn secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
         for s in &self.opts.secrets {
             let mut fields = BTreeMap::new();
@@ -352,6 +383,25 @@ struct MountKeep {
 struct RemoveOnDrop<'a> {
     rt: &'a Runtime,
     id: String,
+}
+
+/// A RUN step's output stream, sent to the build's thread.
+struct ChannelWriter(
+    OutputStream,
+    std::sync::mpsc::Sender<(OutputStream, Vec<u8>)>,
+);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.1
+            .send((self.0, b.to_vec()))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Drop for RemoveOnDrop<'_> {

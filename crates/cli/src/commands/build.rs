@@ -121,8 +121,37 @@ impl berth_build::BuildHost for CliHost<'_> {
         store.lookup(name).map_err(|e| e.to_string())
     }
 
-    fn say(&self, line: &str) {
-        println!("{line}");
+    /// The classic builder's text; a RUN step's output as it comes, on our own streams.
+    fn event(&self, e: &berth_build::BuildEvent) {
+        use std::io::Write;
+        match e {
+            berth_build::BuildEvent::Output { stream, chunk } => {
+                let _ = match stream {
+                    berth_build::OutputStream::Stdout => {
+                        let mut o = std::io::stdout().lock();
+                        o.write_all(chunk).and_then(|_| o.flush())
+                    }
+                    berth_build::OutputStream::Stderr => std::io::stderr().lock().write_all(chunk),
+                };
+            }
+            _ => {
+                if let Some(line) = e.classic_line() {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+
+    /// Signals we get while a RUN step runs go to its process, as they did to a container
+    /// run in the foreground.
+    fn run_signals(&self) -> Option<berth_build::RunSignals> {
+        let (io, terminal) = crate::terminal::client_io(crate::terminal::ClientOptions {
+            tty: false,
+            stdin: false,
+            sig_proxy: true,
+        })
+        .ok()?;
+        Some((io.signals?, Box::new(terminal)))
     }
 
     fn download(&self, url: &str, dest: &Path) -> std::result::Result<Option<i64>, String> {

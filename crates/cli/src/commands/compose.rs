@@ -978,7 +978,6 @@ fn exec(root: &Path, rt: &berth_runtime::Runtime, p: &Project, e: ExecArgs) -> R
 }
 
 fn run(root: &Path, engine: &Engine, p: &Project, r: RunArgs) -> Result<u8> {
-    use berth_runtime::lifecycle::Attach;
     berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     let service = r.service_and_command[0].clone();
     let svc = p
@@ -1068,10 +1067,7 @@ fn run(root: &Path, engine: &Engine, p: &Project, r: RunArgs) -> Result<u8> {
             .map_err(engine_error)?;
         return super::container::attach_to_started(rt, &rec, keys);
     }
-    let code = rt
-        .run(&rec.id, Attach::Terminal, &mut |_| {})
-        .map_err(engine_error)?;
-    Ok(code.clamp(0, 255) as u8)
+    super::container::run_in_foreground(rt, &rec)
 }
 
 fn shell_split(s: &str) -> Result<Vec<String>> {

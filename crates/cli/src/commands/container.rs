@@ -6,7 +6,11 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 use berth_error_kind::{ErrorKind, HasKind};
+use berth_runtime::attach::AttachOptions;
+use berth_runtime::client_io::ClientIo;
 use berth_runtime::lifecycle::Attach;
+
+use crate::terminal::{ClientOptions, TerminalGuard};
 use berth_runtime::record::ContainerRecord;
 use berth_runtime::record::Status;
 use berth_runtime::{Error as RtError, Runtime};
@@ -168,10 +172,44 @@ pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
         rt.start_for_attach(&rec.id, &exe).map_err(engine_error)?;
         return attach_to_started(&rt, &rec, keys);
     }
+    run_in_foreground(&rt, &rec)
+}
+
+/// Runs a created container with our streams and signals (`run` without `-d`, `start -a`):
+/// our stdin is its input when it takes input, as before with berth.
+pub(crate) fn run_in_foreground(rt: &Runtime, rec: &ContainerRecord) -> Result<u8> {
+    let (io, _terminal) = crate::terminal::client_io(ClientOptions {
+        tty: rec.config.tty,
+        stdin: rec.config.open_stdin,
+        sig_proxy: true,
+    })?;
     let code = rt
-        .run(&rec.id, Attach::Terminal, &mut |_| {})
+        .run(&rec.id, Attach::Client(io), &mut |_| {})
         .map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// Our streams for an attachment to `rec` (input when it takes input and `stdin`), with
+/// Docker's refusal of a terminal's input that is not a terminal.
+pub(crate) fn attach_io(
+    rec: &ContainerRecord,
+    stdin: bool,
+    sig_proxy: bool,
+) -> Result<(ClientIo, TerminalGuard)> {
+    use std::io::IsTerminal;
+    let stdin = stdin && rec.config.open_stdin;
+    if rec.config.tty && stdin && !std::io::stdin().is_terminal() {
+        bail!(ExitError {
+            code: 1,
+            message: "the input device is not a TTY".into()
+        });
+    }
+    crate::terminal::client_io(ClientOptions {
+        tty: rec.config.tty,
+        stdin,
+        // With a terminal the keys send the signals.
+        sig_proxy: sig_proxy && !rec.config.tty,
+    })
 }
 
 /// The detach sequence: `--detach-keys`, else `detachKeys` in the docker CLI's config.json
@@ -199,15 +237,9 @@ pub(crate) fn detach_keys(flag: Option<&str>) -> Result<Vec<u8>> {
 /// A foreground `run -it` / `start -ai`: attached to the container just started under its
 /// supervisor. Detaching leaves it running and ends quietly with 0, as Docker's does.
 pub(crate) fn attach_to_started(rt: &Runtime, rec: &ContainerRecord, keys: Vec<u8>) -> Result<u8> {
+    let (io, _terminal) = attach_io(rec, true, true)?;
     let end = rt
-        .attach_started(
-            rec,
-            &berth_runtime::attach::AttachOptions {
-                stdin: true,
-                sig_proxy: true,
-                detach_keys: keys,
-            },
-        )
+        .attach_started(rec, &AttachOptions { detach_keys: keys }, io)
         .map_err(engine_error)?;
     Ok(match end {
         berth_runtime::attach::AttachEnd::Exited(code) => code.clamp(0, 255) as u8,
@@ -271,10 +303,7 @@ pub fn start(root: &Path, a: StartArgs) -> Result<u8> {
         // -i attaches too, as with Docker.
         if a.attach || a.interactive {
             rt.clear_stop_request(&c.id);
-            let exit = rt
-                .run(&c.id, Attach::Terminal, &mut |_| {})
-                .map_err(engine_error)?;
-            code = exit.clamp(0, 255) as u8;
+            code = run_in_foreground(&rt, &c)?;
         } else {
             let exe = std::env::current_exe()?;
             rt.start_detached(&c.id, &exe).map_err(engine_error)?;
@@ -629,15 +658,13 @@ pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
         let keys = detach_keys(a.detach_keys.as_deref())?;
         let exe = std::env::current_exe()?;
         let session = rt.exec_for_attach(key, &opts, &exe).map_err(engine_error)?;
+        let (io, _terminal) = crate::terminal::client_io(ClientOptions {
+            tty: true,
+            stdin: true,
+            sig_proxy: false,
+        })?;
         let end = rt
-            .attach_exec(
-                &session,
-                &berth_runtime::attach::AttachOptions {
-                    stdin: true,
-                    sig_proxy: true,
-                    detach_keys: keys,
-                },
-            )
+            .attach_exec(&session, &AttachOptions { detach_keys: keys }, io)
             .map_err(engine_error)?;
         return match end {
             berth_runtime::attach::AttachEnd::Exited(code) => Ok(code.clamp(0, 255) as u8),
@@ -648,7 +675,17 @@ pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
             }
         };
     }
-    let code = rt.exec(key, &opts).map_err(engine_error)?;
+    let (io, _terminal) = if a.detach {
+        (ClientIo::discard(), None)
+    } else {
+        let (io, guard) = crate::terminal::client_io(ClientOptions {
+            tty: a.tty,
+            stdin: a.interactive,
+            sig_proxy: true,
+        })?;
+        (io, Some(guard))
+    };
+    let code = rt.exec(key, &opts, io).map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
 }
 
@@ -993,15 +1030,16 @@ pub struct AttachArgs {
 pub fn attach(root: &Path, a: AttachArgs) -> Result<u8> {
     let detach_keys = detach_keys(a.detach_keys.as_deref())?;
     let rt = open(root)?;
+    let exit_1 = |e: berth_runtime::Error| {
+        anyhow::Error::new(ExitError {
+            code: 1,
+            message: e.to_string(),
+        })
+    };
+    let rec = rt.find(&a.container).map_err(exit_1)?;
+    let (io, _terminal) = attach_io(&rec, !a.no_stdin, a.sig_proxy)?;
     let end = rt
-        .attach(
-            &a.container,
-            &berth_runtime::attach::AttachOptions {
-                stdin: !a.no_stdin,
-                sig_proxy: a.sig_proxy,
-                detach_keys,
-            },
-        )
+        .attach(&a.container, &AttachOptions { detach_keys }, io)
         .map_err(|e| {
             anyhow::Error::new(ExitError {
                 code: 1,
