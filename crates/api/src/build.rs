@@ -180,6 +180,11 @@ impl berth_build::BuildHost for ApiHost<'_> {
                 if let BuildEvent::Built { id } = e {
                     self.progress.line(json!({"aux": {"ID": id}}));
                 }
+                // `q`: the image ID only (the builder still tells the steps, for the
+                // build history).
+                if self.quiet {
+                    return;
+                }
                 if let Some(line) = e.classic_line() {
                     self.progress.line(json!({ "stream": format!("{line}\n") }));
                 }

@@ -124,6 +124,10 @@ impl berth_build::BuildHost for CliHost<'_> {
     /// The classic builder's text; a RUN step's output as it comes, on our own streams.
     fn event(&self, e: &berth_build::BuildEvent) {
         use std::io::Write;
+        // `-q` prints the image ID alone, at the end.
+        if self.quiet {
+            return;
+        }
         match e {
             berth_build::BuildEvent::Output { stream, chunk } => {
                 let _ = match stream {
