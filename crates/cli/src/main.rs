@@ -299,7 +299,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("Error: {}", usage_error::error_text(&e));
             // Engine errors carry Docker's exit codes (125, 126, 127).
-            let code = match e.downcast_ref::<commands::container::ExitError>() {
+            let code = match e.downcast_ref::<commands::shared::ExitError>() {
                 Some(x) if x.code == 125 && !creates => 1,
                 Some(x) => x.code,
                 None => 1,

@@ -144,6 +144,33 @@ pub fn print_inspect(format: Option<&str>, found: Vec<serde_json::Value>) -> any
     Ok(())
 }
 
+/// Prints rows with `--format` (Go template, `table …`, `json`) or the default table.
+pub fn print_table(
+    format: Option<&str>,
+    default: &str,
+    headers: &[(&str, &str)],
+    rows: &[serde_json::Value],
+) -> anyhow::Result<u8> {
+    let format = match format {
+        None | Some("") | Some("table") => default,
+        Some("json") => "{{json .}}",
+        Some(f) => f,
+    };
+    let t = crate::template::Template::parse(format).map_err(|e| anyhow::anyhow!(e))?;
+    let mut text = String::new();
+    if t.table {
+        text.push_str(&t.header(headers));
+        text.push('\n');
+    }
+    for r in rows {
+        text.push_str(&t.render(r).map_err(|e| anyhow::anyhow!("template: {e}"))?);
+        text.push('\n');
+    }
+    let out = if t.table { tabulate(&text) } else { text };
+    print!("{out}");
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,5 +8,6 @@ pub mod network;
 pub mod registry;
 pub mod run_flags;
 pub mod serve;
+pub mod shared;
 pub mod update;
 pub mod volume;

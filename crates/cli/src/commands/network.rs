@@ -8,7 +8,7 @@ use berth_runtime::Runtime;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::container::ExitError;
+use super::shared::ExitError;
 
 #[derive(Subcommand)]
 pub enum NetworkCommand {
@@ -263,7 +263,7 @@ fn ls(rt: &Runtime, a: LsArgs) -> Result<u8> {
             })
         })
         .collect();
-    super::image::print_table(
+    crate::output::print_table(
         a.format.as_deref(),
         "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
         &[

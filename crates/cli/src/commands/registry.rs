@@ -9,7 +9,7 @@ use berth_image::{Reference, Store};
 use berth_registry::{auth, Event, Progress, RegistryConfig};
 use clap::Args;
 
-use super::container::ExitError;
+use super::shared::ExitError;
 
 fn fail(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(ExitError {

@@ -10,7 +10,7 @@ use berth_runtime::container_config::{
 };
 use clap::Args;
 
-use super::container::{engine_error, flag_error, ExitError};
+use super::shared::{engine_error, flag_error, ExitError};
 
 #[derive(Args, Debug)]
 #[command(disable_help_flag = true)]

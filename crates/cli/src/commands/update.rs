@@ -74,8 +74,8 @@ fn request(a: &UpdateArgs) -> Result<ContainerUpdate> {
 
 pub fn update(root: &Path, a: UpdateArgs) -> Result<u8> {
     let u = request(&a)?;
-    let rt = super::container::open(root)?;
-    super::container::each(&a.containers, |k| {
+    let rt = super::shared::open(root)?;
+    super::shared::each(&a.containers, |k| {
         for w in rt.update(k, &u)?.warnings {
             eprintln!("WARNING: {w}");
         }

@@ -126,7 +126,7 @@ pub fn volume(root: &Path, cmd: VolumeCommand) -> Result<u8> {
                     })
                 })
                 .collect();
-            return super::image::print_table(
+            return crate::output::print_table(
                 a.format.as_deref(),
                 "table {{.Driver}}\t{{.Name}}",
                 &[
