@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::registry_server::Registry;
 use common::Berth;
 
 fn now() -> String {
@@ -159,4 +160,100 @@ fn root_events_since_until_cover_images_volumes_networks() {
     assert!(fields[3].ends_with("(name=evimg:1)"), "{line}");
     let err = b.run(&["events", "--filter", "colour=red"]).fails();
     assert_eq!(err.trim(), "Error: invalid filter 'colour'");
+}
+
+/// What one terminal's `berth events` shows while another runs, stops, removes, pulls,
+/// builds and makes a network (the "done when"), and the lifecycle events beyond
+/// them: pause, unpause, kill, exec_create/exec_start/exec_die of `exec -d`, health_status.
+#[test]
+fn root_a_follower_sees_what_other_commands_do() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let reg = Registry::start(None);
+    let remote = format!("{}/evt/bb:1", reg.host());
+    b.run(&["tag", "busybox", &remote]).ok();
+    b.run(&["push", "-q", &remote]).ok();
+    b.run(&["rmi", &remote]).ok();
+    let _ = b.run(&["network", "rm", "evlive"]);
+    let mut follow = b
+        .cmd(&["events", "--format", "{{.Type}} {{.Action}}"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\nRUN true\n").unwrap();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "100ms",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    // Healthy after the first probe.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !b
+        .run(&["ps", "--format", "{{.Status}}"])
+        .ok()
+        .contains("(healthy)")
+    {
+        assert!(Instant::now() < deadline, "never healthy");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b.run(&["exec", "-d", "live", "true"]).ok();
+    b.run(&["pause", "live"]).ok();
+    b.run(&["unpause", "live"]).ok();
+    b.run(&["stop", "-t", "1", "live"]).ok();
+    b.run(&["rm", "live"]).ok();
+    b.run(&["pull", "-q", &remote]).ok();
+    b.run(&["build", "-q", "-t", "evbuilt", ctx.path().to_str().unwrap()])
+        .ok();
+    b.run(&["network", "create", "evlive"]).ok();
+    b.run(&["network", "rm", "evlive"]).ok();
+    let want = [
+        "container create",
+        "container start",
+        "container health_status: healthy",
+        "container exec_create: true",
+        "container exec_start: true",
+        "container exec_die",
+        "container pause",
+        "container unpause",
+        "container kill",
+        "container die",
+        "container stop",
+        "container destroy",
+        "image pull",
+        "image build",
+        "network create",
+        "network destroy",
+    ];
+    let mut seen = Vec::new();
+    let mut reader = BufReader::new(follow.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.ends_with(&["network destroy".to_string()]) && Instant::now() < deadline {
+        let mut l = String::new();
+        if reader.read_line(&mut l).unwrap_or(0) == 0 {
+            break;
+        }
+        seen.push(l.trim_end().to_string());
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    // In this order (other events, such as the build's RUN container's, come between).
+    let mut at = 0;
+    for w in want {
+        match seen[at..].iter().position(|s| s == w) {
+            Some(i) => at += i + 1,
+            None => panic!("{w:?} missing or out of order in {seen:#?}"),
+        }
+    }
 }

@@ -140,11 +140,18 @@ impl Runtime {
         let stop = std::sync::atomic::AtomicBool::new(false);
         let code = std::thread::scope(|s| {
             if let Some(p) = &probe {
-                let (dir, stop) = (&dir, &stop);
+                let (dir, stop, rec) = (&dir, &stop, &rec);
                 s.spawn(move || {
-                    crate::health::watch(dir, p, stop, &|cmd, timeout| {
-                        self.run_probe(id, cmd, timeout)
-                    })
+                    crate::health::watch(
+                        dir,
+                        p,
+                        stop,
+                        &|cmd, timeout| self.run_probe(id, cmd, timeout),
+                        &|status| {
+                            let action = format!("health_status: {status}");
+                            self.container_event(&action, rec, &[]);
+                        },
+                    )
                 });
             }
             let code = wait_pid(pid);
@@ -656,5 +663,46 @@ mod tests {
         });
         assert_eq!(out.text(), "in: hello\ngot-usr1\n");
         assert_eq!(err.text(), "oops\n");
+    }
+
+    /// A checked container's probes run while it does; each change of its health is
+    /// recorded and announced (`health_status: healthy`), as Docker does.
+    #[test]
+    fn health_changes_are_recorded_and_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, fake) = fake_runtime(dir.path());
+        let spec: crate::ContainerCreate = serde_json::from_value(serde_json::json!({
+            "Image": "tools",
+            "Cmd": ["sleep", "30"],
+            "Healthcheck": {"Test": ["CMD", "true"], "Interval": 50_000_000},
+            "HostConfig": {"NetworkMode": "host"},
+        }))
+        .unwrap();
+        let c = rt.create(Some("checked"), &spec).unwrap();
+        std::thread::scope(|s| {
+            let run = s.spawn(|| rt.run(&c.id, Attach::Client(ClientIo::discard()), &mut |_| {}));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !actions(&rt, &c.id)
+                .iter()
+                .any(|a| a == "health_status: healthy")
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{:?}",
+                    actions(&rt, &c.id)
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            rt.stop("checked", Some(5)).unwrap();
+            run.join().unwrap().unwrap();
+        });
+        // Probes are execs in the container; one change, one event.
+        assert!(fake.calls_of("exec") >= 1);
+        let events = actions(&rt, &c.id);
+        let healthy = events
+            .iter()
+            .filter(|a| a.starts_with("health_status"))
+            .count();
+        assert_eq!(healthy, 1, "{events:?}");
     }
 }

@@ -198,8 +198,9 @@ pub fn begin(dir: &Path) -> Result<()> {
 pub type RunProbe<'a> = dyn Fn(&[String], Duration) -> (i32, String) + 'a;
 
 /// Runs `probe` every interval until `stop` is set; `run` executes the command in the
-/// container with a timeout and returns (exit code, output). Results go to `dir`.
-pub fn watch(dir: &Path, probe: &Probe, stop: &AtomicBool, run: &RunProbe) {
+/// container with a timeout and returns (exit code, output). Results go to `dir`; `changed`
+/// is told each new status (Docker's `health_status: …` event).
+pub fn watch(dir: &Path, probe: &Probe, stop: &AtomicBool, run: &RunProbe, changed: &dyn Fn(&str)) {
     let started = Instant::now();
     let mut h = starting();
     loop {
@@ -235,11 +236,15 @@ pub fn watch(dir: &Path, probe: &Probe, stop: &AtomicBool, run: &RunProbe) {
             exit_code,
             output,
         };
+        let before = h.status.clone();
         record(&mut h, probe, in_start, result);
         if stop.load(Ordering::SeqCst) {
             return;
         }
         let _ = write(dir, &h);
+        if h.status != before {
+            changed(&h.status);
+        }
     }
 }
 

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use berth_runtime::attach::AttachOptions;
-use berth_runtime::client_io::ClientIo;
 use clap::Args;
 
 use super::foreground::detach_keys;
@@ -87,16 +86,19 @@ pub fn exec(root: &Path, a: ExecArgs) -> Result<u8> {
             }
         };
     }
-    let (io, _terminal) = if a.detach {
-        (ClientIo::discard(), None)
-    } else {
-        let (io, guard) = crate::terminal::client_io(ClientOptions {
-            tty: a.tty,
-            stdin: a.interactive,
-            sig_proxy: true,
-        })?;
-        (io, Some(guard))
-    };
+    if a.detach {
+        // Under the exec supervisor, as the API's detached start: it records the exit
+        // (`exec_die`, the exec's exit code) when the process ends.
+        let exe = std::env::current_exe()?;
+        let id = rt.exec_create(key, &opts).map_err(engine_error)?;
+        rt.exec_start(&id, &exe).map_err(engine_error)?;
+        return Ok(0);
+    }
+    let (io, _terminal) = crate::terminal::client_io(ClientOptions {
+        tty: a.tty,
+        stdin: a.interactive,
+        sig_proxy: true,
+    })?;
     let code = rt.exec(key, &opts, io).map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
 }
