@@ -7,15 +7,12 @@ use axum::http::header::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::server::{blocking, AppState};
 
-/// The newest Engine API version berth speaks (Docker 28.2's).
-pub const API_VERSION: &str = "1.50";
-/// The oldest.
-pub const MIN_API_VERSION: &str = "1.24";
+pub use berth_runtime::system_version::{API_VERSION, MIN_API_VERSION};
 
 /// `1.50` → (1, 50); `None` for anything else.
 pub(crate) fn parse_version(s: &str) -> Option<(u32, u32)> {
@@ -52,43 +49,8 @@ async fn ping() -> Response {
     ping_headers(([("content-type", "text/plain; charset=utf-8")], "OK").into_response())
 }
 
-async fn version(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let info = blocking(move || Ok(e.rt.info()?)).await?;
-    let engine_version = env!("CARGO_PKG_VERSION");
-    Ok(Json(json!({
-        "Platform": {"Name": "berth"},
-        "Components": [{
-            "Name": "Engine",
-            "Version": engine_version,
-            "Details": {
-                "ApiVersion": API_VERSION,
-                "MinAPIVersion": MIN_API_VERSION,
-                "Os": "linux",
-                "Arch": go_arch(&info.architecture),
-                "KernelVersion": info.kernel_version,
-                "Experimental": "false",
-            },
-        }],
-        "Version": engine_version,
-        "ApiVersion": API_VERSION,
-        "MinAPIVersion": MIN_API_VERSION,
-        "GitCommit": "",
-        "GoVersion": "",
-        "Os": "linux",
-        "Arch": go_arch(&info.architecture),
-        "KernelVersion": info.kernel_version,
-        "BuildTime": "",
-    })))
-}
-
-/// Go's GOARCH names, which `/version` uses (`/info` has the kernel's).
-fn go_arch(machine: &str) -> &str {
-    match machine {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "armv7l" => "arm",
-        other => other,
-    }
+async fn version() -> Json<berth_runtime::system_version::VersionReport> {
+    Json(berth_runtime::system_version::version_report())
 }
 
 async fn info(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -117,6 +79,5 @@ mod tests {
         assert_eq!(parse_version("1.50"), Some((1, 50)));
         assert!(parse_version("1.9") < parse_version("1.24"));
         assert_eq!(parse_version("x.1"), None);
-        assert_eq!(go_arch("x86_64"), "amd64");
     }
 }

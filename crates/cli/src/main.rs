@@ -148,7 +148,7 @@ enum Command {
     /// Serve the Docker Engine API (for the docker CLI, docker-py, compose)
     Serve(commands::serve::ServeArgs),
     /// Show the berth version information
-    Version,
+    Version(commands::version::VersionArgs),
 }
 
 #[derive(Subcommand)]
@@ -285,7 +285,7 @@ fn main() -> ExitCode {
     // later on a raw "Permission denied" for an internal path or a mount.
     let needs_root = !matches!(
         cli.cmd,
-        Command::Version | Command::Login(_) | Command::Logout(_)
+        Command::Version(_) | Command::Login(_) | Command::Logout(_)
     );
     // SAFETY: geteuid has no preconditions and cannot fail.
     if needs_root && unsafe { libc::geteuid() } != 0 {
@@ -399,10 +399,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             berth_network::dns::serve(&berth_network::default_dir(), &network_id, ready)?;
             Ok(0)
         }
-        Command::Version => {
-            println!("berth version {}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
-        }
+        Command::Version(a) => commands::version::version(a),
     }
 }
 

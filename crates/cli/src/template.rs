@@ -193,8 +193,15 @@ fn lookup<'a>(v: &'a Value, path: &[String]) -> Result<&'a Value, String> {
     for p in path {
         match cur {
             Value::Object(m) => {
+                // Go names a struct's field (`APIVersion`) where its JSON may spell it
+                // otherwise (`ApiVersion`): the exact key first, then one that differs in case.
                 cur = m
                     .get(p)
+                    .or_else(|| {
+                        m.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(p))
+                            .map(|(_, v)| v)
+                    })
                     .ok_or_else(|| format!("can't evaluate field {p}"))?;
             }
             Value::Null => return Ok(&Value::Null),

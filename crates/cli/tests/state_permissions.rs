@@ -202,5 +202,12 @@ fn root_a_non_root_user_is_told_berth_needs_root_and_nothing_is_touched() {
     // What needs no root still works.
     let r = as_nobody(bin(), &["version"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.starts_with("berth version "));
+    // Docker's layout: the client's half, then the engine's (#13 asked for it; before,
+    // one "berth version X" line).
+    assert!(r.stdout.starts_with("Client:\n Version:"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("\nServer: berth\n Engine:\n"),
+        "{}",
+        r.stdout
+    );
 }

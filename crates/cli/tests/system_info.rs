@@ -42,3 +42,30 @@ fn root_info_counts_containers_by_state_and_formats() {
     );
     b.run(&["rm", "-f", "up", "frozen", "idle"]).ok();
 }
+
+/// `berth version` as `docker version` prints it: the client's half and the engine's, and
+/// `--format` over Docker's field names (Go's `APIVersion` for the JSON's `ApiVersion`).
+#[test]
+fn version_has_dockers_client_and_server_sections() {
+    let b = Berth::new();
+    let out = b.run(&["version"]).ok();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Client:");
+    assert!(lines.contains(&" API version:       1.50"), "{out}");
+    assert!(lines.contains(&"Server: berth"), "{out}");
+    assert!(lines.contains(&" Engine:"), "{out}");
+    assert!(
+        lines.contains(&"  API version:      1.50 (minimum version 1.24)"),
+        "{out}"
+    );
+    let f = "{{.Client.APIVersion}} {{.Server.Version}} {{.Server.MinAPIVersion}} {{.Server.KernelVersion}}";
+    assert_eq!(
+        b.run(&["version", "--format", f]).ok().trim(),
+        format!("1.50 {} 1.24 {}", env!("CARGO_PKG_VERSION"), release.trim())
+    );
+    let json = common::json(&b.run(&["version", "-f", "json"]).ok());
+    assert_eq!(json["Server"]["ApiVersion"], "1.50");
+    assert_eq!(json["Server"]["Components"][0]["Name"], "Engine");
+    assert_eq!(json["Client"]["Context"], "default");
+}

@@ -49,6 +49,7 @@ pub mod seccomp;
 pub mod seccomp_program;
 pub mod spec;
 pub mod system_info;
+pub mod system_version;
 pub mod tty;
 pub mod volume_list;
 pub mod volume_remove;

@@ -110,13 +110,13 @@ impl Runtime {
     }
 }
 
-struct Uname {
-    nodename: String,
-    release: String,
-    machine: String,
+pub(crate) struct Uname {
+    pub(crate) nodename: String,
+    pub(crate) release: String,
+    pub(crate) machine: String,
 }
 
-fn uname() -> Uname {
+pub(crate) fn uname() -> Uname {
     // SAFETY: utsname is plain data that uname fills.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: a valid pointer to our struct.

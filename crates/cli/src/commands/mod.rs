@@ -10,4 +10,5 @@ pub mod run_flags;
 pub mod serve;
 pub mod shared;
 pub mod update;
+pub mod version;
 pub mod volume;
