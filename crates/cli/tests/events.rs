@@ -257,3 +257,41 @@ fn root_a_follower_sees_what_other_commands_do() {
         }
     }
 }
+
+/// A container's volumes are announced as Docker does: `mount` as it starts (with where and
+/// how), `unmount` once it has ended.
+#[test]
+fn root_volumes_are_mounted_and_unmounted_with_their_container() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let since = now();
+    b.run(&["run", "--rm", "-v", "evdata:/data:ro", "busybox", "true"])
+        .ok();
+    let until = now();
+    let events = |filter: &str, format: &str| -> Vec<String> {
+        b.run(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            "type=volume",
+            "--filter",
+            filter,
+            "--format",
+            format,
+        ])
+        .ok()
+        .lines()
+        .map(str::to_string)
+        .collect()
+    };
+    assert_eq!(
+        events("volume=evdata", "{{.Action}} {{.Actor.ID}}"),
+        ["create evdata", "mount evdata", "unmount evdata"]
+    );
+    let how = "{{.Actor.Attributes.destination}} {{index .Actor.Attributes \"read/write\"}} {{.Actor.Attributes.driver}}";
+    assert_eq!(events("event=mount", how), ["/data false local"]);
+    b.run(&["volume", "rm", "evdata"]).ok();
+}

@@ -34,4 +34,23 @@ impl Runtime {
             .journal()
             .record(&Event::now("container", action, &c.id, &attrs));
     }
+
+    /// Docker's `volume mount` (as the container starts) or `volume unmount` (after it
+    /// ends) of each volume the container mounts.
+    pub(crate) fn volume_mount_events(&self, action: &str, c: &ContainerRecord) {
+        for m in c.config.mounts.iter().filter(|m| m.kind == "volume") {
+            let rw = (!m.readonly).to_string();
+            let mut attrs = vec![("container", c.id.as_str()), ("driver", "local")];
+            if action == "mount" {
+                attrs.extend([
+                    ("destination", m.target.as_str()),
+                    ("propagation", ""),
+                    ("read/write", rw.as_str()),
+                ]);
+            }
+            let _ = self
+                .journal()
+                .record(&Event::now("volume", action, &m.source, &attrs));
+        }
+    }
 }

@@ -130,6 +130,7 @@ impl Runtime {
         };
         drop(held);
         target.store(pid, std::sync::atomic::Ordering::SeqCst);
+        self.volume_mount_events("mount", &rec);
         self.container_event("start", &rec, &[]);
         ready(Ok(&rec));
         if supervised {
@@ -198,6 +199,7 @@ impl Runtime {
             self.container_event("oom", &rec, &[]);
         }
         self.container_event("die", &rec, &[("exitCode", &code.to_string())]);
+        self.volume_mount_events("unmount", &rec);
         if rec.config.auto_remove {
             self.remove_anonymous_volumes(&rec);
             if on_bridge {
