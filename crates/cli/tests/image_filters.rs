@@ -1,4 +1,5 @@
-//! End-to-end test of `images --filter`: reference globs, labels, before/since, dangling.
+//! End-to-end test of `images --filter`: reference globs, labels, before/since/until,
+//! dangling.
 
 mod common;
 
@@ -44,6 +45,18 @@ fn root_images_filters_select_as_docker() {
         ["team/alpha:1"]
     );
     assert!(names(&["dangling=true"]).is_empty());
+    // until: created before a time (Docker's timestamps, or a Go duration back from now).
+    let created = b
+        .run(&["image", "inspect", "-f", "{{.Created}}", "team/beta:2"])
+        .ok();
+    assert_eq!(
+        names(&[&format!("until={}", created.trim())]),
+        ["team/alpha:1"]
+    );
+    assert_eq!(names(&["until=1h"]), Vec::<String>::new());
+    assert_eq!(names(&["until=0s"]).len(), 3);
+    let err = b.run(&["images", "--filter", "until=soon"]).fails();
+    assert!(err.contains("\"until\"") && err.contains("soon"), "{err}");
     let err = b.run(&["images", "--filter", "before=nothing:1"]).fails();
     assert!(err.contains("No such image: nothing:1"), "{err}");
 }

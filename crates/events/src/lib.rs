@@ -7,6 +7,8 @@
 //! (the one older file kept) under an exclusive lock, and a new one begins. Readers follow it
 //! as `tail -F` does.
 
+pub mod time_values;
+
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, Write};

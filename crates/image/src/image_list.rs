@@ -1,5 +1,5 @@
 //! `docker images` and the Engine API's `GET /images/json`: which images a query selects, with
-//! Docker's filters (dangling, label, before, since, reference globs). Front ends render the
+//! Docker's filters (dangling, label, before, since, until, reference globs). Front ends render the
 //! images (one row per tag) and decide the columns.
 
 use crate::error::{Error, Result};
@@ -19,6 +19,9 @@ pub struct ImageFilters {
     /// Created before / after these images (their creation times).
     pub before: Option<String>,
     pub since: Option<String>,
+    /// Created before this time (Unix nanoseconds; `until=` takes Docker's times and Go
+    /// durations back from now).
+    pub until: Option<i64>,
 }
 
 impl ImageFilters {
@@ -48,9 +51,15 @@ impl ImageFilters {
                 }),
                 "before" => f.before = Some(store.lookup(v)?.config.created.unwrap_or_default()),
                 "since" => f.since = Some(store.lookup(v)?.config.created.unwrap_or_default()),
+                "until" => {
+                    f.until = Some(
+                        berth_events::time_values::parse_time_nanos("until", v)
+                            .map_err(Error::InvalidFilter)?,
+                    )
+                }
                 _ => {
                     return Err(Error::InvalidFilter(format!(
-                        "invalid filter '{k}': supported filters are dangling, reference, label, before, since"
+                        "invalid filter '{k}': supported filters are dangling, reference, label, before, since, until"
                     )))
                 }
             }
@@ -65,6 +74,14 @@ impl ImageFilters {
             || self.since.as_ref().is_some_and(|s| created <= s.as_str())
         {
             return false;
+        }
+        if let Some(until) = self.until {
+            let at = chrono::DateTime::parse_from_rfc3339(created)
+                .ok()
+                .and_then(|t| t.timestamp_nanos_opt());
+            if at.is_none_or(|t| t >= until) {
+                return false;
+            }
         }
         let labels = img
             .config
