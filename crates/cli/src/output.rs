@@ -131,7 +131,9 @@ pub fn confirm(warning: &str) -> std::io::Result<bool> {
 pub fn print_inspect(format: Option<&str>, found: Vec<serde_json::Value>) -> anyhow::Result<()> {
     match format {
         Some(f) => {
-            let t = crate::template::Template::parse(f).map_err(|e| anyhow::anyhow!(e))?;
+            let t = crate::template::Template::parse(f)
+                .map_err(|e| anyhow::anyhow!(e))?
+                .over_maps();
             for v in &found {
                 println!(
                     "{}",

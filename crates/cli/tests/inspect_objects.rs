@@ -111,3 +111,65 @@ fn root_inspect_size_reports_the_writable_layer_and_the_whole_rootfs() {
     }
     b.run(&["rm", "sized"]).ok();
 }
+
+/// `--format` is Go's text/template in full: ranges over maps in key order, index, len, if,
+/// with, variables, pipelines, printf, and Docker's json without HTML escaping; a missing
+/// map key prints `<no value>` in inspect, a missing field fails in ps.
+#[test]
+fn root_formats_are_gos_templates() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let _ = b.run(&["network", "rm", "fmtnet"]);
+    b.run(&["network", "create", "fmtnet"]).ok();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "fmt",
+        "--network",
+        "fmtnet",
+        "--label",
+        "team=kiwi",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    b.run(&["network", "connect", "bridge", "fmt"]).ok();
+    let f = |format: &str| {
+        b.run(&["inspect", "-f", format, "fmt"])
+            .ok()
+            .trim_end()
+            .to_string()
+    };
+    let ips = f("{{range $name, $n := .NetworkSettings.Networks}}{{$name}} {{end}}");
+    assert_eq!(ips, "bridge fmtnet", "map keys in order");
+    let ip = f(r#"{{(index .NetworkSettings.Networks "fmtnet").IPAddress}}"#);
+    assert!(ip.split('.').count() == 4, "{ip}");
+    assert_eq!(f("{{if .State.Running}}up{{else}}down{{end}}"), "up");
+    assert_eq!(f("{{.Name | printf \"%q\"}}"), "\"/fmt\"");
+    assert_eq!(f("{{with .Config.Labels}}{{.team}}{{end}}"), "kiwi");
+    assert_eq!(f("{{.Config.Labels.nosuch}}"), "<no value>");
+    assert_eq!(
+        f("{{len .Config.Cmd}} {{json .Config.Cmd}}"),
+        "2 [\"sleep\",\"300\"]"
+    );
+    assert_eq!(f("{{$id := slice .Id 0 12}}{{$id}}").len(), 12);
+    let ps = b
+        .run(&[
+            "ps",
+            "--format",
+            "{{if eq .Names \"fmt\"}}{{.Names}}:{{.State}}{{end}}",
+        ])
+        .ok();
+    assert_eq!(ps.trim(), "fmt:running");
+    let err = b.run(&["ps", "--format", "{{.Nosuch}}"]).fails();
+    assert!(err.contains("can't evaluate field Nosuch"), "{err}");
+    let err = b.run(&["ps", "--format", "{{nosuch}}"]).fails();
+    assert!(
+        err.contains("template parsing error: template: :1: function \"nosuch\" not defined"),
+        "{err}"
+    );
+    b.run(&["rm", "-f", "fmt"]).ok();
+    b.run(&["network", "rm", "fmtnet"]).ok();
+}

@@ -35,7 +35,9 @@ pub fn events(root: &Path, a: EventsArgs) -> Result<u8> {
     let template = match a.format.as_deref() {
         None | Some("") => None,
         Some("json") => Some(Template::parse("{{json .}}").map_err(|e| anyhow!(e))?),
-        Some(f) => Some(Template::parse(f).map_err(|e| anyhow!(e))?),
+        // Docker's events are a struct, but what formats reach is mostly the attributes
+        // map: a missing attribute prints `<no value>`.
+        Some(f) => Some(Template::parse(f).map_err(|e| anyhow!(e))?.over_maps()),
     };
     let query = EventQuery {
         since: a.since.as_deref().map(|v| nanos("since", v)).transpose()?,
