@@ -219,9 +219,9 @@ fn root_the_docker_cli_runs_a_container_through_berth_serve() {
     let err = s.docker(&["inspect", "--type", "image", "nope"]).fails();
     assert!(err.contains("No such image: nope"), "{err}");
     let err = s
-        .docker(&["create", "--oom-score-adj", "60", "busybox"])
+        .docker(&["create", "--blkio-weight", "300", "busybox"])
         .fails();
-    assert!(err.contains("HostConfig.OomScoreAdj"), "{err}");
+    assert!(err.contains("HostConfig.BlkioWeight"), "{err}");
     assert_eq!(
         s.docker(&["ps", "-aq"]).ok().trim(),
         "",

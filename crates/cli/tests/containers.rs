@@ -296,6 +296,104 @@ fn root_limits_are_enforced_through_cgroups() {
     assert_no_leftovers(&b);
 }
 
+/// `--cpu-period`/`--cpu-quota`, `--memory-reservation`, `--oom-kill-disable`,
+/// `--oom-score-adj` and `--sysctl` reach the container (cgroup v1 here), with Docker's
+/// refusals before anything is created.
+#[test]
+fn root_cfs_reservation_oom_and_sysctls_reach_the_container() {
+    let b = busybox();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--cpu-period",
+            "50000",
+            "--cpu-quota",
+            "25000",
+            "--memory-reservation",
+            "32m",
+            "-m",
+            "64m",
+            "--oom-kill-disable",
+            "--oom-score-adj",
+            "200",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "--sysctl",
+            "kernel.shmmax=123456789",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+                 /sys/fs/cgroup/memory/memory.soft_limit_in_bytes /proc/self/oom_score_adj \
+                 /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; \
+             grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control",
+        ])
+        .ok();
+    assert_eq!(
+        out,
+        "50000\n25000\n33554432\n200\n1\n123456789\noom_kill_disable 1\n"
+    );
+    b.run(&[
+        "create",
+        "--name",
+        "lim",
+        "--cpu-quota",
+        "30000",
+        "--oom-score-adj",
+        "-5",
+        "--sysctl",
+        "net.core.somaxconn=256",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    let shown = b
+        .run(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.CpuQuota}} {{.HostConfig.OomScoreAdj}} {{json .HostConfig.Sysctls}}",
+            "lim",
+        ])
+        .ok();
+    assert_eq!(shown.trim(), r#"30000 -5 {"net.core.somaxconn":"256"}"#);
+    b.run(&["rm", "lim"]).ok();
+    for (flags, message) in [
+        (
+            vec!["--cpu-period", "10"],
+            "CPU cfs period can not be less than 1ms",
+        ),
+        (
+            vec!["--cpus", "1", "--cpu-quota", "50000"],
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ),
+        (
+            vec!["--oom-score-adj", "2000"],
+            "range for oom score adj is [-1000, 1000]",
+        ),
+        (
+            vec!["--sysctl", "kernel.hostname=x"],
+            "sysctl \"kernel.hostname\" is not allowed",
+        ),
+        (
+            vec!["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+            "not allowed in host network namespace",
+        ),
+        (vec!["--sysctl", "novalue"], "expected KEY=VALUE"),
+        (
+            vec!["-m", "16m", "--memory-reservation", "32m"],
+            "Minimum memory limit can not be less than memory reservation limit",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags.iter().copied());
+        args.extend(["busybox", "true"]);
+        let err = b.run(&args).fails();
+        assert!(err.contains(message), "{flags:?}: {err}");
+    }
+    assert_no_leftovers(&b);
+}
+
 #[test]
 fn root_update_changes_the_limits_of_running_and_stopped_containers() {
     let b = busybox();

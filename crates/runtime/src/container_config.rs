@@ -159,6 +159,20 @@ pub struct HostConfig {
     pub cpuset_mems: String,
     /// None, 0 or -1: no limit.
     pub pids_limit: Option<i64>,
+    /// The CFS period in microseconds (1000 to 1000000); 0: the kernel's (100000).
+    pub cpu_period: i64,
+    /// CPU time in microseconds per period (1000 and up); 0 or -1: no limit.
+    pub cpu_quota: i64,
+    /// A soft memory limit in bytes (reclaimed to under pressure); 0: none.
+    pub memory_reservation: i64,
+    /// Keep the OOM killer away from the container's processes (cgroup v1 only).
+    pub oom_kill_disable: Option<bool>,
+    /// The processes' OOM score adjustment, -1000 to 1000.
+    pub oom_score_adj: i64,
+    /// Namespaced kernel parameters (`net.*`, `kernel.shm*`, `kernel.msg*`, `kernel.sem`,
+    /// `fs.mqueue.*`).
+    #[serde(deserialize_with = "nullable")]
+    pub sysctls: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
     pub ulimits: Vec<Ulimit>,
     #[serde(deserialize_with = "nullable")]
@@ -506,7 +520,7 @@ mod tests {
     fn fields_berth_cannot_do_are_named_when_set() {
         let body = r#"{"Image":"busybox","Domainname":"example.org",
             "HostConfig":{"CpuRealtimeRuntime":5,"Devices":[],"LogConfig":{"Type":"","Config":{}},
-              "OomScoreAdj":60,"Mounts":[{"Type":"bind","Source":"/","Target":"/h",
+              "BlkioWeight":300,"Mounts":[{"Type":"bind","Source":"/","Target":"/h",
               "BindOptions":{"Propagation":"rshared"}}]},
             "NetworkingConfig":{"EndpointsConfig":{"n":{"MacAddress":"02:42:ac:11:00:02",
               "DriverOpts":{"k":"v"},"IPAMConfig":{"IPv6Address":"2001:db8::5","LinkLocalIPs":["169.254.1.1"]}}}}}"#;
@@ -515,9 +529,9 @@ mod tests {
             c.unsupported_fields(),
             vec![
                 "Domainname",
+                "HostConfig.BlkioWeight",
                 "HostConfig.CpuRealtimeRuntime",
                 "HostConfig.Mounts.BindOptions",
-                "HostConfig.OomScoreAdj",
                 "NetworkingConfig.EndpointsConfig.IPAMConfig.IPv6Address",
             ]
         );

@@ -3,6 +3,7 @@
 //! Every check is made before anything is written, so a refused request leaves nothing
 //! behind.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -250,6 +251,12 @@ impl Runtime {
                 cpuset_cpus: Some(h.cpuset_cpus.clone()).filter(|c| !c.is_empty()),
                 cpuset_mems: Some(h.cpuset_mems.clone()).filter(|c| !c.is_empty()),
                 memory_swappiness: h.memory_swappiness.and_then(|s| u64::try_from(s).ok()),
+                cpu_period: u64::try_from(h.cpu_period).ok().filter(|p| *p > 0),
+                cpu_quota: Some(h.cpu_quota).filter(|q| *q > 0),
+                memory_reservation: nonzero(h.memory_reservation),
+                oom_kill_disable: h.oom_kill_disable == Some(true),
+                oom_score_adj: h.oom_score_adj,
+                sysctls: h.sysctls.clone(),
                 host_namespaces,
                 ulimits,
                 log_max_size,
@@ -754,7 +761,90 @@ fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
             "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )));
     }
+    if h.nano_cpus > 0 && h.cpu_period > 0 {
+        return Err(Error::Invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set".into(),
+        ));
+    }
+    if h.nano_cpus > 0 && h.cpu_quota > 0 {
+        return Err(Error::Invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set".into(),
+        ));
+    }
+    if h.cpu_period != 0 && !(1000..=1_000_000).contains(&h.cpu_period) {
+        return Err(Error::Invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .into(),
+        ));
+    }
+    if h.cpu_quota > 0 && h.cpu_quota < 1000 {
+        return Err(Error::Invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+        ));
+    }
+    if h.memory_reservation != 0 && h.memory_reservation < MIN_MEMORY {
+        return Err(Error::Invalid(
+            "Minimum memory reservation allowed is 6MB".into(),
+        ));
+    }
+    if h.memory > 0 && h.memory_reservation > 0 && h.memory < h.memory_reservation {
+        return Err(Error::Invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
+        ));
+    }
+    if !(-1000..=1000).contains(&h.oom_score_adj) {
+        return Err(Error::Invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            h.oom_score_adj
+        )));
+    }
+    for k in h.sysctls.keys() {
+        check_sysctl(k, &h.network_mode, &h.unsupported)?;
+    }
     Ok(())
+}
+
+/// Docker's rule for `--sysctl`: only parameters of the container's own namespaces (IPC's
+/// `kernel.msg*`, `kernel.sem`, `kernel.shm*`, `fs.mqueue.*`; the network's `net.*`), and not
+/// those of a namespace shared with the host.
+pub(crate) fn check_sysctl(
+    key: &str,
+    network_mode: &str,
+    unsupported: &BTreeMap<String, serde_json::Value>,
+) -> Result<()> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let ipc_host = unsupported
+        .get("IpcMode")
+        .and_then(serde_json::Value::as_str)
+        == Some("host");
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        if ipc_host {
+            return Err(Error::Invalid(format!(
+                "sysctl {key:?} is not allowed in host IPC namespace"
+            )));
+        }
+        return Ok(());
+    }
+    if key.starts_with("net.") {
+        if network_mode == "host" {
+            return Err(Error::Invalid(format!(
+                "sysctl {key:?} is not allowed in host network namespace"
+            )));
+        }
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "sysctl {key:?} is not allowed: only namespaced sysctls (net.*, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*) can be set"
+    )))
 }
 
 /// Docker's checks of cpuset.cpus and cpuset.mems lists (empty: not set).

@@ -130,8 +130,6 @@ impl Runtime {
         };
         drop(held);
         target.store(pid, std::sync::atomic::Ordering::SeqCst);
-        self.volume_mount_events("mount", &rec);
-        self.container_event("start", &rec, &[]);
         ready(Ok(&rec));
         if supervised {
             release_startup_code();
@@ -388,6 +386,10 @@ impl Runtime {
             finished_at: ZERO_TIME.into(),
             ..State::default()
         };
+        // Announced before the record says running: whoever acts on the running container
+        // (a stop, a kill) records its events after this one.
+        self.volume_mount_events("mount", rec);
+        self.container_event("start", rec, &[]);
         self.containers.save(rec)?;
         // The `none` log driver keeps nothing (attached clients still get the output).
         let log = if rec.config.log_driver == "none" {

@@ -104,6 +104,21 @@ impl ContainerStats {
             .values()
             .fold((0, 0), |(r, t), n| (r + n.rx_bytes, t + n.tx_bytes))
     }
+
+    /// (read, written) bytes over all block devices, as `docker stats` sums them.
+    pub fn block_io_bytes(&self) -> (u64, u64) {
+        self.blkio_stats
+            .io_service_bytes_recursive
+            .iter()
+            .flatten()
+            .fold((0, 0), |(r, w), c| {
+                match c.op.to_ascii_lowercase().as_str() {
+                    "read" => (r + c.value, w),
+                    "write" => (r, w + c.value),
+                    _ => (r, w),
+                }
+            })
+    }
 }
 
 impl Runtime {

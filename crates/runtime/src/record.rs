@@ -112,6 +112,23 @@ pub struct RunConfig {
     /// 0 to 100 (HostConfig.MemorySwappiness), for cgroup v1.
     #[serde(default)]
     pub memory_swappiness: Option<u64>,
+    /// CFS period and quota in microseconds (HostConfig.CpuPeriod, CpuQuota).
+    #[serde(default)]
+    pub cpu_period: Option<u64>,
+    #[serde(default)]
+    pub cpu_quota: Option<i64>,
+    /// The soft memory limit in bytes (HostConfig.MemoryReservation).
+    #[serde(default)]
+    pub memory_reservation: Option<i64>,
+    /// HostConfig.OomKillDisable (cgroup v1 only).
+    #[serde(default)]
+    pub oom_kill_disable: bool,
+    /// HostConfig.OomScoreAdj.
+    #[serde(default)]
+    pub oom_score_adj: i64,
+    /// Namespaced kernel parameters (HostConfig.Sysctls), checked at create.
+    #[serde(default)]
+    pub sysctls: std::collections::BTreeMap<String, String>,
     /// `json-file` (empty) or `none`.
     #[serde(default)]
     pub log_driver: String,

@@ -219,6 +219,9 @@ pub fn build_spec(
             m.push(json!({"destination": crate::options::INIT_PATH, "type": "bind", "source": init, "options": ["bind", "ro", "rprivate"]}));
         }
     }
+    if c.oom_score_adj != 0 {
+        spec["process"]["oomScoreAdj"] = json!(c.oom_score_adj);
+    }
     if !c.ulimits.is_empty() {
         spec["process"]["rlimits"] = json!(c
             .ulimits
@@ -278,6 +281,9 @@ pub fn build_spec(
 
     let linux = &mut spec["linux"];
     linux["cgroupsPath"] = json!(format!("/berth/{}", rec.id));
+    if !c.sysctls.is_empty() {
+        linux["sysctl"] = json!(c.sysctls);
+    }
     if let Some(ns) = linux["namespaces"].as_array_mut() {
         ns.retain(|n| {
             let kind = n["type"].as_str().unwrap_or("");
@@ -304,6 +310,19 @@ pub fn build_spec(
     }
     if let Some(cpus) = &c.cpuset_cpus {
         cpu.insert("cpus".into(), json!(cpus));
+    }
+    if let Some(p) = c.cpu_period {
+        cpu.insert("period".into(), json!(p));
+    }
+    if let Some(q) = c.cpu_quota {
+        cpu.insert("quota".into(), json!(q));
+    }
+    if let Some(r) = c.memory_reservation {
+        resources["memory"]["reservation"] = json!(r);
+    }
+    // cgroup v2 has no switch for the OOM killer (Docker ignores it there too).
+    if c.oom_kill_disable && crate::cgroups::CgroupFs::host().is_v1() {
+        resources["memory"]["disableOOMKiller"] = json!(true);
     }
     if let Some(mems) = &c.cpuset_mems {
         cpu.insert("mems".into(), json!(mems));

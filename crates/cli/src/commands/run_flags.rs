@@ -174,6 +174,24 @@ pub struct RunArgs {
     /// Tune container memory swappiness (0 to 100)
     #[arg(long, allow_negative_numbers = true)]
     pub(crate) memory_swappiness: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long)]
+    pub(crate) cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) cpu_quota: Option<i64>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub(crate) memory_reservation: Option<String>,
+    /// Disable OOM Killer
+    #[arg(long)]
+    pub(crate) oom_kill_disable: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) oom_score_adj: Option<i64>,
+    /// Sysctl options
+    #[arg(long, value_name = "map")]
+    pub(crate) sysctl: Vec<String>,
     /// Size of /dev/shm
     #[arg(long)]
     pub(crate) shm_size: Option<String>,
@@ -587,6 +605,24 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
         cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
         memory_swappiness: a.memory_swappiness,
+        cpu_period: a.cpu_period.unwrap_or(0),
+        cpu_quota: a.cpu_quota.unwrap_or(0),
+        memory_reservation: a
+            .memory_reservation
+            .as_deref()
+            .map(|v| parse_size("--memory-reservation", v))
+            .transpose()?
+            .unwrap_or(0),
+        oom_kill_disable: a.oom_kill_disable.then_some(true),
+        oom_score_adj: a.oom_score_adj.unwrap_or(0),
+        sysctls: a
+            .sysctl
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => Err(flag_error("--sysctl", kv, "expected KEY=VALUE")),
+            })
+            .collect::<Result<_>>()?,
         shm_size: a
             .shm_size
             .as_deref()

@@ -15,8 +15,30 @@ pub struct StatsArgs {
     /// Show all containers (default shows just running)
     #[arg(short, long)]
     all: bool,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json', or a Go
+    /// template)
+    #[arg(long)]
+    format: Option<String>,
+    /// Do not truncate output
+    #[arg(long)]
+    no_trunc: bool,
     containers: Vec<String>,
 }
+
+const DEFAULT_FORMAT: &str =
+    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+
+const HEADERS: &[(&str, &str)] = &[
+    ("Container", "CONTAINER"),
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("NetIO", "NET I/O"),
+    ("BlockIO", "BLOCK I/O"),
+    ("PIDs", "PIDS"),
+];
 
 pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
     use crate::output::{human_binary_size, human_size};
@@ -43,27 +65,37 @@ pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
             }
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
-        let mut text = String::from(
-            "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS\n",
-        );
+        let mut rows = Vec::new();
         for c in &list {
             let s = rt.stats(c, previous.get(&c.id)).map_err(engine_error)?;
             let (rx, tx) = s.network_bytes();
-            text.push_str(&format!(
-                "{}\t{}\t{:.2}%\t{} / {}\t{:.2}%\t{} / {}\t--\t{}\n",
-                &c.id[..12],
-                c.name,
-                s.cpu_percent(),
-                human_binary_size(s.memory_stats.usage),
-                human_binary_size(s.memory_stats.limit),
-                s.memory_percent(),
-                human_size(rx),
-                human_size(tx),
-                s.pids_stats.current,
-            ));
+            let (read, written) = s.block_io_bytes();
+            let id = if a.no_trunc { &c.id[..] } else { &c.id[..12] };
+            // `.Container` is what the user named it (the ID when all are listed).
+            let named = a
+                .containers
+                .iter()
+                .find(|k| rt.find(k).is_ok_and(|f| f.id == c.id))
+                .cloned()
+                .unwrap_or_else(|| id.to_string());
+            rows.push(serde_json::json!({
+                "Container": named,
+                "ID": id,
+                "Name": c.name,
+                "CPUPerc": format!("{:.2}%", s.cpu_percent()),
+                "MemUsage": format!(
+                    "{} / {}",
+                    human_binary_size(s.memory_stats.usage),
+                    human_binary_size(s.memory_stats.limit)
+                ),
+                "MemPerc": format!("{:.2}%", s.memory_percent()),
+                "NetIO": format!("{} / {}", human_size(rx), human_size(tx)),
+                "BlockIO": format!("{} / {}", human_size(read), human_size(written)),
+                "PIDs": s.pids_stats.current.to_string(),
+            }));
             previous.insert(c.id.clone(), s);
         }
-        print!("{}", crate::output::tabulate(&text));
+        crate::output::print_table(a.format.as_deref(), DEFAULT_FORMAT, HEADERS, &rows)?;
         if a.no_stream {
             return Ok(0);
         }
