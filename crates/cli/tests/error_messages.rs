@@ -110,3 +110,30 @@ fn root_network_rm_in_use_says_error_like_every_other_command() {
     b.run(&["rm", "-f", "c"]).ok();
     b.run(&["network", "rm", "errnet"]).ok();
 }
+
+/// `run -w` onto a file says so and what to change (it was libcontainer's opaque "failed to
+/// unix syscall"), and `--rm` leaves nothing.
+#[test]
+fn root_a_working_directory_that_is_a_file_is_named() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--name",
+        "wdfile",
+        "-w",
+        "/etc/passwd",
+        "busybox",
+        "pwd",
+    ]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot use /etc/passwd as the working directory: not a directory"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("syscall"), "{}", r.stderr);
+    assert!(b.run(&["ps", "-aq"]).ok().trim().is_empty());
+}

@@ -274,8 +274,14 @@ impl Runtime {
             rec.config.working_dir.clone()
         };
         check_command(&paths.merged, &rec.config.args[0], &rec.config.env, &cwd)?;
-        // Docker creates a missing working directory.
+        // Docker creates a missing working directory; one that is a file is refused here
+        // with what to change (the runtime's chdir would fail with a bare errno).
         let wd = crate::rootfs::resolve_in_root(&paths.merged, Path::new(&cwd));
+        if wd.exists() && !wd.is_dir() {
+            return Err(Error::Invalid(format!(
+                "cannot use {cwd} as the working directory: not a directory (choose a directory with -w / Config.WorkingDir)"
+            )));
+        }
         if !wd.exists() {
             fs::create_dir_all(&wd).ctx("create working directory", &wd)?;
         }
