@@ -394,6 +394,57 @@ fn root_cfs_reservation_oom_and_sysctls_reach_the_container() {
     assert_no_leftovers(&b);
 }
 
+/// `--device HOST[:CONTAINER][:PERMISSIONS]`: the node is made in the container and the
+/// device cgroup allows what the permissions say; a path that is not a device is refused.
+#[test]
+fn root_devices_are_made_in_the_container_with_their_permissions() {
+    let b = busybox();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/null:/dev/mynull",
+            "--device",
+            "/dev/zero:/dev/myzero:r",
+            "busybox",
+            "sh",
+            "-c",
+            "ls -l /dev/mynull | cut -c1; echo hi > /dev/mynull && echo wrote; \
+             head -c 3 /dev/myzero | wc -c; (echo x > /dev/myzero) 2>/dev/null || echo refused",
+        ])
+        .ok();
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["c", "wrote", "3", "refused"]
+    );
+    let err = b
+        .run(&["run", "--rm", "--device", "/etc/passwd", "busybox", "true"])
+        .fails();
+    assert!(err.contains("not a device node"), "{err}");
+    let err = b
+        .run(&["run", "--rm", "--device", "/dev/nosuch", "busybox", "true"])
+        .fails();
+    assert!(
+        err.contains(
+            "error gathering device information while adding custom device \"/dev/nosuch\""
+        ),
+        "{err}"
+    );
+    let err = b
+        .run(&[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/null:/dev/x:rwz",
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(err.contains("invalid device mode"), "{err}");
+    assert_no_leftovers(&b);
+}
+
 #[test]
 fn root_update_changes_the_limits_of_running_and_stopped_containers() {
     let b = busybox();

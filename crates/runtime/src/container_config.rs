@@ -94,6 +94,17 @@ pub struct Config {
     pub unsupported: BTreeMap<String, Value>,
 }
 
+/// A host device in the container (Docker's `DeviceMapping`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    /// Empty: the host's path.
+    pub path_in_container: String,
+    /// Some of `r`, `w`, `m`; empty: `rwm`.
+    pub cgroup_permissions: String,
+}
+
 /// Docker's `HostConfig`: how the container is wired to the host.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
@@ -205,6 +216,9 @@ pub struct HostConfig {
     /// Device cgroup rules added to the default set: `c 7:128 rwm`, `b *:* r`, `a`.
     #[serde(deserialize_with = "nullable")]
     pub device_cgroup_rules: Vec<String>,
+    /// Host devices made available in the container (`--device`).
+    #[serde(deserialize_with = "nullable")]
+    pub devices: Vec<DeviceMapping>,
     /// Containers whose mounts this one gets too: `NAME[:ro|:rw]`.
     #[serde(deserialize_with = "nullable")]
     pub volumes_from: Vec<String>,

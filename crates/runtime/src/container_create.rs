@@ -102,6 +102,10 @@ impl Runtime {
             .iter()
             .map(|r| crate::options::parse_device_rule(r))
             .collect::<Result<Vec<_>>>()?;
+        let mut devices = Vec::new();
+        for m in &h.devices {
+            devices.extend(crate::options::device_nodes(m)?);
+        }
         let shm_size = match h.shm_size {
             0 => None,
             n if n < 0 => {
@@ -248,6 +252,7 @@ impl Runtime {
                 log_driver: h.log_config.kind.clone(),
                 shm_size,
                 device_rules,
+                devices,
                 cpuset_cpus: Some(h.cpuset_cpus.clone()).filter(|c| !c.is_empty()),
                 cpuset_mems: Some(h.cpuset_mems.clone()).filter(|c| !c.is_empty()),
                 memory_swappiness: h.memory_swappiness.and_then(|s| u64::try_from(s).ok()),

@@ -322,3 +322,128 @@ mod tests {
         }
     }
 }
+
+/// A host device node as the container gets it (`--device`), read from the host at create.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeviceNode {
+    pub path_in_container: String,
+    /// `c` or `b`.
+    pub kind: String,
+    pub major: i64,
+    pub minor: i64,
+    pub file_mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub access: String,
+}
+
+/// The device nodes a `DeviceMapping` names (a directory: every device under it), as
+/// Docker's daemon gathers them, with its message for a path that is not a device.
+pub fn device_nodes(m: &crate::container_config::DeviceMapping) -> Result<Vec<DeviceNode>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let access = match m.cgroup_permissions.as_str() {
+        "" => "rwm".to_string(),
+        p if !p.is_empty() && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) => p.to_string(),
+        p => {
+            return Err(Error::Invalid(format!(
+                "invalid device mode {p:?} for {}: use some of r, w, m",
+                m.path_on_host
+            )))
+        }
+    };
+    let gathering = |e: std::io::Error| {
+        Error::Invalid(format!(
+            "error gathering device information while adding custom device {:?}: {e}",
+            m.path_on_host
+        ))
+    };
+    let host = std::path::Path::new(&m.path_on_host);
+    let inside = if m.path_in_container.is_empty() {
+        m.path_on_host.clone()
+    } else {
+        m.path_in_container.clone()
+    };
+    let meta = std::fs::metadata(host).map_err(gathering)?;
+    let node = |path: &std::path::Path, inside: String, meta: &std::fs::Metadata| {
+        let ft = meta.file_type();
+        let kind = if ft.is_char_device() {
+            "c"
+        } else if ft.is_block_device() {
+            "b"
+        } else {
+            return None;
+        };
+        let _ = path;
+        let rdev = meta.rdev();
+        Some(DeviceNode {
+            path_in_container: inside,
+            kind: kind.into(),
+            major: libc::major(rdev) as i64,
+            minor: libc::minor(rdev) as i64,
+            file_mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            access: access.clone(),
+        })
+    };
+    if meta.is_dir() {
+        let mut out = Vec::new();
+        let mut stack = vec![host.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).map_err(gathering)?.flatten() {
+                let p = e.path();
+                let Ok(md) = std::fs::symlink_metadata(&p) else {
+                    continue;
+                };
+                if md.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let rel = p.strip_prefix(host).unwrap_or(&p);
+                let target = std::path::Path::new(&inside).join(rel);
+                if let Some(n) = node(&p, target.to_string_lossy().into_owned(), &md) {
+                    out.push(n);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path_in_container.cmp(&b.path_in_container));
+        return Ok(out);
+    }
+    node(host, inside, &meta).map(|n| vec![n]).ok_or_else(|| {
+        Error::Invalid(format!(
+            "error gathering device information while adding custom device {:?}: not a device node",
+            m.path_on_host
+        ))
+    })
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::*;
+    use crate::container_config::DeviceMapping;
+
+    #[test]
+    fn devices_are_read_from_the_host() {
+        let m = |host: &str, inside: &str, perms: &str| DeviceMapping {
+            path_on_host: host.into(),
+            path_in_container: inside.into(),
+            cgroup_permissions: perms.into(),
+        };
+        let n = device_nodes(&m("/dev/null", "/dev/n", "rw")).unwrap();
+        assert_eq!(n.len(), 1);
+        assert_eq!((n[0].kind.as_str(), n[0].major, n[0].minor), ("c", 1, 3));
+        assert_eq!(
+            (n[0].path_in_container.as_str(), n[0].access.as_str()),
+            ("/dev/n", "rw")
+        );
+        assert_eq!(
+            device_nodes(&m("/dev/zero", "", "")).unwrap()[0].path_in_container,
+            "/dev/zero"
+        );
+        let e = device_nodes(&m("/etc/hostname", "", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a device node"), "{e}");
+        assert!(device_nodes(&m("/dev/null", "", "x")).is_err());
+    }
+}

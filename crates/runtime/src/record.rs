@@ -138,6 +138,9 @@ pub struct RunConfig {
     /// Devices allowed beyond the default set (HostConfig.DeviceCgroupRules, checked).
     #[serde(default)]
     pub device_rules: Vec<crate::options::DeviceRule>,
+    /// Host devices made in the container (HostConfig.Devices, read from the host at create).
+    #[serde(default)]
+    pub devices: Vec<crate::options::DeviceNode>,
     /// Supplementary groups asked for (HostConfig.GroupAdd), resolved at start.
     #[serde(default)]
     pub group_add: Vec<String>,

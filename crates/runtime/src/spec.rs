@@ -339,7 +339,25 @@ pub fn build_spec(
     if let Some(p) = c.pids_limit {
         resources["pids"] = json!({"limit": p});
     }
+    if !c.devices.is_empty() {
+        let nodes: Vec<Value> = c
+            .devices
+            .iter()
+            .map(|d| {
+                json!({"path": d.path_in_container, "type": d.kind, "major": d.major,
+                       "minor": d.minor, "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid})
+            })
+            .collect();
+        match linux["devices"].as_array_mut() {
+            Some(list) => list.extend(nodes),
+            None => linux["devices"] = Value::Array(nodes),
+        }
+    }
     if let Some(devices) = resources["devices"].as_array_mut() {
+        for d in &c.devices {
+            devices.push(json!({"allow": true, "type": d.kind, "major": d.major,
+                                "minor": d.minor, "access": d.access}));
+        }
         for r in &c.device_rules {
             let mut d = json!({"allow": true, "type": r.kind, "access": r.access});
             if let Some(n) = r.major {

@@ -192,6 +192,9 @@ pub struct RunArgs {
     /// Sysctl options
     #[arg(long, value_name = "map")]
     pub(crate) sysctl: Vec<String>,
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
+    #[arg(long, value_name = "list")]
+    pub(crate) device: Vec<String>,
     /// Size of /dev/shm
     #[arg(long)]
     pub(crate) shm_size: Option<String>,
@@ -623,6 +626,11 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
                 _ => Err(flag_error("--sysctl", kv, "expected KEY=VALUE")),
             })
             .collect::<Result<_>>()?,
+        devices: a
+            .device
+            .iter()
+            .map(|d| parse_device(d))
+            .collect::<Result<_>>()?,
         shm_size: a
             .shm_size
             .as_deref()
@@ -695,4 +703,35 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         .endpoints_config
         .insert(spec.host_config.network_mode.clone(), endpoint);
     Ok((a.name.clone(), spec))
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]`, as the docker CLI reads it.
+fn parse_device(d: &str) -> Result<berth_runtime::container_config::DeviceMapping> {
+    let mode =
+        |p: &str| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
+    let parts: Vec<&str> = d.split(':').collect();
+    let (src, dst, perms) = match parts.as_slice() {
+        [s] => (*s, "", ""),
+        [s, p] if mode(p) => (*s, "", *p),
+        [s, t] => (*s, *t, ""),
+        [s, t, p] => {
+            if !mode(p) {
+                return Err(flag_error(
+                    "--device",
+                    d,
+                    &format!("invalid device mode: {p}"),
+                ));
+            }
+            (*s, *t, *p)
+        }
+        _ => return Err(flag_error("--device", d, "invalid device specification")),
+    };
+    if src.is_empty() {
+        return Err(flag_error("--device", d, "invalid device specification"));
+    }
+    Ok(berth_runtime::container_config::DeviceMapping {
+        path_on_host: src.to_string(),
+        path_in_container: if dst.is_empty() { src } else { dst }.to_string(),
+        cgroup_permissions: if perms.is_empty() { "rwm" } else { perms }.to_string(),
+    })
 }
