@@ -445,6 +445,109 @@ fn root_devices_are_made_in_the_container_with_their_permissions() {
     assert_no_leftovers(&b);
 }
 
+/// `--pid container:NAME` and `--ipc container:NAME` join a running container's namespaces
+/// (its /dev/shm too); `--ipc host` is the host's, `--ipc none` has no /dev/shm; Docker's
+/// refusals for a stopped or missing container and a bad mode.
+#[test]
+fn root_pid_and_ipc_namespaces_are_joined_or_shared() {
+    let b = busybox();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "nsowner",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sh",
+        "-c",
+        "echo shared > /dev/shm/marker; sleep 300",
+    ])
+    .ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while b.run(&["exec", "nsowner", "cat", "/dev/shm/marker"]).code != 0 {
+        assert!(std::time::Instant::now() < deadline, "no marker");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let owner_ipc = b
+        .run(&["exec", "nsowner", "readlink", "/proc/self/ns/ipc"])
+        .ok();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--pid",
+            "container:nsowner",
+            "--ipc",
+            "container:nsowner",
+            "busybox",
+            "sh",
+            "-c",
+            "ps -o comm | grep -c '^sleep'; cat /dev/shm/marker; readlink /proc/self/ns/ipc",
+        ])
+        .ok();
+    assert_eq!(out, format!("1\nshared\n{owner_ipc}"));
+    let host_ipc = std::fs::read_link("/proc/self/ns/ipc").unwrap();
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--ipc",
+            "host",
+            "busybox",
+            "readlink",
+            "/proc/self/ns/ipc",
+        ])
+        .ok();
+    assert_eq!(out.trim(), host_ipc.to_str().unwrap());
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--ipc",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "grep -c ' /dev/shm ' /proc/mounts || true",
+        ])
+        .ok();
+    assert_eq!(out.trim(), "0");
+    b.run(&["create", "--name", "nsidle", "busybox", "true"])
+        .ok();
+    let err = b
+        .run(&[
+            "run",
+            "--rm",
+            "--pid",
+            "container:nsidle",
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(
+        err.contains("cannot join PID of a non running container"),
+        "{err}"
+    );
+    let err = b
+        .run(&[
+            "run",
+            "--rm",
+            "--ipc",
+            "container:nosuch",
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(err.contains("No such container: nosuch"), "{err}");
+    let err = b
+        .run(&["run", "--rm", "--ipc", "weird", "busybox", "true"])
+        .fails();
+    assert!(err.contains("invalid IPC mode: weird"), "{err}");
+    b.run(&["rm", "-f", "nsowner", "nsidle"]).ok();
+    assert_no_leftovers(&b);
+}
+
 #[test]
 fn root_update_changes_the_limits_of_running_and_stopped_containers() {
     let b = busybox();

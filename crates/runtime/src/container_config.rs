@@ -193,9 +193,14 @@ pub struct HostConfig {
     /// Supplementary groups: names (from the image's /etc/group) or numbers.
     #[serde(deserialize_with = "nullable")]
     pub group_add: Vec<String>,
-    /// `host`: the host's PID namespace; empty: the container's own.
+    /// `host`: the host's PID namespace; `container:NAME`: that running container's; empty:
+    /// the container's own.
     #[serde(deserialize_with = "nullable")]
     pub pid_mode: String,
+    /// `private`/`shareable` (or empty): an IPC namespace of its own; `host`; `none` (no
+    /// /dev/shm); `container:NAME`: that running container's.
+    #[serde(deserialize_with = "nullable")]
+    pub ipc_mode: String,
     /// `host`: the host's UTS namespace (and hostname); empty: the container's own.
     #[serde(rename = "UTSMode", deserialize_with = "nullable")]
     pub uts_mode: String,

@@ -3,7 +3,6 @@
 //! Every check is made before anything is written, so a refused request leaves nothing
 //! behind.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -136,6 +135,7 @@ impl Runtime {
             .collect::<Result<Vec<_>>>()?;
         let (log_max_size, log_max_files) = check_log_config(&h.log_config)?;
         let host_namespaces = host_namespaces(h)?;
+        let (joined_namespaces, ipc_mode) = self.joined_namespaces(h)?;
         for runtime in [&h.runtime, &c.runtime] {
             if !matches!(runtime.as_str(), "" | "runc") {
                 return Err(Error::Invalid(format!(
@@ -263,6 +263,8 @@ impl Runtime {
                 oom_score_adj: h.oom_score_adj,
                 sysctls: h.sysctls.clone(),
                 host_namespaces,
+                joined_namespaces,
+                ipc_mode,
                 ulimits,
                 log_max_size,
                 log_max_files,
@@ -366,6 +368,9 @@ impl Runtime {
 /// HostConfig's PidMode, UTSMode and CgroupnsMode as the namespaces shared with the host.
 fn host_namespaces(h: &HostConfig) -> Result<Vec<String>> {
     let mut out = Vec::new();
+    if h.ipc_mode == "host" {
+        out.push("ipc".to_string());
+    }
     for (field, value, ns, own) in [
         ("PidMode", &h.pid_mode, "pid", ""),
         ("UTSMode", &h.uts_mode, "uts", ""),
@@ -374,6 +379,7 @@ fn host_namespaces(h: &HostConfig) -> Result<Vec<String>> {
         match value.as_str() {
             "host" => out.push(ns.to_string()),
             "" => {}
+            v if ns == "pid" && v.starts_with("container:") => {}
             v if v == own => {}
             v => {
                 return Err(Error::Invalid(format!(
@@ -388,6 +394,35 @@ fn host_namespaces(h: &HostConfig) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+impl Runtime {
+    /// The namespaces joined from other containers (`--pid container:NAME`, `--ipc
+    /// container:NAME`): (kind, container ID); and the IPC mode as recorded (`host`, `none`,
+    /// `container:ID`, or empty for a namespace of its own).
+    fn joined_namespaces(&self, h: &HostConfig) -> Result<(Vec<(String, String)>, String)> {
+        let mut joined = Vec::new();
+        if let Some(name) = h.pid_mode.strip_prefix("container:") {
+            joined.push(("pid".to_string(), self.containers.find(name)?.id));
+        }
+        let ipc = match h.ipc_mode.as_str() {
+            "" | "private" | "shareable" => String::new(),
+            "host" | "none" => h.ipc_mode.clone(),
+            v => match v.strip_prefix("container:") {
+                Some(name) => {
+                    let id = self.containers.find(name)?.id;
+                    joined.push(("ipc".to_string(), id.clone()));
+                    format!("container:{id}")
+                }
+                None => {
+                    return Err(Error::Invalid(format!(
+                        "invalid IPC mode: {v} (expected private, shareable, host, none or container:NAME)"
+                    )))
+                }
+            },
+        };
+        Ok((joined, ipc))
+    }
 }
 
 /// The image's environment with the request's applied: `KEY=VALUE` sets, a bare `KEY`
@@ -804,7 +839,7 @@ fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
         )));
     }
     for k in h.sysctls.keys() {
-        check_sysctl(k, &h.network_mode, &h.unsupported)?;
+        check_sysctl(k, &h.network_mode, &h.ipc_mode)?;
     }
     Ok(())
 }
@@ -812,11 +847,7 @@ fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
 /// Docker's rule for `--sysctl`: only parameters of the container's own namespaces (IPC's
 /// `kernel.msg*`, `kernel.sem`, `kernel.shm*`, `fs.mqueue.*`; the network's `net.*`), and not
 /// those of a namespace shared with the host.
-pub(crate) fn check_sysctl(
-    key: &str,
-    network_mode: &str,
-    unsupported: &BTreeMap<String, serde_json::Value>,
-) -> Result<()> {
+pub(crate) fn check_sysctl(key: &str, network_mode: &str, ipc_mode: &str) -> Result<()> {
     const IPC: &[&str] = &[
         "kernel.msgmax",
         "kernel.msgmnb",
@@ -827,10 +858,7 @@ pub(crate) fn check_sysctl(
         "kernel.shmmni",
         "kernel.shm_rmid_forced",
     ];
-    let ipc_host = unsupported
-        .get("IpcMode")
-        .and_then(serde_json::Value::as_str)
-        == Some("host");
+    let ipc_host = ipc_mode == "host";
     if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
         if ipc_host {
             return Err(Error::Invalid(format!(

@@ -317,6 +317,7 @@ impl Runtime {
             None
         };
         let mut spec = build_spec(rec, dir, &paths.merged, user, &volumes, init_bin.as_deref())?;
+        self.join_namespaces(rec, &mut spec)?;
         crate::seccomp_program::prepare_bundle(&mut spec, &self.root.join("seccomp"), dir)?;
         let config = dir.join("config.json");
         crate::record::write_private(
@@ -456,6 +457,45 @@ impl Runtime {
             });
         }
         Ok((pid, relays, session, wired, attached))
+    }
+}
+
+impl Runtime {
+    /// Points the spec's namespaces at those of the containers it joins (`--pid
+    /// container:NAME`, `--ipc container:NAME`, which also shares that container's /dev/shm);
+    /// they must be running, as Docker requires.
+    fn join_namespaces(&self, rec: &ContainerRecord, spec: &mut serde_json::Value) -> Result<()> {
+        for (kind, target) in &rec.config.joined_namespaces {
+            let refuse = || {
+                Error::Conflict(format!(
+                    "cannot join {} of a non running container: {target}",
+                    kind.to_uppercase()
+                ))
+            };
+            let other = self.containers.load(target).map_err(|_| refuse())?;
+            if other.state.status != Status::Running || !crate::process::pid_alive(other.state.pid)
+            {
+                return Err(refuse());
+            }
+            let pid = other.state.pid;
+            if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+                for n in ns.iter_mut().filter(|n| n["type"] == kind.as_str()) {
+                    n["path"] = serde_json::json!(format!("/proc/{pid}/ns/{kind}"));
+                }
+            }
+            if kind == "ipc" {
+                if let Some(mounts) = spec["mounts"].as_array_mut() {
+                    for m in mounts.iter_mut().filter(|m| m["destination"] == "/dev/shm") {
+                        *m = serde_json::json!({
+                            "destination": "/dev/shm", "type": "bind",
+                            "source": format!("/proc/{pid}/root/dev/shm"),
+                            "options": ["rbind", "rprivate"],
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 

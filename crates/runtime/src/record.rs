@@ -144,9 +144,16 @@ pub struct RunConfig {
     /// Supplementary groups asked for (HostConfig.GroupAdd), resolved at start.
     #[serde(default)]
     pub group_add: Vec<String>,
-    /// Namespaces shared with the host: `pid`, `uts`, `cgroup`.
+    /// Namespaces shared with the host: `pid`, `uts`, `cgroup`, `ipc`.
     #[serde(default)]
     pub host_namespaces: Vec<String>,
+    /// Namespaces joined from another container at start: (kind, container ID).
+    #[serde(default)]
+    pub joined_namespaces: Vec<(String, String)>,
+    /// `host` (the host's /dev/shm), `none` (no /dev/shm), `container:ID` (its /dev/shm),
+    /// empty: its own.
+    #[serde(default)]
+    pub ipc_mode: String,
     /// `--ulimit`: (OCI name, soft, hard).
     #[serde(default)]
     pub ulimits: Vec<(String, u64, u64)>,

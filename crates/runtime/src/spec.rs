@@ -244,6 +244,14 @@ pub fn build_spec(
             opts.retain(|o| !o.as_str().is_some_and(|o| o.starts_with("size=")));
             opts.push(json!(format!("size={shm_size}")));
         }
+        // `--ipc host`: the host's /dev/shm, as Docker binds it.
+        if c.ipc_mode == "host" {
+            *m = json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm",
+                        "options": ["rbind", "rprivate"]});
+        }
+    }
+    if c.ipc_mode == "none" {
+        mounts.retain(|m| m["destination"] != "/dev/shm");
     }
     for f in ["hostname", "hosts", "resolv.conf"] {
         mounts.push(json!({

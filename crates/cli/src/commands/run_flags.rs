@@ -192,6 +192,9 @@ pub struct RunArgs {
     /// Sysctl options
     #[arg(long, value_name = "map")]
     pub(crate) sysctl: Vec<String>,
+    /// IPC mode to use (private, shareable, host, none, container:NAME)
+    #[arg(long)]
+    pub(crate) ipc: Option<String>,
     /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS])
     #[arg(long, value_name = "list")]
     pub(crate) device: Vec<String>,
@@ -640,6 +643,7 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         device_cgroup_rules: a.device_cgroup_rule.clone(),
         volumes_from: a.volumes_from.clone(),
         pid_mode: a.pid.clone().unwrap_or_default(),
+        ipc_mode: a.ipc.clone().unwrap_or_default(),
         uts_mode: a.uts.clone().unwrap_or_default(),
         cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
         isolation: a.isolation.clone().unwrap_or_default(),
