@@ -406,17 +406,18 @@ fn root_devices_are_made_in_the_container_with_their_permissions() {
             "--device",
             "/dev/null:/dev/mynull",
             "--device",
-            "/dev/zero:/dev/myzero:r",
+            "/dev/loop-control:/dev/lc:r",
             "busybox",
             "sh",
             "-c",
             "ls -l /dev/mynull | cut -c1; echo hi > /dev/mynull && echo wrote; \
-             head -c 3 /dev/myzero | wc -c; (echo x > /dev/myzero) 2>/dev/null || echo refused",
+             (exec 3</dev/lc) && echo readable; (echo x > /dev/lc) 2>/dev/null || echo refused",
         ])
         .ok();
+    // /dev/loop-control is not in the default set: only what `r` allows.
     assert_eq!(
         out.split_whitespace().collect::<Vec<_>>(),
-        ["c", "wrote", "3", "refused"]
+        ["c", "wrote", "readable", "refused"]
     );
     let err = b
         .run(&["run", "--rm", "--device", "/etc/passwd", "busybox", "true"])
@@ -513,6 +514,19 @@ fn root_pid_and_ipc_namespaces_are_joined_or_shared() {
         ])
         .ok();
     assert_eq!(out.trim(), "0");
+    b.run(&["run", "-d", "--name", "nspriv", "busybox", "sleep", "300"])
+        .ok();
+    let err = b
+        .run(&[
+            "run",
+            "--rm",
+            "--ipc",
+            "container:nspriv",
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(err.contains("non-shareable IPC"), "{err}");
     b.run(&["create", "--name", "nsidle", "busybox", "true"])
         .ok();
     let err = b
@@ -544,7 +558,7 @@ fn root_pid_and_ipc_namespaces_are_joined_or_shared() {
         .run(&["run", "--rm", "--ipc", "weird", "busybox", "true"])
         .fails();
     assert!(err.contains("invalid IPC mode: weird"), "{err}");
-    b.run(&["rm", "-f", "nsowner", "nsidle"]).ok();
+    b.run(&["rm", "-f", "nsowner", "nsidle", "nspriv"]).ok();
     assert_no_leftovers(&b);
 }
 

@@ -271,6 +271,15 @@ impl CgroupFs {
         n.unwrap_or(0) > 0
     }
 
+    /// Keeps the OOM killer away from the container (`--oom-kill-disable`): v1's
+    /// `memory.oom_control`; v2 has no such switch (Docker ignores the flag there too).
+    pub fn disable_oom_killer(&self, id: &str) -> std::io::Result<()> {
+        match self.version {
+            Version::V1 => fs::write(self.dir("memory", id).join("memory.oom_control"), "1"),
+            Version::V2 => Ok(()),
+        }
+    }
+
     /// Writes new limits into a running container's cgroup (`docker update`).
     pub fn set_limits(&self, id: &str, l: &Limits) -> std::io::Result<()> {
         let put = |dir: PathBuf, file: &str, v: String| fs::write(dir.join(file), v);

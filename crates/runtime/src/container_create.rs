@@ -406,8 +406,8 @@ impl Runtime {
             joined.push(("pid".to_string(), self.containers.find(name)?.id));
         }
         let ipc = match h.ipc_mode.as_str() {
-            "" | "private" | "shareable" => String::new(),
-            "host" | "none" => h.ipc_mode.clone(),
+            "" | "private" => String::new(),
+            "host" | "none" | "shareable" => h.ipc_mode.clone(),
             v => match v.strip_prefix("container:") {
                 Some(name) => {
                     let id = self.containers.find(name)?.id;

@@ -45,6 +45,7 @@ impl Runtime {
         let dir = self.containers.dir(&c.id);
         self.engine.delete(&c.id)?;
         self.engine.unmount_rootfs(&RootfsPaths::of(&dir).merged)?;
+        crate::rootfs::unmount(&crate::rootfs::shm_dir(&dir))?;
         if volumes {
             self.remove_anonymous_volumes(&c);
         }

@@ -112,6 +112,7 @@ impl Runtime {
                 }
                 ready(Err(&e));
                 let _ = self.engine.unmount_rootfs(&RootfsPaths::of(&dir).merged);
+                let _ = crate::rootfs::unmount(&crate::rootfs::shm_dir(&dir));
                 rec.state = State {
                     status: Status::Created,
                     error: e.to_string(),
@@ -176,6 +177,7 @@ impl Runtime {
             let _ = self.network.stop(id);
         }
         let _ = self.engine.unmount_rootfs(&RootfsPaths::of(&dir).merged);
+        let _ = crate::rootfs::unmount(&crate::rootfs::shm_dir(&dir));
         let exited = |s: &mut State| {
             s.status = Status::Exited;
             s.pid = 0;
@@ -317,6 +319,11 @@ impl Runtime {
             None
         };
         let mut spec = build_spec(rec, dir, &paths.merged, user, &volumes, init_bin.as_deref())?;
+        if rec.config.ipc_mode == "shareable" {
+            let size = rec.config.shm_size.unwrap_or(crate::spec::DEFAULT_SHM_SIZE);
+            crate::rootfs::mount_shm(dir, size)?;
+            bind_shm(&mut spec, &crate::rootfs::shm_dir(dir));
+        }
         self.join_namespaces(rec, &mut spec)?;
         crate::seccomp_program::prepare_bundle(&mut spec, &self.root.join("seccomp"), dir)?;
         let config = dir.join("config.json");
@@ -354,6 +361,7 @@ impl Runtime {
         let mut console = console;
         let mut master: Option<OwnedFd> = None;
         let mut wired: Option<berth_network::Running> = None;
+        let oom_kill_disable = rec.config.oom_kill_disable;
         let (cid, mode, ports) = (
             rec.id.clone(),
             rec.config.network.clone(),
@@ -372,6 +380,16 @@ impl Runtime {
                 // The terminal exists now (sized as it arrived), before the command starts.
                 if let Some(c) = console.take() {
                     master = Some(c.master()?);
+                }
+                // Its cgroup too: what libcontainer leaves out goes in before the command.
+                if oom_kill_disable {
+                    crate::cgroups::CgroupFs::host()
+                        .disable_oom_killer(&cid)
+                        .map_err(|e| Error::Io {
+                            op: "disable the OOM killer of",
+                            path: cid.clone().into(),
+                            source: e,
+                        })?;
                 }
                 // So is the network namespace: wire it before the command starts.
                 match mode.as_str() {
@@ -484,18 +502,30 @@ impl Runtime {
                 }
             }
             if kind == "ipc" {
-                if let Some(mounts) = spec["mounts"].as_array_mut() {
-                    for m in mounts.iter_mut().filter(|m| m["destination"] == "/dev/shm") {
-                        *m = serde_json::json!({
-                            "destination": "/dev/shm", "type": "bind",
-                            "source": format!("/proc/{pid}/root/dev/shm"),
-                            "options": ["rbind", "rprivate"],
-                        });
-                    }
+                // Its /dev/shm is a tmpfs on the host only when it is shareable (Docker's
+                // rule for a donor).
+                if other.config.ipc_mode != "shareable" {
+                    return Err(Error::Conflict(
+                        "non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
+                            .into(),
+                    ));
                 }
+                bind_shm(spec, &crate::rootfs::shm_dir(&self.containers.dir(target)));
             }
         }
         Ok(())
+    }
+}
+
+/// The spec's /dev/shm as a bind of `source` (a shareable container's host-side tmpfs).
+fn bind_shm(spec: &mut serde_json::Value, source: &Path) {
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        for m in mounts.iter_mut().filter(|m| m["destination"] == "/dev/shm") {
+            *m = serde_json::json!({
+                "destination": "/dev/shm", "type": "bind", "source": source,
+                "options": ["rbind", "rprivate", "nosuid", "nodev", "noexec"],
+            });
+        }
     }
 }
 

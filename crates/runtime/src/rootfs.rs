@@ -401,6 +401,46 @@ fn host_resolv_conf() -> String {
     main
 }
 
+/// Where a shareable container keeps its /dev/shm on the host (`--ipc shareable`), so that
+/// containers joining its IPC namespace can bind the same tmpfs.
+pub fn shm_dir(container_dir: &Path) -> PathBuf {
+    container_dir.join("shm")
+}
+
+/// Mounts a fresh tmpfs of `size` bytes for a shareable container's /dev/shm (as Docker's
+/// `mounts/shm`).
+pub fn mount_shm(container_dir: &Path, size: u64) -> Result<()> {
+    let dir = shm_dir(container_dir);
+    fs::create_dir_all(&dir).ctx("create directory", &dir)?;
+    if is_mounted(&dir) {
+        return Ok(());
+    }
+    let target = cstr(&dir)?;
+    let opts = CString::new(format!("mode=1777,size={size}")).map_err(|_| Error::Io {
+        op: "mount",
+        path: dir.clone(),
+        source: std::io::Error::other("bad tmpfs options"),
+    })?;
+    // SAFETY: valid NUL-terminated strings for the duration of the call.
+    let r = unsafe {
+        libc::mount(
+            c"shm".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            opts.as_ptr().cast(),
+        )
+    };
+    if r != 0 {
+        return Err(Error::Io {
+            op: "mount shm",
+            path: dir,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -328,7 +328,8 @@ pub fn build_spec(
     if let Some(r) = c.memory_reservation {
         resources["memory"]["reservation"] = json!(r);
     }
-    // cgroup v2 has no switch for the OOM killer (Docker ignores it there too).
+    // libcontainer 0.7 does not act on disableOOMKiller: the container's start sets it
+    // (`CgroupFs::disable_oom_killer`); it is in the spec for what reads the bundle.
     if c.oom_kill_disable && crate::cgroups::CgroupFs::host().is_v1() {
         resources["memory"]["disableOOMKiller"] = json!(true);
     }
