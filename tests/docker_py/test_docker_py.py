@@ -282,10 +282,16 @@ class ContainerTest(unittest.TestCase):
             self.assertIn("does not support reading", str(e.exception))
         finally:
             api.remove_container(x, force=True)
-        for bad in ({"isolation": "hyperv"}, {"pid_mode": "container:x"}):
+        for bad in ({"isolation": "hyperv"}, {"pid_mode": "weird"}):
             with self.assertRaises(APIError) as e:
                 api.create_container("busybox", "true", host_config=api.create_host_config(**bad))
             self.assertEqual(e.exception.status_code, 400)
+        # Joining the PID namespace of a container that does not exist: Docker's 404.
+        with self.assertRaises(APIError) as e:
+            api.create_container("busybox", "true", host_config=api.create_host_config(
+                pid_mode="container:nosuch"))
+        self.assertEqual(e.exception.status_code, 404)
+        self.assertIn("No such container: nosuch", str(e.exception))
         with self.assertRaises(APIError) as e:
             api.create_container("busybox", "true", host_config=api.create_host_config(
                 log_config={"type": "asdf"}))

@@ -40,9 +40,7 @@ impl Runtime {
 
 #[cfg(test)]
 mod tests {
-    use crate::container_run::Attach;
-    use crate::engine_fake::{create, fake_runtime, wait_for};
-    use crate::record::Status;
+    use crate::engine_fake::{create, fake_runtime, run_in_background};
 
     fn process_state(pid: i32) -> char {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -58,18 +56,23 @@ mod tests {
         let e = rt.set_paused("frozen", true).unwrap_err();
         assert_eq!(e.to_string(), format!("container {} is not running", c.id));
         std::thread::scope(|s| {
-            let run = s.spawn(|| {
-                rt.run(
-                    &c.id,
-                    Attach::Client(crate::client_io::ClientIo::discard()),
-                    &mut |_| {},
-                )
-            });
-            let rec = wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
+            let run = run_in_background(s, &rt, &c.id);
+            let rec = rt.containers().load(&c.id).unwrap();
             rt.set_paused("frozen", true).unwrap();
             let now = rt.find("frozen").unwrap();
             assert_eq!(now.state.docker_status(), "paused");
-            assert_eq!(process_state(rec.state.pid), 'T');
+            // A stop signal is delivered asynchronously: look until it has taken effect (a
+            // panic here would leave the stopped process, and the test, waiting forever).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while process_state(rec.state.pid) != 'T' && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let state = process_state(rec.state.pid);
+            if state != 'T' {
+                // SAFETY: kill(2) of the test's own fake container process.
+                unsafe { libc::kill(rec.state.pid, libc::SIGKILL) };
+            }
+            assert_eq!(state, 'T');
             let e = rt.set_paused("frozen", true).unwrap_err();
             assert_eq!(
                 e.to_string(),

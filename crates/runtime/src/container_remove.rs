@@ -60,9 +60,7 @@ impl Runtime {
 
 #[cfg(test)]
 mod tests {
-    use crate::container_run::Attach;
-    use crate::engine_fake::{actions, create, fake_runtime, wait_for};
-    use crate::record::Status;
+    use crate::engine_fake::{actions, create, fake_runtime, run_in_background};
     use crate::Error;
 
     #[test]
@@ -71,14 +69,7 @@ mod tests {
         let (rt, fake) = fake_runtime(dir.path());
         let c = create(&rt, "busy", &["sleep", "30"], |_| {});
         std::thread::scope(|s| {
-            let run = s.spawn(|| {
-                rt.run(
-                    &c.id,
-                    Attach::Client(crate::client_io::ClientIo::discard()),
-                    &mut |_| {},
-                )
-            });
-            wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
+            let run = run_in_background(s, &rt, &c.id);
             let e = rt.remove("busy", false, false).unwrap_err();
             assert!(matches!(e, Error::Conflict(_)));
             assert_eq!(
@@ -107,7 +98,7 @@ mod tests {
         let c = create(&rt, "done", &["true"], |_| {});
         rt.run(
             &c.id,
-            Attach::Client(crate::client_io::ClientIo::discard()),
+            crate::container_run::Attach::Client(crate::client_io::ClientIo::discard()),
             &mut |_| {},
         )
         .unwrap();

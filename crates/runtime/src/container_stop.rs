@@ -103,8 +103,7 @@ impl Runtime {
 
 #[cfg(test)]
 mod tests {
-    use crate::container_run::Attach;
-    use crate::engine_fake::{actions, create, fake_runtime, wait_for};
+    use crate::engine_fake::{actions, create, fake_runtime, run_in_background};
     use crate::record::Status;
 
     #[test]
@@ -113,14 +112,7 @@ mod tests {
         let (rt, fake) = fake_runtime(dir.path());
         let c = create(&rt, "sleeper", &["sleep", "30"], |_| {});
         std::thread::scope(|s| {
-            let run = s.spawn(|| {
-                rt.run(
-                    &c.id,
-                    Attach::Client(crate::client_io::ClientIo::discard()),
-                    &mut |_| {},
-                )
-            });
-            wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
+            let run = run_in_background(s, &rt, &c.id);
             rt.stop("sleeper", Some(5)).unwrap();
             assert_eq!(run.join().unwrap().unwrap(), 128 + libc::SIGTERM);
         });
@@ -147,17 +139,10 @@ mod tests {
     fn stop_kills_what_ignores_the_stop_signal_after_the_timeout() {
         let dir = tempfile::tempdir().unwrap();
         let (rt, fake) = fake_runtime(dir.path());
-        let script = "trap '' TERM; while :; do sleep 0.1; done";
+        let script = "trap '' TERM; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done";
         let c = create(&rt, "stubborn", &["sh", "-c", script], |_| {});
         std::thread::scope(|s| {
-            let run = s.spawn(|| {
-                rt.run(
-                    &c.id,
-                    Attach::Client(crate::client_io::ClientIo::discard()),
-                    &mut |_| {},
-                )
-            });
-            wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
+            let run = run_in_background(s, &rt, &c.id);
             // Give sh the time to set its trap.
             std::thread::sleep(std::time::Duration::from_millis(200));
             rt.stop("stubborn", Some(1)).unwrap();
@@ -172,17 +157,11 @@ mod tests {
     fn kill_delivers_the_signal_asked_for_and_refuses_a_stopped_container() {
         let dir = tempfile::tempdir().unwrap();
         let (rt, _fake) = fake_runtime(dir.path());
-        let script = "trap 'exit 7' USR1; while :; do sleep 0.1; done";
+        let script =
+            "trap 'exit 7' USR1; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done";
         let c = create(&rt, "signalled", &["sh", "-c", script], |_| {});
         std::thread::scope(|s| {
-            let run = s.spawn(|| {
-                rt.run(
-                    &c.id,
-                    Attach::Client(crate::client_io::ClientIo::discard()),
-                    &mut |_| {},
-                )
-            });
-            wait_for(&rt, &c.id, |r| r.state.status == Status::Running);
+            let run = run_in_background(s, &rt, &c.id);
             std::thread::sleep(std::time::Duration::from_millis(200));
             rt.kill("signalled", "USR1").unwrap();
             assert_eq!(run.join().unwrap().unwrap(), 7);

@@ -300,3 +300,21 @@ pub(crate) fn wait_for(
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Runs the container in the foreground on a thread of `s` (its output discarded) and
+/// returns once its record says it runs.
+pub(crate) fn run_in_background<'scope, 'env>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    rt: &'env crate::Runtime,
+    id: &'env str,
+) -> std::thread::ScopedJoinHandle<'scope, crate::Result<i32>> {
+    let run = s.spawn(move || {
+        rt.run(
+            id,
+            crate::container_run::Attach::Client(crate::client_io::ClientIo::discard()),
+            &mut |_| {},
+        )
+    });
+    wait_for(rt, id, |r| r.state.status == crate::record::Status::Running);
+    run
+}
