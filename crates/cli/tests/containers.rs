@@ -2412,7 +2412,26 @@ fn root_host_namespaces_groups_and_the_none_log_driver() {
         "{}",
         r.stderr
     );
-    let r = b.run(&["create", "--pid", "container:quiet", "busybox", "true"]);
+    // Joining another container's PID namespace (#15) is checked at start: it must run.
+    let r = b.run(&[
+        "create",
+        "--name",
+        "joiner",
+        "--pid",
+        "container:quiet",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = b.run(&["start", "joiner"]);
+    assert!(
+        r.stderr
+            .contains("cannot join PID of a non running container"),
+        "{}",
+        r.stderr
+    );
+    b.run(&["rm", "joiner"]).ok();
+    let r = b.run(&["create", "--pid", "weird", "busybox", "true"]);
     assert!(r.stderr.contains("invalid PidMode"), "{}", r.stderr);
     b.run(&["rm", "quiet"]).ok();
     assert_no_leftovers(&b);
