@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 use berth_error_kind::{ErrorKind, HasKind};
+use berth_runtime::record::ContainerRecord;
+use berth_runtime::Runtime;
 
 use super::foreground::{attach_to_started, detach_keys, run_in_foreground};
 use crate::commands::run_flags::create_request;
@@ -109,12 +111,7 @@ pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
     }
     // The container's first cgroup move waits for the kernel; start that wait now.
     berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
-    let (name, spec) = create_request(&a)?;
-    check_cidfile(&a)?;
-    ensure_image(root, &a, &spec.config.image)?;
-    let rt = open(root)?;
-    let rec = rt.create(name.as_deref(), &spec).map_err(engine_error)?;
-    write_cidfile(&a, &rec.id)?;
+    let (rt, rec) = create_container(root, &a)?;
     if a.detach {
         let exe = std::env::current_exe()?;
         rt.start_detached(&rec.id, &exe).map_err(engine_error)?;
@@ -132,12 +129,19 @@ pub fn run(root: &Path, a: RunArgs) -> Result<u8> {
 }
 
 pub fn create(root: &Path, a: RunArgs) -> Result<u8> {
-    let (name, spec) = create_request(&a)?;
-    check_cidfile(&a)?;
-    ensure_image(root, &a, &spec.config.image)?;
-    let rt = open(root)?;
-    let rec = rt.create(name.as_deref(), &spec).map_err(engine_error)?;
-    write_cidfile(&a, &rec.id)?;
+    let (_, rec) = create_container(root, &a)?;
     println!("{}", rec.id);
     Ok(0)
+}
+
+/// What `run` and `create` share: the request from the flags, `--cidfile`, the image pulled
+/// if missing, the container recorded.
+fn create_container(root: &Path, a: &RunArgs) -> Result<(Runtime, ContainerRecord)> {
+    let (name, spec) = create_request(a)?;
+    check_cidfile(a)?;
+    ensure_image(root, a, &spec.config.image)?;
+    let rt = open(root)?;
+    let rec = rt.create(name.as_deref(), &spec).map_err(engine_error)?;
+    write_cidfile(a, &rec.id)?;
+    Ok((rt, rec))
 }

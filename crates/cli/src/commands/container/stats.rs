@@ -47,14 +47,15 @@ pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
         String,
         berth_runtime::container_stats::ContainerStats,
     > = std::collections::HashMap::new();
+    // The containers named, resolved once: (as named, ID).
+    let mut asked = Vec::new();
+    for k in &a.containers {
+        asked.push((k.clone(), rt.find(k).map_err(engine_error)?.id));
+    }
     loop {
         let mut list = rt.list().map_err(engine_error)?;
         if !a.containers.is_empty() {
-            let mut keep = Vec::new();
-            for k in &a.containers {
-                keep.push(rt.find(k).map_err(engine_error)?.id);
-            }
-            list.retain(|c| keep.contains(&c.id));
+            list.retain(|c| asked.iter().any(|(_, id)| *id == c.id));
         } else if !a.all {
             list.retain(|c| c.state.running());
         }
@@ -72,11 +73,10 @@ pub fn stats(root: &Path, a: StatsArgs) -> Result<u8> {
             let (read, written) = s.block_io_bytes();
             let id = if a.no_trunc { &c.id[..] } else { &c.id[..12] };
             // `.Container` is what the user named it (the ID when all are listed).
-            let named = a
-                .containers
+            let named = asked
                 .iter()
-                .find(|k| rt.find(k).is_ok_and(|f| f.id == c.id))
-                .cloned()
+                .find(|(_, found)| *found == c.id)
+                .map(|(k, _)| k.clone())
                 .unwrap_or_else(|| id.to_string());
             rows.push(serde_json::json!({
                 "Container": named,
