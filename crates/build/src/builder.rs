@@ -19,6 +19,7 @@ use crate::copy::make_dir;
 use crate::error::{Error, IoContext, Result};
 use crate::scratch::ScratchRoot;
 use crate::stages::{meta_arg_values, step_error, Stages};
+use berth_dockerfile::instructions::{Command, HealthcheckCommand, RunSecurity};
 
 mod config_step;
 mod copy_step;
@@ -210,11 +211,15 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         source,
     })?;
     let file = opts.dockerfile_name.clone();
-    let df = berth_dockerfile::parse(&text).map_err(|e| Error::Parse {
+    let df = berth_dockerfile::parse(&text).map_err(|e| Error::Dockerfile {
+        excerpt: crate::error::source_excerpt(&file, &text, e.line, e.line),
         file: file.clone(),
         line: e.line,
         message: e.message.clone(),
     })?;
+    // Everything that can be wrong without building fails here, before step 1.
+    let stages = Stages::split(&file, &text, &df.instructions)?;
+    check_supported(&file, &stages)?;
     let lint = lint(&text, &df, &file)?;
     let store = Store::open(rt.root())?;
     remove_abandoned_step_containers(rt);
@@ -250,7 +255,7 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
             .collect();
         b.cache_sources = Some(found);
     }
-    let img = b.run(&df.instructions)?;
+    let img = b.run(&stages)?;
     if !lint.is_empty() {
         let n = lint.len();
         b.emit(&BuildEvent::Warning {
@@ -263,6 +268,55 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         }
     }
     Ok(img)
+}
+
+/// What the Dockerfile asks that berth does not do (or does not allow), refused before the
+/// first step rather than halfway through the build.
+fn check_supported(file: &str, stages: &Stages) -> Result<()> {
+    fn check(file: &str, inst: &Instruction, cmd: &Command) -> Result<()> {
+        let refuse = |m: &str| Err(step_error(file, inst, m));
+        match cmd {
+            Command::Copy(c) if c.parents => refuse("--parents is not supported by berth yet"),
+            Command::Copy(c) if c.from.is_some() && !c.excludes.is_empty() => {
+                refuse("--exclude with --from is not supported by berth yet")
+            }
+            Command::Add(c) if c.keep_git_dir => {
+                refuse("--keep-git-dir is not supported by berth yet (nor are git sources)")
+            }
+            Command::Run(r) if r.security == RunSecurity::Insecure => {
+                refuse("RUN --security=insecure is not allowed (berth has no insecure entitlement)")
+            }
+            Command::Healthcheck(HealthcheckCommand::Cmd {
+                interval,
+                timeout,
+                start_period,
+                start_interval,
+                ..
+            }) => {
+                for (name, v) in [
+                    ("interval", interval),
+                    ("timeout", timeout),
+                    ("start-period", start_period),
+                    ("start-interval", start_interval),
+                ] {
+                    if let Some(v) = v {
+                        if berth_image::config::parse_go_duration(v).is_none_or(|d| d < 0) {
+                            return refuse(&format!(
+                                "--{name}: invalid duration {v:?} (expected e.g. 30s, 1m30s)"
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Command::Onbuild(o) => check(file, inst, &o.command),
+            _ => Ok(()),
+        }
+    }
+    for step in stages.stages.iter().flat_map(|s| &s.body) {
+        check(file, &step.instruction, &step.command)?;
+    }
+    Ok(())
 }
 
 /// BuildKit's build checks: warnings to show after the build (`- Rule: message (line N)`),
@@ -302,8 +356,7 @@ impl Builder<'_> {
         }
     }
 
-    fn run(&mut self, instructions: &[Instruction]) -> Result<Image> {
-        let stages = Stages::split(&self.file, instructions)?;
+    fn run(&mut self, stages: &Stages) -> Result<Image> {
         let automatic = crate::stages::platform_args(self.opts.platform.as_deref());
         let meta = meta_arg_values(
             &self.file,
@@ -312,10 +365,10 @@ impl Builder<'_> {
             automatic,
             &self.lex,
         )?;
-        for inst in &stages.meta_args {
-            for w in &inst.args {
+        for step in &stages.meta_args {
+            if let Command::Arg(decls) = &step.command {
                 self.used_args
-                    .insert(w.split_once('=').map(|p| p.0).unwrap_or(w).to_string());
+                    .extend(decls.iter().map(|(name, _)| name.clone()));
             }
         }
         let expand_meta = |s: &str| {
@@ -352,7 +405,7 @@ impl Builder<'_> {
                     s.cmd_set = false;
                     s
                 }
-                None => self.base_state(&base, &st.from, &meta)?,
+                None => self.base_state(&base, st.platform.as_deref(), &st.from, &meta)?,
             };
             if let Some(img) = &state.image {
                 self.emit(&BuildEvent::StepImage {
@@ -369,7 +422,7 @@ impl Builder<'_> {
             }
             let scope = Scope {
                 meta: &meta,
-                stages: &stages,
+                stages,
                 done: &done,
                 stage: i,
             };
@@ -393,20 +446,28 @@ impl Builder<'_> {
                     )
                 })?;
                 for inst in parsed.instructions {
+                    let command = Command::parse(&inst).map_err(|e| {
+                        step_error(
+                            &self.file,
+                            &st.from,
+                            &format!("ONBUILD trigger {t:?} of the base image: {}", e.message),
+                        )
+                    })?;
                     self.emit(&BuildEvent::Trigger {
                         instruction: inst.original.trim(),
                     });
-                    state = self.step(state, &inst, &scope)?;
+                    state = self.step(state, &inst, &command, &scope)?;
                 }
             }
-            for inst in &st.body {
+            for step in &st.body {
+                let inst = &step.instruction;
                 self.step += 1;
                 self.emit(&BuildEvent::Step {
                     number: self.step,
                     total: self.total,
                     instruction: inst.original.trim(),
                 });
-                state = self.step(state, inst, &scope)?;
+                state = self.step(state, inst, &step.command, &scope)?;
                 if let Some(img) = &state.image {
                     self.emit(&BuildEvent::StepImage {
                         id: &img.id().to_string(),
@@ -468,10 +529,11 @@ impl Builder<'_> {
         Ok(img)
     }
 
-    /// The state of `FROM image` (or scratch).
+    /// The state of `FROM [--platform=…] image` (or scratch).
     fn base_state(
         &self,
         base: &str,
+        platform: Option<&str>,
         inst: &Instruction,
         meta: &[(String, String)],
     ) -> Result<State> {
@@ -490,7 +552,7 @@ impl Builder<'_> {
                 cmd_set: false,
             });
         }
-        let platform = match inst.flag("platform") {
+        let platform = match platform {
             Some(p) => Some(
                 self.lex
                     .process_word(p, &meta.to_vec())
@@ -611,51 +673,41 @@ impl Builder<'_> {
             .map_err(|e| step_error(&self.file, inst, &e.to_string()))
     }
 
-    fn check_flags(&self, inst: &Instruction, allowed: &[&str]) -> Result<()> {
-        for f in inst.flag_names() {
-            if !allowed.contains(&f) {
-                return Err(step_error(
-                    &self.file,
-                    inst,
-                    &format!(
-                        "unknown flag: --{f} (this instruction takes {})",
-                        if allowed.is_empty() {
-                            "no flags".to_string()
-                        } else {
-                            allowed
-                                .iter()
-                                .map(|a| format!("--{a}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// Carries out one instruction of stage `stage`; every error names its line.
-    fn step(&mut self, s: State, inst: &Instruction, sc: &Scope) -> Result<State> {
-        self.step_inner(s, inst, sc).map_err(|e| match e {
-            Error::Parse { .. } | Error::Step { .. } | Error::RunFailed { .. } => e,
+    fn step(&mut self, s: State, inst: &Instruction, cmd: &Command, sc: &Scope) -> Result<State> {
+        self.step_inner(s, inst, cmd, sc).map_err(|e| match e {
+            Error::Parse { .. }
+            | Error::Dockerfile { .. }
+            | Error::Step { .. }
+            | Error::RunFailed { .. } => e,
             other => step_error(&self.file, inst, &other.to_string()),
         })
     }
 
-    fn step_inner(&mut self, mut s: State, inst: &Instruction, sc: &Scope) -> Result<State> {
+    fn step_inner(
+        &mut self,
+        mut s: State,
+        inst: &Instruction,
+        cmd: &Command,
+        sc: &Scope,
+    ) -> Result<State> {
         let text = inst.original.trim().to_string();
-        let kw = inst.keyword.as_str();
-        match kw {
-            "run" => self.run_step(s, inst, sc),
-            "copy" | "add" => self.copy_step(s, inst, sc),
-            "arg" => {
-                self.check_flags(inst, &[])?;
+        match cmd {
+            Command::Run(run) => self.run_step(s, inst, run, sc),
+            Command::Copy(copy) => self.copy_step(s, inst, copy, false, sc),
+            Command::Add(add) => self.copy_step(s, inst, add, true, sc),
+            Command::From(_) => Err(step_error(
+                &self.file,
+                inst,
+                "FROM starts a stage; it cannot be a step",
+            )),
+            Command::Arg(decls) => {
                 let mut desc = String::new();
-                for word in &inst.args {
-                    let (name, default) = match word.split_once('=') {
-                        Some((n, d)) => (n.to_string(), Some(self.expand(&s, inst, d)?)),
-                        None => (word.clone(), None),
+                for (name, default) in decls {
+                    let name = name.clone();
+                    let default = match default {
+                        Some(d) => Some(self.expand(&s, inst, d)?),
+                        None => None,
                     };
                     self.used_args.insert(name.clone());
                     let given = self.build_args.iter().rev().find(|(k, _)| *k == name);
@@ -679,13 +731,8 @@ impl Builder<'_> {
                 let key = self.key(&s, &format!("{text}\n{desc}"));
                 Ok(State { key, ..s })
             }
-            "workdir" => {
-                self.check_flags(inst, &[])?;
-                let dir = self.expand(
-                    &s,
-                    inst,
-                    inst.args.first().map(String::as_str).unwrap_or(""),
-                )?;
+            Command::Workdir(dir) => {
+                let dir = self.expand(&s, inst, dir)?;
                 if dir.is_empty() {
                     return Err(step_error(
                         &self.file,
@@ -720,9 +767,9 @@ impl Builder<'_> {
             _ => {
                 let s2 = s.clone();
                 let key = self.key(&s, &format!("{text}\n{}", self.meta_desc(&s2, inst)?));
-                let inst = inst.clone();
+                let (inst, cmd) = (inst.clone(), cmd.clone());
                 self.cached_or(s, key, move |b, mut s| {
-                    b.config_step(&mut s, &inst)?;
+                    b.config_step(&mut s, &inst, &cmd)?;
                     Self::history(&mut s, inst.original.trim().to_string(), true);
                     Ok(s)
                 })
@@ -746,7 +793,7 @@ impl Builder<'_> {
             None if sc.stages.find(&f).is_some() => Err(bad(&format!(
                 "from={f}: a stage can only use stages defined before it"
             ))),
-            None => self.base_state(&f, inst, sc.meta),
+            None => self.base_state(&f, None, inst, sc.meta),
         }
     }
 }

@@ -3,9 +3,17 @@
 
 use std::collections::BTreeSet;
 
+use berth_dockerfile::instructions::{parse_all, Command};
 use berth_dockerfile::{Instruction, Lex};
 
-use crate::error::{Error, Result};
+use crate::error::{source_excerpt, Error, Result};
+
+/// One instruction of a stage, typed.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub instruction: Instruction,
+    pub command: Command,
+}
 
 #[derive(Debug, Clone)]
 pub struct Stage {
@@ -14,72 +22,76 @@ pub struct Stage {
     pub name: Option<String>,
     /// The base as written (expanded later with the global ARGs).
     pub base: String,
+    /// `FROM --platform=…` as written.
+    pub platform: Option<String>,
     pub from: Instruction,
-    pub body: Vec<Instruction>,
+    pub body: Vec<Step>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Stages {
     /// ARG instructions before the first FROM.
-    pub meta_args: Vec<Instruction>,
+    pub meta_args: Vec<Step>,
     pub stages: Vec<Stage>,
 }
 
 impl Stages {
-    pub fn split(file: &str, instructions: &[Instruction]) -> Result<Stages> {
+    /// Types every instruction of the Dockerfile (`text`, parsed into `instructions`) and
+    /// groups them into stages: everything that can be wrong without building is found here,
+    /// before the first step, as BuildKit does.
+    pub fn split(file: &str, text: &str, instructions: &[Instruction]) -> Result<Stages> {
+        let wrong = |line: usize, end_line: usize, message: String| Error::Dockerfile {
+            file: file.to_string(),
+            line,
+            message,
+            excerpt: source_excerpt(file, text, line, end_line),
+        };
+        let commands = parse_all(instructions).map_err(|e| wrong(e.line, e.end_line, e.message))?;
         let mut meta_args = Vec::new();
         let mut stages: Vec<Stage> = Vec::new();
-        for inst in instructions {
-            if inst.keyword == "from" {
-                let (base, name) = match inst.args.as_slice() {
-                    [b] => (b.clone(), None),
-                    [b, as_kw, n] if as_kw.eq_ignore_ascii_case("as") => {
-                        (b.clone(), Some(n.to_ascii_lowercase()))
-                    }
-                    _ => {
-                        return Err(step_error(
-                            file,
-                            inst,
-                            "FROM requires either one or three arguments (IMAGE [AS NAME])",
-                        ))
-                    }
-                };
-                if let Some(n) = &name {
+        for (inst, command) in instructions.iter().zip(commands) {
+            if let Command::From(from) = command {
+                if let Some(n) = &from.stage_name {
                     if stages.iter().any(|s| s.name.as_ref() == Some(n)) {
-                        return Err(step_error(
-                            file,
-                            inst,
-                            &format!("duplicate stage name {n:?}"),
+                        return Err(wrong(
+                            inst.start_line,
+                            inst.end_line,
+                            format!("duplicate stage name {n:?}"),
                         ));
                     }
                 }
                 stages.push(Stage {
                     index: stages.len(),
-                    name,
-                    base,
+                    name: from.stage_name,
+                    base: from.image,
+                    platform: from.platform,
                     from: inst.clone(),
                     body: Vec::new(),
                 });
                 continue;
             }
+            let step = Step {
+                instruction: inst.clone(),
+                command,
+            };
             match stages.last_mut() {
-                Some(s) => s.body.push(inst.clone()),
-                None if inst.keyword == "arg" => meta_args.push(inst.clone()),
+                Some(s) => s.body.push(step),
+                None if matches!(step.command, Command::Arg(_)) => meta_args.push(step),
                 None => {
-                    return Err(step_error(
-                        file,
-                        inst,
-                        "no build stage in current context: the first instruction must be FROM (only ARG may come before it)",
+                    return Err(wrong(
+                        inst.start_line,
+                        inst.end_line,
+                        format!("no build stage in current context: the first instruction must be FROM (only ARG may come before {})", inst.keyword.to_ascii_uppercase()),
                     ))
                 }
             }
         }
         if stages.is_empty() {
-            return Err(Error::Parse {
-                file: file.to_string(),
-                line: 1,
-                message: "the Dockerfile has no FROM instruction: nothing to build".into(),
-            });
+            return Err(wrong(
+                1,
+                1,
+                "the Dockerfile has no FROM instruction: nothing to build".into(),
+            ));
         }
         Ok(Stages { meta_args, stages })
     }
@@ -117,22 +129,21 @@ impl Stages {
             if let Some(d) = self.find_before(&expand(&st.base), i) {
                 deps.push(d);
             }
-            for inst in &st.body {
-                if matches!(inst.keyword.as_str(), "copy" | "add") {
-                    if let Some(f) = inst.flag("from") {
-                        if let Some(d) = self.find_before(&expand(f), i) {
-                            deps.push(d);
-                        }
-                    }
-                }
-                // RUN --mount=…,from=STAGE
-                for m in inst.flag_values("mount") {
-                    for part in m.split(',') {
-                        if let Some(f) = part.trim().strip_prefix("from=") {
-                            if let Some(d) = self.find_before(&expand(f), i) {
-                                deps.push(d);
-                            }
-                        }
+            for step in &st.body {
+                let froms: Vec<&str> = match &step.command {
+                    Command::Copy(c) | Command::Add(c) => c.from.as_deref().into_iter().collect(),
+                    // RUN --mount=…,from=STAGE
+                    Command::Run(r) => r
+                        .mounts
+                        .iter()
+                        .flat_map(|m| m.split(','))
+                        .filter_map(|part| part.trim().strip_prefix("from="))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for f in froms {
+                    if let Some(d) = self.find_before(&expand(f), i) {
+                        deps.push(d);
                     }
                 }
             }
@@ -187,18 +198,18 @@ fn host_platform() -> String {
 /// ones every build has (`automatic`: TARGETARCH and the like).
 pub fn meta_arg_values(
     file: &str,
-    meta_args: &[Instruction],
+    meta_args: &[Step],
     build_args: &[(String, Option<String>)],
     automatic: Vec<(String, String)>,
     lex: &Lex,
 ) -> Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = automatic;
-    for inst in meta_args {
-        for word in &inst.args {
-            let (name, default) = match word.split_once('=') {
-                Some((n, d)) => (n.to_string(), Some(d.to_string())),
-                None => (word.clone(), None),
-            };
+    for step in meta_args {
+        let (inst, Command::Arg(decls)) = (&step.instruction, &step.command) else {
+            continue;
+        };
+        for (name, default) in decls {
+            let (name, default) = (name.clone(), default.clone());
             let given = build_args.iter().rev().find(|(k, _)| *k == name);
             let value = match (given, default) {
                 (Some((_, v)), _) => v.clone(),
@@ -228,7 +239,7 @@ mod tests {
 
     fn stages(text: &str) -> Result<Stages> {
         let df = berth_dockerfile::parse(text).unwrap();
-        Stages::split("Dockerfile", &df.instructions)
+        Stages::split("Dockerfile", text, &df.instructions)
     }
 
     #[test]
@@ -255,14 +266,26 @@ mod tests {
     #[test]
     fn bad_stage_layouts_name_the_line() {
         let e = stages("RUN true\nFROM a\n").unwrap_err().to_string();
-        assert!(e.starts_with("Dockerfile:1: RUN: no build stage"), "{e}");
+        assert!(
+            e.starts_with("dockerfile parse error on line 1: no build stage"),
+            "{e}"
+        );
         let e = stages("FROM a AS x\nFROM b AS X\n")
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("Dockerfile:2: FROM: duplicate stage name"),
+            e.starts_with("dockerfile parse error on line 2: duplicate stage name"),
             "{e}"
         );
+        // Every instruction is typed before the first step: a bad flag on the last line.
+        let e = stages("FROM a\nRUN true\nCOPY --bogus x /\n").unwrap_err();
+        match e {
+            Error::Dockerfile { line, excerpt, .. } => {
+                assert_eq!(line, 3);
+                assert!(excerpt.contains("   3 | >>> COPY --bogus x /"), "{excerpt}");
+            }
+            other => panic!("{other}"),
+        }
         let e = stages("FROM a b\n").unwrap_err().to_string();
         assert!(e.contains("one or three arguments"), "{e}");
         assert!(stages("ARG X\n")
@@ -282,8 +305,7 @@ mod tests {
             get("BUILDARCH"),
             Some(berth_image::config::host_architecture())
         );
-        let df = berth_dockerfile::parse("ARG TARGETARCH\nFROM x\n").unwrap();
-        let s = Stages::split("Dockerfile", &df.instructions).unwrap();
+        let s = stages("ARG TARGETARCH\nFROM x\n").unwrap();
         let v =
             meta_arg_values("Dockerfile", &s.meta_args, &[], a.clone(), &Lex::new('\\')).unwrap();
         assert!(
@@ -294,8 +316,7 @@ mod tests {
 
     #[test]
     fn meta_args_take_build_arg_overrides() {
-        let df = berth_dockerfile::parse("ARG A=1\nARG B=${A}2\nARG C\nFROM x\n").unwrap();
-        let s = Stages::split("Dockerfile", &df.instructions).unwrap();
+        let s = stages("ARG A=1\nARG B=${A}2\nARG C\nFROM x\n").unwrap();
         let lex = Lex::new('\\');
         let v = meta_arg_values("Dockerfile", &s.meta_args, &[], Vec::new(), &lex).unwrap();
         assert_eq!(v, vec![("A".into(), "1".into()), ("B".into(), "12".into())]);

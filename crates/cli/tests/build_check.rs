@@ -109,3 +109,39 @@ fn check_reports_syntax_errors_and_bad_ignore_files() {
         r.stderr
     );
 }
+
+#[test]
+fn check_and_build_agree_on_flags() {
+    // One typed list of flags serves both: what `--check` accepts the build accepts, and a
+    // flag the build refuses `--check` reports with the same words.
+    let b = Berth::new();
+    let ctx = tempfile::tempdir().unwrap();
+    let dir = ctx.path().to_str().unwrap();
+    write(ctx.path(), "a", "a");
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM scratch\nADD --unpack=false --link a /a\nCOPY --chmod=0640 a /b\n",
+    );
+    let r = b.run(&["build", "--check", dir]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    b.run(&["build", "-q", dir]).ok();
+    write(
+        ctx.path(),
+        "Dockerfile",
+        "FROM scratch\nADD --from=x a /a\n",
+    );
+    let r = b.run(&["build", "--check", dir]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let flag_error = "unknown flag: --from (ADD accepts --chown, --chmod, --link, --checksum, --keep-git-dir, --exclude, --unpack)";
+    assert!(
+        r.stdout.contains(&format!("Dockerfile:2: {flag_error}")),
+        "{}",
+        r.stdout
+    );
+    let err = b.run(&["build", dir]).fails();
+    assert!(
+        err.contains(&format!("dockerfile parse error on line 2: {flag_error}")),
+        "{err}"
+    );
+}

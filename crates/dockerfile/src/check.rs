@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::ast::{Dockerfile, Instruction};
+use crate::instructions::Command;
 use crate::parser::parse;
 use crate::shell::Lex;
 
@@ -23,54 +24,6 @@ pub struct Finding {
     /// 1-based column of the offending text on `line`, 0 when the whole instruction is meant.
     pub column: usize,
     pub message: String,
-}
-
-/// Every instruction berth knows.
-pub const INSTRUCTIONS: &[&str] = &[
-    "ADD",
-    "ARG",
-    "CMD",
-    "COPY",
-    "ENTRYPOINT",
-    "ENV",
-    "EXPOSE",
-    "FROM",
-    "HEALTHCHECK",
-    "LABEL",
-    "MAINTAINER",
-    "ONBUILD",
-    "RUN",
-    "SHELL",
-    "STOPSIGNAL",
-    "USER",
-    "VOLUME",
-    "WORKDIR",
-];
-
-/// Flags each instruction accepts.
-fn allowed_flags(keyword: &str) -> &'static [&'static str] {
-    match keyword {
-        "from" => &["platform"],
-        "run" => &["mount", "network", "security"],
-        "copy" => &["from", "chown", "chmod", "link", "parents", "exclude"],
-        "add" => &[
-            "chown",
-            "chmod",
-            "link",
-            "checksum",
-            "keep-git-dir",
-            "exclude",
-            "unpack",
-        ],
-        "healthcheck" => &[
-            "interval",
-            "timeout",
-            "start-period",
-            "start-interval",
-            "retries",
-        ],
-        _ => &[],
-    }
 }
 
 /// Build arguments BuildKit defines for every build.
@@ -177,20 +130,13 @@ fn check_instructions(df: &Dockerfile, c: &mut Checker) {
     for inst in &df.instructions {
         let kw = inst.keyword.as_str();
         let upper = inst.keyword.to_ascii_uppercase();
-        if !INSTRUCTIONS.contains(&upper.as_str()) {
-            let hint = suggest(&upper)
-                .map(|s| format!(" (did you mean {s}?)"))
-                .unwrap_or_default();
-            c.add_at(
-                Severity::Error,
-                "UnknownInstruction",
-                inst,
-                format!("unknown instruction: {}{hint}", inst.keyword_as_written),
-                Some(&inst.keyword_as_written),
-            );
-            continue;
+        // Flags and argument shapes: the typing the builder does before its first step.
+        if let Err(e) = Command::parse(inst) {
+            c.add_at(Severity::Error, e.rule, inst, e.message, e.token.as_deref());
+            if e.rule == "UnknownInstruction" {
+                continue;
+            }
         }
-        check_flags(inst, c);
         if stages.is_empty() && kw != "from" && kw != "arg" {
             c.add(
                 Severity::Error,
@@ -207,14 +153,6 @@ fn check_instructions(df: &Dockerfile, c: &mut Checker) {
                 check_from(inst, &lex, &global_args, &mut stages, c);
             }
             "arg" => {
-                if inst.args.is_empty() {
-                    c.add(
-                        Severity::Error,
-                        "MissingArgument",
-                        inst,
-                        "ARG requires at least one argument".into(),
-                    );
-                }
                 for a in &inst.args {
                     let (k, v) = a.split_once('=').unwrap_or((a, ""));
                     let env: &[(String, String)] = if stages.is_empty() {
@@ -237,14 +175,6 @@ fn check_instructions(df: &Dockerfile, c: &mut Checker) {
                 }
             }
             "env" | "label" => {
-                if inst.args.is_empty() {
-                    c.add(
-                        Severity::Error,
-                        "MissingArgument",
-                        inst,
-                        format!("{upper} requires at least one argument"),
-                    );
-                }
                 for kv in inst.args.chunks(3) {
                     if let [k, v, _] = kv {
                         match lex.process_word(v, &stage_env) {
@@ -261,42 +191,19 @@ fn check_instructions(df: &Dockerfile, c: &mut Checker) {
                 inst,
                 "MAINTAINER instruction is deprecated in favor of using label".into(),
             ),
-            "copy" | "add" => {
-                if inst.args.len() + inst.heredocs.len().min(1) < 2 {
-                    c.add(Severity::Error, "MissingArgument", inst, format!("{upper} requires at least two arguments, but only one was provided. Destination could not be determined"));
-                }
-                if kw == "copy" {
-                    if let Some(from) = inst.flag("from") {
-                        check_copy_from(inst, from, &stages, c);
-                    }
+            "copy" => {
+                if let Some(from) = inst.flag("from") {
+                    check_copy_from(inst, from, &stages, c);
                 }
             }
-            "run" | "cmd" | "entrypoint" | "shell" => {
-                if kw == "run" && inst.args.is_empty() && inst.heredocs.is_empty() {
-                    c.add(
-                        Severity::Error,
-                        "MissingArgument",
-                        inst,
-                        "RUN requires at least one argument".into(),
-                    );
-                }
-                if kw == "shell" && !inst.json {
-                    c.add(
-                        Severity::Error,
-                        "ShellNotJson",
-                        inst,
-                        "SHELL requires the arguments to be in JSON form".into(),
-                    );
-                }
-                if kw == "cmd" || kw == "entrypoint" {
-                    let key = if kw == "cmd" { "CMD" } else { "ENTRYPOINT" };
-                    let n = seen_in_stage.entry(key).or_insert(0);
-                    *n += 1;
-                    if *n > 1 {
-                        c.add(Severity::Warning, "MultipleInstructionsDisallowed", inst, format!(
-                            "Multiple {key} instructions should not be used in the same stage because only the last one will be used"
-                        ));
-                    }
+            "cmd" | "entrypoint" => {
+                let key = if kw == "cmd" { "CMD" } else { "ENTRYPOINT" };
+                let n = seen_in_stage.entry(key).or_insert(0);
+                *n += 1;
+                if *n > 1 {
+                    c.add(Severity::Warning, "MultipleInstructionsDisallowed", inst, format!(
+                        "Multiple {key} instructions should not be used in the same stage because only the last one will be used"
+                    ));
                 }
             }
             "healthcheck" => {
@@ -306,132 +213,15 @@ fn check_instructions(df: &Dockerfile, c: &mut Checker) {
                     c.add(Severity::Warning, "MultipleInstructionsDisallowed", inst,
                         "Multiple HEALTHCHECK instructions should not be used in the same stage because only the last one will be used".into());
                 }
-                if let Some(t) = inst.args.first() {
-                    if !t.eq_ignore_ascii_case("CMD") && !t.eq_ignore_ascii_case("NONE") {
-                        c.add(
-                            Severity::Error,
-                            "HealthcheckType",
-                            inst,
-                            format!("Unknown type {t:?} in HEALTHCHECK (try CMD)"),
-                        );
-                    }
-                }
             }
             "workdir" | "user" | "stopsignal" => {
-                if inst.args.is_empty() {
-                    c.add(
-                        Severity::Error,
-                        "MissingArgument",
-                        inst,
-                        format!("{upper} requires exactly one argument"),
-                    );
-                } else if let Err(e) = lex.process_word(&inst.args[0], &stage_env) {
+                if let Some(Err(e)) = inst.args.first().map(|a| lex.process_word(a, &stage_env)) {
                     c.add(Severity::Error, "ExpansionError", inst, e.to_string());
                 }
             }
-            "expose" | "volume" if inst.args.is_empty() => {
-                c.add(
-                    Severity::Error,
-                    "MissingArgument",
-                    inst,
-                    format!("{upper} requires at least one argument"),
-                );
-            }
-            "onbuild" => match &inst.sub {
-                None => c.add(
-                    Severity::Error,
-                    "MissingArgument",
-                    inst,
-                    "ONBUILD requires at least one argument".into(),
-                ),
-                Some(s) if matches!(s.keyword.as_str(), "onbuild" | "from" | "maintainer") => c
-                    .add(
-                        Severity::Error,
-                        "OnbuildTrigger",
-                        inst,
-                        format!(
-                            "{} isn't allowed as an ONBUILD trigger",
-                            s.keyword.to_ascii_uppercase()
-                        ),
-                    ),
-                Some(_) => {}
-            },
             _ => {}
         }
         check_json_form(inst, c);
-    }
-}
-
-fn check_flags(inst: &Instruction, c: &mut Checker) {
-    let allowed = allowed_flags(&inst.keyword);
-    let upper = inst.keyword.to_ascii_uppercase();
-    for name in inst.flag_names() {
-        if !allowed.contains(&name) {
-            let accepts = if allowed.is_empty() {
-                format!("{upper} takes no flags")
-            } else {
-                format!(
-                    "{upper} accepts {}",
-                    allowed
-                        .iter()
-                        .map(|f| format!("--{f}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            c.add_at(
-                Severity::Error,
-                "UnknownFlag",
-                inst,
-                format!("unknown flag: --{name} ({accepts})"),
-                Some(&format!("--{name}")),
-            );
-        }
-    }
-    if inst.keyword == "run" {
-        for m in inst.flag_values("mount") {
-            let kind = m
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("type="))
-                .unwrap_or("bind");
-            if !matches!(kind, "bind" | "cache" | "tmpfs" | "secret" | "ssh") {
-                c.add(Severity::Error, "InvalidMount", inst, format!("unsupported mount type {kind:?} (expected bind, cache, tmpfs, secret or ssh)"));
-            }
-        }
-        if let Some(n) = inst.flag("network") {
-            if !matches!(n, "default" | "none" | "host") {
-                c.add(
-                    Severity::Error,
-                    "InvalidNetwork",
-                    inst,
-                    format!("unsupported network mode {n:?} (expected default, none or host)"),
-                );
-            }
-        }
-        if let Some(s) = inst.flag("security") {
-            if !matches!(s, "sandbox" | "insecure") {
-                c.add(
-                    Severity::Error,
-                    "InvalidSecurity",
-                    inst,
-                    format!("unsupported security mode {s:?} (expected sandbox or insecure)"),
-                );
-            }
-        }
-    }
-    if let Some(m) = inst.flag("chmod") {
-        if !m.is_empty()
-            && !m.contains('$')
-            && u32::from_str_radix(m, 8).is_err()
-            && !m.contains(['+', '='])
-        {
-            c.add(
-                Severity::Error,
-                "InvalidChmod",
-                inst,
-                format!("invalid --chmod={m}: expected an octal mode such as 0755"),
-            );
-        }
     }
 }
 
@@ -594,30 +384,6 @@ fn apply_check_directive(df: &Dockerfile, findings: &mut Vec<Finding>) {
 }
 
 /// The known instruction closest to `word` (edit distance at most 2).
-fn suggest(word: &str) -> Option<&'static str> {
-    INSTRUCTIONS
-        .iter()
-        .map(|i| (edit_distance(word, i), *i))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, i)| i)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use berth_dockerfile::instructions::{Command, HealthcheckCommand};
 use berth_dockerfile::Instruction;
 use berth_image::config::{Empty, Healthcheck};
 
@@ -24,35 +25,30 @@ impl Builder<'_> {
 
     /// ENV, LABEL, CMD, ENTRYPOINT, EXPOSE, VOLUME, USER, STOPSIGNAL, SHELL, HEALTHCHECK,
     /// ONBUILD, MAINTAINER: changes to the image config.
-    pub(super) fn config_step(&mut self, s: &mut State, inst: &Instruction) -> Result<()> {
+    pub(super) fn config_step(
+        &mut self,
+        s: &mut State,
+        inst: &Instruction,
+        cmd: &Command,
+    ) -> Result<()> {
         let bad = |m: &str| step_error(&self.file, inst, m);
-        let kw = inst.keyword.as_str();
-        if kw != "healthcheck" {
-            self.check_flags(inst, &[])?;
-        }
-        let first = || {
-            inst.args
-                .first()
-                .cloned()
-                .ok_or_else(|| bad("requires an argument"))
-        };
-        match kw {
-            "env" | "label" => {
+        match cmd {
+            Command::Env(pairs) | Command::Label(pairs) => {
                 let env = s.env();
-                let mut pairs = Vec::new();
-                for t in inst.args.chunks(3) {
+                let mut expanded = Vec::new();
+                for (k, v) in pairs {
                     let k = self
                         .lex
-                        .process_word(&t[0], &env)
+                        .process_word(k, &env)
                         .map_err(|e| bad(&e.to_string()))?;
                     let v = self
                         .lex
-                        .process_word(t.get(1).map(String::as_str).unwrap_or(""), &env)
+                        .process_word(v, &env)
                         .map_err(|e| bad(&e.to_string()))?;
-                    pairs.push((k, v));
+                    expanded.push((k, v));
                 }
-                for (k, v) in pairs {
-                    if kw == "env" {
+                for (k, v) in expanded {
+                    if matches!(cmd, Command::Env(_)) {
                         let e = s.cc().env.get_or_insert_with(Vec::new);
                         let prefix = format!("{k}=");
                         match e.iter_mut().find(|x| x.starts_with(&prefix)) {
@@ -64,33 +60,28 @@ impl Builder<'_> {
                     }
                 }
             }
-            "cmd" | "entrypoint" => {
-                let cmd = if inst.json {
-                    inst.args.clone()
+            Command::Cmd(line) | Command::Entrypoint(line) => {
+                let words = if line.exec_form {
+                    line.words.clone()
                 } else {
                     let mut c = s.shell();
-                    c.push(inst.args.join(" "));
+                    c.push(line.words.join(" "));
                     c
                 };
-                if kw == "cmd" {
-                    s.cc().cmd = Some(cmd);
+                if matches!(cmd, Command::Cmd(_)) {
+                    s.cc().cmd = Some(words);
                     s.cmd_set = true;
                 } else {
-                    s.cc().entrypoint = Some(cmd);
+                    s.cc().entrypoint = Some(words);
                     if !s.cmd_set {
                         s.cc().cmd = None;
                     }
                 }
             }
-            "shell" => {
-                if !inst.json || inst.args.is_empty() {
-                    return Err(bad("SHELL requires the arguments to be in JSON form, as [\"executable\", \"param\"]"));
-                }
-                s.cc().shell = Some(inst.args.clone());
-            }
-            "expose" => {
+            Command::Shell(words) => s.cc().shell = Some(words.clone()),
+            Command::Expose(words) => {
                 let mut ports = Vec::new();
-                for a in &inst.args {
+                for a in words {
                     for p in self
                         .lex
                         .process_words(a, &s.env())
@@ -113,9 +104,9 @@ impl Builder<'_> {
                     e.insert(p, Empty {});
                 }
             }
-            "volume" => {
+            Command::Volume(words) => {
                 let mut vols = Vec::new();
-                for a in &inst.args {
+                for a in words {
                     let v = self.expand(s, inst, a)?;
                     if v.is_empty() {
                         return Err(bad("VOLUME specified can not be an empty string"));
@@ -127,101 +118,63 @@ impl Builder<'_> {
                     e.insert(v, Empty {});
                 }
             }
-            "user" => {
-                let u = self.expand(s, inst, &first()?)?;
+            Command::User(u) => {
+                let u = self.expand(s, inst, u)?;
                 s.cc().user = Some(u);
             }
-            "stopsignal" => {
-                let sig = self.expand(s, inst, &first()?)?;
+            Command::StopSignal(sig) => {
+                let sig = self.expand(s, inst, sig)?;
                 s.cc().stop_signal = Some(sig);
             }
-            "maintainer" => s.config.author = Some(first()?),
-            "onbuild" => {
-                let sub = inst
-                    .sub
-                    .as_ref()
-                    .ok_or_else(|| bad("ONBUILD requires an instruction"))?;
-                if matches!(sub.keyword.as_str(), "onbuild" | "from" | "maintainer") {
-                    return Err(bad(&format!(
-                        "{} isn't allowed as an ONBUILD trigger",
-                        sub.keyword.to_ascii_uppercase()
-                    )));
-                }
-                let trigger = inst
-                    .original
-                    .trim()
-                    .get(inst.keyword_as_written.len()..)
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
-                s.cc().on_build.get_or_insert_with(Vec::new).push(trigger);
+            Command::Maintainer(m) => s.config.author = Some(m.clone()),
+            Command::Onbuild(o) => {
+                s.cc()
+                    .on_build
+                    .get_or_insert_with(Vec::new)
+                    .push(o.trigger.clone());
             }
-            "healthcheck" => {
-                self.check_flags(
-                    inst,
-                    &[
-                        "interval",
-                        "timeout",
-                        "start-period",
-                        "start-interval",
-                        "retries",
-                    ],
-                )?;
-                let kind = first()?.to_ascii_uppercase();
-                let hc = match kind.as_str() {
-                    "NONE" => Healthcheck {
-                        test: Some(vec!["NONE".into()]),
-                        ..Healthcheck::default()
-                    },
-                    "CMD" => {
-                        let rest = &inst.args[1..];
-                        if rest.is_empty() {
-                            return Err(bad("HEALTHCHECK CMD requires a command"));
-                        }
-                        let test = if inst.json {
-                            std::iter::once("CMD".to_string())
-                                .chain(rest.iter().cloned())
-                                .collect()
-                        } else {
-                            vec!["CMD-SHELL".to_string(), rest.join(" ")]
-                        };
-                        let dur = |name: &str| -> Result<Option<i64>> {
-                            match inst.flag(name) {
-                                None => Ok(None),
-                                Some(v) => berth_image::config::parse_go_duration(v)
-                                    .filter(|d| *d >= 0)
-                                    .map(Some)
-                                    .ok_or_else(|| bad(&format!("--{name}: invalid duration {v:?} (expected e.g. 30s, 1m30s)"))),
-                            }
-                        };
-                        let retries = match inst.flag("retries") {
-                            None => None,
-                            Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(
-                                || bad(&format!("--retries: {v:?} is not a non-negative number")),
-                            )?),
-                        };
-                        Healthcheck {
-                            test: Some(test),
-                            interval: dur("interval")?,
-                            timeout: dur("timeout")?,
-                            start_period: dur("start-period")?,
-                            start_interval: dur("start-interval")?,
-                            retries,
-                        }
-                    }
-                    other => {
-                        return Err(bad(&format!(
-                            "unknown type {other:?} in HEALTHCHECK (try CMD or NONE)"
-                        )))
-                    }
+            Command::Healthcheck(HealthcheckCommand::None) => {
+                s.cc().healthcheck = Some(Healthcheck {
+                    test: Some(vec!["NONE".into()]),
+                    ..Healthcheck::default()
+                });
+            }
+            Command::Healthcheck(HealthcheckCommand::Cmd {
+                command,
+                interval,
+                timeout,
+                start_period,
+                start_interval,
+                retries,
+            }) => {
+                let test = if command.exec_form {
+                    std::iter::once("CMD".to_string())
+                        .chain(command.words.iter().cloned())
+                        .collect()
+                } else {
+                    vec!["CMD-SHELL".to_string(), command.words.join(" ")]
                 };
-                s.cc().healthcheck = Some(hc);
+                // Checked before the build started (`check_supported`).
+                let dur = |v: &Option<String>| {
+                    v.as_deref()
+                        .and_then(berth_image::config::parse_go_duration)
+                };
+                s.cc().healthcheck = Some(Healthcheck {
+                    test: Some(test),
+                    interval: dur(interval),
+                    timeout: dur(timeout),
+                    start_period: dur(start_period),
+                    start_interval: dur(start_interval),
+                    retries: retries.map(i64::from),
+                });
             }
-            other => {
-                return Err(bad(&format!(
-                    "unknown instruction: {} (berth build --check explains)",
-                    other.to_ascii_uppercase()
-                )))
+            Command::From(_)
+            | Command::Run(_)
+            | Command::Copy(_)
+            | Command::Add(_)
+            | Command::Arg(_)
+            | Command::Workdir(_) => {
+                return Err(bad("not an instruction that only changes the image config"))
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use berth_dockerfile::instructions::{parse_octal_mode, CopyCommand};
 use berth_dockerfile::Instruction;
 
 use super::{clean_abs, tempfile_dir, Builder, Scope, State};
@@ -14,38 +15,20 @@ use crate::stages::step_error;
 
 impl Builder<'_> {
     /// COPY and ADD.
-    pub(super) fn copy_step(&mut self, s: State, inst: &Instruction, sc: &Scope) -> Result<State> {
-        let is_add = inst.keyword == "add";
-        let allowed: &[&str] = if is_add {
-            &[
-                "chown",
-                "chmod",
-                "link",
-                "exclude",
-                "keep-git-dir",
-                "checksum",
-            ]
-        } else {
-            &["from", "chown", "chmod", "link", "exclude", "parents"]
-        };
-        self.check_flags(inst, allowed)?;
+    pub(super) fn copy_step(
+        &mut self,
+        s: State,
+        inst: &Instruction,
+        copy: &CopyCommand,
+        is_add: bool,
+        sc: &Scope,
+    ) -> Result<State> {
         let bad = |m: &str| step_error(&self.file, inst, m);
-        if inst.flag("parents").is_some() || inst.flag("keep-git-dir").is_some() {
-            return Err(bad(
-                "--parents and --keep-git-dir are not supported by berth yet",
-            ));
-        }
-        if inst.args.len() < 2 {
-            return Err(bad(&format!(
-                "{} requires at least two arguments",
-                inst.keyword.to_ascii_uppercase()
-            )));
-        }
         let mut words = Vec::new();
-        for a in &inst.args {
+        for a in &copy.sources {
             words.push(self.expand(&s, inst, a)?);
         }
-        let dest_word = words.pop().unwrap_or_default();
+        let dest_word = self.expand(&s, inst, &copy.dest)?;
         let workdir = s.workdir();
         let dir_like = dest_word.ends_with('/') || dest_word == "." || dest_word.ends_with("/.");
         let dest = if dest_word.starts_with('/') {
@@ -58,24 +41,18 @@ impl Builder<'_> {
             // BuildKit's message.
             return Err(bad(&format!("When using {} with more than one source file, the destination must be a directory and end with a /", inst.keyword.to_ascii_uppercase())));
         }
-        let excludes: Vec<String> = inst
-            .flag_values("exclude")
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
-        let chown = match inst.flag("chown") {
+        let excludes = &copy.excludes;
+        let chown = match &copy.chown {
             Some(c) => Some(self.expand(&s, inst, c)?),
             None => None,
         };
-        let chmod = match inst.flag("chmod") {
-            Some(m) => Some(
-                u32::from_str_radix(m, 8)
-                    .ok()
-                    .filter(|m| *m <= 0o7777)
-                    .ok_or_else(|| {
-                        bad(&format!("--chmod={m}: expected an octal mode such as 0755"))
-                    })?,
-            ),
+        let chmod = match &copy.chmod {
+            Some(m) => {
+                let m = self.expand(&s, inst, m)?;
+                Some(parse_octal_mode(&m).ok_or_else(|| {
+                    bad(&format!("--chmod={m}: expected an octal mode such as 0755"))
+                })?)
+            }
             None => None,
         };
         // A context of this step's own (in `step_dir`): here-document sources (`COPY <<EOF
@@ -115,7 +92,7 @@ impl Builder<'_> {
             step_dir = Some(dir);
         }
         // Where the sources come from: the context, an earlier stage or an image.
-        let from = match inst.flag("from") {
+        let from = match &copy.from {
             None => None,
             Some(f) => Some(self.source_state(f, inst, sc)?),
         };
@@ -139,7 +116,7 @@ impl Builder<'_> {
                 "ADD with both URLs and local sources is not supported by berth yet",
             ));
         }
-        if inst.flag("checksum").is_some() && !remote {
+        if copy.checksum.is_some() && !remote {
             return Err(bad("--checksum is only for URL sources"));
         }
         if remote {
@@ -151,9 +128,9 @@ impl Builder<'_> {
                     .host
                     .download(w, &path)
                     .map_err(|m| bad(&format!("{w}: {m}")))?;
-                if let Some(want) = inst.flag("checksum") {
+                if let Some(want) = &copy.checksum {
                     let got = berth_image::Digest::of(&std::fs::read(&path).ctx("read", &path)?);
-                    if got.to_string() != want {
+                    if got.to_string() != *want {
                         return Err(bad(&format!(
                             "{w}: checksum mismatch: expected {want}, got {got}"
                         )));
@@ -178,9 +155,6 @@ impl Builder<'_> {
         }
         // `--exclude` patterns are relative to each source's directory; they join the
         // context's ignore rules for this step.
-        if !excludes.is_empty() && from.is_some() {
-            return Err(bad("--exclude with --from is not supported by berth yet"));
-        }
         if !excludes.is_empty() && step_ctx.is_none() {
             let mut patterns = Vec::new();
             for w in &words {
@@ -190,7 +164,7 @@ impl Builder<'_> {
                     None if self.ctx.host_path(&rel).is_dir() => rel.as_str(),
                     None => rel.rsplit_once('/').map(|p| p.0).unwrap_or(""),
                 };
-                for e in &excludes {
+                for e in excludes {
                     patterns.push(crate::context::join(base, e));
                 }
             }
@@ -242,6 +216,8 @@ impl Builder<'_> {
             words.join(" "),
             dest_word
         );
+        // ADD unpacks local archives, and downloads only when asked (`--unpack`).
+        let unpack = is_add && copy.unpack.unwrap_or(!remote);
         let file = self.file.clone();
         let inst = inst.clone();
         self.cached_or(s, key, move |b, mut s| {
@@ -276,7 +252,7 @@ impl Builder<'_> {
                     for (_, found) in &ctx_sources {
                         for rel in found {
                             let host = source_ctx.host_path(rel);
-                            if is_add && !remote && host.is_file() && is_archive(&host) {
+                            if unpack && host.is_file() && is_archive(&host) {
                                 let target = make_dir(&root, &dest, owner)?;
                                 let f = std::fs::File::open(&host).ctx("open", &host)?;
                                 let (r, _) = berth_image::layer::decompressed(f, rel)?;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use berth_dockerfile::instructions::{RunCommand, RunNetwork};
 use berth_dockerfile::Instruction;
 use berth_runtime::client_io::ClientIo;
 use berth_runtime::container_config::{Config, ContainerCreate, Healthcheck, HostConfig, Mount};
@@ -24,13 +25,18 @@ use crate::stages::step_error;
 
 impl Builder<'_> {
     /// RUN: the command in a container of the current state; its changes are the new layer.
-    pub(super) fn run_step(&mut self, s: State, inst: &Instruction, sc: &Scope) -> Result<State> {
-        self.check_flags(inst, &["network", "mount", "security"])?;
+    pub(super) fn run_step(
+        &mut self,
+        s: State,
+        inst: &Instruction,
+        run: &RunCommand,
+        sc: &Scope,
+    ) -> Result<State> {
         let workdir = s.workdir();
         let mut mounts = Vec::new();
-        for v in inst.flag_values("mount") {
+        for v in &run.mounts {
             let v = self.expand(&s, inst, v)?;
-            let mut m = run_mounts::parse(&v)
+            let mut m = RunMount::parse(&v)
                 .map_err(|e| step_error(&self.file, inst, &format!("--mount={v}: {e}")))?;
             if !m.target.starts_with('/') {
                 m.target = clean_abs(&format!("{workdir}/{}", m.target));
@@ -52,26 +58,14 @@ impl Builder<'_> {
                 }
             });
         }
-        if inst.flag("security").is_some_and(|v| v != "sandbox") {
-            return Err(step_error(
-                &self.file,
-                inst,
-                "RUN --security=insecure is not allowed (berth has no insecure entitlement)",
-            ));
-        }
-        let network = match inst.flag("network") {
-            None | Some("default") => self.opts.network.clone().unwrap_or_else(|| "bridge".into()),
-            Some(n @ ("none" | "host")) => n.to_string(),
-            Some(n) => {
-                return Err(step_error(
-                    &self.file,
-                    inst,
-                    &format!("--network={n}: expected default, none or host"),
-                ))
-            }
+        // `--security=insecure` was refused before the build started.
+        let network = match run.network {
+            RunNetwork::Default => self.opts.network.clone().unwrap_or_else(|| "bridge".into()),
+            RunNetwork::None => "none".into(),
+            RunNetwork::Host => "host".into(),
         };
-        let cmd: Vec<String> = if inst.json {
-            inst.args.clone()
+        let cmd: Vec<String> = if run.command.exec_form {
+            run.command.words.clone()
         } else {
             let mut c = s.shell();
             c.push(shell_script(inst));
@@ -235,9 +229,9 @@ impl Builder<'_> {
                     .open(&path)
                     .and_then(|mut f| std::io::Write::write_all(&mut f, &value))
                     .ctx("write", &path)?;
-                let mode = run_mounts::number(m, "mode", 8, 0o400).map_err(bad)?;
-                let uid = run_mounts::number(m, "uid", 10, 0).map_err(bad)?;
-                let gid = run_mounts::number(m, "gid", 10, 0).map_err(bad)?;
+                let mode = m.number("mode", 8, 0o400).map_err(bad)?;
+                let uid = m.number("uid", 10, 0).map_err(bad)?;
+                let gid = m.number("gid", 10, 0).map_err(bad)?;
                 std::os::unix::fs::chown(&path, Some(uid), Some(gid)).ctx("chown", &path)?;
                 std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode))
                     .ctx("chmod", &path)?;

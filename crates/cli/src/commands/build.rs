@@ -250,7 +250,16 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
     };
     let rt = berth_runtime::Runtime::open(root)?;
     let host = CliHost { root, quiet };
-    let img = berth_build::build_history::build_recorded(&rt, &opts, &host, &context_name)?;
+    let img = match berth_build::build_history::build_recorded(&rt, &opts, &host, &context_name) {
+        Ok(img) => img,
+        Err(e) => {
+            // BuildKit shows where a Dockerfile is wrong before the message.
+            if let berth_build::Error::Dockerfile { excerpt, .. } = &e {
+                eprint!("{excerpt}");
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(p) = &a.iidfile {
         std::fs::write(p, img.id().to_string())
             .with_context(|| format!("failed to write the image ID file {}", p.display()))?;
