@@ -164,7 +164,7 @@ impl berth_build::BuildHost for ApiHost<'_> {
             self.progress.line(json!({ "stream": text }));
         };
         match *e {
-            BuildEvent::Output { stream, chunk } => {
+            BuildEvent::Output { stream, chunk, .. } => {
                 let lines = self.output.lock().map(|mut o| o.push(stream, chunk));
                 for l in lines.unwrap_or_default() {
                     send_output(stream, &l);

@@ -18,35 +18,183 @@ impl OutputStream {
     }
 }
 
+/// Events of one step carry its number (`step`), the `number` of its `Step` event: stages
+/// build concurrently, so a front end that shows them live tells steps apart by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildEvent<'a> {
-    /// A step begins: `number` of `total`, the instruction as written.
+    /// A step begins: `number` of `total` in the build, the instruction as written; it is
+    /// step `stage_step` of `stage_steps` of its stage (`stage`: the stage's name, `stage-N`
+    /// for an unnamed one, empty when the Dockerfile has a single stage).
     Step {
         number: usize,
         total: usize,
         instruction: &'a str,
+        stage: &'a str,
+        stage_step: usize,
+        stage_steps: usize,
     },
     /// One of the base image's ONBUILD triggers runs (within the FROM step).
-    Trigger { instruction: &'a str },
+    Trigger { step: usize, instruction: &'a str },
     /// The step's result came from the build cache.
-    Cached,
+    Cached { step: usize },
     /// A RUN step runs in this container (its full ID).
-    Running { container: &'a str },
+    Running { step: usize, container: &'a str },
     /// Output of a RUN step's process, as it came.
     Output {
+        step: usize,
         stream: OutputStream,
         chunk: &'a [u8],
     },
     /// A RUN step's process ended with this exit code.
-    RunEnded { code: i32 },
+    RunEnded { step: usize, code: i32 },
     /// The step (or a stage's base) gave this image (its full ID).
-    StepImage { id: &'a str },
+    StepImage { step: usize, id: &'a str },
     /// A warning line (build checks, build args nobody used).
     Warning { text: &'a str },
     /// The image is built (its full ID).
     Built { id: &'a str },
     /// The built image got this tag.
     Tagged { name: &'a str },
+}
+
+/// A [`BuildEvent`] kept for later, owning what it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeldEvent {
+    Step {
+        number: usize,
+        total: usize,
+        instruction: String,
+        stage: String,
+        stage_step: usize,
+        stage_steps: usize,
+    },
+    Trigger {
+        step: usize,
+        instruction: String,
+    },
+    Cached {
+        step: usize,
+    },
+    Running {
+        step: usize,
+        container: String,
+    },
+    Output {
+        step: usize,
+        stream: OutputStream,
+        chunk: Vec<u8>,
+    },
+    RunEnded {
+        step: usize,
+        code: i32,
+    },
+    StepImage {
+        step: usize,
+        id: String,
+    },
+    Warning {
+        text: String,
+    },
+    Built {
+        id: String,
+    },
+    Tagged {
+        name: String,
+    },
+}
+
+impl HeldEvent {
+    pub(crate) fn of(e: &BuildEvent) -> HeldEvent {
+        match *e {
+            BuildEvent::Step {
+                number,
+                total,
+                instruction,
+                stage,
+                stage_step,
+                stage_steps,
+            } => HeldEvent::Step {
+                number,
+                total,
+                instruction: instruction.into(),
+                stage: stage.into(),
+                stage_step,
+                stage_steps,
+            },
+            BuildEvent::Trigger { step, instruction } => HeldEvent::Trigger {
+                step,
+                instruction: instruction.into(),
+            },
+            BuildEvent::Cached { step } => HeldEvent::Cached { step },
+            BuildEvent::Running { step, container } => HeldEvent::Running {
+                step,
+                container: container.into(),
+            },
+            BuildEvent::Output {
+                step,
+                stream,
+                chunk,
+            } => HeldEvent::Output {
+                step,
+                stream,
+                chunk: chunk.to_vec(),
+            },
+            BuildEvent::RunEnded { step, code } => HeldEvent::RunEnded { step, code },
+            BuildEvent::StepImage { step, id } => HeldEvent::StepImage {
+                step,
+                id: id.into(),
+            },
+            BuildEvent::Warning { text } => HeldEvent::Warning { text: text.into() },
+            BuildEvent::Built { id } => HeldEvent::Built { id: id.into() },
+            BuildEvent::Tagged { name } => HeldEvent::Tagged { name: name.into() },
+        }
+    }
+
+    pub(crate) fn event(&self) -> BuildEvent<'_> {
+        match self {
+            HeldEvent::Step {
+                number,
+                total,
+                instruction,
+                stage,
+                stage_step,
+                stage_steps,
+            } => BuildEvent::Step {
+                number: *number,
+                total: *total,
+                instruction,
+                stage,
+                stage_step: *stage_step,
+                stage_steps: *stage_steps,
+            },
+            HeldEvent::Trigger { step, instruction } => BuildEvent::Trigger {
+                step: *step,
+                instruction,
+            },
+            HeldEvent::Cached { step } => BuildEvent::Cached { step: *step },
+            HeldEvent::Running { step, container } => BuildEvent::Running {
+                step: *step,
+                container,
+            },
+            HeldEvent::Output {
+                step,
+                stream,
+                chunk,
+            } => BuildEvent::Output {
+                step: *step,
+                stream: *stream,
+                chunk,
+            },
+            HeldEvent::RunEnded { step, code } => BuildEvent::RunEnded {
+                step: *step,
+                code: *code,
+            },
+            HeldEvent::StepImage { step, id } => BuildEvent::StepImage { step: *step, id },
+            HeldEvent::Warning { text } => BuildEvent::Warning { text },
+            HeldEvent::Built { id } => BuildEvent::Built { id },
+            HeldEvent::Tagged { name } => BuildEvent::Tagged { name },
+        }
+    }
 }
 
 impl BuildEvent<'_> {
@@ -58,19 +206,36 @@ impl BuildEvent<'_> {
                 number,
                 total,
                 instruction,
+                ..
             } => Some(format!("Step {number}/{total} : {instruction}")),
-            BuildEvent::Trigger { instruction } => {
+            BuildEvent::Trigger { instruction, .. } => {
                 Some(format!("# Executing ONBUILD trigger: {instruction}"))
             }
-            BuildEvent::Cached => Some(" ---> Using cache".into()),
-            BuildEvent::Running { container } => {
+            BuildEvent::Cached { .. } => Some(" ---> Using cache".into()),
+            BuildEvent::Running { container, .. } => {
                 Some(format!(" ---> Running in {}", short(container)))
             }
-            BuildEvent::StepImage { id } => Some(format!(" ---> {}", short(id))),
+            BuildEvent::StepImage { id, .. } => Some(format!(" ---> {}", short(id))),
             BuildEvent::Warning { text } => Some(text.to_string()),
             BuildEvent::Built { id } => Some(format!("Successfully built {}", short(id))),
             BuildEvent::Tagged { name } => Some(format!("Successfully tagged {name}")),
             BuildEvent::Output { .. } | BuildEvent::RunEnded { .. } => None,
+        }
+    }
+
+    /// The number of the step this event belongs to; None for the build's own.
+    pub fn step(&self) -> Option<usize> {
+        match *self {
+            BuildEvent::Step { number, .. } => Some(number),
+            BuildEvent::Trigger { step, .. }
+            | BuildEvent::Cached { step }
+            | BuildEvent::Running { step, .. }
+            | BuildEvent::Output { step, .. }
+            | BuildEvent::RunEnded { step, .. }
+            | BuildEvent::StepImage { step, .. } => Some(step),
+            BuildEvent::Warning { .. } | BuildEvent::Built { .. } | BuildEvent::Tagged { .. } => {
+                None
+            }
         }
     }
 
@@ -79,7 +244,7 @@ impl BuildEvent<'_> {
     pub(crate) fn told_when_quiet(&self) -> bool {
         matches!(
             self,
-            BuildEvent::Step { .. } | BuildEvent::Cached | BuildEvent::Built { .. }
+            BuildEvent::Step { .. } | BuildEvent::Cached { .. } | BuildEvent::Built { .. }
         )
     }
 }
@@ -134,18 +299,23 @@ mod tests {
                 number: 2,
                 total: 5,
                 instruction: "RUN make",
+                stage: "",
+                stage_step: 2,
+                stage_steps: 5,
             },
-            BuildEvent::Cached,
+            BuildEvent::Cached { step: 2 },
             BuildEvent::Running {
+                step: 2,
                 container: "fedcba9876543210aa",
             },
-            BuildEvent::StepImage { id },
+            BuildEvent::StepImage { step: 2, id },
             BuildEvent::Built { id },
             BuildEvent::Tagged { name: "app:latest" },
-            BuildEvent::RunEnded { code: 0 },
+            BuildEvent::RunEnded { step: 2, code: 0 },
         ]
         .iter()
-        .map(BuildEvent::classic_line)
+        // A held event gives back the event it holds.
+        .map(|e| HeldEvent::of(e).event().classic_line())
         .collect();
         assert_eq!(
             lines,

@@ -66,20 +66,19 @@ pub fn build_recorded(
 ) -> Result<Image> {
     let recorder = Recorder {
         inner: host,
-        output: Mutex::new(LineSplitter::default()),
         steps: Mutex::new(Vec::new()),
-        step_started: Mutex::new(Instant::now()),
     };
     let started = chrono::Utc::now();
     let t0 = Instant::now();
     let result = build(rt, opts, &recorder);
-    if let Ok(mut steps) = recorder.steps.lock() {
-        recorder.close_step(&mut steps);
-    }
-    let steps = recorder
+    let mut steps: Vec<StepRecord> = recorder
         .steps
         .into_inner()
-        .unwrap_or_else(|e| e.into_inner());
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|(rec, _, _)| rec)
+        .collect();
+    steps.sort_by_key(|s| s.number);
     let id = format!(
         "{}-{:08x}",
         started.format("%Y%m%dT%H%M%S%.6fZ"),
@@ -167,30 +166,45 @@ pub fn get(root: &Path, id: &str) -> Option<BuildRecord> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The caller's host, with each step's start, cache hit and output noted on the way.
+/// The caller's host, with each step's start, cache hit and output noted on the way (by
+/// step number: stages run at once, and a live host gets their events interleaved).
 struct Recorder<'a> {
     inner: &'a dyn BuildHost,
-    output: Mutex<LineSplitter>,
-    steps: Mutex<Vec<StepRecord>>,
-    step_started: Mutex<Instant>,
+    steps: Mutex<Vec<(StepRecord, Instant, LineSplitter)>>,
 }
 
 impl Recorder<'_> {
-    /// The last step's duration, once the next begins or the build ends.
-    fn close_step(&self, steps: &mut [StepRecord]) {
-        if let (Some(last), Ok(t)) = (steps.last_mut(), self.step_started.lock()) {
-            last.duration_ms = t.elapsed().as_millis() as u64;
+    /// Notes `line` in step `n`'s log (the last lines kept) and how long it has run so far.
+    fn note(&self, n: usize, line: Option<&str>) {
+        let Ok(mut steps) = self.steps.lock() else {
+            return;
+        };
+        if let Some((rec, started, _)) = steps.iter_mut().rev().find(|(r, _, _)| r.number == n) {
+            rec.duration_ms = started.elapsed().as_millis() as u64;
+            if let Some(line) = line {
+                if rec.log.len() == STEP_LOG_LINES {
+                    rec.log.remove(0);
+                }
+                rec.log.push(line.to_string());
+            }
         }
     }
 
-    fn note(&self, line: &str) {
-        if let Ok(mut steps) = self.steps.lock() {
-            if let Some(last) = steps.last_mut() {
-                if last.log.len() == STEP_LOG_LINES {
-                    last.log.remove(0);
-                }
-                last.log.push(line.to_string());
-            }
+    /// Step `n`'s output cut into whole lines (`chunk` None: what is left of it).
+    fn lines(&self, n: usize, chunk: Option<(crate::OutputStream, &[u8])>) -> Vec<String> {
+        let Ok(mut steps) = self.steps.lock() else {
+            return Vec::new();
+        };
+        let Some((_, _, split)) = steps.iter_mut().rev().find(|(r, _, _)| r.number == n) else {
+            return Vec::new();
+        };
+        match chunk {
+            Some((stream, chunk)) => split
+                .push(stream, chunk)
+                .into_iter()
+                .map(|l| l.strip_suffix('\n').unwrap_or(&l).to_string())
+                .collect(),
+            None => split.finish().into_iter().map(|(_, l)| l).collect(),
         }
     }
 }
@@ -211,49 +225,53 @@ impl BuildHost for Recorder<'_> {
                 number,
                 total,
                 instruction,
+                ..
             } => {
                 if let Ok(mut steps) = self.steps.lock() {
-                    self.close_step(&mut steps);
-                    steps.push(StepRecord {
+                    let rec = StepRecord {
                         number,
                         total,
                         instruction: instruction.to_string(),
                         cached: false,
                         duration_ms: 0,
                         log: Vec::new(),
-                    });
-                }
-                if let Ok(mut t) = self.step_started.lock() {
-                    *t = Instant::now();
+                    };
+                    steps.push((rec, Instant::now(), LineSplitter::default()));
                 }
             }
-            BuildEvent::Cached => {
+            BuildEvent::Cached { step } => {
                 if let Ok(mut steps) = self.steps.lock() {
-                    if let Some(last) = steps.last_mut() {
-                        last.cached = true;
+                    if let Some((rec, _, _)) = steps.iter_mut().find(|(r, _, _)| r.number == step) {
+                        rec.cached = true;
                     }
                 }
-                self.note(" ---> Using cache");
+                self.note(step, Some(" ---> Using cache"));
             }
-            BuildEvent::Output { stream, chunk } => {
-                let lines = self.output.lock().map(|mut o| o.push(stream, chunk));
-                for l in lines.unwrap_or_default() {
-                    self.note(l.strip_suffix('\n').unwrap_or(&l));
+            BuildEvent::Output {
+                step,
+                stream,
+                chunk,
+            } => {
+                for l in self.lines(step, Some((stream, chunk))) {
+                    self.note(step, Some(&l));
                 }
             }
-            BuildEvent::RunEnded { .. } => {
-                let rest = self.output.lock().map(|mut o| o.finish());
-                for (_, l) in rest.unwrap_or_default() {
-                    self.note(&l);
+            BuildEvent::RunEnded { step, .. } => {
+                for l in self.lines(step, None) {
+                    self.note(step, Some(&l));
                 }
             }
             _ => {
-                if let Some(line) = e.classic_line() {
-                    self.note(&line);
+                if let Some(step) = e.step() {
+                    self.note(step, e.classic_line().as_deref());
                 }
             }
         }
         self.inner.event(e);
+    }
+
+    fn live_events(&self) -> bool {
+        self.inner.live_events()
     }
 
     fn run_signals(&self) -> Option<crate::builder::RunSignals> {

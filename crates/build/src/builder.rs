@@ -2,8 +2,9 @@
 //! build cache first (keyed on the previous step's key and everything the step depends on),
 //! so an unchanged step is never run again and a fully cached build gives the same image ID.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use berth_dockerfile::{Instruction, Lex};
 use berth_image::config::{host_architecture, ContainerConfig, History, ImageConfig};
@@ -24,6 +25,7 @@ use berth_dockerfile::instructions::{Command, HealthcheckCommand, RunSecurity};
 mod config_step;
 mod copy_step;
 mod run_step;
+mod stage_scheduler;
 
 pub use run_step::remove_abandoned_step_containers;
 
@@ -64,8 +66,9 @@ pub struct BuildOptions {
 /// Signals for a RUN step's process, and the front end's hold on their source.
 pub type RunSignals = (std::sync::mpsc::Receiver<i32>, Box<dyn Send>);
 
-/// What the builder needs from its caller.
-pub trait BuildHost {
+/// What the builder needs from its caller. Stages build on threads of their own, so a host
+/// is shared between them.
+pub trait BuildHost: Sync {
     /// The image `name` names (FROM, COPY --from), pulled when missing or when `pull`.
     fn base_image(
         &self,
@@ -79,6 +82,11 @@ pub trait BuildHost {
     /// coming (dropped when the step ends); None (a server): nothing is passed on.
     fn run_signals(&self) -> Option<RunSignals> {
         None
+    }
+    /// Whether events should come as they happen, stages interleaved (a display that tells
+    /// steps apart by number), rather than one stage after another (the classic text).
+    fn live_events(&self) -> bool {
+        false
     }
     /// `ADD <url>`: the body of `GET url` written to the file `dest`; the server's
     /// Last-Modified as Unix seconds, if it sent one.
@@ -132,6 +140,8 @@ struct State {
     args: Vec<(String, String)>,
     /// CMD was set in this stage (ENTRYPOINT then keeps it).
     cmd_set: bool,
+    /// The number of the step making this state (what its events are about).
+    step: usize,
 }
 
 impl State {
@@ -184,11 +194,15 @@ pub struct Builder<'a> {
     lex: Lex,
     ctx: BuildContext,
     build_args: Vec<(String, Option<String>)>,
-    used_args: std::collections::BTreeSet<String>,
-    step: usize,
-    total: usize,
+    used_args: Mutex<BTreeSet<String>>,
     /// The `cache_from` images found (None: no `cache_from`, every cached step counts).
     cache_sources: Option<Vec<Image>>,
+    order: stage_scheduler::EventOrder,
+    /// One lock per cache key being made: the same step needed by two stages at once runs
+    /// once, the second waits and takes it from the cache.
+    making: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// What this build made, by cache key.
+    made: Mutex<HashMap<String, Image>>,
 }
 
 /// Whether `part` is `whole` up to some step: the same layers and the same history, so far.
@@ -243,9 +257,10 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         file,
         build_args,
         used_args: Default::default(),
-        step: 0,
-        total: 0,
         cache_sources: None,
+        order: Default::default(),
+        making: Default::default(),
+        made: Default::default(),
     };
     if !opts.cache_from.is_empty() {
         let found = opts
@@ -349,14 +364,29 @@ fn lint(text: &str, df: &berth_dockerfile::Dockerfile, file: &str) -> Result<Vec
 }
 
 impl Builder<'_> {
-    /// Tells the host, all but the steps, cache hits and result with `-q`.
-    fn emit(&self, e: &BuildEvent) {
-        if !self.opts.quiet || e.told_when_quiet() {
-            self.host.event(e);
+    /// The lock of one thing being made (a cache key, a base image); see `making`.
+    fn making_lock(&self, what: &str) -> Arc<Mutex<()>> {
+        self.making
+            .lock()
+            .map(|mut m| m.entry(what.to_string()).or_default().clone())
+            .unwrap_or_default()
+    }
+
+    /// ARGs declared: `--build-arg`s they take are not reported unused.
+    fn note_used_args(&self, names: impl IntoIterator<Item = String>) {
+        if let Ok(mut u) = self.used_args.lock() {
+            u.extend(names);
         }
     }
 
-    fn run(&mut self, stages: &Stages) -> Result<Image> {
+    /// Tells the host, all but the steps, cache hits and result with `-q`.
+    fn emit(&self, e: &BuildEvent) {
+        if !self.opts.quiet || e.told_when_quiet() {
+            self.order.deliver(self.host, e);
+        }
+    }
+
+    fn run(&self, stages: &Stages) -> Result<Image> {
         let automatic = crate::stages::platform_args(self.opts.platform.as_deref());
         let meta = meta_arg_values(
             &self.file,
@@ -367,8 +397,7 @@ impl Builder<'_> {
         )?;
         for step in &stages.meta_args {
             if let Command::Arg(decls) = &step.command {
-                self.used_args
-                    .extend(decls.iter().map(|(name, _)| name.clone()));
+                self.note_used_args(decls.iter().map(|(name, _)| name.clone()));
             }
         }
         let expand_meta = |s: &str| {
@@ -378,104 +407,7 @@ impl Builder<'_> {
         };
         let target = stages.target(self.opts.target.as_deref())?;
         let needed = stages.needed(target, &expand_meta);
-        self.total = needed
-            .iter()
-            .map(|i| 1 + stages.stages[*i].body.len())
-            .sum();
-        let mut done: BTreeMap<usize, State> = BTreeMap::new();
-        for &i in &needed {
-            let st = &stages.stages[i];
-            let base = self
-                .lex
-                .process_word(&st.base, &meta)
-                .map_err(|e| step_error(&self.file, &st.from, &e.to_string()))?;
-            self.step += 1;
-            self.emit(&BuildEvent::Step {
-                number: self.step,
-                total: self.total,
-                instruction: st.from.original.trim(),
-            });
-            let mut state = match stages.find_before(&base, i) {
-                Some(d) => {
-                    let mut s = done
-                        .get(&d)
-                        .cloned()
-                        .ok_or_else(|| step_error(&self.file, &st.from, "stage not built"))?;
-                    s.args.clear();
-                    s.cmd_set = false;
-                    s
-                }
-                None => self.base_state(&base, st.platform.as_deref(), &st.from, &meta)?,
-            };
-            if let Some(img) = &state.image {
-                self.emit(&BuildEvent::StepImage {
-                    id: &img.id().to_string(),
-                });
-            }
-            // BuildKit gives a stage whose base sets no PATH the default one (so that
-            // `ENV PATH=/x:$PATH` keeps the system directories).
-            let env = state.cc().env.get_or_insert_with(Vec::new);
-            if !env.iter().any(|e| e.starts_with("PATH=")) {
-                env.insert(0, format!("PATH={DEFAULT_PATH}"));
-                state.image = None;
-                state.key = self.key(&state, "default PATH");
-            }
-            let scope = Scope {
-                meta: &meta,
-                stages,
-                done: &done,
-                stage: i,
-            };
-            // The base image's ONBUILD triggers run first, then are dropped.
-            let triggers = state
-                .config
-                .config
-                .as_mut()
-                .and_then(|c| c.on_build.take())
-                .unwrap_or_default();
-            if !triggers.is_empty() {
-                state.image = None;
-                state.key = self.key(&state, "ONBUILD triggers taken");
-            }
-            for t in triggers {
-                let parsed = berth_dockerfile::parse(&t).map_err(|e| {
-                    step_error(
-                        &self.file,
-                        &st.from,
-                        &format!("ONBUILD trigger {t:?} of the base image: {}", e.message),
-                    )
-                })?;
-                for inst in parsed.instructions {
-                    let command = Command::parse(&inst).map_err(|e| {
-                        step_error(
-                            &self.file,
-                            &st.from,
-                            &format!("ONBUILD trigger {t:?} of the base image: {}", e.message),
-                        )
-                    })?;
-                    self.emit(&BuildEvent::Trigger {
-                        instruction: inst.original.trim(),
-                    });
-                    state = self.step(state, &inst, &command, &scope)?;
-                }
-            }
-            for step in &st.body {
-                let inst = &step.instruction;
-                self.step += 1;
-                self.emit(&BuildEvent::Step {
-                    number: self.step,
-                    total: self.total,
-                    instruction: inst.original.trim(),
-                });
-                state = self.step(state, inst, &step.command, &scope)?;
-                if let Some(img) = &state.image {
-                    self.emit(&BuildEvent::StepImage {
-                        id: &img.id().to_string(),
-                    });
-                }
-            }
-            done.insert(i, state);
-        }
+        let mut done = self.build_stages(stages, &needed, &meta)?;
         let mut state = done.remove(&target).ok_or_else(|| Error::Parse {
             file: self.file.clone(),
             line: 0,
@@ -493,11 +425,12 @@ impl Builder<'_> {
                 Ok(s)
             })?;
         }
+        let used = self.used_args.lock().map(|u| u.clone()).unwrap_or_default();
         let unused: Vec<&str> = self
             .build_args
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| !self.used_args.contains(*k) && !PROXY_ARGS.contains(k))
+            .filter(|k| !used.contains(*k) && !PROXY_ARGS.contains(k))
             .collect();
         if !unused.is_empty() {
             self.emit(&BuildEvent::Warning {
@@ -550,6 +483,7 @@ impl Builder<'_> {
                 image: None,
                 args: Vec::new(),
                 cmd_set: false,
+                step: 0,
             });
         }
         let platform = match platform {
@@ -560,6 +494,9 @@ impl Builder<'_> {
             ),
             None => self.opts.platform.clone(),
         };
+        // Two stages on one base pull it once: the second waits, then finds it.
+        let pulling = self.making_lock(&format!("base image {base} {platform:?}"));
+        let _pulling = pulling.lock();
         let img = self
             .host
             .base_image(base, platform.as_deref(), self.opts.pull)
@@ -571,6 +508,7 @@ impl Builder<'_> {
             image: Some(img),
             args: Vec::new(),
             cmd_set: false,
+            step: 0,
         })
     }
 
@@ -584,26 +522,30 @@ impl Builder<'_> {
 
     /// The cached result of the step with `key`, or `make` run and its result cached.
     fn cached_or(
-        &mut self,
+        &self,
         state: State,
         key: String,
-        make: impl FnOnce(&mut Self, State) -> Result<State>,
+        make: impl FnOnce(&Self, State) -> Result<State>,
     ) -> Result<State> {
-        if !self.opts.no_cache {
-            if let Some(img) = self
-                .store
+        let making = self.making_lock(&key);
+        // Held while the step is looked up and made (see `making`).
+        let _making = making.lock();
+        // Made by another stage of this build (even with --no-cache), or cached.
+        let made = self.made.lock().ok().and_then(|m| m.get(&key).cloned());
+        let cached = || {
+            self.store
                 .build_cache_lookup(&key)
                 .filter(|img| self.cache_allows(img))
-            {
-                self.emit(&BuildEvent::Cached);
-                return Ok(State {
-                    config: img.config.clone(),
-                    layers: img.layer_descriptors().to_vec(),
-                    key,
-                    image: Some(img),
-                    ..state
-                });
-            }
+        };
+        if let Some(img) = made.or_else(|| (!self.opts.no_cache).then(cached).flatten()) {
+            self.emit(&BuildEvent::Cached { step: state.step });
+            return Ok(State {
+                config: img.config.clone(),
+                layers: img.layer_descriptors().to_vec(),
+                key,
+                image: Some(img),
+                ..state
+            });
         }
         let mut s = make(self, state)?;
         s.key = key.clone();
@@ -611,6 +553,9 @@ impl Builder<'_> {
         let s = self.materialize(s)?;
         if let Some(img) = &s.image {
             self.store.build_cache_record(&key, &img.manifest_digest)?;
+            if let Ok(mut m) = self.made.lock() {
+                m.insert(key, img.clone());
+            }
         }
         Ok(s)
     }
@@ -674,7 +619,7 @@ impl Builder<'_> {
     }
 
     /// Carries out one instruction of stage `stage`; every error names its line.
-    fn step(&mut self, s: State, inst: &Instruction, cmd: &Command, sc: &Scope) -> Result<State> {
+    fn step(&self, s: State, inst: &Instruction, cmd: &Command, sc: &Scope) -> Result<State> {
         self.step_inner(s, inst, cmd, sc).map_err(|e| match e {
             Error::Parse { .. }
             | Error::Dockerfile { .. }
@@ -685,7 +630,7 @@ impl Builder<'_> {
     }
 
     fn step_inner(
-        &mut self,
+        &self,
         mut s: State,
         inst: &Instruction,
         cmd: &Command,
@@ -709,7 +654,7 @@ impl Builder<'_> {
                         Some(d) => Some(self.expand(&s, inst, d)?),
                         None => None,
                     };
-                    self.used_args.insert(name.clone());
+                    self.note_used_args([name.clone()]);
                     let given = self.build_args.iter().rev().find(|(k, _)| *k == name);
                     let value = match given {
                         Some((_, v)) => v.clone().or(default),

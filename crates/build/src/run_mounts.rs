@@ -33,16 +33,47 @@ pub fn cache_dir(root: &Path, m: &RunMount) -> Result<PathBuf> {
         let mode = m.number("mode", 8, 0o755).map_err(bad)?;
         let uid = m.number("uid", 10, 0).map_err(bad)?;
         let gid = m.number("gid", 10, 0).map_err(bad)?;
-        let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+        // Unique to this call: two stages of one build may make the same cache at once.
+        static TEMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = dir.with_extension(format!(
+            "tmp-{}-{}",
+            std::process::id(),
+            TEMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         fs::create_dir_all(&tmp).ctx("create directory", &tmp)?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).ctx("chmod", &tmp)?;
         std::os::unix::fs::chown(&tmp, Some(uid), Some(gid)).ctx("chown", &tmp)?;
-        // Two builds making the same cache at once: either one's directory is fine.
-        if fs::rename(&tmp, &dir).is_err() {
+        // Two builds (or stages) making the same cache at once: the first one's directory
+        // stays. A plain rename would put an empty directory over it while the first step
+        // may already use it, and the two would no longer share the cache.
+        if rename_no_replace(&tmp, &dir).is_err() {
             let _ = fs::remove_dir(&tmp);
         }
     }
     Ok(dir)
+}
+
+/// Renames `from` to `to` unless `to` exists (`renameat2` with `RENAME_NOREPLACE`).
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c =
+        |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (from, to) = (c(from)?, c(to)?);
+    // SAFETY: two valid NUL-terminated paths, relative to the working directory's fd.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// A mount of `source` (a host path) at `target` for the runtime.

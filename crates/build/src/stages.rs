@@ -121,35 +121,40 @@ impl Stages {
         let mut seen = BTreeSet::new();
         let mut todo = vec![target];
         while let Some(i) = todo.pop() {
-            if !seen.insert(i) {
-                continue;
+            if seen.insert(i) {
+                todo.extend(self.uses(i, expand));
             }
-            let st = &self.stages[i];
-            let mut deps = Vec::new();
-            if let Some(d) = self.find_before(&expand(&st.base), i) {
-                deps.push(d);
-            }
-            for step in &st.body {
-                let froms: Vec<&str> = match &step.command {
-                    Command::Copy(c) | Command::Add(c) => c.from.as_deref().into_iter().collect(),
-                    // RUN --mount=…,from=STAGE
-                    Command::Run(r) => r
-                        .mounts
-                        .iter()
-                        .flat_map(|m| m.split(','))
-                        .filter_map(|part| part.trim().strip_prefix("from="))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                for f in froms {
-                    if let Some(d) = self.find_before(&expand(f), i) {
-                        deps.push(d);
-                    }
-                }
-            }
-            todo.extend(deps);
         }
         seen
+    }
+
+    /// The earlier stages stage `i` uses: its base, `COPY --from`, `RUN --mount=…,from=`.
+    pub fn uses(&self, i: usize, expand: &dyn Fn(&str) -> String) -> Vec<usize> {
+        let st = &self.stages[i];
+        let mut deps = Vec::new();
+        if let Some(d) = self.find_before(&expand(&st.base), i) {
+            deps.push(d);
+        }
+        for step in &st.body {
+            let froms: Vec<&str> = match &step.command {
+                Command::Copy(c) | Command::Add(c) => c.from.as_deref().into_iter().collect(),
+                Command::Run(r) => r
+                    .mounts
+                    .iter()
+                    .flat_map(|m| m.split(','))
+                    .filter_map(|part| part.trim().strip_prefix("from="))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for f in froms {
+                if let Some(d) = self.find_before(&expand(f), i) {
+                    deps.push(d);
+                }
+            }
+        }
+        deps.sort_unstable();
+        deps.dedup();
+        deps
     }
 
     /// A stage defined before stage `before` that `s` names (a stage can only use earlier ones).

@@ -178,6 +178,64 @@ fn root_cache_reuses_unchanged_steps_and_reruns_from_a_change() {
 }
 
 #[test]
+fn root_independent_stages_build_at_the_same_time() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    // Two stages that can only finish together: each marks its arrival in a shared cache
+    // mount and waits (at most 20 s) for the other's mark. One after the other, the first
+    // would give up.
+    let meet = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,target=/meet,id=meet touch /meet/{me} && i=0 && \\\n  while [ ! -e /meet/{other} ]; do i=$((i+1)); [ $i -gt 200 ] && exit 7; sleep 0.1; done && echo {me} > /{me}\n"
+        )
+    };
+    let text = format!(
+        "FROM busybox AS a\n{}FROM busybox AS b\n{}FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nRUN cat /a /b\n",
+        meet("a", "b"),
+        meet("b", "a")
+    );
+    write(c, "Dockerfile", &text);
+    let out = build(&b, c, &["-t", "met"]).ok();
+    // The classic text still comes one stage after another, in Dockerfile order.
+    let at = |s: &str| {
+        out.find(s)
+            .unwrap_or_else(|| panic!("{s:?} missing: {out}"))
+    };
+    assert!(
+        at("Step 1/8 : FROM busybox AS a") < at("Step 2/8 : RUN"),
+        "{out}"
+    );
+    assert!(
+        at("Step 2/8 : RUN") < at("Step 3/8 : FROM busybox AS b"),
+        "{out}"
+    );
+    assert!(at("Step 4/8") < at("Step 5/8 : FROM busybox\n"), "{out}");
+    assert!(at("a\nb\n") > at("Step 8/8 : RUN cat /a /b"), "{out}");
+    assert_eq!(run_out(&b, &["met", "cat", "/a", "/b"]), "a\nb\n");
+
+    // The same step needed by two stages runs once, even without the cache.
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox AS a\nRUN date +%s%N > /t\nFROM busybox AS b\nRUN date +%s%N > /t\nFROM busybox\nCOPY --from=a /t /a\nCOPY --from=b /t /b\nRUN cmp /a /b\n",
+    );
+    let out = build(&b, c, &["--no-cache", "-t", "once"]).ok();
+    assert_eq!(out.matches(" ---> Running in").count(), 2, "{out}");
+
+    // A failing stage fails the build with its own error; stages after it are not told.
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox AS a\nRUN exit 3\nFROM busybox AS b\nRUN true\nFROM busybox\nCOPY --from=a /x /x\nCOPY --from=b /y /y\n",
+    );
+    let r = build(&b, c, &[]);
+    assert!(!r.stdout.contains("Step 5/7"), "{}", r.stdout);
+    assert!(r.fails().contains("Dockerfile:2: RUN: process"));
+    assert_clean(&b);
+}
+
+#[test]
 fn root_stages_copy_from_and_target() {
     let b = busybox();
     let ctx = tempfile::tempdir().unwrap();

@@ -205,6 +205,15 @@ pub struct LockGuard {
     _file: File,
 }
 
+impl Drop for LockGuard {
+    /// flock locks belong to the open file, which a container process cloned (not exec'd) from
+    /// this one meanwhile shares: closing ours would leave the lock held for as long as that
+    /// process lives, so the lock is released explicitly.
+    fn drop(&mut self) {
+        let _ = self._file.unlock();
+    }
+}
+
 fn unmount_detached(p: &Path) {
     use std::os::unix::ffi::OsStrExt;
     if let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) {

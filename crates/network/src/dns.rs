@@ -41,8 +41,16 @@ pub fn ensure_running(dir: &Path, net: &Network) -> Result<()> {
     fs::create_dir_all(&dns_dir).ctx("create directory", &dns_dir)?;
     let lock_path = dns_dir.join(format!("{}.lock", &net.id[..12]));
     let lock = fs::File::create(&lock_path).ctx("open", &lock_path)?;
-    // SAFETY: flock on our own descriptor; released on close.
+    // SAFETY: flock on our own descriptor.
     unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    // Released explicitly, not by closing: see `state::Locked`'s Drop.
+    struct Unlock(fs::File);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            let _ = self.0.unlock();
+        }
+    }
+    let _lock = Unlock(lock);
     if running_pid(dir, net).is_some() {
         return Ok(());
     }

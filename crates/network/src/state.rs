@@ -233,6 +233,15 @@ pub struct Locked {
     _lock: fs::File,
 }
 
+impl Drop for Locked {
+    /// flock locks belong to the open file, which a container process cloned (not exec'd) from
+    /// this one meanwhile shares: closing ours would leave the lock held for as long as that
+    /// process lives, so the lock is released explicitly.
+    fn drop(&mut self) {
+        let _ = self._lock.unlock();
+    }
+}
+
 pub fn lock(dir: &Path) -> Result<Locked> {
     fs::create_dir_all(dir).ctx("create directory", dir)?;
     let lock_path = dir.join("lock");

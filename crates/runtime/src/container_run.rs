@@ -308,7 +308,14 @@ impl Runtime {
             if fs::read(&p).map(|b| b != BERTH_INIT).unwrap_or(true) {
                 fs::create_dir_all(p.parent().unwrap_or(Path::new("/")))
                     .ctx("create directory", &p)?;
-                let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+                // Unique to this call: a server's threads may write it at once.
+                static TEMP_SEQ: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(0);
+                let tmp = p.with_extension(format!(
+                    "tmp{}.{}",
+                    std::process::id(),
+                    TEMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                ));
                 fs::write(&tmp, BERTH_INIT).ctx("write", &tmp)?;
                 use std::os::unix::fs::PermissionsExt;
                 fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).ctx("chmod", &tmp)?;

@@ -119,6 +119,7 @@ impl OciRuntime for Youki {
         std::fs::create_dir_all(&self.state_root).map_err(|e| rt_err(id, "create state dir", e))?;
         // Shared while creating: the parent cgroups must not be removed under us.
         let cgroup_lock = cgroup_lock(libc::LOCK_SH);
+        let cwd_held = process_cwd_lock();
         let mut container = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.state_root)
             .map_err(|e| rt_err(id, "runtime state", e))?
@@ -134,6 +135,7 @@ impl OciRuntime for Youki {
             .with_detach(true)
             .build()
             .map_err(|e| rt_err(id, "create", e))?;
+        drop(cwd_held);
         drop(cgroup_lock);
         let Some(pid) = container.pid().map(|p| p.as_raw()) else {
             let _ = container.delete(true);
@@ -143,10 +145,12 @@ impl OciRuntime for Youki {
             let _ = container.delete(true);
             return Err(e);
         }
+        let cwd_held = process_cwd_lock();
         if let Err(e) = container.start() {
             let _ = container.delete(true);
             return Err(rt_err(id, "start", e));
         }
+        drop(cwd_held);
         container
             .pid()
             .map(|p| p.as_raw())
@@ -208,6 +212,7 @@ impl OciRuntime for Youki {
         } else {
             None
         };
+        let cwd_held = process_cwd_lock();
         let built = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.state_root)
             .map_err(|e| rt_err(id, "runtime state", e))?
@@ -228,6 +233,7 @@ impl OciRuntime for Youki {
             .with_no_new_privs(p.no_new_privileges)
             .with_detach(true)
             .build();
+        drop(cwd_held);
         if let Some(f) = process_file {
             let _ = std::fs::remove_file(f);
         }
@@ -306,7 +312,7 @@ impl libcontainer::workload::Executor for FilterExecutor {
 /// A host-wide lock between creating containers (shared) and removing the shared `berth`
 /// parent cgroups (exclusive): without it a parent removed at the wrong moment made a
 /// concurrent creation fail. None if the lock is not to be had (then nothing is removed).
-fn cgroup_lock(mode: libc::c_int) -> Option<std::fs::File> {
+fn cgroup_lock(mode: libc::c_int) -> Option<CgroupLock> {
     let dir = std::path::Path::new("/run/berth");
     let _ = std::fs::create_dir_all(dir);
     let f = std::fs::OpenOptions::new()
@@ -316,8 +322,19 @@ fn cgroup_lock(mode: libc::c_int) -> Option<std::fs::File> {
         .open(dir.join("cgroups.lock"))
         .ok()?;
     use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor we own; released when it is closed.
-    (unsafe { libc::flock(f.as_raw_fd(), mode) } == 0).then_some(f)
+    // SAFETY: flock on a descriptor we own; released by `CgroupLock`'s Drop.
+    (unsafe { libc::flock(f.as_raw_fd(), mode) } == 0).then_some(CgroupLock(f))
+}
+
+/// The cgroup lock, held until dropped. flock locks belong to the open file, which a container
+/// process cloned (not exec'd) from this one meanwhile shares: closing ours would leave the
+/// lock held as long as that process lives, so it is released explicitly.
+struct CgroupLock(std::fs::File);
+
+impl Drop for CgroupLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 /// Removes the container's cgroups (`berth/<id>` in every v1 hierarchy, or in the v2 tree
@@ -344,6 +361,15 @@ fn remove_empty_parent_cgroups() {
         let _ = std::fs::remove_dir(e.path().join("berth"));
     }
     let _ = std::fs::remove_dir("/sys/fs/cgroup/berth");
+}
+
+/// libcontainer changes the process's working directory while it creates and starts a
+/// container (to bind its sockets by a short relative name, then back): two threads doing it
+/// at once (a build's concurrent stages, a server's requests) would bind in each other's
+/// directories and lose the process's own. One at a time, then.
+fn process_cwd_lock() -> std::sync::MutexGuard<'static, ()> {
+    static CWD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    CWD.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

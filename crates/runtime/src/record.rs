@@ -473,6 +473,15 @@ pub struct ContainerLock {
     _file: fs::File,
 }
 
+impl Drop for ContainerLock {
+    /// flock locks belong to the open file, which a container process cloned (not exec'd) from
+    /// this one meanwhile shares: closing ours would leave the lock held for as long as that
+    /// process lives, so the lock is released explicitly.
+    fn drop(&mut self) {
+        let _ = self._file.unlock();
+    }
+}
+
 /// Opens (creating, owner-only) and exclusively `flock`s `path`. A lock belongs to the open
 /// file, so two threads of one process exclude each other as two processes do.
 fn lock_file(path: &Path) -> std::io::Result<fs::File> {
@@ -621,6 +630,36 @@ pub fn valid_name(n: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dropped_lock_is_free_though_a_cloned_process_shares_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        let held = ContainerLock {
+            _file: lock_file(&path).unwrap(),
+        };
+        // A child as libcontainer makes them: a copy of this process, no exec, so it shares
+        // the locked open file until it exits.
+        // SAFETY: the child only sleeps and exits (async-signal-safe calls).
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            // SAFETY: as above.
+            unsafe {
+                libc::sleep(5);
+                libc::_exit(0);
+            }
+        }
+        assert!(child > 0);
+        drop(held);
+        let again = fs::File::open(&path).unwrap();
+        let free = again.try_lock().is_ok();
+        // SAFETY: our own child.
+        unsafe {
+            libc::kill(child, libc::SIGKILL);
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+        }
+        assert!(free, "the lock outlived its guard in the cloned child");
+    }
 
     #[test]
     fn status_is_stored_by_dockers_names() {

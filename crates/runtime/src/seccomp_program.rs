@@ -174,7 +174,13 @@ pub fn write_program(path: &Path, program: &Program, durable: bool) -> Result<()
     let mut data = program.to_bytes();
     let digest = Digest::of(&data);
     data.extend_from_slice(digest.hex().as_bytes());
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique to this call: threads of one process (a build's stages) may write it at once.
+    static TEMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let tmp = path.with_extension(format!(
+        "tmp{}.{}",
+        std::process::id(),
+        TEMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let written = (|| {
         use std::io::Write;
         let mut f = fs::File::create(&tmp)?;

@@ -26,7 +26,7 @@ impl Builder<'_> {
     /// ENV, LABEL, CMD, ENTRYPOINT, EXPOSE, VOLUME, USER, STOPSIGNAL, SHELL, HEALTHCHECK,
     /// ONBUILD, MAINTAINER: changes to the image config.
     pub(super) fn config_step(
-        &mut self,
+        &self,
         s: &mut State,
         inst: &Instruction,
         cmd: &Command,

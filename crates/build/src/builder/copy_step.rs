@@ -16,7 +16,7 @@ use crate::stages::step_error;
 impl Builder<'_> {
     /// COPY and ADD.
     pub(super) fn copy_step(
-        &mut self,
+        &self,
         s: State,
         inst: &Instruction,
         copy: &CopyCommand,

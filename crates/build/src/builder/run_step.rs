@@ -26,7 +26,7 @@ use crate::stages::step_error;
 impl Builder<'_> {
     /// RUN: the command in a container of the current state; its changes are the new layer.
     pub(super) fn run_step(
-        &mut self,
+        &self,
         s: State,
         inst: &Instruction,
         run: &RunCommand,
@@ -160,9 +160,12 @@ impl Builder<'_> {
                 rt: b.rt,
                 id: rec.id.clone(),
             };
-            b.emit(&BuildEvent::Running { container: &rec.id });
+            b.emit(&BuildEvent::Running {
+                step: s.step,
+                container: &rec.id,
+            });
             let code = b
-                .run_in_foreground(&rec.id)
+                .run_in_foreground(&rec.id, s.step)
                 .map_err(|e| step_error(&file, &inst, &e.to_string()))?;
             if code != 0 {
                 return Err(Error::RunFailed {
@@ -294,7 +297,7 @@ impl Builder<'_> {
     /// The value of `--secret id=ID,…`.
     /// Runs a RUN step's container to its end: its output comes back as `Output` events as
     /// it is written (on this thread: hosts need not be `Sync`), signals are the host's.
-    fn run_in_foreground(&self, id: &str) -> berth_runtime::Result<i32> {
+    fn run_in_foreground(&self, id: &str, step: usize) -> berth_runtime::Result<i32> {
         let (tx, rx) = std::sync::mpsc::channel::<(OutputStream, Vec<u8>)>();
         let (signals, hold) = match self.host.run_signals() {
             Some((rx, hold)) => (Some(rx), Some(hold)),
@@ -313,6 +316,7 @@ impl Builder<'_> {
             // Ends when the run has dropped the writers.
             for (stream, chunk) in rx {
                 self.emit(&BuildEvent::Output {
+                    step,
                     stream,
                     chunk: &chunk,
                 });
@@ -325,7 +329,7 @@ impl Builder<'_> {
         });
         drop(hold);
         if let Ok(code) = code {
-            self.emit(&BuildEvent::RunEnded { code });
+            self.emit(&BuildEvent::RunEnded { step, code });
         }
         code
     }

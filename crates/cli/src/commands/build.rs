@@ -129,7 +129,7 @@ impl berth_build::BuildHost for CliHost<'_> {
             return;
         }
         match e {
-            berth_build::BuildEvent::Output { stream, chunk } => {
+            berth_build::BuildEvent::Output { stream, chunk, .. } => {
                 let _ = match stream {
                     berth_build::OutputStream::Stdout => {
                         let mut o = std::io::stdout().lock();
