@@ -5,7 +5,9 @@
 #      context plus a 64 MB file copied in, two RUN steps over them, a second stage copying
 #      from the first;
 #   2. a fully cached rebuild of the reference app (examples/kiwi-app);
-#   3. a rebuild of the app after its app.py changed (the last COPY and what follows).
+#   3. a rebuild of the app after its app.py changed (the last COPY and what follows);
+#   4. a cold build of two independent stages that each take 2 s and a third copying from
+#      both: BuildKit builds the two at once (about 2 s); so does berth.
 # Setting up builds the app once per engine, which downloads from Debian's mirror and PyPI
 # (as bench/kiwi-image.sh does); nothing timed touches the network.
 # Usage (root): bash bench/build.sh        (RUNS=N changes the cold-build runs, default 3)
@@ -18,8 +20,8 @@ runs=${RUNS:-3}
 work=$(mktemp -d /var/tmp/berth-bench-build.XXXXXX)
 B="$PWD/target/release/berth --root $work/root"
 cleanup() {
-  command -v docker >/dev/null && docker rmi -f bench-synth bench-kiwi >/dev/null 2>&1 || true
-  command -v podman >/dev/null && podman rmi -f bench-synth bench-kiwi >/dev/null 2>&1 || true
+  command -v docker >/dev/null && docker rmi -f bench-synth bench-kiwi bench-stages >/dev/null 2>&1 || true
+  command -v podman >/dev/null && podman rmi -f bench-synth bench-kiwi bench-stages >/dev/null 2>&1 || true
   stop_dockerd
   rm -rf "$work"
 }
@@ -79,4 +81,25 @@ echo "== rebuild after app.py changed"
 change="echo \"# \$(date +%s%N)\" >> $work/app/app.py"
 args=(--warmup 1 --runs 5 --prepare "$change" -n berth "$B build -q -t bench-kiwi $work/app")
 for p in "${peers[@]}"; do args+=(-n "$p" "$p build -q -t bench-kiwi $work/app"); done
+hyperfine "${args[@]}"
+
+echo "== independent stages (--no-cache): two 2 s stages and one using both"
+mkdir -p "$work/stages"
+cat > "$work/stages/Dockerfile" <<'EOF'
+FROM debian-base:bookworm AS one
+RUN sleep 2 && echo one > /one
+FROM debian-base:bookworm AS two
+RUN sleep 2 && echo two > /two
+FROM debian-base:bookworm
+COPY --from=one /one /one
+COPY --from=two /two /two
+EOF
+args=(--warmup 1 --runs 5 -n berth "$B build -q --no-cache --network none -t bench-stages $work/stages")
+for p in "${peers[@]}"; do
+  if [ "$p" = docker ]; then
+    args+=(-n docker-buildkit "DOCKER_BUILDKIT=1 docker build -q --no-cache --network none -t bench-stages $work/stages")
+  else
+    args+=(-n "$p" "$p build -q --no-cache --network none -t bench-stages $work/stages")
+  fi
+done
 hyperfine "${args[@]}"

@@ -12,6 +12,8 @@ if [ ! -x /usr/local/bin/docker ] && ! command -v docker >/dev/null; then pkgs+=
 # Debian's Firefox ESR with puppeteer-core (WebDriver BiDi).
 if ! command -v npm >/dev/null; then pkgs+=(nodejs npm); fi
 pkgs+=(chromium firefox-esr fonts-dejavu-core)
+# The build display test gives `berth build` a terminal with tmux.
+pkgs+=(tmux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

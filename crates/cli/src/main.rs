@@ -1,6 +1,7 @@
 //! `berth`: Docker's commands and flags over berth's libraries. This crate only parses
 //! arguments, calls the libraries and prints; the work lives in the library crates.
 
+mod build_progress;
 mod commands;
 mod output;
 mod template;

@@ -19,8 +19,13 @@ fn busybox() -> Berth {
     b
 }
 
+/// A build showing the classic builder's text on stdout (which these tests read), unless
+/// `extra` asks for another display.
 fn build(b: &Berth, ctx: &Path, extra: &[&str]) -> common::Run {
     let mut args = vec!["build"];
+    if !extra.iter().any(|a| a.starts_with("--progress")) {
+        args.push("--progress=classic");
+    }
     args.extend_from_slice(extra);
     args.push(ctx.to_str().unwrap());
     b.run(&args)
@@ -500,6 +505,7 @@ HEALTHCHECK --interval=5s --retries=2 CMD true
     let out = b
         .run(&[
             "build",
+            "--progress=classic",
             "-f",
             df.to_str().unwrap(),
             "--build-arg",
@@ -1015,4 +1021,170 @@ fn root_add_downloads_urls_without_unpacking_them() {
         );
     }
     assert_clean(&b);
+}
+
+#[test]
+fn root_buildkit_plain_display_shows_steps_output_timings_and_cache() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox AS a\nRUN echo from-a > /a && echo said-a\nFROM busybox\nCOPY --from=a /a /a\nRUN cat /a\n",
+    );
+    let dir = c.to_str().unwrap();
+    // Without a terminal `auto` is `plain`: BuildKit's lines on stderr, nothing on stdout.
+    let r = b.run(&["build", "-t", "shown", dir]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let err = &r.stderr;
+    for want in [
+        "[a 1/2] FROM busybox\n",
+        "[a 2/2] RUN echo from-a > /a && echo said-a\n",
+        "[stage-1 2/3] COPY --from=a /a /a\n",
+        " exporting to image\n",
+    ] {
+        assert!(err.contains(want), "{want:?} missing:\n{err}");
+    }
+    let export = err
+        .lines()
+        .find(|l| l.ends_with(" exporting to image"))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_default();
+    assert!(
+        err.contains(&format!(
+            "{export} naming to docker.io/library/shown:latest done\n{export} DONE"
+        )),
+        "{err}"
+    );
+    // RUN output with the seconds since the step began, then the step's time.
+    let said = err
+        .lines()
+        .find(|l| {
+            l.ends_with(" said-a")
+                && l.split(' ')
+                    .nth(1)
+                    .is_some_and(|t| t.parse::<f64>().is_ok())
+        })
+        .unwrap_or_else(|| panic!("no RUN output:\n{err}"));
+    let parts: Vec<&str> = said.split(' ').collect();
+    assert!(
+        parts[0].starts_with('#') && parts[1].parse::<f64>().is_ok(),
+        "{said}"
+    );
+    let id = parts[0];
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&format!("{id} DONE ")) && l.ends_with('s')),
+        "{err}"
+    );
+    // Again: every step is CACHED; `--progress=quiet` prints the ID alone.
+    let again = b
+        .run(&["build", "--progress=plain", "-t", "shown", dir])
+        .stderr;
+    assert_eq!(again.matches(" CACHED\n").count(), 3, "{again}");
+    let q = b.run(&["build", "--progress=quiet", dir]);
+    assert!(
+        q.stdout.starts_with("sha256:") && q.stderr.is_empty(),
+        "{q:?}"
+    );
+    // A failing RUN: its step ends in ERROR, then the error.
+    write(c, "Dockerfile", "FROM busybox\nRUN echo going && exit 4\n");
+    let err = b.run(&["build", "--progress", "plain", dir]).fails();
+    assert!(err.contains("#2 0."), "{err}");
+    assert!(
+        err.contains("#2 ERROR: Dockerfile:2: RUN: process \"/bin/sh -c echo going && exit 4\" did not complete successfully: exit code: 4"),
+        "{err}"
+    );
+    let e = b.run(&["build", "--progress=fancy", dir]).fails();
+    assert!(
+        e.contains("invalid argument \"fancy\" for \"--progress\" flag"),
+        "{e}"
+    );
+    assert_clean(&b);
+}
+
+#[test]
+fn root_buildkit_tty_display_draws_live_steps_on_a_terminal() {
+    assert!(
+        common::have_tool("tmux"),
+        "tmux is needed to give the build a terminal"
+    );
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN echo tick-1 && sleep 3 && echo tick-2\nENV DONE=1\n",
+    );
+    let session = format!("berth-tty-{}", std::process::id());
+    let command = format!(
+        "{} --root {} build -t live {} ; echo exit=$? ; sleep 60",
+        common::bin(),
+        b.root().display(),
+        c.display()
+    );
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux")
+    };
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let capture = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
+    };
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let screen = capture();
+            if screen.contains(what) {
+                return screen;
+            }
+            if std::time::Instant::now() > deadline {
+                tmux(&["kill-session", "-t", &session]);
+                panic!("{what:?} never showed:\n{screen}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // While the RUN step runs: the header with its timer, the step, the tail of its output.
+    let running = wait_for("=> => # tick-1");
+    assert!(running.contains("[+] Building "), "{running}");
+    assert!(
+        running.contains(" => [2/3] RUN echo tick-1 && sleep 3 && echo tick-2"),
+        "{running}"
+    );
+    // At the end, one frame: FINISHED, every step with its time, no output tails.
+    let done = wait_for("exit=0");
+    tmux(&["kill-session", "-t", &session]);
+    assert!(done.contains("(3/3) FINISHED"), "{done}");
+    assert_eq!(
+        done.matches("[+] Building").count(),
+        1,
+        "redrawn in place:\n{done}"
+    );
+    assert!(!done.contains("=> => # tick"), "{done}");
+    assert!(
+        done.lines()
+            .any(|l| l.contains(" => [3/3] ENV DONE=1") && l.trim_end().ends_with('s')),
+        "{done}"
+    );
+    assert!(
+        done.contains("=> => naming to docker.io/library/live:latest"),
+        "{done}"
+    );
 }

@@ -153,7 +153,13 @@ fn root_build_pulls_a_missing_from_image_and_copy_from_image() {
     )
     .unwrap();
     let out = fresh
-        .run(&["build", "-t", "on-pulled", ctx.path().to_str().unwrap()])
+        .run(&[
+            "build",
+            "--progress=classic",
+            "-t",
+            "on-pulled",
+            ctx.path().to_str().unwrap(),
+        ])
         .ok();
     assert!(out.contains("Pull complete"), "{out}");
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
@@ -179,7 +185,13 @@ fn root_build_pulls_a_missing_from_image_and_copy_from_image() {
     );
     // Present now: the next build does not pull; --pull asks the registry again.
     let again = fresh
-        .run(&["build", "-t", "on-pulled", ctx.path().to_str().unwrap()])
+        .run(&[
+            "build",
+            "--progress=classic",
+            "-t",
+            "on-pulled",
+            ctx.path().to_str().unwrap(),
+        ])
         .ok();
     assert!(
         !again.contains("Pulling") && !again.contains("Digest:"),
@@ -188,6 +200,7 @@ fn root_build_pulls_a_missing_from_image_and_copy_from_image() {
     let pulled = fresh
         .run(&[
             "build",
+            "--progress=classic",
             "--pull",
             "-t",
             "on-pulled",

@@ -143,6 +143,8 @@ impl Builder<'_> {
                     .collect();
                 let (progress, errors, first_step) = (&progress, &errors, ranges[pos].0);
                 scope.spawn(move || {
+                    // Even if this thread panics, the stages waiting for it must hear.
+                    let _told = TellOnExit { progress, stage: i };
                     let outcome = match progress.wait_for(&deps) {
                         Some(built) => {
                             let numbers = StepNumbers {
@@ -299,6 +301,28 @@ impl Builder<'_> {
             }
         }
         Ok(state)
+    }
+}
+
+/// Marks a stage failed unless it recorded its result: a stage thread that panics must not
+/// leave the stages that wait for it waiting forever.
+struct TellOnExit<'p> {
+    progress: &'p Progress,
+    stage: usize,
+}
+
+impl Drop for TellOnExit<'_> {
+    fn drop(&mut self) {
+        let mut done = match self.progress.done.lock() {
+            Ok(d) => d,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !done.contains_key(&self.stage) {
+            self.progress.failed.store(true, Ordering::SeqCst);
+            done.insert(self.stage, Err(()));
+        }
+        drop(done);
+        self.progress.changed.notify_all();
     }
 }
 

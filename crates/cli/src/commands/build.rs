@@ -7,6 +7,8 @@ use anyhow::{bail, Context, Result};
 use berth_dockerfile::check::{check, Finding, Severity};
 use clap::Args;
 
+use crate::build_progress::{BuildProgress, ProgressMode};
+
 #[derive(Args)]
 pub struct BuildArgs {
     /// Check the Dockerfile for problems without building
@@ -58,7 +60,7 @@ pub struct BuildArgs {
     /// "id=mysecret,env=VAR")
     #[arg(long)]
     secret: Vec<String>,
-    /// Set type of progress output (auto, plain, tty, quiet)
+    /// Set type of progress output (auto, plain, tty, quiet, rawjson, classic)
     #[arg(long)]
     progress: Option<String>,
     /// Remove intermediate containers after a successful build (always, as BuildKit)
@@ -97,10 +99,10 @@ fn private_mounts() {
 }
 
 /// What the builder asks of the command line: base images (pulled as `run` pulls them) and
-/// somewhere to print.
+/// somewhere to show the build (`--progress`).
 struct CliHost<'a> {
     root: &'a Path,
-    quiet: bool,
+    progress: &'a BuildProgress,
 }
 
 impl berth_build::BuildHost for CliHost<'_> {
@@ -116,34 +118,19 @@ impl berth_build::BuildHost for CliHost<'_> {
                 return Ok(img);
             }
         }
-        super::registry::pull_one(self.root, name, platform.map(str::to_string), self.quiet)
+        // Pull progress only around the classic text; BuildKit's displays show the FROM step.
+        let quiet = self.progress.mode() != ProgressMode::Classic;
+        super::registry::pull_one(self.root, name, platform.map(str::to_string), quiet)
             .map_err(|e| format!("failed to resolve source metadata for {name}: {e}"))?;
         store.lookup(name).map_err(|e| e.to_string())
     }
 
-    /// The classic builder's text; a RUN step's output as it comes, on our own streams.
     fn event(&self, e: &berth_build::BuildEvent) {
-        use std::io::Write;
-        // `-q` prints the image ID alone, at the end.
-        if self.quiet {
-            return;
-        }
-        match e {
-            berth_build::BuildEvent::Output { stream, chunk, .. } => {
-                let _ = match stream {
-                    berth_build::OutputStream::Stdout => {
-                        let mut o = std::io::stdout().lock();
-                        o.write_all(chunk).and_then(|_| o.flush())
-                    }
-                    berth_build::OutputStream::Stderr => std::io::stderr().lock().write_all(chunk),
-                };
-            }
-            _ => {
-                if let Some(line) = e.classic_line() {
-                    println!("{line}");
-                }
-            }
-        }
+        self.progress.event(e);
+    }
+
+    fn live_events(&self) -> bool {
+        self.progress.live()
     }
 
     /// Signals we get while a RUN step runs go to its process, as they did to a container
@@ -197,12 +184,8 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
     if own_namespace {
         private_mounts();
     }
-    if let Some(p) = &a.progress {
-        if !matches!(p.as_str(), "auto" | "plain" | "tty" | "quiet" | "rawjson") {
-            bail!("invalid argument {p:?} for \"--progress\" flag: expected auto, plain, tty, quiet or rawjson");
-        }
-    }
-    let quiet = a.quiet || a.progress.as_deref() == Some("quiet");
+    let mode = ProgressMode::resolve(a.progress.as_deref(), a.quiet)?;
+    let quiet = mode == ProgressMode::Quiet;
     let mut tags = Vec::new();
     for t in &a.tag {
         tags.push(
@@ -249,8 +232,14 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
         cache_from: a.cache_from.clone(),
     };
     let rt = berth_runtime::Runtime::open(root)?;
-    let host = CliHost { root, quiet };
-    let img = match berth_build::build_history::build_recorded(&rt, &opts, &host, &context_name) {
+    let progress = BuildProgress::new(mode);
+    let host = CliHost {
+        root,
+        progress: &progress,
+    };
+    let built = berth_build::build_history::build_recorded(&rt, &opts, &host, &context_name);
+    progress.finish(built.as_ref().err().map(|e| e.to_string()).as_deref());
+    let img = match built {
         Ok(img) => img,
         Err(e) => {
             // BuildKit shows where a Dockerfile is wrong before the message.
