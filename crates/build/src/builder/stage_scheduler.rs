@@ -317,9 +317,9 @@ impl Drop for TellOnExit<'_> {
             Ok(d) => d,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if !done.contains_key(&self.stage) {
+        if let std::collections::btree_map::Entry::Vacant(e) = done.entry(self.stage) {
             self.progress.failed.store(true, Ordering::SeqCst);
-            done.insert(self.stage, Err(()));
+            e.insert(Err(()));
         }
         drop(done);
         self.progress.changed.notify_all();
