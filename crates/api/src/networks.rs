@@ -200,9 +200,13 @@ async fn disconnect(
     .await
 }
 
-async fn prune(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn prune(
+    State(e): State<AppState>,
+    Query(q): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let args = filter_args(&q)?;
     blocking(move || {
-        let removed = e.rt.prune_networks()?;
+        let removed = e.rt.prune_networks(&args)?;
         Ok(Json(json!({ "NetworksDeleted": removed })))
     })
     .await

@@ -6,6 +6,7 @@
 
 pub mod build_events;
 pub mod build_history;
+pub mod build_output;
 pub mod builder;
 pub mod context;
 pub mod copy;

@@ -562,9 +562,10 @@ mod tests {
             vertex_name("RUN  make \\\n  all", "", 2, 2),
             "[2/2] RUN make \\ all"
         );
+        // 29 columns: the name, padding, one space, the time at the edge.
         assert_eq!(
             fit(" => [1/2] RUN x", "1.2s", 30),
-            " => [1/2] RUN x         1.2s"
+            format!(" => [1/2] RUN x{} 1.2s", " ".repeat(9))
         );
         assert_eq!(fit(&"x".repeat(50), "0.0s", 30).chars().count(), 29);
     }

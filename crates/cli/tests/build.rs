@@ -1188,3 +1188,81 @@ fn root_buildkit_tty_display_draws_live_steps_on_a_terminal() {
         "{done}"
     );
 }
+
+#[test]
+fn root_outputs_put_the_result_in_a_directory_a_tar_or_an_archive() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(c, "Dockerfile", "FROM busybox AS base\nRUN echo made > /made && chmod 0640 /made\nFROM scratch\nCOPY --from=base /made /out/made\n");
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path();
+    let dir = c.to_str().unwrap();
+    // type=local: the files, modes kept.
+    let local = o.join("local");
+    let arg = format!("type=local,dest={}", local.display());
+    build(&b, c, &["-o", &arg, "-t", "exported"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(local.join("out/made")).unwrap(),
+        "made\n"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(local.join("out/made"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+    // `-o DIR` is the same; `-o -` and type=tar give one tar of the files.
+    let short = o.join("short");
+    build(&b, c, &["-o", short.to_str().unwrap()]).ok();
+    assert!(short.join("out/made").is_file());
+    let tar_file = o.join("files.tar");
+    build(
+        &b,
+        c,
+        &["--output", &format!("type=tar,dest={}", tar_file.display())],
+    )
+    .ok();
+    let names = |bytes: &[u8]| -> Vec<String> {
+        tar::Archive::new(bytes)
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect()
+    };
+    let listed = names(&std::fs::read(&tar_file).unwrap());
+    assert!(
+        listed.iter().any(|n| n.trim_end_matches('/') == "out/made"),
+        "{listed:?}"
+    );
+    let piped = b.cmd(&["build", "-q", "-o", "-", dir]).output().unwrap();
+    assert!(piped.status.success());
+    assert!(names(&piped.stdout).iter().any(|n| n == "out/made"));
+    // type=docker: an archive another store loads.
+    let archive = o.join("image.tar");
+    build(
+        &b,
+        c,
+        &[
+            "-t",
+            "exported:2",
+            "-o",
+            &format!("type=docker,dest={}", archive.display()),
+        ],
+    )
+    .ok();
+    let other = Berth::new();
+    let loaded = other.run(&["load", "-i", archive.to_str().unwrap()]).ok();
+    assert!(loaded.contains("Loaded image: exported:2"), "{loaded}");
+    // Bad values name the flag and what was expected.
+    let err = build(&b, c, &["-o", "type=nope"]).fails();
+    assert!(
+        err.contains(
+            "invalid argument \"type=nope\" for \"-o, --output\" flag: unsupported type \"nope\""
+        ),
+        "{err}"
+    );
+    let err = build(&b, c, &["-o", "type=local"]).fails();
+    assert!(err.contains("type=local needs dest=DIRECTORY"), "{err}");
+    assert_clean(&b);
+}

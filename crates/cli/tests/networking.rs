@@ -718,13 +718,28 @@ fn root_forward_drop_policy_does_not_block_berth_traffic() {
         .ok();
     assert_eq!(out, "peer-ok\noutside-blocked\n");
     lab.berth(&b, &["rm", "-f", &peer]).ok();
-    // prune removes unused user networks only.
-    lab.berth(&b, &["network", "create", "spare"]).ok();
+    // prune removes unused user networks only; Docker's filters narrow it.
     let used = lab
         .berth(&b, &["create", "--network", "inside", "busybox", "true"])
         .ok()
         .trim()
         .to_string();
+    lab.berth(&b, &["network", "create", "--label", "keep=yes", "kept"])
+        .ok();
+    let prune = |filter: &str| lab.berth(&b, &["network", "prune", "-f", "--filter", filter]);
+    assert_eq!(
+        prune("until=2000-01-01T00:00:00Z").ok(),
+        "",
+        "nothing is that old"
+    );
+    assert_eq!(prune("label!=keep=yes").ok(), "");
+    assert_eq!(prune("label=keep").ok(), "Deleted Networks:\nkept\n");
+    let err = prune("dangling=true").fails();
+    assert!(
+        err.contains("invalid filter 'dangling': supported filters are until, label, label!"),
+        "{err}"
+    );
+    lab.berth(&b, &["network", "create", "spare"]).ok();
     let out = lab.berth(&b, &["network", "prune", "-f"]).ok();
     assert_eq!(out, "Deleted Networks:\nspare\n");
     let ls = lab

@@ -214,12 +214,52 @@ fn root_build_pulls_a_missing_from_image_and_copy_from_image() {
         format!("FROM {}/test/missing:1\n", reg.host()),
     )
     .unwrap();
-    let err = fresh.run(&["build", ctx.path().to_str().unwrap()]).fails();
+    let err = fresh
+        .run(&["build", "--progress=classic", ctx.path().to_str().unwrap()])
+        .fails();
     assert!(
         err.starts_with("Error: Dockerfile:1: FROM: failed to resolve source metadata for"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+    // BuildKit's display ends the step in ERROR before the error.
+    let err = fresh
+        .run(&["build", "--progress=plain", ctx.path().to_str().unwrap()])
+        .fails();
+    assert!(
+        err.contains("#1 ERROR: Dockerfile:1: FROM: failed to resolve source metadata for"),
+        "{err}"
+    );
+    // `--push` sends what was built to the registry under its name.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {base}\nRUN echo pushed > /pushed\n"),
+    )
+    .unwrap();
+    let name = format!("{}/test/built:1", reg.host());
+    fresh
+        .run(&[
+            "build",
+            "-q",
+            "--push",
+            "-t",
+            &name,
+            ctx.path().to_str().unwrap(),
+        ])
+        .ok();
+    let elsewhere = Berth::new();
+    elsewhere.run(&["pull", "-q", &name]).ok();
+    let got = elsewhere
+        .run(&["run", "--rm", "--network", "none", &name, "cat", "/pushed"])
+        .ok();
+    assert_eq!(got, "pushed\n");
+    let err = fresh
+        .run(&["build", "-q", "--push", ctx.path().to_str().unwrap()])
+        .fails();
+    assert!(
+        err.contains("--push needs a name for the image (-t NAME)"),
+        "{err}"
+    );
 }
 
 #[test]

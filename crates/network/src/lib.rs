@@ -404,14 +404,16 @@ impl Networking {
         Ok(())
     }
 
-    /// `network prune`: user-defined networks without containers.
-    pub fn prune(&self) -> Result<Vec<String>> {
+    /// `network prune`: user-defined networks without containers, but those `keep` keeps
+    /// (the caller's filters).
+    pub fn prune(&self, keep: &dyn Fn(&Network) -> bool) -> Result<Vec<String>> {
         let mut locked = self.lock()?;
         let unused: Vec<Network> = locked
             .state
             .networks
             .iter()
             .filter(|n| !n.is_default() && locked.state.endpoints_of(&n.id).next().is_none())
+            .filter(|n| !keep(n))
             .cloned()
             .collect();
         for n in &unused {

@@ -142,10 +142,19 @@ impl Runtime {
         Ok(name)
     }
 
-    /// `network prune`: the names of the networks removed.
-    pub fn prune_networks(&self) -> Result<Vec<String>> {
+    /// `network prune` with Docker's filters (`until`, `label`, `label!`): the names of the
+    /// networks removed.
+    pub fn prune_networks(&self, filters: &[String]) -> Result<Vec<String>> {
+        let f = crate::prune_filters::PruneFilters::parse(filters, &["until", "label", "label!"])?;
+        let keep = |n: &berth_network::state::Network| {
+            let created = chrono::DateTime::parse_from_rfc3339(&n.created)
+                .ok()
+                .and_then(|t| t.timestamp_nanos_opt())
+                .unwrap_or(0);
+            f.until.is_some_and(|u| created >= u) || !f.labels_pass(&Some(n.labels.clone()))
+        };
         let before = self.networking().list()?;
-        let removed = self.networking().prune()?;
+        let removed = self.networking().prune(&keep)?;
         for n in before.iter().filter(|n| removed.contains(&n.name)) {
             self.network_event("destroy", &n.id, &n.name, &n.driver, None);
         }

@@ -60,6 +60,15 @@ pub struct BuildArgs {
     /// "id=mysecret,env=VAR")
     #[arg(long)]
     secret: Vec<String>,
+    /// Output destination (format: "type=local,dest=path"; also tar, docker, oci, image)
+    #[arg(short, long)]
+    output: Vec<String>,
+    /// Shorthand for "--output=type=image,push=true"
+    #[arg(long)]
+    push: bool,
+    /// Shorthand for "--output=type=docker" (the image is always in berth's store)
+    #[arg(long)]
+    load: bool,
     /// Set type of progress output (auto, plain, tty, quiet, rawjson, classic)
     #[arg(long)]
     progress: Option<String>,
@@ -185,6 +194,15 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
         private_mounts();
     }
     let mode = ProgressMode::resolve(a.progress.as_deref(), a.quiet)?;
+    let mut outputs = Vec::new();
+    for o in &a.output {
+        outputs.push(
+            berth_build::build_output::BuildOutput::parse(o).map_err(|e| anyhow::anyhow!(e))?,
+        );
+    }
+    if a.push {
+        outputs.push(berth_build::build_output::BuildOutput::Image { push: true });
+    }
     let quiet = mode == ProgressMode::Quiet;
     let mut tags = Vec::new();
     for t in &a.tag {
@@ -198,6 +216,10 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
         if l.is_empty() || l.starts_with('=') {
             bail!("invalid argument {l:?} for \"--label\" flag: expected KEY=VALUE");
         }
+    }
+    let pushes = outputs.contains(&berth_build::build_output::BuildOutput::Image { push: true });
+    if pushes && tags.is_empty() {
+        bail!("--push needs a name for the image (-t NAME)");
     }
     let input = Input::resolve(root, &a)?;
     // How the build history names the context.
@@ -249,6 +271,9 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
             return Err(e.into());
         }
     };
+    for o in &outputs {
+        write_output(root, &img, &opts.tags, o)?;
+    }
     if let Some(p) = &a.iidfile {
         std::fs::write(p, img.id().to_string())
             .with_context(|| format!("failed to write the image ID file {}", p.display()))?;
@@ -433,5 +458,78 @@ fn check_ignore_file(context: &Path, dockerfile: &Path) -> Option<String> {
     match berth_build::context::BuildContext::open(context, dockerfile) {
         Err(e @ berth_build::Error::Parse { .. }) => Some(e.to_string()),
         _ => None,
+    }
+}
+
+/// Sends the built image where `--output` (or `--push`) says.
+fn write_output(
+    root: &Path,
+    img: &berth_image::Image,
+    tags: &[berth_image::Reference],
+    out: &berth_build::build_output::BuildOutput,
+) -> Result<()> {
+    use berth_build::build_output::{write_files_tar, write_files_to_dir, BuildOutput};
+    use std::io::Write;
+    let store = berth_image::Store::open(root)?;
+    // A file is written beside its destination and renamed: a failure leaves no half file.
+    let to_file = |dest: &Path, write: &dyn Fn(std::fs::File) -> Result<()>| -> Result<()> {
+        let tmp = dest.with_file_name(format!(
+            ".{}.berth-output-{}",
+            dest.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+            std::process::id()
+        ));
+        let f = std::fs::File::create(&tmp)
+            .with_context(|| format!("failed to create the output file {}", dest.display()))?;
+        match write(f).and_then(|_| Ok(std::fs::rename(&tmp, dest)?)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    };
+    match out {
+        BuildOutput::Local { dest } => write_files_to_dir(&store, img, dest)
+            .with_context(|| format!("failed to export the files to {}", dest.display())),
+        BuildOutput::Tar { dest: Some(dest) } => to_file(dest, &|f| {
+            write_files_tar(&store, img, std::io::BufWriter::new(f))?.flush()?;
+            Ok(())
+        }),
+        BuildOutput::Tar { dest: None } => {
+            write_files_tar(&store, img, std::io::stdout().lock())?.flush()?;
+            Ok(())
+        }
+        BuildOutput::Archive { dest } => {
+            let names: Vec<String> = tags.iter().map(|t| t.familiar_tagged()).collect();
+            let chosen = vec![(img.clone(), names)];
+            match dest {
+                Some(dest) => to_file(dest, &|f| {
+                    berth_image::archive::save(&store, &chosen, std::io::BufWriter::new(f))?
+                        .flush()?;
+                    Ok(())
+                }),
+                None => {
+                    berth_image::archive::save(&store, &chosen, std::io::stdout().lock())?
+                        .flush()?;
+                    Ok(())
+                }
+            }
+        }
+        BuildOutput::Image { push: false } => Ok(()),
+        BuildOutput::Image { push: true } => {
+            if tags.is_empty() {
+                bail!("--push needs a name for the image (-t NAME)");
+            }
+            for t in tags {
+                let pushed = super::registry::push(
+                    root,
+                    super::registry::PushArgs::new(t.familiar_tagged(), true),
+                )?;
+                if pushed != 0 {
+                    bail!("failed to push {}", t.familiar_tagged());
+                }
+            }
+            Ok(())
+        }
     }
 }

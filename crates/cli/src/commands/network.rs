@@ -120,6 +120,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long)]
+    filter: Vec<String>,
 }
 
 fn fail(e: impl std::fmt::Display) -> anyhow::Error {
@@ -226,7 +229,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
             if !a.force && !crate::output::confirm("WARNING! This will remove all custom networks not used by at least one container.")? {
                 return Ok(0);
             }
-            let removed = rt.prune_networks().map_err(fail)?;
+            let removed = rt.prune_networks(&a.filter).map_err(fail)?;
             if !removed.is_empty() {
                 println!("Deleted Networks:");
                 for n in removed {
