@@ -353,6 +353,7 @@ async fn build(
             secrets: Vec::new(),
             shm_size,
             cache_from,
+            keep_storage: None,
         };
         let host = ApiHost {
             e: &e,
@@ -385,10 +386,26 @@ async fn build(
     .await)
 }
 
-/// POST `/build/prune`: the build cache, all of it (berth keeps no other kind).
-async fn prune(State(e): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// POST `/build/prune`: the build cache, all of it, or what `filters` (`until`) and
+/// `keep-storage` leave.
+async fn prune(
+    State(e): State<AppState>,
+    Query(q): Query<crate::query::Params>,
+) -> Result<Json<Value>, ApiError> {
+    let filters = crate::query::filter_args(&q)?;
+    let keep = match q.get("keep-storage") {
+        None => None,
+        Some(v) => Some(v.parse::<u64>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("invalid keep-storage {v:?}: expected a number of bytes"),
+            )
+        })?),
+    };
+    let o = berth_build::prune::PruneOptions::from_filters(&filters, keep)
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
     blocking(move || {
-        let freed = berth_build::prune::prune_build_cache(e.rt.root())?;
+        let freed = berth_build::prune::prune_build_cache_with(e.rt.root(), &o)?;
         Ok(Json(
             json!({"CachesDeleted": null, "SpaceReclaimed": freed}),
         ))

@@ -61,6 +61,9 @@ pub struct BuildOptions {
     /// of these local images (names that are not here are ignored, as Docker's classic
     /// builder does).
     pub cache_from: Vec<String>,
+    /// The size the build cache is kept under after a build that stored something (least
+    /// recently used entries go first); None: BuildKit's default (`prune::default_keep_storage`).
+    pub keep_storage: Option<u64>,
 }
 
 /// Signals for a RUN step's process, and the front end's hold on their source.
@@ -203,6 +206,8 @@ pub struct Builder<'a> {
     making: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// What this build made, by cache key.
     made: Mutex<HashMap<String, Image>>,
+    /// The cache entries this build used (their last use is noted at the end).
+    used: Mutex<Vec<String>>,
 }
 
 /// Whether `part` is `whole` up to some step: the same layers and the same history, so far.
@@ -261,6 +266,7 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         order: Default::default(),
         making: Default::default(),
         made: Default::default(),
+        used: Default::default(),
     };
     if !opts.cache_from.is_empty() {
         let found = opts
@@ -271,6 +277,18 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         b.cache_sources = Some(found);
     }
     let img = b.run(&stages)?;
+    // The cache's last uses, then its size policy when this build stored something.
+    let used = b.used.lock().map(|u| u.clone()).unwrap_or_default();
+    let _ = b.store.build_cache_touch(&used);
+    let stored = b.made.lock().map(|m| !m.is_empty()).unwrap_or(false);
+    if stored {
+        drop(_gc);
+        let limit = opts
+            .keep_storage
+            .unwrap_or_else(|| crate::prune::default_keep_storage(rt.root()));
+        // Best effort: the image is built whatever the policy manages to free.
+        let _ = crate::prune::enforce_limit(rt.root(), limit);
+    }
     if !lint.is_empty() {
         let n = lint.len();
         b.emit(&BuildEvent::Warning {
@@ -537,7 +555,13 @@ impl Builder<'_> {
                 .build_cache_lookup(&key)
                 .filter(|img| self.cache_allows(img))
         };
+        let from_this_build = made.is_some();
         if let Some(img) = made.or_else(|| (!self.opts.no_cache).then(cached).flatten()) {
+            if !from_this_build {
+                if let Ok(mut u) = self.used.lock() {
+                    u.push(key.clone());
+                }
+            }
             self.emit(&BuildEvent::Cached { step: state.step });
             return Ok(State {
                 config: img.config.clone(),

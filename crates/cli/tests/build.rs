@@ -819,6 +819,14 @@ fn root_system_df_counts_containers_volumes_and_build_cache() {
     let records = section("Build cache usage:");
     assert!(records[0].starts_with("CACHE ID"), "{v}");
     assert!(records.iter().any(|r| r.contains(" regular ")), "{v}");
+    // A step shows when it ran and when a build last used it.
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.contains(" regular "))
+            .all(|r| r.matches(" ago ").count() == 2),
+        "{v}"
+    );
     assert!(
         records.iter().any(|r| r.contains(" exec.cachemount ")),
         "{v}"
@@ -1264,5 +1272,83 @@ fn root_outputs_put_the_result_in_a_directory_a_tar_or_an_archive() {
     );
     let err = build(&b, c, &["-o", "type=local"]).fails();
     assert!(err.contains("type=local needs dest=DIRECTORY"), "{err}");
+    assert_clean(&b);
+}
+
+#[test]
+fn root_build_cache_keeps_to_a_size_least_recently_used_first() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let random = |name: &str| {
+        let mut bytes = vec![0u8; 300_000];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+            .unwrap();
+        std::fs::write(c.join(name), bytes).unwrap();
+    };
+    random("one");
+    random("two");
+    let dockerfile = |name: &str| {
+        write(
+            c,
+            "Dockerfile",
+            &format!("FROM busybox\nCOPY {name} /{name}\n"),
+        )
+    };
+    // Whether a build of `name` is a cache hit; the untagged image it leaves is removed, so
+    // that its layers are again the cache's alone.
+    let cached = |name: &str| {
+        dockerfile(name);
+        let hit = build(&b, c, &[]).ok().contains("Using cache");
+        b.run(&["image", "prune", "-f"]).ok();
+        hit
+    };
+    // Two builds whose layers only the cache keeps (their images are gone).
+    for name in ["one", "two"] {
+        dockerfile(name);
+        build(&b, c, &["-t", name]).ok();
+        b.run(&["rmi", name]).ok();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    // Nothing was used more than an hour ago; a bad filter is named.
+    b.run(&["builder", "prune", "-f", "--filter", "until=1h"])
+        .ok();
+    let err = b
+        .run(&["builder", "prune", "-f", "--filter", "id=x"])
+        .fails();
+    assert!(
+        err.contains("invalid filter 'id': supported filters are until"),
+        "{err}"
+    );
+    // Room for one of the two: the one used last stays.
+    let out = b
+        .run(&["builder", "prune", "-f", "--keep-storage", "400k"])
+        .ok();
+    assert!(out.starts_with("Total reclaimed space: "), "{out}");
+    assert!(!out.contains(": 0B"), "something was freed: {out}");
+    assert!(cached("two"), "the newest entry stays");
+    assert!(!cached("one"), "the oldest entry went");
+    // The default policy after a build that stored something: here a limit of 1 byte keeps
+    // only what images hold.
+    dockerfile("two");
+    build(&b, c, &["--no-cache", "-t", "two"]).ok();
+    b.run(&["rmi", "two"]).ok();
+    dockerfile("one");
+    let r = b.run_env(
+        &[
+            "build",
+            "--progress=classic",
+            "--no-cache",
+            "-t",
+            "one",
+            c.to_str().unwrap(),
+        ],
+        "BERTH_BUILD_KEEP_STORAGE",
+        std::path::Path::new("1"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!cached("two"), "an entry only the cache held went");
+    assert!(cached("one"), "an entry its image holds stays");
     assert_clean(&b);
 }

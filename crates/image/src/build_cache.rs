@@ -16,6 +16,17 @@ pub struct BuildCache {
     /// Cache key (hex) → manifest digest of the state after that step.
     #[serde(default)]
     pub entries: BTreeMap<String, Digest>,
+    /// Cache key → when a build last made or used it (Unix seconds), for the size policy
+    /// (least recently used first) and `builder prune --filter until=`. Missing: never.
+    #[serde(default)]
+    pub last_used: BTreeMap<String, i64>,
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Store {
@@ -52,6 +63,41 @@ impl Store {
     pub fn build_cache_record(&self, key: &str, manifest: &Digest) -> Result<()> {
         self.update_build_cache(|c| {
             c.entries.insert(key.to_string(), manifest.clone());
+            c.last_used.insert(key.to_string(), now_secs());
+        })
+    }
+
+    /// Notes that a build used these entries now (one write for a whole build).
+    pub fn build_cache_touch(&self, keys: &[String]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let now = now_secs();
+        self.update_build_cache(|c| {
+            for k in keys.iter().filter(|k| c.entries.contains_key(*k)) {
+                c.last_used.insert(k.clone(), now);
+            }
+        })
+    }
+
+    /// Forgets the entries `forget` picks (given key, manifest and last use); returns how
+    /// many. What only they pointed at is freed by the next garbage collection.
+    pub fn forget_build_cache(
+        &self,
+        forget: &dyn Fn(&str, &Digest, Option<i64>) -> bool,
+    ) -> Result<usize> {
+        self.update_build_cache(|c| {
+            let gone: Vec<String> = c
+                .entries
+                .iter()
+                .filter(|(k, m)| forget(k, m, c.last_used.get(*k).copied()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in &gone {
+                c.entries.remove(k);
+                c.last_used.remove(k);
+            }
+            gone.len()
         })
     }
 
@@ -61,6 +107,7 @@ impl Store {
         self.update_build_cache(|c| {
             let n = c.entries.len();
             c.entries.clear();
+            c.last_used.clear();
             n
         })
     }

@@ -38,6 +38,8 @@ pub struct BuildCacheRecord {
     pub shared: bool,
     /// When the step ran (the step image's creation time).
     pub created: Option<String>,
+    /// When a build last made or used it (RFC 3339), if known.
+    pub last_used: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -103,7 +105,15 @@ impl Store {
         }
         let mut records = Vec::new();
         let mut counted = HashSet::new();
-        for m in self.read_build_cache().entries.into_values() {
+        let cache = self.read_build_cache();
+        let mut last_used: std::collections::HashMap<Digest, i64> = Default::default();
+        for (k, m) in &cache.entries {
+            if let Some(t) = cache.last_used.get(k) {
+                let e = last_used.entry(m.clone()).or_insert(*t);
+                *e = (*e).max(*t);
+            }
+        }
+        for m in cache.entries.into_values() {
             let Ok(img) = self.unregistered_image(&m) else {
                 continue;
             };
@@ -120,6 +130,10 @@ impl Store {
                 size: own,
                 shared,
                 created: img.config.created.clone(),
+                last_used: last_used
+                    .get(&m)
+                    .and_then(|t| chrono::DateTime::from_timestamp(*t, 0))
+                    .map(|t| t.to_rfc3339()),
             });
         }
         records.sort_by(|a, b| b.created.cmp(&a.created));
@@ -130,6 +144,7 @@ impl Store {
                 kind: "exec.cachemount",
                 size: bytes,
                 shared: false,
+                last_used: created.clone(),
                 created,
             });
         }

@@ -233,7 +233,7 @@ impl Runtime {
                     "Shared": r.shared,
                     "Size": r.size,
                     "CreatedAt": r.created,
-                    "LastUsedAt": r.created,
+                    "LastUsedAt": r.last_used.as_ref().or(r.created.as_ref()),
                     "UsageCount": 0,
                 })
             })

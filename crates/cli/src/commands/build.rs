@@ -252,6 +252,13 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
             .map(|v| super::run_flags::parse_size("--shm-size", v).map(|n| n as u64))
             .transpose()?,
         cache_from: a.cache_from.clone(),
+        // berth's setting for BuildKit's GC policy (Docker's `builder.gc.defaultKeepStorage`).
+        keep_storage: match std::env::var("BERTH_BUILD_KEEP_STORAGE") {
+            Ok(v) => Some(
+                super::run_flags::parse_size("BERTH_BUILD_KEEP_STORAGE", &v).map(|n| n as u64)?,
+            ),
+            Err(_) => None,
+        },
     };
     let rt = berth_runtime::Runtime::open(root)?;
     let progress = BuildProgress::new(mode);
@@ -298,14 +305,28 @@ pub struct BuilderPruneArgs {
     /// Do not prompt for confirmation
     #[arg(short, long)]
     force: bool,
+    /// Provide filter values (e.g. "until=24h")
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Amount of disk space to keep for cache
+    #[arg(long)]
+    keep_storage: Option<String>,
 }
 
-/// `builder prune`: forgets the build cache and frees what only it kept.
+/// `builder prune`: forgets the build cache (or what the filters and `--keep-storage` leave
+/// out) and frees what only it kept.
 pub fn prune(root: &Path, a: BuilderPruneArgs) -> Result<u8> {
+    let keep = a
+        .keep_storage
+        .as_deref()
+        .map(|v| super::run_flags::parse_size("--keep-storage", v).map(|n| n as u64))
+        .transpose()?;
+    let o = berth_build::prune::PruneOptions::from_filters(&a.filter, keep)
+        .map_err(|m| anyhow::anyhow!(m))?;
     if !a.force && !crate::output::confirm("WARNING! This will remove all dangling build cache.")? {
         return Ok(0);
     }
-    let freed = berth_build::prune::prune_build_cache(root)?;
+    let freed = berth_build::prune::prune_build_cache_with(root, &o)?;
     println!(
         "Total reclaimed space: {}",
         crate::output::human_size(freed)

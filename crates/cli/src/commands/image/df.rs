@@ -106,11 +106,12 @@ pub fn system_df(root: &Path, a: DfArgs) -> Result<u8> {
             String::from("CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED\n");
         for r in &du.build_cache {
             text.push_str(&format!(
-                "{}\t{}\t{}\t{}\t\t0\t{}\n",
+                "{}\t{}\t{}\t{}\t{}\t0\t{}\n",
                 &r.id[..12.min(r.id.len())],
                 r.kind,
                 human_size(r.size),
                 human_since(r.created.as_deref()),
+                human_since(r.last_used.as_deref()),
                 r.shared,
             ));
         }
