@@ -67,12 +67,19 @@ impl Store {
         })
     }
 
-    /// Notes that a build used these entries now (one write for a whole build).
+    /// Notes that a build used these entries now (one write for a whole build). Uses within
+    /// a minute of the last noted one are not written again: a fully cached rebuild stays a
+    /// pure read, and least-recently-used needs no finer grain.
     pub fn build_cache_touch(&self, keys: &[String]) -> Result<()> {
-        if keys.is_empty() {
+        let now = now_secs();
+        let noted = self.read_build_cache();
+        let fresh = |k: &String| noted.last_used.get(k).is_some_and(|t| now - t < 60);
+        if keys
+            .iter()
+            .all(|k| fresh(k) || !noted.entries.contains_key(k))
+        {
             return Ok(());
         }
-        let now = now_secs();
         self.update_build_cache(|c| {
             for k in keys.iter().filter(|k| c.entries.contains_key(*k)) {
                 c.last_used.insert(k.clone(), now);
@@ -123,5 +130,44 @@ impl Store {
         let path = self.build_cache_path();
         write_file_atomic(&path, &bytes)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uses_are_noted_at_most_once_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .build_cache_record("k", &Digest::of(b"manifest"))
+            .unwrap();
+        let set = |t: i64| {
+            store
+                .update_build_cache(|c| {
+                    c.last_used.insert("k".into(), t);
+                })
+                .unwrap()
+        };
+        let used = || store.read_build_cache().last_used["k"];
+        let now = now_secs();
+        set(now - 30);
+        store.build_cache_touch(&["k".into()]).unwrap();
+        assert_eq!(used(), now - 30, "a recent use is not written again");
+        set(now - 120);
+        store
+            .build_cache_touch(&["k".into(), "unknown".into()])
+            .unwrap();
+        assert!(used() >= now, "an older one is");
+        assert!(!store.read_build_cache().last_used.contains_key("unknown"));
+        assert_eq!(
+            store
+                .forget_build_cache(&|k, _, used| k == "k" && used.is_some())
+                .unwrap(),
+            1
+        );
+        assert!(store.read_build_cache().entries.is_empty());
     }
 }
