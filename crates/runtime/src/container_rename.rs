@@ -26,17 +26,21 @@ mod tests {
     use crate::engine_fake::{actions, create, fake_runtime};
     use crate::Error;
 
+    // Names that are not hex: a name like "a" also matches any ID that starts with it.
     #[test]
     fn rename_checks_the_name_and_says_the_old_one() {
         let dir = tempfile::tempdir().unwrap();
         let (rt, _fake) = fake_runtime(dir.path());
-        let a = create(&rt, "a", &["true"], |_| {});
-        create(&rt, "b", &["true"], |_| {});
-        assert!(matches!(rt.rename("a", "b"), Err(Error::NameInUse(_))));
-        assert!(matches!(rt.rename("a", "-bad"), Err(Error::BadName(_))));
-        rt.rename("a", "/c").unwrap();
-        assert_eq!(rt.find("c").unwrap().id, a.id);
-        assert!(rt.find("a").is_err());
+        let a = create(&rt, "web", &["true"], |_| {});
+        create(&rt, "cache", &["true"], |_| {});
+        assert!(matches!(
+            rt.rename("web", "cache"),
+            Err(Error::NameInUse(_))
+        ));
+        assert!(matches!(rt.rename("web", "-bad"), Err(Error::BadName(_))));
+        rt.rename("web", "/proxy").unwrap();
+        assert_eq!(rt.find("proxy").unwrap().id, a.id);
+        assert!(rt.find("web").is_err());
         assert_eq!(actions(&rt, &a.id), ["create", "rename"]);
     }
 }
