@@ -115,10 +115,11 @@ async fn create(
         check_platform(p)?;
     }
     let name = q.get("name").filter(|n| !n.is_empty()).cloned();
-    let rec = blocking(move || Ok(e.rt.create(name.as_deref(), &spec)?)).await?;
+    let (rec, warnings) =
+        blocking(move || Ok(e.rt.create_with_warnings(name.as_deref(), &spec)?)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"Id": rec.id, "Warnings": []})),
+        Json(json!({"Id": rec.id, "Warnings": warnings})),
     ))
 }
 

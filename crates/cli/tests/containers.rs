@@ -636,6 +636,153 @@ fn root_update_changes_the_limits_of_running_and_stopped_containers() {
     assert_no_leftovers(&b);
 }
 
+/// A block device of this machine, for block I/O limits.
+fn some_block_device() -> Option<(String, String)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let path = format!("/dev/{}", e.file_name().to_string_lossy());
+            let m = std::fs::metadata(&path).ok()?;
+            let rdev = m.rdev();
+            m.file_type()
+                .is_block_device()
+                .then(|| (path, format!("{}:{}", libc::major(rdev), libc::minor(rdev))))
+        })
+}
+
+/// `--device-read-bps` and the other throttles reach the blkio cgroup; `--blkio-weight` does
+/// too where the kernel has weights, and is discarded with Docker's warning where it has not
+/// (this machine: no BFQ); `update` changes the CFS period and quota, the soft limit and the
+/// weight of a running container; bad values are refused naming the flag.
+#[test]
+fn root_block_io_limits_and_updates_reach_the_cgroup() {
+    let b = busybox();
+    let Some((dev, numbers)) = some_block_device() else {
+        panic!("no block device under /sys/block to limit");
+    };
+    let weights = std::path::Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists()
+        || std::path::Path::new("/sys/fs/cgroup/blkio/blkio.bfq.weight").exists();
+    let r = b.run(&[
+        "run",
+        "--name",
+        "io",
+        "--device-read-bps",
+        &format!("{dev}:1mb"),
+        "--device-write-iops",
+        &format!("{dev}:100"),
+        "--blkio-weight",
+        "300",
+        "busybox",
+        "cat",
+        "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device",
+        "/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device",
+    ]);
+    let stderr = r.stderr.clone();
+    assert_eq!(
+        r.ok(),
+        format!("{numbers} 1048576\n{numbers} 100\n"),
+        "{stderr}"
+    );
+    let warning = "WARNING: Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.";
+    assert_eq!(stderr.contains(warning), !weights, "{stderr}");
+    let shown = b
+        .run(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.BlkioWeight}} {{json .HostConfig.BlkioDeviceReadBps}}",
+            "io",
+        ])
+        .ok();
+    let weight = if weights { "300" } else { "0" };
+    assert_eq!(
+        shown.trim(),
+        format!(r#"{weight} [{{"Path":"{dev}","Rate":1048576}}]"#)
+    );
+    b.run(&["rm", "io"]).ok();
+
+    b.run(&["run", "-d", "--name", "upd", "busybox", "sleep", "300"])
+        .ok();
+    let r = b.run(&[
+        "update",
+        "--cpu-period",
+        "50000",
+        "--cpu-quota",
+        "20000",
+        "--memory-reservation",
+        "16m",
+        "--blkio-weight",
+        "200",
+        "upd",
+    ]);
+    let stderr = r.stderr.clone();
+    assert_eq!(r.ok(), "upd\n");
+    assert_eq!(stderr.contains(warning), !weights, "{stderr}");
+    let cat = "cat /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+               /sys/fs/cgroup/memory/memory.soft_limit_in_bytes";
+    assert_eq!(
+        b.run(&["exec", "upd", "sh", "-c", cat]).ok(),
+        "50000\n20000\n16777216\n"
+    );
+    let shown = b
+        .run(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} {{.HostConfig.MemoryReservation}}",
+            "upd",
+        ])
+        .ok();
+    assert_eq!(shown.trim(), "50000 20000 16777216");
+    let err = b.run(&["update", "--cpus", "1", "upd"]).fails();
+    assert!(err.contains("Nano CPUs cannot be updated"), "{err}");
+    b.run(&["rm", "-f", "upd"]).ok();
+
+    for (flags, message) in [
+        (
+            vec!["--device-read-bps".to_string(), dev.clone()],
+            format!(r#"invalid argument "{dev}" for "--device-read-bps" flag: bad format: {dev}"#),
+        ),
+        (
+            vec!["--device-write-bps".into(), "sda:1mb".into()],
+            "bad format for device path: sda:1mb".into(),
+        ),
+        (
+            vec!["--device-read-iops".into(), format!("{dev}:1mb")],
+            "The correct format is <device-path>:<number>. Number must be a positive integer"
+                .into(),
+        ),
+        (
+            vec!["--blkio-weight-device".into(), format!("{dev}:5")],
+            format!("invalid weight for device: {dev}:5"),
+        ),
+        (
+            vec!["--device-read-bps".into(), "/dev/null:1mb".into()],
+            "/dev/null is not a block device".into(),
+        ),
+        (
+            vec!["--blkio-weight".into(), "5".into()],
+            if weights {
+                "Range of blkio weight is from 10 to 1000".into()
+            } else {
+                // Docker discards an unsupported weight before checking its range.
+                String::new()
+            },
+        ),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend(["busybox", "true"]);
+        if message.is_empty() {
+            b.run(&args).ok();
+            continue;
+        }
+        let err = b.run(&args).fails();
+        assert!(err.contains(&message), "{flags:?}: {err}");
+    }
+    assert_no_leftovers(&b);
+}
+
 #[test]
 fn root_detached_lifecycle() {
     let b = busybox();
@@ -2382,6 +2529,51 @@ fn root_host_namespaces_groups_and_the_none_log_driver() {
             .contains("configured logging driver does not support reading"),
         "{}",
         logs.stderr
+    );
+    // The local driver: its rotated files are gzipped, logs reads them all back in order.
+    b.run(&[
+        "run",
+        "--log-driver",
+        "local",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=4",
+        "--name",
+        "packed",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done",
+    ])
+    .ok();
+    let logs = b.run(&["logs", "packed"]).ok();
+    let n = logs.lines().count();
+    assert!(n > 40 && n < 200, "about 4 KB kept: {n} lines");
+    let want: String = (200 - n..200).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(logs, want);
+    let v = json(&b.run(&["inspect", "packed"]).ok());
+    assert_eq!(v[0]["HostConfig"]["LogConfig"]["Type"], "local");
+    let log_path = v[0]["LogPath"].as_str().unwrap().to_string();
+    let gz = std::fs::read(format!("{log_path}.2.gz")).unwrap();
+    assert_eq!(&gz[..2], &[0x1f, 0x8b], "a gzipped rotation");
+    b.run(&["rm", "packed"]).ok();
+    let r = b.run(&[
+        "run",
+        "--rm",
+        "--log-driver",
+        "local",
+        "--log-opt",
+        "labels=a",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(r.code, 125);
+    assert!(
+        r.stderr
+            .contains("unknown log opt 'labels' for log driver local"),
+        "{}",
+        r.stderr
     );
     let r = b.run(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
     assert_eq!(r.code, 125);

@@ -786,3 +786,132 @@ fn root_addresses_go_round_before_being_leased_again() {
         ]
     );
 }
+
+/// `--network container:NAME`: the container shares another's network namespace (its
+/// loopback, addresses and names), publishes nothing of its own, needs the other running,
+/// and is refused Docker's conflicting options. Removing both leaves nothing.
+#[test]
+fn root_container_network_mode_shares_the_other_containers_network() {
+    let b = busybox();
+    let web = b
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "127.0.0.1:8080",
+            "-h",
+            "/etc",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    let web_ip = inspect(&b, "web")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let side = b
+        .run(&[
+            "create",
+            "--name",
+            "side",
+            "--network",
+            "container:web",
+            "busybox",
+            "sh",
+            "-c",
+            "wget -qO- http://127.0.0.1:8080/hostname; hostname; \
+             ip -4 -o addr show eth0 | awk '{print $4}'",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    b.run(&["start", "-a", "side"]).ok();
+    let out = b.run(&["logs", "side"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    // The other's loopback server, its hostname, its address.
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], &web[..12], "{out}");
+    assert_eq!(lines[1], &web[..12], "{out}");
+    assert!(lines[2].starts_with(&format!("{web_ip}/")), "{out}");
+    let side_json = inspect(&b, "side");
+    // Recorded by ID, as Docker records it.
+    assert_eq!(
+        side_json["HostConfig"]["NetworkMode"],
+        format!("container:{web}").as_str()
+    );
+    assert_eq!(
+        side_json["NetworkSettings"]["Networks"],
+        serde_json::json!({})
+    );
+    let nets = b
+        .run(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=side",
+            "--format",
+            "{{.Networks}}|{{.Ports}}",
+        ])
+        .ok();
+    assert_eq!(nets.trim(), "|");
+    let nets = b
+        .run(&["ps", "--filter", "name=web", "--format", "{{.Networks}}"])
+        .ok();
+    assert_eq!(nets.trim(), "bridge");
+
+    // Docker's conflicts, before anything is made.
+    for (flags, message) in [
+        (
+            vec!["-p", "8081:80"],
+            "conflicting options: port publishing and the container type network mode",
+        ),
+        (
+            vec!["--hostname", "x"],
+            "conflicting options: hostname and the network mode",
+        ),
+        (
+            vec!["--dns", "10.0.0.1"],
+            "conflicting options: dns and the network mode",
+        ),
+        (
+            vec!["--add-host", "a:10.0.0.1"],
+            "conflicting options: custom host-to-IP mapping and the network mode",
+        ),
+        (
+            vec!["--expose", "90"],
+            "conflicting options: port exposing and the container type network mode",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm", "--network", "container:web"];
+        args.extend(flags.iter().copied());
+        args.extend(["busybox", "true"]);
+        let err = b.run(&args).fails();
+        assert!(err.contains(message), "{flags:?}: {err}");
+    }
+    let err = b
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:nosuch",
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(err.contains("No such container: nosuch"), "{err}");
+
+    // The other must be running.
+    b.run(&["stop", "-t", "1", "web"]).ok();
+    let err = b.run(&["start", "side"]).fails();
+    assert!(
+        err.contains("cannot join network of a non running container"),
+        "{err}"
+    );
+    b.run(&["rm", "-f", "side", "web"]).ok();
+    assert_network_clean(&[web, side]);
+}

@@ -116,6 +116,14 @@ pub struct Limits {
     /// cpuset.cpus and cpuset.mems lists.
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
+    /// CFS period in microseconds.
+    pub cpu_period: Option<u64>,
+    /// CFS quota in microseconds; -1: none.
+    pub cpu_quota: Option<i64>,
+    /// Soft memory limit in bytes.
+    pub memory_reservation: Option<i64>,
+    /// Relative block I/O weight, 10 to 1000.
+    pub blkio_weight: Option<u16>,
 }
 
 /// v2's `cpu.weight` for a v1 `cpu.shares` value (the mapping runc and crun use).
@@ -163,6 +171,20 @@ impl CgroupFs {
             Version::V1
         };
         CgroupFs { root, version }
+    }
+
+    /// Whether the v1 hierarchy of `controller` has the file `name` at its root (what the
+    /// kernel offers there, as Docker's sysinfo reads it).
+    pub fn v1_root_file(&self, controller: &str, name: &str) -> bool {
+        self.root.join(controller).join(name).exists()
+    }
+
+    /// The controllers a v2 hierarchy offers (its root's `cgroup.controllers`).
+    pub fn v2_controllers(&self) -> Vec<String> {
+        read_text(&self.root.join("cgroup.controllers"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
     }
 
     fn dir(&self, controller: &str, id: &str) -> PathBuf {
@@ -313,8 +335,27 @@ impl CgroupFs {
                     put(cpu.clone(), "cpu.cfs_period_us", "100000".into())?;
                     put(cpu.clone(), "cpu.cfs_quota_us", quota.to_string())?;
                 }
+                if let Some(p) = l.cpu_period {
+                    put(cpu.clone(), "cpu.cfs_period_us", p.to_string())?;
+                }
+                if let Some(q) = l.cpu_quota {
+                    put(cpu.clone(), "cpu.cfs_quota_us", q.max(-1).to_string())?;
+                }
                 if let Some(s) = l.cpu_shares {
                     put(cpu, "cpu.shares", s.to_string())?;
+                }
+                if let Some(r) = l.memory_reservation {
+                    put(mem.clone(), "memory.soft_limit_in_bytes", r.to_string())?;
+                }
+                if let Some(w) = l.blkio_weight {
+                    let blkio = self.dir("blkio", id);
+                    // CFQ's file, or BFQ's where that is the scheduler (as libcgroups does).
+                    let file = if blkio.join("blkio.weight").exists() {
+                        "blkio.weight"
+                    } else {
+                        "blkio.bfq.weight"
+                    };
+                    put(blkio, file, w.to_string())?;
                 }
                 if let Some(p) = l.pids {
                     let v = if p > 0 { p.to_string() } else { "max".into() };
@@ -358,8 +399,38 @@ impl CgroupFs {
                     };
                     put(d.clone(), "cpu.max", format!("{quota} 100000"))?;
                 }
+                if l.cpu_period.is_some() || l.cpu_quota.is_some() {
+                    // cpu.max holds both: keep the one not given.
+                    let current = read_text(&d.join("cpu.max"));
+                    let mut f = current.split_whitespace();
+                    let (old_quota, old_period) = (f.next().unwrap_or("max"), f.next());
+                    let quota = match l.cpu_quota {
+                        Some(q) if q > 0 => q.to_string(),
+                        Some(_) => "max".into(),
+                        None => old_quota.to_string(),
+                    };
+                    let period = l
+                        .cpu_period
+                        .map(|p| p.to_string())
+                        .or(old_period.map(String::from))
+                        .unwrap_or_else(|| "100000".into());
+                    put(d.clone(), "cpu.max", format!("{quota} {period}"))?;
+                }
                 if let Some(s) = l.cpu_shares {
                     put(d.clone(), "cpu.weight", shares_to_weight(s).to_string())?;
+                }
+                // runc's mapping of the soft limit on v2.
+                if let Some(r) = l.memory_reservation {
+                    put(d.clone(), "memory.low", r.to_string())?;
+                }
+                if let Some(w) = l.blkio_weight {
+                    // BFQ takes the weight as given; io.weight is 1 to 10000 (runc's mapping).
+                    if d.join("io.bfq.weight").exists() {
+                        put(d.clone(), "io.bfq.weight", w.to_string())?;
+                    } else {
+                        let weight = 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990;
+                        put(d.clone(), "io.weight", format!("default {weight}"))?;
+                    }
                 }
                 if let Some(p) = l.pids {
                     put(
@@ -551,6 +622,7 @@ mod tests {
         write(r.join("cpu,cpuacct/berth/abc/cpu.shares"), "1024\n");
         write(r.join("pids/berth/abc/pids.max"), "max\n");
         write(r.join("cpuset/berth/abc/cpuset.cpus"), "0-1\n");
+        write(r.join("blkio/berth/abc/blkio.throttle.read_bps_device"), "");
         let cg = CgroupFs::at(r);
         cg.set_limits(
             "abc",
@@ -562,9 +634,18 @@ mod tests {
                 pids: Some(50),
                 cpuset_cpus: Some("0".into()),
                 cpuset_mems: Some("0".into()),
+                memory_reservation: Some(32 << 20),
+                blkio_weight: Some(300),
+                ..Default::default()
             },
         )
         .unwrap();
+        assert_eq!(
+            read(r.join("memory/berth/abc/memory.soft_limit_in_bytes")),
+            "33554432"
+        );
+        // No CFQ here: BFQ's file.
+        assert_eq!(read(r.join("blkio/berth/abc/blkio.bfq.weight")), "300");
         assert_eq!(read(r.join("cpuset/berth/abc/cpuset.cpus")), "0");
         assert_eq!(read(r.join("cpuset/berth/abc/cpuset.mems")), "0");
         let m = r.join("memory/berth/abc");
@@ -588,6 +669,17 @@ mod tests {
         assert_eq!(read(c.join("cpu.cfs_quota_us")), "-1");
         assert_eq!(read(r.join("pids/berth/abc/pids.max")), "max");
         assert_eq!(read(m.join("memory.limit_in_bytes")), "209715200");
+        cg.set_limits(
+            "abc",
+            &Limits {
+                cpu_period: Some(50_000),
+                cpu_quota: Some(20_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(read(c.join("cpu.cfs_period_us")), "50000");
+        assert_eq!(read(c.join("cpu.cfs_quota_us")), "20000");
     }
 
     #[test]
@@ -607,7 +699,9 @@ mod tests {
                 cpu_shares: Some(1024),
                 pids: Some(-1),
                 cpuset_cpus: Some("0-1".into()),
-                cpuset_mems: None,
+                memory_reservation: Some(32 << 20),
+                blkio_weight: Some(1000),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -632,6 +726,27 @@ mod tests {
         assert_eq!(read(d.join("memory.max")), "max");
         assert_eq!(read(d.join("memory.swap.max")), "max");
         assert_eq!(read(d.join("cpu.max")), "max 100000");
+        assert_eq!(read(d.join("memory.low")), "33554432");
+        assert_eq!(read(d.join("io.weight")), "default 10000");
+        // cpu.max holds quota and period: each is changed alone.
+        cg.set_limits(
+            "abc",
+            &Limits {
+                cpu_quota: Some(30_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(read(d.join("cpu.max")), "30000 100000");
+        cg.set_limits(
+            "abc",
+            &Limits {
+                cpu_period: Some(60_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(read(d.join("cpu.max")), "30000 60000");
     }
 
     #[test]

@@ -227,6 +227,20 @@ pub struct HostConfig {
     /// Containers whose mounts this one gets too: `NAME[:ro|:rw]`.
     #[serde(deserialize_with = "nullable")]
     pub volumes_from: Vec<String>,
+    /// Relative block I/O weight, 10 to 1000; 0: not set.
+    pub blkio_weight: u16,
+    #[serde(deserialize_with = "nullable")]
+    pub blkio_weight_device: Vec<crate::block_io::WeightDevice>,
+    /// Bytes per second read from a device.
+    #[serde(deserialize_with = "nullable")]
+    pub blkio_device_read_bps: Vec<crate::block_io::ThrottleDevice>,
+    #[serde(deserialize_with = "nullable")]
+    pub blkio_device_write_bps: Vec<crate::block_io::ThrottleDevice>,
+    /// Operations per second read from a device.
+    #[serde(rename = "BlkioDeviceReadIOps", deserialize_with = "nullable")]
+    pub blkio_device_read_iops: Vec<crate::block_io::ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteIOps", deserialize_with = "nullable")]
+    pub blkio_device_write_iops: Vec<crate::block_io::ThrottleDevice>,
     /// Docker fields berth does not implement (Devices, IpcMode, Links, …).
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
@@ -539,7 +553,7 @@ mod tests {
     fn fields_berth_cannot_do_are_named_when_set() {
         let body = r#"{"Image":"busybox","Domainname":"example.org",
             "HostConfig":{"CpuRealtimeRuntime":5,"Devices":[],"LogConfig":{"Type":"","Config":{}},
-              "BlkioWeight":300,"Mounts":[{"Type":"bind","Source":"/","Target":"/h",
+              "CpuRealtimePeriod":300,"Mounts":[{"Type":"bind","Source":"/","Target":"/h",
               "BindOptions":{"Propagation":"rshared"}}]},
             "NetworkingConfig":{"EndpointsConfig":{"n":{"MacAddress":"02:42:ac:11:00:02",
               "DriverOpts":{"k":"v"},"IPAMConfig":{"IPv6Address":"2001:db8::5","LinkLocalIPs":["169.254.1.1"]}}}}}"#;
@@ -548,7 +562,7 @@ mod tests {
             c.unsupported_fields(),
             vec![
                 "Domainname",
-                "HostConfig.BlkioWeight",
+                "HostConfig.CpuRealtimePeriod",
                 "HostConfig.CpuRealtimeRuntime",
                 "HostConfig.Mounts.BindOptions",
                 "NetworkingConfig.EndpointsConfig.IPAMConfig.IPv6Address",

@@ -34,8 +34,18 @@ struct NetworkOptions {
 impl Runtime {
     /// `docker create`: records the container from the image `spec.config.image` names.
     pub fn create(&self, name: Option<&str>, spec: &ContainerCreate) -> Result<ContainerRecord> {
+        Ok(self.create_with_warnings(name, spec)?.0)
+    }
+
+    /// `create`, with Docker's `Warnings`: what the host cannot apply and so was discarded
+    /// (a block I/O weight without a scheduler that has weights, for one).
+    pub fn create_with_warnings(
+        &self,
+        name: Option<&str>,
+        spec: &ContainerCreate,
+    ) -> Result<(ContainerRecord, Vec<String>)> {
         let img = self.store.lookup(&spec.config.image)?;
-        self.create_from(&img, name, spec)
+        self.create_checked(&img, name, spec)
     }
 
     /// `create` from an image already read (the builder's unregistered intermediate images).
@@ -45,6 +55,15 @@ impl Runtime {
         name: Option<&str>,
         spec: &ContainerCreate,
     ) -> Result<ContainerRecord> {
+        Ok(self.create_checked(img, name, spec)?.0)
+    }
+
+    fn create_checked(
+        &self,
+        img: &berth_image::Image,
+        name: Option<&str>,
+        spec: &ContainerCreate,
+    ) -> Result<(ContainerRecord, Vec<String>)> {
         let unsupported = spec.unsupported_fields();
         if !unsupported.is_empty() {
             return Err(Error::Invalid(format!(
@@ -56,6 +75,10 @@ impl Runtime {
         let c = &spec.config;
         let h = &spec.host_config;
         check_resources(h, host_cpus())?;
+        let (block_io, warnings) = crate::block_io::resolve(
+            h,
+            crate::block_io::BlockIoSupport::of(&crate::cgroups::CgroupFs::host()),
+        )?;
         let icfg = img.config.config.clone().unwrap_or_default();
         if let Some(n) = name {
             let n = n.strip_prefix('/').unwrap_or(n);
@@ -83,8 +106,18 @@ impl Runtime {
             return Err(Error::NoCommand);
         }
         let mut env = merge_env(icfg.env.as_deref().unwrap_or_default(), &c.env)?;
-        let network = spec.network_name().to_string();
+        let mut network = spec.network_name().to_string();
         let net = network_options(spec, &network, &icfg)?;
+        // `container:NAME`: that container's network namespace, and its hostname, hosts and
+        // resolv.conf (Docker's container network mode); recorded by ID.
+        let network_donor = match network.strip_prefix("container:") {
+            Some(other) => {
+                let donor = self.containers.find(other)?;
+                network = format!("container:{}", donor.id);
+                Some(donor)
+            }
+            None => None,
+        };
         let mut labels = icfg.labels.clone().unwrap_or_default();
         labels.extend(c.labels.clone());
         let caps = crate::spec::capabilities(h.privileged, &h.cap_add, &h.cap_drop)?;
@@ -133,9 +166,12 @@ impl Runtime {
                     .map_err(|r| Error::Invalid(format!("invalid ulimit {}: {r}", u.name)))
             })
             .collect::<Result<Vec<_>>>()?;
-        let (log_max_size, log_max_files) = check_log_config(&h.log_config)?;
+        let log_options = check_log_config(&h.log_config)?;
         let host_namespaces = host_namespaces(h)?;
-        let (joined_namespaces, ipc_mode) = self.joined_namespaces(h)?;
+        let (mut joined_namespaces, ipc_mode) = self.joined_namespaces(h)?;
+        if let Some(donor) = &network_donor {
+            joined_namespaces.push(("network".to_string(), donor.id.clone()));
+        }
         for runtime in [&h.runtime, &c.runtime] {
             if !matches!(runtime.as_str(), "" | "runc") {
                 return Err(Error::Invalid(format!(
@@ -178,9 +214,10 @@ impl Runtime {
         let mounts = self.resolve_mounts(&wanted)?;
         let id = new_id();
         let name = name.map(|n| n.strip_prefix('/').unwrap_or(n).to_string());
-        let hostname = match c.hostname.as_str() {
-            "" => id[..12].to_string(),
-            h => h.to_string(),
+        let hostname = match (c.hostname.as_str(), &network_donor) {
+            ("", Some(donor)) => donor.config.hostname.clone(),
+            ("", None) => id[..12].to_string(),
+            (h, _) => h.to_string(),
         };
         env.push(format!("HOSTNAME={hostname}"));
         let lower_dirs: Vec<PathBuf> = img
@@ -266,9 +303,11 @@ impl Runtime {
                 joined_namespaces,
                 ipc_mode,
                 ulimits,
-                log_max_size,
-                log_max_files,
+                log_max_size: log_options.max_size,
+                log_max_files: log_options.max_files,
+                log_compress: log_options.compress,
                 healthcheck,
+                block_io: block_io.clone(),
             },
             state: State {
                 status: Status::Created,
@@ -276,10 +315,13 @@ impl Runtime {
                 finished_at: ZERO_TIME.into(),
                 ..State::default()
             },
-            host_config: Some(HostConfig {
-                runtime: "runc".into(),
-                ..h.clone()
-            }),
+            host_config: Some(crate::block_io::without_discarded(
+                HostConfig {
+                    runtime: "runc".into(),
+                    ..h.clone()
+                },
+                &block_io,
+            )),
         };
         let mut rec = rec;
         // The name is checked again, and claimed, together with writing the record.
@@ -298,7 +340,7 @@ impl Runtime {
             }
         }
         self.container_event("create", &rec, &[]);
-        Ok(rec)
+        Ok((rec, warnings))
     }
 
     pub fn volumes(&self) -> Result<crate::volumes::Volumes> {
@@ -588,11 +630,7 @@ fn network_options(
         Error::Invalid(format!("invalid {field} {value:?}: {reason}"))
     };
     if network.starts_with("container:") {
-        return Err(bad(
-            "HostConfig.NetworkMode",
-            network,
-            "expected bridge, host, none or a network name (container: is not supported)",
-        ));
+        check_container_network_mode(spec)?;
     }
     let on_bridge = bridged(network);
     let endpoint = spec.endpoint();
@@ -666,6 +704,37 @@ fn network_options(
             .collect(),
         extra_hosts,
     })
+}
+
+/// Docker's conflicts of the container network mode: what would configure a network the
+/// container does not own is refused.
+fn check_container_network_mode(spec: &ContainerCreate) -> Result<()> {
+    let (c, h) = (&spec.config, &spec.host_config);
+    let conflict = |what: &str| Err(Error::Invalid(format!("conflicting options: {what}")));
+    if h.network_mode == "container:" {
+        return Err(Error::Invalid(
+            "invalid HostConfig.NetworkMode \"container:\": expected container:NAME or ID".into(),
+        ));
+    }
+    if !c.hostname.is_empty() {
+        return conflict("hostname and the network mode");
+    }
+    if !h.dns.is_empty() {
+        return conflict("dns and the network mode");
+    }
+    if !h.extra_hosts.is_empty() {
+        return conflict("custom host-to-IP mapping and the network mode");
+    }
+    if !c.mac_address.is_empty() {
+        return conflict("mac-address and the network mode");
+    }
+    if !h.port_bindings.is_empty() || h.publish_all_ports {
+        return conflict("port publishing and the container type network mode");
+    }
+    if !c.exposed_ports.is_empty() {
+        return conflict("port exposing and the container type network mode");
+    }
+    Ok(())
 }
 
 /// A `HostConfig.ExtraHosts` entry (the CLI's `--add-host`): `HOST:IP` or `HOST=IP`, IP

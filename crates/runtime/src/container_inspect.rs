@@ -263,7 +263,8 @@ impl Runtime {
 }
 
 /// `HostConfig.LogConfig`: clients read logs back only from drivers they know keep them
-/// (docker-py's `run`); berth's log has json-file's format and rotation options.
+/// (docker-py's `run`); berth's log has json-file's format and rotation options, for the
+/// `local` driver too.
 fn log_config(cfg: &crate::record::RunConfig) -> Value {
     let mut options = serde_json::Map::new();
     if let Some(s) = cfg.log_max_size {
@@ -272,10 +273,12 @@ fn log_config(cfg: &crate::record::RunConfig) -> Value {
     if let Some(f) = cfg.log_max_files {
         options.insert("max-file".into(), json!(f.to_string()));
     }
-    let kind = if cfg.log_driver == "none" {
-        "none"
-    } else {
-        "json-file"
+    if let Some(c) = cfg.log_compress {
+        options.insert("compress".into(), json!(c.to_string()));
+    }
+    let kind = match cfg.log_driver.as_str() {
+        "none" | "local" => cfg.log_driver.as_str(),
+        _ => "json-file",
     };
     json!({"Type": kind, "Config": options})
 }

@@ -280,6 +280,11 @@ impl Runtime {
             .unwrap_or_else(|| "none".into())
     }
 
+    /// The names of the networks the container is on (`ps --format {{.Networks}}`).
+    pub fn network_names(&self, c: &ContainerRecord) -> Vec<String> {
+        self.networks_of(c).into_iter().map(|(_, n)| n).collect()
+    }
+
     /// (id, name) of every network the container is on: its primary one and those it was
     /// connected to.
     fn networks_of(&self, c: &ContainerRecord) -> Vec<(String, String)> {
@@ -289,7 +294,10 @@ impl Runtime {
             .into_iter()
             .map(|(n, _)| (n.id, n.name))
             .collect();
-        if !out.iter().any(|(_, name)| *name == c.config.network) {
+        // In another container's network, the container is on no network of its own.
+        if !out.iter().any(|(_, name)| *name == c.config.network)
+            && !c.config.network.starts_with("container:")
+        {
             out.push((String::new(), c.config.network.clone()));
         }
         out

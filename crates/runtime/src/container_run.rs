@@ -14,7 +14,7 @@ use crate::client_io::{
 use crate::engine::Stdio;
 use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::{bridged, Runtime};
-use crate::logs::{log_path, LogWriter, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE};
+use crate::logs::{log_path, LogSettings, LogWriter};
 use crate::options::BERTH_INIT;
 use crate::process::{closed_stdin, pipe, relay, release_startup_code, wait_pid};
 use crate::record::{now, ContainerRecord, State, Status, ZERO_TIME};
@@ -332,6 +332,14 @@ impl Runtime {
             bind_shm(&mut spec, &crate::rootfs::shm_dir(dir));
         }
         self.join_namespaces(rec, &mut spec)?;
+        // In another container's network namespace, its names and resolvers too (Docker
+        // shares the files; these are copies as of this start).
+        if let Some(donor) = rec.config.network.strip_prefix("container:") {
+            let from = self.containers.dir(donor);
+            for f in ["hosts", "resolv.conf"] {
+                fs::copy(from.join(f), dir.join(f)).ctx("copy", from.join(f))?;
+            }
+        }
         crate::seccomp_program::prepare_bundle(&mut spec, &self.root.join("seccomp"), dir)?;
         let config = dir.join("config.json");
         crate::record::write_private(
@@ -428,12 +436,8 @@ impl Runtime {
             None
         } else {
             Some(std::sync::Arc::new(std::sync::Mutex::new(
-                LogWriter::open(
-                    log_path(dir, &rec.id),
-                    rec.config.log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
-                    rec.config.log_max_files.unwrap_or(DEFAULT_MAX_FILES),
-                )
-                .ctx("open log", log_path(dir, &rec.id))?,
+                LogWriter::open(log_path(dir, &rec.id), LogSettings::of(&rec.config))
+                    .ctx("open log", log_path(dir, &rec.id))?,
             )))
         };
         // Others can attach to a foreground container too, but its input is its caller's.
@@ -487,14 +491,17 @@ impl Runtime {
 
 impl Runtime {
     /// Points the spec's namespaces at those of the containers it joins (`--pid
-    /// container:NAME`, `--ipc container:NAME`, which also shares that container's /dev/shm);
-    /// they must be running, as Docker requires.
+    /// container:NAME`, `--ipc container:NAME`, which also shares that container's /dev/shm,
+    /// `--network container:NAME`); they must be running, as Docker requires.
     fn join_namespaces(&self, rec: &ContainerRecord, spec: &mut serde_json::Value) -> Result<()> {
         for (kind, target) in &rec.config.joined_namespaces {
             let refuse = || {
+                let what = match kind.as_str() {
+                    "network" => "network".to_string(),
+                    k => k.to_uppercase(),
+                };
                 Error::Conflict(format!(
-                    "cannot join {} of a non running container: {target}",
-                    kind.to_uppercase()
+                    "cannot join {what} of a non running container: {target}"
                 ))
             };
             let other = self.containers.load(target).map_err(|_| refuse())?;
@@ -505,7 +512,13 @@ impl Runtime {
             let pid = other.state.pid;
             if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
                 for n in ns.iter_mut().filter(|n| n["type"] == kind.as_str()) {
-                    n["path"] = serde_json::json!(format!("/proc/{pid}/ns/{kind}"));
+                    // The OCI type `network` is /proc's `net`.
+                    let file = if kind == "network" {
+                        "net"
+                    } else {
+                        kind.as_str()
+                    };
+                    n["path"] = serde_json::json!(format!("/proc/{pid}/ns/{file}"));
                 }
             }
             if kind == "ipc" {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::block_io::BlockIoSupport;
 use crate::cgroups::{CgroupFs, Limits};
 use crate::container_config::{nullable, set_fields, RestartPolicy};
 use crate::container_create::{check_cpuset, host_cpus, MIN_MEMORY};
@@ -36,16 +37,25 @@ pub struct ContainerUpdate {
     /// Memory nodes it may use; empty: unchanged.
     #[serde(deserialize_with = "nullable")]
     pub cpuset_mems: String,
+    /// The CFS period in microseconds; 0: unchanged.
+    pub cpu_period: i64,
+    /// CPU time per period in microseconds; 0: unchanged; -1: no limit.
+    pub cpu_quota: i64,
+    /// Soft memory limit in bytes; 0: unchanged.
+    pub memory_reservation: i64,
+    /// Relative block I/O weight, 10 to 1000; 0: unchanged.
+    pub blkio_weight: u16,
     /// An empty name: unchanged.
     #[serde(deserialize_with = "nullable")]
     pub restart_policy: RestartPolicy,
-    /// Docker's other resources (BlkioWeight, CpuQuota, …), which berth does not set.
+    /// Docker's other resources (CpuRealtimeRuntime, KernelMemory, …), which berth does not
+    /// set.
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }
 
 impl ContainerUpdate {
-    /// The fields set to something berth cannot do, as `BlkioWeight`.
+    /// The fields set to something berth cannot do, as `CpuRealtimeRuntime`.
     pub fn unsupported_fields(&self) -> Vec<String> {
         let mut out = Vec::new();
         set_fields("", &self.unsupported, &mut out);
@@ -83,7 +93,20 @@ impl Runtime {
             ))));
         }
         let mut limits = Limits::default();
-        merge(&mut c.config, u, &mut limits).map_err(cannot)?;
+        let mut u = u.clone();
+        let mut warnings = Vec::new();
+        // As at create, a weight the kernel cannot apply is dropped with Docker's warning.
+        if u.blkio_weight > 0 && !BlockIoSupport::of(&CgroupFs::host()).weight {
+            let h = crate::container_config::HostConfig {
+                blkio_weight: u.blkio_weight,
+                ..Default::default()
+            };
+            warnings = crate::block_io::resolve(&h, BlockIoSupport::default())
+                .map_err(cannot)?
+                .1;
+            u.blkio_weight = 0;
+        }
+        merge(&mut c.config, &u, &mut limits).map_err(cannot)?;
         if c.state.status == Status::Running && c.state.pid > 0 {
             CgroupFs::host()
                 .set_limits(&c.id, &limits)
@@ -99,12 +122,20 @@ impl Runtime {
         rec.config = c.config;
         // inspect shows the asked HostConfig's cpusets: keep them in step.
         if let Some(h) = rec.host_config.as_mut() {
-            h.cpuset_cpus = rec.config.cpuset_cpus.clone().unwrap_or_default();
-            h.cpuset_mems = rec.config.cpuset_mems.clone().unwrap_or_default();
+            let cfg = &rec.config;
+            h.cpuset_cpus = cfg.cpuset_cpus.clone().unwrap_or_default();
+            h.cpuset_mems = cfg.cpuset_mems.clone().unwrap_or_default();
+            h.cpu_period = cfg
+                .cpu_period
+                .and_then(|p| i64::try_from(p).ok())
+                .unwrap_or(0);
+            h.cpu_quota = cfg.cpu_quota.unwrap_or(0);
+            h.memory_reservation = cfg.memory_reservation.unwrap_or(0);
+            h.blkio_weight = cfg.block_io.weight.unwrap_or(0);
         }
         self.containers().save(&rec)?;
         self.container_event("update", &rec, &[]);
-        Ok(UpdateReport::default())
+        Ok(UpdateReport { warnings })
     }
 }
 
@@ -191,6 +222,70 @@ fn merge(cfg: &mut RunConfig, u: &ContainerUpdate, limits: &mut Limits) -> Resul
     if !u.cpuset_mems.is_empty() {
         cfg.cpuset_mems = Some(u.cpuset_mems.clone());
         limits.cpuset_mems = cfg.cpuset_mems.clone();
+    }
+    // Docker's checks of the new CFS period, quota and soft limit, against each other and
+    // against CPUs set as a count.
+    if u.cpu_period != 0 && !(1000..=1_000_000).contains(&u.cpu_period) {
+        return Err(Error::Invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+                .into(),
+        ));
+    }
+    if u.cpu_quota > 0 && u.cpu_quota < 1000 {
+        return Err(Error::Invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+        ));
+    }
+    let nano_cpus_set = u.nano_cpus > 0 || cfg.nano_cpus.is_some_and(|n| n > 0);
+    let period_or_quota_set = cfg.cpu_period.is_some() || cfg.cpu_quota.is_some();
+    if u.nano_cpus > 0 && period_or_quota_set && u.cpu_period == 0 && u.cpu_quota == 0 {
+        return Err(Error::Conflict(
+            "Conflicting options: Nano CPUs cannot be updated as CPU Period or CPU Quota has already been set".into(),
+        ));
+    }
+    if (u.cpu_period > 0 || u.cpu_quota > 0) && nano_cpus_set {
+        let which = if u.cpu_period > 0 { "Period" } else { "Quota" };
+        return Err(Error::Conflict(format!(
+            "Conflicting options: CPU {which} cannot be updated as NanoCPUs has already been set"
+        )));
+    }
+    if u.memory_reservation < 0 || (u.memory_reservation != 0 && u.memory_reservation < MIN_MEMORY)
+    {
+        return Err(Error::Invalid(
+            "Minimum memory reservation allowed is 6MB".into(),
+        ));
+    }
+    let limit = if u.memory != 0 {
+        u.memory
+    } else {
+        cfg.memory.unwrap_or(0)
+    };
+    let reservation = if u.memory_reservation != 0 {
+        u.memory_reservation
+    } else {
+        cfg.memory_reservation.unwrap_or(0)
+    };
+    if limit > 0 && reservation > 0 && limit < reservation {
+        return Err(Error::Invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
+        ));
+    }
+    crate::block_io::check_weight(u.blkio_weight)?;
+    if u.cpu_period != 0 {
+        cfg.cpu_period = u64::try_from(u.cpu_period).ok();
+        limits.cpu_period = cfg.cpu_period;
+    }
+    if u.cpu_quota != 0 {
+        cfg.cpu_quota = Some(u.cpu_quota).filter(|q| *q > 0);
+        limits.cpu_quota = Some(u.cpu_quota);
+    }
+    if u.memory_reservation != 0 {
+        cfg.memory_reservation = Some(u.memory_reservation);
+        limits.memory_reservation = cfg.memory_reservation;
+    }
+    if u.blkio_weight != 0 {
+        cfg.block_io.weight = Some(u.blkio_weight);
+        limits.blkio_weight = Some(u.blkio_weight);
     }
     if let Some((name, max)) = restart {
         cfg.restart_policy = name;
@@ -289,9 +384,61 @@ mod tests {
     }
 
     #[test]
+    fn cfs_period_quota_reservation_and_weight_are_merged_with_dockers_checks() {
+        let err = |c: &mut RunConfig, j: &str| {
+            merge(c, &update(j), &mut Limits::default())
+                .unwrap_err()
+                .to_string()
+        };
+        let mut c = config(Some(64 << 20), Some(128 << 20));
+        assert!(err(&mut c, r#"{"CpuPeriod": 500}"#).starts_with("CPU cfs period"));
+        assert!(err(&mut c, r#"{"CpuQuota": 500}"#).starts_with("CPU cfs quota"));
+        assert!(err(&mut c, r#"{"MemoryReservation": 1024}"#).contains("6MB"));
+        assert!(err(&mut c, r#"{"MemoryReservation": 104857600}"#)
+            .starts_with("Minimum memory limit can not be less than memory reservation"));
+        assert_eq!(
+            err(&mut c, r#"{"BlkioWeight": 5}"#),
+            "Range of blkio weight is from 10 to 1000"
+        );
+        let mut l = Limits::default();
+        merge(
+            &mut c,
+            &update(r#"{"CpuPeriod": 50000, "CpuQuota": 25000, "MemoryReservation": 33554432, "BlkioWeight": 300}"#),
+            &mut l,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.cpu_period,
+                c.cpu_quota,
+                c.memory_reservation,
+                c.block_io.weight
+            ),
+            (Some(50_000), Some(25_000), Some(32 << 20), Some(300))
+        );
+        assert_eq!(
+            (
+                l.cpu_period,
+                l.cpu_quota,
+                l.memory_reservation,
+                l.blkio_weight
+            ),
+            (Some(50_000), Some(25_000), Some(32 << 20), Some(300))
+        );
+        // CPUs as a count and as period/quota exclude each other, as in Docker.
+        assert!(err(&mut c, r#"{"NanoCpus": 500000000}"#).contains("Nano CPUs cannot be updated"));
+        let mut n = config(None, None);
+        n.nano_cpus = Some(500_000_000);
+        assert_eq!(
+            err(&mut n, r#"{"CpuQuota": 20000}"#),
+            "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"
+        );
+    }
+
+    #[test]
     fn unsupported_resources_are_named() {
-        let u = update(r#"{"CpusetCpus": "0", "BlkioWeight": 0, "CpuQuota": 5000}"#);
-        assert_eq!(u.unsupported_fields(), vec!["CpuQuota"]);
+        let u = update(r#"{"CpusetCpus": "0", "BlkioWeight": 0, "CpuRealtimeRuntime": 5000}"#);
+        assert_eq!(u.unsupported_fields(), vec!["CpuRealtimeRuntime"]);
         assert!(ContainerUpdate::default().is_empty());
     }
 }

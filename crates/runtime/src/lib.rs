@@ -6,6 +6,7 @@
 //! container's network namespace exists and before its command starts.
 
 pub mod attach;
+pub mod block_io;
 pub mod cgroups;
 pub mod client_io;
 pub mod container_config;

@@ -24,9 +24,10 @@ pub struct Runtime {
     pub(crate) network: berth_network::Networking,
 }
 
-/// Whether a container gets its own network wiring (bridge or user-defined network).
+/// Whether a container gets its own network wiring (bridge or user-defined network): not
+/// `none`, `host` or another container's (`container:ID`).
 pub(crate) fn bridged(network: &str) -> bool {
-    !matches!(network, "none" | "host")
+    !matches!(network, "none" | "host") && !network.starts_with("container:")
 }
 
 impl Runtime {

@@ -10,6 +10,38 @@ use serde::{Deserialize, Serialize};
 /// Docker's defaults are unlimited; berth rotates by default (10 MB × 3 files).
 pub const DEFAULT_MAX_SIZE: u64 = 10 * 1000 * 1000;
 pub const DEFAULT_MAX_FILES: u32 = 3;
+/// The `local` driver's defaults, as Docker's: 20 MiB × 5 files, rotated files compressed.
+pub const LOCAL_MAX_SIZE: u64 = 20 * 1024 * 1024;
+pub const LOCAL_MAX_FILES: u32 = 5;
+
+/// How a container's log is kept: its size limit, how many files, whether rotated files
+/// are gzipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSettings {
+    pub max_size: u64,
+    pub max_files: u32,
+    pub compress: bool,
+}
+
+impl LogSettings {
+    /// The settings of a container's log driver (`json-file` or `local`) and options.
+    pub fn of(c: &crate::record::RunConfig) -> LogSettings {
+        let local = c.log_driver == "local";
+        LogSettings {
+            max_size: c.log_max_size.unwrap_or(if local {
+                LOCAL_MAX_SIZE
+            } else {
+                DEFAULT_MAX_SIZE
+            }),
+            max_files: c.log_max_files.unwrap_or(if local {
+                LOCAL_MAX_FILES
+            } else {
+                DEFAULT_MAX_FILES
+            }),
+            compress: c.log_compress.unwrap_or(local),
+        }
+    }
+}
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
@@ -29,18 +61,20 @@ pub struct LogWriter {
     size: u64,
     max_size: u64,
     max_files: u32,
+    compress: bool,
 }
 
 impl LogWriter {
-    pub fn open(path: PathBuf, max_size: u64, max_files: u32) -> std::io::Result<LogWriter> {
+    pub fn open(path: PathBuf, settings: LogSettings) -> std::io::Result<LogWriter> {
         let file = open_private_append(&path)?;
         let size = file.metadata()?.len();
         Ok(LogWriter {
             path,
             file,
             size,
-            max_size,
-            max_files: max_files.max(1),
+            max_size: settings.max_size,
+            max_files: settings.max_files.max(1),
+            compress: settings.compress,
         })
     }
 
@@ -67,17 +101,50 @@ impl LogWriter {
             self.size = 0;
             return Ok(());
         }
-        for i in (1..self.max_files - 1).rev() {
-            let from = rotated(&self.path, i);
-            if from.exists() {
-                fs::rename(&from, rotated(&self.path, i + 1))?;
+        // Compressed, the files older than `.1` are `.N.gz`; `.1` stays plain so that a
+        // follower still reading it when it is renamed loses nothing.
+        let at = |n: u32| {
+            if self.compress && n > 1 {
+                gzipped(&rotated(&self.path, n))
+            } else {
+                rotated(&self.path, n)
+            }
+        };
+        let _ = fs::remove_file(at(self.max_files - 1));
+        for i in (2..self.max_files - 1).rev() {
+            if at(i).exists() {
+                fs::rename(at(i), at(i + 1))?;
             }
         }
-        fs::rename(&self.path, rotated(&self.path, 1))?;
+        let first = rotated(&self.path, 1);
+        if self.max_files > 2 && first.exists() {
+            if self.compress {
+                gzip_file(&first, &at(2))?;
+                fs::remove_file(&first)?;
+            } else {
+                fs::rename(&first, at(2))?;
+            }
+        }
+        fs::rename(&self.path, &first)?;
         self.file = open_private_append(&self.path)?;
         self.size = 0;
         Ok(())
     }
+}
+
+fn gzipped(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.gz", path.display()))
+}
+
+/// `from` gzipped into `to`, written under a temporary name first.
+fn gzip_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    let tmp = PathBuf::from(format!("{}.tmp", to.display()));
+    let out = open_private_append(&tmp)?;
+    out.set_len(0)?;
+    let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+    std::io::copy(&mut File::open(from)?, &mut gz)?;
+    gz.finish()?.sync_all()?;
+    fs::rename(&tmp, to)
 }
 
 /// Logs hold whatever the container prints (tokens, passwords): owner-only, as records are.
@@ -182,11 +249,20 @@ fn position(f: Option<&mut File>) -> u64 {
     f.and_then(|f| f.stream_position().ok()).unwrap_or(0)
 }
 
-/// The rotated files of a log, oldest first.
+/// The rotated files of a log (plain `.N` or gzipped `.N.gz`), oldest first.
 fn rotated_files(path: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = (1..100)
-        .map(|n| rotated(path, n))
-        .take_while(|p| p.exists())
+        .map_while(|n| {
+            let plain = rotated(path, n);
+            let gz = gzipped(&plain);
+            if plain.exists() {
+                Some(plain)
+            } else if gz.exists() {
+                Some(gz)
+            } else {
+                None
+            }
+        })
         .collect();
     files.reverse();
     files
@@ -195,11 +271,15 @@ fn rotated_files(path: &Path) -> Vec<PathBuf> {
 fn read_files(files: &[PathBuf]) -> Vec<LogEntry> {
     let mut out = Vec::new();
     for f in files {
-        if let Ok(file) = File::open(f) {
-            for line in BufReader::new(file).lines().map_while(Result::ok) {
-                if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
-                    out.push(e);
-                }
+        let Ok(file) = File::open(f) else { continue };
+        let reader: Box<dyn BufRead> = if f.extension().is_some_and(|e| e == "gz") {
+            Box::new(BufReader::new(flate2::read::GzDecoder::new(file)))
+        } else {
+            Box::new(BufReader::new(file))
+        };
+        for line in reader.lines().map_while(Result::ok) {
+            if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
+                out.push(e);
             }
         }
     }
@@ -217,11 +297,44 @@ pub fn read_all(path: &Path) -> Vec<LogEntry> {
 mod tests {
     use super::*;
 
+    fn settings(max_size: u64, max_files: u32, compress: bool) -> LogSettings {
+        LogSettings {
+            max_size,
+            max_files,
+            compress,
+        }
+    }
+
+    /// Compressed, files past `.1` are gzipped, and everything still reads back in order
+    /// (the `local` driver's way).
+    #[test]
+    fn compressed_rotations_read_back_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x-json.log");
+        let mut w = LogWriter::open(p.clone(), settings(200, 4, true)).unwrap();
+        for i in 0..14 {
+            w.write("stdout", format!("line {i}\n").as_bytes()).unwrap();
+        }
+        assert!(rotated(&p, 1).exists());
+        assert!(gzipped(&rotated(&p, 2)).exists());
+        assert!(gzipped(&rotated(&p, 3)).exists());
+        assert!(!rotated(&p, 2).exists() && !gzipped(&rotated(&p, 4)).exists());
+        let gz = fs::read(gzipped(&rotated(&p, 2))).unwrap();
+        assert_eq!(&gz[..2], &[0x1f, 0x8b], "a gzip file");
+        let logs: Vec<String> = read_all(&p).into_iter().map(|e| e.log).collect();
+        let n = logs.len();
+        assert!(n > 4 && n < 14, "{logs:?}");
+        let want: Vec<String> = (14 - n..14).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(logs, want);
+        let (all, _) = LogFollower::open(&p);
+        assert_eq!(all.len(), n);
+    }
+
     #[test]
     fn a_follower_reads_across_rotations_without_losing_a_line() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x-json.log");
-        let mut w = LogWriter::open(p.clone(), 400, 3).unwrap();
+        let mut w = LogWriter::open(p.clone(), settings(400, 3, false)).unwrap();
         w.write("stdout", b"before\n").unwrap();
         let (first, mut f) = LogFollower::open(&p);
         assert_eq!(first.len(), 1);
@@ -245,7 +358,7 @@ mod tests {
     fn rotates_and_reads_back_in_order() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x-json.log");
-        let mut w = LogWriter::open(p.clone(), 300, 3).unwrap();
+        let mut w = LogWriter::open(p.clone(), settings(300, 3, false)).unwrap();
         for i in 0..20 {
             w.write(
                 if i % 2 == 0 { "stdout" } else { "stderr" },

@@ -141,41 +141,65 @@ pub fn check_restart(p: &RestartPolicy) -> Result<(String, u32)> {
     }
 }
 
-/// The json-file log options: (max-size, max-file).
-pub fn check_log_config(l: &LogConfig) -> Result<(Option<u64>, Option<u32>)> {
-    match l.kind.as_str() {
-        "" | "json-file" => {}
-        "none" if l.config.is_empty() => return Ok((None, None)),
+/// The log options of a driver, checked: what `LogWriter` keeps and how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    pub max_size: Option<u64>,
+    pub max_files: Option<u32>,
+    /// Rotated files are gzipped (`compress`; the `local` driver's default).
+    pub compress: Option<bool>,
+}
+
+/// A driver's log options checked as Docker checks them: `json-file` and `local` (both kept
+/// in berth's log file, `local` with its own defaults: 20 MiB × 5 files, compressed) take
+/// `max-size`, `max-file` and `compress`; `none` takes none.
+pub fn check_log_config(l: &LogConfig) -> Result<LogOptions> {
+    let driver = match l.kind.as_str() {
+        "" | "json-file" => "json-file",
+        "local" => "local",
+        "none" if l.config.is_empty() => return Ok(LogOptions::default()),
         "none" => {
             return Err(Error::Invalid(
                 "the none log driver takes no log opts".into(),
             ))
         }
-        // Docker's words for a driver it does not have (berth has json-file and none).
+        // Docker's words for a driver it does not have.
         other => {
             return Err(Error::Invalid(format!(
                 "logger: no log driver named '{other}' is registered"
             )))
         }
-    }
-    let (mut size, mut files) = (None, None);
+    };
+    let mut o = LogOptions::default();
     for (k, v) in &l.config {
         let bad = |r: &str| Error::Invalid(format!("invalid log opt {k}={v}: {r}"));
         match k.as_str() {
             "max-size" => {
-                size = Some(
+                o.max_size = Some(
                     parse_log_size(v)
                         .filter(|n| *n > 0)
                         .ok_or_else(|| bad("expected a size such as 10m"))?,
                 )
             }
             "max-file" => {
-                files = Some(
+                o.max_files = Some(
                     v.parse::<u32>()
                         .ok()
                         .filter(|n| *n > 0)
                         .ok_or_else(|| bad("expected a positive number"))?,
                 )
+            }
+            "compress" => {
+                o.compress = Some(match v.as_str() {
+                    "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+                    "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
+                    _ => return Err(bad("expected true or false")),
+                })
+            }
+            _ if driver == "local" => {
+                return Err(Error::Invalid(format!(
+                    "unknown log opt '{k}' for log driver local"
+                )))
             }
             _ => {
                 return Err(Error::Invalid(format!(
@@ -184,7 +208,13 @@ pub fn check_log_config(l: &LogConfig) -> Result<(Option<u64>, Option<u32>)> {
             }
         }
     }
-    Ok((size, files))
+    // json-file compresses only what rotates away, so it needs more than one file.
+    if driver == "json-file" && o.compress == Some(true) && o.max_files.unwrap_or(1) < 2 {
+        return Err(Error::Invalid(
+            "compress cannot be true when max-file is less than 2".into(),
+        ));
+    }
+    Ok(o)
 }
 
 /// Applies HostConfig.SecurityOpt: (no_new_privileges, seccomp profile in OCI form).

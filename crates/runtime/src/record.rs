@@ -129,7 +129,7 @@ pub struct RunConfig {
     /// Namespaced kernel parameters (HostConfig.Sysctls), checked at create.
     #[serde(default)]
     pub sysctls: std::collections::BTreeMap<String, String>,
-    /// `json-file` (empty) or `none`.
+    /// `json-file` (empty), `local` or `none`.
     #[serde(default)]
     pub log_driver: String,
     /// /dev/shm's size in bytes (None: 64 MiB).
@@ -162,6 +162,12 @@ pub struct RunConfig {
     pub log_max_size: Option<u64>,
     #[serde(default)]
     pub log_max_files: Option<u32>,
+    /// `--log-opt compress`: rotated log files are gzipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_compress: Option<bool>,
+    /// Block I/O weight and throttles, device paths resolved at create.
+    #[serde(default, skip_serializing_if = "crate::block_io::BlockIo::is_empty")]
+    pub block_io: crate::block_io::BlockIo,
     /// The image's HEALTHCHECK changed by `--health-*` (Docker's form).
     #[serde(default)]
     pub healthcheck: Option<berth_image::config::Healthcheck>,

@@ -348,6 +348,9 @@ pub fn build_spec(
     if let Some(p) = c.pids_limit {
         resources["pids"] = json!({"limit": p});
     }
+    if !c.block_io.is_empty() {
+        resources["blockIO"] = c.block_io.to_oci();
+    }
     if !c.devices.is_empty() {
         let nodes: Vec<Value> = c
             .devices

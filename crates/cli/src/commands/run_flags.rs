@@ -207,7 +207,25 @@ pub struct RunArgs {
     /// Mount volumes from the specified container(s)
     #[arg(long)]
     pub(crate) volumes_from: Vec<String>,
-    /// Logging driver for the container (json-file or none)
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long, value_name = "uint16")]
+    pub(crate) blkio_weight: Option<u16>,
+    /// Block IO weight (relative device weight)
+    #[arg(long, value_name = "list")]
+    pub(crate) blkio_weight_device: Vec<String>,
+    /// Limit read rate (bytes per second) from a device
+    #[arg(long, value_name = "list")]
+    pub(crate) device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long, value_name = "list")]
+    pub(crate) device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long, value_name = "list")]
+    pub(crate) device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long, value_name = "list")]
+    pub(crate) device_write_iops: Vec<String>,
+    /// Logging driver for the container (json-file, local or none)
     #[arg(long)]
     pub(crate) log_driver: Option<String>,
     /// Add additional groups to join
@@ -251,6 +269,81 @@ pub struct RunArgs {
 }
 
 /// Docker's RAMInBytes (`512m`, `1g`, `100k`, plain bytes), the error naming the flag.
+/// `--blkio-weight-device PATH:WEIGHT`, with the docker CLI's checks and messages.
+fn parse_weight_device(v: &str) -> Result<berth_runtime::block_io::WeightDevice> {
+    let flag = "--blkio-weight-device";
+    let (path, weight) = v
+        .split_once(':')
+        .filter(|(_, w)| !w.contains(':'))
+        .ok_or_else(|| flag_error(flag, v, &format!("bad format: {v}")))?;
+    if !path.starts_with("/dev/") {
+        return Err(flag_error(
+            flag,
+            v,
+            &format!("bad format for device path: {v}"),
+        ));
+    }
+    match weight.parse::<u16>() {
+        Ok(w) if w == 0 || (10..=1000).contains(&w) => Ok(berth_runtime::block_io::WeightDevice {
+            path: path.to_string(),
+            weight: w,
+        }),
+        _ => Err(flag_error(
+            flag,
+            v,
+            &format!("invalid weight for device: {v}"),
+        )),
+    }
+}
+
+/// `--device-{read,write}-{bps,iops} PATH:RATE`: a size with an optional unit for bytes, a
+/// plain number for operations, as the docker CLI takes them.
+fn throttles(
+    flag: &str,
+    values: &[String],
+    bytes: bool,
+) -> Result<Vec<berth_runtime::block_io::ThrottleDevice>> {
+    values
+        .iter()
+        .map(|v| {
+            let (path, rate) = v
+                .split_once(':')
+                .filter(|(_, r)| !r.contains(':'))
+                .ok_or_else(|| flag_error(flag, v, &format!("bad format: {v}")))?;
+            if !path.starts_with("/dev/") {
+                return Err(flag_error(
+                    flag,
+                    v,
+                    &format!("bad format for device path: {v}"),
+                ));
+            }
+            let rate = if bytes {
+                berth_runtime::options::parse_bytes(rate)
+                    .ok()
+                    .and_then(|n| u64::try_from(n).ok())
+            } else {
+                rate.parse::<u64>().ok()
+            };
+            let expected = if bytes {
+                "<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb"
+            } else {
+                "<number>. Number must be a positive integer"
+            };
+            let rate = rate.ok_or_else(|| {
+                flag_error(
+                    flag,
+                    v,
+                    &format!("invalid rate for device: {v}. The correct format is <device-path>:{expected}"),
+                )
+            })?;
+            Ok(berth_runtime::block_io::ThrottleDevice {
+                path: path.to_string(),
+                rate,
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn parse_size(flag: &str, v: &str) -> Result<i64> {
     berth_runtime::options::parse_bytes(v).map_err(|reason| flag_error(flag, v, &reason))
 }
@@ -641,6 +734,16 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
             .transpose()?
             .unwrap_or(0),
         device_cgroup_rules: a.device_cgroup_rule.clone(),
+        blkio_weight: a.blkio_weight.unwrap_or(0),
+        blkio_weight_device: a
+            .blkio_weight_device
+            .iter()
+            .map(|v| parse_weight_device(v))
+            .collect::<Result<_>>()?,
+        blkio_device_read_bps: throttles("--device-read-bps", &a.device_read_bps, true)?,
+        blkio_device_write_bps: throttles("--device-write-bps", &a.device_write_bps, true)?,
+        blkio_device_read_iops: throttles("--device-read-iops", &a.device_read_iops, false)?,
+        blkio_device_write_iops: throttles("--device-write-iops", &a.device_write_iops, false)?,
         volumes_from: a.volumes_from.clone(),
         pid_mode: a.pid.clone().unwrap_or_default(),
         ipc_mode: a.ipc.clone().unwrap_or_default(),

@@ -34,6 +34,18 @@ pub struct UpdateArgs {
     /// MEMs in which to allow execution (0-3, 0,1)
     #[arg(long)]
     cpuset_mems: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long, value_name = "uint16")]
+    blkio_weight: Option<u16>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long)]
+    cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, allow_negative_numbers = true)]
+    cpu_quota: Option<i64>,
+    /// Memory soft limit
+    #[arg(long)]
+    memory_reservation: Option<String>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -58,6 +70,15 @@ fn request(a: &UpdateArgs) -> Result<ContainerUpdate> {
             .transpose()?
             .unwrap_or(0),
         pids_limit: a.pids_limit,
+        blkio_weight: a.blkio_weight.unwrap_or(0),
+        cpu_period: a.cpu_period.unwrap_or(0),
+        cpu_quota: a.cpu_quota.unwrap_or(0),
+        memory_reservation: a
+            .memory_reservation
+            .as_deref()
+            .map(|m| parse_size("--memory-reservation", m))
+            .transpose()?
+            .unwrap_or(0),
         restart_policy: a
             .restart
             .as_deref()
@@ -114,9 +135,26 @@ mod tests {
             "on-failure:3",
             "--cpuset-cpus",
             "0-1",
+            "--blkio-weight",
+            "300",
+            "--cpu-period",
+            "50000",
+            "--cpu-quota",
+            "-1",
+            "--memory-reservation",
+            "32m",
             "c",
         ])
         .unwrap();
+        assert_eq!(
+            (
+                u.blkio_weight,
+                u.cpu_period,
+                u.cpu_quota,
+                u.memory_reservation
+            ),
+            (300, 50_000, -1, 32 << 20)
+        );
         assert_eq!(u.cpuset_cpus, "0-1");
         assert_eq!(u.memory, 64 << 20);
         assert_eq!(u.memory_swap, -1);

@@ -79,6 +79,7 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
                 "State": c.state.docker_status(),
                 "Ports": ports_text(&rt, c),
                 "Names": c.name,
+                "Networks": rt.network_names(c).join(","),
                 "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             })
         })
@@ -95,6 +96,7 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
             ("Status", "STATUS"),
             ("Ports", "PORTS"),
             ("Names", "NAMES"),
+            ("Networks", "NETWORKS"),
         ],
         &rows,
     )

@@ -141,7 +141,12 @@ fn create_container(root: &Path, a: &RunArgs) -> Result<(Runtime, ContainerRecor
     check_cidfile(a)?;
     ensure_image(root, a, &spec.config.image)?;
     let rt = open(root)?;
-    let rec = rt.create(name.as_deref(), &spec).map_err(engine_error)?;
+    let (rec, warnings) = rt
+        .create_with_warnings(name.as_deref(), &spec)
+        .map_err(engine_error)?;
+    for w in warnings {
+        eprintln!("WARNING: {w}");
+    }
     write_cidfile(a, &rec.id)?;
     Ok((rt, rec))
 }
