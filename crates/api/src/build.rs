@@ -353,6 +353,8 @@ async fn build(
             secrets: Vec::new(),
             shm_size,
             cache_from,
+            // The classic builder's API has no cache export.
+            cache_to: Vec::new(),
             keep_storage: None,
         };
         let host = ApiHost {

@@ -51,6 +51,8 @@ pub enum BuildEvent<'a> {
     StepImage { step: usize, id: &'a str },
     /// A warning line (build checks, build args nobody used).
     Warning { text: &'a str },
+    /// `--cache-to`: this many steps' cache went to `place`.
+    CacheExported { place: &'a str, entries: usize },
     /// The image is built (its full ID).
     Built { id: &'a str },
     /// The built image got this tag.
@@ -94,6 +96,10 @@ pub(crate) enum HeldEvent {
     },
     Warning {
         text: String,
+    },
+    CacheExported {
+        place: String,
+        entries: usize,
     },
     Built {
         id: String,
@@ -145,6 +151,10 @@ impl HeldEvent {
                 id: id.into(),
             },
             BuildEvent::Warning { text } => HeldEvent::Warning { text: text.into() },
+            BuildEvent::CacheExported { place, entries } => HeldEvent::CacheExported {
+                place: place.into(),
+                entries,
+            },
             BuildEvent::Built { id } => HeldEvent::Built { id: id.into() },
             BuildEvent::Tagged { name } => HeldEvent::Tagged { name: name.into() },
         }
@@ -191,6 +201,10 @@ impl HeldEvent {
             },
             HeldEvent::StepImage { step, id } => BuildEvent::StepImage { step: *step, id },
             HeldEvent::Warning { text } => BuildEvent::Warning { text },
+            HeldEvent::CacheExported { place, entries } => BuildEvent::CacheExported {
+                place,
+                entries: *entries,
+            },
             HeldEvent::Built { id } => BuildEvent::Built { id },
             HeldEvent::Tagged { name } => BuildEvent::Tagged { name },
         }
@@ -217,6 +231,10 @@ impl BuildEvent<'_> {
             }
             BuildEvent::StepImage { id, .. } => Some(format!(" ---> {}", short(id))),
             BuildEvent::Warning { text } => Some(text.to_string()),
+            BuildEvent::CacheExported { place, entries } => Some(format!(
+                "Exported the cache of {entries} step{} to {place}",
+                if entries == 1 { "" } else { "s" }
+            )),
             BuildEvent::Built { id } => Some(format!("Successfully built {}", short(id))),
             BuildEvent::Tagged { name } => Some(format!("Successfully tagged {name}")),
             BuildEvent::Output { .. } | BuildEvent::RunEnded { .. } => None,
@@ -233,9 +251,10 @@ impl BuildEvent<'_> {
             | BuildEvent::Output { step, .. }
             | BuildEvent::RunEnded { step, .. }
             | BuildEvent::StepImage { step, .. } => Some(step),
-            BuildEvent::Warning { .. } | BuildEvent::Built { .. } | BuildEvent::Tagged { .. } => {
-                None
-            }
+            BuildEvent::Warning { .. }
+            | BuildEvent::CacheExported { .. }
+            | BuildEvent::Built { .. }
+            | BuildEvent::Tagged { .. } => None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! `build_recorded` wraps the caller's `BuildHost` so that nothing else changes; the
 //! dashboard's Builds view reads `list` and `get`.
 
+use berth_image::build_cache_exchange::{CacheSink, CacheSource};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -280,6 +281,20 @@ impl BuildHost for Recorder<'_> {
 
     fn download(&self, url: &str, dest: &Path) -> std::result::Result<Option<i64>, String> {
         self.inner.download(url, dest)
+    }
+
+    fn registry_cache_source(
+        &self,
+        reference: &str,
+    ) -> Option<std::result::Result<Box<dyn CacheSource>, String>> {
+        self.inner.registry_cache_source(reference)
+    }
+
+    fn registry_cache_sink(
+        &self,
+        reference: &str,
+    ) -> Option<std::result::Result<Box<dyn CacheSink>, String>> {
+        self.inner.registry_cache_sink(reference)
     }
 }
 

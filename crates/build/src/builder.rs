@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use berth_dockerfile::{Instruction, Lex};
+use berth_image::build_cache_exchange::{CacheSink, CacheSource, ImportedCache, OciLayoutDir};
 use berth_image::config::{host_architecture, ContainerConfig, History, ImageConfig};
 use berth_image::layer::Compression;
 use berth_image::{Digest, Image, Reference, Store};
@@ -57,10 +58,13 @@ pub struct BuildOptions {
     pub secrets: Vec<String>,
     /// `--shm-size`: /dev/shm's size in bytes for RUN steps (None: 64 MiB).
     pub shm_size: Option<u64>,
-    /// `--cache-from`: when given, a step's cached result is used only if it is part of one
-    /// of these local images (names that are not here are ignored, as Docker's classic
-    /// builder does).
+    /// `--cache-from`: `type=local,src=DIR`, `type=registry,ref=REF` or a bare name. A bare
+    /// name of a local image restricts the local cache as Docker's classic builder does (a
+    /// step's cached result counts only if it is part of one of these images); a bare name
+    /// no local image has is a registry reference, as BuildKit takes it.
     pub cache_from: Vec<String>,
+    /// `--cache-to`: where the cache of this build's steps is exported after it.
+    pub cache_to: Vec<crate::build_cache_transfer::CacheExport>,
     /// The size the build cache is kept under after a build that stored something (least
     /// recently used entries go first); None: BuildKit's default (`prune::default_keep_storage`).
     pub keep_storage: Option<u64>,
@@ -98,6 +102,21 @@ pub trait BuildHost: Sync {
         url: &str,
         dest: &std::path::Path,
     ) -> std::result::Result<Option<i64>, String>;
+    /// A registry cache to import (`--cache-from type=registry,ref=REF`); None: this host
+    /// reaches no registries.
+    fn registry_cache_source(
+        &self,
+        _reference: &str,
+    ) -> Option<std::result::Result<Box<dyn CacheSource>, String>> {
+        None
+    }
+    /// A registry cache to export to (`--cache-to type=registry,ref=REF`).
+    fn registry_cache_sink(
+        &self,
+        _reference: &str,
+    ) -> Option<std::result::Result<Box<dyn CacheSink>, String>> {
+        None
+    }
 }
 
 /// ARGs every build knows without a declaration; they reach RUN but not the cache key or the
@@ -208,6 +227,8 @@ pub struct Builder<'a> {
     made: Mutex<HashMap<String, Image>>,
     /// The cache entries this build used (their last use is noted at the end).
     used: Mutex<Vec<String>>,
+    /// `--cache-from` caches imported, looked up after the local cache.
+    imports: Vec<ImportedCache>,
 }
 
 /// Whether `part` is `whole` up to some step: the same layers and the same history, so far.
@@ -267,16 +288,11 @@ pub fn build(rt: &Runtime, opts: &BuildOptions, host: &dyn BuildHost) -> Result<
         making: Default::default(),
         made: Default::default(),
         used: Default::default(),
+        imports: Vec::new(),
     };
-    if !opts.cache_from.is_empty() {
-        let found = opts
-            .cache_from
-            .iter()
-            .filter_map(|n| b.store.lookup(n).ok())
-            .collect();
-        b.cache_sources = Some(found);
-    }
+    b.open_cache_imports()?;
     let img = b.run(&stages)?;
+    b.export_caches(&img)?;
     // The cache's last uses, then its size policy when this build stored something.
     let used = b.used.lock().map(|u| u.clone()).unwrap_or_default();
     let _ = b.store.build_cache_touch(&used);
@@ -522,7 +538,10 @@ impl Builder<'_> {
         Ok(State {
             config: img.config.clone(),
             layers: img.layer_descriptors().to_vec(),
-            key: img.manifest_digest.hex().to_string(),
+            // The image ID (its config's digest), not the manifest's: the same content
+            // pulled, loaded or imported elsewhere, compressed or not, keys the same steps,
+            // so a cache exported on one machine serves another.
+            key: img.id().hex().to_string(),
             image: Some(img),
             args: Vec::new(),
             cmd_set: false,
@@ -554,6 +573,7 @@ impl Builder<'_> {
             self.store
                 .build_cache_lookup(&key)
                 .filter(|img| self.cache_allows(img))
+                .or_else(|| self.imported(&key))
         };
         let from_this_build = made.is_some();
         if let Some(img) = made.or_else(|| (!self.opts.no_cache).then(cached).flatten()) {
@@ -582,6 +602,118 @@ impl Builder<'_> {
             }
         }
         Ok(s)
+    }
+
+    /// Reads `--cache-from`: typed caches and bare names no local image has are imported
+    /// (their index only, for now); bare names of local images restrict the local cache. A
+    /// cache that cannot be read is a warning, as with BuildKit: the build goes on without it.
+    fn open_cache_imports(&mut self) -> Result<()> {
+        use crate::build_cache_transfer::{CacheImport, CachePlace};
+        let mut classic = Vec::new();
+        for value in &self.opts.cache_from {
+            let no_registries = || Err("this front end reaches no registries".to_string());
+            let source: std::result::Result<Box<dyn CacheSource>, String> =
+                match CacheImport::parse(value).map_err(Error::Option)? {
+                    CacheImport::Name(n) => match self.store.lookup(&n) {
+                        Ok(img) => {
+                            classic.push(img);
+                            continue;
+                        }
+                        // The classic builder (the Engine API's) ignores names it lacks.
+                        Err(_) => match self.host.registry_cache_source(&n) {
+                            None => continue,
+                            Some(s) => s,
+                        },
+                    },
+                    CacheImport::Place(CachePlace::Local(dir)) => OciLayoutDir::open(&dir)
+                        .map(|d| Box::new(d) as Box<dyn CacheSource>)
+                        .map_err(|e| e.to_string()),
+                    CacheImport::Place(CachePlace::Registry(r)) => self
+                        .host
+                        .registry_cache_source(&r)
+                        .unwrap_or_else(no_registries),
+                };
+            match source.and_then(|s| ImportedCache::open(s).map_err(|e| e.to_string())) {
+                Ok(cache) => self.imports.push(cache),
+                Err(e) => self.emit(&BuildEvent::Warning {
+                    text: &format!("failed to import cache {value}: {e}"),
+                }),
+            }
+        }
+        // Only bare names of local images (the classic builder's --cache-from) restrict.
+        if !classic.is_empty() || (self.imports.is_empty() && !self.opts.cache_from.is_empty()) {
+            self.cache_sources = Some(classic);
+        }
+        Ok(())
+    }
+
+    /// The step image an imported cache has under `key`, fetched into the store and noted in
+    /// the local cache. A fetch that fails is a miss (with a warning): the step runs.
+    fn imported(&self, key: &str) -> Option<Image> {
+        for cache in &self.imports {
+            match cache.fetch(&self.store, key) {
+                Ok(Some(d)) => {
+                    let img = self.store.unregistered_image(&d).ok()?;
+                    let _ = self.store.build_cache_record(key, &d);
+                    return Some(img);
+                }
+                Ok(None) => {}
+                Err(e) => self.emit(&BuildEvent::Warning {
+                    text: &format!("failed to fetch cache from {}: {e}", cache.describe()),
+                }),
+            }
+        }
+        None
+    }
+
+    /// Writes `--cache-to`: the cache entries of this build's steps (made or reused), of the
+    /// final image's steps only unless `mode=max`.
+    fn export_caches(&self, img: &Image) -> Result<()> {
+        use crate::build_cache_transfer::CachePlace;
+        if self.opts.cache_to.is_empty() {
+            return Ok(());
+        }
+        let index = self.store.read_build_cache().entries;
+        let mut keys: Vec<String> = self.used.lock().map(|u| u.clone()).unwrap_or_default();
+        if let Ok(m) = self.made.lock() {
+            keys.extend(m.keys().cloned());
+        }
+        keys.sort();
+        keys.dedup();
+        for export in &self.opts.cache_to {
+            let mut entries = Vec::new();
+            for k in &keys {
+                let Some(d) = index.get(k) else { continue };
+                if !export.all_steps {
+                    match self.store.unregistered_image(d) {
+                        Ok(step) if is_prefix_of(&step, img) => {}
+                        _ => continue,
+                    }
+                }
+                entries.push((k.clone(), d.clone()));
+            }
+            let failed = |reason: String| Error::CacheExport {
+                place: export.place.to_string(),
+                reason,
+            };
+            let sink: Box<dyn CacheSink> = match &export.place {
+                CachePlace::Local(dir) => {
+                    Box::new(OciLayoutDir::create(dir).map_err(|e| failed(e.to_string()))?)
+                }
+                CachePlace::Registry(r) => self
+                    .host
+                    .registry_cache_sink(r)
+                    .unwrap_or_else(|| Err("this front end reaches no registries".into()))
+                    .map_err(failed)?,
+            };
+            let n = berth_image::build_cache_exchange::export_cache(&self.store, &entries, &*sink)
+                .map_err(|e| failed(e.to_string()))?;
+            self.emit(&BuildEvent::CacheExported {
+                place: &export.place.to_string(),
+                entries: n,
+            });
+        }
+        Ok(())
     }
 
     /// Whether a cached step's image may be used: always without `cache_from`, else only

@@ -49,6 +49,12 @@ pub enum Error {
     /// `--target` names no stage (Docker's classic builder's words).
     #[error("failed to reach build target {0} in Dockerfile")]
     NoSuchTarget(String),
+    /// A build option's value is wrong (the message names the flag).
+    #[error("{0}")]
+    Option(String),
+    /// `--cache-to` could not write the cache (the image is built).
+    #[error("failed to export cache to {place}: {reason}")]
+    CacheExport { place: String, reason: String },
     #[error("{0}")]
     Image(#[from] berth_image::Error),
     #[error("{0}")]
@@ -84,7 +90,9 @@ impl berth_error_kind::HasKind for Error {
             Error::Parse { .. }
             | Error::Dockerfile { .. }
             | Error::Step { .. }
-            | Error::NoSuchTarget(_) => K::InvalidArgument,
+            | Error::NoSuchTarget(_)
+            | Error::Option(_) => K::InvalidArgument,
+            Error::CacheExport { .. } => K::Unavailable,
             // The user's command failed, not the engine; Docker answers the build with it.
             Error::RunFailed { .. } => K::InvalidArgument,
             Error::Read { source, .. } | Error::Io { source, .. } => {

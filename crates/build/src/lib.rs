@@ -4,6 +4,7 @@
 //! an unregistered image in the store and found again through the build cache; every build
 //! recorded in the build history (`build_history`).
 
+pub mod build_cache_transfer;
 pub mod build_events;
 pub mod build_history;
 pub mod build_output;

@@ -318,6 +318,19 @@ impl BuildProgress {
                 }
                 v.export.push(line);
             }
+            BuildEvent::CacheExported { place, entries } => {
+                // A vertex after the image's export, as BuildKit's "exporting cache".
+                let n = v.export_id.map_or(v.list.len() + 1, |e| e + 1);
+                let line = format!(
+                    "exporting cache to {place} ({entries} step{})",
+                    if entries == 1 { "" } else { "s" }
+                );
+                if plain {
+                    plain_line(v, n, &format!("#{n} {line}"), true);
+                    plain_line(v, n, &format!("#{n} DONE"), false);
+                }
+                v.export.push(line);
+            }
             BuildEvent::Running { .. } => {}
         }
     }

@@ -1352,3 +1352,136 @@ fn root_build_cache_keeps_to_a_size_least_recently_used_first() {
     assert!(cached("one"), "an entry its image holds stays");
     assert_clean(&b);
 }
+
+/// The steps of an index written by `--cache-to` (its entries with a cache key).
+fn cache_entries(dir: &Path) -> usize {
+    let index = json(&std::fs::read_to_string(dir.join("index.json")).unwrap());
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["annotations"]["dev.berth.build-cache.key"].is_string())
+        .count()
+}
+
+/// `--cache-to` writes the steps' cache to a directory or a registry (`mode=min`: the final
+/// image's steps; `mode=max`: every stage's), and a fresh store with `--cache-from` reuses
+/// it: the same steps are not run again and give the same image. A changed file reruns from
+/// its step on. A cache that is not there is a warning, not a failure.
+#[test]
+fn root_build_cache_exported_to_a_directory_or_registry_serves_a_fresh_store() {
+    let reg = common::registry_server::Registry::start(None);
+    let a = busybox();
+    let image_tar = tempfile::tempdir().unwrap();
+    let saved = image_tar.path().join("busybox.tar");
+    a.run(&["save", "-o", saved.to_str().unwrap(), "busybox"])
+        .ok();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(c, "f", "one\n");
+    // Each RUN prints a marker only a run shows, and keeps a stamp only that run made.
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox AS tool\nRUN echo ran-$((40+2))-tool && date +%s%N > /tool-stamp\n\
+         FROM busybox\nCOPY --from=tool /tool-stamp /tool-stamp\n\
+         RUN echo ran-$((40+2))-final && date +%s%N > /stamp\nCOPY f /f\n",
+    );
+    let caches = tempfile::tempdir().unwrap();
+    let (min, max) = (caches.path().join("min"), caches.path().join("max"));
+    let cache_ref = format!("{}/app:buildcache", reg.host());
+    let out = build(
+        &a,
+        c,
+        &[
+            "-t",
+            "app",
+            "--cache-to",
+            &format!("type=local,dest={}", min.display()),
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", max.display()),
+            "--cache-to",
+            &format!("type=registry,ref={cache_ref},mode=max"),
+        ],
+    )
+    .ok();
+    assert!(
+        out.contains("ran-42-tool") && out.contains("ran-42-final"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "Exported the cache of 3 steps to type=local,dest={}",
+            min.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(cache_entries(&min), 3, "the final stage's steps");
+    assert_eq!(cache_entries(&max), 4, "every stage's steps");
+    assert!(min.join("oci-layout").is_file());
+    let stamp = run_out(&a, &["app", "cat", "/stamp"]);
+    let id = a.run(&["image", "inspect", "-f", "{{.Id}}", "app"]).ok();
+
+    // A fresh store with the same base image: every step comes from the cache.
+    let fresh = |cache_from: &str| {
+        let b = Berth::new();
+        b.run(&["load", "-i", saved.to_str().unwrap()]).ok();
+        let out = build(&b, c, &["-t", "app", "--cache-from", cache_from]).ok();
+        (b, out)
+    };
+    for from in [
+        format!("type=local,src={}", max.display()),
+        cache_ref.clone(),
+    ] {
+        let (b, out) = fresh(&from);
+        assert!(!out.contains("ran-42-"), "{from}: nothing runs: {out}");
+        assert_eq!(out.matches("Using cache").count(), 4, "{from}: {out}");
+        assert_eq!(run_out(&b, &["app", "cat", "/stamp"]), stamp, "{from}");
+        assert_eq!(
+            b.run(&["image", "inspect", "-f", "{{.Id}}", "app"]).ok(),
+            id,
+            "{from}: the same image"
+        );
+        if from == cache_ref {
+            // A change reruns its step only; what came before it is still reused.
+            write(c, "f", "two\n");
+            let out = build(&b, c, &["-t", "app", "--cache-from", &from]).ok();
+            assert!(!out.contains("ran-42-"), "{out}");
+            assert_eq!(out.matches("Using cache").count(), 3, "{out}");
+            assert_eq!(run_out(&b, &["app", "cat", "/f"]), "two\n");
+            write(c, "f", "one\n");
+        }
+        assert_clean(&b);
+    }
+    // mode=min holds the final stage only: the tool stage runs again (its result is keyed
+    // by its step, so the final stage's steps still come from the cache).
+    let (b, out) = fresh(&format!("type=local,src={}", min.display()));
+    assert!(
+        out.contains("ran-42-tool") && !out.contains("ran-42-final"),
+        "{out}"
+    );
+    assert_eq!(out.matches("Using cache").count(), 3, "{out}");
+    assert_clean(&b);
+
+    // A cache that is not there: a warning, and the build goes on.
+    let b = Berth::new();
+    b.run(&["load", "-i", saved.to_str().unwrap()]).ok();
+    let r = build(
+        &b,
+        c,
+        &["--cache-from", "type=local,src=/nonexistent-cache"],
+    );
+    let stdout = r.stdout.clone();
+    r.ok();
+    assert!(
+        stdout.contains("failed to import cache type=local,src=/nonexistent-cache"),
+        "{stdout}"
+    );
+    let err = build(&b, c, &["--cache-to", "type=gha"]).fails();
+    assert!(
+        err.contains("unsupported cache exporter type \"gha\""),
+        "{err}"
+    );
+    assert_clean(&b);
+    assert_clean(&a);
+}

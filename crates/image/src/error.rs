@@ -64,6 +64,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Another place blobs come from or go to failed (a registry holding a build cache).
+    #[error("{0}")]
+    Remote(String),
+
     #[error("{context}: {source}")]
     Stream {
         context: String,
@@ -127,6 +131,7 @@ impl berth_error_kind::HasKind for Error {
             | Error::Json { .. }
             | Error::BadChange { .. } => K::InvalidArgument,
             Error::DigestMismatch { .. } | Error::MissingBlob(_) => K::DataLoss,
+            Error::Remote(_) => K::Unavailable,
             Error::Io { source, .. } | Error::Stream { source, .. } => {
                 berth_error_kind::io_kind(source)
             }

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod build_cache;
+pub mod build_cache_exchange;
 pub mod changes;
 pub mod commit;
 pub mod config;

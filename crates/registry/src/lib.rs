@@ -10,6 +10,7 @@
 //! for per request.
 
 pub mod auth;
+pub mod build_cache;
 pub mod client;
 pub mod config;
 pub mod download;

@@ -33,11 +33,11 @@ pub struct Pushed {
     pub size: u64,
 }
 
-struct Blob {
-    digest: Digest,
-    size: u64,
+pub(crate) struct Blob {
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     /// The id its progress lines show (none for the config blob).
-    shown: Option<String>,
+    pub(crate) shown: Option<String>,
 }
 
 /// Where a layer blob comes from.
@@ -78,7 +78,7 @@ fn location(client: &Client, resp: &reqwest::blocking::Response, what: &str) -> 
 }
 
 /// Uploads one blob unless the registry has it; returns the status shown for it.
-fn upload_blob(
+pub(crate) fn upload_blob(
     client: &Client,
     store: &Store,
     path: &str,

@@ -26,9 +26,13 @@ pub struct BuildArgs {
     /// Size of /dev/shm for RUN steps
     #[arg(long)]
     shm_size: Option<String>,
-    /// Images to consider as cache sources
+    /// External cache sources (e.g., "user/app:cache", "type=local,src=path/to/dir")
     #[arg(long)]
     cache_from: Vec<String>,
+    /// Cache export destinations (e.g., "type=registry,ref=user/app:cache",
+    /// "type=local,dest=path/to/dir")
+    #[arg(long)]
+    cache_to: Vec<String>,
     /// Set the target build stage to build
     #[arg(long)]
     target: Option<String>,
@@ -142,6 +146,32 @@ impl berth_build::BuildHost for CliHost<'_> {
         self.progress.live()
     }
 
+    fn registry_cache_source(
+        &self,
+        reference: &str,
+    ) -> Option<std::result::Result<Box<dyn berth_image::build_cache_exchange::CacheSource>, String>>
+    {
+        Some(
+            berth_registry::RegistryConfig::load()
+                .and_then(|c| berth_registry::build_cache::RegistryCache::for_import(&c, reference))
+                .map(|c| Box::new(c) as Box<dyn berth_image::build_cache_exchange::CacheSource>)
+                .map_err(|e| e.to_string()),
+        )
+    }
+
+    fn registry_cache_sink(
+        &self,
+        reference: &str,
+    ) -> Option<std::result::Result<Box<dyn berth_image::build_cache_exchange::CacheSink>, String>>
+    {
+        Some(
+            berth_registry::RegistryConfig::load()
+                .and_then(|c| berth_registry::build_cache::RegistryCache::for_export(&c, reference))
+                .map(|c| Box::new(c) as Box<dyn berth_image::build_cache_exchange::CacheSink>)
+                .map_err(|e| e.to_string()),
+        )
+    }
+
     /// Signals we get while a RUN step runs go to its process, as they did to a container
     /// run in the foreground.
     fn run_signals(&self) -> Option<berth_build::RunSignals> {
@@ -252,6 +282,12 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
             .map(|v| super::run_flags::parse_size("--shm-size", v).map(|n| n as u64))
             .transpose()?,
         cache_from: a.cache_from.clone(),
+        cache_to: a
+            .cache_to
+            .iter()
+            .map(|v| berth_build::build_cache_transfer::CacheExport::parse(v))
+            .collect::<std::result::Result<_, String>>()
+            .map_err(|e| anyhow::anyhow!(e))?,
         // berth's setting for BuildKit's GC policy (Docker's `builder.gc.defaultKeepStorage`).
         keep_storage: match std::env::var("BERTH_BUILD_KEEP_STORAGE") {
             Ok(v) => Some(
