@@ -14,6 +14,9 @@ if ! command -v npm >/dev/null; then pkgs+=(nodejs npm); fi
 pkgs+=(chromium firefox-esr fonts-dejavu-core)
 # The build display test gives `berth build` a terminal with tmux.
 pkgs+=(tmux)
+# Git sources in builds clone with git (the machine's, else Debian's; its daemon serves the
+# tests' repositories on 127.0.0.1).
+if ! command -v git >/dev/null; then pkgs+=(git); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

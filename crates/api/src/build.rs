@@ -351,6 +351,7 @@ async fn build(
             labels,
             quiet,
             secrets: Vec::new(),
+            ssh: Vec::new(),
             shm_size,
             cache_from,
             // The classic builder's API has no cache export.

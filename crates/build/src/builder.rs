@@ -56,6 +56,9 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `--secret id=ID[,src=FILE|,env=VAR]`: what `RUN --mount=type=secret` can mount.
     pub secrets: Vec<String>,
+    /// `--ssh ID=SOCKET`: the SSH agents `RUN --mount=type=ssh` may reach (see
+    /// `ssh_forwarding::parse_ssh_options`).
+    pub ssh: Vec<(String, PathBuf)>,
     /// `--shm-size`: /dev/shm's size in bytes for RUN steps (None: 64 MiB).
     pub shm_size: Option<u64>,
     /// `--cache-from`: `type=local,src=DIR`, `type=registry,ref=REF` or a bare name. A bare
@@ -325,13 +328,6 @@ fn check_supported(file: &str, stages: &Stages) -> Result<()> {
     fn check(file: &str, inst: &Instruction, cmd: &Command) -> Result<()> {
         let refuse = |m: &str| Err(step_error(file, inst, m));
         match cmd {
-            Command::Copy(c) if c.parents => refuse("--parents is not supported by berth yet"),
-            Command::Copy(c) if c.from.is_some() && !c.excludes.is_empty() => {
-                refuse("--exclude with --from is not supported by berth yet")
-            }
-            Command::Add(c) if c.keep_git_dir => {
-                refuse("--keep-git-dir is not supported by berth yet (nor are git sources)")
-            }
             Command::Run(r) if r.security == RunSecurity::Insecure => {
                 refuse("RUN --security=insecure is not allowed (berth has no insecure entitlement)")
             }

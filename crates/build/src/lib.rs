@@ -12,9 +12,11 @@ pub mod builder;
 pub mod context;
 pub mod copy;
 pub mod error;
+pub mod git_source;
 pub mod prune;
 pub mod run_mounts;
 pub mod scratch;
+pub mod ssh_forwarding;
 pub mod stages;
 pub mod streamed_context;
 

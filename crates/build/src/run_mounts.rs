@@ -1,5 +1,6 @@
 //! `RUN --mount=…` (parsed by `berth_dockerfile::run_mount`): what a RUN step's container
-//! gets mounted besides its rootfs, as BuildKit gives it: `cache` (a directory kept between builds), `bind` (part of the context, another
+//! gets mounted besides its rootfs, as BuildKit gives it: `cache` (a directory kept between
+//! builds, first filled from a stage or image with `from=`/`source=`), `bind` (part of the context, another
 //! stage or an image; read-only unless `rw`, and then writes are thrown away), `tmpfs`, and
 //! `secret` (a file from `berth build --secret`, never stored in the image or the cache key).
 
@@ -18,9 +19,13 @@ pub fn cache_mounts_dir(root: &Path) -> PathBuf {
     berth_image::Store::cache_mounts_dir_of(root)
 }
 
+/// What fills a new cache directory (given its host path).
+pub type CacheSeed<'a> = dyn Fn(&Path) -> Result<()> + 'a;
+
 /// The host directory of a cache mount: one per id (the target when no id is given), under
-/// the state root; created with the mount's mode and owner the first time.
-pub fn cache_dir(root: &Path, m: &RunMount) -> Result<PathBuf> {
+/// the state root; created with the mount's mode and owner the first time, holding what
+/// `seed` puts in it then (`from=`/`source=`: a stage's or image's directory).
+pub fn cache_dir(root: &Path, m: &RunMount, seed: Option<&CacheSeed>) -> Result<PathBuf> {
     let id = m.get("id").filter(|i| !i.is_empty()).unwrap_or(&m.target);
     let name = berth_image::Digest::of(id.as_bytes()).hex().to_string();
     let dir = cache_mounts_dir(root).join(name);
@@ -41,13 +46,19 @@ pub fn cache_dir(root: &Path, m: &RunMount) -> Result<PathBuf> {
             TEMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         fs::create_dir_all(&tmp).ctx("create directory", &tmp)?;
+        if let Some(seed) = seed {
+            if let Err(e) = seed(&tmp) {
+                let _ = berth_image::store::remove_tree(&tmp);
+                return Err(e);
+            }
+        }
         fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).ctx("chmod", &tmp)?;
         std::os::unix::fs::chown(&tmp, Some(uid), Some(gid)).ctx("chown", &tmp)?;
         // Two builds (or stages) making the same cache at once: the first one's directory
         // stays. A plain rename would put an empty directory over it while the first step
         // may already use it, and the two would no longer share the cache.
         if rename_no_replace(&tmp, &dir).is_err() {
-            let _ = fs::remove_dir(&tmp);
+            let _ = berth_image::store::remove_tree(&tmp);
         }
     }
     Ok(dir)

@@ -1,6 +1,8 @@
-//! A build context that arrives as a stream (`berth build -`, `POST /build`): spooled to the
-//! store's scratch space, then unpacked there when it is a tar (plain or compressed) or kept
-//! as the Dockerfile when it is not. Removed when dropped, so a failed build leaves nothing.
+//! A build context that arrives as a stream (`berth build -`, `POST /build`) or from a git
+//! repository (`berth build https://host/repo.git#REF:SUBDIR`): spooled or checked out in
+//! the store's scratch space (a stream is unpacked there when it is a tar, plain or
+//! compressed, or kept as the Dockerfile when it is not). Removed when dropped, so a failed
+//! build leaves nothing.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -52,6 +54,31 @@ impl StreamedContext {
             ctx.dockerfile = Some(dockerfile);
             Ok(ctx)
         }
+    }
+
+    /// A git repository as the context (`berth build https://host/repo.git#REF:SUBDIR`):
+    /// the ref's commit checked out in the store's scratch space, `.git` removed.
+    pub fn from_git(
+        store: &Store,
+        source: &crate::git_source::GitSource,
+    ) -> Result<StreamedContext> {
+        let scratch = store.tmp_path("build-context");
+        std::fs::create_dir_all(&scratch).ctx("create directory", &scratch)?;
+        let fail = |e: String| {
+            let _ = berth_image::store::remove_tree(&scratch);
+            Error::Option(format!(
+                "unable to prepare context: unable to 'git clone' to temporary context directory: {e}"
+            ))
+        };
+        let commit = source.resolve().map_err(fail)?;
+        let dir = source
+            .checkout(&commit, &scratch.join("repo"), false)
+            .map_err(fail)?;
+        Ok(StreamedContext {
+            dir,
+            dockerfile: None,
+            scratch,
+        })
     }
 
     /// Keeps the spooled stream as the Dockerfile (`build -f - DIR`).

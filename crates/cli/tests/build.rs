@@ -375,9 +375,9 @@ fn bad_dockerfiles_give_one_clear_error_each() {
             "   2 | >>> COPY --link=maybe a /",
         ),
         (
-            "FROM scratch\nRUN --mount=type=ssh true\n",
-            "dockerfile parse error on line 2: --mount=type=ssh: type=ssh is not supported by berth yet",
-            "   2 | >>> RUN --mount=type=ssh true",
+            "FROM scratch\nRUN --mount=type=ssh,bogus=1 true\n",
+            "dockerfile parse error on line 2: --mount=type=ssh,bogus=1: unexpected key \"bogus\" in a type=ssh mount",
+            "   2 | >>> RUN --mount=type=ssh,bogus=1 true",
         ),
         (
             "RUN true\n",
@@ -408,13 +408,13 @@ fn bad_dockerfiles_give_one_clear_error_each() {
     write(
         c,
         "Dockerfile",
-        "FROM scratch\nCOPY a /\nCOPY --parents a /p/\n",
+        "FROM scratch\nCOPY a /\nRUN --security=insecure true\n",
     );
     let r = build(&b, c, &[]);
     assert!(!r.stdout.contains("Step 1/"), "{}", r.stdout);
     assert!(r
         .fails()
-        .contains("Dockerfile:3: COPY: --parents is not supported by berth yet"));
+        .contains("Dockerfile:3: RUN: RUN --security=insecure is not allowed"));
     let err = b.run(&["build", "/nonexistent-context"]).fails();
     assert!(err.contains("/nonexistent-context"), "{err}");
 }
@@ -600,6 +600,29 @@ RUN --mount=type=bind,source=data,target=/data,rw sh -c 'echo scribble > /data/f
     let err = build(&b, c, &[]).fails();
     assert!(
         err.contains("Dockerfile:2: RUN: --mount: ") && err.contains("secret missing is required"),
+        "{err}"
+    );
+    // A new cache starts as a copy of a stage's directory (`from=`/`source=`); once made, it
+    // is the cache's own.
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox AS seed\nRUN mkdir -p /seed/data && echo seeded > /seed/data/v\n\
+         FROM busybox\n\
+         RUN --mount=type=cache,target=/c,id=seeded,from=seed,source=/seed/data cat /c/v && echo more > /c/w\n\
+         RUN --mount=type=cache,target=/c,id=seeded ls /c > /listed\n",
+    );
+    let out = build(&b, c, &["-t", "seeded"]).ok();
+    assert!(out.contains("\nseeded\n"), "{out}");
+    assert_eq!(run_out(&b, &["seeded", "cat", "/listed"]), "v\nw\n");
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN --mount=type=cache,target=/c,source=/x true\n",
+    );
+    let err = build(&b, c, &[]).fails();
+    assert!(
+        err.contains("source= in a cache mount needs from="),
         "{err}"
     );
     assert_clean(&b);
@@ -880,6 +903,47 @@ fn root_onbuild_triggers_run_once_and_leave_the_image() {
     assert_clean(&b);
 }
 
+/// `COPY --parents` keeps the sources' directories under the destination, from the context's
+/// root or from a `/./` pivot, for the context and for another stage alike.
+#[test]
+fn root_copy_parents_keeps_the_sources_directories() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    for f in [
+        "x/a.txt",
+        "y/a.txt",
+        "y/b.md",
+        "src/app/main.py",
+        "src/app/lib/util.py",
+    ] {
+        write(c, f, f);
+    }
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox AS files\nCOPY . /ctx/\n\
+         FROM busybox\nCOPY --parents */a.txt /p1/\nCOPY --parents src/./app/lib /p2/\n\
+         COPY --parents y/b.md x /p3/\n\
+         COPY --from=files --parents /ctx/./src/app/main.py /p4/\n",
+    );
+    build(&b, c, &["-t", "parents"]).ok();
+    let out = run_out(
+        &b,
+        &[
+            "parents",
+            "sh",
+            "-c",
+            "cd / && find /p1 /p2 /p3 /p4 -type f | sort",
+        ],
+    );
+    assert_eq!(
+        out,
+        "/p1/x/a.txt\n/p1/y/a.txt\n/p2/app/lib/util.py\n/p3/x/a.txt\n/p3/y/b.md\n/p4/src/app/main.py\n"
+    );
+    assert_clean(&b);
+}
+
 #[test]
 fn root_copy_exclude_leaves_out_matching_files_below_the_source() {
     let b = busybox();
@@ -897,7 +961,10 @@ fn root_copy_exclude_leaves_out_matching_files_below_the_source() {
     write(
         c,
         "Dockerfile",
-        "FROM busybox\nCOPY --exclude=*.md docs/ /docs/\nCOPY --exclude=**/*.md docs /all/\nCOPY --exclude=*.txt hom* /mydir/\n",
+        "FROM busybox AS files\nCOPY docs /srv/docs\nCOPY hom* /srv/\n\
+         FROM busybox\nCOPY --exclude=*.md docs/ /docs/\nCOPY --exclude=**/*.md docs /all/\nCOPY --exclude=*.txt hom* /mydir/\n\
+         COPY --from=files --exclude=**/*.md /srv/docs /staged/\n\
+         COPY --from=files --exclude=*.txt /srv/hom* /staged-home/\n",
     );
     build(&b, c, &["-t", "excluded"]).ok();
     let out = run_out(
@@ -906,10 +973,15 @@ fn root_copy_exclude_leaves_out_matching_files_below_the_source() {
             "excluded",
             "sh",
             "-c",
-            "cd /docs && find . -type f | sort; cd /all && find . -type f | sort; ls /mydir",
+            "cd /docs && find . -type f | sort; cd /all && find . -type f | sort; ls /mydir; \
+             cd /staged && find . -type f | sort; ls /staged-home",
         ],
     );
-    assert_eq!(out, "./b.txt\n./sub/c.md\n./b.txt\nhomework.py\n");
+    // From another stage as from the context.
+    assert_eq!(
+        out,
+        "./b.txt\n./sub/c.md\n./b.txt\nhomework.py\n./b.txt\nhomework.py\n"
+    );
     assert_clean(&b);
 }
 
@@ -1484,4 +1556,227 @@ fn root_build_cache_exported_to_a_directory_or_registry_serves_a_fresh_store() {
     );
     assert_clean(&b);
     assert_clean(&a);
+}
+
+/// `RUN --mount=type=ssh` gets a socket of its own for the agent `--ssh` names (relayed to it;
+/// the relay itself is unit-tested in `ssh_forwarding`), with `SSH_AUTH_SOCK` pointing at
+/// it, the mount's mode and owner; nothing of it stays in the image. Without `--ssh` the
+/// mount is left out, unless it is required.
+#[test]
+fn root_ssh_mounts_reach_the_forwarded_agent_socket() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    let agent_dir = tempfile::tempdir().unwrap();
+    let agent = agent_dir.path().join("agent.sock");
+    let _listening = std::os::unix::net::UnixListener::bind(&agent).unwrap();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\n\
+         RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"agent-at=$SSH_AUTH_SOCK\" && stat -c mode-%a \"$SSH_AUTH_SOCK\"\n\
+         RUN --mount=type=ssh,id=deploy,target=/deploy.sock,mode=0660,uid=1000 stat -c owner-%u-%a /deploy.sock && true\n",
+    );
+    let out = b
+        .run_env(
+            &[
+                "build",
+                "--progress=classic",
+                "--ssh",
+                "default",
+                "--ssh",
+                &format!("deploy={}", agent.display()),
+                "-t",
+                "ssh",
+                c.to_str().unwrap(),
+            ],
+            "SSH_AUTH_SOCK",
+            &agent,
+        )
+        .ok();
+    assert!(
+        out.contains("\nagent-at=/run/buildkit/ssh_agent.0\nmode-600\n"),
+        "{out}"
+    );
+    assert!(out.contains("\nowner-1000-660\n"), "{out}");
+    assert_eq!(
+        run_out(
+            &b,
+            &[
+                "ssh",
+                "sh",
+                "-c",
+                "test -e /run/buildkit/ssh_agent.0 || echo gone; test -e /deploy.sock || echo gone"
+            ]
+        ),
+        "gone\ngone\n",
+        "no socket and no mount point left in the image"
+    );
+    // Not forwarded: an optional mount is left out, a required one stops the build.
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN --mount=type=ssh echo \"sock=${SSH_AUTH_SOCK:-none}\"\n",
+    );
+    let out = build(&b, c, &["--no-cache"]).ok();
+    assert!(out.contains("\nsock=none\n"), "{out}");
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN --mount=type=ssh,required=true true\n",
+    );
+    let err = build(&b, c, &[]).fails();
+    assert!(err.contains("no SSH agent \"default\" forwarded"), "{err}");
+    let err = b
+        .run(&[
+            "build",
+            "--ssh",
+            "default=/etc/hostname",
+            c.to_str().unwrap(),
+        ])
+        .fails();
+    assert!(err.contains("not an agent socket"), "{err}");
+    assert_clean(&b);
+}
+
+/// `git daemon` serving the repositories under `base` on 127.0.0.1; killed on drop.
+struct GitDaemon(std::process::Child, u16);
+
+impl GitDaemon {
+    fn start(base: &Path) -> GitDaemon {
+        let port = common::registry_server::free_port();
+        let child = std::process::Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                &format!("--base-path={}", base.display()),
+                &base.display().to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git daemon");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "git daemon did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        GitDaemon(child, port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `ADD git://…#REF[:SUBDIR]` clones the commit the ref names (tags, branches, HEAD), keeps
+/// `.git` only when asked, and is cached by that commit: a new commit reruns the steps that
+/// follow a branch, not those of a tag. A git URL is also a build context.
+#[test]
+fn root_add_clones_git_refs_and_a_repository_is_a_context() {
+    let b = busybox();
+    let srv = tempfile::tempdir().unwrap();
+    let work = srv.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let git = |dir: &Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&work, &["init", "-q"]);
+    write(&work, "file", "one\n");
+    write(&work, "docs/readme", "read me\n");
+    write(&work, "Dockerfile", "FROM busybox\nCOPY . /src\n");
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "one"]);
+    git(&work, &["tag", "-a", "v1", "-m", "v1"]);
+    write(&work, "file", "two\n");
+    git(&work, &["commit", "-q", "-am", "two"]);
+    git(srv.path(), &["clone", "-q", "--bare", "work", "app.git"]);
+    let daemon = GitDaemon::start(srv.path());
+    let url = format!("git://127.0.0.1:{}/app.git", daemon.1);
+
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(
+        c,
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD {url}#v1 /v1\nADD --keep-git-dir=true {url} /head\nADD {url}#main:docs /docs\n"
+        ),
+    );
+    let out = build(&b, c, &["-t", "cloned"]).ok();
+    assert_eq!(out.matches("Using cache").count(), 0, "{out}");
+    let check = "cat /v1/file /head/file /docs/readme; test -d /head/.git && echo kept; \
+                 test -e /v1/.git || echo dropped";
+    assert_eq!(
+        run_out(&b, &["cloned", "sh", "-c", check]),
+        "one\ntwo\nread me\nkept\ndropped\n"
+    );
+    let again = build(&b, c, &["-t", "cloned"]).ok();
+    assert_eq!(again.matches("Using cache").count(), 3, "{again}");
+    // A new commit on main: the branch's steps run again, the tag's does not.
+    write(&work, "file", "three\n");
+    git(&work, &["commit", "-q", "-am", "three"]);
+    git(
+        &work,
+        &[
+            "push",
+            "-q",
+            &srv.path().join("app.git").display().to_string(),
+            "main",
+        ],
+    );
+    let moved = build(&b, c, &["-t", "cloned"]).ok();
+    assert_eq!(moved.matches("Using cache").count(), 1, "{moved}");
+    assert_eq!(run_out(&b, &["cloned", "cat", "/head/file"]), "three\n");
+
+    // The repository as the context, its Dockerfile used.
+    let r = b.run(&[
+        "build",
+        "--progress=classic",
+        "-t",
+        "fromgit",
+        &format!("{url}#v1"),
+    ]);
+    r.ok();
+    assert_eq!(run_out(&b, &["fromgit", "cat", "/src/file"]), "one\n");
+    write(
+        c,
+        "Dockerfile",
+        &format!("FROM busybox\nADD {url}#nope /x\n"),
+    );
+    let err = build(&b, c, &[]).fails();
+    assert!(
+        err.contains("no branch, tag or ref named \"nope\""),
+        "{err}"
+    );
+    let err = b.run(&["build", &format!("{url}#nope")]).fails();
+    assert!(err.contains("unable to prepare context"), "{err}");
+    drop(daemon);
+    assert_clean(&b);
 }

@@ -2575,6 +2575,26 @@ fn root_host_namespaces_groups_and_the_none_log_driver() {
         "{}",
         r.stderr
     );
+    // berth never remaps users: the host's user namespace is the only one, asked or not.
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--userns",
+            "host",
+            "busybox",
+            "cat",
+            "/proc/self/uid_map",
+        ])
+        .ok();
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "4294967295"]
+    );
+    let err = b
+        .run(&["run", "--rm", "--userns", "private", "busybox", "true"])
+        .fails();
+    assert!(err.contains("--userns: invalid USER mode"), "{err}");
     let r = b.run(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
     assert_eq!(r.code, 125);
     assert!(

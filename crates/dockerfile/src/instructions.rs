@@ -746,7 +746,7 @@ mod tests {
         );
         assert_eq!(
             error("FROM busybox\nRUN --mount=type=nfs,target=/x true\n").1,
-            "--mount=type=nfs,target=/x: unsupported mount type \"nfs\" (expected bind, cache, tmpfs or secret)"
+            "--mount=type=nfs,target=/x: unsupported mount type \"nfs\" (expected bind, cache, tmpfs, secret or ssh)"
         );
         assert!(typed("FROM busybox\nRUN --mount=type=$T,target=/x true\n").is_ok());
         assert_eq!(

@@ -89,10 +89,10 @@ impl RunMount {
             ],
             "tmpfs" => &["target", "size"],
             "secret" => &["target", "id", "required", "mode", "uid", "gid", "env"],
-            "ssh" => return Err("type=ssh is not supported by berth yet".into()),
+            "ssh" => &["target", "id", "required", "mode", "uid", "gid"],
             other => {
                 return Err(format!(
-                    "unsupported mount type {other:?} (expected bind, cache, tmpfs or secret)"
+                    "unsupported mount type {other:?} (expected bind, cache, tmpfs, secret or ssh)"
                 ))
             }
         };
@@ -108,6 +108,8 @@ impl RunMount {
                 }
                 format!("/run/secrets/{id}")
             }
+            // The builder numbers them: /run/buildkit/ssh_agent.N.
+            (_, "ssh") => String::new(),
             _ => return Err(format!("a type={kind} mount needs target=PATH")),
         };
         Ok(RunMount {
@@ -142,7 +144,9 @@ mod tests {
         assert!(parse("type=tmpfs,target=/t,bogus=1")
             .unwrap_err()
             .contains("bogus"));
-        assert!(parse("type=ssh").unwrap_err().contains("not supported"));
+        let ssh = parse("type=ssh,id=gh,required=true").unwrap();
+        assert_eq!((ssh.kind.as_str(), ssh.target.as_str()), ("ssh", ""));
+        assert!(parse("type=ssh,src=x").unwrap_err().contains("\"source\""));
         assert!(parse("type=nfs,target=/x")
             .unwrap_err()
             .contains("unsupported mount type"));

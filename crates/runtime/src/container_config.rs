@@ -207,6 +207,10 @@ pub struct HostConfig {
     /// `private` (berth's default, as Docker's on cgroup v2) or `host`.
     #[serde(deserialize_with = "nullable")]
     pub cgroupns_mode: String,
+    /// `host` or empty: berth runs containers in the host's user namespace (as Docker without
+    /// `userns-remap`), so both mean the same.
+    #[serde(deserialize_with = "nullable")]
+    pub userns_mode: String,
     /// `default` (or empty): Linux has no other isolation.
     #[serde(deserialize_with = "nullable")]
     pub isolation: String,

@@ -179,6 +179,12 @@ impl Runtime {
                 )));
             }
         }
+        if !matches!(h.userns_mode.as_str(), "" | "host") {
+            return Err(Error::Invalid(format!(
+                "invalid UsernsMode {:?}: berth supports host (no remapping)",
+                h.userns_mode
+            )));
+        }
         if !matches!(h.isolation.as_str(), "" | "default") {
             return Err(Error::Invalid(format!(
                 "invalid isolation \"{}\" on linux: only default is supported",

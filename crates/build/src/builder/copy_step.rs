@@ -10,6 +10,7 @@ use super::{clean_abs, tempfile_dir, Builder, Scope, State};
 use crate::context::BuildContext;
 use crate::copy::{copy_source, make_dir, CopyMode, Source};
 use crate::error::{IoContext, Result};
+use crate::git_source::GitSource;
 use crate::scratch::ScratchRoot;
 use crate::stages::step_error;
 
@@ -41,7 +42,7 @@ impl Builder<'_> {
             // BuildKit's message.
             return Err(bad(&format!("When using {} with more than one source file, the destination must be a directory and end with a /", inst.keyword.to_ascii_uppercase())));
         }
-        let excludes = &copy.excludes;
+        let excludes = copy.excludes.clone();
         let chown = match &copy.chown {
             Some(c) => Some(self.expand(&s, inst, c)?),
             None => None,
@@ -100,13 +101,16 @@ impl Builder<'_> {
         // the server's Last-Modified as mtime), so the cache key covers what was fetched.
         let urls = words.iter().filter(|w| is_url(w)).count();
         let remote = urls > 0;
-        for w in &words {
-            if w.starts_with("git@") || (is_url(w) && (w.ends_with(".git") || w.contains(".git#")))
-            {
-                return Err(bad(&format!(
-                    "{w}: git sources are not supported by berth yet"
-                )));
+        if let Some(git) = words.iter().find_map(|w| GitSource::parse(w)) {
+            if !is_add {
+                return Err(bad(
+                    "source can't be a git repository for COPY (ADD clones them)",
+                ));
             }
+            if words.len() > 1 {
+                return Err(bad("ADD of a git repository takes that one source"));
+            }
+            return self.git_add(s, &inst.clone(), git, dest, dest_word, (chown, chmod), copy);
         }
         if remote && !is_add {
             return Err(bad("source can't be a URL for COPY (ADD downloads URLs)"));
@@ -164,7 +168,7 @@ impl Builder<'_> {
                     None if self.ctx.host_path(&rel).is_dir() => rel.as_str(),
                     None => rel.rsplit_once('/').map(|p| p.0).unwrap_or(""),
                 };
-                for e in excludes {
+                for e in &excludes {
                     patterns.push(crate::context::join(base, e));
                 }
             }
@@ -220,6 +224,7 @@ impl Builder<'_> {
         let unpack = is_add && copy.unpack.unwrap_or(!remote);
         let file = self.file.clone();
         let inst = inst.clone();
+        let parents = copy.parents;
         self.cached_or(s, key, move |b, mut s| {
             let _step_dir = step_dir;
             let source_ctx = step_ctx.as_ref().unwrap_or(&b.ctx);
@@ -249,8 +254,19 @@ impl Builder<'_> {
                 None => {
                     let total = ctx_sources.iter().map(|(_, f)| f.len()).sum();
                     let into_dir = dir_like || many(total) || into_existing_dir();
-                    for (_, found) in &ctx_sources {
+                    for (word, found) in &ctx_sources {
                         for rel in found {
+                            if parents {
+                                copy_source(
+                                    &Source::Context(source_ctx),
+                                    rel,
+                                    &root,
+                                    &with_parents(&dest, word, rel),
+                                    false,
+                                    mode,
+                                )?;
+                                continue;
+                            }
                             let host = source_ctx.host_path(rel);
                             if unpack && host.is_file() && is_archive(&host) {
                                 let target = make_dir(&root, &dest, owner)?;
@@ -276,6 +292,23 @@ impl Builder<'_> {
                 }
                 Some(f) => {
                     let src = ScratchRoot::mount(&b.store, &f.chain_ids())?;
+                    // `--exclude`: the stage's root read as a context that ignores them.
+                    let stage_ctx = match excludes.is_empty() {
+                        true => None,
+                        false => Some(BuildContext {
+                            dir: src.root().to_path_buf(),
+                            ignore: stage_excludes(src.root(), &words, &excludes).map_err(|e| {
+                                bad(&format!(
+                                    "--exclude: invalid pattern {:?}: {}",
+                                    e.pattern, e.reason
+                                ))
+                            })?,
+                        }),
+                    };
+                    let source = match &stage_ctx {
+                        Some(c) => Source::Context(c),
+                        None => Source::Root(src.root()),
+                    };
                     let mut found = Vec::new();
                     for w in &words {
                         let matched = root_sources(src.root(), w);
@@ -284,18 +317,18 @@ impl Builder<'_> {
                                 "{w:?} not found in the source stage or image"
                             )));
                         }
-                        found.extend(matched);
+                        found.extend(matched.into_iter().map(|rel| (w, rel)));
+                    }
+                    if let Some(c) = &stage_ctx {
+                        found.retain(|(_, rel)| c.included(rel));
                     }
                     let into_dir = dir_like || many(found.len()) || into_existing_dir();
-                    for rel in found {
-                        copy_source(
-                            &Source::Root(src.root()),
-                            &rel,
-                            &root,
-                            &dest,
-                            into_dir,
-                            mode,
-                        )?;
+                    for (word, rel) in found {
+                        let (to, into_dir) = match parents {
+                            true => (with_parents(&dest, word, &rel), false),
+                            false => (dest.clone(), into_dir),
+                        };
+                        copy_source(&source, &rel, &root, &to, into_dir, mode)?;
                     }
                 }
             }
@@ -305,6 +338,119 @@ impl Builder<'_> {
             Ok(s)
         })
     }
+}
+
+impl Builder<'_> {
+    /// `ADD <git URL> <dir>`: the commit the ref names now is the cache key; a miss clones
+    /// the repository, checks the commit out and copies its tree (or subdir) into `dest`.
+    #[allow(clippy::too_many_arguments)]
+    fn git_add(
+        &self,
+        s: State,
+        inst: &Instruction,
+        git: GitSource,
+        dest: String,
+        dest_word: String,
+        (chown, chmod): (Option<String>, Option<u32>),
+        copy: &CopyCommand,
+    ) -> Result<State> {
+        let bad = |m: &str| step_error(&self.file, inst, m);
+        let commit = git.resolve().map_err(|m| bad(&m))?;
+        let keep_git_dir = copy.keep_git_dir;
+        let key = self.key(
+            &s,
+            &format!(
+                "{}\nGIT {}\n{commit}\n{}\n{keep_git_dir}\n{dest}\n{:?}",
+                inst.original.trim(),
+                git.remote,
+                git.subdir,
+                (&chown, chmod)
+            ),
+        );
+        let created_by = format!(
+            "ADD {}{} {dest_word} # buildkit",
+            git.remote,
+            match (git.reference.as_str(), git.subdir.as_str()) {
+                ("", "") => String::new(),
+                (r, "") => format!("#{r}"),
+                (r, d) => format!("#{r}:{d}"),
+            }
+        );
+        let file = self.file.clone();
+        let inst = inst.clone();
+        self.cached_or(s, key, move |b, mut s| {
+            let bad = |m: &str| step_error(&file, &inst, m);
+            let tmp = tempfile_dir(&b.store)?;
+            let tree = git
+                .checkout(&commit, &tmp.0.join("repo"), keep_git_dir)
+                .map_err(|m| bad(&m))?;
+            let ctx = BuildContext {
+                dir: tree,
+                ignore: Default::default(),
+            };
+            let mut scratch = ScratchRoot::mount(&b.store, &s.chain_ids())?;
+            let root = scratch.root().to_path_buf();
+            let owner = match &chown {
+                Some(c) => {
+                    let (u, g, _) = berth_runtime::rootfs::resolve_user(&root, c)
+                        .map_err(|e| bad(&format!("--chown={c}: {e}")))?;
+                    (u, g)
+                }
+                None => (0, 0),
+            };
+            let mode = CopyMode {
+                owner: Some(owner),
+                chmod,
+            };
+            copy_source(&Source::Context(&ctx), "", &root, &dest, true, mode)?;
+            let upper = scratch.changes()?.to_path_buf();
+            b.add_upper_layer(&mut s, &upper)?;
+            Self::history(&mut s, created_by, false);
+            Ok(s)
+        })
+    }
+}
+
+/// Where `COPY --parents` puts the source `rel` (matched by `word`): under `dest` with its
+/// parent directories, from the context's root or, when `word` has a `/./` pivot, from there
+/// (BuildKit's rule: `COPY --parents a/./b/c.txt /d/` makes /d/b/c.txt).
+fn with_parents(dest: &str, word: &str, rel: &str) -> String {
+    let kept = match word.find("/./") {
+        Some(i) => {
+            let pivot = crate::context::clean_relative(&word[..i]);
+            match rel.strip_prefix(&format!("{pivot}/")) {
+                Some(rest) if !pivot.is_empty() => rest,
+                _ => rel,
+            }
+        }
+        None => rel,
+    };
+    format!("{}/{kept}", dest.trim_end_matches('/'))
+}
+
+/// `COPY --from --exclude` patterns, relative to each source's directory in the stage's
+/// root (as they are to the context's for a plain COPY).
+fn stage_excludes(
+    root: &Path,
+    words: &[String],
+    excludes: &[String],
+) -> std::result::Result<berth_dockerfile::DockerIgnore, berth_dockerfile::dockerignore::PatternError>
+{
+    let mut patterns = Vec::new();
+    for w in words {
+        let rel = crate::context::clean_relative(w);
+        let base = match rel.find(['*', '?', '[']) {
+            Some(i) => rel[..i].rsplit_once('/').map(|p| p.0).unwrap_or(""),
+            None if berth_runtime::rootfs::resolve_in_root(root, Path::new(&rel)).is_dir() => {
+                rel.as_str()
+            }
+            None => rel.rsplit_once('/').map(|p| p.0).unwrap_or(""),
+        };
+        for e in excludes {
+            patterns.push(crate::context::join(base, e));
+        }
+    }
+    berth_dockerfile::DockerIgnore::from_patterns(&patterns)
 }
 
 /// Paths in another stage's root that a `COPY --from` source names (wildcards in the last
@@ -357,5 +503,22 @@ fn url_file_name(url: &str) -> String {
             .unwrap_or("download")
             .to_string(),
         None => "download".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_parents;
+
+    #[test]
+    fn parents_are_kept_from_the_root_or_from_a_pivot() {
+        assert_eq!(with_parents("/d/", "x/a.txt", "x/a.txt"), "/d/x/a.txt");
+        assert_eq!(with_parents("/d", "*/a.txt", "y/a.txt"), "/d/y/a.txt");
+        assert_eq!(
+            with_parents("/d/", "x/./y/*.txt", "x/y/b.txt"),
+            "/d/y/b.txt"
+        );
+        assert_eq!(with_parents("/d/", "./x/./y", "x/y"), "/d/y");
+        assert_eq!(with_parents("/", "src/app", "src/app"), "/src/app");
     }
 }

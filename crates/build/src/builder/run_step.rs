@@ -34,10 +34,17 @@ impl Builder<'_> {
     ) -> Result<State> {
         let workdir = s.workdir();
         let mut mounts = Vec::new();
+        let mut ssh_mounts = 0;
         for v in &run.mounts {
             let v = self.expand(&s, inst, v)?;
             let mut m = RunMount::parse(&v)
                 .map_err(|e| step_error(&self.file, inst, &format!("--mount={v}: {e}")))?;
+            if m.kind == "ssh" {
+                if m.target.is_empty() {
+                    m.target = format!("/run/buildkit/ssh_agent.{ssh_mounts}");
+                }
+                ssh_mounts += 1;
+            }
             if !m.target.starts_with('/') {
                 m.target = clean_abs(&format!("{workdir}/{}", m.target));
             }
@@ -46,6 +53,12 @@ impl Builder<'_> {
         // What bind mounts show the command is part of what the step depends on.
         let mut mount_key = String::new();
         let mut sources: BTreeMap<String, State> = BTreeMap::new();
+        // A cache mount's `from=` only fills a new cache: not part of the key (BuildKit's).
+        for m in mounts.iter().filter(|m| m.kind == "cache") {
+            if let Some(f) = m.get("from") {
+                sources.insert(f.to_string(), self.source_state(f, inst, sc)?);
+            }
+        }
         for m in mounts.iter().filter(|m| m.kind == "bind") {
             let source = crate::context::clean_relative(m.get("source").unwrap_or(""));
             mount_key.push_str(&match m.get("from") {
@@ -120,6 +133,11 @@ impl Builder<'_> {
                 })? {
                     specs.push(spec);
                 }
+            }
+            // The first agent mount is the one SSH clients find (BuildKit's SSH_AUTH_SOCK).
+            let mut run_env = run_env.clone();
+            if let Some(sock) = keep.agent_targets.first() {
+                run_env.push(format!("SSH_AUTH_SOCK={sock}"));
             }
             let mut host = HostConfig {
                 network_mode: network,
@@ -199,13 +217,65 @@ impl Builder<'_> {
         };
         match m.kind.as_str() {
             "tmpfs" => Ok(Some(run_mounts::tmpfs(m))),
+            "ssh" => {
+                let id = m.get("id").filter(|i| !i.is_empty()).unwrap_or("default");
+                let Some((_, agent)) = self.opts.ssh.iter().find(|(i, _)| i == id) else {
+                    if m.get("required")
+                        .is_some_and(|v| v.is_empty() || v == "true")
+                    {
+                        return Err(bad(format!(
+                            "no SSH agent {id:?} forwarded from the client (berth build --ssh {id}[=SOCKET])"
+                        )));
+                    }
+                    return Ok(None);
+                };
+                let dir = tempfile_dir(&self.store)?;
+                let sock = dir.0.join("agent.sock");
+                let mode = m.number("mode", 8, 0o600).map_err(bad)?;
+                let uid = m.number("uid", 10, 0).map_err(bad)?;
+                let gid = m.number("gid", 10, 0).map_err(bad)?;
+                let relay = crate::ssh_forwarding::AgentRelay::start(&sock, agent, mode, uid, gid)
+                    .ctx("listen", &sock)?;
+                keep.relays.push(relay);
+                keep.dirs.push(dir);
+                keep.agent_targets.push(m.target.clone());
+                Ok(Some(run_mounts::bind(&sock, &m.target, false)))
+            }
             "cache" => {
-                if m.get("from").is_some() || m.get("source").is_some() {
-                    return Err(bad(
-                        "cache mounts with from= or source= are not supported by berth yet".into(),
-                    ));
-                }
-                let dir = run_mounts::cache_dir(self.rt.root(), m)?;
+                let rel = crate::context::clean_relative(m.get("source").unwrap_or(""));
+                let from = match m.get("from") {
+                    Some(f) => Some(
+                        sources
+                            .get(f)
+                            .ok_or_else(|| bad(format!("from={f}: no such stage or image")))?,
+                    ),
+                    None if !rel.is_empty() => {
+                        return Err(bad("source= in a cache mount needs from=".into()))
+                    }
+                    None => None,
+                };
+                // A new cache starts as a copy of the stage's directory (owners kept).
+                let seed = |into: &Path| -> Result<()> {
+                    let Some(state) = from else { return Ok(()) };
+                    let scratch = ScratchRoot::mount(&self.store, &state.chain_ids())?;
+                    let host =
+                        berth_runtime::rootfs::resolve_in_root(scratch.root(), Path::new(&rel));
+                    if !host.is_dir() {
+                        return Err(bad(format!(
+                            "source={rel}: not a directory in from={}",
+                            m.get("from").unwrap_or_default()
+                        )));
+                    }
+                    copy_source(
+                        &Source::Root(scratch.root()),
+                        &rel,
+                        into,
+                        "/",
+                        false,
+                        CopyMode::default(),
+                    )
+                };
+                let dir = run_mounts::cache_dir(self.rt.root(), m, Some(&seed))?;
                 Ok(Some(run_mounts::bind(&dir, &m.target, !m.writable())))
             }
             "secret" => {
@@ -373,8 +443,12 @@ pub fn remove_abandoned_step_containers(rt: &Runtime) {
 /// What a RUN step's mounts need until the step is done.
 #[derive(Default)]
 struct MountKeep {
+    /// SSH agent relays, stopped before their sockets' directories go.
+    relays: Vec<crate::ssh_forwarding::AgentRelay>,
     roots: Vec<ScratchRoot>,
     dirs: Vec<TempDir>,
+    /// Where the step's agent sockets are (`--mount=type=ssh` targets).
+    agent_targets: Vec<String>,
 }
 
 /// Removes a build step's container however the step ends.

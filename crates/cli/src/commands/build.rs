@@ -23,6 +23,9 @@ pub struct BuildArgs {
     /// Set build-time variables
     #[arg(long = "build-arg")]
     build_arg: Vec<String>,
+    /// SSH agent socket to expose to the build (format: default|<id>[=<socket>])
+    #[arg(long)]
+    ssh: Vec<String>,
     /// Size of /dev/shm for RUN steps
     #[arg(long)]
     shm_size: Option<String>,
@@ -86,7 +89,8 @@ pub struct BuildArgs {
           default_missing_value = "true", action = clap::ArgAction::Set, hide = true,
           overrides_with = "force_rm")]
     force_rm: bool,
-    /// Build context directory, or - for a context tar or a Dockerfile on standard input
+    /// Build context: a directory, a git URL (https://host/repo.git#REF:SUBDIR), or - for a
+    /// context tar or a Dockerfile on standard input
     context: PathBuf,
 }
 
@@ -205,7 +209,11 @@ pub fn build_in_host_namespace(root: &Path, a: BuildArgs) -> Result<u8> {
 }
 
 fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
-    if a.context.as_os_str() != "-" && !a.context.is_dir() {
+    let git_context = a
+        .context
+        .to_str()
+        .and_then(berth_build::git_source::GitSource::parse);
+    if a.context.as_os_str() != "-" && !a.context.is_dir() && git_context.is_none() {
         if a.context.exists() {
             bail!(
                 "unable to prepare context: context must be a directory: {}",
@@ -276,6 +284,11 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
         labels: a.label.clone(),
         quiet,
         secrets: a.secret.clone(),
+        ssh: berth_build::ssh_forwarding::parse_ssh_options(
+            &a.ssh,
+            std::env::var("SSH_AUTH_SOCK").ok().as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?,
         shm_size: a
             .shm_size
             .as_deref()
@@ -393,6 +406,23 @@ impl Input {
             Some(f) if !file_from_stdin => f.display().to_string(),
             _ => "Dockerfile".to_string(),
         };
+        let git = a
+            .context
+            .to_str()
+            .and_then(berth_build::git_source::GitSource::parse);
+        if let Some(git) = git.filter(|_| !file_from_stdin) {
+            // The repository is the context; -f names a file in it.
+            let store = berth_image::Store::open(root)?;
+            let s = StreamedContext::from_git(&store, &git)?;
+            return Ok(Input {
+                context: s.dir.clone(),
+                dockerfile: s
+                    .dir
+                    .join(a.file.clone().unwrap_or_else(|| "Dockerfile".into())),
+                name,
+                _streamed: Some(s),
+            });
+        }
         if !from_stdin && !file_from_stdin {
             let dockerfile = a
                 .file

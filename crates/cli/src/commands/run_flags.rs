@@ -225,6 +225,9 @@ pub struct RunArgs {
     /// Limit write rate (IO per second) to a device
     #[arg(long, value_name = "list")]
     pub(crate) device_write_iops: Vec<String>,
+    /// User namespace to use (host)
+    #[arg(long)]
+    pub(crate) userns: Option<String>,
     /// Logging driver for the container (json-file, local or none)
     #[arg(long)]
     pub(crate) log_driver: Option<String>,
@@ -749,6 +752,12 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         ipc_mode: a.ipc.clone().unwrap_or_default(),
         uts_mode: a.uts.clone().unwrap_or_default(),
         cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
+        userns_mode: match a.userns.as_deref() {
+            None | Some("") => String::new(),
+            Some("host") => "host".into(),
+            // The docker CLI's words.
+            Some(_) => return Err(anyhow!("--userns: invalid USER mode")),
+        },
         isolation: a.isolation.clone().unwrap_or_default(),
         runtime: a.runtime.clone().unwrap_or_default(),
         ..HostConfig::default()
