@@ -1,6 +1,7 @@
 //! `build --cache-to` and `--cache-from` as BuildKit takes them: `type=local,dest=DIR` /
 //! `type=local,src=DIR` (an OCI image layout), `type=registry,ref=REF` (a tag in a registry;
-//! a bare `REF` in `--cache-from` when no local image has that name), `mode=min` (the steps
+//! a bare `REF` in `--cache-from` when no local image has that name; an image pushed with
+//! `--cache-to type=inline` is read there too), `type=inline`, `mode=min` (the steps
 //! of the final image, the default) or `mode=max` (every step of every stage). The format is
 //! in `berth_image::build_cache_exchange`; where a registry cache lives, the front end says
 //! (`BuildHost::cache_source`, `cache_sink`: the builder knows no registries).
@@ -22,6 +23,9 @@ pub enum CachePlace {
     Local(PathBuf),
     /// A registry reference (`registry.example:5000/app:buildcache`).
     Registry(String),
+    /// In the built image's config (`type=inline`), for `--cache-from` of that image once
+    /// pushed.
+    Inline,
 }
 
 impl std::fmt::Display for CachePlace {
@@ -29,6 +33,7 @@ impl std::fmt::Display for CachePlace {
         match self {
             CachePlace::Local(d) => write!(f, "type=local,dest={}", d.display()),
             CachePlace::Registry(r) => write!(f, "type=registry,ref={r}"),
+            CachePlace::Inline => write!(f, "type=inline"),
         }
     }
 }
@@ -80,11 +85,7 @@ impl CacheExport {
                 Some(r) if !r.is_empty() => CachePlace::Registry(r),
                 _ => return Err(bad("type=registry needs ref=REFERENCE".into())),
             },
-            Some("inline") => {
-                return Err(bad(
-                    "type=inline is not supported by berth yet (use type=registry,ref=…)".into(),
-                ))
-            }
+            Some("inline") => CachePlace::Inline,
             Some(other) => {
                 return Err(bad(format!(
                     "unsupported cache exporter type {other:?} (expected local or registry)"
@@ -176,11 +177,14 @@ mod tests {
             ("type=local,dest=d,mode=most", "expected min or max"),
             ("dest=d", "type= is required"),
             ("type=local,dest=d,colour=red", "unknown field \"colour\""),
-            ("type=inline", "not supported by berth yet"),
         ] {
             let e = CacheExport::parse(bad).unwrap_err();
             assert!(e.contains(says) && e.contains("--cache-to"), "{bad}: {e}");
         }
+        assert_eq!(
+            CacheExport::parse("type=inline").unwrap().place,
+            CachePlace::Inline
+        );
         assert_eq!(
             CacheImport::parse("app:cache").unwrap(),
             CacheImport::Name("app:cache".into())

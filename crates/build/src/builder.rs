@@ -471,7 +471,7 @@ impl Builder<'_> {
             });
         }
         let state = self.materialize(state)?;
-        let manifest = state
+        let mut manifest = state
             .image
             .as_ref()
             .map(|i| i.manifest_digest.clone())
@@ -480,6 +480,9 @@ impl Builder<'_> {
                 line: 0,
                 message: "no image".into(),
             })?;
+        if let Some(img) = state.image.as_ref().filter(|_| self.inline_cache_asked()) {
+            manifest = self.with_inline_cache(img)?;
+        }
         let img = self.store.add_image(&manifest, &self.opts.tags, None)?;
         self.emit(&BuildEvent::Built {
             id: &img.id().to_string(),
@@ -628,8 +631,13 @@ impl Builder<'_> {
                         .host
                         .registry_cache_source(&r)
                         .unwrap_or_else(no_registries),
+                    // `CacheImport::parse` reads no inline place: an image with an inline
+                    // cache is imported by its reference.
+                    CacheImport::Place(CachePlace::Inline) => continue,
                 };
-            match source.and_then(|s| ImportedCache::open(s).map_err(|e| e.to_string())) {
+            match source
+                .and_then(|s| ImportedCache::open(s, &self.store).map_err(|e| e.to_string()))
+            {
                 Ok(cache) => self.imports.push(cache),
                 Err(e) => self.emit(&BuildEvent::Warning {
                     text: &format!("failed to import cache {value}: {e}"),
@@ -662,13 +670,39 @@ impl Builder<'_> {
         None
     }
 
-    /// Writes `--cache-to`: the cache entries of this build's steps (made or reused), of the
-    /// final image's steps only unless `mode=max`.
-    fn export_caches(&self, img: &Image) -> Result<()> {
+    fn inline_cache_asked(&self) -> bool {
         use crate::build_cache_transfer::CachePlace;
-        if self.opts.cache_to.is_empty() {
-            return Ok(());
-        }
+        self.opts
+            .cache_to
+            .iter()
+            .any(|c| c.place == CachePlace::Inline)
+    }
+
+    /// The final image with its steps' cache in its config (`--cache-to type=inline`): a new
+    /// manifest over the same layers.
+    fn with_inline_cache(&self, img: &Image) -> Result<Digest> {
+        let entries = self.cache_entries(img, false);
+        let field = berth_image::build_cache_exchange::inline_cache(&self.store, &entries)?;
+        let mut config = img.config.clone();
+        config.extra.insert(
+            berth_image::build_cache_exchange::INLINE_FIELD.into(),
+            field,
+        );
+        let manifest = berth_image::import::write_image(
+            &self.store,
+            &config,
+            img.layer_descriptors().to_vec(),
+        )?;
+        self.emit(&BuildEvent::CacheExported {
+            place: "type=inline",
+            entries: entries.len(),
+        });
+        Ok(manifest)
+    }
+
+    /// The cache entries (key, step image manifest) of this build's steps, made or reused:
+    /// all of them, or only those of the final image `img`.
+    fn cache_entries(&self, img: &Image, all_steps: bool) -> Vec<(String, Digest)> {
         let index = self.store.read_build_cache().entries;
         let mut keys: Vec<String> = self.used.lock().map(|u| u.clone()).unwrap_or_default();
         if let Ok(m) = self.made.lock() {
@@ -676,18 +710,36 @@ impl Builder<'_> {
         }
         keys.sort();
         keys.dedup();
-        for export in &self.opts.cache_to {
-            let mut entries = Vec::new();
-            for k in &keys {
-                let Some(d) = index.get(k) else { continue };
-                if !export.all_steps {
-                    match self.store.unregistered_image(d) {
-                        Ok(step) if is_prefix_of(&step, img) => {}
-                        _ => continue,
-                    }
+        let mut entries = Vec::new();
+        for k in &keys {
+            let Some(d) = index.get(k) else { continue };
+            if !all_steps {
+                match self.store.unregistered_image(d) {
+                    Ok(step) if is_prefix_of(&step, img) => {}
+                    _ => continue,
                 }
-                entries.push((k.clone(), d.clone()));
             }
+            entries.push((k.clone(), d.clone()));
+        }
+        // In the order of the steps (fewest layers and history first).
+        entries.sort_by_key(|(_, d)| {
+            self.store
+                .unregistered_image(d)
+                .map(|i| (i.config.rootfs.diff_ids.len(), i.config.history.len()))
+                .unwrap_or_default()
+        });
+        entries
+    }
+
+    /// Writes `--cache-to`: the cache entries of this build's steps (made or reused), of the
+    /// final image's steps only unless `mode=max`.
+    fn export_caches(&self, img: &Image) -> Result<()> {
+        use crate::build_cache_transfer::CachePlace;
+        for export in &self.opts.cache_to {
+            if export.place == CachePlace::Inline {
+                continue;
+            }
+            let entries = self.cache_entries(img, export.all_steps);
             let failed = |reason: String| Error::CacheExport {
                 place: export.place.to_string(),
                 reason,
@@ -701,6 +753,7 @@ impl Builder<'_> {
                     .registry_cache_sink(r)
                     .unwrap_or_else(|| Err("this front end reaches no registries".into()))
                     .map_err(failed)?,
+                CachePlace::Inline => continue,
             };
             let n = berth_image::build_cache_exchange::export_cache(&self.store, &entries, &*sink)
                 .map_err(|e| failed(e.to_string()))?;

@@ -1525,6 +1525,19 @@ fn root_build_cache_exported_to_a_directory_or_registry_serves_a_fresh_store() {
         }
         assert_clean(&b);
     }
+    // An inline cache travels in the pushed image: a fresh store reuses its steps.
+    let inline_ref = format!("{}/app:inline", reg.host());
+    let out = build(&a, c, &["-t", &inline_ref, "--cache-to", "type=inline"]).ok();
+    assert!(
+        out.contains("Exported the cache of 3 steps to type=inline"),
+        "{out}"
+    );
+    a.run(&["push", &inline_ref]).ok();
+    let (b, out) = fresh(&inline_ref);
+    assert!(!out.contains("ran-42-final"), "{out}");
+    assert_eq!(run_out(&b, &["app", "cat", "/stamp"]), stamp);
+    assert_clean(&b);
+
     // mode=min holds the final stage only: the tool stage runs again (its result is keyed
     // by its step, so the final stage's steps still come from the cache).
     let (b, out) = fresh(&format!("type=local,src={}", min.display()));

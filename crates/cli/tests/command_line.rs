@@ -16,8 +16,8 @@ fn unknown_flags_are_errors_never_the_image_name() {
     let b = Berth::new();
     for (args, flag) in [
         (
-            vec!["run", "--rm", "--blkio-weight", "300", "busybox", "true"],
-            "unknown flag: --blkio-weight",
+            vec!["run", "--rm", "--cpu-rt-runtime", "300", "busybox", "true"],
+            "unknown flag: --cpu-rt-runtime",
         ),
         (
             vec!["run", "--sig-proxy=false", "busybox"],

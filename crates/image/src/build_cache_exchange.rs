@@ -149,30 +149,104 @@ fn descriptor_digest(v: &Value, what: &str) -> Result<Digest> {
     Digest::parse(s)
 }
 
-/// An imported cache: the keys its index lists, fetched from its source when asked.
+/// An imported cache: the keys its index lists (or an image's inline cache holds), fetched
+/// from its source when asked.
 pub struct ImportedCache {
     source: Box<dyn CacheSource>,
-    entries: HashMap<String, Digest>,
+    entries: HashMap<String, Entry>,
+}
+
+/// Where a key's step image is.
+enum Entry {
+    /// An image manifest of the cache's index.
+    Manifest(Digest),
+    /// A step of an image with an inline cache: its config as written, over the image's
+    /// first layers.
+    Inline { config: String, layers: Vec<Value> },
+}
+
+/// The image config field of an inline cache (`--cache-to type=inline`).
+pub const INLINE_FIELD: &str = "berth.buildcache.v1";
+
+/// The inline cache of an image whose steps `entries` are (cache key, step image manifest):
+/// each step's config as written and how many of the image's layers it has. It goes into the
+/// image's config under `INLINE_FIELD`, so pushing the image carries its cache.
+pub fn inline_cache(store: &Store, entries: &[(String, Digest)]) -> Result<Value> {
+    let mut out = Vec::new();
+    for (key, manifest) in entries {
+        let m = store.read_manifest(manifest)?;
+        let config = Digest::parse(m.config().digest().as_ref())?;
+        let bytes = store.read_blob(&config)?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| bad(&config, "a config that is not UTF-8"))?;
+        out.push(json!({"key": key, "layers": m.layers().len(), "config": text}));
+    }
+    Ok(Value::Array(out))
 }
 
 impl ImportedCache {
-    /// Reads the source's index (nothing else yet).
-    pub fn open(source: Box<dyn CacheSource>) -> Result<ImportedCache> {
+    /// Reads the source's index, or, when the source holds an image, its config's inline
+    /// cache (nothing else yet).
+    pub fn open(source: Box<dyn CacheSource>, store: &Store) -> Result<ImportedCache> {
         let bytes = source.index()?;
         let what = source.describe();
         let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
             what: format!("build cache index of {what}"),
             source: e,
         })?;
-        let manifests = v["manifests"]
-            .as_array()
-            .ok_or_else(|| bad(&what, "the index lists no manifests"))?;
         let mut entries = HashMap::new();
-        for m in manifests {
-            let Some(key) = m["annotations"][KEY_ANNOTATION].as_str() else {
-                continue;
+        if let Some(manifests) = v["manifests"].as_array() {
+            for m in manifests {
+                let Some(key) = m["annotations"][KEY_ANNOTATION].as_str() else {
+                    continue;
+                };
+                let d = descriptor_digest(m, "index entry")?;
+                entries.insert(key.to_string(), Entry::Manifest(d));
+            }
+            return Ok(ImportedCache { source, entries });
+        }
+        // An image: its inline cache, if it has one.
+        let (Some(layers), Ok(config)) = (
+            v["layers"].as_array(),
+            descriptor_digest(&v["config"], "config"),
+        ) else {
+            return Err(bad(&what, "neither a build cache index nor an image"));
+        };
+        if !store.has_blob(&config) {
+            let size = v["config"]["size"].as_u64().unwrap_or(0);
+            source.fetch_blob(store, &config, size)?;
+        }
+        let image_config = store.read_config(&config)?;
+        let records = image_config
+            .extra
+            .get(INLINE_FIELD)
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad(&what, "an image without an inline build cache"))?;
+        for r in records {
+            let (Some(key), Some(n), Some(config)) = (
+                r["key"].as_str(),
+                r["layers"].as_u64(),
+                r["config"].as_str(),
+            ) else {
+                return Err(bad(
+                    &what,
+                    "an inline cache record without key, layers and config",
+                ));
             };
-            entries.insert(key.to_string(), descriptor_digest(m, "index entry")?);
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if n > layers.len() {
+                return Err(bad(
+                    &what,
+                    "an inline cache record with more layers than the image",
+                ));
+            }
+            entries.insert(
+                key.to_string(),
+                Entry::Inline {
+                    config: config.to_string(),
+                    layers: layers[..n].to_vec(),
+                },
+            );
         }
         Ok(ImportedCache { source, entries })
     }
@@ -192,9 +266,32 @@ impl ImportedCache {
     /// The step image cached under `key`, fetched into the store (manifest, config, layers
     /// unpacked) when the source has it: its manifest digest, for `Store::unregistered_image`.
     pub fn fetch(&self, store: &Store, key: &str) -> Result<Option<Digest>> {
-        let Some(manifest) = self.entries.get(key) else {
-            return Ok(None);
-        };
+        match self.entries.get(key) {
+            None => Ok(None),
+            Some(Entry::Manifest(d)) => self.fetch_manifest(store, d).map(Some),
+            Some(Entry::Inline { config, layers }) => {
+                let config_digest = store.write_blob(config.as_bytes())?;
+                let mut m = json!({
+                    "schemaVersion": 2,
+                    "mediaType": MT_OCI_MANIFEST,
+                    "config": {
+                        "mediaType": "application/vnd.oci.image.config.v1+json",
+                        "digest": config_digest.to_string(),
+                        "size": config.len(),
+                    },
+                    "layers": layers,
+                });
+                self.bring_layers(store, &mut m, &config_digest)?;
+                let bytes = serde_json::to_vec(&m).map_err(|e| Error::Json {
+                    what: "inline cache manifest".into(),
+                    source: e,
+                })?;
+                store.write_blob(&bytes).map(Some)
+            }
+        }
+    }
+
+    fn fetch_manifest(&self, store: &Store, manifest: &Digest) -> Result<Digest> {
         if !store.has_blob(manifest) {
             let bytes = self.source.manifest(manifest)?;
             let actual = Digest::of(&bytes);
@@ -217,13 +314,29 @@ impl ImportedCache {
             let size = m["config"]["size"].as_u64().unwrap_or(0);
             self.source.fetch_blob(store, &config, size)?;
         }
-        let diff_ids = store.read_config(&config)?.rootfs.diff_ids;
+        if !self.bring_layers(store, &mut m, &config)? {
+            return Ok(manifest.clone());
+        }
+        // The manifest as this store holds the image (same config, so the same image ID).
+        let bytes = serde_json::to_vec(&m).map_err(|e| Error::Json {
+            what: format!("manifest {manifest}"),
+            source: e,
+        })?;
+        store.write_blob(&bytes)
+    }
+
+    /// Fetches and unpacks the layers of the manifest `m` (config `config`, stored) the store
+    /// lacks. A layer the store has in another form (the base image, loaded or imported
+    /// uncompressed where the cache has it gzipped) is not downloaded again: `m` is changed
+    /// to name the local blob, and true is returned.
+    fn bring_layers(&self, store: &Store, m: &mut Value, config: &Digest) -> Result<bool> {
+        let diff_ids = store.read_config(config)?.rootfs.diff_ids;
         let layers = m["layers"]
             .as_array_mut()
-            .ok_or_else(|| bad(manifest, "no layers"))?;
+            .ok_or_else(|| bad(config, "no layers"))?;
         if layers.len() != diff_ids.len() {
             return Err(bad(
-                manifest,
+                config,
                 "its layers and its config's diff ids differ in number",
             ));
         }
@@ -234,9 +347,6 @@ impl ImportedCache {
             if store.has_blob(&d) && store.has_layer(&chain[i]) {
                 continue;
             }
-            // A layer this store has in another form (the base image, loaded or imported
-            // uncompressed where the cache has it gzipped): the local blob is used, not
-            // downloaded again.
             if store.has_layer(&chain[i]) && store.has_blob(&diff_ids[i]) {
                 layer["mediaType"] = json!(Compression::None.oci_layer_media_type());
                 layer["digest"] = json!(diff_ids[i].to_string());
@@ -251,15 +361,7 @@ impl ImportedCache {
             let parent = if i == 0 { None } else { Some(&chain[i - 1]) };
             store.ensure_layer(parent, &d, &diff_ids[i])?;
         }
-        if !local_layers {
-            return Ok(Some(manifest.clone()));
-        }
-        // The manifest as this store holds the image (same config, so the same image ID).
-        let bytes = serde_json::to_vec(&m).map_err(|e| Error::Json {
-            what: format!("manifest {manifest}"),
-            source: e,
-        })?;
-        Ok(Some(store.write_blob(&bytes)?))
+        Ok(local_layers)
     }
 }
 
@@ -471,7 +573,7 @@ mod tests {
                 blobs.load(Ordering::SeqCst),
             )
         };
-        let imported = ImportedCache::open(counting).unwrap();
+        let imported = ImportedCache::open(counting, &b).unwrap();
         assert_eq!(
             (imported.len(), seen(&imported)),
             (2, (0, 0)),
@@ -505,7 +607,8 @@ mod tests {
                 fs::write(&p, bytes).unwrap();
             }
         }
-        let imported = ImportedCache::open(Box::new(OciLayoutDir::open(&cache).unwrap())).unwrap();
+        let imported =
+            ImportedCache::open(Box::new(OciLayoutDir::open(&cache).unwrap()), &c).unwrap();
         let e = imported.fetch(&c, "k1").unwrap_err();
         assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
     }

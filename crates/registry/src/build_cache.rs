@@ -1,7 +1,8 @@
 //! A build cache in a registry (`build --cache-to type=registry,ref=REF`, `--cache-from`):
 //! the step images pushed by digest to REF's repository, and the cache's OCI index under
-//! REF's tag (format: `berth_image::build_cache_exchange`). Credentials are the saved ones,
-//! as for push and pull.
+//! REF's tag (format: `berth_image::build_cache_exchange`); or, to import, an image pushed
+//! with an inline cache (`--cache-to type=inline`). Credentials are the saved ones, as for
+//! push and pull.
 
 use berth_image::build_cache_exchange::{CacheSink, CacheSource, MT_OCI_INDEX, MT_OCI_MANIFEST};
 use berth_image::{Digest, Reference, Store};
@@ -118,9 +119,16 @@ impl CacheSource for RegistryCache {
             &self.scopes(false),
         )
         .map_err(remote)?;
-        if media_type != MT_OCI_INDEX {
+        // A cache's index, or an image that may carry an inline cache.
+        if ![
+            MT_OCI_INDEX,
+            MT_OCI_MANIFEST,
+            crate::pull::MT_DOCKER_MANIFEST,
+        ]
+        .contains(&media_type.as_str())
+        {
             return Err(berth_image::Error::Remote(format!(
-                "{} is a {media_type}, not a build cache (an OCI image index)",
+                "{} is a {media_type}, not a build cache or an image",
                 self.reference.familiar_tagged()
             )));
         }
