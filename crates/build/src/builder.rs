@@ -144,12 +144,21 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 
-/// Where a step runs: the global ARG values, the stages, those built so far, and its own.
+/// Where a step runs: the global ARG values, the stages, the other stages' results, and its
+/// own.
 struct Scope<'s> {
     meta: &'s [(String, String)],
     stages: &'s Stages,
-    done: &'s BTreeMap<usize, State>,
+    done: &'s dyn StageResults,
     stage: usize,
+}
+
+/// The final states of other stages, as a step asks for them: a stage building at the same
+/// time is waited for then (BuildKit's way: a stage waits at its `COPY --from`, not before
+/// its FROM).
+trait StageResults: Sync {
+    /// Stage `i`'s final state; None when it failed or the build stopped.
+    fn stage_state(&self, i: usize) -> Option<State>;
 }
 
 /// One stage's state between steps: the image so far and what only the build knows.
@@ -937,9 +946,8 @@ impl Builder<'_> {
         match sc.stages.find_before(&f, sc.stage) {
             Some(i) => sc
                 .done
-                .get(&i)
-                .cloned()
-                .ok_or_else(|| bad("stage not built")),
+                .stage_state(i)
+                .ok_or_else(|| bad(&format!("from={f}: that stage did not build"))),
             None if sc.stages.find(&f).is_some() => Err(bad(&format!(
                 "from={f}: a stage can only use stages defined before it"
             ))),

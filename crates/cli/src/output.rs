@@ -134,10 +134,11 @@ pub fn print_inspect(format: Option<&str>, found: Vec<serde_json::Value>) -> any
             let t = crate::template::Template::parse(f)
                 .map_err(|e| anyhow::anyhow!(e))?
                 .over_maps();
-            for v in &found {
+            for v in found {
+                let v = crate::template::with_typed_nils(v);
                 println!(
                     "{}",
-                    t.render(v).map_err(|e| anyhow::anyhow!("template: {e}"))?
+                    t.render(&v).map_err(|e| anyhow::anyhow!("template: {e}"))?
                 );
             }
         }

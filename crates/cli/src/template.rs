@@ -4,7 +4,90 @@
 
 use serde_json::Value;
 
-use berth_gotemplate::MissingKey;
+use berth_gotemplate::{MissingKey, NilKind};
+
+/// The fields of Docker's inspect types that are Go slices or maps: a `null` there prints as
+/// Go prints a nil one (`[]`, `map[]`), not `<nil>` (which stays for nil pointers such as
+/// `State.Health`). Paths of containers, images, networks and volumes together (a path an
+/// object lacks changes nothing).
+const DOCKER_TYPED_NILS: &[(&str, NilKind)] = {
+    use NilKind::{Map as M, Slice as S};
+    &[
+        ("Args", S),
+        ("Mounts", S),
+        ("Config.Cmd", S),
+        ("Config.Entrypoint", S),
+        ("Config.Env", S),
+        ("Config.OnBuild", S),
+        ("Config.Shell", S),
+        ("Config.ExposedPorts", M),
+        ("Config.Volumes", M),
+        ("Config.Labels", M),
+        ("HostConfig.Binds", S),
+        ("HostConfig.CapAdd", S),
+        ("HostConfig.CapDrop", S),
+        ("HostConfig.Dns", S),
+        ("HostConfig.DnsOptions", S),
+        ("HostConfig.DnsSearch", S),
+        ("HostConfig.ExtraHosts", S),
+        ("HostConfig.GroupAdd", S),
+        ("HostConfig.Links", S),
+        ("HostConfig.SecurityOpt", S),
+        ("HostConfig.VolumesFrom", S),
+        ("HostConfig.Devices", S),
+        ("HostConfig.DeviceCgroupRules", S),
+        ("HostConfig.DeviceRequests", S),
+        ("HostConfig.Ulimits", S),
+        ("HostConfig.Mounts", S),
+        ("HostConfig.MaskedPaths", S),
+        ("HostConfig.ReadonlyPaths", S),
+        ("HostConfig.BlkioWeightDevice", S),
+        ("HostConfig.BlkioDeviceReadBps", S),
+        ("HostConfig.BlkioDeviceWriteBps", S),
+        ("HostConfig.BlkioDeviceReadIOps", S),
+        ("HostConfig.BlkioDeviceWriteIOps", S),
+        ("HostConfig.PortBindings", M),
+        ("HostConfig.Tmpfs", M),
+        ("HostConfig.Sysctls", M),
+        ("HostConfig.StorageOpt", M),
+        ("HostConfig.Annotations", M),
+        ("HostConfig.LogConfig.Config", M),
+        ("NetworkSettings.Ports", M),
+        ("NetworkSettings.Networks", M),
+        ("NetworkSettings.SecondaryIPAddresses", S),
+        ("NetworkSettings.SecondaryIPv6Addresses", S),
+        ("NetworkSettings.Networks.*.Aliases", S),
+        ("NetworkSettings.Networks.*.Links", S),
+        ("NetworkSettings.Networks.*.DNSNames", S),
+        ("NetworkSettings.Networks.*.DriverOpts", M),
+        ("RepoTags", S),
+        ("RepoDigests", S),
+        ("RootFS.Layers", S),
+        ("GraphDriver.Data", M),
+        ("Labels", M),
+        ("Options", M),
+        ("Status", M),
+        ("Containers", M),
+        ("IPAM.Config", S),
+        ("IPAM.Options", M),
+    ]
+};
+
+/// An inspect object ready for a template: its nil slices and maps marked as Go's. Under
+/// `Config`, `HostConfig` and `NetworkSettings` (Go structs in every object that has them) a
+/// field berth's JSON leaves out is Go's nil too; a top-level one (whose object kind decides
+/// whether Docker has it) only when it is `null`.
+pub fn with_typed_nils(mut v: Value) -> Value {
+    let (nested, top): (Vec<_>, Vec<_>) = DOCKER_TYPED_NILS.iter().copied().partition(|(p, _)| {
+        p.contains('.')
+            && !p.starts_with("IPAM.")
+            && !p.starts_with("RootFS.")
+            && !p.starts_with("GraphDriver.")
+    });
+    berth_gotemplate::insert_typed_nils(&mut v, &nested);
+    berth_gotemplate::mark_typed_nils(&mut v, &top);
+    v
+}
 
 #[derive(Debug, Clone)]
 pub struct Template {

@@ -219,6 +219,17 @@ fn root_independent_stages_build_at_the_same_time() {
     assert!(at("a\nb\n") > at("Step 8/8 : RUN cat /a /b"), "{out}");
     assert_eq!(run_out(&b, &["met", "cat", "/a", "/b"]), "a\nb\n");
 
+    // A stage waits for another only at the step that uses it: the steps before its COPY
+    // --from run while the other stage builds (they meet here).
+    let text = format!(
+        "FROM busybox AS a\n{}FROM busybox\n{}COPY --from=a /a2 /a2\nRUN cat /a2 /c2\n",
+        meet("a2", "c2").replace("id=meet", "id=meet2"),
+        meet("c2", "a2").replace("id=meet", "id=meet2"),
+    );
+    write(c, "Dockerfile", &text);
+    build(&b, c, &["-t", "met2"]).ok();
+    assert_eq!(run_out(&b, &["met2", "cat", "/a2", "/c2"]), "a2\nc2\n");
+
     // The same step needed by two stages runs once, even without the cache.
     write(
         c,

@@ -155,6 +155,21 @@ fn root_formats_are_gos_templates() {
         "2 [\"sleep\",\"300\"]"
     );
     assert_eq!(f("{{$id := slice .Id 0 12}}{{$id}}").len(), 12);
+    // Docker's nil slices and maps print as Go prints them; nil pointers as <nil>; json null.
+    assert_eq!(
+        f("{{.Config.Entrypoint}} {{.HostConfig.Links}} {{.Config.Volumes}} {{.State.Health}} {{json .HostConfig.Links}}"),
+        "[] [] map[] <nil> null"
+    );
+    let image = b
+        .run(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.RepoDigests}} {{.Config.OnBuild}}",
+            "busybox",
+        ])
+        .ok();
+    assert_eq!(image.trim(), "[] []");
     let ps = b
         .run(&[
             "ps",

@@ -21,14 +21,25 @@ pub enum MissingKey {
 pub(crate) enum Val {
     V(Value),
     Missing,
+    /// A nil slice or map of Docker's types (see `mark_typed_nils`).
+    Nil(crate::NilKind),
 }
 
 impl Val {
+    /// A value taken out of the data: a typed nil's mark becomes `Val::Nil`.
+    pub(crate) fn of(v: Value) -> Val {
+        match &v {
+            Value::String(s) if s == crate::print::NIL_SLICE => Val::Nil(crate::NilKind::Slice),
+            Value::String(s) if s == crate::print::NIL_MAP => Val::Nil(crate::NilKind::Map),
+            _ => Val::V(v),
+        }
+    }
+
     pub(crate) fn json(&self) -> &Value {
         static NULL: Value = Value::Null;
         match self {
             Val::V(v) => v,
-            Val::Missing => &NULL,
+            Val::Missing | Val::Nil(_) => &NULL,
         }
     }
 
@@ -36,6 +47,8 @@ impl Val {
         match self {
             Val::V(v) => go_print(v),
             Val::Missing => "<no value>".into(),
+            Val::Nil(crate::NilKind::Slice) => "[]".into(),
+            Val::Nil(crate::NilKind::Map) => "map[]".into(),
         }
     }
 }
@@ -193,14 +206,14 @@ impl State<'_> {
         for (k, e) in items {
             let inner = self.vars.len();
             match b.pipe.decl.as_slice() {
-                [one] => self.set_var(one, Val::V(e.clone()), b.pipe.assign),
+                [one] => self.set_var(one, Val::of(e.clone()), b.pipe.assign),
                 [key, elem] => {
                     self.set_var(key, Val::V(k), b.pipe.assign);
-                    self.set_var(elem, Val::V(e.clone()), b.pipe.assign);
+                    self.set_var(elem, Val::of(e.clone()), b.pipe.assign);
                 }
                 _ => {}
             }
-            let flow = self.list(&b.list, &Val::V(e));
+            let flow = self.list(&b.list, &Val::of(e));
             self.vars.truncate(inner.max(mark));
             if let Flow::Break = flow? {
                 break;
@@ -303,12 +316,20 @@ impl State<'_> {
                             .map(|(_, v)| v)
                     });
                     match (found, self.tmpl.missing_key) {
-                        (Some(x), _) => Val::V(x.clone()),
+                        (Some(x), _) => Val::of(x.clone()),
                         (None, MissingKey::NoValue) => Val::Missing,
                         (None, MissingKey::Error) => {
                             return Err(exec_err(p, format!("can't evaluate field {name}")))
                         }
                     }
+                }
+                // A key of a nil map is no value; a nil slice has no fields.
+                Val::Nil(crate::NilKind::Map) => Val::Missing,
+                Val::Nil(crate::NilKind::Slice) => {
+                    return Err(exec_err(
+                        p,
+                        format!("can't evaluate field {name} in type []interface {{}}"),
+                    ))
                 }
                 Val::V(Value::Null) => match self.tmpl.missing_key {
                     MissingKey::NoValue => Val::Missing,

@@ -107,6 +107,7 @@ pub(crate) fn call(
         "len" => {
             want(1)?;
             let n = match vals[0].json() {
+                _ if matches!(vals[0], Val::Nil(_)) => 0,
                 Value::String(s) => s.len(),
                 Value::Array(a) => a.len(),
                 Value::Object(m) => m.len(),
@@ -122,12 +123,12 @@ pub(crate) fn call(
             for k in &vals[1..] {
                 cur = match (cur.json(), k.json()) {
                     (Value::Object(m), Value::String(key)) => {
-                        m.get(key).cloned().map(Val::V).unwrap_or(Val::Missing)
+                        m.get(key).cloned().map(Val::of).unwrap_or(Val::Missing)
                     }
                     (Value::Array(a), Value::Number(n)) => {
                         let i = n.as_i64().unwrap_or(-1);
                         match usize::try_from(i).ok().and_then(|i| a.get(i)) {
-                            Some(x) => Val::V(x.clone()),
+                            Some(x) => Val::of(x.clone()),
                             None => return Err(fail(p, name, format!("index out of range: {i}"))),
                         }
                     }
@@ -137,6 +138,11 @@ pub(crate) fn call(
                             Some(b) => Val::V(Value::from(*b)),
                             None => return Err(fail(p, name, format!("index out of range: {i}"))),
                         }
+                    }
+                    // A nil map has no keys; a nil slice no elements.
+                    (Value::Null, _) if cur == Val::Nil(crate::NilKind::Map) => Val::Missing,
+                    (Value::Null, _) if cur == Val::Nil(crate::NilKind::Slice) => {
+                        return Err(fail(p, name, "index out of range: 0"));
                     }
                     (Value::Null, _) => {
                         return Err(fail(p, name, "index of untyped nil"));
@@ -243,8 +249,8 @@ pub(crate) fn call(
             want(1)?;
             // Docker's json turns HTML escaping off: `>` stays `>`.
             let v = match &vals[0] {
-                Val::Missing => Value::Null,
-                v => j(v),
+                Val::Missing | Val::Nil(_) => Value::Null,
+                v => crate::print::without_typed_nils(j(v)),
             };
             Value::String(serde_json::to_string(&v).unwrap_or_default())
         }

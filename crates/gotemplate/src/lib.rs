@@ -20,6 +20,62 @@ mod print;
 pub use exec::MissingKey;
 pub use print::{go_float, go_print};
 
+/// The Go type of a field whose JSON is `null`: Go prints a nil slice `[]` and a nil map
+/// `map[]` (a nil pointer `<nil>`), and `json` gives `null` for all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NilKind {
+    Slice,
+    Map,
+}
+
+/// Marks the `null`s at `paths` (dot-separated field names; `*` for every key of a map) as
+/// nil slices or maps, so templates print them as Go prints Docker's typed fields
+/// (`{{.Config.Entrypoint}}` → `[]`) while `json` still gives `null`.
+pub fn mark_typed_nils(value: &mut serde_json::Value, paths: &[(&str, NilKind)]) {
+    mark(value, paths, false)
+}
+
+/// `mark_typed_nils`, and a field missing from an object that is there counts as `null` (the
+/// field of a Go struct is always there, whatever its JSON omits).
+pub fn insert_typed_nils(value: &mut serde_json::Value, paths: &[(&str, NilKind)]) {
+    mark(value, paths, true)
+}
+
+fn mark(value: &mut serde_json::Value, paths: &[(&str, NilKind)], insert: bool) {
+    fn walk(v: &mut serde_json::Value, parts: &[&str], kind: NilKind, insert: bool) {
+        let Some((first, rest)) = parts.split_first() else {
+            if v.is_null() {
+                *v = serde_json::Value::String(
+                    match kind {
+                        NilKind::Slice => print::NIL_SLICE,
+                        NilKind::Map => print::NIL_MAP,
+                    }
+                    .to_string(),
+                );
+            }
+            return;
+        };
+        let serde_json::Value::Object(m) = v else {
+            return;
+        };
+        if *first == "*" {
+            for child in m.values_mut() {
+                walk(child, rest, kind, insert);
+            }
+        } else if let Some(child) = m.get_mut(*first) {
+            walk(child, rest, kind, insert);
+        } else if insert && rest.is_empty() {
+            let mut null = serde_json::Value::Null;
+            walk(&mut null, rest, kind, insert);
+            m.insert(first.to_string(), null);
+        }
+    }
+    for (path, kind) in paths {
+        let parts: Vec<&str> = path.split('.').collect();
+        walk(value, &parts, *kind, insert);
+    }
+}
+
 /// A parse or execution error, in Go's words (`template: :1: function "x" not defined`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -2,10 +2,31 @@
 
 use serde_json::Value;
 
+/// What `mark_typed_nils` puts where a Go slice or map was nil (JSON `null`): values no JSON
+/// document holds, turned back into `null` by `json` and printed as Go prints them.
+pub(crate) const NIL_SLICE: &str = "\u{0}go:nil-slice";
+pub(crate) const NIL_MAP: &str = "\u{0}go:nil-map";
+
+/// `value` with the typed nils back as JSON `null`.
+pub(crate) fn without_typed_nils(value: Value) -> Value {
+    match value {
+        Value::String(s) if s == NIL_SLICE || s == NIL_MAP => Value::Null,
+        Value::Array(a) => Value::Array(a.into_iter().map(without_typed_nils).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, without_typed_nils(v)))
+                .collect(),
+        ),
+        v => v,
+    }
+}
+
 /// `%v` of a value: strings as they are, `[a b]`, `map[k:v]` (keys sorted), `<nil>`.
 pub fn go_print(v: &Value) -> String {
     match v {
         Value::Null => "<nil>".into(),
+        Value::String(s) if s == NIL_SLICE => "[]".into(),
+        Value::String(s) if s == NIL_MAP => "map[]".into(),
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => number(n),

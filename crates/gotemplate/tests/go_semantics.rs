@@ -258,3 +258,51 @@ fn errors_are_gos() {
     let e = exec_err("{{lt .List 1}}");
     assert!(e.contains("error calling lt"), "{e}");
 }
+
+/// Docker's nil slices and maps (JSON `null` at fields the caller marks): Go prints `[]` and
+/// `map[]`, a nil pointer `<nil>`; `json` gives `null`; they are empty and false.
+#[test]
+fn typed_nils_print_as_go_prints_docker_fields() {
+    use berth_gotemplate::{mark_typed_nils, NilKind};
+    let mut v = json!({
+        "Config": {"Entrypoint": null, "Volumes": null, "Env": ["A=1"], "Healthcheck": null},
+        "NetworkSettings": {"Networks": {"bridge": {"Aliases": null}}}
+    });
+    mark_typed_nils(
+        &mut v,
+        &[
+            ("Config.Entrypoint", NilKind::Slice),
+            ("Config.Volumes", NilKind::Map),
+            ("Config.Env", NilKind::Slice),
+            ("NetworkSettings.Networks.*.Aliases", NilKind::Slice),
+            ("Config.Missing", NilKind::Map),
+        ],
+    );
+    let run = |t: &str| {
+        Template::parse(t)
+            .unwrap()
+            .missing_key(MissingKey::NoValue)
+            .execute(&v)
+            .unwrap_or_else(|e| panic!("{t:?}: {e}"))
+    };
+    assert_eq!(
+        run("{{.Config.Entrypoint}} {{.Config.Volumes}} {{.Config.Healthcheck}}"),
+        "[] map[] <nil>"
+    );
+    assert_eq!(run("{{.Config.Env}}"), "[A=1]", "only nulls are marked");
+    assert_eq!(
+        run("{{json .Config.Entrypoint}} {{json .Config}}"),
+        r#"null {"Entrypoint":null,"Volumes":null,"Env":["A=1"],"Healthcheck":null}"#
+    );
+    assert_eq!(run("{{len .Config.Entrypoint}}{{if .Config.Volumes}}x{{else}}-{{end}}{{range .Config.Entrypoint}}y{{end}}"), "0-");
+    assert_eq!(
+        run("{{range .NetworkSettings.Networks}}{{.Aliases}}{{end}}"),
+        "[]"
+    );
+    assert_eq!(
+        run("{{.Config}}"),
+        "map[Entrypoint:[] Env:[A=1] Healthcheck:<nil> Volumes:map[]]"
+    );
+    assert_eq!(run("{{index .Config.Volumes \"/data\"}}"), "<no value>");
+    assert_eq!(run("{{.Config.Volumes.x}}"), "<no value>");
+}

@@ -307,6 +307,37 @@ impl libcontainer::workload::Executor for FilterExecutor {
     ) -> Result<(), libcontainer::workload::ExecutorValidationError> {
         libcontainer::workload::default::DefaultExecutor {}.validate(spec)
     }
+
+    /// The container's environment, set as libcontainer's default does but with libc's own
+    /// calls. This runs in a process cloned (without exec) from a multithreaded berth: Rust's
+    /// environment lock, held by another thread at the moment of the clone (a `Command` being
+    /// spawned, an `env::var`), stays held in the clone forever, and the default's
+    /// `env::remove_var` then waited for it (seen with build stages running at once).
+    fn setup_envs(
+        &self,
+        envs: std::collections::HashMap<String, String>,
+    ) -> Result<(), libcontainer::workload::ExecutorSetEnvsError> {
+        // SAFETY: this process is the clone's single thread; its environment is replaced
+        // before the container's command is executed, and nothing holds pointers into it.
+        if unsafe { libc::clearenv() } != 0 {
+            return Err(libcontainer::workload::ExecutorSetEnvsError::Other(
+                "clearenv failed".into(),
+            ));
+        }
+        for (k, v) in envs {
+            let (Ok(key), Ok(value)) = (std::ffi::CString::new(k), std::ffi::CString::new(v))
+            else {
+                continue;
+            };
+            // SAFETY: as above; two valid NUL-terminated strings, which setenv copies.
+            if unsafe { libc::setenv(key.as_ptr(), value.as_ptr(), 1) } != 0 {
+                return Err(libcontainer::workload::ExecutorSetEnvsError::Other(
+                    format!("setenv {key:?}: {}", std::io::Error::last_os_error()),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A host-wide lock between creating containers (shared) and removing the shared `berth`
@@ -375,6 +406,45 @@ fn process_cwd_lock() -> std::sync::MutexGuard<'static, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In a child made as libcontainer makes the container's (a copy of this process, no
+    /// exec), the environment becomes exactly the container's, through libc alone.
+    #[test]
+    fn the_containers_environment_replaces_the_inherited_one() {
+        use libcontainer::workload::Executor;
+        let envs = std::collections::HashMap::from([
+            ("GREETING".to_string(), "hello".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ]);
+        // SAFETY: the child only calls setup_envs (libc's environment functions) and reads
+        // the result before _exit.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let ok = FilterExecutor { program: None }.setup_envs(envs).is_ok();
+            let get = |k: &str| {
+                let k = std::ffi::CString::new(k).unwrap_or_default();
+                // SAFETY: a valid C string; the value is read before anything changes it.
+                let v = unsafe { libc::getenv(k.as_ptr()) };
+                // SAFETY: getenv's pointer is a NUL-terminated string while environ stands.
+                (!v.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes().to_vec())
+            };
+            let right = ok
+                && get("GREETING").as_deref() == Some(b"hello".as_slice())
+                && get("PATH").as_deref() == Some(b"/bin".as_slice())
+                && get("HOME").is_none()
+                && get("CARGO_PKG_NAME").is_none();
+            // SAFETY: ends the child without running the parent's exit handlers.
+            unsafe { libc::_exit(if right { 0 } else { 1 }) };
+        }
+        assert!(child > 0);
+        let mut status = 0;
+        // SAFETY: our own child.
+        unsafe { libc::waitpid(child, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
+    }
 
     #[test]
     fn empty_cgroups_are_removed_from_every_hierarchy_and_busy_ones_are_left() {

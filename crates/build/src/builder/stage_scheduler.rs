@@ -1,7 +1,8 @@
 //! Stages that do not depend on each other build at the same time, as BuildKit's solver runs
-//! them: each needed stage gets a thread that waits for the stages it uses (its base, `COPY
-//! --from`, `RUN --mount=from=`), then runs its steps. The first failure stops the others
-//! before their next step.
+//! them: each needed stage gets a thread that waits for its base stage, then runs its steps;
+//! a step that uses another stage (`COPY --from`, `RUN --mount=from=`) waits for that one
+//! there, so what comes before it overlaps with the other stage. The first failure stops the
+//! others before their next step.
 //!
 //! Front ends that print the classic builder's text expect one step after another, so by
 //! default [`EventOrder`] hands on a stage's events only once every stage before it (in
@@ -96,6 +97,12 @@ impl EventOrder {
     }
 }
 
+impl super::StageResults for Progress {
+    fn stage_state(&self, i: usize) -> Option<State> {
+        self.wait_for(&[i])?.remove(&i)
+    }
+}
+
 /// The stages a build runs at once, and what each has given.
 struct Progress {
     /// Stage index → its final state (Err: it failed or was stopped).
@@ -136,22 +143,24 @@ impl Builder<'_> {
         let errors: Mutex<Vec<(usize, Error)>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
             for (pos, &i) in order.iter().enumerate() {
-                let deps: Vec<usize> = stages
-                    .uses(i, &expand_meta)
-                    .into_iter()
+                // A stage starts once its base stage (if any) is built; the others it uses
+                // are waited for by the step that uses them.
+                let base: Vec<usize> = stages
+                    .find_before(&expand_meta(&stages.stages[i].base), i)
                     .filter(|d| needed.contains(d))
+                    .into_iter()
                     .collect();
                 let (progress, errors, first_step) = (&progress, &errors, ranges[pos].0);
                 scope.spawn(move || {
                     // Even if this thread panics, the stages waiting for it must hear.
                     let _told = TellOnExit { progress, stage: i };
-                    let outcome = match progress.wait_for(&deps) {
-                        Some(built) => {
+                    let outcome = match progress.wait_for(&base) {
+                        Some(_) => {
                             let numbers = StepNumbers {
                                 first: first_step,
                                 total,
                             };
-                            self.build_stage(stages, i, meta, &built, numbers, &progress.failed)
+                            self.build_stage(stages, i, meta, progress, numbers, &progress.failed)
                         }
                         None => Err(None),
                     };
@@ -192,7 +201,7 @@ impl Builder<'_> {
         stages: &Stages,
         i: usize,
         meta: &[(String, String)],
-        built: &BTreeMap<usize, State>,
+        built: &dyn super::StageResults,
         numbers: StepNumbers,
         stop: &AtomicBool,
     ) -> std::result::Result<State, Option<Error>> {
@@ -218,8 +227,7 @@ impl Builder<'_> {
         let mut state = match stages.find_before(&base, i) {
             Some(d) => {
                 let mut s = built
-                    .get(&d)
-                    .cloned()
+                    .stage_state(d)
                     .ok_or_else(|| step_error(&self.file, &st.from, "stage not built"))?;
                 s.args.clear();
                 s.cmd_set = false;
