@@ -160,18 +160,8 @@ impl Builder<'_> {
         // `--exclude` patterns are relative to each source's directory; they join the
         // context's ignore rules for this step.
         if !excludes.is_empty() && step_ctx.is_none() {
-            let mut patterns = Vec::new();
-            for w in &words {
-                let rel = crate::context::clean_relative(w);
-                let base = match rel.find(['*', '?', '[']) {
-                    Some(i) => rel[..i].rsplit_once('/').map(|p| p.0).unwrap_or(""),
-                    None if self.ctx.host_path(&rel).is_dir() => rel.as_str(),
-                    None => rel.rsplit_once('/').map(|p| p.0).unwrap_or(""),
-                };
-                for e in &excludes {
-                    patterns.push(crate::context::join(base, e));
-                }
-            }
+            let patterns =
+                exclude_patterns(&words, &excludes, |rel| self.ctx.host_path(rel).is_dir());
             let ignore = self.ctx.ignore.extended(&patterns).map_err(|e| {
                 bad(&format!(
                     "--exclude: invalid pattern {:?}: {}",
@@ -231,12 +221,8 @@ impl Builder<'_> {
             let bad = |m: &str| step_error(&file, &inst, m);
             let mut scratch = ScratchRoot::mount(&b.store, &s.chain_ids())?;
             let root = scratch.root().to_path_buf();
-            let owner = match &chown {
-                Some(c) => {
-                    let (u, g, _) = berth_runtime::rootfs::resolve_user(&root, c)
-                        .map_err(|e| bad(&format!("--chown={c}: {e}")))?;
-                    Some((u, g))
-                }
+            let owner = match chown_ids(&root, chown.as_deref()).map_err(|m| bad(&m))? {
+                Some(ids) => Some(ids),
                 None if from.is_some() => None,
                 None => Some((0, 0)),
             };
@@ -390,16 +376,9 @@ impl Builder<'_> {
             };
             let mut scratch = ScratchRoot::mount(&b.store, &s.chain_ids())?;
             let root = scratch.root().to_path_buf();
-            let owner = match &chown {
-                Some(c) => {
-                    let (u, g, _) = berth_runtime::rootfs::resolve_user(&root, c)
-                        .map_err(|e| bad(&format!("--chown={c}: {e}")))?;
-                    (u, g)
-                }
-                None => (0, 0),
-            };
+            let owner = chown_ids(&root, chown.as_deref()).map_err(|m| bad(&m))?;
             let mode = CopyMode {
-                owner: Some(owner),
+                owner: Some(owner.unwrap_or((0, 0))),
                 chmod,
             };
             copy_source(&Source::Context(&ctx), "", &root, &dest, true, mode)?;
@@ -428,6 +407,28 @@ fn with_parents(dest: &str, word: &str, rel: &str) -> String {
     format!("{}/{kept}", dest.trim_end_matches('/'))
 }
 
+/// `--exclude` patterns made relative to each source's directory (`is_dir`: whether a
+/// source, relative to where sources are read, is a directory).
+fn exclude_patterns(
+    words: &[String],
+    excludes: &[String],
+    is_dir: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut patterns = Vec::new();
+    for w in words {
+        let rel = crate::context::clean_relative(w);
+        let base = match rel.find(['*', '?', '[']) {
+            Some(i) => rel[..i].rsplit_once('/').map(|p| p.0).unwrap_or(""),
+            None if is_dir(&rel) => rel.as_str(),
+            None => rel.rsplit_once('/').map(|p| p.0).unwrap_or(""),
+        };
+        for e in excludes {
+            patterns.push(crate::context::join(base, e));
+        }
+    }
+    patterns
+}
+
 /// `COPY --from --exclude` patterns, relative to each source's directory in the stage's
 /// root (as they are to the context's for a plain COPY).
 fn stage_excludes(
@@ -436,21 +437,19 @@ fn stage_excludes(
     excludes: &[String],
 ) -> std::result::Result<berth_dockerfile::DockerIgnore, berth_dockerfile::dockerignore::PatternError>
 {
-    let mut patterns = Vec::new();
-    for w in words {
-        let rel = crate::context::clean_relative(w);
-        let base = match rel.find(['*', '?', '[']) {
-            Some(i) => rel[..i].rsplit_once('/').map(|p| p.0).unwrap_or(""),
-            None if berth_runtime::rootfs::resolve_in_root(root, Path::new(&rel)).is_dir() => {
-                rel.as_str()
-            }
-            None => rel.rsplit_once('/').map(|p| p.0).unwrap_or(""),
-        };
-        for e in excludes {
-            patterns.push(crate::context::join(base, e));
-        }
-    }
+    let patterns = exclude_patterns(words, excludes, |rel| {
+        berth_runtime::rootfs::resolve_in_root(root, Path::new(rel)).is_dir()
+    });
     berth_dockerfile::DockerIgnore::from_patterns(&patterns)
+}
+
+/// The ids `--chown=USER[:GROUP]` names in the image at `root` (None without `--chown`); the
+/// error names the flag.
+fn chown_ids(root: &Path, chown: Option<&str>) -> std::result::Result<Option<(u32, u32)>, String> {
+    let Some(c) = chown else { return Ok(None) };
+    let (u, g, _) =
+        berth_runtime::rootfs::resolve_user(root, c).map_err(|e| format!("--chown={c}: {e}"))?;
+    Ok(Some((u, g)))
 }
 
 /// Paths in another stage's root that a `COPY --from` source names (wildcards in the last
