@@ -122,6 +122,17 @@ impl BlockIoSupport {
     }
 }
 
+/// Whether `h` asks for any block I/O limit (the host's support is read only then: creating
+/// a container is a hot path).
+pub fn asked(h: &HostConfig) -> bool {
+    h.blkio_weight > 0
+        || !h.blkio_weight_device.is_empty()
+        || !h.blkio_device_read_bps.is_empty()
+        || !h.blkio_device_write_bps.is_empty()
+        || !h.blkio_device_read_iops.is_empty()
+        || !h.blkio_device_write_iops.is_empty()
+}
+
 /// Docker's checks of HostConfig's block I/O fields: what the host cannot apply is dropped
 /// with Docker's warning; a weight outside 10–1000 is refused; device paths are resolved to
 /// their numbers (a path that is not a block device is refused).
@@ -298,6 +309,7 @@ mod tests {
             }],
             ..HostConfig::default()
         };
+        assert!(asked(&h) && !asked(&HostConfig::default()));
         let (io, warnings) = resolve(&h, BlockIoSupport::default()).unwrap();
         assert!(io.is_empty());
         assert_eq!(

@@ -75,10 +75,14 @@ impl Runtime {
         let c = &spec.config;
         let h = &spec.host_config;
         check_resources(h, host_cpus())?;
-        let (block_io, warnings) = crate::block_io::resolve(
-            h,
-            crate::block_io::BlockIoSupport::of(&crate::cgroups::CgroupFs::host()),
-        )?;
+        let (block_io, warnings) = if crate::block_io::asked(h) {
+            crate::block_io::resolve(
+                h,
+                crate::block_io::BlockIoSupport::of(&crate::cgroups::CgroupFs::host()),
+            )?
+        } else {
+            Default::default()
+        };
         let icfg = img.config.config.clone().unwrap_or_default();
         if let Some(n) = name {
             let n = n.strip_prefix('/').unwrap_or(n);
