@@ -255,17 +255,12 @@ fn merge(cfg: &mut RunConfig, u: &ContainerUpdate, limits: &mut Limits) -> Resul
             "Minimum memory reservation allowed is 6MB".into(),
         ));
     }
-    let limit = if u.memory != 0 {
-        u.memory
-    } else {
-        cfg.memory.unwrap_or(0)
-    };
     let reservation = if u.memory_reservation != 0 {
         u.memory_reservation
     } else {
         cfg.memory_reservation.unwrap_or(0)
     };
-    if limit > 0 && reservation > 0 && limit < reservation {
+    if memory > 0 && reservation > 0 && memory < reservation {
         return Err(Error::Invalid(
             "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
         ));
