@@ -1,9 +1,11 @@
 //! `stop`, `kill`: signals to a running container, and the stop request that keeps its
 //! restart policy from starting it again.
 
+use std::cell::Cell;
 use std::fs;
 use std::time::{Duration, Instant};
 
+use crate::container_wait::WaitCondition;
 use crate::error::{Error, Result};
 use crate::lifecycle::Runtime;
 use crate::process::{parse_signal, pid_alive};
@@ -67,14 +69,27 @@ impl Runtime {
         }
         let t = timeout.or(c.config.stop_timeout).unwrap_or(10);
         let sig = parse_signal(&c.config.stop_signal)?;
+        // Waiting on the journal, not only the record: the supervisor saves the exit before
+        // it writes `die`, and Docker's order is `die` then `stop`.
+        let waiter = self.waiter(&c.id, WaitCondition::NotRunning)?;
         self.request_stop(&c.id);
         self.engine.kill(&c.id, c.state.pid, sig);
         self.container_event("kill", &c, &[("signal", &sig.to_string())]);
-        if !self.wait_exit(&c.id, Duration::from_secs(t)) {
+        let killed = Cell::new(false);
+        let deadline = Cell::new(Instant::now() + Duration::from_secs(t));
+        let give_up = || {
+            if Instant::now() < deadline.get() {
+                return false;
+            }
+            if killed.replace(true) {
+                return true;
+            }
             self.engine.kill(&c.id, c.state.pid, libc::SIGKILL);
             self.container_event("kill", &c, &[("signal", &libc::SIGKILL.to_string())]);
-            self.wait_exit(&c.id, Duration::from_secs(10));
-        }
+            deadline.set(Instant::now() + Duration::from_secs(10));
+            false
+        };
+        waiter.wait(self, &give_up);
         self.container_event("stop", &c, &[]);
         Ok(())
     }

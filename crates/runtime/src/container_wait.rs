@@ -130,14 +130,22 @@ impl Waiter {
                 if matches!(r.state.status, Status::Exited | Status::Dead)
                     && r.state.finished_at != c.state.finished_at
                 {
-                    std::thread::sleep(LOOK);
-                    let code = self
-                        .journal
-                        .poll()
-                        .iter()
-                        .filter(|e| e.actor.id == c.id && e.action == "die")
-                        .find_map(exit_code_of);
-                    return Some(code.unwrap_or(r.state.exit_code));
+                    // Its monitor writes `die` just after the record: while it lives (for at
+                    // most half a second), the journal is looked at again.
+                    let until = std::time::Instant::now() + Duration::from_millis(500);
+                    loop {
+                        let monitor_alive = pid_alive(r.state.monitor_pid);
+                        self.journal.wait_for_append(LOOK);
+                        let code = self
+                            .journal
+                            .poll()
+                            .iter()
+                            .filter(|e| e.actor.id == c.id && e.action == "die")
+                            .find_map(exit_code_of);
+                        if code.is_some() || !monitor_alive || std::time::Instant::now() >= until {
+                            return Some(code.unwrap_or(r.state.exit_code));
+                        }
+                    }
                 }
             }
             if give_up() {
