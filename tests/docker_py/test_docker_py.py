@@ -381,6 +381,51 @@ class NetworkAndVolumeTest(unittest.TestCase):
             net.remove()
         self.assertEqual(self.c.networks.list(names=["pynet"]), [])
 
+    def test_links_legacy_and_network_scoped(self):
+        """HostConfig.Links on the default bridge (environment, `rm` of the link name) and
+        an endpoint's Links on a user network (the alias resolves for that container)."""
+        api = self.c.api
+        db = self.c.containers.run("busybox", "sleep 60", detach=True, environment={"FOO": "1"})
+        try:
+            db_name = api.inspect_container(db.id)["Name"][1:]
+            app = api.create_container("busybox", "env", host_config=api.create_host_config(
+                links={db_name: "mylink1"}, network_mode="bridge"))
+            api.start(app)
+            self.assertEqual(api.wait(app)["StatusCode"], 0)
+            logs = api.logs(app).decode()
+            self.assertIn("MYLINK1_ENV_FOO=1", logs)
+            self.assertIn("MYLINK1_NAME=/", logs)
+            app_name = api.inspect_container(app)["Name"][1:]
+            link = f"{app_name}/mylink1"
+            self.assertIn("/" + link, [n for c in api.containers(all=True) for n in c["Names"]])
+            api.remove_container(link, link=True)
+            self.assertNotIn("/" + link, [n for c in api.containers(all=True) for n in c["Names"]])
+            self.assertEqual(len([c for c in api.containers(all=True) if c["Id"] in (db.id, app["Id"])]), 2)
+            api.remove_container(app)
+        finally:
+            db.remove(force=True)
+        net = self.c.networks.create("pylinknet")
+        try:
+            client_c = api.create_container("busybox", "sleep 60", host_config=api.create_host_config(
+                network_mode="pylinknet"), networking_config=api.create_networking_config({
+                    "pylinknet": api.create_endpoint_config(links=[("pyupstream", "bar")])}))
+            try:
+                api.start(client_c)
+                eps = api.inspect_container(client_c)["NetworkSettings"]["Networks"]
+                self.assertEqual(eps["pylinknet"]["Links"], ["pyupstream:bar"])
+                up = self.c.containers.run("busybox", "sleep 60", detach=True, name="pyupstream",
+                                           network="pylinknet")
+                try:
+                    ex = api.exec_create(client_c, ["nslookup", "bar"])
+                    out = api.exec_start(ex)
+                    self.assertEqual(api.exec_inspect(ex)["ExitCode"], 0, out)
+                finally:
+                    up.remove(force=True)
+            finally:
+                api.remove_container(client_c, force=True)
+        finally:
+            net.remove()
+
     def test_volumes(self):
         vol = self.c.volumes.create("pyvol", labels={"suite": "docker-py"})
         try:

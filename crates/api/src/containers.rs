@@ -47,6 +47,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/containers/{id}/update", post(update))
         .route("/containers/{id}/top", get(top))
         .route("/containers/{id}", delete(remove))
+        // A link's name has a slash (`rm --link /web/db`).
+        .route("/containers/{id}/{alias}", delete(remove_by_link_name))
 }
 
 async fn list(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Json<Value>, ApiError> {
@@ -64,10 +66,12 @@ async fn list(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Json
     let size = flag(&q, "size");
     blocking(move || {
         let list = e.rt.list_containers(&options)?;
+        let link_names = e.rt.link_names();
         Ok(Json(Value::Array(
             list.iter()
                 .map(|c| {
-                    let mut s = e.rt.container_summary(c);
+                    let links = link_names.get(&c.id).map(Vec::as_slice);
+                    let mut s = e.rt.container_summary(c, links.unwrap_or_default());
                     if size {
                         let (rw, root) = e.rt.container_sizes(c);
                         s["SizeRw"] = rw.into();
@@ -460,17 +464,29 @@ async fn remove(
     Path(id): Path<String>,
     Query(q): Query<Params>,
 ) -> Result<Response, ApiError> {
-    if flag(&q, "link") {
-        return Err(ApiError::bad_request(
-            "legacy links are not supported: remove the container instead",
-        ));
-    }
     let (force, volumes) = (flag(&q, "force"), flag(&q, "v"));
+    if flag(&q, "link") {
+        return blocking(move || {
+            e.rt.remove_link(&id)?;
+            Ok(status(StatusCode::NO_CONTENT))
+        })
+        .await;
+    }
     blocking(move || {
         e.rt.remove(&id, force, volumes)?;
         Ok(status(StatusCode::NO_CONTENT))
     })
     .await
+}
+
+/// `DELETE /containers/CONTAINER/ALIAS`: a link's name (the container's name and the
+/// alias) stands for the linked container; with `link=1` the link alone goes.
+async fn remove_by_link_name(
+    e: State<AppState>,
+    Path((id, alias)): Path<(String, String)>,
+    q: Query<Params>,
+) -> Result<Response, ApiError> {
+    remove(e, Path(format!("{id}/{alias}")), q).await
 }
 
 #[cfg(test)]

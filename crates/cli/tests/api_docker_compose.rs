@@ -45,6 +45,7 @@ services:
     environment:
       ROLE: web
     depends_on: [seed]
+    links: ["seed:seedling"]
   seed:
     image: busybox
     command: ["sh", "-c", "echo hello-compose > /www/index.html; echo seeded"]
@@ -86,11 +87,20 @@ volumes:
     let exec = compose(
         &s,
         d,
-        &["exec", "-T", "web", "sh", "-c", "echo $ROLE; nslookup seed"],
+        &[
+            "exec",
+            "-T",
+            "web",
+            "sh",
+            "-c",
+            "echo $ROLE; nslookup seed; nslookup seedling",
+        ],
     )
     .ok();
     assert!(
-        exec.starts_with("web\n") && exec.contains("Name:\tseed"),
+        exec.starts_with("web\n")
+            && exec.contains("Name:\tseed\n")
+            && exec.contains("Name:\tseedling"),
         "{exec}"
     );
     // A one-off container runs, its output comes back, and it is removed. (Compose runs

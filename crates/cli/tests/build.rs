@@ -1669,9 +1669,17 @@ struct GitDaemon(std::process::Child, u16);
 impl GitDaemon {
     fn start(base: &Path) -> GitDaemon {
         let port = common::registry_server::free_port();
-        let child = std::process::Command::new("git")
+        // git-daemon itself, not `git daemon`: git would run it as a child of its own,
+        // which killing git leaves running.
+        let exec_path = std::process::Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("git --exec-path");
+        let exec_path = String::from_utf8_lossy(&exec_path.stdout)
+            .trim()
+            .to_string();
+        let child = std::process::Command::new(Path::new(&exec_path).join("git-daemon"))
             .args([
-                "daemon",
                 "--reuseaddr",
                 "--export-all",
                 "--listen=127.0.0.1",

@@ -74,6 +74,7 @@ services:
     command: httpd -f -p 80 -h /www
     ports: ["${WEB_PORT:-18931}:80"]
     volumes: [data:/www]
+    links: ["worker:helper"]
     depends_on:
       seed: {condition: service_completed_successfully}
       db: {condition: service_healthy}
@@ -147,6 +148,11 @@ fn root_a_stack_comes_up_in_order_survives_down_and_recreates_only_what_changed(
     // Replicas answer to their service's name, and every container to its own.
     let look = compose(&b, dir.path(), &["exec", "-T", "web", "nslookup", "worker"]).ok();
     assert_eq!(look.matches("Address: 172.").count(), 2, "{look}");
+    // A link's alias, for the linking service alone.
+    let look = compose(&b, dir.path(), &["exec", "-T", "web", "nslookup", "helper"]).ok();
+    assert_eq!(look.matches("Address: 172.").count(), 2, "{look}");
+    let look = compose(&b, dir.path(), &["exec", "-T", "db", "nslookup", "helper"]);
+    assert_ne!(look.code, 0, "{look:?}");
     compose(
         &b,
         dir.path(),

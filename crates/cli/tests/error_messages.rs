@@ -137,3 +137,65 @@ fn root_a_working_directory_that_is_a_file_is_named() {
     assert!(!r.stderr.contains("syscall"), "{}", r.stderr);
     assert!(b.run(&["ps", "-aq"]).ok().trim().is_empty());
 }
+
+/// What libcontainer would only call "failed to prepare rootfs" or "open subpath in procfs
+/// failed" is named before anything runs, with what to change, and `--rm` leaves nothing.
+#[test]
+fn root_mount_sysctl_and_cpuset_mistakes_are_named() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let hint = "Are you trying to mount a directory onto a file (or vice-versa)?";
+    for (args, want) in [
+        (
+            &["-v", "/etc/hostname:/bin"][..],
+            format!(
+                "error mounting \"/etc/hostname\" to rootfs at \"/bin\": not a directory: {hint}"
+            ),
+        ),
+        (
+            &["-v", "/tmp:/etc/hostname"][..],
+            format!(
+                "error mounting \"/tmp\" to rootfs at \"/etc/hostname\": not a directory: {hint}"
+            ),
+        ),
+        (
+            &["--tmpfs", "/etc/passwd"][..],
+            format!(
+                "error mounting \"tmpfs\" to rootfs at \"/etc/passwd\": not a directory: {hint}"
+            ),
+        ),
+        (
+            &["--sysctl", "net.ipv4.no_such_parameter=1"][..],
+            "sysctl \"net.ipv4.no_such_parameter\" is not a kernel parameter on this host"
+                .to_string(),
+        ),
+        (
+            &["--cpuset-mems", "7"][..],
+            "Requested memory nodes are not available - requested 7, available: ".to_string(),
+        ),
+    ] {
+        let mut cmd = vec!["run", "--rm"];
+        cmd.extend_from_slice(args);
+        cmd.extend_from_slice(&["busybox", "true"]);
+        let r = b.run(&cmd);
+        assert_eq!(r.code, 125, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(&want), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("rootfs\n"), "{}", r.stderr);
+        assert!(
+            b.run(&["ps", "-aq"]).ok().trim().is_empty(),
+            "{args:?} left a container"
+        );
+    }
+    // Files onto files and directories onto directories still work.
+    b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "/etc/hostname:/etc/hostname:ro",
+        "-v",
+        "/tmp:/mnt",
+        "busybox",
+        "true",
+    ])
+    .ok();
+}

@@ -58,6 +58,12 @@ pub struct Service {
     pub network_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depends_on: Option<DependsOn>,
+    /// `SERVICE[:ALIAS]`: the service's containers known by ALIAS too (and started first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<Vec<String>>,
+    /// `CONTAINER[:ALIAS]`: containers outside the project, known by ALIAS too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_links: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -391,6 +397,24 @@ pub enum Condition {
 }
 
 impl DependsOn {
+    /// Adds `service` (started first) unless it is there already.
+    pub fn add_started(&mut self, service: &str) {
+        match self {
+            DependsOn::List(l) if !l.iter().any(|s| s == service) => l.push(service.to_string()),
+            DependsOn::Map(m) if !m.contains_key(service) => {
+                m.insert(
+                    service.to_string(),
+                    Dependency {
+                        condition: Condition::ServiceStarted,
+                        restart: None,
+                        required: true,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
     pub fn entries(&self) -> Vec<(String, Dependency)> {
         match self {
             DependsOn::List(l) => l

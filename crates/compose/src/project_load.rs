@@ -13,7 +13,7 @@ use crate::env_file;
 use crate::error::{io, Error, Result};
 use crate::interpolation::{interpolate_tree, key_text, Variables};
 use crate::merge::{merge_files, merge_service};
-use crate::model::{ComposeFile, Service};
+use crate::model::{ComposeFile, DependsOn, Service};
 
 /// The files Compose looks for, in its order of preference.
 pub const DEFAULT_FILES: [&str; 4] = [
@@ -209,7 +209,16 @@ pub fn load(o: &ProjectOptions) -> Result<Project> {
             format!("The \"{u}\" variable is not set. Defaulting to a blank string."),
         );
     }
-    let model: ComposeFile = typed(merged, &files[0], None)?;
+    let mut model: ComposeFile = typed(merged, &files[0], None)?;
+    // A link is a dependency too (Compose's rule): the linked service starts first.
+    for svc in model.services.values_mut() {
+        for l in svc.links.clone().unwrap_or_default() {
+            let target = l.split(':').next().unwrap_or(&l).to_string();
+            svc.depends_on
+                .get_or_insert_with(|| DependsOn::List(Vec::new()))
+                .add_started(&target);
+        }
+    }
     let name = project_name(o, &vars, &model, &working_dir)?;
     let mut profiles = o.profiles.clone();
     if let Some(p) = vars.get("COMPOSE_PROFILES") {

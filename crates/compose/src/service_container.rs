@@ -304,6 +304,20 @@ pub fn container_request(
             hard,
         });
     }
+    // Links name the linked service's containers (the alias defaults to the service).
+    for l in svc.links.iter().flatten() {
+        let (target, alias) = l.split_once(':').unwrap_or((l, l));
+        let linked = p
+            .model
+            .services
+            .get(target)
+            .ok_or_else(|| at("links", format!("no such service: {target}")))?;
+        for n in 1..=p.replicas(linked) {
+            h.links
+                .push(format!("{}:{alias}", p.container_name(target, linked, n)));
+        }
+    }
+    h.links.extend(svc.external_links.iter().flatten().cloned());
     if let Some(x) = &svc.extra_hosts {
         for (host, ip) in x.pairs(&['=', ':']) {
             let ip = ip.ok_or_else(|| at("extra_hosts", format!("{host:?} needs an address")))?;
@@ -582,6 +596,52 @@ mod tests {
         let p = crate::load(&o).unwrap();
         std::mem::forget(t);
         p
+    }
+
+    #[test]
+    fn links_name_the_linked_containers_and_start_them_first() {
+        let p = project(
+            r#"
+services:
+  web:
+    image: app:1
+    links: [db:database, cache]
+    external_links: [legacy-box:old]
+  db: {image: db:1, deploy: {replicas: 2}}
+  cache: {image: cache:1, depends_on: {db: {condition: service_healthy}}}
+"#,
+        );
+        let svc = &p.model.services["web"];
+        let c = container_request(&p, "web", svc, 1, false).unwrap();
+        assert_eq!(
+            c.host_config.links,
+            [
+                "demo-db-1:database",
+                "demo-db-2:database",
+                "demo-cache-1:cache",
+                "legacy-box:old"
+            ]
+        );
+        let deps: Vec<String> = svc
+            .depends_on
+            .iter()
+            .flat_map(|d| d.entries())
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(deps, ["db", "cache"]);
+        // A link to a service the file does not have is refused at load.
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(
+            t.path().join("compose.yaml"),
+            "services:\n  web: {image: a, links: [nope]}\n",
+        )
+        .unwrap();
+        let o = crate::ProjectOptions {
+            working_dir: t.path().to_path_buf(),
+            ..Default::default()
+        };
+        let e = crate::load(&o).unwrap_err().to_string();
+        assert!(e.contains("depends on undefined service \"nope\""), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -131,7 +131,19 @@ pub fn serve(dir: &Path, network_id: &str, ready: Option<fs::File>) -> Result<()
     loop {
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
             let query = &buf[..n];
-            match answer(query, &endpoints) {
+            let mut reply = answer(query, &endpoints, from.ip());
+            // A name not known yet may be a container that has just started: the state
+            // is read again at once if it changed (not only at the next periodic look).
+            if matches!(reply, Some(Reply::Forward)) {
+                let m = fs::metadata(&state_path).and_then(|m| m.modified()).ok();
+                if m != seen {
+                    seen = m;
+                    let st = state::read(dir);
+                    endpoints = st.endpoints_of(&net.id).cloned().collect();
+                    reply = answer(query, &endpoints, from.ip());
+                }
+            }
+            match reply {
                 Some(Reply::Answer(r)) => {
                     let _ = sock.send_to(&r, from);
                 }
@@ -279,13 +291,37 @@ fn lookup<'a>(name: &str, endpoints: &'a [Endpoint]) -> Vec<&'a Endpoint> {
         .collect()
 }
 
-/// What to do with one datagram: answer it, forward it, or drop it (None: not a query).
-pub(crate) fn answer(q: &[u8], endpoints: &[Endpoint]) -> Option<Reply> {
+/// What a link of the asking container's (`NAME:ALIAS`, or `NAME` for itself) makes `name`
+/// mean: the container NAME. Links are the asker's alone, as with Docker.
+fn linked<'a>(name: &str, endpoints: &'a [Endpoint], from: IpAddr) -> Vec<&'a Endpoint> {
+    let Some(asker) = endpoints.iter().find(|e| IpAddr::V4(e.ip) == from) else {
+        return Vec::new();
+    };
+    asker
+        .links
+        .iter()
+        .map(|l| l.split_once(':').unwrap_or((l, l)))
+        .filter(|(_, alias)| {
+            alias
+                .rsplit('/')
+                .next()
+                .is_some_and(|a| a.eq_ignore_ascii_case(name))
+        })
+        .flat_map(|(target, _)| lookup(target.trim_start_matches('/'), endpoints))
+        .collect()
+}
+
+/// What to do with one datagram from `from`: answer it, forward it, or drop it (None: not
+/// a query).
+pub(crate) fn answer(q: &[u8], endpoints: &[Endpoint], from: IpAddr) -> Option<Reply> {
     if q.len() >= 12 && q[2] & 0x80 == 0 && question(q).is_none() {
         return error_reply_raw(q, RCODE_FORMERR).map(Reply::Answer);
     }
     let (name, qtype, end) = question(q)?;
-    let found = lookup(&name, endpoints);
+    let mut found = linked(&name, endpoints, from);
+    if found.is_empty() {
+        found = lookup(&name, endpoints);
+    }
     if found.is_empty() {
         return Some(Reply::Forward);
     }
@@ -319,6 +355,9 @@ fn error_reply_raw(q: &[u8], rcode: u8) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// A querier that is none of the endpoints (no links apply).
+    const OUTSIDE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 5, 0, 99));
+
     fn query(name: &str, qtype: u16) -> Vec<u8> {
         let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
         for l in name.split('.') {
@@ -345,6 +384,7 @@ mod tests {
             link_local_ips: Vec::new(),
             driver_opts: Default::default(),
             aliases: vec![alias.into()],
+            links: vec![],
             ifname: "eth0".into(),
             host_veth: String::new(),
             ports: vec![],
@@ -375,7 +415,7 @@ mod tests {
             ("WWW", "10.5.0.2"),
             ("data", "10.5.0.3"),
         ] {
-            let Some(Reply::Answer(r)) = answer(&query(name, TYPE_A), &eps) else {
+            let Some(Reply::Answer(r)) = answer(&query(name, TYPE_A), &eps, OUTSIDE) else {
                 panic!("{name} not answered")
             };
             assert_eq!(&r[..2], &[0x12, 0x34]);
@@ -383,7 +423,7 @@ mod tests {
             assert_eq!(answers(&r), vec![want.parse::<Ipv4Addr>().unwrap()]);
         }
         let id = eps[1].container_id[..12].to_string();
-        let Some(Reply::Answer(r)) = answer(&query(&id, TYPE_A), &eps) else {
+        let Some(Reply::Answer(r)) = answer(&query(&id, TYPE_A), &eps, OUTSIDE) else {
             panic!()
         };
         assert_eq!(answers(&r), vec!["10.5.0.3".parse::<Ipv4Addr>().unwrap()]);
@@ -392,13 +432,13 @@ mod tests {
     #[test]
     fn known_name_without_ipv6_gets_empty_answer_and_others_forward() {
         let eps = vec![ep("web", "www", "10.5.0.2")];
-        let Some(Reply::Answer(r)) = answer(&query("web", TYPE_AAAA), &eps) else {
+        let Some(Reply::Answer(r)) = answer(&query("web", TYPE_AAAA), &eps, OUTSIDE) else {
             panic!()
         };
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 0);
         assert_eq!(r[3] & 0x0f, 0);
         assert!(matches!(
-            answer(&query("example.org", TYPE_A), &eps),
+            answer(&query("example.org", TYPE_A), &eps, OUTSIDE),
             Some(Reply::Forward)
         ));
     }
@@ -408,15 +448,41 @@ mod tests {
         let eps = vec![ep("web", "www", "10.5.0.2")];
         let q = query("web", TYPE_A);
         for cut in 0..q.len() {
-            let _ = answer(&q[..cut], &eps);
+            let _ = answer(&q[..cut], &eps, OUTSIDE);
         }
         let mut bad = q.clone();
         bad[12] = 0xC0; // a pointer in the question
         assert!(
-            matches!(answer(&bad, &eps), Some(Reply::Answer(r)) if r[3] & 0x0f == RCODE_FORMERR)
+            matches!(answer(&bad, &eps, OUTSIDE), Some(Reply::Answer(r)) if r[3] & 0x0f == RCODE_FORMERR)
         );
         let mut resp = q;
         resp[2] |= 0x80; // a response, not a query: dropped
-        assert!(answer(&resp, &eps).is_none());
+        assert!(answer(&resp, &eps, OUTSIDE).is_none());
+    }
+
+    #[test]
+    fn a_link_is_resolved_for_the_container_that_has_it_only() {
+        let mut client = ep("client", "c", "10.5.0.4");
+        client.links = vec!["db:database".into(), "/web:/client/front".into()];
+        let eps = vec![
+            ep("web", "www", "10.5.0.2"),
+            ep("db", "data", "10.5.0.3"),
+            client,
+        ];
+        let from_client = IpAddr::V4(Ipv4Addr::new(10, 5, 0, 4));
+        let Some(Reply::Answer(r)) = answer(&query("DATABASE", TYPE_A), &eps, from_client) else {
+            panic!("the link's alias is not answered")
+        };
+        assert_eq!(answers(&r), vec!["10.5.0.3".parse::<Ipv4Addr>().unwrap()]);
+        // Names as inspect shows them (`/NAME:/CONTAINER/ALIAS`) mean the same.
+        let Some(Reply::Answer(r)) = answer(&query("front", TYPE_A), &eps, from_client) else {
+            panic!()
+        };
+        assert_eq!(answers(&r), vec!["10.5.0.2".parse::<Ipv4Addr>().unwrap()]);
+        // Someone else asking for the alias: not a name on this network.
+        assert!(matches!(
+            answer(&query("database", TYPE_A), &eps, OUTSIDE),
+            Some(Reply::Forward)
+        ));
     }
 }

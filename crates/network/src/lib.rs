@@ -56,6 +56,9 @@ pub struct Attachment {
     pub network: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Links scoped to this network (`NAME` or `NAME:ALIAS`), user-defined networks only.
+    #[serde(default)]
+    pub links: Vec<String>,
     #[serde(default)]
     pub ip: Option<Ipv4Addr>,
     /// The container interface's MAC address; None: Docker's, from the IP (02:42:a:b:c:d).
@@ -467,6 +470,13 @@ impl Networking {
                     .into(),
             });
         }
+        if net.is_default() && !a.links.is_empty() {
+            return Err(Error::BadFlag {
+                flag: "--link",
+                value: a.links.join(","),
+                reason: "links of an endpoint are only supported for user-defined networks (on the default bridge, give them to the container: HostConfig.Links)".into(),
+            });
+        }
         if net.is_default() && a.ip.is_some() {
             return Err(Error::BadFlag {
                 flag: "--ip",
@@ -496,6 +506,7 @@ impl Networking {
             link_local_ips: a.link_local_ips.clone(),
             driver_opts: a.driver_opts.clone(),
             aliases: a.aliases.clone(),
+            links: a.links.clone(),
             host_veth: host_veth_name(container_id, &ifname),
             ifname,
             ports: Vec::new(),

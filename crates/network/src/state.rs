@@ -63,6 +63,10 @@ pub struct Endpoint {
     pub mac: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Links of a user-defined network, as asked (`NAME` or `NAME:ALIAS`): the container
+    /// alone resolves ALIAS to the container NAME on this network.
+    #[serde(default)]
+    pub links: Vec<String>,
     /// The address that was asked for (IPAMConfig.IPv4Address), if one was.
     #[serde(default)]
     pub asked_ip: Option<Ipv4Addr>,
@@ -337,6 +341,7 @@ mod tests {
             link_local_ips: Vec::new(),
             driver_opts: Default::default(),
             aliases: vec![],
+            links: vec![],
             ifname: "eth0".into(),
             host_veth: String::new(),
             ports: vec![],

@@ -141,6 +141,9 @@ pub struct HostConfig {
     /// `NAME:IP`, IP possibly `host-gateway`.
     #[serde(deserialize_with = "nullable")]
     pub extra_hosts: Vec<String>,
+    /// Legacy links, `NAME[:ALIAS]` (see `container_links`).
+    #[serde(deserialize_with = "nullable")]
+    pub links: Vec<String>,
     pub privileged: bool,
     pub publish_all_ports: bool,
     pub readonly_rootfs: bool,
@@ -368,12 +371,15 @@ pub struct EndpointSettings {
     pub ipam_config: Option<EndpointIpamConfig>,
     #[serde(deserialize_with = "nullable")]
     pub aliases: Vec<String>,
+    /// `NAME[:ALIAS]`: ALIAS resolves to the container NAME for this container alone.
+    #[serde(deserialize_with = "nullable")]
+    pub links: Vec<String>,
     /// The interface's MAC address (API 1.44 on; before, Config.MacAddress).
     #[serde(rename = "MacAddress", deserialize_with = "nullable")]
     pub mac_address: String,
     #[serde(deserialize_with = "nullable")]
     pub driver_opts: BTreeMap<String, String>,
-    /// Links, the read-only state fields (NetworkID, IPAddress, …).
+    /// The read-only state fields (NetworkID, IPAddress, …).
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }

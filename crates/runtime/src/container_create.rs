@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use berth_image::config::ContainerConfig as ImageConfig;
 use berth_network::{PortRequest, Proto};
@@ -176,6 +176,7 @@ impl Runtime {
         if let Some(donor) = &network_donor {
             joined_namespaces.push(("network".to_string(), donor.id.clone()));
         }
+        let links = self.resolve_links(&h.links, &network)?;
         for runtime in [&h.runtime, &c.runtime] {
             if !matches!(runtime.as_str(), "" | "runc") {
                 return Err(Error::Invalid(format!(
@@ -312,6 +313,7 @@ impl Runtime {
                 host_namespaces,
                 joined_namespaces,
                 ipc_mode,
+                links,
                 ulimits,
                 log_max_size: log_options.max_size,
                 log_max_files: log_options.max_files,
@@ -619,9 +621,14 @@ pub fn endpoint_attachment(
             ));
         }
     }
+    let links = endpoint.map(|e| e.links.clone()).unwrap_or_default();
+    for l in &links {
+        crate::container_links::parse_link(l)?;
+    }
     Ok(berth_network::Attachment {
         network: network.to_string(),
         aliases: endpoint.map(|e| e.aliases.clone()).unwrap_or_default(),
+        links,
         ip,
         mac: mac.map(str::to_string),
         link_local_ips,
@@ -650,7 +657,17 @@ fn network_options(
             "network-scoped aliases are only supported for user-defined networks".into(),
         ));
     }
-    let attachment = endpoint_attachment(network, endpoint, &spec.config.mac_address)?;
+    let mut attachment = endpoint_attachment(network, endpoint, &spec.config.mac_address)?;
+    // `HostConfig.Links` on a user-defined network: links of its endpoint (what the docker
+    // CLI makes of `--link` there; Docker's daemon would ignore them in HostConfig).
+    if on_bridge && !matches!(network, "bridge" | "default") {
+        for l in &h.links {
+            crate::container_links::parse_link(l)?;
+            if !attachment.links.contains(l) {
+                attachment.links.push(l.clone());
+            }
+        }
+    }
     if let Some(m) = &attachment.mac {
         if !on_bridge {
             return Err(Error::Invalid(format!(
@@ -848,6 +865,14 @@ pub(crate) fn host_cpus() -> usize {
         .unwrap_or(1)
 }
 
+/// The memory (NUMA) nodes this host has online, as the kernel lists them (`0`, `0-1`); a
+/// kernel without NUMA has node 0 only.
+pub(crate) fn host_mems() -> String {
+    fs::read_to_string("/sys/devices/system/node/online")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "0".into())
+}
+
 /// Docker's checks of resource limits, made before anything is created, with its messages:
 /// a limit the kernel would refuse at start must not leave a container behind.
 fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
@@ -874,7 +899,7 @@ fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
             )));
         }
     }
-    check_cpuset(&h.cpuset_cpus, &h.cpuset_mems, cpus)?;
+    check_cpuset(&h.cpuset_cpus, &h.cpuset_mems, cpus, &host_mems())?;
     if h.nano_cpus < 0 || h.nano_cpus > cpus as i64 * 1_000_000_000 {
         return Err(Error::Invalid(format!(
             "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
@@ -919,6 +944,27 @@ fn check_resources(h: &HostConfig, cpus: usize) -> Result<()> {
     }
     for k in h.sysctls.keys() {
         check_sysctl(k, &h.network_mode, &h.ipc_mode)?;
+        check_sysctl_exists(k, Path::new("/proc/sys"))?;
+    }
+    Ok(())
+}
+
+/// A parameter the kernel does not have is named before anything is made (the runtime would
+/// fail later with a bare "open subpath in procfs failed"). The container's namespaces have
+/// the host's parameters, except those of its own interfaces (`net.ipv4.conf.eth0.…`),
+/// which cannot be looked at from here.
+fn check_sysctl_exists(key: &str, proc_sys: &Path) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let per_interface = matches!(parts.as_slice(), ["net", "ipv4" | "ipv6", "conf" | "neigh", ifname, ..] if !matches!(*ifname, "all" | "default"));
+    if per_interface {
+        return Ok(());
+    }
+    let path = parts.iter().fold(proc_sys.to_path_buf(), |p, s| p.join(s));
+    if parts.iter().any(|p| p.is_empty() || *p == "..") || !path.exists() {
+        return Err(Error::Invalid(format!(
+            "sysctl {key:?} is not a kernel parameter on this host: {} does not exist",
+            path.display()
+        )));
     }
     Ok(())
 }
@@ -960,7 +1006,12 @@ pub(crate) fn check_sysctl(key: &str, network_mode: &str, ipc_mode: &str) -> Res
 }
 
 /// Docker's checks of cpuset.cpus and cpuset.mems lists (empty: not set).
-pub(crate) fn check_cpuset(cpuset_cpus: &str, cpuset_mems: &str, cpus: usize) -> Result<()> {
+pub(crate) fn check_cpuset(
+    cpuset_cpus: &str,
+    cpuset_mems: &str,
+    cpus: usize,
+    mems_online: &str,
+) -> Result<()> {
     if !cpuset_cpus.is_empty() {
         let wanted = parse_cpu_list(cpuset_cpus).ok_or_else(|| {
             Error::Invalid(format!(
@@ -974,10 +1025,18 @@ pub(crate) fn check_cpuset(cpuset_cpus: &str, cpuset_mems: &str, cpus: usize) ->
             )));
         }
     }
-    if !cpuset_mems.is_empty() && parse_cpu_list(cpuset_mems).is_none() {
-        return Err(Error::Invalid(format!(
-            "Invalid value {cpuset_mems} for cpuset mems: expected a list such as 0-1"
-        )));
+    if !cpuset_mems.is_empty() {
+        let wanted = parse_cpu_list(cpuset_mems).ok_or_else(|| {
+            Error::Invalid(format!(
+                "Invalid value {cpuset_mems} for cpuset mems: expected a list such as 0-1"
+            ))
+        })?;
+        let online = parse_cpu_list(mems_online).unwrap_or_else(|| vec![0]);
+        if wanted.iter().any(|m| !online.contains(m)) {
+            return Err(Error::Invalid(format!(
+                "Requested memory nodes are not available - requested {cpuset_mems}, available: {mems_online}"
+            )));
+        }
     }
     Ok(())
 }
@@ -1005,6 +1064,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_sysctl_the_kernel_lacks_is_named() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("net/ipv4/conf/all")).unwrap();
+        std::fs::write(t.path().join("net/ipv4/ip_forward"), "0").unwrap();
+        std::fs::write(t.path().join("net/ipv4/conf/all/rp_filter"), "0").unwrap();
+        assert!(check_sysctl_exists("net.ipv4.ip_forward", t.path()).is_ok());
+        assert!(check_sysctl_exists("net.ipv4.conf.all.rp_filter", t.path()).is_ok());
+        // The container's own interfaces are not there to look at.
+        assert!(check_sysctl_exists("net.ipv4.conf.eth0.rp_filter", t.path()).is_ok());
+        let e = check_sysctl_exists("net.ipv4.nonexistent", t.path()).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "sysctl \"net.ipv4.nonexistent\" is not a kernel parameter on this host"
+            ),
+            "{e}"
+        );
+        assert!(check_sysctl_exists("net.ipv4..ip_forward", t.path()).is_err());
+    }
+
+    #[test]
     fn cpusets_and_swappiness_are_checked_as_docker_checks_them() {
         assert_eq!(parse_cpu_list("0-2,4"), Some(vec![0, 1, 2, 4]));
         assert_eq!(parse_cpu_list("2-1"), None);
@@ -1019,6 +1098,14 @@ mod tests {
         assert!(err.contains("Requested CPUs are not available"), "{err}");
         assert!(check_resources(&h("", Some(101)), 2).is_err());
         assert!(check_resources(&h("", Some(-1)), 2).is_ok());
+        let mems =
+            |m: &str, online: &str| check_cpuset("", m, 2, online).map_err(|e| e.to_string());
+        assert!(mems("0", "0").is_ok());
+        assert!(mems("1", "0-1").is_ok());
+        assert_eq!(
+            mems("3", "0"),
+            Err("Requested memory nodes are not available - requested 3, available: 0".into())
+        );
     }
 
     fn with(memory: i64, swap: i64, cpus: i64) -> HostConfig {

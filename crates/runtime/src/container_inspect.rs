@@ -78,7 +78,7 @@ impl Runtime {
                         }
                         i
                     },
-                    "Links": Value::Null,
+                    "Links": if e.links.is_empty() { Value::Null } else { json!(e.links) },
                     "DriverOpts": if e.driver_opts.is_empty() { Value::Null } else { json!(e.driver_opts) },
                     "Aliases": if n.is_default() || aliases.is_empty() { Value::Null } else { json!(aliases) },
                     "NetworkID": n.id,
@@ -132,6 +132,26 @@ impl Runtime {
         out
     }
 
+    /// `HostConfig.Links` as Docker shows them: `/OTHER:/THIS/ALIAS` (null: none).
+    fn links_shown(&self, c: &ContainerRecord) -> Value {
+        if c.config.links.is_empty() {
+            return Value::Null;
+        }
+        json!(c
+            .config
+            .links
+            .iter()
+            .map(|l| {
+                let other = self
+                    .containers
+                    .load(&l.container_id)
+                    .map(|o| o.name)
+                    .unwrap_or_else(|_| l.container_id.clone());
+                format!("/{other}:/{}/{}", c.name, l.alias)
+            })
+            .collect::<Vec<_>>())
+    }
+
     fn container_json_computed(&self, c: &ContainerRecord) -> Value {
         let cfg = &c.config;
         json!({
@@ -161,6 +181,7 @@ impl Runtime {
             "NetworkSettings": self.network_settings(c),
             "HostConfig": {
                 "NetworkMode": cfg.network,
+                "Links": self.links_shown(c),
                 "LogConfig": log_config(cfg),
                 "PortBindings": cfg.ports.iter().fold(serde_json::Map::new(), |mut m, p| {
                     let key = format!("{}/{}", p.container_port, p.proto.as_str());

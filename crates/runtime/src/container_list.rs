@@ -203,8 +203,13 @@ impl Runtime {
         }
     }
 
-    /// One container as `GET /containers/json` lists it (Docker's `ContainerSummary`).
-    pub fn container_summary(&self, c: &ContainerRecord) -> serde_json::Value {
+    /// One container as `GET /containers/json` lists it (Docker's `ContainerSummary`), with
+    /// the names others' links give it (`Runtime::link_names`).
+    pub fn container_summary(
+        &self,
+        c: &ContainerRecord,
+        link_names: &[String],
+    ) -> serde_json::Value {
         use serde_json::{json, Value};
         let inspect = self.container_json(c);
         let created = chrono::DateTime::parse_from_rfc3339(&c.created)
@@ -249,7 +254,7 @@ impl Runtime {
             .collect();
         json!({
             "Id": c.id,
-            "Names": [format!("/{}", c.name)],
+            "Names": std::iter::once(format!("/{}", c.name)).chain(link_names.iter().cloned()).collect::<Vec<_>>(),
             "Image": c.image,
             "ImageID": c.image_id,
             "Command": c.config.args.join(" "),

@@ -52,7 +52,11 @@ impl Runtime {
         if bridged(&c.config.network) {
             self.network.release(&c.id)?;
         }
+        let linked = self.is_link_target(&c.id);
         self.containers.remove_dir(&c.id)?;
+        if linked {
+            self.drop_links_to(&c.id);
+        }
         self.container_event("destroy", &c, &[]);
         Ok(())
     }

@@ -205,7 +205,11 @@ impl Runtime {
             if on_bridge {
                 let _ = self.network.release(id);
             }
+            let linked = self.is_link_target(id);
             self.containers.remove_dir(id)?;
+            if linked {
+                self.drop_links_to(id);
+            }
             self.container_event("destroy", &rec, &[]);
         }
         // Attached clients have had all the output; now that the record says so, the code.
@@ -240,6 +244,11 @@ impl Runtime {
                 .ok()
                 .map(|n| n.gateway.to_string()),
         };
+        let linked = if rec.config.links.is_empty() {
+            Default::default()
+        } else {
+            self.linked_view(rec, &self.containers.list()?)?
+        };
         let extra_hosts: Vec<(String, String)> = rec
             .config
             .extra_hosts
@@ -248,6 +257,7 @@ impl Runtime {
                 ("host-gateway", Some(gw)) => (n.clone(), gw.clone()),
                 _ => (n.clone(), a.clone()),
             })
+            .chain(linked.hosts)
             .collect();
         write_etc_files(
             dir,
@@ -325,7 +335,31 @@ impl Runtime {
         } else {
             None
         };
-        let mut spec = build_spec(rec, dir, &paths.merged, user, &volumes, init_bin.as_deref())?;
+        // The links' environment comes first: the container's own entries win.
+        let with_links;
+        let spec_rec: &ContainerRecord = if linked.env.is_empty() {
+            rec
+        } else {
+            let key = |e: &String| e.split('=').next().unwrap_or_default().to_string();
+            let own: Vec<String> = rec.config.env.iter().map(key).collect();
+            let mut r = rec.clone();
+            r.config.env = linked
+                .env
+                .into_iter()
+                .filter(|e| !own.contains(&key(e)))
+                .chain(rec.config.env.iter().cloned())
+                .collect();
+            with_links = r;
+            &with_links
+        };
+        let mut spec = build_spec(
+            spec_rec,
+            dir,
+            &paths.merged,
+            user,
+            &volumes,
+            init_bin.as_deref(),
+        )?;
         if rec.config.ipc_mode == "shareable" {
             let size = rec.config.shm_size.unwrap_or(crate::spec::DEFAULT_SHM_SIZE);
             crate::rootfs::mount_shm(dir, size)?;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::block_io::BlockIoSupport;
 use crate::cgroups::{CgroupFs, Limits};
 use crate::container_config::{nullable, set_fields, RestartPolicy};
-use crate::container_create::{check_cpuset, host_cpus, MIN_MEMORY};
+use crate::container_create::{check_cpuset, host_cpus, host_mems, MIN_MEMORY};
 use crate::error::{Error, Result};
 use crate::lifecycle::Runtime;
 use crate::record::{RunConfig, Status};
@@ -214,7 +214,7 @@ fn merge(cfg: &mut RunConfig, u: &ContainerUpdate, limits: &mut Limits) -> Resul
         cfg.pids_limit = (p > 0).then_some(p);
         limits.pids = Some(p);
     }
-    check_cpuset(&u.cpuset_cpus, &u.cpuset_mems, cpus as usize)?;
+    check_cpuset(&u.cpuset_cpus, &u.cpuset_mems, cpus as usize, &host_mems())?;
     if !u.cpuset_cpus.is_empty() {
         cfg.cpuset_cpus = Some(u.cpuset_cpus.clone());
         limits.cpuset_cpus = cfg.cpuset_cpus.clone();

@@ -201,11 +201,13 @@ impl Runtime {
                 s
             })
             .collect();
+        let link_names = self.link_names();
         let containers: Vec<Value> = du
             .containers
             .iter()
             .map(|c| {
-                let mut s = self.container_summary(&c.container);
+                let links = link_names.get(&c.container.id).map(Vec::as_slice);
+                let mut s = self.container_summary(&c.container, links.unwrap_or_default());
                 s["SizeRw"] = json!(c.size_rw);
                 s
             })

@@ -77,7 +77,43 @@ fn rt_err(id: &str, what: &'static str, e: impl std::fmt::Display) -> Error {
     Error::Runtime {
         id: id.to_string(),
         what,
-        reason: e.to_string(),
+        reason: explain(&e.to_string()),
+    }
+}
+
+/// libcontainer's words for what went wrong, with what they usually mean for the user and
+/// what to change. The container's init reports only its last error's text (its causes stay
+/// in the cloned process), so the hint comes from that text. berth checks the usual causes
+/// before the runtime runs; these are for what those checks cannot see.
+fn explain(reason: &str) -> String {
+    const HINTS: &[(&[&str], &str)] = &[
+        (
+            &["failed to prepare rootfs"],
+            "one of the container's mounts (-v, --mount, --tmpfs, --device) could not be made: check that each host path exists and that sources and targets are both files or both directories",
+        ),
+        (
+            &["procfs"],
+            "a --sysctl could not be set: check that the kernel has that parameter in the container's namespaces",
+        ),
+        (
+            &["cgroup", "Invalid argument"],
+            "the kernel refused one of the container's limits (--cpuset-cpus, --cpuset-mems, --memory, --cpus, --blkio-*): check the values against what this host has",
+        ),
+        (
+            &["cgroup", "Device or resource busy"],
+            "the kernel refused a limit the container's processes already exceed (a memory limit below what they use)",
+        ),
+        (
+            &["Permission denied"],
+            "the container's user may not open a file it needs (check --user, the image's file modes and the mounts' owners)",
+        ),
+    ];
+    match HINTS
+        .iter()
+        .find(|(all, _)| all.iter().all(|w| reason.contains(w)))
+    {
+        Some((_, hint)) => format!("{reason} ({hint})"),
+        None => reason.to_string(),
     }
 }
 
@@ -406,6 +442,21 @@ fn process_cwd_lock() -> std::sync::MutexGuard<'static, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libcontainer_errors_say_what_to_change() {
+        let e = explain("failed to create container: exec process failed with error error in executing process : failed to prepare rootfs");
+        assert!(
+            e.ends_with("sources and targets are both files or both directories)"),
+            "{e}"
+        );
+        let e = explain("intermediate process error cgroup error: io error: failed to write 3 to /sys/fs/cgroup/cpuset/berth/x/cpuset.mems: Invalid argument (os error 22)");
+        assert!(
+            e.contains("(the kernel refused one of the container's limits"),
+            "{e}"
+        );
+        assert_eq!(explain("something else"), "something else");
+    }
 
     /// In a child made as libcontainer makes the container's (a copy of this process, no
     /// exec), the environment becomes exactly the container's, through libc alone.

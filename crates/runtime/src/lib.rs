@@ -13,6 +13,7 @@ pub mod container_config;
 pub mod container_create;
 pub mod container_events;
 pub mod container_inspect;
+pub mod container_links;
 pub mod container_list;
 pub mod container_logs;
 pub mod container_network;

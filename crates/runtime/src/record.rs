@@ -154,6 +154,9 @@ pub struct RunConfig {
     /// empty: its own.
     #[serde(default)]
     pub ipc_mode: String,
+    /// Legacy links to containers on the default bridge (`--link`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::container_links::Link>,
     /// `--ulimit`: (OCI name, soft, hard).
     #[serde(default)]
     pub ulimits: Vec<(String, u64, u64)>,
@@ -446,6 +449,9 @@ impl Containers {
             return Ok(r.clone());
         }
         if let Some(r) = all.iter().find(|r| r.name == key_name) {
+            return Ok(r.clone());
+        }
+        if let Some(r) = crate::container_links::find_by_link_name(key, &all) {
             return Ok(r.clone());
         }
         let hits: Vec<&ContainerRecord> = all

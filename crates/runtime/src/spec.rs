@@ -176,6 +176,32 @@ fn volume_source(
 
 /// Builds config.json for `rec`, whose rootfs is mounted at `rootfs`, with the user already
 /// resolved to ids.
+/// A mount of a directory onto a file in the image (or of a file onto a directory) is
+/// refused here, with the runtime's words and what to check (libcontainer would only say
+/// "failed to prepare rootfs").
+fn check_mount_target(
+    rootfs: &Path,
+    target: &str,
+    source: &str,
+    source_is_dir: bool,
+) -> Result<()> {
+    // berth's own files are mounted there first, whatever the image has.
+    let generated =
+        ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"].contains(&target.trim_end_matches('/'));
+    let dest = crate::rootfs::resolve_in_root(rootfs, Path::new(target));
+    let dest_is_dir = match std::fs::metadata(&dest) {
+        _ if generated => Some(false),
+        Ok(md) => Some(md.is_dir()),
+        Err(_) => None,
+    };
+    match dest_is_dir {
+        Some(is_dir) if is_dir != source_is_dir => Err(Error::Invalid(format!(
+            "error mounting {source:?} to rootfs at {target:?}: not a directory: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub fn build_spec(
     rec: &ContainerRecord,
     dir: &Path,
@@ -278,6 +304,8 @@ pub fn build_spec(
                 ("bind", m.source.clone())
             }
         };
+        let source_is_dir = kind == "tmpfs" || Path::new(&source).is_dir();
+        check_mount_target(rootfs, &m.target, &source, source_is_dir)?;
         if m.readonly {
             opts.push("ro".into());
         }

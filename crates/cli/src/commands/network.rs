@@ -99,6 +99,9 @@ pub struct ConnectArgs {
     /// Add a link-local address for the container
     #[arg(long)]
     link_local_ip: Vec<String>,
+    /// Add link to another container
+    #[arg(long)]
+    link: Vec<String>,
     /// driver options for the network
     #[arg(long)]
     driver_opt: Vec<String>,
@@ -208,6 +211,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
             }
             let endpoint = berth_runtime::container_config::EndpointSettings {
                 aliases: a.alias.clone(),
+                links: a.link.clone(),
                 ipam_config: Some(berth_runtime::container_config::EndpointIpamConfig {
                     ipv4_address: a.ip.clone().unwrap_or_default(),
                     link_local_ips: a.link_local_ip.clone(),

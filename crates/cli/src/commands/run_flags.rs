@@ -84,6 +84,9 @@ pub struct RunArgs {
     /// Container IPv4/IPv6 link-local addresses
     #[arg(long)]
     pub(crate) link_local_ip: Vec<String>,
+    /// Add link to another container
+    #[arg(long)]
+    pub(crate) link: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     pub(crate) publish: Vec<String>,
@@ -644,6 +647,10 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         berth_runtime::container_create::parse_extra_host(h)
             .map_err(|r| flag_error("--add-host", h, r))?;
     }
+    for l in &a.link {
+        berth_runtime::container_links::parse_link(l)
+            .map_err(|e| flag_error("--link", l, &e.to_string()))?;
+    }
     if let Some(ip) = &a.ip {
         ip.parse::<std::net::Ipv4Addr>()
             .map_err(|_| flag_error("--ip", ip, "expected an IPv4 address"))?;
@@ -688,6 +695,7 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         dns_options: a.dns_option.clone(),
         dns_search: a.dns_search.clone(),
         extra_hosts: a.add_host.clone(),
+        links: a.link.clone(),
         privileged: a.privileged,
         publish_all_ports: a.publish_all,
         readonly_rootfs: a.read_only,

@@ -66,9 +66,24 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
         }
         return Ok(0);
     }
+    // `--no-trunc` also lists the names links give (`web/db`), as the docker CLI does.
+    let link_names = if a.no_trunc {
+        rt.link_names()
+    } else {
+        Default::default()
+    };
     let rows: Vec<Value> = list
         .iter()
         .map(|c| {
+            let names: Vec<String> = std::iter::once(c.name.clone())
+                .chain(
+                    link_names
+                        .get(&c.id)
+                        .into_iter()
+                        .flatten()
+                        .map(|n| n.trim_start_matches('/').to_string()),
+                )
+                .collect();
             json!({
                 "ID": if a.no_trunc { c.id.clone() } else { c.id[..12].to_string() },
                 "Image": c.image,
@@ -78,7 +93,7 @@ pub fn ps(root: &Path, a: PsArgs) -> Result<u8> {
                 "Status": status_text(&rt, c),
                 "State": c.state.docker_status(),
                 "Ports": ports_text(&rt, c),
-                "Names": c.name,
+                "Names": names.join(","),
                 "Networks": rt.network_names(c).join(","),
                 "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             })
