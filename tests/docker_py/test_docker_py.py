@@ -318,6 +318,8 @@ class NetworkAndVolumeTest(unittest.TestCase):
             net.reload()
             self.assertEqual(net.name, "py net 01")
             self.assertEqual(net.attrs["IPAM"]["Config"][0]["Subnet"], "10.231.5.0/24")
+            # No IPAM options sent: null, as dockerd answers (the docker CLI sends {}).
+            self.assertIsNone(net.attrs["IPAM"]["Options"])
         finally:
             net.remove()
         # MAC addresses: asked for at create and at connect, else Docker's from the IP.
@@ -327,6 +329,9 @@ class NetworkAndVolumeTest(unittest.TestCase):
         net = self.c.networks.create("pymacnet")
         try:
             api.connect_container_to_network(x, net.id, mac_address="02:42:0a:00:00:99")
+            # Asked for, it is configuration: inspect shows it before the start too.
+            self.assertEqual(api.inspect_container(x)["NetworkSettings"]["Networks"]["pymacnet"]["MacAddress"],
+                             "02:42:0a:00:00:99")
             api.start(x)
             info = api.inspect_container(x)["NetworkSettings"]
             self.assertEqual(info["MacAddress"], "02:42:ac:11:00:0a")

@@ -127,6 +127,7 @@ async fn create(
     if ipam.options.as_ref().is_some_and(|o| !o.is_empty()) {
         return refuse("IPAM.Options");
     }
+    let ipam_options_given = ipam.options.is_some();
     let configs = ipam.config.unwrap_or_default();
     if configs.len() > 1 {
         return refuse("more than one IPAM.Config");
@@ -140,6 +141,7 @@ async fn create(
         ip_range: first.ip_range.filter(|r| !r.is_empty()),
         aux_addresses: first.aux_address.unwrap_or_default().into_iter().collect(),
         internal: n.internal,
+        ipam_options_given,
         labels: n
             .labels
             .unwrap_or_default()

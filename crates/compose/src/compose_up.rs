@@ -292,6 +292,7 @@ impl Engine<'_> {
                 aux_addresses: Vec::new(),
                 internal: def.internal.unwrap_or(false),
                 labels,
+                ipam_options_given: false,
             })?;
             report(progress("Network", &name, "Created"));
         }

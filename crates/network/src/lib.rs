@@ -48,6 +48,8 @@ pub struct CreateOptions {
     pub aux_addresses: Vec<(String, String)>,
     pub internal: bool,
     pub labels: Vec<String>,
+    /// IPAM options were sent (empty: berth's IPAM has none); see `Network`.
+    pub ipam_options_given: bool,
 }
 
 /// A container's request to join a network (`--network`, `--network-alias`, `--ip`).
@@ -205,6 +207,7 @@ impl Networking {
                 internal: false,
                 labels: BTreeMap::new(),
                 created: now(),
+                ipam_options_given: false,
             },
         );
         Ok(())
@@ -323,6 +326,7 @@ impl Networking {
             internal: o.internal,
             labels,
             created: now(),
+            ipam_options_given: o.ipam_options_given,
         };
         st.networks.push(net.clone());
         locked.save()?;

@@ -35,6 +35,10 @@ pub struct Network {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     pub created: String,
+    /// Whether the creator sent IPAM options (empty ones: berth has none of its own); inspect
+    /// shows `{}` then, `null` otherwise, as Docker does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipam_options_given: bool,
 }
 
 impl Network {
@@ -324,6 +328,7 @@ mod tests {
             internal: false,
             labels: BTreeMap::new(),
             created: String::new(),
+            ipam_options_given: false,
         }
     }
 

@@ -86,7 +86,8 @@ impl Runtime {
                     "Gateway": if running { n.gateway.to_string() } else { String::new() },
                     "IPAddress": if running { e.ip.to_string() } else { String::new() },
                     "IPPrefixLen": if running { n.subnet.prefix_len() } else { 0 },
-                    "MacAddress": if running { e.mac_address() } else { String::new() },
+                    // One asked for is configuration (API 1.44 on): shown while stopped too.
+                    "MacAddress": if running { e.mac_address() } else { e.mac.clone() },
                     "DNSNames": if n.is_default() { Value::Null } else {
                         let mut d = vec![c.name.clone(), c.id[..12].to_string()];
                         d.extend(aliases);

@@ -152,6 +152,7 @@ impl OciRuntime for Youki {
     ) -> Result<i32> {
         use libcontainer::container::builder::ContainerBuilder;
         use libcontainer::syscall::syscall::SyscallType;
+        crate::fork_safety::clone3_falls_back_in_this_thread();
         std::fs::create_dir_all(&self.state_root).map_err(|e| rt_err(id, "create state dir", e))?;
         // Shared while creating: the parent cgroups must not be removed under us.
         let cgroup_lock = cgroup_lock(libc::LOCK_SH);
@@ -202,6 +203,7 @@ impl OciRuntime for Youki {
     ) -> Result<i32> {
         use libcontainer::container::builder::ContainerBuilder;
         use libcontainer::syscall::syscall::SyscallType;
+        crate::fork_safety::clone3_falls_back_in_this_thread();
         let env = p
             .env
             .iter()

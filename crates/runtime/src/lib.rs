@@ -36,6 +36,7 @@ pub mod error;
 pub mod exec;
 pub mod exec_session;
 pub mod filesystem;
+mod fork_safety;
 pub mod health;
 pub mod image_prune;
 pub mod image_remove;

@@ -104,7 +104,7 @@ impl Runtime {
             "Scope": "local",
             "Driver": n.driver,
             "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam]},
+            "IPAM": {"Driver": "default", "Options": if n.ipam_options_given { json!({}) } else { Value::Null }, "Config": [ipam]},
             "Internal": n.internal,
             "Attachable": false,
             "Ingress": false,

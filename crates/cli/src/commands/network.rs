@@ -165,6 +165,8 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
                     aux_addresses: aux,
                     internal: a.internal,
                     labels: a.label,
+                    // As the docker CLI, which always sends its (empty) --ipam-opt map.
+                    ipam_options_given: true,
                 })
                 .map_err(fail)?;
             println!("{}", n.id);
