@@ -1077,3 +1077,51 @@ RUN df -k /dev/shm | tail -n 1
     let pruned = s.docker(&["builder", "prune", "-f"]).ok();
     assert!(pruned.contains("Total reclaimed space"), "{pruned}");
 }
+
+/// The berth binary replaced on disk while `berth serve` runs (an upgrade, a rebuild): the
+/// server still starts containers, which it does through supervisors of its own binary, and
+/// a user network's DNS server.
+#[test]
+fn root_serve_keeps_working_when_its_binary_is_replaced() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("berth");
+    std::fs::copy(common::bin(), &copy).unwrap();
+    let s = Server::start_binary(&b, &copy, &[]);
+    // As a package upgrade does: a new file in its place, the old one gone.
+    std::fs::remove_file(&copy).unwrap();
+    std::fs::write(&copy, b"#!/bin/sh\nexit 99\n").unwrap();
+    let out = s
+        .docker(&["run", "--rm", "busybox", "echo", "still-here"])
+        .ok();
+    assert_eq!(out, "still-here\n");
+    let net = format!("repl{}", std::process::id());
+    s.docker(&["network", "create", &net]).ok();
+    s.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("{net}-a"),
+        "--network",
+        &net,
+        "busybox",
+        "sleep",
+        "30",
+    ])
+    .ok();
+    let found = s
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "busybox",
+            "nslookup",
+            &format!("{net}-a"),
+        ])
+        .ok();
+    assert!(found.contains(&format!("Name:\t{net}-a")), "{found}");
+    s.docker(&["rm", "-f", &format!("{net}-a")]).ok();
+    s.docker(&["network", "rm", &net]).ok();
+}

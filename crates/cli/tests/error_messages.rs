@@ -199,3 +199,40 @@ fn root_mount_sysctl_and_cpuset_mistakes_are_named() {
     ])
     .ok();
 }
+
+/// `exec -w` into a directory the container does not have says so (libcontainer's own
+/// message was "failed to unix syscall"); one on a volume, seen only inside, works.
+#[test]
+fn root_an_exec_working_directory_that_is_missing_is_named() {
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let c = b
+        .run(&[
+            "run",
+            "-d",
+            "-v",
+            "/tmp:/outside-only",
+            "busybox",
+            "sleep",
+            "30",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    let r = b.run(&["exec", "-w", "/no/such/dir", &c, "pwd"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains(
+            "chdir to cwd (\"/no/such/dir\") set in config.json failed: no such file or directory"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = b.run(&["exec", "-w", "/etc/passwd", &c, "pwd"]);
+    assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
+    assert_eq!(
+        b.run(&["exec", "-w", "/outside-only", &c, "pwd"]).ok(),
+        "/outside-only\n"
+    );
+    b.run(&["rm", "-f", &c]).ok();
+}

@@ -54,7 +54,8 @@ pub fn ensure_running(dir: &Path, net: &Network) -> Result<()> {
     if running_pid(dir, net).is_some() {
         return Ok(());
     }
-    let exe = std::env::current_exe().ctx("find own executable", "/proc/self/exe")?;
+    // The running binary, even if the file was replaced meanwhile (see `berth serve`).
+    let exe = std::path::PathBuf::from("/proc/self/exe");
     let mut cmd = std::process::Command::new(&exe);
     cmd.arg("__dns").arg(&net.id).env("BERTH_NETWORK_DIR", dir);
     let msg = crate::daemonize::spawn_and_wait_ready(cmd).ctx("start DNS server", &exe)?;

@@ -32,17 +32,28 @@ impl Runtime {
         if await_client {
             cmd.arg("--await-client");
         }
-        let msg =
-            berth_network::daemonize::spawn_and_wait_ready(cmd).ctx("start supervisor", exe)?;
-        match msg.trim() {
-            "ok" => Ok(()),
-            "" => Err(Error::Runtime {
-                id: id.into(),
-                what: "start",
-                reason: "the supervisor exited before the container started".into(),
-            }),
-            m => Err(decode_error(id, m)),
+        let spawned =
+            berth_network::daemonize::spawn_and_wait_ready(cmd).ctx("start supervisor", exe);
+        let e = match spawned {
+            Ok(msg) => match msg.trim() {
+                "ok" => return Ok(()),
+                "" => Error::Runtime {
+                    id: id.into(),
+                    what: "start",
+                    reason: "the supervisor exited before the container started".into(),
+                },
+                m => decode_error(id, m),
+            },
+            Err(e) => e,
+        };
+        // A supervisor that never ran cannot have removed an --rm container: as Docker, a
+        // failed start removes it (a client waiting for its removal would wait forever).
+        if let Ok(rec) = self.containers.load(id) {
+            if rec.config.auto_remove && rec.state.status == crate::record::Status::Created {
+                let _ = self.remove(id, true, false);
+            }
         }
+        Err(e)
     }
 
     /// The supervisor's side of `start_detached` and `start_for_attach`.
@@ -152,6 +163,23 @@ mod tests {
     use crate::engine_fake::{actions, create, fake_runtime, wait_for};
     use std::io::Read;
     use std::os::fd::IntoRawFd;
+
+    #[test]
+    fn an_rm_container_whose_supervisor_cannot_start_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _fake) = fake_runtime(dir.path());
+        let gone = create(&rt, "gone", &["true"], |h| h.auto_remove = true);
+        let kept = create(&rt, "kept", &["true"], |_| {});
+        let nowhere = Path::new("/nonexistent/berth");
+        assert!(rt.start_detached(&gone.id, nowhere).is_err());
+        assert!(rt.start_detached(&kept.id, nowhere).is_err());
+        assert!(
+            rt.containers().load(&gone.id).is_err(),
+            "--rm container left"
+        );
+        let kept = rt.containers().load(&kept.id).unwrap();
+        assert_eq!(kept.state.status, crate::record::Status::Created);
+    }
 
     fn policy(name: &str, max: i64) -> RestartPolicy {
         RestartPolicy {

@@ -189,6 +189,7 @@ impl Runtime {
             }
         });
         check_command(&rootfs, &o.command[0], &env, &cwd)?;
+        check_exec_workdir(c.state.pid, &cwd)?;
         let caps = if o.privileged {
             crate::spec::capabilities(true, &[], &[])?
         } else {
@@ -267,4 +268,24 @@ impl Runtime {
         };
         (code, reader.join().unwrap_or_default())
     }
+}
+
+/// The exec's working directory, as the container sees it (its mounts included, through
+/// /proc/PID/root): the runtime would only fail with "failed to unix syscall".
+fn check_exec_workdir(pid: i32, cwd: &str) -> Result<()> {
+    if pid <= 0 {
+        return Ok(());
+    }
+    let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
+    let dir = crate::rootfs::resolve_in_root(&root, std::path::Path::new(cwd));
+    let problem = match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => "not a directory",
+        // The container may have gone meanwhile: the runtime says so better.
+        Err(_) if !root.exists() => return Ok(()),
+        Err(_) => "no such file or directory",
+    };
+    Err(Error::Invalid(format!(
+        "OCI runtime exec failed: exec failed: unable to start container process: chdir to cwd (\"{cwd}\") set in config.json failed: {problem} (choose an existing directory with -w / WorkingDir)"
+    )))
 }

@@ -66,7 +66,10 @@ pub fn serve(root: &Path, a: ServeArgs) -> Result<u8> {
         );
     }
     let dashboard = a.dashboard.as_deref().map(dashboard_addr).transpose()?;
-    let exe = std::env::current_exe()?;
+    // The running binary itself, not its path: a berth replaced on disk while the server
+    // runs (an upgrade, a rebuild) would otherwise leave it unable to start supervisors
+    // (the path names another file, or one that is gone).
+    let exe = std::path::PathBuf::from("/proc/self/exe");
     berth_api::serve(
         berth_api::ServeOptions {
             root: root.to_path_buf(),

@@ -21,10 +21,24 @@ impl Server {
         Server::start_at(b, dir, socket, extra)
     }
 
+    /// A server started from another copy of the berth binary.
+    #[allow(dead_code)]
+    pub fn start_binary(b: &Berth, binary: &Path, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("berth.sock");
+        let mut cmd = Command::new(binary);
+        cmd.arg("--root").arg(b.root()).env_remove("BERTH_ROOT");
+        Server::spawn(cmd, dir, socket, extra)
+    }
+
     /// A server on `socket` (which may be another server's), `dir` kept for its lifetime.
     pub fn start_at(b: &Berth, dir: tempfile::TempDir, socket: PathBuf, extra: &[&str]) -> Server {
+        Server::spawn(b.cmd(&[]), dir, socket, extra)
+    }
+
+    fn spawn(mut cmd: Command, dir: tempfile::TempDir, socket: PathBuf, extra: &[&str]) -> Server {
         let host = format!("unix://{}", socket.display());
-        let mut cmd = b.cmd(&["serve", "-H", &host]);
+        cmd.args(["serve", "-H", &host]);
         cmd.args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
