@@ -4,30 +4,12 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
-use common::{bin, json, Berth};
+use common::{json, Berth, NetworkGuard};
 
 fn busybox() -> Berth {
     let b = Berth::new();
     b.import_busybox("busybox");
     b
-}
-
-struct NetworkGuard(String);
-
-impl Drop for NetworkGuard {
-    fn drop(&mut self) {
-        let _ = Command::new(bin())
-            .args(["network", "rm", &self.0])
-            .stderr(Stdio::null())
-            .stdout(Stdio::null())
-            .status();
-    }
-}
-
-fn inspect(b: &Berth, id: &str) -> serde_json::Value {
-    json(&b.run(&["inspect", id]).ok())[0].clone()
 }
 
 #[test]
@@ -52,7 +34,7 @@ fn root_a_legacy_link_gives_environment_hosts_and_a_name() {
         "60",
     ])
     .ok();
-    let db_ip = inspect(&b, &db)["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    let db_ip = b.inspect(&db)["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
         .as_str()
         .unwrap()
         .to_string();
@@ -86,10 +68,10 @@ fn root_a_legacy_link_gives_environment_hosts_and_a_name() {
     // Docker's names for it: inspect shows the link, the linked container answers to
     // WEB/my-db, and ps lists that name with --no-trunc only.
     assert_eq!(
-        inspect(&b, &web)["HostConfig"]["Links"],
+        b.inspect(&web)["HostConfig"]["Links"],
         serde_json::json!([format!("/{db}:/{web}/my-db")])
     );
-    let db_id = inspect(&b, &db)["Id"].as_str().unwrap().to_string();
+    let db_id = b.inspect(&db)["Id"].as_str().unwrap().to_string();
     assert_eq!(
         b.run(&["inspect", "-f", "{{.Id}}", &format!("{web}/my-db")])
             .ok()
@@ -126,7 +108,7 @@ fn root_a_legacy_link_gives_environment_hosts_and_a_name() {
     b.run(&["rm", "--link", &format!("/{web}/my-db")]).ok();
     assert!(b.run(&["inspect", &db]).ok().contains(&db_id));
     assert_eq!(
-        inspect(&b, &web)["HostConfig"]["Links"],
+        b.inspect(&web)["HostConfig"]["Links"],
         serde_json::Value::Null
     );
     b.run(&["start", &web]).ok();
@@ -193,7 +175,7 @@ fn root_links_are_checked_at_create() {
         .to_string();
     b.run(&["rm", &other]).ok();
     assert_eq!(
-        inspect(&b, &parent)["HostConfig"]["Links"],
+        b.inspect(&parent)["HostConfig"]["Links"],
         serde_json::Value::Null
     );
     b.run(&["rm", &parent]).ok();
@@ -225,7 +207,7 @@ fn root_a_link_on_a_user_network_resolves_for_its_container_only() {
         .trim()
         .to_string();
     assert_eq!(
-        inspect(&b, &client)["NetworkSettings"]["Networks"][&net]["Links"],
+        b.inspect(&client)["NetworkSettings"]["Networks"][&net]["Links"],
         serde_json::json!([format!("{target}:bar")])
     );
     b.run(&[
@@ -240,7 +222,7 @@ fn root_a_link_on_a_user_network_resolves_for_its_container_only() {
         "60",
     ])
     .ok();
-    let ip = inspect(&b, &target)["NetworkSettings"]["Networks"][&net]["IPAddress"]
+    let ip = b.inspect(&target)["NetworkSettings"]["Networks"][&net]["IPAddress"]
         .as_str()
         .unwrap()
         .to_string();

@@ -6,10 +6,10 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{bin, json, Berth};
+use common::{bin, json, Berth, NetworkGuard};
 
 fn busybox() -> Berth {
     let b = Berth::new();
@@ -107,24 +107,6 @@ fn gateway() -> Ipv4Addr {
     bridge["gateway"].as_str().unwrap().parse().unwrap()
 }
 
-/// Removes a user network when the test ends, even a failed one. Create it before the
-/// `Berth` whose containers use it, so those are removed first.
-struct NetworkGuard(String);
-
-impl Drop for NetworkGuard {
-    fn drop(&mut self) {
-        let _ = Command::new(bin())
-            .args(["network", "rm", &self.0])
-            .stderr(Stdio::null())
-            .stdout(Stdio::null())
-            .status();
-    }
-}
-
-fn inspect(b: &Berth, id: &str) -> serde_json::Value {
-    json(&b.run(&["inspect", id]).ok())[0].clone()
-}
-
 #[test]
 fn root_published_port_serves_http_from_host_and_containers() {
     let b = busybox();
@@ -167,7 +149,7 @@ fn root_published_port_serves_http_from_host_and_containers() {
     );
     let ps = b.run(&["ps", "--format", "{{.Ports}}"]).ok();
     assert!(ps.contains(&format!("127.0.0.1:{local}->80/tcp")), "{ps}");
-    let ins = inspect(&b, &id);
+    let ins = b.inspect(&id);
     let ip: Ipv4Addr = ins["NetworkSettings"]["IPAddress"]
         .as_str()
         .unwrap()
@@ -560,7 +542,7 @@ fn root_killed_berth_is_cleaned_up_by_next_network_command() {
         .ok()
         .trim()
         .to_string();
-    let ins = inspect(&b, &id);
+    let ins = b.inspect(&id);
     let pid = ins["State"]["Pid"].as_i64().unwrap();
     // Kill the supervisor first, then the container: nobody is left to clean up.
     let sup = Command::new("pgrep")
@@ -766,7 +748,7 @@ fn root_addresses_go_round_before_being_leased_again() {
             .ok()
             .trim()
             .to_string();
-        let ip = inspect(&b, &id)["NetworkSettings"]["Networks"][&net]["IPAddress"]
+        let ip = b.inspect(&id)["NetworkSettings"]["Networks"][&net]["IPAddress"]
             .as_str()
             .unwrap_or_default()
             .to_string();
@@ -810,7 +792,7 @@ fn root_container_network_mode_shares_the_other_containers_network() {
         .ok()
         .trim()
         .to_string();
-    let web_ip = inspect(&b, "web")["NetworkSettings"]["IPAddress"]
+    let web_ip = b.inspect("web")["NetworkSettings"]["IPAddress"]
         .as_str()
         .unwrap()
         .to_string();
@@ -838,7 +820,7 @@ fn root_container_network_mode_shares_the_other_containers_network() {
     assert_eq!(lines[0], &web[..12], "{out}");
     assert_eq!(lines[1], &web[..12], "{out}");
     assert!(lines[2].starts_with(&format!("{web_ip}/")), "{out}");
-    let side_json = inspect(&b, "side");
+    let side_json = b.inspect("side");
     // Recorded by ID, as Docker records it.
     assert_eq!(
         side_json["HostConfig"]["NetworkMode"],

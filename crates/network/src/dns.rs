@@ -123,9 +123,7 @@ pub fn serve(dir: &Path, network_id: &str, ready: Option<fs::File>) -> Result<()
     let _ = sock.set_read_timeout(Some(Duration::from_millis(500)));
     let upstream = upstreams();
     let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let state_path = dir.join("state.json");
     let mut endpoints: Vec<Endpoint> = st.endpoints_of(&net.id).cloned().collect();
-    let mut seen = fs::metadata(&state_path).and_then(|m| m.modified()).ok();
     let mut last_check = Instant::now();
     let mut idle_since: Option<Instant> = None;
     let mut buf = [0u8; 1500];
@@ -134,15 +132,11 @@ pub fn serve(dir: &Path, network_id: &str, ready: Option<fs::File>) -> Result<()
             let query = &buf[..n];
             let mut reply = answer(query, &endpoints, from.ip());
             // A name not known yet may be a container that has just started: the state
-            // is read again at once if it changed (not only at the next periodic look).
+            // (a few kB) is read again at once, not only at the next periodic look. Not
+            // by its modification time: two saves in one clock tick share it.
             if matches!(reply, Some(Reply::Forward)) {
-                let m = fs::metadata(&state_path).and_then(|m| m.modified()).ok();
-                if m != seen {
-                    seen = m;
-                    let st = state::read(dir);
-                    endpoints = st.endpoints_of(&net.id).cloned().collect();
-                    reply = answer(query, &endpoints, from.ip());
-                }
+                endpoints = state::read(dir).endpoints_of(&net.id).cloned().collect();
+                reply = answer(query, &endpoints, from.ip());
             }
             match reply {
                 Some(Reply::Answer(r)) => {
@@ -175,15 +169,11 @@ pub fn serve(dir: &Path, network_id: &str, ready: Option<fs::File>) -> Result<()
         }
         if last_check.elapsed() >= Duration::from_millis(300) {
             last_check = Instant::now();
-            let m = fs::metadata(&state_path).and_then(|m| m.modified()).ok();
-            if m != seen {
-                seen = m;
-                let st = state::read(dir);
-                if st.network(&net.id).is_none() {
-                    break;
-                }
-                endpoints = st.endpoints_of(&net.id).cloned().collect();
+            let st = state::read(dir);
+            if st.network(&net.id).is_none() {
+                break;
             }
+            endpoints = st.endpoints_of(&net.id).cloned().collect();
             let busy = endpoints
                 .iter()
                 .any(|e| crate::container_state(e) == Some(true));

@@ -18,8 +18,6 @@
 //!
 //! Not patched into libcontainer: its source is a crates.io dependency, not ours to copy.
 
-use std::cell::Cell;
-
 /// The filter: `clone3` → ENOSYS on this architecture, everything else allowed.
 fn clone3_enosys_program() -> Vec<libc::sock_filter> {
     // Offsets in `struct seccomp_data`.
@@ -55,15 +53,21 @@ fn clone3_enosys_program() -> Vec<libc::sock_filter> {
     ]
 }
 
-thread_local! {
-    static INSTALLED: Cell<bool> = const { Cell::new(false) };
+/// Whether `clone3` already fails with ENOSYS here (a filter inherited from the thread or
+/// process that made this one, or a kernel without it): asked with arguments the kernel
+/// refuses with EINVAL otherwise, so nothing is created.
+fn clone3_answers_enosys() -> bool {
+    // SAFETY: clone3 with a null argument of size 0 creates nothing.
+    let r = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0usize) };
+    r == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
 }
 
-/// Makes `clone3` fail with ENOSYS in the calling thread and what it creates from now on
-/// (once per thread). Best effort: without the privilege to install a filter, nothing
+/// Makes `clone3` fail with ENOSYS in the calling thread and what it creates from now on.
+/// Filters add up and every system call runs them all, so none is added where one is
+/// already in effect. Best effort: without the privilege to install a filter, nothing
 /// changes (the CLI's own single-threaded paths do not need it).
 pub(crate) fn clone3_falls_back_in_this_thread() {
-    if INSTALLED.with(Cell::get) {
+    if clone3_answers_enosys() {
         return;
     }
     let mut filter = clone3_enosys_program();
@@ -73,16 +77,13 @@ pub(crate) fn clone3_falls_back_in_this_thread() {
     };
     // SAFETY: prctl with a valid program that lives across the call; the kernel copies it.
     // Without SECCOMP_FILTER_FLAG_TSYNC the filter applies to this thread only.
-    let r = unsafe {
+    unsafe {
         libc::prctl(
             libc::PR_SET_SECCOMP,
             libc::SECCOMP_MODE_FILTER,
             &prog as *const libc::sock_fprog,
         )
     };
-    if r == 0 {
-        INSTALLED.with(|i| i.set(true));
-    }
 }
 
 #[cfg(test)]
@@ -104,7 +105,19 @@ mod tests {
             // SAFETY: prctl on this thread only.
             unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
             clone3_falls_back_in_this_thread();
-            clone3_falls_back_in_this_thread(); // a second call changes nothing
+            let filters = || {
+                std::fs::read_to_string("/proc/thread-self/status")
+                    .unwrap()
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("Seccomp_filters:")
+                            .map(|n| n.trim().to_string())
+                    })
+            };
+            let once = filters();
+            // A second call (or one in a thread that inherited the filter) adds none.
+            clone3_falls_back_in_this_thread();
+            assert_eq!(filters(), once);
             let inside = clone3_errno();
             // Threads it makes inherit the filter (and are made through clone's fallback).
             let spawned = std::thread::spawn(clone3_errno).join().unwrap();

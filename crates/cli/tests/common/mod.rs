@@ -409,3 +409,24 @@ pub fn in_pty_cmd(
     let _ = typist.join();
     (String::from_utf8_lossy(&out).replace('\r', ""), code)
 }
+
+/// Removes a user network when the test ends, even a failed one. Create it before the
+/// `Berth` whose containers use it, so those are removed first.
+pub struct NetworkGuard(pub String);
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(bin())
+            .args(["network", "rm", &self.0])
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+impl Berth {
+    /// `inspect` of one container (or other object), parsed.
+    pub fn inspect(&self, id: &str) -> serde_json::Value {
+        json(&self.run(&["inspect", id]).ok())[0].clone()
+    }
+}
