@@ -9,18 +9,35 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// A git URL split as BuildKit splits it: the remote, the ref (empty: HEAD) and a
-/// subdirectory (empty: the whole tree).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// subdirectory (empty: the whole tree), from a fragment (`#REF:SUBDIR`) or from BuildKit's
+/// query form (`?ref=…&tag=…&branch=…&checksum=…&subdir=…&keep-git-dir=…`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GitSource {
     pub remote: String,
     pub reference: String,
+    /// Which refs `reference` may name (`?tag=`, `?branch=`; any for `#REF` and `?ref=`).
+    pub ref_kind: RefKind,
+    /// `?checksum=` (alias `commit`): the commit the ref must resolve to, or the commit.
+    pub checksum: String,
     pub subdir: String,
+    /// `?keep-git-dir=true`: as `ADD --keep-git-dir`.
+    pub keep_git_dir: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefKind {
+    #[default]
+    Any,
+    Tag,
+    Branch,
 }
 
 impl GitSource {
-    /// `Some` when `s` names a git repository rather than a file or a plain URL.
-    pub fn parse(s: &str) -> Option<GitSource> {
-        let (remote, fragment) = s.split_once('#').unwrap_or((s, ""));
+    /// `Some` when `s` names a git repository rather than a file or a plain URL; an error
+    /// when its query is not one BuildKit reads.
+    pub fn parse(s: &str) -> Option<Result<GitSource, String>> {
+        let (url, fragment) = s.split_once('#').unwrap_or((s, ""));
+        let (remote, query) = url.split_once('?').unwrap_or((url, ""));
         let is_git = remote.starts_with("git://")
             || remote.starts_with("git@")
             || remote.starts_with("ssh://")
@@ -29,19 +46,91 @@ impl GitSource {
         if !is_git {
             return None;
         }
-        let (reference, subdir) = fragment.split_once(':').unwrap_or((fragment, ""));
-        Some(GitSource {
+        let mut g = GitSource {
             remote: remote.to_string(),
-            reference: reference.to_string(),
-            subdir: subdir.trim_matches('/').to_string(),
-        })
+            ..GitSource::default()
+        };
+        if !query.is_empty() && !fragment.is_empty() {
+            return Some(Err(format!(
+                "{s}: a git URL takes a #fragment or a ?query, not both"
+            )));
+        }
+        if query.is_empty() {
+            let (reference, subdir) = fragment.split_once(':').unwrap_or((fragment, ""));
+            g.reference = reference.to_string();
+            g.subdir = subdir.trim_matches('/').to_string();
+            return Some(Ok(g));
+        }
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let mut set_ref = |kind: RefKind| {
+                if !g.reference.is_empty() {
+                    return Err(format!("{s}: give one of ref, tag and branch"));
+                }
+                g.reference = v.to_string();
+                g.ref_kind = kind;
+                Ok(())
+            };
+            let r = match k {
+                "ref" => set_ref(RefKind::Any),
+                "tag" => set_ref(RefKind::Tag),
+                "branch" => set_ref(RefKind::Branch),
+                "checksum" | "commit" => {
+                    g.checksum = v.to_ascii_lowercase();
+                    Ok(())
+                }
+                "subdir" => {
+                    g.subdir = v.trim_matches('/').to_string();
+                    Ok(())
+                }
+                "keep-git-dir" => match v {
+                    "true" | "1" | "" => {
+                        g.keep_git_dir = true;
+                        Ok(())
+                    }
+                    "false" | "0" => Ok(()),
+                    _ => Err(format!("{s}: keep-git-dir takes true or false, not {v:?}")),
+                },
+                // berth clones without submodules, which is what this asks.
+                "submodules" if matches!(v, "false" | "0") => Ok(()),
+                "submodules" => Err(format!(
+                    "{s}: submodules are not supported by berth yet (add ?submodules=false)"
+                )),
+                other => Err(format!(
+                    "{s}: unknown query parameter {other:?} (expected ref, tag, branch, checksum, subdir, keep-git-dir or submodules)"
+                )),
+            };
+            if let Err(e) = r {
+                return Some(Err(e));
+            }
+        }
+        if !g.checksum.is_empty() && !g.checksum.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Some(Err(format!("{s}: checksum must be a commit hash")));
+        }
+        Some(Ok(g))
     }
 
     /// The commit the ref names now (`git ls-remote`); a full commit hash is taken as it is.
     pub fn resolve(&self) -> Result<String, String> {
+        let commit = self.resolve_ref()?;
+        let sum = self.checksum.as_str();
+        if !sum.is_empty() && !commit.starts_with(sum) {
+            return Err(format!(
+                "{}: {:?} is commit {commit}, not the checksum {sum} asked for",
+                self.remote, self.reference
+            ));
+        }
+        Ok(commit)
+    }
+
+    fn resolve_ref(&self) -> Result<String, String> {
         let r = self.reference.as_str();
         if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(r.to_ascii_lowercase());
+        }
+        // A full commit alone names what to check out; a short one needs a ref to check.
+        if r.is_empty() && self.checksum.len() == 40 {
+            return Ok(self.checksum.clone());
         }
         let out = git(None, &["ls-remote", "--", &self.remote])?;
         let mut head = None;
@@ -58,13 +147,17 @@ impl GitSource {
             }
             // An annotated tag's commit (`^{}`) wins over the tag object; then branches, tags,
             // any ref of that exact name.
-            let rank = if name == format!("refs/tags/{r}^{{}}") {
+            let (tag, branch) = (
+                self.ref_kind != RefKind::Branch,
+                self.ref_kind != RefKind::Tag,
+            );
+            let rank = if tag && name == format!("refs/tags/{r}^{{}}") {
                 0
-            } else if name == format!("refs/heads/{r}") {
+            } else if branch && name == format!("refs/heads/{r}") {
                 1
-            } else if name == format!("refs/tags/{r}") {
+            } else if tag && name == format!("refs/tags/{r}") {
                 2
-            } else if name == r {
+            } else if self.ref_kind == RefKind::Any && (name == r || name == format!("refs/{r}")) {
                 3
             } else {
                 continue;
@@ -146,17 +239,46 @@ mod tests {
     fn git_urls_are_told_from_files_and_plain_urls() {
         assert_eq!(
             GitSource::parse("https://example.com/app.git#v1.2:docs"),
-            Some(GitSource {
+            Some(Ok(GitSource {
                 remote: "https://example.com/app.git".into(),
                 reference: "v1.2".into(),
-                subdir: "docs".into()
-            })
+                subdir: "docs".into(),
+                ..GitSource::default()
+            }))
         );
-        let g = GitSource::parse("git@example.com:team/app.git").unwrap();
+        let g = GitSource::parse("git@example.com:team/app.git")
+            .unwrap()
+            .unwrap();
         assert_eq!((g.reference.as_str(), g.subdir.as_str()), ("", ""));
         assert!(GitSource::parse("git://127.0.0.1/app#main").is_some());
         assert!(GitSource::parse("https://example.com/file.tar.gz").is_none());
         assert!(GitSource::parse("src/app.git").is_none());
+    }
+
+    #[test]
+    fn buildkits_query_form_is_read_and_checked() {
+        let g = GitSource::parse(
+            "https://example.com/app.git?tag=v1&subdir=/docs/&checksum=ABC123&keep-git-dir=true&submodules=false",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            g,
+            GitSource {
+                remote: "https://example.com/app.git".into(),
+                reference: "v1".into(),
+                ref_kind: RefKind::Tag,
+                checksum: "abc123".into(),
+                subdir: "docs".into(),
+                keep_git_dir: true,
+            }
+        );
+        let err = |s: &str| GitSource::parse(s).unwrap().unwrap_err();
+        assert!(err("git://h/app?ref=a#b").contains("#fragment or a ?query"));
+        assert!(err("git://h/app?tag=a&branch=b").contains("one of ref, tag and branch"));
+        assert!(err("git://h/app?depth=1").contains("unknown query parameter \"depth\""));
+        assert!(err("git://h/app?submodules=true").contains("submodules"));
+        assert!(err("git://h/app?checksum=xyz").contains("checksum must be a commit hash"));
     }
 
     /// A repository made here: its refs resolve to their commits, and a checkout has the
@@ -200,13 +322,32 @@ mod tests {
         run(&["commit", "-q", "-am", "two"]);
         let second = run(&["rev-parse", "HEAD"]);
         let url = format!("{}#v1:sub", repo.display());
-        let mut g = GitSource::parse(&format!("ssh://x/{url}")).unwrap();
+        let mut g = GitSource::parse(&format!("ssh://x/{url}"))
+            .unwrap()
+            .unwrap();
         g.remote = repo.display().to_string();
         assert_eq!(g.resolve().unwrap(), first, "an annotated tag's commit");
         g.reference = "main".into();
         assert_eq!(g.resolve().unwrap(), second);
         g.reference = String::new();
         assert_eq!(g.resolve().unwrap(), second, "HEAD");
+        // ?tag= and ?branch= look at their kind of ref only.
+        g.reference = "v1".into();
+        g.ref_kind = RefKind::Tag;
+        assert_eq!(g.resolve().unwrap(), first);
+        g.ref_kind = RefKind::Branch;
+        assert!(g.resolve().is_err(), "v1 is a tag, not a branch");
+        // ?checksum=: the ref must resolve to it; alone (full), it is the commit.
+        g.reference = "main".into();
+        g.checksum = second[..8].into();
+        assert_eq!(g.resolve().unwrap(), second);
+        g.checksum = first[..8].into();
+        assert!(g.resolve().unwrap_err().contains("not the checksum"));
+        g.reference = String::new();
+        g.checksum = first.clone();
+        assert_eq!(g.resolve().unwrap(), first);
+        g.checksum = String::new();
+        g.ref_kind = RefKind::Any;
         g.reference = "nope".into();
         assert!(g
             .resolve()

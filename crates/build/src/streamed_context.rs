@@ -72,7 +72,7 @@ impl StreamedContext {
         };
         let commit = source.resolve().map_err(fail)?;
         let dir = source
-            .checkout(&commit, &scratch.join("repo"), false)
+            .checkout(&commit, &scratch.join("repo"), source.keep_git_dir)
             .map_err(fail)?;
         Ok(StreamedContext {
             dir,

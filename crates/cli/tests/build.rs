@@ -1797,6 +1797,30 @@ fn root_add_clones_git_refs_and_a_repository_is_a_context() {
     ]);
     r.ok();
     assert_eq!(run_out(&b, &["fromgit", "cat", "/src/file"]), "one\n");
+    // BuildKit's query form: the same refs, and its mistakes named.
+    write(
+        c,
+        "Dockerfile",
+        &format!("FROM busybox\nADD {url}?branch=main&subdir=docs /q\n"),
+    );
+    build(&b, c, &["-t", "queried"]).ok();
+    assert_eq!(run_out(&b, &["queried", "cat", "/q/readme"]), "read me\n");
+    b.run(&[
+        "build",
+        "--progress=classic",
+        "-t",
+        "fromquery",
+        &format!("{url}?tag=v1"),
+    ])
+    .ok();
+    assert_eq!(run_out(&b, &["fromquery", "cat", "/src/file"]), "one\n");
+    write(
+        c,
+        "Dockerfile",
+        &format!("FROM busybox\nADD {url}?depth=1 /x\n"),
+    );
+    let err = build(&b, c, &[]).fails();
+    assert!(err.contains("unknown query parameter \"depth\""), "{err}");
     write(
         c,
         "Dockerfile",

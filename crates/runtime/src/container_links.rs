@@ -228,14 +228,8 @@ impl Runtime {
         })?;
         let _held = self.containers.lock(&p.id)?;
         let mut p = self.containers.load(&p.id)?;
-        let before = p.config.links.len();
-        p.config.links.retain(|l| l.alias != alias);
-        if p.config.links.len() == before {
+        if !drop_links(&mut p, |l| l.alias == alias) {
             return Err(Error::NoSuchContainer(format!("/{full}")));
-        }
-        if let Some(h) = &mut p.host_config {
-            h.links
-                .retain(|s| parse_link(s).map(|(_, a)| a != alias).unwrap_or(true));
         }
         self.containers.save(&p)
     }
@@ -257,27 +251,34 @@ impl Runtime {
             let Ok(_held) = self.containers.lock(&c.id) else {
                 continue;
             };
-            let Ok(mut c) = self.containers.load(&c.id) else {
-                continue;
-            };
-            let gone: Vec<String> = c
-                .config
-                .links
-                .iter()
-                .filter(|l| l.container_id == id)
-                .map(|l| l.alias.clone())
-                .collect();
-            c.config.links.retain(|l| l.container_id != id);
-            if let Some(h) = &mut c.host_config {
-                h.links.retain(|s| {
-                    parse_link(s)
-                        .map(|(_, a)| !gone.contains(&a))
-                        .unwrap_or(true)
-                });
+            if let Ok(mut c) = self.containers.load(&c.id) {
+                if drop_links(&mut c, |l| l.container_id == id) {
+                    let _ = self.containers.save(&c);
+                }
             }
-            let _ = self.containers.save(&c);
         }
     }
+}
+
+/// Drops the links `gone` picks from a container's record: from what berth acts on and
+/// from the HostConfig it shows. True if there were any.
+fn drop_links(c: &mut ContainerRecord, gone: impl Fn(&Link) -> bool) -> bool {
+    let aliases: Vec<String> = c
+        .config
+        .links
+        .iter()
+        .filter(|l| gone(l))
+        .map(|l| l.alias.clone())
+        .collect();
+    c.config.links.retain(|l| !gone(l));
+    if let Some(h) = &mut c.host_config {
+        h.links.retain(|s| {
+            parse_link(s)
+                .map(|(_, a)| !aliases.contains(&a))
+                .unwrap_or(true)
+        });
+    }
+    !aliases.is_empty()
 }
 
 /// Docker's further names of containers that others link to: container ID →
@@ -315,6 +316,32 @@ fn legacy_network(network: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_go_with_rm_link_and_with_the_linked_container() {
+        use crate::engine_fake::{create, fake_runtime};
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _fake) = fake_runtime(dir.path());
+        let db = create(&rt, "db", &["true"], |h| h.network_mode = "none".into());
+        let web = create(&rt, "web", &["true"], |h| {
+            h.network_mode = "none".into();
+            h.links = vec!["db:data".into(), "db".into()];
+        });
+        assert_eq!(rt.find("web/data").unwrap().id, db.id);
+        assert_eq!(rt.link_names()[&db.id], ["/web/data", "/web/db"]);
+        rt.remove_link("/web/data").unwrap();
+        let w = rt.containers().load(&web.id).unwrap();
+        let aliases: Vec<&str> = w.config.links.iter().map(|l| l.alias.as_str()).collect();
+        assert_eq!(aliases, ["db"]);
+        assert_eq!(w.host_config.unwrap().links, ["db"]);
+        assert!(rt.remove_link("web/data").is_err());
+        let e = rt.remove_link("web").unwrap_err().to_string();
+        assert!(e.contains("cannot remove the default link name"), "{e}");
+        rt.remove("db", true, false).unwrap();
+        let w = rt.containers().load(&web.id).unwrap();
+        assert!(w.config.links.is_empty());
+        assert!(w.host_config.unwrap().links.is_empty());
+    }
 
     #[test]
     fn links_parse_as_docker_parses_them() {

@@ -102,6 +102,7 @@ impl Builder<'_> {
         let urls = words.iter().filter(|w| is_url(w)).count();
         let remote = urls > 0;
         if let Some(git) = words.iter().find_map(|w| GitSource::parse(w)) {
+            let git = git.map_err(|m| bad(&m))?;
             if !is_add {
                 return Err(bad(
                     "source can't be a git repository for COPY (ADD clones them)",
@@ -342,7 +343,7 @@ impl Builder<'_> {
     ) -> Result<State> {
         let bad = |m: &str| step_error(&self.file, inst, m);
         let commit = git.resolve().map_err(|m| bad(&m))?;
-        let keep_git_dir = copy.keep_git_dir;
+        let keep_git_dir = copy.keep_git_dir || git.keep_git_dir;
         let key = self.key(
             &s,
             &format!(

@@ -409,7 +409,9 @@ impl Input {
         let git = a
             .context
             .to_str()
-            .and_then(berth_build::git_source::GitSource::parse);
+            .and_then(berth_build::git_source::GitSource::parse)
+            .transpose()
+            .map_err(|m| anyhow::anyhow!("unable to prepare context: {m}"))?;
         if let Some(git) = git.filter(|_| !file_from_stdin) {
             // The repository is the context; -f names a file in it.
             let store = berth_image::Store::open(root)?;
