@@ -58,6 +58,9 @@ pub fn parse_ssh_options(
 pub struct AgentRelay {
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
+    /// The socket's path, removed with the relay: its listener may live on for a moment in
+    /// a process forked meanwhile (until that one's exec), and must not be reached then.
+    path: std::path::PathBuf,
 }
 
 impl AgentRelay {
@@ -92,6 +95,7 @@ impl AgentRelay {
         Ok(AgentRelay {
             stop,
             accept: Some(accept),
+            path: listen.to_path_buf(),
         })
     }
 }
@@ -102,6 +106,7 @@ impl Drop for AgentRelay {
         if let Some(t) = self.accept.take() {
             let _ = t.join();
         }
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
