@@ -495,7 +495,6 @@ pub(crate) fn attach_stream(
         source: e,
     })?));
     let done = Arc::new(AtomicBool::new(false));
-    let mut resizes = None;
     if s.tty {
         if let (Some(size), Ok(mut w)) = (size, writer.lock()) {
             let _ = write_frame(&mut *w, RESIZE, &resize_payload(size));
@@ -503,7 +502,8 @@ pub(crate) fn attach_stream(
         if let Some(sizes) = resize {
             // The client's new sizes go to the container whenever they come.
             let (w, done) = (writer.clone(), done.clone());
-            resizes = Some(std::thread::spawn(move || {
+            // Not joined (see client_io's POLL).
+            std::thread::spawn(move || {
                 while !done.load(Ordering::SeqCst) {
                     match sizes.recv_timeout(std::time::Duration::from_millis(50)) {
                         Ok(size) => {
@@ -515,18 +515,17 @@ pub(crate) fn attach_stream(
                         Err(_) => return,
                     }
                 }
-            }));
+            });
         }
     }
     // Signals are passed on without a terminal only: with one, keys go as typed.
-    let forward = match signals {
-        Some(signals) if !s.tty => Some(crate::client_io::forward_signals(
+    if let (Some(signals), false) = (signals, s.tty) {
+        crate::client_io::forward_signals(
             signals,
             Arc::new(std::sync::atomic::AtomicI32::new(s.pid)),
             done.clone(),
-        )),
-        _ => None,
-    };
+        );
+    }
     let detached = Arc::new(AtomicBool::new(false));
     if let Some(input) = input {
         let (w, d) = (writer.clone(), detached.clone());
@@ -573,12 +572,6 @@ pub(crate) fn attach_stream(
         };
     }
     done.store(true, Ordering::SeqCst);
-    if let Some(h) = resizes {
-        let _ = h.join();
-    }
-    if let Some(h) = forward {
-        let _ = h.join();
-    }
     if detached.load(Ordering::SeqCst) {
         return Ok(Some(AttachEnd::Detached));
     }

@@ -50,7 +50,9 @@ impl ClientIo {
     }
 }
 
-/// How often the forwarding threads look whether their process has ended.
+/// How often the forwarding threads look whether their process has ended. They are not
+/// joined: each ends by itself within this time of `done`, and joining them made every
+/// foreground run or exec wait up to this long after its process had exited.
 const POLL: Duration = Duration::from_millis(50);
 
 /// Passes the client's signals on to the process whose pid `target` will hold (0 until it
@@ -59,7 +61,7 @@ pub(crate) fn forward_signals(
     signals: Receiver<i32>,
     target: Arc<AtomicI32>,
     done: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+) {
     std::thread::spawn(move || {
         while !done.load(Ordering::SeqCst) {
             let sig = match signals.recv_timeout(POLL) {
@@ -74,9 +76,12 @@ pub(crate) fn forward_signals(
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            crate::process::signal_pid(target.load(Ordering::SeqCst), sig);
+            // Once the process is gone its pid may be another's.
+            if !done.load(Ordering::SeqCst) {
+                crate::process::signal_pid(target.load(Ordering::SeqCst), sig);
+            }
         }
-    })
+    });
 }
 
 /// Gives the pty `master` each size that comes on `sizes`, until `done`.
@@ -84,7 +89,7 @@ pub(crate) fn follow_resizes(
     sizes: Receiver<TerminalSize>,
     master: OwnedFd,
     done: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+) {
     std::thread::spawn(move || {
         while !done.load(Ordering::SeqCst) {
             match sizes.recv_timeout(POLL) {
@@ -93,7 +98,7 @@ pub(crate) fn follow_resizes(
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
-    })
+    });
 }
 
 /// Copies the client's input into the process's terminal (not joined: reading a terminal

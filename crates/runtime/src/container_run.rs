@@ -85,10 +85,9 @@ impl Runtime {
         let supervised = attach.supervised();
         let await_client = matches!(attach, Attach::AwaitClient);
         let mut client = None;
-        let mut forward = None;
         if let Attach::Client(io) = attach {
             if let Some(signals) = io.signals {
-                forward = Some(forward_signals(signals, target.clone(), done.clone()));
+                forward_signals(signals, target.clone(), done.clone());
             }
             client = Some(ClientEnds {
                 stdout: Some(shared(io.stdout)),
@@ -104,9 +103,6 @@ impl Runtime {
             Ok(x) => x,
             Err(e) => {
                 done.store(true, Ordering::SeqCst);
-                if let Some(h) = forward {
-                    let _ = h.join();
-                }
                 if on_bridge {
                     let _ = self.network.stop(id);
                 }
@@ -160,9 +156,6 @@ impl Runtime {
         });
         // The process is gone: the forwarders stop, the output drains.
         done.store(true, Ordering::SeqCst);
-        if let Some(h) = forward {
-            let _ = h.join();
-        }
         for r in relays {
             let _ = r.join();
         }
@@ -504,20 +497,16 @@ impl Runtime {
             // The terminal carries both streams; the container sees one tty, as with Docker.
             let reader = master.try_clone().ctx("dup", "pty")?;
             relays.push(relay(reader, "stdout", log, echo_out, attached.clone()));
-            let mut resizes = None;
             if let Some(c) = client {
                 if let Some(sizes) = c.resize {
                     let m = master.try_clone().ctx("dup", "pty")?;
-                    resizes = Some(follow_resizes(sizes, m, done.clone()));
+                    follow_resizes(sizes, m, done.clone());
                 }
                 if let (Some(input), true) = (c.stdin, rec.config.open_stdin) {
                     copy_input(input, master.try_clone().ctx("dup", "pty")?);
                 }
             }
-            session = Some(TtySession {
-                resizes,
-                _master: master,
-            });
+            session = Some(TtySession { _master: master });
         }
         Ok((pid, relays, session, wired, attached))
     }
@@ -583,19 +572,10 @@ fn bind_shm(spec: &mut serde_json::Value, source: &Path) {
     }
 }
 
-/// What a container with a terminal holds while it runs.
+/// What a container with a terminal holds while it runs: the pty's master, closed when
+/// the run ends.
 pub(crate) struct TtySession {
-    /// The thread giving the terminal the client's new sizes (ends with the process).
-    pub(crate) resizes: Option<std::thread::JoinHandle<()>>,
     pub(crate) _master: OwnedFd,
-}
-
-impl Drop for TtySession {
-    fn drop(&mut self) {
-        if let Some(h) = self.resizes.take() {
-            let _ = h.join();
-        }
-    }
 }
 
 #[cfg(test)]

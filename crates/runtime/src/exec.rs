@@ -65,10 +65,9 @@ impl Runtime {
         };
         let target = Arc::new(AtomicI32::new(0));
         let done = Arc::new(AtomicBool::new(false));
-        let forward = match (o.detach, signals) {
-            (false, Some(s)) => Some(forward_signals(s, target.clone(), done.clone())),
-            _ => None,
-        };
+        if let (false, Some(s)) = (o.detach, signals) {
+            forward_signals(s, target.clone(), done.clone());
+        }
         let started = self.engine.exec(
             &c.id,
             &process,
@@ -87,9 +86,6 @@ impl Runtime {
             Ok(x) => x,
             Err(e) => {
                 done.store(true, Ordering::SeqCst);
-                if let Some(h) = forward {
-                    let _ = h.join();
-                }
                 return Err(e);
             }
         };
@@ -111,28 +107,17 @@ impl Runtime {
                 Some(stdout),
                 None,
             ));
-            let resizes = match resize {
-                Some(sizes) => Some(follow_resizes(
-                    sizes,
-                    m.try_clone().ctx("dup", "pty")?,
-                    done.clone(),
-                )),
-                None => None,
-            };
+            if let Some(sizes) = resize {
+                follow_resizes(sizes, m.try_clone().ctx("dup", "pty")?, done.clone());
+            }
             if let Some(input) = input {
                 copy_input(input, m.try_clone().ctx("dup", "pty")?);
             }
-            session = Some(TtySession {
-                resizes,
-                _master: m,
-            });
+            session = Some(TtySession { _master: m });
         }
         target.store(pid, Ordering::SeqCst);
         let code = wait_pid(pid);
         done.store(true, Ordering::SeqCst);
-        if let Some(h) = forward {
-            let _ = h.join();
-        }
         for t in threads {
             let _ = t.join();
         }
