@@ -9,10 +9,12 @@
 
 pub mod time_values;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -173,20 +175,44 @@ pub struct Follower {
     partial: Vec<u8>,
     /// Told of every change in the journal's directory, so a waiter wakes at an append
     /// instead of at its next look; `None` where inotify cannot be had (then it sleeps).
-    changes: Option<Changes>,
+    changes: Option<Arc<DirWatch>>,
+    /// The watch's count of changes when this follower last looked.
+    seen: AtomicU64,
 }
 
-/// An inotify watch on a directory (the journal's: a rotation replaces the file).
-struct Changes(std::os::fd::OwnedFd);
+/// An inotify watch on a directory (the journal's: a rotation replaces the file), one per
+/// directory for the whole process, shared by all its followers and never closed while the
+/// directory lives. Closing an inotify instance waits for a grace period of the kernel's
+/// (10–20 ms here): with a watch per follower, every `wait` through the API server paid
+/// that between seeing the event and answering.
+struct DirWatch {
+    /// Changes seen so far; `None` once the directory is gone (waits then sleep).
+    changes: Mutex<Option<u64>>,
+    changed: Condvar,
+}
 
-impl Changes {
-    fn watch(dir: &Path) -> Option<Changes> {
+impl DirWatch {
+    /// The process's watch on `dir`, started if there is none yet.
+    fn of(dir: &Path) -> Option<Arc<DirWatch>> {
+        static WATCHES: OnceLock<Mutex<HashMap<PathBuf, Arc<DirWatch>>>> = OnceLock::new();
+        let mut watches = WATCHES.get_or_init(Default::default).lock().ok()?;
+        if let Some(w) = watches.get(dir) {
+            if w.count().is_some() {
+                return Some(w.clone());
+            }
+        }
+        let w = DirWatch::start(dir)?;
+        watches.insert(dir.to_path_buf(), w.clone());
+        Some(w)
+    }
+
+    fn start(dir: &Path) -> Option<Arc<DirWatch>> {
         use std::os::fd::FromRawFd;
         use std::os::unix::ffi::OsStrExt;
         let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
         // SAFETY: inotify_init1 has no preconditions; a non-negative result is a new fd
         // that we own from here on.
-        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
         if fd < 0 {
             return None;
         }
@@ -194,26 +220,71 @@ impl Changes {
         let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         let mask = libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO;
         // SAFETY: a valid inotify fd and a NUL-terminated path.
-        let w = unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) };
-        (w >= 0).then_some(Changes(owned))
+        if unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) } < 0 {
+            return None;
+        }
+        let watch = Arc::new(DirWatch {
+            changes: Mutex::new(Some(0)),
+            changed: Condvar::new(),
+        });
+        let w = watch.clone();
+        std::thread::Builder::new()
+            .name("journal-watch".into())
+            .spawn(move || w.follow(std::fs::File::from(owned)))
+            .ok()?;
+        Some(watch)
     }
 
-    /// Blocks until something changed (since the last call) or `timeout` passed.
-    fn wait(&self, timeout: Duration) {
-        use std::os::fd::AsRawFd;
-        let fd = self.0.as_raw_fd();
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut p, 1, ms) };
+    /// Counts the changes the kernel reports until the watch ends (the directory is gone).
+    fn follow(&self, mut inotify: File) {
         let mut buf = [0u8; 4096];
-        // SAFETY: reading into our buffer from our non-blocking fd, until it is empty.
-        while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        loop {
+            let gone = match inotify.read(&mut buf) {
+                Ok(n) => n == 0 || ended(&buf[..n]),
+                Err(e) => e.kind() != std::io::ErrorKind::Interrupted,
+            };
+            let Ok(mut count) = self.changes.lock() else {
+                return;
+            };
+            *count = if gone { None } else { count.map(|c| c + 1) };
+            self.changed.notify_all();
+            if gone {
+                return;
+            }
+        }
     }
+
+    fn count(&self) -> Option<u64> {
+        self.changes.lock().ok().and_then(|c| *c)
+    }
+
+    /// Blocks until the count differs from `seen` or `timeout` passed; the count then.
+    fn wait(&self, seen: u64, timeout: Duration) -> Option<u64> {
+        let count = self.changes.lock().ok()?;
+        let (count, _) = self
+            .changed
+            .wait_timeout_while(count, timeout, |c| *c == Some(seen))
+            .ok()?;
+        *count
+    }
+}
+
+/// Whether inotify's events include IN_IGNORED: the watch was removed (its directory too).
+fn ended(events: &[u8]) -> bool {
+    const HEADER: usize = std::mem::size_of::<libc::inotify_event>();
+    let mut at = 0;
+    while at + HEADER <= events.len() {
+        let field = |i: usize| {
+            let b = &events[at + i..at + i + 4];
+            u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+        };
+        // struct inotify_event: wd (i32), mask, cookie, len, then `len` bytes of name.
+        if field(4) & libc::IN_IGNORED != 0 {
+            return true;
+        }
+        at += HEADER + field(12) as usize;
+    }
+    false
 }
 
 impl Follower {
@@ -222,20 +293,24 @@ impl Follower {
 
     fn new(path: PathBuf, file: Option<File>) -> Follower {
         // Watching before the first read: an append after it is never missed.
-        let changes = path.parent().and_then(Changes::watch);
+        let changes = path.parent().and_then(DirWatch::of);
+        let seen = changes.as_ref().and_then(|c| c.count()).unwrap_or(0);
         Follower {
             path,
             file,
             partial: Vec::new(),
             changes,
+            seen: AtomicU64::new(seen),
         }
     }
 
-    /// Blocks until the journal may have grown, or `timeout` passed.
+    /// Blocks until the journal may have grown (since the last call), or `timeout` passed.
     pub fn wait_for_append(&self, timeout: Duration) {
-        match &self.changes {
-            Some(c) => c.wait(timeout),
-            None => std::thread::sleep(timeout),
+        let seen = self.seen.load(Ordering::SeqCst);
+        match self.changes.as_ref().map(|c| c.wait(seen, timeout)) {
+            Some(Some(now)) => self.seen.store(now, Ordering::SeqCst),
+            // The directory went, or no watch could be had: a look after the timeout.
+            Some(None) | None => std::thread::sleep(timeout),
         }
     }
 
@@ -314,6 +389,41 @@ mod tests {
             blocked,
             "a wait with nothing new returned at once, three times"
         );
+    }
+
+    #[test]
+    fn followers_of_one_directory_share_one_watch_which_ends_with_it() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("root");
+        std::fs::create_dir(&dir).unwrap();
+        let j = Journal::new(&dir);
+        let (a, b) = (j.follow(), j.follow());
+        let (wa, wb) = (a.changes.clone().unwrap(), b.changes.clone().unwrap());
+        assert!(Arc::ptr_eq(&wa, &wb), "one inotify watch per directory");
+        drop((a, b));
+        // The directory goes: so does its watch; one made anew at the path gets a new one
+        // that works.
+        std::fs::remove_dir_all(&dir).unwrap();
+        let t0 = std::time::Instant::now();
+        while wa.count().is_some() && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(wa.count(), None, "the watch saw its directory go");
+        std::fs::create_dir(&dir).unwrap();
+        let mut c = j.follow();
+        assert!(!Arc::ptr_eq(c.changes.as_ref().unwrap(), &wa));
+        let writer = j.clone();
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            writer
+                .record(&Event::now("container", "die", "abc", &[]))
+                .unwrap();
+        });
+        let t1 = std::time::Instant::now();
+        c.wait_for_append(Duration::from_secs(20));
+        assert!(t1.elapsed() < Duration::from_secs(10), "woke at the append");
+        h.join().unwrap();
+        assert_eq!(c.poll().len(), 1);
     }
 
     #[test]
