@@ -4,7 +4,24 @@
 
 use serde_json::Value;
 
-use berth_gotemplate::{MissingKey, NilKind};
+use berth_gotemplate::{Elem, MissingKey, NilKind};
+
+/// The maps of Docker's inspect and event types by the name of the field holding them,
+/// where that name means one element type in every one of those types: `index` of a missing
+/// key then gives Go's zero value (`{{index .Config.Labels "x"}}` prints nothing, as with
+/// Docker, not `<no value>`).
+const DOCKER_TYPED_MAPS: &[(&str, Elem)] = &[
+    ("Labels", Elem::String),
+    ("Options", Elem::String),
+    ("DriverOpts", Elem::String),
+    ("Sysctls", Elem::String),
+    ("StorageOpt", Elem::String),
+    ("Annotations", Elem::String),
+    ("Tmpfs", Elem::String),
+    ("Attributes", Elem::String),
+    ("Data", Elem::String),
+    ("Networks", Elem::Pointer),
+];
 
 /// The fields of Docker's inspect types that are Go slices or maps: a `null` there prints as
 /// Go prints a nil one (`[]`, `map[]`), not `<nil>` (which stays for nil pointers such as
@@ -114,7 +131,10 @@ impl Template {
     /// For data that Docker formats as Go maps (`inspect`, events' attributes): a missing key
     /// prints `<no value>` instead of failing.
     pub fn over_maps(mut self) -> Template {
-        self.inner = self.inner.missing_key(MissingKey::NoValue);
+        self.inner = self
+            .inner
+            .missing_key(MissingKey::NoValue)
+            .typed_maps(DOCKER_TYPED_MAPS);
         self
     }
 

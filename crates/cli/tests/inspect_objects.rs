@@ -150,6 +150,21 @@ fn root_formats_are_gos_templates() {
     assert_eq!(f("{{.Name | printf \"%q\"}}"), "\"/fmt\"");
     assert_eq!(f("{{with .Config.Labels}}{{.team}}{{end}}"), "kiwi");
     assert_eq!(f("{{.Config.Labels.nosuch}}"), "<no value>");
+    // `index` of a missing key is the element type's zero value, as Docker's Go types give.
+    assert_eq!(
+        f(r#"[{{index .Config.Labels "nosuch"}}] {{index .NetworkSettings.Networks "none"}}"#),
+        "[] <nil>"
+    );
+    let image_label = b
+        .run(&[
+            "image",
+            "inspect",
+            "-f",
+            r#"[{{index .Config.Labels "x"}}]"#,
+            "busybox",
+        ])
+        .ok();
+    assert_eq!(image_label.trim(), "[]");
     assert_eq!(
         f("{{len .Config.Cmd}} {{json .Config.Cmd}}"),
         "2 [\"sleep\",\"300\"]"

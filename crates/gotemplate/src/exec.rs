@@ -16,6 +16,15 @@ pub enum MissingKey {
     NoValue,
 }
 
+/// The element type of a map, where the front end knows it (see `Template::typed_maps`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    /// `map[string]string`: a missing key is `""`.
+    String,
+    /// A map of pointers (`map[string]*EndpointSettings`): a missing key is `<nil>`.
+    Pointer,
+}
+
 /// A value during execution: a JSON value, or Go's "no value" (a missing map key).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Val {
@@ -23,6 +32,8 @@ pub(crate) enum Val {
     Missing,
     /// A nil slice or map of Docker's types (see `mark_typed_nils`).
     Nil(crate::NilKind),
+    /// A map (an object, or `null` for a nil one) whose element type is known.
+    Map(Value, Elem),
 }
 
 impl Val {
@@ -38,7 +49,7 @@ impl Val {
     pub(crate) fn json(&self) -> &Value {
         static NULL: Value = Value::Null;
         match self {
-            Val::V(v) => v,
+            Val::V(v) | Val::Map(v, _) => v,
             Val::Missing | Val::Nil(_) => &NULL,
         }
     }
@@ -48,7 +59,26 @@ impl Val {
             Val::V(v) => go_print(v),
             Val::Missing => "<no value>".into(),
             Val::Nil(crate::NilKind::Slice) => "[]".into(),
-            Val::Nil(crate::NilKind::Map) => "map[]".into(),
+            Val::Nil(crate::NilKind::Map) | Val::Map(Value::Null, _) => "map[]".into(),
+            Val::Map(v, _) => go_print(v),
+        }
+    }
+
+    /// Whether this is a nil map (which has no keys).
+    pub(crate) fn is_nil_map(&self) -> bool {
+        matches!(
+            self,
+            Val::Nil(crate::NilKind::Map) | Val::Map(Value::Null, _)
+        )
+    }
+
+    /// What a map gives for a key it lacks: its element type's zero value where that type
+    /// is known, else Go's "no value".
+    pub(crate) fn missing_element(&self) -> Val {
+        match self {
+            Val::Map(_, Elem::String) => Val::V(Value::String(String::new())),
+            Val::Map(_, Elem::Pointer) => Val::V(Value::Null),
+            _ => Val::Missing,
         }
     }
 }
@@ -299,7 +329,12 @@ impl State<'_> {
     /// `.A.B` from `v`.
     fn fields(&self, mut v: Val, chain: &[String], p: &Pipe) -> Result<Val, Error> {
         for name in chain {
-            v = match v {
+            let holder = match v {
+                Val::Map(Value::Null, _) => Val::Nil(crate::NilKind::Map),
+                Val::Map(m, _) => Val::V(m),
+                other => other,
+            };
+            v = match holder {
                 Val::Missing => match self.tmpl.missing_key {
                     MissingKey::NoValue => Val::Missing,
                     MissingKey::Error => {
@@ -349,7 +384,16 @@ impl State<'_> {
                         ),
                     ))
                 }
+                // Made plain above.
+                Val::Map(..) => Val::Missing,
             };
+            if let Some((_, elem)) = self.tmpl.typed_maps.iter().find(|(n, _)| n == name) {
+                v = match v {
+                    Val::V(m @ Value::Object(_)) => Val::Map(m, *elem),
+                    Val::Nil(crate::NilKind::Map) => Val::Map(Value::Null, *elem),
+                    other => other,
+                };
+            }
         }
         Ok(v)
     }

@@ -107,7 +107,7 @@ pub(crate) fn call(
         "len" => {
             want(1)?;
             let n = match vals[0].json() {
-                _ if matches!(vals[0], Val::Nil(_)) => 0,
+                _ if matches!(vals[0], Val::Nil(_)) || vals[0].is_nil_map() => 0,
                 Value::String(s) => s.len(),
                 Value::Array(a) => a.len(),
                 Value::Object(m) => m.len(),
@@ -122,9 +122,10 @@ pub(crate) fn call(
             let mut cur = first.clone();
             for k in &vals[1..] {
                 cur = match (cur.json(), k.json()) {
-                    (Value::Object(m), Value::String(key)) => {
-                        m.get(key).cloned().map(Val::of).unwrap_or(Val::Missing)
-                    }
+                    (Value::Object(m), Value::String(key)) => match m.get(key) {
+                        Some(v) => Val::of(v.clone()),
+                        None => cur.missing_element(),
+                    },
                     (Value::Array(a), Value::Number(n)) => {
                         let i = n.as_i64().unwrap_or(-1);
                         match usize::try_from(i).ok().and_then(|i| a.get(i)) {
@@ -140,7 +141,7 @@ pub(crate) fn call(
                         }
                     }
                     // A nil map has no keys; a nil slice no elements.
-                    (Value::Null, _) if cur == Val::Nil(crate::NilKind::Map) => Val::Missing,
+                    (Value::Null, _) if cur.is_nil_map() => cur.missing_element(),
                     (Value::Null, _) if cur == Val::Nil(crate::NilKind::Slice) => {
                         return Err(fail(p, name, "index out of range: 0"));
                     }
@@ -249,7 +250,7 @@ pub(crate) fn call(
             want(1)?;
             // Docker's json turns HTML escaping off: `>` stays `>`.
             let v = match &vals[0] {
-                Val::Missing | Val::Nil(_) => Value::Null,
+                Val::Missing | Val::Nil(_) | Val::Map(Value::Null, _) => Value::Null,
                 v => crate::print::without_typed_nils(j(v)),
             };
             Value::String(serde_json::to_string(&v).unwrap_or_default())

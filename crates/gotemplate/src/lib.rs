@@ -17,7 +17,7 @@ mod lex;
 mod parse;
 mod print;
 
-pub use exec::MissingKey;
+pub use exec::{Elem, MissingKey};
 pub use print::{go_float, go_print};
 
 /// The Go type of a field whose JSON is `null`: Go prints a nil slice `[]` and a nil map
@@ -87,6 +87,7 @@ pub struct Template {
     root: parse::List,
     defines: std::collections::BTreeMap<String, parse::List>,
     missing_key: MissingKey,
+    typed_maps: &'static [(&'static str, Elem)],
 }
 
 impl Template {
@@ -98,6 +99,7 @@ impl Template {
             root,
             defines,
             missing_key: MissingKey::Error,
+            typed_maps: &[],
         })
     }
 
@@ -105,6 +107,14 @@ impl Template {
     /// `<no value>` (Go's maps: what `docker inspect` ranges over).
     pub fn missing_key(mut self, m: MissingKey) -> Template {
         self.missing_key = m;
+        self
+    }
+
+    /// The element types of the maps held by fields of these names (Docker's `Labels` is a
+    /// `map[string]string`): `index` of a key such a map lacks gives the type's zero value
+    /// (`""`), as Go's does, where an untyped map gives `<no value>`.
+    pub fn typed_maps(mut self, t: &'static [(&'static str, Elem)]) -> Template {
+        self.typed_maps = t;
         self
     }
 

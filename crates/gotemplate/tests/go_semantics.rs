@@ -306,3 +306,64 @@ fn typed_nils_print_as_go_prints_docker_fields() {
     assert_eq!(run("{{index .Config.Volumes \"/data\"}}"), "<no value>");
     assert_eq!(run("{{.Config.Volumes.x}}"), "<no value>");
 }
+
+/// `index` of a key a map lacks gives the zero value of the map's element type where the
+/// caller says which (Docker's `Labels` is a `map[string]string`: `""`; its `Networks` a map
+/// of pointers: `<nil>`), as Go's does; a field of the same name reached as `.Labels.x`
+/// stays `<no value>` (Go's missing map key), and untyped maps keep `<no value>`.
+#[test]
+fn index_of_a_missing_key_gives_the_element_types_zero_value() {
+    use berth_gotemplate::{mark_typed_nils, Elem, NilKind};
+    let mut v = json!({
+        "Config": {"Labels": {"a": "b"}, "Volumes": {"/v": {}}},
+        "Labels": null,
+        "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}}},
+        "Other": {"k": "v"}
+    });
+    mark_typed_nils(&mut v, &[("Labels", NilKind::Map)]);
+    let run = |t: &str| {
+        Template::parse(t)
+            .unwrap()
+            .missing_key(MissingKey::NoValue)
+            .typed_maps(&[("Labels", Elem::String), ("Networks", Elem::Pointer)])
+            .execute(&v)
+            .unwrap_or_else(|e| panic!("{t:?}: {e}"))
+    };
+    assert_eq!(run(r#"[{{index .Config.Labels "zz"}}]"#), "[]");
+    assert_eq!(run(r#"{{index .Config.Labels "a"}}"#), "b");
+    assert_eq!(
+        run(r#"{{printf "%q" (index .Config.Labels "zz")}}"#),
+        r#""""#
+    );
+    assert_eq!(run(r#"{{eq (index .Config.Labels "zz") ""}}"#), "true");
+    assert_eq!(run(r#"{{len (index .Config.Labels "zz")}}"#), "0");
+    assert_eq!(
+        run(r#"{{if index .Config.Labels "zz"}}y{{else}}n{{end}}"#),
+        "n"
+    );
+    // A nil map of strings too.
+    assert_eq!(
+        run(r#"[{{index .Labels "zz"}}] {{.Labels}} {{len .Labels}}"#),
+        "[] map[] 0"
+    );
+    assert_eq!(
+        run(r#"{{index .NetworkSettings.Networks "none"}}"#),
+        "<nil>"
+    );
+    assert_eq!(
+        run(r#"{{(index .NetworkSettings.Networks "bridge").IPAddress}}"#),
+        "172.17.0.2"
+    );
+    // The typed map is still the map everywhere else.
+    assert_eq!(
+        run("{{.Config.Labels}} {{json .Config.Labels}}"),
+        r#"map[a:b] {"a":"b"}"#
+    );
+    assert_eq!(
+        run("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}}"),
+        "a=b"
+    );
+    assert_eq!(run("{{.Config.Labels.zz}}"), "<no value>");
+    assert_eq!(run(r#"{{index .Other "zz"}}"#), "<no value>");
+    assert_eq!(run(r#"{{index .Config.Volumes "/x"}}"#), "<no value>");
+}
