@@ -375,6 +375,48 @@ class NetworkAndVolumeTest(unittest.TestCase):
         self.assertEqual(e.exception.status_code, 503)
         self.assertIn("not a swarm manager", str(e.exception))
 
+    def test_ipv6_networks(self):
+        """EnableIPv6 with an IPv6 pool beside the IPv4 one: an address asked for at create
+        and at connect (IPAMConfig.IPv6Address), and on the container's interface."""
+        api = self.c.api
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
+            subnet="2001:db8:389::/64", iprange="2001:db8:389::/96", gateway="2001:db8:389::ffff")])
+        net = self.c.networks.create("py6net", enable_ipv6=True, ipam=ipam)
+        try:
+            net.reload()
+            self.assertTrue(net.attrs["EnableIPv6"])
+            subnets = [c["Subnet"] for c in net.attrs["IPAM"]["Config"]]
+            self.assertIn("2001:db8:389::/64", subnets)
+            self.assertEqual(len(subnets), 2, "an IPv4 pool is made beside it")
+            x = api.create_container("busybox", ["sh", "-c", "ip -6 addr show dev eth0; sleep 30"],
+                                     host_config=api.create_host_config(network_mode="py6net"),
+                                     networking_config=api.create_networking_config({
+                                         "py6net": api.create_endpoint_config(ipv6_address="2001:db8:389::f00d")}))
+            try:
+                api.start(x)
+                ep = api.inspect_container(x)["NetworkSettings"]["Networks"]["py6net"]
+                self.assertEqual(ep["IPAMConfig"]["IPv6Address"], "2001:db8:389::f00d")
+                self.assertEqual(ep["GlobalIPv6Address"], "2001:db8:389::f00d")
+                deadline = time.time() + 10
+                while time.time() < deadline and b"f00d" not in api.logs(x):
+                    time.sleep(0.1)
+                self.assertIn(b"2001:db8:389::f00d/64", api.logs(x))
+                y = api.create_container("busybox", "sleep 30")
+                try:
+                    api.connect_container_to_network(y, "py6net", ipv6_address="2001:db8:389::beef")
+                    ep = api.inspect_container(y)["NetworkSettings"]["Networks"]["py6net"]
+                    self.assertEqual(ep["IPAMConfig"]["IPv6Address"], "2001:db8:389::beef")
+                    api.start(y)
+                    ex = api.exec_create(y, ["ping6", "-c", "1", "-W", "3", "2001:db8:389::f00d"])
+                    out = api.exec_start(ex)
+                    self.assertEqual(api.exec_inspect(ex)["ExitCode"], 0, out)
+                finally:
+                    api.remove_container(y, force=True)
+            finally:
+                api.remove_container(x, force=True)
+        finally:
+            net.remove()
+
     def test_network_by_name(self):
         net = self.c.networks.create("pynet", labels={"suite": "docker-py"})
         try:

@@ -104,9 +104,6 @@ async fn create(
     if n.name.is_empty() {
         return Err(ApiError::bad_request("network name (Name) must be set"));
     }
-    if n.enable_ipv6 == Some(true) {
-        return refuse("EnableIPv6");
-    }
     if n.enable_ipv4 == Some(false) {
         return refuse("EnableIPv4=false");
     }
@@ -128,12 +125,25 @@ async fn create(
         return refuse("IPAM.Options");
     }
     let ipam_options_given = ipam.options.is_some();
-    let configs = ipam.config.unwrap_or_default();
-    if configs.len() > 1 {
-        return refuse("more than one IPAM.Config");
+    // One IPv4 and one IPv6 pool at most, told apart by their subnet.
+    let (v6, v4): (Vec<_>, Vec<_>) = ipam
+        .config
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|c| c.subnet.as_deref().is_some_and(|s| s.contains(':')));
+    if v4.len() > 1 || v6.len() > 1 {
+        return refuse("more than one IPAM.Config of an address family");
     }
-    let first = configs.into_iter().next().unwrap_or_default();
+    let first = v4.into_iter().next().unwrap_or_default();
+    let six = v6.into_iter().next().unwrap_or_default();
+    if six.aux_address.as_ref().is_some_and(|a| !a.is_empty()) {
+        return refuse("AuxiliaryAddresses of an IPv6 pool");
+    }
     let o = berth_network::CreateOptions {
+        enable_ipv6: n.enable_ipv6 == Some(true),
+        ipv6_subnet: six.subnet.filter(|s| !s.is_empty()),
+        ipv6_gateway: six.gateway.filter(|g| !g.is_empty()),
+        ipv6_ip_range: six.ip_range.filter(|r| !r.is_empty()),
         name: n.name,
         driver: Some(n.driver).filter(|d| !d.is_empty()),
         subnet: first.subnet.filter(|s| !s.is_empty()),

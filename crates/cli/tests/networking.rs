@@ -897,3 +897,119 @@ fn root_container_network_mode_shares_the_other_containers_network() {
     b.run(&["rm", "-f", "side", "web"]).ok();
     assert_network_clean(&[web, side]);
 }
+
+/// `network create --ipv6`: containers get an address of the IPv6 pool as well (one asked for
+/// with `--ip6`, else the first free one), a default IPv6 route via the bridge, and the
+/// network's DNS answers AAAA for their names; inspect shows it all as Docker does.
+#[test]
+fn root_ipv6_network_gives_containers_an_ipv6_address_and_name() {
+    let net = format!("b6{}", std::process::id());
+    let _cleanup = NetworkGuard(net.clone());
+    let b = busybox();
+    b.run(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "2001:db8:b6::/64",
+        "--gateway",
+        "2001:db8:b6::ffff",
+        &net,
+    ])
+    .ok();
+    let n = json(&b.run(&["network", "inspect", &net]).ok())[0].clone();
+    assert_eq!(n["EnableIPv6"], true);
+    let configs = n["IPAM"]["Config"].as_array().unwrap();
+    assert!(
+        configs
+            .iter()
+            .any(|c| c["Subnet"] == "2001:db8:b6::/64" && c["Gateway"] == "2001:db8:b6::ffff"),
+        "{configs:?}"
+    );
+    let server = format!("{net}-srv");
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &server,
+        "--network",
+        &net,
+        "--ip6",
+        "2001:db8:b6::f00d",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ])
+    .ok();
+    let c = b.inspect(&server);
+    let ep = &c["NetworkSettings"]["Networks"][&net];
+    assert_eq!(ep["GlobalIPv6Address"], "2001:db8:b6::f00d");
+    assert_eq!(ep["GlobalIPv6PrefixLen"], 64);
+    assert_eq!(ep["IPv6Gateway"], "2001:db8:b6::ffff");
+    assert_eq!(ep["IPAMConfig"]["IPv6Address"], "2001:db8:b6::f00d");
+    let n = json(&b.run(&["network", "inspect", &net]).ok())[0].clone();
+    let id = c["Id"].as_str().unwrap();
+    assert_eq!(n["Containers"][id]["IPv6Address"], "2001:db8:b6::f00d/64");
+    // A second container: the first free address, the route, and the server by name.
+    let script = format!(
+        "ip -6 addr show dev eth0 | grep -o '2001:db8:b6::[0-9a-f]*/64'; ip -6 route | grep default; \
+         nslookup -type=AAAA {server} | grep -c 2001:db8:b6::f00d; \
+         printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 2001:db8:b6::f00d 80 | tail -1"
+    );
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"2001:db8:b6::1/64"), "{out}");
+    assert!(
+        out.contains("default via 2001:db8:b6::ffff dev eth0"),
+        "{out}"
+    );
+    assert!(
+        lines.iter().any(|l| l.trim() == "1"),
+        "AAAA answered: {out}"
+    );
+    assert_eq!(lines.last().map(|l| l.trim()), Some(&id[..12]), "{out}");
+    // Bad input is named.
+    let err = b
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "--ip6",
+            "2001:db9::1",
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(
+        err.contains("not in network") && err.contains("2001:db8:b6::/64"),
+        "{err}"
+    );
+    let err = b
+        .run(&[
+            "network",
+            "create",
+            "--subnet",
+            "2001:db8:b7::/64",
+            &format!("{net}x"),
+        ])
+        .fails();
+    assert!(err.contains("needs --ipv6"), "{err}");
+    b.run(&["rm", "-f", &server]).ok();
+    b.run(&["network", "rm", &net]).ok();
+}

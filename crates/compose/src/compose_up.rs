@@ -272,7 +272,16 @@ impl Engine<'_> {
                     "networks.{key}: driver {d:?} is not supported (berth has bridge networks)"
                 )));
             }
-            let pool = def.ipam.as_ref().and_then(|i| i.config.first());
+            // One IPv4 and one IPv6 pool, told apart by their subnet.
+            let pools = def
+                .ipam
+                .as_ref()
+                .map(|i| i.config.as_slice())
+                .unwrap_or_default();
+            let is_v6 =
+                |c: &&crate::model::IpamPool| c.subnet.as_deref().is_some_and(|s| s.contains(':'));
+            let pool = pools.iter().find(|c| !is_v6(c));
+            let pool6 = pools.iter().find(is_v6);
             let mut labels: Vec<String> = def
                 .labels
                 .iter()
@@ -293,6 +302,10 @@ impl Engine<'_> {
                 internal: def.internal.unwrap_or(false),
                 labels,
                 ipam_options_given: false,
+                enable_ipv6: def.enable_ipv6.unwrap_or(false),
+                ipv6_subnet: pool6.and_then(|c| c.subnet.clone()),
+                ipv6_gateway: pool6.and_then(|c| c.gateway.clone()),
+                ipv6_ip_range: pool6.and_then(|c| c.ip_range.clone()),
             })?;
             report(progress("Network", &name, "Created"));
         }

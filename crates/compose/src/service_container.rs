@@ -395,9 +395,10 @@ pub fn endpoint(
         e.aliases.push(service.to_string());
     }
     e.aliases.extend(n.aliases.iter().cloned());
-    if let Some(ip) = &n.ipv4_address {
+    if n.ipv4_address.is_some() || n.ipv6_address.is_some() {
         e.ipam_config = Some(EndpointIpamConfig {
-            ipv4_address: ip.clone(),
+            ipv4_address: n.ipv4_address.clone().unwrap_or_default(),
+            ipv6_address: n.ipv6_address.clone().unwrap_or_default(),
             ..Default::default()
         });
     }
@@ -658,7 +659,7 @@ services:
     expose: [7000]
     volumes: [data:/data, /anon, {type: tmpfs, target: /scratch, tmpfs: {size: 1m}}]
     networks:
-      back: {aliases: [api], ipv4_address: 10.9.0.5}
+      back: {aliases: [api], ipv4_address: 10.9.0.5, ipv6_address: "2001:db8::5"}
       front:
     restart: on-failure:3
     stop_grace_period: 1m30s
@@ -743,6 +744,7 @@ volumes:
         let ep = &c.networking_config.endpoints_config["demo_back"];
         assert_eq!(ep.aliases, vec!["web".to_string(), "api".into()]);
         assert_eq!(ep.ipam_config.as_ref().unwrap().ipv4_address, "10.9.0.5");
+        assert_eq!(ep.ipam_config.as_ref().unwrap().ipv6_address, "2001:db8::5");
         assert_eq!(p.container_name("web", svc, 2), "demo-web-2");
     }
 

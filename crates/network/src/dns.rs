@@ -316,21 +316,28 @@ pub(crate) fn answer(q: &[u8], endpoints: &[Endpoint], from: IpAddr) -> Option<R
     if found.is_empty() {
         return Some(Reply::Forward);
     }
-    let ips: Vec<Ipv4Addr> = if qtype == TYPE_A || qtype == TYPE_ANY {
-        found.iter().map(|e| e.ip).collect()
-    } else {
-        Vec::new() // a known name without IPv6 or other records: NOERROR, no answer
-    };
-    let _ = TYPE_AAAA;
+    // A known name without an address of the type asked (IPv6 on a network without it,
+    // other records): NOERROR, no answer.
+    let mut ips: Vec<IpAddr> = Vec::new();
+    if qtype == TYPE_A || qtype == TYPE_ANY {
+        ips.extend(found.iter().map(|e| IpAddr::V4(e.ip)));
+    }
+    if qtype == TYPE_AAAA || qtype == TYPE_ANY {
+        ips.extend(found.iter().filter_map(|e| e.ip6.map(IpAddr::V6)));
+    }
     let mut r = header(q, 0, ips.len() as u16);
     r.extend(&q[12..end]);
     for ip in ips {
         r.extend([0xC0, 0x0C]); // the name, by pointer to the question
-        r.extend(TYPE_A.to_be_bytes());
+        let (kind, data) = match ip {
+            IpAddr::V4(a) => (TYPE_A, a.octets().to_vec()),
+            IpAddr::V6(a) => (TYPE_AAAA, a.octets().to_vec()),
+        };
+        r.extend(kind.to_be_bytes());
         r.extend(1u16.to_be_bytes());
         r.extend(TTL.to_be_bytes());
-        r.extend(4u16.to_be_bytes());
-        r.extend(ip.octets());
+        r.extend((data.len() as u16).to_be_bytes());
+        r.extend(data);
     }
     Some(Reply::Answer(r))
 }
@@ -370,6 +377,8 @@ mod tests {
             pid_start: 0,
             network_id: "n".into(),
             ip: ip.parse().unwrap(),
+            ip6: None,
+            asked_ip6: None,
             mac: String::new(),
             asked_ip: None,
             link_local_ips: Vec::new(),
@@ -418,6 +427,30 @@ mod tests {
             panic!()
         };
         assert_eq!(answers(&r), vec!["10.5.0.3".parse::<Ipv4Addr>().unwrap()]);
+    }
+
+    #[test]
+    fn a_name_with_an_ipv6_address_has_an_aaaa_record() {
+        let mut web = ep("web", "www", "10.5.0.2");
+        web.ip6 = Some("2001:db8::5".parse().unwrap());
+        let Some(Reply::Answer(r)) = answer(&query("www", TYPE_AAAA), &[web], OUTSIDE) else {
+            panic!()
+        };
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
+        let (_, _, end) = question(&{
+            let mut q = r.clone();
+            q[2] &= 0x7f;
+            q
+        })
+        .unwrap();
+        // name pointer, type AAAA, class IN, TTL, length 16, the address.
+        assert_eq!(u16::from_be_bytes([r[end + 2], r[end + 3]]), TYPE_AAAA);
+        assert_eq!(u16::from_be_bytes([r[end + 10], r[end + 11]]), 16);
+        let a: [u8; 16] = r[end + 12..end + 28].try_into().unwrap();
+        assert_eq!(
+            std::net::Ipv6Addr::from(a),
+            "2001:db8::5".parse::<std::net::Ipv6Addr>().unwrap()
+        );
     }
 
     #[test]

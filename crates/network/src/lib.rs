@@ -20,10 +20,10 @@ pub mod ports;
 pub mod state;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Result};
@@ -50,6 +50,11 @@ pub struct CreateOptions {
     pub labels: Vec<String>,
     /// IPAM options were sent (empty: berth's IPAM has none); see `Network`.
     pub ipam_options_given: bool,
+    /// `--ipv6`: IPv6 beside IPv4, from `ipv6_subnet` (else a unique local /64 of berth's).
+    pub enable_ipv6: bool,
+    pub ipv6_subnet: Option<String>,
+    pub ipv6_gateway: Option<String>,
+    pub ipv6_ip_range: Option<String>,
 }
 
 /// A container's request to join a network (`--network`, `--network-alias`, `--ip`).
@@ -63,6 +68,9 @@ pub struct Attachment {
     pub links: Vec<String>,
     #[serde(default)]
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6`: the IPv6 address asked for, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// The container interface's MAC address; None: Docker's, from the IP (02:42:a:b:c:d).
     #[serde(default)]
     pub mac: Option<String>,
@@ -208,6 +216,7 @@ impl Networking {
                 labels: BTreeMap::new(),
                 created: now(),
                 ipam_options_given: false,
+                ipv6: None,
             },
         );
         Ok(())
@@ -308,6 +317,7 @@ impl Networking {
             }
             aux_addresses.insert(name.clone(), ip);
         }
+        let ipv6 = Self::ipv6_pool(o)?;
         let mut labels = BTreeMap::new();
         for l in &o.labels {
             let (k, v) = l.split_once('=').unwrap_or((l, ""));
@@ -327,10 +337,82 @@ impl Networking {
             labels,
             created: now(),
             ipam_options_given: o.ipam_options_given,
+            ipv6,
         };
         st.networks.push(net.clone());
         locked.save()?;
         Ok(net)
+    }
+
+    /// The IPv6 pool `--ipv6` and the IPv6 `--subnet`/`--gateway`/`--ip-range` ask for.
+    fn ipv6_pool(o: &CreateOptions) -> Result<Option<state::Ipv6Pool>> {
+        let bad = |flag: &'static str, value: &str, reason: &str| Error::BadFlag {
+            flag,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        if !o.enable_ipv6 {
+            return match &o.ipv6_subnet {
+                Some(s) => Err(bad("--subnet", s, "an IPv6 subnet needs --ipv6")),
+                None => Ok(None),
+            };
+        }
+        let subnet: Ipv6Net = match &o.ipv6_subnet {
+            Some(s) => {
+                let net: Ipv6Net = s.parse().map_err(|_| {
+                    bad("--subnet", s, "expected an IPv6 CIDR such as 2001:db8::/64")
+                })?;
+                if net.prefix_len() > 120 {
+                    return Err(bad("--subnet", s, "the subnet is too small (at most /120)"));
+                }
+                net.trunc()
+            }
+            // A unique local /64 of its own (RFC 4193), as Docker's default IPv6 pools give.
+            None => {
+                let r = random_id();
+                let word = |i: usize| u16::from_str_radix(&r[i..i + 4], 16).unwrap_or(0);
+                let a = Ipv6Addr::new(0xfd00 | (word(0) & 0xff), word(4), word(8), 0, 0, 0, 0, 0);
+                Ipv6Net::new(a, 64).map_err(|_| Error::NoPool)?
+            }
+        };
+        let host = |ip: &Ipv6Addr| subnet.contains(ip) && *ip != subnet.network();
+        let gateway = match &o.ipv6_gateway {
+            Some(g) => {
+                let ip: Ipv6Addr = g
+                    .parse()
+                    .map_err(|_| bad("--gateway", g, "expected an IPv6 address"))?;
+                if !host(&ip) {
+                    return Err(bad(
+                        "--gateway",
+                        g,
+                        &format!("not a host address of {subnet}"),
+                    ));
+                }
+                ip
+            }
+            None => Ipv6Addr::from(u128::from(subnet.network()) + 1),
+        };
+        let ip_range = match &o.ipv6_ip_range {
+            Some(r) => {
+                let range: Ipv6Net = r
+                    .parse()
+                    .map_err(|_| bad("--ip-range", r, "expected an IPv6 CIDR"))?;
+                if !subnet.contains(&range) {
+                    return Err(bad(
+                        "--ip-range",
+                        r,
+                        &format!("no matching subnet for range {r} (the subnet is {subnet})"),
+                    ));
+                }
+                Some(range.trunc())
+            }
+            None => None,
+        };
+        Ok(Some(state::Ipv6Pool {
+            subnet,
+            gateway,
+            ip_range,
+        }))
     }
 
     /// All bridge networks (the default one included).
@@ -481,10 +563,14 @@ impl Networking {
                 reason: "links of an endpoint are only supported for user-defined networks (on the default bridge, give them to the container: HostConfig.Links)".into(),
             });
         }
-        if net.is_default() && a.ip.is_some() {
+        if net.is_default() && (a.ip.is_some() || a.ip6.is_some()) {
+            let (flag, value) = match (a.ip, a.ip6) {
+                (Some(ip), _) => ("--ip", ip.to_string()),
+                (None, ip6) => ("--ip6", ip6.map(|i| i.to_string()).unwrap_or_default()),
+            };
             return Err(Error::BadFlag {
-                flag: "--ip",
-                value: a.ip.map(|i| i.to_string()).unwrap_or_default(),
+                flag,
+                value,
                 reason: "user specified IP address is supported on user defined networks only"
                     .into(),
             });
@@ -505,6 +591,8 @@ impl Networking {
             pid_start: 0,
             network_id: net.id.clone(),
             ip: st.allocate_ip(&net, a.ip)?,
+            ip6: st.allocate_ip6(&net, a.ip6)?,
+            asked_ip6: a.ip6,
             mac: a.mac.clone().unwrap_or_default(),
             asked_ip: a.ip,
             link_local_ips: a.link_local_ips.clone(),
@@ -563,6 +651,17 @@ impl Networking {
             p = net.subnet.prefix_len()
         );
         ip_batch("create bridge", &batch, None)?;
+        if let Some(v6) = &net.ipv6 {
+            // A host that turns IPv6 off for new links would refuse the address.
+            sysctl(&format!("net/ipv6/conf/{}/disable_ipv6", net.bridge), "0")?;
+            let batch = format!(
+                "addr add {gw}/{p} dev {br} nodad\n",
+                br = net.bridge,
+                gw = v6.gateway,
+                p = v6.subnet.prefix_len()
+            );
+            ip_batch("give the bridge its IPv6 address", &batch, None)?;
+        }
         sysctl("net/ipv4/ip_forward", "1")?;
         // DNAT of connections to 127.0.0.1 towards the bridge (what podman/netavark do too).
         sysctl(&format!("net/ipv4/conf/{}/route_localnet", net.bridge), "1")?;
@@ -591,12 +690,21 @@ impl Networking {
                 reason: err.to_string(),
             },
         )?;
+        let ipv6 = match (&net.ipv6, e.ip6) {
+            (Some(pool), Some(address)) => Some(netns::Ipv6Setup {
+                address,
+                prefix: pool.subnet.prefix_len(),
+                gateway: default_route.then_some(pool.gateway),
+            }),
+            _ => None,
+        };
         netns::configure_interface(
             pid,
             &e.ifname,
             e.ip,
             net.subnet.prefix_len(),
             default_route.then_some(net.gateway),
+            ipv6,
             &e.link_local_ips,
         )
     }

@@ -9,6 +9,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 const NLMSG_ERROR: u16 = 2;
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;
+const RTM_NEWROUTE: u16 = 24;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const IFA_F_NODAD: u8 = 0x02;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const NLM_F_REQUEST: u16 = 0x1;
@@ -179,11 +183,29 @@ pub fn add_address(index: u32, addr: std::net::IpAddr, prefix: u8) -> std::io::R
         std::net::IpAddr::V4(a) => (libc::AF_INET as u8, a.octets().to_vec()),
         std::net::IpAddr::V6(a) => (libc::AF_INET6 as u8, a.octets().to_vec()),
     };
+    // An IPv6 address is usable at once: a new namespace's link has no one to duplicate it,
+    // and duplicate detection would keep it "tentative" (unusable) for a second or more.
+    let flags = if addr.is_ipv6() { IFA_F_NODAD } else { 0 };
     // struct ifaddrmsg: family, prefix length, flags, scope (universe), index.
-    m.buf.extend([family, prefix, 0, 0]);
+    m.buf.extend([family, prefix, flags, 0]);
     m.buf.extend(index.to_ne_bytes());
     m.attr(IFA_LOCAL, &bytes);
     m.attr(IFA_ADDRESS, &bytes);
+    request(&m.finish())
+}
+
+/// `ip -6 route add default via GATEWAY dev INDEX` in the calling thread's namespace.
+pub fn add_default_route_v6(index: u32, gateway: std::net::Ipv6Addr) -> std::io::Result<()> {
+    let mut m = Msg::new(
+        RTM_NEWROUTE,
+        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+    );
+    // struct rtmsg: family, dst_len 0 (default), src_len, tos, table main (254), protocol
+    // boot (3), scope universe (0), type unicast (1), flags.
+    m.buf.extend([libc::AF_INET6 as u8, 0, 0, 0, 254, 3, 0, 1]);
+    m.buf.extend(0u32.to_ne_bytes());
+    m.attr(RTA_GATEWAY, &gateway.octets());
+    m.attr(RTA_OIF, &index.to_ne_bytes());
     request(&m.finish())
 }
 

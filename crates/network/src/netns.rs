@@ -91,12 +91,21 @@ fn link_local_prefix(a: std::net::IpAddr) -> u8 {
 /// Inside the namespace of `pid`: `lo` up, `ifname` up with `ip/prefix` and the `extra`
 /// addresses, and a default route via `gateway`. Classic interface ioctls from a thread that joined the namespace, rather
 /// than another `ip` process: this is on every container's start-up path.
+/// A container interface's IPv6 address, its prefix, and the default route's gateway (on
+/// the container's first network only).
+pub struct Ipv6Setup {
+    pub address: std::net::Ipv6Addr,
+    pub prefix: u8,
+    pub gateway: Option<std::net::Ipv6Addr>,
+}
+
 pub fn configure_interface(
     pid: i32,
     ifname: &str,
     ip: std::net::Ipv4Addr,
     prefix: u8,
     gateway: Option<std::net::Ipv4Addr>,
+    ipv6: Option<Ipv6Setup>,
     extra: &[std::net::IpAddr],
 ) -> Result<()> {
     let extra = extra.to_vec();
@@ -160,7 +169,7 @@ pub fn configure_interface(
                     return Err(("set netmask", os()));
                 }
                 up(&ifname)?;
-                if !extra.is_empty() {
+                if !extra.is_empty() || ipv6.is_some() {
                     let name = std::ffi::CString::new(ifname.as_str())
                         .map_err(|_| ("interface name", std::io::ErrorKind::InvalidInput.into()))?;
                     let index = libc::if_nametoindex(name.as_ptr());
@@ -170,6 +179,14 @@ pub fn configure_interface(
                     for a in &extra {
                         crate::netlink::add_address(index, *a, link_local_prefix(*a))
                             .map_err(|e| ("add address", e))?;
+                    }
+                    if let Some(v6) = &ipv6 {
+                        crate::netlink::add_address(index, v6.address.into(), v6.prefix)
+                            .map_err(|e| ("add IPv6 address", e))?;
+                        if let Some(gw) = v6.gateway {
+                            crate::netlink::add_default_route_v6(index, gw)
+                                .map_err(|e| ("add IPv6 default route", e))?;
+                        }
                     }
                 }
                 if let Some(gw) = gateway {

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
@@ -39,6 +39,19 @@ pub struct Network {
     /// shows `{}` then, `null` otherwise, as Docker does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ipam_options_given: bool,
+    /// IPv6 beside IPv4 (`--ipv6`, `EnableIPv6`): containers get an address of this pool too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Pool>,
+}
+
+/// A network's IPv6 subnet, gateway (the bridge's address) and the range addresses are
+/// handed out from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Ipv6Pool {
+    pub subnet: Ipv6Net,
+    pub gateway: Ipv6Addr,
+    #[serde(default)]
+    pub ip_range: Option<Ipv6Net>,
 }
 
 impl Network {
@@ -74,6 +87,11 @@ pub struct Endpoint {
     /// The address that was asked for (IPAMConfig.IPv4Address), if one was.
     #[serde(default)]
     pub asked_ip: Option<Ipv4Addr>,
+    /// The IPv6 address on a network with IPv6, and the one asked for (IPv6Address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_ip6: Option<Ipv6Addr>,
     /// Further addresses on the interface (IPAMConfig.LinkLocalIPs).
     #[serde(default)]
     pub link_local_ips: Vec<std::net::IpAddr>,
@@ -185,6 +203,52 @@ impl State {
             .skip_while(past)
             .chain(net.subnet.hosts().filter(in_pool).take_while(past))
             .find(|ip| !used(*ip))
+            .ok_or_else(|| Error::Exhausted(net.name.clone()))
+    }
+
+    /// An IPv6 address on `net` for a new endpoint: `wanted` if it is free, else the first
+    /// free one of the range (None on a network without IPv6, where asking is an error).
+    pub fn allocate_ip6(
+        &self,
+        net: &Network,
+        wanted: Option<Ipv6Addr>,
+    ) -> Result<Option<Ipv6Addr>> {
+        let Some(pool) = &net.ipv6 else {
+            return match wanted {
+                Some(ip) => Err(Error::BadFlag {
+                    flag: "--ip6",
+                    value: ip.to_string(),
+                    reason: format!("network {} has no IPv6 (create it with --ipv6)", net.name),
+                }),
+                None => Ok(None),
+            };
+        };
+        let used = |ip: Ipv6Addr| {
+            ip == pool.gateway
+                || ip == pool.subnet.network()
+                || self.endpoints_of(&net.id).any(|e| e.ip6 == Some(ip))
+        };
+        if let Some(ip) = wanted {
+            if !pool.subnet.contains(&ip) {
+                return Err(Error::BadFlag {
+                    flag: "--ip6",
+                    value: ip.to_string(),
+                    reason: format!("not in network {}'s subnet {}", net.name, pool.subnet),
+                });
+            }
+            if used(ip) {
+                return Err(Error::AddressInUse(ip.to_string()));
+            }
+            return Ok(Some(ip));
+        }
+        let range = pool.ip_range.unwrap_or(pool.subnet);
+        let base = u128::from(range.network());
+        // A /64 has more addresses than containers: the first free one after the start.
+        (1..=u128::from(u16::MAX))
+            .filter_map(|i| base.checked_add(i).map(Ipv6Addr::from))
+            .take_while(|ip| range.contains(ip))
+            .find(|ip| !used(*ip))
+            .map(Some)
             .ok_or_else(|| Error::Exhausted(net.name.clone()))
     }
 
@@ -329,6 +393,7 @@ mod tests {
             labels: BTreeMap::new(),
             created: String::new(),
             ipam_options_given: false,
+            ipv6: None,
         }
     }
 
@@ -341,6 +406,8 @@ mod tests {
             pid_start: 0,
             network_id: n.id.clone(),
             ip: ip.parse().unwrap(),
+            ip6: None,
+            asked_ip6: None,
             mac: String::new(),
             asked_ip: None,
             link_local_ips: Vec::new(),
@@ -351,6 +418,54 @@ mod tests {
             host_veth: String::new(),
             ports: vec![],
         }
+    }
+
+    #[test]
+    fn ipv6_addresses_come_from_the_range_and_skip_the_gateway_and_leases() {
+        let mut n = net("six", "10.9.0.0/24");
+        n.ipv6 = Some(Ipv6Pool {
+            subnet: "2001:db8::/64".parse().unwrap(),
+            gateway: "2001:db8::1".parse().unwrap(),
+            ip_range: Some("2001:db8::100/120".parse().unwrap()),
+        });
+        let mut s = State {
+            networks: vec![n.clone()],
+            endpoints: vec![],
+            last_leased: BTreeMap::new(),
+        };
+        let first = s.allocate_ip6(&n, None).unwrap().unwrap();
+        assert_eq!(first, "2001:db8::101".parse::<Ipv6Addr>().unwrap());
+        let mut e = ep(&n, "10.9.0.2");
+        e.ip6 = Some(first);
+        s.endpoints.push(e);
+        assert_eq!(
+            s.allocate_ip6(&n, None).unwrap(),
+            Some("2001:db8::102".parse().unwrap())
+        );
+        // Asked for: anywhere in the subnet, not the gateway, not taken.
+        assert!(s
+            .allocate_ip6(&n, Some("2001:db8::f00d".parse().unwrap()))
+            .is_ok());
+        assert!(matches!(
+            s.allocate_ip6(&n, Some(first)),
+            Err(Error::AddressInUse(_))
+        ));
+        assert!(s
+            .allocate_ip6(&n, Some("2001:db8::1".parse().unwrap()))
+            .is_err());
+        let err = s
+            .allocate_ip6(&n, Some("2001:db9::1".parse().unwrap()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("subnet 2001:db8::/64"), "{err}");
+        // A network without IPv6 gives none, and refuses one asked for.
+        let plain = net("plain", "10.8.0.0/24");
+        assert_eq!(s.allocate_ip6(&plain, None).unwrap(), None);
+        let err = s
+            .allocate_ip6(&plain, Some("2001:db8::5".parse().unwrap()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--ipv6"), "{err}");
     }
 
     #[test]

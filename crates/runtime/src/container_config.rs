@@ -389,10 +389,12 @@ pub struct EndpointSettings {
 pub struct EndpointIpamConfig {
     #[serde(rename = "IPv4Address", deserialize_with = "nullable")]
     pub ipv4_address: String,
+    #[serde(rename = "IPv6Address", deserialize_with = "nullable")]
+    pub ipv6_address: String,
     /// More addresses for the interface, usually from 169.254.0.0/16.
     #[serde(rename = "LinkLocalIPs", deserialize_with = "nullable")]
     pub link_local_ips: Vec<String>,
-    /// IPv6Address.
+    /// Anything else.
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, Value>,
 }
@@ -442,7 +444,7 @@ pub(crate) fn set_fields(prefix: &str, m: &BTreeMap<String, Value>, out: &mut Ve
 }
 
 impl EndpointSettings {
-    /// The fields set to something berth cannot do, as `IPAMConfig.IPv6Address`.
+    /// The fields set to something berth cannot do.
     pub fn unsupported_fields(&self) -> Vec<String> {
         let mut out = Vec::new();
         set_fields("", &self.unsupported, &mut out);
@@ -575,7 +577,6 @@ mod tests {
                 "HostConfig.CpuRealtimePeriod",
                 "HostConfig.CpuRealtimeRuntime",
                 "HostConfig.Mounts.BindOptions",
-                "NetworkingConfig.EndpointsConfig.IPAMConfig.IPv6Address",
             ]
         );
     }

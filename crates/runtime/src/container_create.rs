@@ -599,6 +599,16 @@ pub fn endpoint_attachment(
         ),
         None => None,
     };
+    let ip6 = match ipam
+        .map(|i| i.ipv6_address.as_str())
+        .filter(|a| !a.is_empty())
+    {
+        Some(v) => Some(
+            v.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| bad("IPAMConfig.IPv6Address", v, "expected an IPv6 address"))?,
+        ),
+        None => None,
+    };
     let link_local_ips = ipam
         .map(|i| i.link_local_ips.as_slice())
         .unwrap_or_default()
@@ -630,6 +640,7 @@ pub fn endpoint_attachment(
         aliases: endpoint.map(|e| e.aliases.clone()).unwrap_or_default(),
         links,
         ip,
+        ip6,
         mac: mac.map(str::to_string),
         link_local_ips,
         driver_opts: endpoint.map(|e| e.driver_opts.clone()).unwrap_or_default(),

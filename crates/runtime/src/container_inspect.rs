@@ -59,6 +59,12 @@ impl Runtime {
                 }
             }
         }
+        // A running container's IPv6 address, gateway and prefix on a network with IPv6.
+        let ipv6 = |n: &berth_network::Network, e: &berth_network::Endpoint| match (&n.ipv6, e.ip6)
+        {
+            (Some(v6), Some(ip)) if running => Some((ip, v6.gateway, v6.subnet.prefix_len())),
+            _ => None,
+        };
         let mut networks = serde_json::Map::new();
         for (n, e) in &endpoints {
             // As Docker's API 1.45 on: the aliases asked for (null when none); the short ID
@@ -68,10 +74,13 @@ impl Runtime {
                 n.name.clone(),
                 json!({
                     // What was asked of the endpoint, as Docker keeps it (null: nothing).
-                    "IPAMConfig": if e.asked_ip.is_none() && e.link_local_ips.is_empty() { Value::Null } else {
+                    "IPAMConfig": if e.asked_ip.is_none() && e.asked_ip6.is_none() && e.link_local_ips.is_empty() { Value::Null } else {
                         let mut i = json!({});
                         if let Some(ip) = e.asked_ip {
                             i["IPv4Address"] = json!(ip.to_string());
+                        }
+                        if let Some(ip) = e.asked_ip6 {
+                            i["IPv6Address"] = json!(ip.to_string());
                         }
                         if !e.link_local_ips.is_empty() {
                             i["LinkLocalIPs"] = json!(e.link_local_ips.iter().map(|a| a.to_string()).collect::<Vec<_>>());
@@ -86,6 +95,9 @@ impl Runtime {
                     "Gateway": if running { n.gateway.to_string() } else { String::new() },
                     "IPAddress": if running { e.ip.to_string() } else { String::new() },
                     "IPPrefixLen": if running { n.subnet.prefix_len() } else { 0 },
+                    "IPv6Gateway": ipv6(n, e).map(|(_, gw, _)| gw.to_string()).unwrap_or_default(),
+                    "GlobalIPv6Address": ipv6(n, e).map(|(ip, _, _)| ip.to_string()).unwrap_or_default(),
+                    "GlobalIPv6PrefixLen": ipv6(n, e).map(|(_, _, p)| p).unwrap_or(0),
                     // One asked for is configuration (API 1.44 on): shown while stopped too.
                     "MacAddress": if running { e.mac_address() } else { e.mac.clone() },
                     "DNSNames": if n.is_default() { Value::Null } else {
@@ -109,6 +121,9 @@ impl Runtime {
             "Gateway": default.filter(|_| running).map(|(n, _)| n.gateway.to_string()).unwrap_or_default(),
             "IPPrefixLen": default.filter(|_| running).map(|(n, _)| n.subnet.prefix_len()).unwrap_or(0),
             "MacAddress": default.filter(|_| running).map(|(_, e)| e.mac_address()).unwrap_or_default(),
+            "GlobalIPv6Address": default.and_then(|(n, e)| ipv6(n, e)).map(|(ip, _, _)| ip.to_string()).unwrap_or_default(),
+            "GlobalIPv6PrefixLen": default.and_then(|(n, e)| ipv6(n, e)).map(|(_, _, p)| p).unwrap_or(0),
+            "IPv6Gateway": default.and_then(|(n, e)| ipv6(n, e)).map(|(_, gw, _)| gw.to_string()).unwrap_or_default(),
             "Networks": networks,
         })
     }

@@ -93,6 +93,14 @@ impl Runtime {
         if !n.aux_addresses.is_empty() {
             ipam["AuxiliaryAddresses"] = json!(n.aux_addresses);
         }
+        let mut config = vec![ipam];
+        if let Some(v6) = &n.ipv6 {
+            let mut c = json!({"Subnet": v6.subnet.to_string(), "Gateway": v6.gateway.to_string()});
+            if let Some(r) = v6.ip_range {
+                c["IPRange"] = json!(r.to_string());
+            }
+            config.push(c);
+        }
         let mut containers = serde_json::Map::new();
         for e in self.networking().endpoints(&n.id) {
             containers.insert(e.container_id.clone(), endpoint_json(n, &e));
@@ -103,8 +111,8 @@ impl Runtime {
             "Created": n.created,
             "Scope": "local",
             "Driver": n.driver,
-            "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": if n.ipam_options_given { json!({}) } else { Value::Null }, "Config": [ipam]},
+            "EnableIPv6": n.ipv6.is_some(),
+            "IPAM": {"Driver": "default", "Options": if n.ipam_options_given { json!({}) } else { Value::Null }, "Config": config},
             "Internal": n.internal,
             "Attachable": false,
             "Ingress": false,
@@ -200,6 +208,9 @@ fn endpoint_json(n: &Network, e: &Endpoint) -> Value {
         "EndpointID": format!("{}{}", &e.container_id[..32], &n.id[..32]),
         "MacAddress": e.mac_address(),
         "IPv4Address": format!("{}/{}", e.ip, n.subnet.prefix_len()),
-        "IPv6Address": "",
+        "IPv6Address": match (&n.ipv6, e.ip6) {
+            (Some(v6), Some(ip)) => format!("{ip}/{}", v6.subnet.prefix_len()),
+            _ => String::new(),
+        },
     })
 }

@@ -35,15 +35,18 @@ pub struct CreateArgs {
     /// Driver to manage the Network
     #[arg(short, long)]
     driver: Option<String>,
-    /// Subnet in CIDR format that represents a network segment
+    /// Subnet in CIDR format that represents a network segment (an IPv4 and an IPv6 one)
     #[arg(long)]
-    subnet: Option<String>,
-    /// IPv4 Gateway for the master subnet
+    subnet: Vec<String>,
+    /// IPv4 or IPv6 Gateway for the master subnet
     #[arg(long)]
-    gateway: Option<String>,
+    gateway: Vec<String>,
     /// Allocate container ip from a sub-range
     #[arg(long)]
-    ip_range: Option<String>,
+    ip_range: Vec<String>,
+    /// Enable or disable IPv6 networking
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    ipv6: Option<bool>,
     /// Auxiliary IPv4 addresses used by Network driver (NAME=IP)
     #[arg(long)]
     aux_address: Vec<String>,
@@ -96,6 +99,9 @@ pub struct ConnectArgs {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long)]
     ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    ip6: Option<String>,
     /// Add a link-local address for the container
     #[arg(long)]
     link_local_ip: Vec<String>,
@@ -155,13 +161,31 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
                 };
                 aux.push((name.to_string(), ip.to_string()));
             }
+            // One of each per address family, as the docker CLI pairs them.
+            let family = |flag: &str, values: Vec<String>| -> anyhow::Result<_> {
+                let (v6, v4): (Vec<String>, Vec<String>) =
+                    values.into_iter().partition(|v| v.contains(':'));
+                if v4.len() > 1 || v6.len() > 1 {
+                    anyhow::bail!(
+                        "invalid argument for \"--{flag}\" flag: berth takes one IPv4 and one IPv6 value at most"
+                    );
+                }
+                Ok((v4.into_iter().next(), v6.into_iter().next()))
+            };
+            let (subnet, subnet6) = family("subnet", a.subnet)?;
+            let (gateway, gateway6) = family("gateway", a.gateway)?;
+            let (ip_range, ip_range6) = family("ip-range", a.ip_range)?;
             let n = rt
                 .create_network(&berth_network::CreateOptions {
                     name: a.name,
                     driver: a.driver,
-                    subnet: a.subnet,
-                    gateway: a.gateway,
-                    ip_range: a.ip_range,
+                    subnet,
+                    gateway,
+                    ip_range,
+                    enable_ipv6: a.ipv6.unwrap_or(false),
+                    ipv6_subnet: subnet6,
+                    ipv6_gateway: gateway6,
+                    ipv6_ip_range: ip_range6,
                     aux_addresses: aux,
                     internal: a.internal,
                     labels: a.label,
@@ -216,6 +240,7 @@ pub fn network(root: &Path, cmd: NetworkCommand) -> Result<u8> {
                 links: a.link.clone(),
                 ipam_config: Some(berth_runtime::container_config::EndpointIpamConfig {
                     ipv4_address: a.ip.clone().unwrap_or_default(),
+                    ipv6_address: a.ip6.clone().unwrap_or_default(),
                     link_local_ips: a.link_local_ip.clone(),
                     ..Default::default()
                 }),
@@ -265,7 +290,7 @@ fn ls(rt: &Runtime, a: LsArgs) -> Result<u8> {
                 "Name": n["Name"],
                 "Driver": n["Driver"],
                 "Scope": "local",
-                "IPv6": false,
+                "IPv6": n["EnableIPv6"],
                 "Internal": n["Internal"],
                 "CreatedAt": n["Created"],
                 "Labels": n["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default(),

@@ -81,6 +81,9 @@ pub struct RunArgs {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long)]
     pub(crate) ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    pub(crate) ip6: Option<String>,
     /// Container IPv4/IPv6 link-local addresses
     #[arg(long)]
     pub(crate) link_local_ip: Vec<String>,
@@ -655,6 +658,10 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
         ip.parse::<std::net::Ipv4Addr>()
             .map_err(|_| flag_error("--ip", ip, "expected an IPv4 address"))?;
     }
+    if let Some(ip) = &a.ip6 {
+        ip.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| flag_error("--ip6", ip, "expected an IPv6 address"))?;
+    }
 
     let mut config = Config {
         hostname: a.hostname.clone().unwrap_or_default(),
@@ -811,11 +818,14 @@ pub(crate) fn create_request(a: &RunArgs) -> Result<(Option<String>, ContainerCr
     }
     let endpoint = EndpointSettings {
         aliases: a.network_alias.clone(),
-        ipam_config: (a.ip.is_some() || !a.link_local_ip.is_empty()).then(|| EndpointIpamConfig {
-            ipv4_address: a.ip.clone().unwrap_or_default(),
-            link_local_ips: a.link_local_ip.clone(),
-            ..EndpointIpamConfig::default()
-        }),
+        ipam_config: (a.ip.is_some() || a.ip6.is_some() || !a.link_local_ip.is_empty()).then(
+            || EndpointIpamConfig {
+                ipv4_address: a.ip.clone().unwrap_or_default(),
+                ipv6_address: a.ip6.clone().unwrap_or_default(),
+                link_local_ips: a.link_local_ip.clone(),
+                ..EndpointIpamConfig::default()
+            },
+        ),
         ..EndpointSettings::default()
     };
     let mut spec = ContainerCreate {
