@@ -2,8 +2,10 @@
 //! `git://…`, `ssh://…`, `git@host:repo.git`) and build contexts given as such a URL. The ref
 //! (a branch, a tag or a commit; the remote's HEAD when absent) is resolved to a commit with
 //! `git ls-remote` first, so the step's cache key is the commit and an unchanged repository
-//! is not fetched again; a miss clones it with the `git` program (its credentials, proxies
-//! and SSH setup apply) and checks the commit out.
+//! is not fetched again; a miss fetches that commit alone (`--depth 1`, or the whole
+//! repository from a server that refuses a commit by its hash) with the `git` program (its
+//! credentials, proxies and SSH setup apply), checks it out and, as BuildKit does, its
+//! submodules too (`?submodules=false` leaves them out).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,6 +24,8 @@ pub struct GitSource {
     pub subdir: String,
     /// `?keep-git-dir=true`: as `ADD --keep-git-dir`.
     pub keep_git_dir: bool,
+    /// Check the submodules out too (BuildKit's default; `?submodules=false`).
+    pub submodules: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +52,7 @@ impl GitSource {
         }
         let mut g = GitSource {
             remote: remote.to_string(),
+            submodules: true,
             ..GitSource::default()
         };
         if !query.is_empty() && !fragment.is_empty() {
@@ -91,11 +96,14 @@ impl GitSource {
                     "false" | "0" => Ok(()),
                     _ => Err(format!("{s}: keep-git-dir takes true or false, not {v:?}")),
                 },
-                // berth clones without submodules, which is what this asks.
-                "submodules" if matches!(v, "false" | "0") => Ok(()),
-                "submodules" => Err(format!(
-                    "{s}: submodules are not supported by berth yet (add ?submodules=false)"
-                )),
+                "submodules" => match v {
+                    "true" | "1" | "" => Ok(()),
+                    "false" | "0" => {
+                        g.submodules = false;
+                        Ok(())
+                    }
+                    _ => Err(format!("{s}: submodules takes true or false, not {v:?}")),
+                },
                 other => Err(format!(
                     "{s}: unknown query parameter {other:?} (expected ref, tag, branch, checksum, subdir, keep-git-dir or submodules)"
                 )),
@@ -177,24 +185,42 @@ impl GitSource {
         }
     }
 
-    /// Clones the repository into `dir` (which must not exist) with `commit` checked out;
-    /// `.git` is removed unless `keep_git_dir`. Returns the directory of the subdir.
+    /// Fetches `commit` of the repository into `dir` (which must not exist) and checks it
+    /// out with its submodules (unless `?submodules=false`); every `.git` is removed unless
+    /// `keep_git_dir`. Returns the directory of the subdir.
     pub fn checkout(
         &self,
         commit: &str,
         dir: &Path,
         keep_git_dir: bool,
     ) -> Result<PathBuf, String> {
-        let d = dir.to_string_lossy();
-        git(
-            None,
-            &["clone", "-q", "--no-checkout", "--", &self.remote, &d],
-        )?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        git(Some(dir), &["init", "-q"])?;
+        // The remote is a URL (parse only takes those), never an option; relative submodule
+        // URLs are resolved against it.
+        git(Some(dir), &["remote", "add", "origin", &self.remote])?;
+        // The commit alone first, as BuildKit fetches; a server that refuses a commit by its
+        // hash (git's protocol v0 without uploadpack.allowReachableSHA1InWant) gives all.
+        if git(
+            Some(dir),
+            &["fetch", "-q", "--depth", "1", "origin", commit],
+        )
+        .is_err()
+        {
+            git(
+                Some(dir),
+                &["fetch", "-q", "origin", "+refs/*:refs/remotes/origin/all/*"],
+            )?;
+        }
         git(Some(dir), &["checkout", "-q", "--detach", commit])?;
+        if self.submodules && dir.join(".gitmodules").is_file() {
+            git(
+                Some(dir),
+                &["submodule", "update", "-q", "--init", "--recursive"],
+            )?;
+        }
         if !keep_git_dir {
-            let dot_git = dir.join(".git");
-            std::fs::remove_dir_all(&dot_git)
-                .map_err(|e| format!("remove {}: {e}", dot_git.display()))?;
+            remove_git_dirs(dir)?;
         }
         let sub = dir.join(&self.subdir);
         let inside = std::fs::canonicalize(&sub)
@@ -209,6 +235,28 @@ impl GitSource {
         }
         Ok(sub)
     }
+}
+
+/// Removes `.git` (a directory, or a submodule's file pointing into one) wherever it is.
+fn remove_git_dirs(dir: &Path) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if entry.file_name() == ".git" {
+            let removed = if kind.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| format!("remove {}: {e}", path.display()))?;
+        } else if kind.is_dir() {
+            remove_git_dirs(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `git` (in `cwd`), never asking for a password on a terminal; its stdout, or its
@@ -243,6 +291,7 @@ mod tests {
                 remote: "https://example.com/app.git".into(),
                 reference: "v1.2".into(),
                 subdir: "docs".into(),
+                submodules: true,
                 ..GitSource::default()
             }))
         );
@@ -271,13 +320,20 @@ mod tests {
                 checksum: "abc123".into(),
                 subdir: "docs".into(),
                 keep_git_dir: true,
+                submodules: false,
             }
+        );
+        assert!(
+            GitSource::parse("git://h/app?submodules=true")
+                .unwrap()
+                .unwrap()
+                .submodules
         );
         let err = |s: &str| GitSource::parse(s).unwrap().unwrap_err();
         assert!(err("git://h/app?ref=a#b").contains("#fragment or a ?query"));
         assert!(err("git://h/app?tag=a&branch=b").contains("one of ref, tag and branch"));
         assert!(err("git://h/app?depth=1").contains("unknown query parameter \"depth\""));
-        assert!(err("git://h/app?submodules=true").contains("submodules"));
+        assert!(err("git://h/app?submodules=maybe").contains("submodules takes true or false"));
         assert!(err("git://h/app?checksum=xyz").contains("checksum must be a commit hash"));
     }
 

@@ -1814,6 +1814,62 @@ fn root_add_clones_git_refs_and_a_repository_is_a_context() {
     ])
     .ok();
     assert_eq!(run_out(&b, &["fromquery", "cat", "/src/file"]), "one\n");
+    // Submodules are checked out too, as BuildKit does (a relative URL is resolved against
+    // the repository's), unless `?submodules=false`; their `.git` goes with the rest.
+    let libwork = srv.path().join("libwork");
+    std::fs::create_dir_all(&libwork).unwrap();
+    git(&libwork, &["init", "-q"]);
+    write(&libwork, "version", "lib 1\n");
+    git(&libwork, &["add", "."]);
+    git(&libwork, &["commit", "-q", "-m", "lib"]);
+    git(srv.path(), &["clone", "-q", "--bare", "libwork", "lib.git"]);
+    let lib_bare = srv.path().join("lib.git").display().to_string();
+    git(
+        &work,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &lib_bare,
+            "vendor/lib",
+        ],
+    );
+    git(
+        &work,
+        &[
+            "config",
+            "-f",
+            ".gitmodules",
+            "submodule.vendor/lib.url",
+            "../lib.git",
+        ],
+    );
+    git(&work, &["commit", "-q", "-am", "with a submodule"]);
+    git(
+        &work,
+        &[
+            "push",
+            "-q",
+            &srv.path().join("app.git").display().to_string(),
+            "main",
+        ],
+    );
+    write(
+        c,
+        "Dockerfile",
+        &format!(
+            "FROM busybox\nADD {url}#main /sub\nADD {url}?branch=main&submodules=false /nosub\n"
+        ),
+    );
+    build(&b, c, &["-t", "submodules"]).ok();
+    let check = "cat /sub/vendor/lib/version; test -e /sub/vendor/lib/.git || echo no-git; \
+                 ls -A /nosub/vendor/lib | wc -l";
+    assert_eq!(
+        run_out(&b, &["submodules", "sh", "-c", check]).replace(' ', ""),
+        "lib1\nno-git\n0\n"
+    );
     write(
         c,
         "Dockerfile",

@@ -347,10 +347,11 @@ impl Builder<'_> {
         let key = self.key(
             &s,
             &format!(
-                "{}\nGIT {}\n{commit}\n{}\n{keep_git_dir}\n{dest}\n{:?}",
+                "{}\nGIT {}\n{commit}\n{}\n{keep_git_dir}\nsubmodules {}\n{dest}\n{:?}",
                 inst.original.trim(),
                 git.remote,
                 git.subdir,
+                git.submodules,
                 (&chown, chmod)
             ),
         );
