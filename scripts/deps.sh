@@ -17,6 +17,8 @@ pkgs+=(tmux)
 # Git sources in builds clone with git (the machine's, else Debian's; its daemon serves the
 # tests' repositories on 127.0.0.1).
 if ! command -v git >/dev/null; then pkgs+=(git); fi
+# `build --ssh ID=KEYFILE` serves key files with OpenSSH's ssh-agent (tests make keys too).
+pkgs+=(openssh-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

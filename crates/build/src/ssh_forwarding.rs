@@ -2,7 +2,9 @@
 //! agent of the person building (to clone private repositories) without any key entering the
 //! image or the cache. As BuildKit, the step gets a socket of its own (with the mount's mode
 //! and owner, so a non-root USER can use it) and berth relays each connection to the agent's
-//! socket; the relay stops when the step ends.
+//! socket; the relay stops when the step ends. Key files (`--ssh ID=KEY[,KEY…]`) are served,
+//! as BuildKit serves them, by an agent of the build's own: OpenSSH's `ssh-agent`, holding
+//! those keys only, for as long as the build runs.
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -13,45 +15,152 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// The agents a build may forward: `--ssh default` (the agent of `$SSH_AUTH_SOCK`) or
-/// `--ssh ID=SOCKET`, checked before the build starts.
+/// What `--ssh` gives a build: the agent socket of each ID, and the agents berth started for
+/// key files (keep them until the build ends: dropping one stops it).
+#[derive(Default)]
+pub struct SshForwards {
+    pub sockets: Vec<(String, PathBuf)>,
+    pub key_agents: Vec<KeyAgent>,
+}
+
+/// The agents a build may forward: `--ssh default` (the agent of `$SSH_AUTH_SOCK`),
+/// `--ssh ID=SOCKET`, or `--ssh ID=KEY[,KEY…]` (private key files: an agent is started for
+/// them), checked before the build starts.
 pub fn parse_ssh_options(
     values: &[String],
     auth_sock: Option<&str>,
-) -> Result<Vec<(String, PathBuf)>, String> {
-    let mut out: Vec<(String, PathBuf)> = Vec::new();
+) -> Result<SshForwards, String> {
+    let mut out = SshForwards::default();
     for v in values {
         let bad = |m: &str| format!("invalid argument {v:?} for \"--ssh\" flag: {m}");
         let (id, path) = match v.split_once('=') {
             Some((id, p)) => (id, p.to_string()),
             None => match auth_sock {
                 Some(s) if !s.is_empty() => (v.as_str(), s.to_string()),
-                _ => return Err(bad("SSH_AUTH_SOCK is not set: give ID=SOCKET")),
+                _ => {
+                    return Err(bad(
+                        "SSH_AUTH_SOCK is not set: give ID=SOCKET or ID=KEYFILE",
+                    ))
+                }
             },
         };
         if id.is_empty() {
-            return Err(bad("expected ID[=SOCKET]"));
+            return Err(bad("expected ID[=SOCKET|KEYFILE[,KEYFILE…]]"));
         }
-        if path.contains(',') {
-            return Err(bad(
-                "berth forwards one agent socket per ID, not key files (run ssh-agent and ssh-add the keys)",
-            ));
-        }
-        match std::fs::metadata(&path) {
-            Ok(m) if m.file_type().is_socket() => {}
-            Ok(_) => {
-                return Err(bad(&format!(
-                    "{path} is not an agent socket (berth forwards SSH agents, not key files: run ssh-agent and ssh-add the key)"
-                )))
-            }
-            Err(e) => return Err(bad(&format!("{path}: {e}"))),
-        }
-        if out.iter().any(|(i, _)| i == id) {
+        if out.sockets.iter().any(|(i, _)| i == id) {
             return Err(bad(&format!("the ID {id:?} is given twice")));
         }
-        out.push((id.to_string(), PathBuf::from(path)));
+        let paths: Vec<&str> = path.split(',').collect();
+        let mut keys = Vec::new();
+        for p in &paths {
+            match std::fs::metadata(p) {
+                Ok(m) if m.file_type().is_socket() && paths.len() == 1 => {}
+                Ok(m) if m.file_type().is_socket() => {
+                    return Err(bad(&format!("{p} is an agent socket: give it alone")))
+                }
+                Ok(m) if m.is_file() => keys.push(PathBuf::from(p)),
+                Ok(_) => {
+                    return Err(bad(&format!(
+                        "{p} is neither an agent socket nor a key file"
+                    )))
+                }
+                Err(e) => return Err(bad(&format!("{p}: {e}"))),
+            }
+        }
+        if keys.is_empty() {
+            out.sockets.push((id.to_string(), PathBuf::from(path)));
+            continue;
+        }
+        let agent = KeyAgent::start(&keys).map_err(|e| bad(&e))?;
+        out.sockets.push((id.to_string(), agent.socket.clone()));
+        out.key_agents.push(agent);
     }
     Ok(out)
+}
+
+/// An `ssh-agent` of berth's holding some key files; stopped, with its socket, on drop.
+pub struct KeyAgent {
+    child: std::process::Child,
+    dir: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl KeyAgent {
+    /// Starts `ssh-agent` on a socket in a private directory and adds `keys` to it
+    /// (`ssh-add` asks for a passphrase on the terminal if a key has one).
+    pub fn start(keys: &[PathBuf]) -> Result<KeyAgent, String> {
+        use std::process::{Command, Stdio};
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "berth-ssh-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("chmod {}: {e}", dir.display()))?;
+        let socket = dir.join("agent.sock");
+        let mut cmd = Command::new("ssh-agent");
+        cmd.arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe. The agent ends with the thread that started it
+        // (berth's main thread: the build), even when berth is killed.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(format!(
+                    "ssh-agent: {e} (berth serves key files with OpenSSH's ssh-agent: install openssh-client, or give an agent's socket)"
+                ));
+            }
+        };
+        let agent = KeyAgent { child, dir, socket };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&agent.socket).is_err() {
+            if std::time::Instant::now() > deadline {
+                return Err("ssh-agent did not start within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for key in keys {
+            let out = Command::new("ssh-add")
+                .arg("-q")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &agent.socket)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("ssh-add: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{}: not a private key ssh-add can load ({})",
+                    key.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+        Ok(agent)
+    }
+}
+
+impl Drop for KeyAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A socket relaying to an agent while it lives.
@@ -157,6 +266,7 @@ mod tests {
         });
         let listen = dir.path().join("step.sock");
         let relay = AgentRelay::start(&listen, &agent_path, 0o600, 0, 0).unwrap();
+        // (See key_files_are_served_by_an_agent_of_the_builds_own below for key files.)
         let mode = std::fs::metadata(&listen).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         for _ in 0..2 {
@@ -179,21 +289,62 @@ mod tests {
         let sock = dir.path().join("a.sock");
         let _l = UnixListener::bind(&sock).unwrap();
         let s = sock.to_str().unwrap();
+        let sockets = |v: &[String], a: Option<&str>| parse_ssh_options(v, a).map(|f| f.sockets);
         assert_eq!(
-            parse_ssh_options(&["default".into()], Some(s)).unwrap(),
+            sockets(&["default".into()], Some(s)).unwrap(),
             [("default".to_string(), sock.clone())]
         );
         assert_eq!(
-            parse_ssh_options(&[format!("gh={s}")], None).unwrap(),
+            sockets(&[format!("gh={s}")], None).unwrap(),
             [("gh".to_string(), sock.clone())]
         );
-        let e = parse_ssh_options(&["default".into()], None).unwrap_err();
+        let e = sockets(&["default".into()], None).unwrap_err();
         assert!(e.contains("SSH_AUTH_SOCK is not set"), "{e}");
-        let key = dir.path().join("id_ed25519");
-        std::fs::write(&key, "k").unwrap();
-        let e = parse_ssh_options(&[format!("default={}", key.display())], None).unwrap_err();
-        assert!(e.contains("not an agent socket"), "{e}");
-        let e = parse_ssh_options(&[format!("a={s}"), format!("a={s}")], None).unwrap_err();
+        let e = sockets(&[format!("a={s}"), format!("a={s}")], None).unwrap_err();
         assert!(e.contains("given twice"), "{e}");
+        let e = sockets(&[format!("a={}", dir.path().display())], None).unwrap_err();
+        assert!(e.contains("neither an agent socket nor a key file"), "{e}");
+        let e = sockets(&[format!("a={s},{s}")], None).unwrap_err();
+        assert!(e.contains("give it alone"), "{e}");
+    }
+
+    /// A key file is loaded into an agent started for it (which lists that key and only
+    /// it) and the agent goes with its value; a file that is no key is named.
+    #[test]
+    fn key_files_are_served_by_an_agent_of_the_builds_own() {
+        let keygen = std::process::Command::new("ssh-keygen").arg("-?").output();
+        if keygen.is_err() {
+            eprintln!("ssh-keygen missing: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id_ed25519");
+        let made = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "berth-test", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let f = parse_ssh_options(&[format!("deploy={}", key.display())], None).unwrap();
+        let (id, socket) = f.sockets[0].clone();
+        assert_eq!(id, "deploy");
+        let listed = std::process::Command::new("ssh-add")
+            .arg("-l")
+            .env("SSH_AUTH_SOCK", &socket)
+            .output()
+            .unwrap();
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        assert!(
+            listed.contains("berth-test") && listed.lines().count() == 1,
+            "{listed}"
+        );
+        drop(f);
+        assert!(!socket.exists(), "the agent's socket goes with it");
+        let not_key = dir.path().join("notes.txt");
+        std::fs::write(&not_key, "hello").unwrap();
+        let e = parse_ssh_options(&[format!("default={}", not_key.display())], None)
+            .err()
+            .unwrap();
+        assert!(e.contains("not a private key"), "{e}");
     }
 }

@@ -1659,8 +1659,48 @@ fn root_ssh_mounts_reach_the_forwarded_agent_socket() {
             c.to_str().unwrap(),
         ])
         .fails();
-    assert!(err.contains("not an agent socket"), "{err}");
+    assert!(err.contains("not a private key ssh-add can load"), "{err}");
+    // A key file: an agent of the build's own serves it, and goes when the build ends.
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("id_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (openssh-client)");
+    assert!(made.success());
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox\nRUN --mount=type=ssh,required=true test -S \"$SSH_AUTH_SOCK\" && echo keyed\n",
+    );
+    let agents_before = count_processes("ssh-agent");
+    let out = b
+        .run(&[
+            "build",
+            "--progress=classic",
+            "--no-cache",
+            "--ssh",
+            &format!("default={}", key.display()),
+            c.to_str().unwrap(),
+        ])
+        .ok();
+    assert!(out.contains("\nkeyed\n"), "{out}");
+    assert_eq!(
+        count_processes("ssh-agent"),
+        agents_before,
+        "the build's agent stopped"
+    );
     assert_clean(&b);
+}
+
+/// How many processes run the program `name`.
+fn count_processes(name: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .count()
 }
 
 /// `git daemon` serving the repositories under `base` on 127.0.0.1; killed on drop.

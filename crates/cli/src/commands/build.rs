@@ -269,6 +269,12 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
             .display()
             .to_string()
     };
+    // Agents started for key files live until the build ends (`ssh` is dropped after it).
+    let ssh = berth_build::ssh_forwarding::parse_ssh_options(
+        &a.ssh,
+        std::env::var("SSH_AUTH_SOCK").ok().as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let opts = berth_build::BuildOptions {
         context: input.context.clone(),
         dockerfile_name: input.name.clone(),
@@ -284,11 +290,7 @@ fn build_with(root: &Path, a: BuildArgs, own_namespace: bool) -> Result<u8> {
         labels: a.label.clone(),
         quiet,
         secrets: a.secret.clone(),
-        ssh: berth_build::ssh_forwarding::parse_ssh_options(
-            &a.ssh,
-            std::env::var("SSH_AUTH_SOCK").ok().as_deref(),
-        )
-        .map_err(|e| anyhow::anyhow!(e))?,
+        ssh: ssh.sockets.clone(),
         shm_size: a
             .shm_size
             .as_deref()
