@@ -454,6 +454,8 @@ class NetworkAndVolumeTest(unittest.TestCase):
             app_name = api.inspect_container(app)["Name"][1:]
             link = f"{app_name}/mylink1"
             self.assertIn("/" + link, [n for c in api.containers(all=True) for n in c["Names"]])
+            # The link's name is the linked container's too (a slash in the path).
+            self.assertEqual(api.inspect_container(link)["Id"], db.id)
             api.remove_container(link, link=True)
             self.assertNotIn("/" + link, [n for c in api.containers(all=True) for n in c["Names"]])
             self.assertEqual(len([c for c in api.containers(all=True) if c["Id"] in (db.id, app["Id"])]), 2)

@@ -49,6 +49,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/containers/{id}", delete(remove))
         // A link's name has a slash (`rm --link /web/db`).
         .route("/containers/{id}/{alias}", delete(remove_by_link_name))
+        .route("/containers/{id}/{alias}/json", get(inspect_by_link_name))
 }
 
 async fn list(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Json<Value>, ApiError> {
@@ -487,6 +488,17 @@ async fn remove_by_link_name(
     q: Query<Params>,
 ) -> Result<Response, ApiError> {
     remove(e, Path(format!("{id}/{alias}")), q).await
+}
+
+/// `docker inspect WEB/ALIAS`: a legacy link's name has a slash, which the docker CLI sends
+/// as it is (`/containers/WEB/ALIAS/json`).
+async fn inspect_by_link_name(
+    e: State<AppState>,
+    Path((id, alias)): Path<(String, String)>,
+    q: Query<Params>,
+    version: Extension<crate::server::ApiVersion>,
+) -> Result<Json<Value>, ApiError> {
+    inspect(e, Path(format!("{id}/{alias}")), q, version).await
 }
 
 #[cfg(test)]

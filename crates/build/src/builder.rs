@@ -612,6 +612,26 @@ impl Builder<'_> {
         Ok(s)
     }
 
+    /// Whether a step with `key` would come from a cache (this build's, the local one or an
+    /// imported one).
+    fn is_cached(&self, key: &str) -> bool {
+        self.made.lock().is_ok_and(|m| m.contains_key(key))
+            || self
+                .store
+                .build_cache_lookup(key)
+                .is_some_and(|img| self.cache_allows(&img))
+            || self.imported(key).is_some()
+    }
+
+    /// Records `img` as the result of the step with `key` too.
+    fn note_made(&self, key: &str, img: &Image) -> Result<()> {
+        self.store.build_cache_record(key, &img.manifest_digest)?;
+        if let Ok(mut m) = self.made.lock() {
+            m.insert(key.to_string(), img.clone());
+        }
+        Ok(())
+    }
+
     /// Reads `--cache-from`: typed caches and bare names no local image has are imported
     /// (their index only, for now); bare names of local images restrict the local cache. A
     /// cache that cannot be read is a warning, as with BuildKit: the build goes on without it.
@@ -704,7 +724,7 @@ impl Builder<'_> {
         )?;
         self.emit(&BuildEvent::CacheExported {
             place: "type=inline",
-            entries: entries.len(),
+            entries: steps_of(&entries),
         });
         Ok(manifest)
     }
@@ -764,11 +784,11 @@ impl Builder<'_> {
                     .map_err(failed)?,
                 CachePlace::Inline => continue,
             };
-            let n = berth_image::build_cache_exchange::export_cache(&self.store, &entries, &*sink)
+            berth_image::build_cache_exchange::export_cache(&self.store, &entries, &*sink)
                 .map_err(|e| failed(e.to_string()))?;
             self.emit(&BuildEvent::CacheExported {
                 place: &export.place.to_string(),
-                entries: n,
+                entries: steps_of(&entries),
             });
         }
         Ok(())
@@ -954,6 +974,15 @@ impl Builder<'_> {
             None => self.base_state(&f, None, inst, sc.meta),
         }
     }
+}
+
+/// How many steps cache entries are of: a step may have two keys (`COPY --from`'s).
+fn steps_of(entries: &[(String, Digest)]) -> usize {
+    entries
+        .iter()
+        .map(|(_, d)| d)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
 }
 
 /// A scratch directory in the store, removed when dropped.

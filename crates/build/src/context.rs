@@ -145,15 +145,20 @@ impl BuildContext {
     /// A digest of the content and metadata COPY would take from these sources (what the
     /// build cache keys a COPY on): names, types, modes, link targets and file contents.
     pub fn checksum(&self, sources: &[String]) -> Result<String> {
+        self.checksum_of(sources, false)
+    }
+
+    /// `checksum`, with each path's owner too (`owners`: for `COPY --from`, which keeps them).
+    pub fn checksum_of(&self, sources: &[String], owners: bool) -> Result<String> {
         let mut h = Sha256::new();
         for s in sources {
             // A source that is a link is copied as what it points to: hash that.
-            self.hash_path(s, true, &mut h)?;
+            self.hash_path(s, true, owners, &mut h)?;
         }
         Ok(hex::encode(h.finalize()))
     }
 
-    fn hash_path(&self, rel: &str, follow: bool, h: &mut Sha256) -> Result<()> {
+    fn hash_path(&self, rel: &str, follow: bool, owners: bool, h: &mut Sha256) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let path = if follow {
             self.host_path(rel)
@@ -173,6 +178,11 @@ impl BuildContext {
             h.update(rel.as_bytes());
             h.update([0]);
             h.update((m.permissions().mode()).to_le_bytes());
+            if owners {
+                use std::os::unix::fs::MetadataExt;
+                h.update(m.uid().to_le_bytes());
+                h.update(m.gid().to_le_bytes());
+            }
         }
         if m.file_type().is_symlink() {
             h.update(
@@ -202,7 +212,7 @@ impl BuildContext {
             for n in names {
                 let child = join(rel, &n);
                 if self.included(&child) || self.has_included_inside(&child) {
-                    self.hash_path(&child, false, h)?;
+                    self.hash_path(&child, false, owners, h)?;
                 }
             }
         }

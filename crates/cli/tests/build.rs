@@ -1499,8 +1499,9 @@ fn root_build_cache_exported_to_a_directory_or_registry_serves_a_fresh_store() {
         )),
         "{out}"
     );
-    assert_eq!(cache_entries(&min), 3, "the final stage's steps");
-    assert_eq!(cache_entries(&max), 4, "every stage's steps");
+    // The COPY --from step has two keys (its source's definition and the files it copies).
+    assert_eq!(cache_entries(&min), 4, "the final stage's steps");
+    assert_eq!(cache_entries(&max), 5, "every stage's steps");
     assert!(min.join("oci-layout").is_file());
     let stamp = run_out(&a, &["app", "cat", "/stamp"]);
     let id = a.run(&["image", "inspect", "-f", "{{.Id}}", "app"]).ok();
@@ -1930,5 +1931,54 @@ fn root_add_clones_git_refs_and_a_repository_is_a_context() {
     let err = b.run(&["build", &format!("{url}#nope")]).fails();
     assert!(err.contains("unable to prepare context"), "{err}");
     drop(daemon);
+    assert_clean(&b);
+}
+
+/// `COPY --from=STAGE` is keyed on what it copies (contents, modes, owners), as BuildKit
+/// keys it: a stage rebuilt to the same files leaves the copy and the steps after it cached;
+/// a changed file or owner runs them again.
+#[test]
+fn root_copy_from_a_stage_is_keyed_on_the_files_it_copies() {
+    let b = busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let c = ctx.path();
+    write(
+        c,
+        "Dockerfile",
+        "FROM busybox AS gen\n\
+         ARG NOISE=1\n\
+         ARG OUT=same\n\
+         ARG OWNER=0\n\
+         RUN echo \"$NOISE\" > /noise && echo \"$OUT\" > /out.txt && chown \"$OWNER\" /out.txt\n\
+         FROM busybox\n\
+         COPY --from=gen /out.txt /out.txt\n\
+         RUN stat -c %u /out.txt > /owner && cat /out.txt > /copied\n",
+    );
+    let with = |args: &[&str]| {
+        let mut a = vec!["-t", "fromkey"];
+        for x in args {
+            a.extend(["--build-arg", x]);
+        }
+        build(&b, c, &a).ok()
+    };
+    let first = with(&["NOISE=1"]);
+    assert_eq!(first.matches("Using cache").count(), 0, "{first}");
+    // The stage's RUN runs again (another NOISE) but makes the same /out.txt.
+    let noisy = with(&["NOISE=2"]);
+    assert_eq!(
+        noisy.matches("Using cache").count(),
+        2,
+        "the COPY and the RUN after it are cached:\n{noisy}"
+    );
+    // Other contents, then another owner: the copy runs again.
+    let changed = with(&["NOISE=2", "OUT=other"]);
+    assert_eq!(changed.matches("Using cache").count(), 0, "{changed}");
+    assert_eq!(run_out(&b, &["fromkey", "cat", "/copied"]), "other\n");
+    let owned = with(&["NOISE=2", "OUT=other", "OWNER=1000"]);
+    assert_eq!(owned.matches("Using cache").count(), 0, "{owned}");
+    assert_eq!(run_out(&b, &["fromkey", "cat", "/owner"]), "1000\n");
+    // Fully cached: every step, the source read from the cache's note.
+    let again = with(&["NOISE=2", "OUT=other", "OWNER=1000"]);
+    assert_eq!(again.matches("Using cache").count(), 3, "{again}");
     assert_clean(&b);
 }

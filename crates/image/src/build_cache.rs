@@ -20,7 +20,14 @@ pub struct BuildCache {
     /// (least recently used first) and `builder prune --filter until=`. Missing: never.
     #[serde(default)]
     pub last_used: BTreeMap<String, i64>,
+    /// What `COPY --from` took out of a source (a key of its layers and the paths) → the
+    /// checksum of those files: read once per source, not at every rebuild. Bounded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_checksums: BTreeMap<String, String>,
 }
+
+/// How many source checksums the cache keeps (each is two hashes).
+const MAX_SOURCE_CHECKSUMS: usize = 4096;
 
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
@@ -108,6 +115,25 @@ impl Store {
         })
     }
 
+    /// The checksum noted under `key` by `note_source_checksum`.
+    pub fn source_checksum(&self, key: &str) -> Option<String> {
+        self.read_build_cache().source_checksums.get(key).cloned()
+    }
+
+    /// Notes a source's checksum (one of the oldest-keyed goes past the bound).
+    pub fn note_source_checksum(&self, key: &str, checksum: &str) -> Result<()> {
+        self.update_build_cache(|c| {
+            while c.source_checksums.len() >= MAX_SOURCE_CHECKSUMS {
+                let Some(first) = c.source_checksums.keys().next().cloned() else {
+                    break;
+                };
+                c.source_checksums.remove(&first);
+            }
+            c.source_checksums
+                .insert(key.to_string(), checksum.to_string());
+        })
+    }
+
     /// `builder prune`: forgets every entry; returns how many there were. What they pointed
     /// at is freed by the next garbage collection.
     pub fn clear_build_cache(&self) -> Result<usize> {
@@ -115,6 +141,7 @@ impl Store {
             let n = c.entries.len();
             c.entries.clear();
             c.last_used.clear();
+            c.source_checksums.clear();
             n
         })
     }

@@ -13,6 +13,7 @@ use crate::error::{IoContext, Result};
 use crate::git_source::GitSource;
 use crate::scratch::ScratchRoot;
 use crate::stages::step_error;
+use sha2::{Digest as _, Sha256};
 
 impl Builder<'_> {
     /// COPY and ADD.
@@ -197,14 +198,30 @@ impl Builder<'_> {
             Some(f) => f.key.clone(),
         };
         let text = inst.original.trim().to_string();
-        let key = self.key(
-            &s,
-            &format!(
-                "{text}\n{}\n{dest}\n{checksum}\n{:?}",
-                words.join("\0"),
-                (&chown, chmod)
-            ),
-        );
+        let step_key = |checksum: &str| {
+            self.key(
+                &s,
+                &format!(
+                    "{text}\n{}\n{dest}\n{checksum}\n{:?}",
+                    words.join("\0"),
+                    (&chown, chmod)
+                ),
+            )
+        };
+        let mut key = step_key(&checksum);
+        // COPY --from has BuildKit's two keys: the source stage's definition (an unchanged
+        // stage; also a cache imported on a fresh machine, whose source layers are not
+        // here), else the files it copies (a stage rebuilt to the same files), noted under
+        // the first too.
+        let mut also = None;
+        if let Some(f) = &from {
+            if !self.opts.no_cache && !self.is_cached(&key) {
+                also = Some(std::mem::replace(
+                    &mut key,
+                    step_key(&self.source_content_key(f, &words)?),
+                ));
+            }
+        }
         let created_by = format!(
             "{} {} {} # buildkit",
             inst.keyword.to_ascii_uppercase(),
@@ -216,7 +233,9 @@ impl Builder<'_> {
         let file = self.file.clone();
         let inst = inst.clone();
         let parents = copy.parents;
-        self.cached_or(s, key, move |b, mut s| {
+        let copies_from = from.is_some();
+        let before = s.key.clone();
+        let made = self.cached_or(s, key, move |b, mut s| {
             let _step_dir = step_dir;
             let source_ctx = step_ctx.as_ref().unwrap_or(&b.ctx);
             let bad = |m: &str| step_error(&file, &inst, m);
@@ -323,7 +342,22 @@ impl Builder<'_> {
             b.add_upper_layer(&mut s, &upper)?;
             Self::history(&mut s, created_by, false);
             Ok(s)
-        })
+        })?;
+        let mut made = made;
+        if let (true, Some(img)) = (copies_from, &made.image) {
+            if let Some(k) = also {
+                self.note_made(&k, img)?;
+            }
+            // The steps after it are keyed on the layers the copy made (their content: the
+            // same after an export and import), whichever of its keys found it, so both lead
+            // to the same cache entries after it.
+            let layers = made.chain_ids().last().map(|c| c.to_string());
+            made.key = hex::encode(Sha256::digest(format!(
+                "{before}\nCOPY --from result {}",
+                layers.unwrap_or_default()
+            )));
+        }
+        Ok(made)
     }
 }
 
@@ -389,6 +423,51 @@ impl Builder<'_> {
             Self::history(&mut s, created_by, false);
             Ok(s)
         })
+    }
+}
+
+impl Builder<'_> {
+    /// What `COPY --from` takes out of `f`, as the step's key sees it: a checksum of the
+    /// matched paths (contents, modes, owners), as BuildKit keys it, so a stage rebuilt to
+    /// the same files leaves the steps after the copy cached. Noted in the build cache by the
+    /// source's layers, so an unchanged source is read once, not at every build.
+    fn source_content_key(&self, f: &State, words: &[String]) -> Result<String> {
+        let chain = f.chain_ids();
+        let Some(top) = chain.last() else {
+            // An empty source (scratch): nothing to read.
+            return Ok(f.key.clone());
+        };
+        let memo = {
+            let mut h = Sha256::new();
+            h.update(top.to_string().as_bytes());
+            for w in words {
+                h.update([0]);
+                h.update(w.as_bytes());
+            }
+            hex::encode(h.finalize())
+        };
+        if let Some(sum) = self.store.source_checksum(&memo) {
+            return Ok(sum);
+        }
+        let scratch = ScratchRoot::mount(&self.store, &chain)?;
+        let tree = BuildContext {
+            dir: scratch.root().to_path_buf(),
+            ignore: Default::default(),
+        };
+        let mut found = Vec::new();
+        for w in words {
+            let matched = tree.sources(w);
+            if matched.is_empty() {
+                // Not there: the copy itself says so; the key need not be shared.
+                return Ok(format!("{}\0missing {w}", f.key));
+            }
+            found.extend(matched);
+        }
+        let sum = tree.checksum_of(&found, true)?;
+        drop(scratch);
+        // Best effort: the cache may be read-only or full; the build goes on.
+        let _ = self.store.note_source_checksum(&memo, &sum);
+        Ok(sum)
     }
 }
 
