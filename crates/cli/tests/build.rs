@@ -1790,6 +1790,8 @@ fn root_add_clones_git_refs_and_a_repository_is_a_context() {
     write(&work, "file", "two\n");
     git(&work, &["commit", "-q", "-am", "two"]);
     git(srv.path(), &["clone", "-q", "--bare", "work", "app.git"]);
+    let app_git = srv.path().join("app.git").display().to_string();
+    let push_main = || git(&work, &["push", "-q", &app_git, "main"]);
     let daemon = GitDaemon::start(srv.path());
     let url = format!("git://127.0.0.1:{}/app.git", daemon.1);
 
@@ -1815,15 +1817,7 @@ fn root_add_clones_git_refs_and_a_repository_is_a_context() {
     // A new commit on main: the branch's steps run again, the tag's does not.
     write(&work, "file", "three\n");
     git(&work, &["commit", "-q", "-am", "three"]);
-    git(
-        &work,
-        &[
-            "push",
-            "-q",
-            &srv.path().join("app.git").display().to_string(),
-            "main",
-        ],
-    );
+    push_main();
     let moved = build(&b, c, &["-t", "cloned"]).ok();
     assert_eq!(moved.matches("Using cache").count(), 1, "{moved}");
     assert_eq!(run_out(&b, &["cloned", "cat", "/head/file"]), "three\n");
@@ -1888,15 +1882,7 @@ fn root_add_clones_git_refs_and_a_repository_is_a_context() {
         ],
     );
     git(&work, &["commit", "-q", "-am", "with a submodule"]);
-    git(
-        &work,
-        &[
-            "push",
-            "-q",
-            &srv.path().join("app.git").display().to_string(),
-            "main",
-        ],
-    );
+    push_main();
     write(
         c,
         "Dockerfile",
