@@ -163,6 +163,37 @@ fn root_the_dashboard_shows_the_build_history_and_starts_a_build_in_chromium() {
     assert_eq!(id("built:2"), id("built:1"));
 }
 
+/// axe-core's WCAG 2.1 A/AA rules over every view (with a container, a volume and a network
+/// to show) and the image details and Run dialogs.
+#[test]
+fn root_the_dashboard_passes_an_accessibility_audit_in_chromium() {
+    // Made first, dropped last: after the store's containers are gone.
+    let net = format!("a11y{}", std::process::id());
+    let _cleanup = common::NetworkGuard(net.clone());
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    b.run(&["network", "create", &net]).ok();
+    b.run(&["volume", "create", "a11y-data"]).ok();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "a11y-web",
+        "--network",
+        &net,
+        "-v",
+        "a11y-data:/data",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    browser_test(&b, "accessibility.test.mjs", &[], 1);
+    b.run(&["rm", "-f", "a11y-web"]).ok();
+    b.run(&["volume", "rm", "a11y-data"]).ok();
+    b.run(&["network", "rm", &net]).ok();
+}
+
 #[test]
 fn root_the_dashboard_runs_and_removes_a_container_in_firefox() {
     assert!(
