@@ -1,6 +1,7 @@
 // The dashboard checked with axe-core (Deque's accessibility engine, the one browsers'
 // developer tools use) in Chromium: every main view, with something in it, and the image
-// details and Run dialogs, against WCAG 2.1 A and AA. crates/cli/tests/dashboard.rs runs it
+// details and Run dialogs, against WCAG 2.1 A and AA; and the notifications a screen reader
+// reads out. crates/cli/tests/dashboard.rs runs it
 // on a store with the busybox image, a container, a volume and a network.
 //
 // Usage: node accessibility.test.mjs URL-WITH-TOKEN ARTIFACTS-DIR
@@ -62,6 +63,15 @@ test("every view and dialog passes axe's WCAG 2.1 A and AA rules", async () => {
     await page.getByRole("dialog", { name: /^Run/ }).waitFor();
     found.push(...(await audit(page, "run dialog")));
     assert.deepEqual(found, []);
+    // What happens is said in a polite live region as the engine's events come, whoever
+    // caused it (here the page; the CLI alike).
+    await page.keyboard.press("Escape");
+    await page.getByRole("link", { name: /^Containers/ }).click();
+    const notices = page.getByRole("status", { name: "Notifications" });
+    await page.getByRole("button", { name: "Pause a11y-web" }).click();
+    await notices.getByText("Container a11y-web paused").waitFor();
+    await page.getByRole("button", { name: "Resume a11y-web" }).click();
+    await notices.getByText("Container a11y-web resumed").waitFor();
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -164,7 +164,7 @@ fn root_the_dashboard_shows_the_build_history_and_starts_a_build_in_chromium() {
 }
 
 /// axe-core's WCAG 2.1 A/AA rules over every view (with a container, a volume and a network
-/// to show) and the image details and Run dialogs.
+/// to show) and the image details and Run dialogs; the notifications' live region.
 #[test]
 fn root_the_dashboard_passes_an_accessibility_audit_in_chromium() {
     // Made first, dropped last: after the store's containers are gone.

@@ -26,7 +26,38 @@ function route() {
   return { view: VIEWS.some(([v]) => v === view) ? view : "containers", id: id || null };
 }
 
-function useData() {
+// What an engine event means to a person, for the notifications (Docker's event fields);
+// null for what is not worth saying (exec, attach, health probes, mounts…).
+function describe(e) {
+  const a = (e.Actor && e.Actor.Attributes) || {};
+  const name = a.name || (e.Actor && e.Actor.ID ? e.Actor.ID.slice(0, 12) : "");
+  const action = e.Action || e.status || "";
+  if (e.Type === "container") {
+    const said = {
+      create: "created",
+      start: "started",
+      pause: "paused",
+      unpause: "resumed",
+      destroy: "removed",
+      rename: "renamed",
+    }[action];
+    if (said) return `Container ${name} ${said}`;
+    if (action === "die") return `Container ${name} exited (code ${a.exitCode ?? "?"})`;
+    if (action === "oom") return `Container ${name} ran out of memory`;
+    return null;
+  }
+  if (e.Type === "image") {
+    const said = { pull: "pulled", push: "pushed", tag: "tagged", untag: "untagged", delete: "removed", load: "loaded" }[action];
+    return said ? `Image ${name} ${said}` : null;
+  }
+  if (e.Type === "volume" || e.Type === "network") {
+    const said = { create: "created", destroy: "removed" }[action];
+    return said ? `${e.Type === "volume" ? "Volume" : "Network"} ${name} ${said}` : null;
+  }
+  return null;
+}
+
+function useData(announce) {
   const [data, setData] = useState({ images: [], containers: [], volumes: [], networks: [], projects: [], builds: [], loaded: false });
   const [live, setLive] = useState(false);
   const [error, setError] = useState(null);
@@ -52,15 +83,33 @@ function useData() {
       timer = setTimeout(load, 100);
     };
     load();
-    const stop = followEvents(soon, (ok) => (setLive(ok), ok && soon()));
+    const onEvent = (e) => {
+      soon();
+      const text = describe(e);
+      if (text) announce(text);
+    };
+    const stop = followEvents(onEvent, (ok) => (setLive(ok), ok && soon()));
     return () => (stop(), clearTimeout(timer));
   }, []);
   return [data, live, error, setError];
 }
 
+// The last few notifications, shown a moment and read out by screen readers (a polite live
+// region, as the engine's events come).
+function useNotices() {
+  const [notices, setNotices] = useState([]);
+  const announce = (text) => {
+    const id = Math.random();
+    setNotices((n) => [...n.slice(-2), { id, text }]);
+    setTimeout(() => setNotices((n) => n.filter((x) => x.id !== id)), 5000);
+  };
+  return [notices, announce];
+}
+
 function App() {
   const [where, setWhere] = useState(route());
-  const [data, live, error, setError] = useData();
+  const [notices, announce] = useNotices();
+  const [data, live, error, setError] = useData(announce);
   useEffect(() => {
     const onPop = () => setWhere(route());
     addEventListener("popstate", onPop);
@@ -115,6 +164,9 @@ function App() {
       </div>`}
       ${page}
     </main>
+    <div class="notices" role="status" aria-live="polite" aria-label="Notifications">
+      ${notices.map((n) => html`<div class="notice" key=${n.id}>${n.text}</div>`)}
+    </div>
   </div>`;
 }
 
