@@ -36,24 +36,52 @@ async fn list(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Json
     .await
 }
 
-/// Images for `up` come from the store only: a server has no terminal to show a build on,
-/// and pulls go through the pull endpoint first.
-struct StoredImages<'a>(&'a berth_image::Store);
+/// Images for `up`: those in the store, else pulled (with the server's registry
+/// configuration, as `docker compose up` pulls); a missing image with a build section is
+/// refused: a server has no terminal to show a build on (`berth compose up --build`).
+struct ServerImages<'a>(&'a berth_image::Store);
 
-impl berth_compose::ImageSource for StoredImages<'_> {
+/// A pull's progress, not shown: the page follows the engine's events.
+struct Quiet;
+
+impl berth_registry::Progress for Quiet {
+    fn event(&self, _: berth_registry::Event<'_>) {}
+}
+
+impl berth_compose::ImageSource for ServerImages<'_> {
     fn ensure_image(
         &self,
         service: &str,
         image: &str,
-        _build: Option<&Build>,
+        build: Option<&Build>,
         force_build: bool,
     ) -> berth_compose::Result<()> {
         if !force_build && self.0.lookup(image).is_ok() {
             return Ok(());
         }
-        Err(berth_compose::Error::NotFound(format!(
-            "service {service:?}: image {image} is not here: pull or build it first (berth compose up --build builds it)"
-        )))
+        if build.is_some() || force_build {
+            return Err(berth_compose::Error::NotFound(format!(
+                "service {service:?}: image {image} is not here: build it first (berth compose up --build builds it)"
+            )));
+        }
+        let failed = |e: String| {
+            berth_compose::Error::Dependency(format!("service {service:?}: pull {image}: {e}"))
+        };
+        let mut reference =
+            berth_image::Reference::parse(image).map_err(|e| failed(e.to_string()))?;
+        if reference.tag.is_none() && reference.digest.is_none() {
+            reference.tag = Some("latest".into());
+        }
+        let cfg = berth_registry::RegistryConfig::load().map_err(|e| failed(e.to_string()))?;
+        berth_registry::pull::pull(
+            self.0,
+            &cfg,
+            &reference,
+            &berth_registry::pull::PullOptions::default(),
+            &Quiet,
+        )
+        .map(drop)
+        .map_err(|e| failed(e.to_string()))
     }
 }
 
@@ -92,7 +120,7 @@ async fn act(
                 engine.up(
                     &p,
                     &UpOptions::default(),
-                    &StoredImages(&e.store),
+                    &ServerImages(&e.store),
                     &mut report,
                 )?;
             }

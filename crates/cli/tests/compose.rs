@@ -571,3 +571,44 @@ fn root_top_cp_events_and_push_act_on_the_projects_containers() {
     assert!(!catalog.contains("busybox"), "{catalog}");
     compose(&b, dir.path(), &["-p", "tools", "down"]).ok();
 }
+
+/// `up` of a project through the API (the dashboard's Compose view) pulls an image the store
+/// lacks, as `docker compose up` does.
+#[test]
+fn root_up_through_the_api_pulls_a_missing_image() {
+    let reg = common::registry_server::Registry::start(None);
+    let b = Berth::new();
+    b.import_busybox("busybox");
+    let image = format!("{}/tools/busybox:1", reg.host());
+    b.run(&["tag", "busybox", &image]).ok();
+    b.run(&["push", &image]).ok();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        format!(
+            "services:\n  web:\n    image: busybox\n    command: sleep 300\n  tool:\n    image: {image}\n    command: sleep 300\n"
+        ),
+    )
+    .unwrap();
+    compose(&b, dir.path(), &["-p", "apipull", "up", "-d"]).ok();
+    compose(&b, dir.path(), &["-p", "apipull", "rm", "-sf", "tool"]).ok();
+    b.run(&["rmi", &image]).ok();
+    let s = common::berth_serve::Server::start(&b, &[]);
+    let socket = s.host().trim_start_matches("unix://").to_string();
+    let out = Command::new("curl")
+        .args(["-sS", "-XPOST", "--unix-socket", &socket])
+        .arg("http://berth/compose/projects/apipull/up")
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("\"Progress\""), "{body}");
+    b.run(&["image", "inspect", &image]).ok();
+    let ps = compose(
+        &b,
+        dir.path(),
+        &["-p", "apipull", "ps", "--format", "{{.Service}} {{.State}}"],
+    )
+    .ok();
+    assert!(ps.contains("tool running"), "{ps}");
+    compose(&b, dir.path(), &["-p", "apipull", "down"]).ok();
+}
