@@ -144,6 +144,15 @@ pub(crate) fn container_state(e: &Endpoint) -> Option<bool> {
     Some(e.pid > 0 && process_start(e.pid) == Some(e.pid_start))
 }
 
+/// A flag's value refused, with what was expected.
+fn bad_flag(flag: &'static str, value: &str, reason: &str) -> Error {
+    Error::BadFlag {
+        flag,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
 fn random_id() -> String {
     let mut b = [0u8; 32];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
@@ -224,11 +233,7 @@ impl Networking {
 
     /// `network create`.
     pub fn create(&self, o: &CreateOptions) -> Result<Network> {
-        let bad = |flag: &'static str, value: &str, reason: &str| Error::BadFlag {
-            flag,
-            value: value.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = bad_flag;
         if let Some(d) = &o.driver {
             if d != "bridge" {
                 return Err(bad("--driver", d, "only the bridge driver is supported"));
@@ -346,11 +351,7 @@ impl Networking {
 
     /// The IPv6 pool `--ipv6` and the IPv6 `--subnet`/`--gateway`/`--ip-range` ask for.
     fn ipv6_pool(o: &CreateOptions) -> Result<Option<state::Ipv6Pool>> {
-        let bad = |flag: &'static str, value: &str, reason: &str| Error::BadFlag {
-            flag,
-            value: value.to_string(),
-            reason: reason.to_string(),
-        };
+        let bad = bad_flag;
         if !o.enable_ipv6 {
             return match &o.ipv6_subnet {
                 Some(s) => Err(bad("--subnet", s, "an IPv6 subnet needs --ipv6")),
