@@ -104,6 +104,25 @@ fn registry_config(
     Ok(out)
 }
 
+/// A build made as part of another operation (a Compose service's image for the dashboard's
+/// `up`): recorded in the build history like any other, its output not streamed.
+pub(crate) fn build_unstreamed(
+    e: &crate::server::Engine,
+    opts: &berth_build::BuildOptions,
+    context_name: &str,
+) -> Result<berth_image::Image, String> {
+    let progress = JsonProgress::discarding();
+    let host = ApiHost {
+        e,
+        progress: &progress,
+        creds: BTreeMap::new(),
+        quiet: true,
+        output: Default::default(),
+    };
+    berth_build::build_history::build_recorded(&e.rt, opts, &host, context_name)
+        .map_err(|err| err.to_string())
+}
+
 /// What the builder asks of a server: base images (pulled with the request's credentials)
 /// and the stream to write to.
 struct ApiHost<'a> {

@@ -36,10 +36,10 @@ async fn list(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Json
     .await
 }
 
-/// Images for `up`: those in the store, else pulled (with the server's registry
-/// configuration, as `docker compose up` pulls); a missing image with a build section is
-/// refused: a server has no terminal to show a build on (`berth compose up --build`).
-struct ServerImages<'a>(&'a berth_image::Store);
+/// Images for `up`: those in the store, else built from the service's `build:` (recorded in
+/// the build history, where the Builds view shows it) or pulled with the server's registry
+/// configuration, as `docker compose up` makes them.
+struct ServerImages<'a>(&'a crate::server::Engine);
 
 /// A pull's progress, not shown: the page follows the engine's events.
 struct Quiet;
@@ -56,13 +56,37 @@ impl berth_compose::ImageSource for ServerImages<'_> {
         build: Option<&Build>,
         force_build: bool,
     ) -> berth_compose::Result<()> {
-        if !force_build && self.0.lookup(image).is_ok() {
+        if !force_build && self.0.store.lookup(image).is_ok() {
             return Ok(());
         }
-        if build.is_some() || force_build {
-            return Err(berth_compose::Error::NotFound(format!(
-                "service {service:?}: image {image} is not here: build it first (berth compose up --build builds it)"
-            )));
+        if let Some(b) = build {
+            let r = b.request();
+            let fail = |e: String| {
+                berth_compose::Error::Dependency(format!(
+                    "service {service:?}: failed to build {image}: {e}"
+                ))
+            };
+            let context = std::path::PathBuf::from(&r.context);
+            let (dockerfile, dockerfile_name) = match &r.dockerfile {
+                Some(f) => (std::path::PathBuf::from(f), f.clone()),
+                None => (context.join("Dockerfile"), "Dockerfile".to_string()),
+            };
+            let tag = berth_image::Reference::parse(image).map_err(|e| fail(e.to_string()))?;
+            let opts = berth_build::BuildOptions {
+                context,
+                dockerfile,
+                dockerfile_name,
+                tags: vec![tag],
+                build_args: r.args,
+                target: r.target,
+                labels: r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                cache_from: r.cache_from,
+                quiet: true,
+                ..berth_build::BuildOptions::default()
+            };
+            return crate::build::build_unstreamed(self.0, &opts, &r.context)
+                .map(drop)
+                .map_err(fail);
         }
         let failed = |e: String| {
             berth_compose::Error::Dependency(format!("service {service:?}: pull {image}: {e}"))
@@ -74,7 +98,7 @@ impl berth_compose::ImageSource for ServerImages<'_> {
         }
         let cfg = berth_registry::RegistryConfig::load().map_err(|e| failed(e.to_string()))?;
         berth_registry::pull::pull(
-            self.0,
+            &self.0.store,
             &cfg,
             &reference,
             &berth_registry::pull::PullOptions::default(),
@@ -117,12 +141,7 @@ async fn act(
         let mut report = |p: Progress| lines.push(format!("{} {}  {}", p.kind, p.name, p.status));
         match (verb.as_str(), lifecycle) {
             ("up", _) => {
-                engine.up(
-                    &p,
-                    &UpOptions::default(),
-                    &ServerImages(&e.store),
-                    &mut report,
-                )?;
+                engine.up(&p, &UpOptions::default(), &ServerImages(&e), &mut report)?;
             }
             ("down", _) => engine.down(&p, &DownOptions::default(), &mut report)?,
             (_, Some(v)) => engine.apply(&p, &[], &v, &mut report)?,

@@ -28,6 +28,15 @@ pub(crate) struct JsonProgress {
 }
 
 impl JsonProgress {
+    /// A progress whose lines go nowhere (work done as part of another operation).
+    pub(crate) fn discarding() -> JsonProgress {
+        let (tx, _) = tokio::sync::mpsc::channel(1);
+        JsonProgress {
+            tx,
+            verbs: Mutex::default(),
+        }
+    }
+
     pub fn line(&self, v: Value) {
         let mut text = v.to_string().into_bytes();
         text.push(b'\n');

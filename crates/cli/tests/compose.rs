@@ -572,8 +572,8 @@ fn root_top_cp_events_and_push_act_on_the_projects_containers() {
     compose(&b, dir.path(), &["-p", "tools", "down"]).ok();
 }
 
-/// `up` of a project through the API (the dashboard's Compose view) pulls an image the store
-/// lacks, as `docker compose up` does.
+/// `up` of a project through the API (the dashboard's Compose view) makes the images the store
+/// lacks as `docker compose up` does: pulled, or built from the service's `build:`.
 #[test]
 fn root_up_through_the_api_pulls_a_missing_image() {
     let reg = common::registry_server::Registry::start(None);
@@ -586,13 +586,24 @@ fn root_up_through_the_api_pulls_a_missing_image() {
     std::fs::write(
         dir.path().join("compose.yaml"),
         format!(
-            "services:\n  web:\n    image: busybox\n    command: sleep 300\n  tool:\n    image: {image}\n    command: sleep 300\n"
+            "services:\n  web:\n    image: busybox\n    command: sleep 300\n    stop_grace_period: 1s\n  tool:\n    image: {image}\n    command: sleep 300\n    stop_grace_period: 1s\n  made:\n    build: ./ctx\n    image: apimade:1\n    command: sleep 300\n    stop_grace_period: 1s\n"
         ),
     )
     .unwrap();
+    std::fs::create_dir(dir.path().join("ctx")).unwrap();
+    std::fs::write(
+        dir.path().join("ctx/Dockerfile"),
+        "FROM busybox\nRUN echo built > /built\n",
+    )
+    .unwrap();
     compose(&b, dir.path(), &["-p", "apipull", "up", "-d"]).ok();
-    compose(&b, dir.path(), &["-p", "apipull", "rm", "-sf", "tool"]).ok();
-    b.run(&["rmi", &image]).ok();
+    compose(
+        &b,
+        dir.path(),
+        &["-p", "apipull", "rm", "-sf", "tool", "made"],
+    )
+    .ok();
+    b.run(&["rmi", &image, "apimade:1"]).ok();
     let s = common::berth_serve::Server::start(&b, &[]);
     let socket = s.host().trim_start_matches("unix://").to_string();
     let out = Command::new("curl")
@@ -609,6 +620,13 @@ fn root_up_through_the_api_pulls_a_missing_image() {
         &["-p", "apipull", "ps", "--format", "{{.Service}} {{.State}}"],
     )
     .ok();
-    assert!(ps.contains("tool running"), "{ps}");
+    assert!(
+        ps.contains("tool running") && ps.contains("made running"),
+        "{ps}"
+    );
+    assert_eq!(
+        b.run(&["run", "--rm", "apimade:1", "cat", "/built"]).ok(),
+        "built\n"
+    );
     compose(&b, dir.path(), &["-p", "apipull", "down"]).ok();
 }

@@ -251,6 +251,60 @@ pub struct BuildLong {
     pub labels: Option<ListOrMap>,
 }
 
+/// What a service's `build:` asks of a builder, as every front end passes it on: the
+/// context directory, the Dockerfile (a path, with the context when relative), build
+/// arguments (`K=V`, or `K` to take it from the environment), target, cache sources, labels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BuildRequest {
+    pub context: String,
+    pub dockerfile: Option<String>,
+    pub args: Vec<String>,
+    pub target: Option<String>,
+    pub cache_from: Vec<String>,
+    pub labels: Vec<(String, String)>,
+}
+
+impl Build {
+    pub fn request(&self) -> BuildRequest {
+        match self {
+            Build::Context(c) => BuildRequest {
+                context: c.clone(),
+                ..BuildRequest::default()
+            },
+            Build::Long(l) => {
+                let context = l.context.clone().unwrap_or_else(|| ".".into());
+                BuildRequest {
+                    dockerfile: l.dockerfile.as_ref().map(|f| {
+                        if f.starts_with('/') {
+                            f.clone()
+                        } else {
+                            format!("{context}/{f}")
+                        }
+                    }),
+                    args: l
+                        .args
+                        .iter()
+                        .flat_map(|a| a.pairs(&['=']))
+                        .map(|(k, v)| match v {
+                            Some(v) => format!("{k}={v}"),
+                            None => k,
+                        })
+                        .collect(),
+                    target: l.target.clone(),
+                    cache_from: l.cache_from.clone(),
+                    labels: l
+                        .labels
+                        .iter()
+                        .flat_map(|a| a.pairs(&['=']))
+                        .map(|(k, v)| (k, v.unwrap_or_default()))
+                        .collect(),
+                    context,
+                }
+            }
+        }
+    }
+}
+
 /// `ports:` — `"8080:80"`, `80`, or `{target, published, host_ip, protocol}`.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(untagged)]

@@ -73,42 +73,24 @@ impl CliImages<'_> {
     }
 
     pub(crate) fn build(&self, image: &str, b: &Build) -> std::result::Result<(), String> {
+        let r = b.request();
         let mut argv: Vec<String> = vec!["build".into(), "-t".into(), image.into()];
-        let context = match b {
-            Build::Context(c) => c.clone(),
-            Build::Long(l) => {
-                if let Some(f) = &l.dockerfile {
-                    argv.push("-f".into());
-                    let base = l.context.clone().unwrap_or_else(|| ".".into());
-                    argv.push(if f.starts_with('/') {
-                        f.clone()
-                    } else {
-                        format!("{base}/{f}")
-                    });
-                }
-                for (k, v) in l.args.iter().flat_map(|a| a.pairs(&['='])) {
-                    argv.push("--build-arg".into());
-                    argv.push(match v {
-                        Some(v) => format!("{k}={v}"),
-                        None => k,
-                    });
-                }
-                if let Some(t) = &l.target {
-                    argv.push("--target".into());
-                    argv.push(t.clone());
-                }
-                for c in &l.cache_from {
-                    argv.push("--cache-from".into());
-                    argv.push(c.clone());
-                }
-                for (k, v) in l.labels.iter().flat_map(|a| a.pairs(&['='])) {
-                    argv.push("--label".into());
-                    argv.push(format!("{k}={}", v.unwrap_or_default()));
-                }
-                l.context.clone().unwrap_or_else(|| ".".into())
-            }
-        };
-        argv.push(context);
+        if let Some(f) = r.dockerfile {
+            argv.extend(["-f".into(), f]);
+        }
+        for a in r.args {
+            argv.extend(["--build-arg".into(), a]);
+        }
+        if let Some(t) = r.target {
+            argv.extend(["--target".into(), t]);
+        }
+        for c in r.cache_from {
+            argv.extend(["--cache-from".into(), c]);
+        }
+        for (k, v) in r.labels {
+            argv.extend(["--label".into(), format!("{k}={v}")]);
+        }
+        argv.push(r.context);
         let cl = BuildCommandLine::try_parse_from(&argv).map_err(|e| e.to_string())?;
         match crate::commands::build::build_in_host_namespace(self.root, cl.args) {
             Ok(0) => Ok(()),
