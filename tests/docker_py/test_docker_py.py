@@ -157,6 +157,32 @@ class ContainerTest(unittest.TestCase):
             finally:
                 ctr.remove(force=True)
 
+    def test_an_exec_that_cannot_start_says_so_over_its_websocket(self):
+        """berth's /exec/ID/start/ws (the dashboard's terminal): a command that cannot run
+        is told in the stream, as the hijacked start tells it, and the exit code is 127."""
+        tcp = os.environ.get("BERTH_TCP_HOST")
+        if not tcp:
+            self.skipTest("BERTH_TCP_HOST is not set")
+        import websocket
+        ctr = self.c.containers.run("busybox", "sleep 30", detach=True)
+        try:
+            ex = self.c.api.exec_create(ctr.id, ["/no/such/shell"], tty=True, stdin=True)
+            url = tcp.replace("tcp://", "ws://") + f"/exec/{ex['Id']}/start/ws"
+            ws = websocket.create_connection(url, timeout=10)
+            got = b""
+            while True:
+                try:
+                    m = ws.recv()
+                except Exception:
+                    break
+                if not m:
+                    break
+                got += m if isinstance(m, bytes) else m.encode()
+            self.assertIn(b"/no/such/shell", got)
+            self.assertEqual(self.c.api.exec_inspect(ex["Id"])["ExitCode"], 127)
+        finally:
+            ctr.remove(force=True)
+
     def test_a_websocket_that_closes_ends_its_attachment(self):
         """A client closing its WebSocket to a quiet container: the server lets go of the
         attachment (its sockets) at once, not at the container's next output."""

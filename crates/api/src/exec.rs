@@ -105,18 +105,7 @@ async fn start(
     };
     // As for a start: the exec's cgroup move waits for the kernel; overlap that wait.
     berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
-    let engine = e.clone();
-    let started = blocking(move || match engine.rt.exec_start(&id, &engine.exe) {
-        Ok(session) => Ok(Ok(session)),
-        // The command cannot run: as dockerd, the stream carries the error (the exec's exit
-        // code, 126 or 127, is in its inspect), so that exec_run reports the code.
-        Err(
-            e @ (berth_runtime::Error::CommandNotFound(_)
-            | berth_runtime::Error::CommandNotExecutable(_)),
-        ) => Ok(Err(e.to_string())),
-        Err(e) => Err(e.into()),
-    })
-    .await?;
+    let started = start_session(&e, id).await?;
     let session = match started {
         Ok(session) => session,
         Err(message) if !s.detach => {
@@ -152,6 +141,25 @@ async fn start(
             _ = departure.wait() => {}
         }
     })
+}
+
+/// Starts the exec under its supervisor. A command that cannot run is the stream's to tell
+/// (`Ok(Err(message))`: as dockerd, the exec's exit code, 126 or 127, is in its inspect, so
+/// that docker-py's exec_run reports the code); any other failure is an API error.
+async fn start_session(
+    e: &AppState,
+    id: String,
+) -> Result<Result<berth_runtime::exec_session::ExecSession, String>, ApiError> {
+    let engine = e.clone();
+    blocking(move || match engine.rt.exec_start(&id, &engine.exe) {
+        Ok(session) => Ok(Ok(session)),
+        Err(
+            e @ (berth_runtime::Error::CommandNotFound(_)
+            | berth_runtime::Error::CommandNotExecutable(_)),
+        ) => Ok(Err(e.to_string())),
+        Err(e) => Err(e.into()),
+    })
+    .await
 }
 
 /// Connects to an exec's supervisor, before any answer: the supervisor keeps the output
@@ -204,9 +212,20 @@ async fn start_ws(
         size => Some(size),
     };
     berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
-    let engine = e.clone();
     let exec_id = id.clone();
-    let session = blocking(move || Ok(engine.rt.exec_start(&id, &engine.exe)?)).await?;
+    let session = match start_session(&e, id).await? {
+        Ok(session) => session,
+        // As the hijacked start: the stream says why (a page sees no HTTP error behind a
+        // WebSocket that failed to open, only that it closed).
+        Err(message) => {
+            return Ok(ws.on_upgrade(move |mut socket| async move {
+                use axum::extract::ws::Message;
+                let text = format!("{message}\r\n").into_bytes();
+                let _ = socket.send(Message::Binary(text.into())).await;
+                let _ = socket.send(Message::Close(None)).await;
+            }))
+        }
+    };
     let size = size.filter(|_| session.tty);
     let supervisor = connect(&session, size).await?;
     let streams = streams(&session)?;
