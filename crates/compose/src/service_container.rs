@@ -584,7 +584,8 @@ fn file_mount(
 mod tests {
     use super::*;
 
-    fn project(yaml: &str) -> Project {
+    /// The project of `yaml`, with its directory (which requests read env files from).
+    fn project(yaml: &str) -> (Project, tempfile::TempDir) {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("compose.yaml"), yaml).unwrap();
         std::fs::write(t.path().join("app.env"), "FROM_FILE=1\nBOTH=file\n").unwrap();
@@ -594,14 +595,12 @@ mod tests {
             environment: [("SHELL_VAR".to_string(), "from-shell".to_string())].into(),
             ..Default::default()
         };
-        let p = crate::load(&o).unwrap();
-        std::mem::forget(t);
-        p
+        (crate::load(&o).unwrap(), t)
     }
 
     #[test]
     fn links_name_the_linked_containers_and_start_them_first() {
-        let p = project(
+        let (p, _dir) = project(
             r#"
 services:
   web:
@@ -647,7 +646,7 @@ services:
 
     #[test]
     fn a_service_becomes_dockers_create_request() {
-        let p = project(
+        let (p, _dir) = project(
             r#"
 services:
   web:
@@ -750,7 +749,7 @@ volumes:
 
     #[test]
     fn the_config_hash_ignores_replicas_but_not_config() {
-        let p = project("services:\n  w:\n    image: a\n    deploy: {replicas: 3}\n");
+        let (p, _dir) = project("services:\n  w:\n    image: a\n    deploy: {replicas: 3}\n");
         let mut s = p.model.services["w"].clone();
         let h = config_hash(&s);
         s.deploy.as_mut().unwrap().replicas = Some(1);
