@@ -12,6 +12,21 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
 
+def ws_messages(ws, seconds=20):
+    """A WebSocket's messages until it closes (or `seconds` pass)."""
+    got = []
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            m = ws.recv()
+        except Exception:
+            break
+        if not m:
+            break
+        got.append(m)
+    return got
+
+
 def client():
     return docker.from_env(version="auto", timeout=60)
 
@@ -140,16 +155,7 @@ class ContainerTest(unittest.TestCase):
                 )
                 ctr.start()
                 ws.send_binary(b"kiwi\n")
-                got = []
-                deadline = time.time() + 20
-                while time.time() < deadline:
-                    try:
-                        m = ws.recv()
-                    except Exception:
-                        break
-                    if not m:
-                        break
-                    got.append(m)
+                got = ws_messages(ws)
                 self.assertTrue(got and all(isinstance(m, kind) for m in got), (version, got))
                 text = "".join(m.decode() if isinstance(m, bytes) else m for m in got)
                 self.assertEqual(sorted(text.splitlines()), ["err", "got kiwi"])
@@ -169,15 +175,7 @@ class ContainerTest(unittest.TestCase):
             ex = self.c.api.exec_create(ctr.id, ["/no/such/shell"], tty=True, stdin=True)
             url = tcp.replace("tcp://", "ws://") + f"/exec/{ex['Id']}/start/ws"
             ws = websocket.create_connection(url, timeout=10)
-            got = b""
-            while True:
-                try:
-                    m = ws.recv()
-                except Exception:
-                    break
-                if not m:
-                    break
-                got += m if isinstance(m, bytes) else m.encode()
+            got = b"".join(m if isinstance(m, bytes) else m.encode() for m in ws_messages(ws))
             self.assertIn(b"/no/such/shell", got)
             self.assertEqual(self.c.api.exec_inspect(ex["Id"])["ExitCode"], 127)
         finally:
