@@ -104,6 +104,35 @@ fn registry_config(
     Ok(out)
 }
 
+/// Pulls the image `name` (`:latest` when it names no tag or digest) with the server's
+/// registry configuration and these credentials by registry, for an operation that needs it
+/// (a build's base image, a Compose service's image).
+pub(crate) fn pull_named(
+    store: &berth_image::Store,
+    name: &str,
+    creds: &BTreeMap<String, berth_registry::auth::Credentials>,
+    platform: Option<&str>,
+    progress: &dyn berth_registry::Progress,
+) -> Result<berth_image::Image, String> {
+    let mut reference = berth_image::Reference::parse(name).map_err(|e| e.to_string())?;
+    if reference.tag.is_none() && reference.digest.is_none() {
+        reference.tag = Some("latest".into());
+    }
+    let mut cfg = berth_registry::RegistryConfig::load().map_err(|e| e.to_string())?;
+    cfg.credentials =
+        berth_registry::CredentialSource::Given(creds.get(&reference.domain).cloned());
+    berth_registry::pull::pull(
+        store,
+        &cfg,
+        &reference,
+        &berth_registry::pull::PullOptions {
+            platform: platform.map(str::to_string),
+        },
+        progress,
+    )
+    .map_err(|e| e.to_string())
+}
+
 /// A build made as part of another operation (a Compose service's image for the dashboard's
 /// `up`): recorded in the build history like any other, its output not streamed.
 pub(crate) fn build_unstreamed(
@@ -146,29 +175,13 @@ impl berth_build::BuildHost for ApiHost<'_> {
                 return Ok(img);
             }
         }
-        let fail = |e: String| format!("failed to resolve source metadata for {name}: {e}");
-        let mut reference = berth_image::Reference::parse(name).map_err(|e| fail(e.to_string()))?;
-        if reference.tag.is_none() && reference.digest.is_none() {
-            reference.tag = Some("latest".into());
-        }
-        let mut cfg = berth_registry::RegistryConfig::load().map_err(|e| fail(e.to_string()))?;
-        let creds = self.creds.get(&reference.domain).cloned();
-        cfg.credentials = berth_registry::CredentialSource::Given(creds);
         let progress: &dyn berth_registry::Progress = if self.quiet {
             &berth_registry::Quiet
         } else {
             self.progress
         };
-        berth_registry::pull::pull(
-            &self.e.store,
-            &cfg,
-            &reference,
-            &berth_registry::pull::PullOptions {
-                platform: platform.map(str::to_string),
-            },
-            progress,
-        )
-        .map_err(|e| fail(e.to_string()))
+        pull_named(&self.e.store, name, &self.creds, platform, progress)
+            .map_err(|e| format!("failed to resolve source metadata for {name}: {e}"))
     }
 
     /// As the classic builder: text lines as `{"stream": …}`, the image ID as `aux` before

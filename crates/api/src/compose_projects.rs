@@ -41,13 +41,6 @@ async fn list(State(e): State<AppState>, Query(q): Query<Params>) -> Result<Json
 /// configuration, as `docker compose up` makes them.
 struct ServerImages<'a>(&'a crate::server::Engine);
 
-/// A pull's progress, not shown: the page follows the engine's events.
-struct Quiet;
-
-impl berth_registry::Progress for Quiet {
-    fn event(&self, _: berth_registry::Event<'_>) {}
-}
-
 impl berth_compose::ImageSource for ServerImages<'_> {
     fn ensure_image(
         &self,
@@ -88,24 +81,18 @@ impl berth_compose::ImageSource for ServerImages<'_> {
                 .map(drop)
                 .map_err(fail);
         }
-        let failed = |e: String| {
-            berth_compose::Error::Dependency(format!("service {service:?}: pull {image}: {e}"))
-        };
-        let mut reference =
-            berth_image::Reference::parse(image).map_err(|e| failed(e.to_string()))?;
-        if reference.tag.is_none() && reference.digest.is_none() {
-            reference.tag = Some("latest".into());
-        }
-        let cfg = berth_registry::RegistryConfig::load().map_err(|e| failed(e.to_string()))?;
-        berth_registry::pull::pull(
+        // The pull's progress is not shown: the page follows the engine's events.
+        crate::build::pull_named(
             &self.0.store,
-            &cfg,
-            &reference,
-            &berth_registry::pull::PullOptions::default(),
-            &Quiet,
+            image,
+            &Default::default(),
+            None,
+            &berth_registry::Quiet,
         )
         .map(drop)
-        .map_err(|e| failed(e.to_string()))
+        .map_err(|e| {
+            berth_compose::Error::Dependency(format!("service {service:?}: pull {image}: {e}"))
+        })
     }
 }
 

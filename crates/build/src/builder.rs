@@ -575,16 +575,7 @@ impl Builder<'_> {
         let making = self.making_lock(&key);
         // Held while the step is looked up and made (see `making`).
         let _making = making.lock();
-        // Made by another stage of this build (even with --no-cache), or cached.
-        let made = self.made.lock().ok().and_then(|m| m.get(&key).cloned());
-        let cached = || {
-            self.store
-                .build_cache_lookup(&key)
-                .filter(|img| self.cache_allows(img))
-                .or_else(|| self.imported(&key))
-        };
-        let from_this_build = made.is_some();
-        if let Some(img) = made.or_else(|| (!self.opts.no_cache).then(cached).flatten()) {
+        if let Some((img, from_this_build)) = self.cached(&key) {
             if !from_this_build {
                 if let Ok(mut u) = self.used.lock() {
                     u.push(key.clone());
@@ -612,15 +603,20 @@ impl Builder<'_> {
         Ok(s)
     }
 
-    /// Whether a step with `key` would come from a cache (this build's, the local one or an
-    /// imported one).
-    fn is_cached(&self, key: &str) -> bool {
-        self.made.lock().is_ok_and(|m| m.contains_key(key))
-            || self
-                .store
-                .build_cache_lookup(key)
-                .is_some_and(|img| self.cache_allows(&img))
-            || self.imported(key).is_some()
+    /// The result of the step with `key` if it need not run: made by another stage of this
+    /// build (even with --no-cache; `true`), else from the local cache or an imported one.
+    fn cached(&self, key: &str) -> Option<(Image, bool)> {
+        if let Some(img) = self.made.lock().ok().and_then(|m| m.get(key).cloned()) {
+            return Some((img, true));
+        }
+        if self.opts.no_cache {
+            return None;
+        }
+        self.store
+            .build_cache_lookup(key)
+            .filter(|img| self.cache_allows(img))
+            .or_else(|| self.imported(key))
+            .map(|img| (img, false))
     }
 
     /// Records `img` as the result of the step with `key` too.

@@ -215,7 +215,7 @@ impl Builder<'_> {
         // the first too.
         let mut also = None;
         if let Some(f) = &from {
-            if !self.opts.no_cache && !self.is_cached(&key) {
+            if !self.opts.no_cache && self.cached(&key).is_none() {
                 also = Some(std::mem::replace(
                     &mut key,
                     step_key(&self.source_content_key(f, &words)?),
