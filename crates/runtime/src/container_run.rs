@@ -72,6 +72,13 @@ impl Runtime {
         // the same container waits for it.
         let held = self.containers.lock(id)?;
         let mut rec = self.containers.load(id)?;
+        // A restart the restart policy decided on, with a stop asked for since: it stays
+        // stopped. Checked under the lock `stop` takes to ask, so a stop never misses a run.
+        if rec.state.status == Status::Restarting && self.stop_requested(id) {
+            rec.state.status = Status::Exited;
+            self.containers.save(&rec)?;
+            return Ok(rec.state.exit_code);
+        }
         let dir = self.containers.dir(id);
         let probe = crate::health::Probe::from_config(rec.config.healthcheck.as_ref());
         if probe.is_some() {
@@ -184,6 +191,17 @@ impl Runtime {
         let held = self.containers.lock(id)?;
         let mut rec = self.containers.load(id).unwrap_or(rec);
         exited(&mut rec.state);
+        // The restart policy's decision is made with the exit, under the lock, as dockerd
+        // does: the record goes from running to restarting without an exited state between
+        // that a `stop` could take for stopped.
+        if supervised
+            && !rec.config.auto_remove
+            && !self.stop_requested(id)
+            && crate::container_start::restarts(&rec.config, rec.state.restart_count, code)
+        {
+            rec.state.restart_count += 1;
+            rec.state.status = Status::Restarting;
+        }
         if !rec.config.auto_remove {
             self.containers.save(&rec)?;
             drop(held);

@@ -82,24 +82,20 @@ impl Runtime {
         loop {
             let code = self.run(id, attach, &mut ready)?;
             attach = Attach::LogOnly;
+            // `run` recorded the restart policy's decision with the exit.
             let Ok(rec) = self.containers.load(id) else {
                 return Ok(code);
             };
-            if self.stop_requested(id) || !restarts(&rec.config, rec.state.restart_count, code) {
+            if rec.state.status != Status::Restarting {
                 return Ok(code);
             }
             let ran = chrono::DateTime::parse_from_rfc3339(&rec.state.started_at)
                 .ok()
                 .and_then(|t| chrono::Utc::now().signed_duration_since(t).to_std().ok())
                 .unwrap_or_default();
-            let wait = backoff.next(ran);
             // Restarting from the exit on, as Docker shows it (an `rm` without -f then
             // refuses it), through the back-off, which a stop or rm cuts short.
-            self.containers.update(id, |r| {
-                r.state.restart_count += 1;
-                r.state.status = Status::Restarting;
-                Ok(())
-            })?;
+            let wait = backoff.next(ran);
             let until = Instant::now() + wait;
             while Instant::now() < until && !self.stop_requested(id) {
                 std::thread::sleep(
@@ -108,7 +104,9 @@ impl Runtime {
             }
             if self.stop_requested(id) {
                 self.containers.update(id, |r| {
-                    r.state.status = Status::Exited;
+                    if r.state.status == Status::Restarting {
+                        r.state.status = Status::Exited;
+                    }
                     Ok(())
                 })?;
                 return Ok(code);
@@ -248,6 +246,38 @@ mod tests {
         assert_eq!(msg, "ok\n");
         let starts = actions(&rt, &c.id).iter().filter(|a| *a == "start").count();
         assert_eq!(starts, 3);
+    }
+
+    /// A stop that lands anywhere in a restart loop (during a run, at its exit, in the
+    /// back-off, as the next run starts) leaves the container exited when it returns, and
+    /// nothing starts it again: the restart decision and the stop request meet under the
+    /// container's lock.
+    #[test]
+    fn a_stop_at_any_moment_of_a_restart_loop_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, fake) = fake_runtime(dir.path());
+        for step in 0..12u64 {
+            let name = format!("loop{step}");
+            let c = create(&rt, &name, &["sleep", "0.03"], |h| {
+                h.restart_policy = policy("always", 0)
+            });
+            let (_told, ready) = crate::process::pipe().unwrap();
+            std::thread::scope(|s| {
+                let supervisor = s.spawn(|| rt.supervise(&c.id, ready.into_raw_fd(), false));
+                std::thread::sleep(Duration::from_millis(20 + step * 13));
+                rt.stop(&name, Some(1)).unwrap();
+                let rec = rt.containers().load(&c.id).unwrap();
+                assert_eq!(
+                    rec.state.status,
+                    Status::Exited,
+                    "after a stop at step {step}"
+                );
+                supervisor.join().unwrap().unwrap();
+            });
+        }
+        let runs = fake.calls_of("run");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(fake.calls_of("run"), runs, "started again after a stop");
     }
 
     /// `always` restarts after every exit until a stop, which also cuts a back-off short.

@@ -57,10 +57,16 @@ impl Runtime {
 
     /// `docker stop -t`: the stop signal, then SIGKILL after the timeout.
     pub fn stop(&self, key: &str, timeout: Option<u64>) -> Result<()> {
-        let c = self.find(key)?;
+        let id = self.containers.find(key)?.id;
+        // The request is made under the container's lock, where the supervisor decides on a
+        // restart at an exit and before each new run: either it sees the request, or what is
+        // read here is the run it started.
+        let held = self.containers.lock(&id)?;
+        let c = self.find(&id)?;
         if c.state.status == Status::Restarting {
             // Between two runs: tell the supervisor not to start it again.
             self.request_stop(&c.id);
+            drop(held);
             self.wait_exit(&c.id, Duration::from_secs(10));
             return Ok(());
         }
@@ -73,6 +79,7 @@ impl Runtime {
         // it writes `die`, and Docker's order is `die` then `stop`.
         let waiter = self.waiter(&c.id, WaitCondition::NotRunning)?;
         self.request_stop(&c.id);
+        drop(held);
         self.engine.kill(&c.id, c.state.pid, sig);
         self.container_event("kill", &c, &[("signal", &sig.to_string())]);
         let killed = Cell::new(false);
