@@ -71,13 +71,7 @@ fn tar_response(body: Body, stat: Option<HeaderValue>) -> Response {
 async fn export(State(e): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let engine = e.clone();
     let c = blocking(move || Ok(engine.rt.find(&id)?)).await?;
-    let body = body_from_writer(move |w| {
-        e.rt.with_rootfs(&c.id, |merged| {
-            berth_image::layer::write_layer_tar(merged, berth_image::layer::DiffSource::Full, w)
-                .map(|_| ())
-                .map_err(berth_runtime::Error::from)
-        })
-    });
+    let body = body_from_writer(move |w| e.rt.export(&c.id, w));
     Ok(tar_response(body, None))
 }
 

@@ -26,7 +26,7 @@ impl ScratchRoot {
             paths,
             mounted: false,
         };
-        mount_overlay(&lowers, &s.paths, true)?;
+        mount_overlay(&lowers, &s.paths, true, None)?;
         s.mounted = true;
         Ok(s)
     }

@@ -20,7 +20,9 @@ pub fn ensure_private_dir(dir: &Path, mode: u32) -> io::Result<bool> {
     match fs::metadata(dir) {
         Ok(m) => {
             let current = m.permissions().mode() & 0o7777;
-            if current & !mode == 0 {
+            // Search permission for others is left alone: a user-namespace-remapped
+            // container's root needs it to reach its rootfs (berth_runtime::userns_remap).
+            if current & !(mode | 0o001) == 0 {
                 return Ok(false);
             }
             fs::set_permissions(dir, fs::Permissions::from_mode(current & mode))?;

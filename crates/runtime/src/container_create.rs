@@ -184,12 +184,8 @@ impl Runtime {
                 )));
             }
         }
-        if !matches!(h.userns_mode.as_str(), "" | "host") {
-            return Err(Error::Invalid(format!(
-                "invalid UsernsMode {:?}: berth supports host (no remapping)",
-                h.userns_mode
-            )));
-        }
+        let userns_remap =
+            self.userns_remap_for(h, &network, &host_namespaces, &joined_namespaces)?;
         if !matches!(h.isolation.as_str(), "" | "default") {
             return Err(Error::Invalid(format!(
                 "invalid isolation \"{}\" on linux: only default is supported",
@@ -314,6 +310,7 @@ impl Runtime {
                 joined_namespaces,
                 ipc_mode,
                 links,
+                userns_remap,
                 ulimits,
                 log_max_size: log_options.max_size,
                 log_max_files: log_options.max_files,
@@ -454,6 +451,50 @@ impl Runtime {
     /// The namespaces joined from other containers (`--pid container:NAME`, `--ipc
     /// container:NAME`): (kind, container ID); and the IPC mode as recorded (`host`, `none`,
     /// `container:ID`, or empty for a namespace of its own).
+    /// The mapping a new container gets: the store's `userns-remap` unless it asks for
+    /// `--userns host`; with dockerd's refusals of what cannot be remapped.
+    fn userns_remap_for(
+        &self,
+        h: &HostConfig,
+        network: &str,
+        host_namespaces: &[String],
+        joined_namespaces: &[(String, String)],
+    ) -> Result<Option<crate::userns_remap::IdMap>> {
+        if !matches!(h.userns_mode.as_str(), "" | "host") {
+            return Err(Error::Invalid(format!(
+                "invalid UsernsMode {:?}: host, or empty for the store's userns-remap",
+                h.userns_mode
+            )));
+        }
+        let Some(setting) = crate::userns_remap::configured(&self.root)? else {
+            return Ok(None);
+        };
+        if h.userns_mode == "host" {
+            return Ok(None);
+        }
+        if h.privileged {
+            return Err(Error::Invalid("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode".into()));
+        }
+        if network == "host" {
+            return Err(Error::Invalid(
+                "cannot share the host's network namespace when user namespaces are enabled".into(),
+            ));
+        }
+        if host_namespaces.iter().any(|n| n == "pid") {
+            return Err(Error::Invalid(
+                "cannot share the host PID namespace when user namespaces are enabled".into(),
+            ));
+        }
+        // Joining another container's namespace would mean joining its user namespace too
+        // (as dockerd does): not done yet.
+        if let Some((kind, _)) = joined_namespaces.first() {
+            return Err(Error::Invalid(format!(
+                "joining another container's {kind} namespace is not supported with userns-remap yet: add --userns host"
+            )));
+        }
+        crate::userns_remap::resolve(&setting, Path::new("/etc")).map(Some)
+    }
+
     fn joined_namespaces(&self, h: &HostConfig) -> Result<(Vec<(String, String)>, String)> {
         let mut joined = Vec::new();
         if let Some(name) = h.pid_mode.strip_prefix("container:") {

@@ -230,6 +230,59 @@ impl Runtime {
         Ok(code)
     }
 
+    /// What a remapped container's root needs of berth's directories: to reach its mounts'
+    /// sources, and to own the files berth made for it and its still-empty volumes.
+    fn share_with_remapped_root(
+        &self,
+        rec: &ContainerRecord,
+        dir: &Path,
+        m: &crate::userns_remap::IdMap,
+    ) -> Result<()> {
+        let volumes = self.volumes()?;
+        let volume_mounts: Vec<&crate::volumes::MountSpec> = rec
+            .config
+            .mounts
+            .iter()
+            .filter(|v| v.kind == "volume")
+            .collect();
+        let containers = self.root.join("containers");
+        let volumes_root = self.root.join("volumes");
+        let bin = self.root.join("runtime-bin");
+        let volume_dirs: Vec<std::path::PathBuf> = volume_mounts
+            .iter()
+            .filter_map(|v| volumes.data_dir(&v.source).parent().map(Path::to_path_buf))
+            .collect();
+        let mut reach: Vec<&Path> = vec![&self.root, &containers, dir];
+        if !volume_dirs.is_empty() {
+            reach.push(&volumes_root);
+            reach.extend(volume_dirs.iter().map(|d| d.as_path()));
+        }
+        if rec.config.init && bin.exists() {
+            reach.push(&bin);
+        }
+        crate::userns_remap::grant_traversal(&reach)?;
+        let etc: Vec<std::path::PathBuf> = ["hostname", "hosts", "resolv.conf"]
+            .iter()
+            .map(|f| dir.join(f))
+            .filter(|p| p.exists())
+            .collect();
+        let etc: Vec<&Path> = etc.iter().map(|p| p.as_path()).collect();
+        crate::userns_remap::give_to_root(&etc, m)?;
+        for v in volume_mounts {
+            let data = volumes.data_dir(&v.source);
+            let fresh = fs::metadata(&data)
+                .map(|md| std::os::unix::fs::MetadataExt::uid(&md) == 0)
+                .unwrap_or(false)
+                && fs::read_dir(&data)
+                    .map(|mut d| d.next().is_none())
+                    .unwrap_or(false);
+            if fresh {
+                crate::userns_remap::give_to_root(&[&data], m)?;
+            }
+        }
+        Ok(())
+    }
+
     fn start_process(
         &self,
         rec: &mut ContainerRecord,
@@ -240,8 +293,12 @@ impl Runtime {
         done: &Arc<AtomicBool>,
     ) -> Result<Started> {
         let paths = RootfsPaths::of(dir);
-        self.engine
-            .mount_rootfs(&rec.lower_dirs, &paths, rec.config.auto_remove)?;
+        self.engine.mount_rootfs(
+            &rec.lower_dirs,
+            &paths,
+            rec.config.auto_remove,
+            rec.config.userns_remap.as_ref(),
+        )?;
         let endpoints = if bridged(&rec.config.network) {
             self.network.container_endpoints(&rec.id)
         } else {
@@ -306,7 +363,17 @@ impl Runtime {
             )));
         }
         if !wd.exists() {
+            let mut made = Vec::new();
+            let mut d = wd.as_path();
+            while !d.exists() && d.starts_with(&paths.merged) {
+                made.push(d.to_path_buf());
+                d = d.parent().unwrap_or(&paths.merged);
+            }
             fs::create_dir_all(&wd).ctx("create working directory", &wd)?;
+            if let Some(m) = &rec.config.userns_remap {
+                let made: Vec<&Path> = made.iter().map(|p| p.as_path()).collect();
+                crate::userns_remap::give_to_root(&made, m)?;
+            }
         }
         // A volume that is still empty gets the image's content at its mount point (Docker's
         // copy-up), so e.g. a volume on /usr/share/app starts with the app's files.
@@ -323,6 +390,9 @@ impl Runtime {
                 let from = crate::rootfs::resolve_in_root(&paths.merged, Path::new(&m.target));
                 crate::volumes::seed(&from, &data)?;
             }
+        }
+        if let Some(m) = &rec.config.userns_remap {
+            self.share_with_remapped_root(rec, dir, m)?;
         }
         let init_bin = if rec.config.init {
             let p = self.root.join("runtime-bin/berth-init");

@@ -44,7 +44,14 @@ pub trait OciRuntime {
     /// container's own upper layer) at `paths.merged`; `disposable` when it is thrown away
     /// with the container (`--rm`: no sync on unmount). As containerd's shim does before it
     /// calls runc.
-    fn mount_rootfs(&self, lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -> Result<()>;
+    /// `idmap`: the container's ids on the host (userns-remap): the layers are seen shifted.
+    fn mount_rootfs(
+        &self,
+        lower: &[PathBuf],
+        paths: &RootfsPaths,
+        disposable: bool,
+        idmap: Option<&crate::userns_remap::IdMap>,
+    ) -> Result<()>;
     /// Unmounts what `mount_rootfs` mounted (nothing mounted is not an error).
     fn unmount_rootfs(&self, merged: &Path) -> Result<()>;
     /// Sends `signal` to the container's init process `pid`.
@@ -56,6 +63,7 @@ pub trait OciRuntime {
 }
 
 /// A process to start in a running container.
+#[derive(Clone)]
 pub struct ExecProcess {
     pub args: Vec<String>,
     pub env: Vec<String>,
@@ -118,8 +126,14 @@ fn explain(reason: &str) -> String {
 }
 
 impl OciRuntime for Youki {
-    fn mount_rootfs(&self, lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -> Result<()> {
-        crate::rootfs::mount_overlay(lower, paths, disposable)
+    fn mount_rootfs(
+        &self,
+        lower: &[PathBuf],
+        paths: &RootfsPaths,
+        disposable: bool,
+        idmap: Option<&crate::userns_remap::IdMap>,
+    ) -> Result<()> {
+        crate::rootfs::mount_overlay(lower, paths, disposable, idmap)
     }
 
     fn unmount_rootfs(&self, merged: &Path) -> Result<()> {
@@ -212,10 +226,26 @@ impl OciRuntime for Youki {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
             })
             .collect();
-        let executor = match libcontainer::container::Container::load(self.state_root.join(id)) {
-            Ok(c) => FilterExecutor::from_bundle(c.bundle()),
-            Err(e) => return Err(rt_err(id, "exec", e)),
-        };
+        let (mut executor, init_pid) =
+            match libcontainer::container::Container::load(self.state_root.join(id)) {
+                Ok(c) => (FilterExecutor::from_bundle(c.bundle()), c.pid()),
+                Err(e) => return Err(rt_err(id, "exec", e)),
+            };
+        // libcontainer 0.7 joins every namespace of the container but its user namespace:
+        // the process then starts as the host's root and takes the user on the way in.
+        let mut p = std::borrow::Cow::Borrowed(p);
+        if let Some(join) = init_pid
+            .map(|pid| crate::userns_remap::UserNamespaceJoin::of(pid.as_raw(), p.as_ref()))
+            .transpose()
+            .map_err(|e| rt_err(id, "exec", e))?
+            .flatten()
+        {
+            let p = p.to_mut();
+            (p.uid, p.gid) = (0, 0);
+            p.additional_gids.clear();
+            executor.userns = Some(std::sync::Arc::new(join));
+        }
+        let p = p.as_ref();
         // A terminal can only be asked for through a whole process.json.
         let process_file = if p.tty {
             let caps = &p.caps;
@@ -313,6 +343,8 @@ impl OciRuntime for Youki {
 #[derive(Clone)]
 struct FilterExecutor {
     program: Option<std::sync::Arc<crate::seccomp_program::Program>>,
+    /// An exec's way into the user namespace of a remapped container.
+    userns: Option<std::sync::Arc<crate::userns_remap::UserNamespaceJoin>>,
 }
 
 impl FilterExecutor {
@@ -320,6 +352,7 @@ impl FilterExecutor {
         let file = bundle.join(crate::seccomp_program::BUNDLE_FILE);
         FilterExecutor {
             program: crate::seccomp_program::read_program(&file).map(std::sync::Arc::new),
+            userns: None,
         }
     }
 }
@@ -329,6 +362,23 @@ impl libcontainer::workload::Executor for FilterExecutor {
         &self,
         spec: &oci_spec::runtime::Spec,
     ) -> Result<(), libcontainer::workload::ExecutorError> {
+        if let Some(join) = &self.userns {
+            let other = |e: String| libcontainer::workload::ExecutorError::Other(e);
+            join.enter()
+                .map_err(|e| other(format!("joining the container's user namespace: {e}")))?;
+            // Entering gave every capability in the namespace: back to the process's own.
+            let syscall = libcontainer::syscall::syscall::create_syscall();
+            libcontainer::capabilities::reset_effective(syscall.as_ref())
+                .map_err(|e| other(format!("resetting capabilities: {e}")))?;
+            if let Some(caps) = spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.capabilities().as_ref())
+            {
+                libcontainer::capabilities::drop_privileges(caps, syscall.as_ref())
+                    .map_err(|e| other(format!("dropping capabilities: {e}")))?;
+            }
+        }
         if let Some(program) = &self.program {
             crate::seccomp_program::install(program).map_err(|e| {
                 libcontainer::workload::ExecutorError::Other(format!(
@@ -473,7 +523,12 @@ mod tests {
         // the result before _exit.
         let child = unsafe { libc::fork() };
         if child == 0 {
-            let ok = FilterExecutor { program: None }.setup_envs(envs).is_ok();
+            let ok = FilterExecutor {
+                program: None,
+                userns: None,
+            }
+            .setup_envs(envs)
+            .is_ok();
             let get = |k: &str| {
                 let k = std::ffi::CString::new(k).unwrap_or_default();
                 // SAFETY: a valid C string; the value is read before anything changes it.

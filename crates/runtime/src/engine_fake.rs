@@ -159,7 +159,13 @@ impl OciRuntime for FakeRuntime {
         spawn_on_host(&p.args, &p.env, stdio)
     }
 
-    fn mount_rootfs(&self, lower: &[PathBuf], paths: &RootfsPaths, _: bool) -> Result<()> {
+    fn mount_rootfs(
+        &self,
+        lower: &[PathBuf],
+        paths: &RootfsPaths,
+        _: bool,
+        _: Option<&crate::userns_remap::IdMap>,
+    ) -> Result<()> {
         self.record(format!("mount {}", paths.merged.display()));
         let io = |e: std::io::Error| Error::Io {
             op: "copy layer",

@@ -20,7 +20,7 @@ impl Runtime {
     /// (kind, path) with kind `A`, `C` or `D`, sorted by path.
     pub fn diff(&self, key: &str) -> Result<Vec<(char, String)>> {
         let c = self.find(key)?;
-        let upper = RootfsPaths::of(&self.containers.dir(&c.id)).upper;
+        let (_view, upper) = self.upper_as_in_image(&c)?;
         let mut out = Vec::new();
         diff_walk(&upper, Path::new("/"), &c.lower_dirs, &mut out);
         let skip: Vec<String> = runtime_mount_points(&c)
@@ -40,6 +40,22 @@ impl Runtime {
         Ok(out)
     }
 
+    /// The container's upper dir with the owners its image would give (for a remapped
+    /// container, its host ids shifted back through an idmapped view the fd holds).
+    fn upper_as_in_image(
+        &self,
+        c: &ContainerRecord,
+    ) -> Result<(Option<std::os::fd::OwnedFd>, PathBuf)> {
+        let upper = RootfsPaths::of(&self.containers.dir(&c.id)).upper;
+        match &c.config.userns_remap {
+            Some(m) if upper.exists() => {
+                let (fd, path) = crate::userns_remap::unshifted_view(&upper, m)?;
+                Ok((Some(fd), path))
+            }
+            _ => Ok((None, upper)),
+        }
+    }
+
     /// Runs `f` with the container's merged filesystem mounted (mounting it for the call if
     /// the container is not running).
     /// Callers in one process share the mount (a server copies from one container for
@@ -53,7 +69,9 @@ impl Runtime {
             if entry.0 == 0 {
                 entry.1 = !crate::rootfs::is_mounted(&paths.merged);
                 if entry.1 {
-                    if let Err(e) = mount_overlay(&c.lower_dirs, &paths, false) {
+                    if let Err(e) =
+                        mount_overlay(&c.lower_dirs, &paths, false, c.config.userns_remap.as_ref())
+                    {
                         users.remove(&paths.merged);
                         return Err(e);
                     }
@@ -147,7 +165,7 @@ impl Runtime {
             tag,
             exclude: runtime_mount_points(&c),
         };
-        let upper = RootfsPaths::of(&self.containers.dir(&c.id)).upper;
+        let (_view, upper) = self.upper_as_in_image(&c)?;
         Ok(berth_image::commit::commit(
             &self.store,
             &base,
@@ -181,9 +199,26 @@ impl Runtime {
         )?)
     }
 
+    /// `docker export`: the container's whole filesystem as a tar, with the owners its
+    /// processes see (a remapped container's host ids shifted back).
+    pub fn export<W: std::io::Write>(&self, key: &str, out: W) -> Result<()> {
+        let c = self.find(key)?;
+        let ids = c.config.userns_remap.as_ref().map(Into::into);
+        self.with_rootfs(&c.id, |merged| {
+            berth_image::layer::write_layer_tar_with_ids(
+                merged,
+                berth_image::layer::DiffSource::Full,
+                out,
+                ids,
+            )?;
+            Ok(())
+        })
+    }
+
     /// `docker cp CONTAINER:SRC DEST`. Paths in the container are resolved inside its root,
     /// so a symlink in the container can never make berth read host files.
     pub fn copy_from(&self, key: &str, src: &str, dest: &Path, o: &CopyOptions) -> Result<()> {
+        let remap = self.find(key)?.config.userns_remap;
         self.with_view(key, |view| {
             let from = source_in_view(view, src, o.follow_link, key)?;
             // Docker's rules: SRC/. copies the directory's content; into an existing
@@ -194,10 +229,10 @@ impl Runtime {
             } else {
                 dest.to_path_buf()
             };
-            let owner = if o.archive {
-                Owner::Source
-            } else {
-                Owner::Caller
+            let owner = match (o.archive, remap) {
+                (true, Some(m)) => Owner::SourceFromContainer(m.into()),
+                (true, None) => Owner::Source,
+                (false, _) => Owner::Caller,
             };
             copy_tree(&from, &to, owner)
         })
@@ -217,6 +252,7 @@ impl Runtime {
             )));
         }
         let contents_only = src.as_os_str().as_encoded_bytes().ends_with(b"/.");
+        let remap = self.find(key)?.config.userns_remap;
         self.with_view(key, |view| {
             let to = view.resolve(Path::new(dest));
             let to = if to.is_dir() && !contents_only {
@@ -229,11 +265,13 @@ impl Runtime {
                     "{dest} resolves outside the container"
                 )));
             }
-            // Docker: files copied in belong to root unless -a keeps the source's owners.
-            let owner = if o.archive {
-                Owner::Source
-            } else {
-                Owner::Set(0, 0)
+            // Docker: files copied in belong to root unless -a keeps the source's owners
+            // (the container's root and owners: shifted into a remapped container's range).
+            let owner = match (o.archive, remap) {
+                (true, Some(m)) => Owner::SourceIntoContainer(m.into()),
+                (true, None) => Owner::Source,
+                (false, Some(m)) => Owner::Set(m.uid, m.gid),
+                (false, None) => Owner::Set(0, 0),
             };
             copy_tree(&from, &to, owner)
         })
@@ -247,6 +285,7 @@ impl Runtime {
         follow_link: bool,
         out: W,
     ) -> Result<W> {
+        let ids = self.find(key)?.config.userns_remap.as_ref().map(Into::into);
         self.with_view(key, |view| {
             let from = source_in_view(view, src, follow_link, key)?;
             let name = if src.ends_with("/.") {
@@ -254,7 +293,9 @@ impl Runtime {
             } else {
                 PathBuf::from(from.file_name().unwrap_or_default())
             };
-            Ok(berth_image::layer::write_path_tar(&from, &name, out)?)
+            Ok(berth_image::layer::write_path_tar_with_ids(
+                &from, &name, out, ids,
+            )?)
         })
     }
 
@@ -266,6 +307,7 @@ impl Runtime {
         input: R,
         dest: &str,
     ) -> Result<()> {
+        let ids = self.find(key)?.config.userns_remap.as_ref().map(Into::into);
         self.with_view(key, |view| {
             let to = view.resolve(Path::new(dest));
             if !view.contains(&to) {
@@ -286,7 +328,12 @@ impl Runtime {
                     )))
                 }
             }
-            berth_image::layer::apply_layer(input, &to, berth_image::layer::WhiteoutMode::Literal)?;
+            berth_image::layer::apply_layer_with_ids(
+                input,
+                &to,
+                berth_image::layer::WhiteoutMode::Literal,
+                ids,
+            )?;
             Ok(())
         })
     }
@@ -442,6 +489,10 @@ enum Owner {
     Caller,
     /// The source file's uid/gid.
     Source,
+    /// The source's, a remapped container's host ids shifted back (`cp -a` out of it).
+    SourceFromContainer(berth_image::layer::IdShift),
+    /// The source's, shifted into a remapped container's range (`cp -a` into it).
+    SourceIntoContainer(berth_image::layer::IdShift),
     Set(u32, u32),
 }
 
@@ -592,6 +643,13 @@ fn copy_tree(from: &Path, to: &Path, owner: Owner) -> Result<()> {
     let ids = match owner {
         Owner::Caller => None,
         Owner::Source => Some((m.uid(), m.gid())),
+        Owner::SourceFromContainer(ids) => Some(ids.to_tar(m.uid(), m.gid())),
+        Owner::SourceIntoContainer(ids) => Some(ids.to_disk(m.uid(), m.gid()).map_err(|id| {
+            Error::Invalid(format!(
+                "{}: container ID {id} cannot be mapped to a host ID",
+                from.display()
+            ))
+        })?),
         Owner::Set(u, g) => Some((u, g)),
     };
     if let Some((u, g)) = ids {

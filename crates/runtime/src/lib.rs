@@ -54,6 +54,7 @@ pub mod spec;
 pub mod system_info;
 pub mod system_version;
 pub mod tty;
+pub mod userns_remap;
 pub mod volume_list;
 pub mod volume_remove;
 pub mod volumes;

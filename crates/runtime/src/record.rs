@@ -157,6 +157,10 @@ pub struct RunConfig {
     /// Legacy links to containers on the default bridge (`--link`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<crate::container_links::Link>,
+    /// The host ids its root and users map to (the store's `userns-remap` when it was
+    /// created); none: the host's user namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns_remap: Option<crate::userns_remap::IdMap>,
     /// `--ulimit`: (OCI name, soft, hard).
     #[serde(default)]
     pub ulimits: Vec<(String, u64, u64)>,

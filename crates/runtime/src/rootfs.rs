@@ -39,19 +39,54 @@ fn cstr(p: &Path) -> Result<CString> {
 /// A `disposable` rootfs (a `--rm` container's: its changes are deleted with it) is mounted
 /// `volatile` where the kernel has it (5.10+), as podman does for `--rm`: the overlay then
 /// skips syncing the whole upper filesystem when it is unmounted (up to ~12 ms here).
-pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -> Result<()> {
+///
+/// With `idmap` (userns-remap), each layer is an idmapped copy of its mount, so the image's
+/// root shows as the container's root on the host; the upper dir's own root is chowned to it.
+pub fn mount_overlay(
+    lower: &[PathBuf],
+    paths: &RootfsPaths,
+    disposable: bool,
+    idmap: Option<&crate::userns_remap::IdMap>,
+) -> Result<()> {
     for d in [&paths.upper, &paths.work, &paths.merged] {
         fs::create_dir_all(d).ctx("create directory", d)?;
     }
     if is_mounted(&paths.merged) {
         return Ok(());
     }
+    let empty;
+    let lower: &[PathBuf] = if lower.is_empty() {
+        // An image without layers (FROM scratch, nothing added): an empty lower dir.
+        empty = [paths.merged.with_file_name("empty-lower")];
+        fs::create_dir_all(&empty[0]).ctx("create directory", &empty[0])?;
+        &empty
+    } else {
+        lower
+    };
     // The mount options must fit in one page: with ~90 bytes per layer path that is about 40
     // layers. Longer stacks name each layer by an fd of this process (`/proc/self/fd/N`, 18
     // bytes), which the kernel resolves at mount time; the fds are closed right after.
+    // Idmapped layers are named so too: they are detached mounts that only an fd holds.
     let mut _held: Vec<std::os::fd::OwnedFd> = Vec::new();
     let long = lower.iter().map(|p| p.as_os_str().len() + 1).sum::<usize>() > 3000;
-    let lowers = if long {
+    let lowers = if let Some(m) = idmap {
+        let userns = crate::userns_remap::user_namespace(m)?;
+        let upper_root = fs::metadata(&paths.upper).ctx("stat", &paths.upper)?;
+        if std::os::unix::fs::MetadataExt::uid(&upper_root) == 0 {
+            std::os::unix::fs::chown(&paths.upper, Some(m.uid), Some(m.gid))
+                .ctx("chown", &paths.upper)?;
+        }
+        let mut names = Vec::with_capacity(lower.len());
+        for p in lower {
+            let fd = crate::userns_remap::idmapped_tree(p, &userns)?;
+            names.push(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            ));
+            _held.push(fd);
+        }
+        names.join(":")
+    } else if long {
         let mut names = Vec::with_capacity(lower.len());
         for p in lower {
             let fd = fs::File::open(p).ctx("open layer", p)?;
@@ -62,11 +97,6 @@ pub fn mount_overlay(lower: &[PathBuf], paths: &RootfsPaths, disposable: bool) -
             _held.push(fd.into());
         }
         names.join(":")
-    } else if lower.is_empty() {
-        // An image without layers (FROM scratch, nothing added): an empty lower dir.
-        let empty = paths.merged.with_file_name("empty-lower");
-        fs::create_dir_all(&empty).ctx("create directory", &empty)?;
-        empty.display().to_string()
     } else {
         lower
             .iter()

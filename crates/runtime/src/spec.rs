@@ -327,6 +327,14 @@ pub fn build_spec(
                 || (kind == "network" && c.network == "host");
             !shared
         });
+        // A user namespace of its own, made first, so the others it makes belong to it.
+        if c.userns_remap.is_some() && !ns.iter().any(|n| n["type"] == "user") {
+            ns.push(json!({"type": "user"}));
+        }
+    }
+    if let Some(m) = &c.userns_remap {
+        linux["uidMappings"] = json!([{"containerID": 0, "hostID": m.uid, "size": m.uid_size}]);
+        linux["gidMappings"] = json!([{"containerID": 0, "hostID": m.gid, "size": m.gid_size}]);
     }
 
     let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});

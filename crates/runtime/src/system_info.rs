@@ -76,7 +76,14 @@ impl Runtime {
             name: uts.nodename,
             server_version: env!("CARGO_PKG_VERSION").into(),
             default_runtime: "libcontainer".into(),
-            security_options: vec!["name=seccomp,profile=builtin".into()],
+            security_options: std::iter::once("name=seccomp,profile=builtin".to_string())
+                .chain(
+                    crate::userns_remap::configured(self.root())
+                        .ok()
+                        .flatten()
+                        .map(|_| "name=userns".to_string()),
+                )
+                .collect(),
             experimental_build: false,
             debug: false,
             live_restore_enabled: false,

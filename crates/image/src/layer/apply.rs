@@ -45,6 +45,17 @@ pub struct ApplyStats {
 
 /// Applies the layer tar read from `reader` to `dest` (which must exist).
 pub fn apply_layer<R: Read>(reader: R, dest: &Path, mode: WhiteoutMode) -> Result<ApplyStats> {
+    apply_layer_with_ids(reader, dest, mode, None)
+}
+
+/// Like [`apply_layer`], with the tar's owners shifted by `ids` on disk (`docker cp` into a
+/// user-namespace-remapped container); an owner outside the range is refused.
+pub fn apply_layer_with_ids<R: Read>(
+    reader: R,
+    dest: &Path,
+    mode: WhiteoutMode,
+    ids: Option<super::IdShift>,
+) -> Result<ApplyStats> {
     let consumed = std::rc::Rc::new(std::cell::Cell::new(Position::default()));
     let mut archive = tar::Archive::new(Counted {
         inner: reader,
@@ -59,6 +70,7 @@ pub fn apply_layer<R: Read>(reader: R, dest: &Path, mode: WhiteoutMode) -> Resul
         dir_times: Vec::new(),
         is_root: unsafe { libc::geteuid() } == 0,
         buf: vec![0; 1 << 20],
+        ids,
     };
     let bad = |e| Error::BadTar {
         what: "layer".into(),
@@ -124,6 +136,8 @@ struct Applier<'a> {
     is_root: bool,
     /// Copy buffer for file content: large, so big files take few write calls.
     buf: Vec<u8>,
+    /// Owners on disk shifted from the tar's (a remapped container's files).
+    ids: Option<super::IdShift>,
 }
 
 /// Copies with a large buffer (std's `io::copy` uses 8 KiB, which costs a write call per
@@ -283,10 +297,18 @@ impl Applier<'_> {
         // Ownership first: chown clears setuid bits and security.capability.
         if self.is_root {
             // Go's tar (Docker's) reads an empty numeric field as 0; so do we.
-            let uid = header.uid().unwrap_or(0);
-            let gid = header.gid().unwrap_or(0);
-            std::os::unix::fs::lchown(&path, Some(uid as u32), Some(gid as u32))
-                .ctx("chown", &path)?;
+            let uid = header.uid().unwrap_or(0) as u32;
+            let gid = header.gid().unwrap_or(0) as u32;
+            let (uid, gid) = match &self.ids {
+                Some(ids) => ids.to_disk(uid, gid).map_err(|id| {
+                    unsafe_entry(
+                        &shown,
+                        format!("container ID {id} cannot be mapped to a host ID"),
+                    )
+                })?,
+                None => (uid, gid),
+            };
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).ctx("chown", &path)?;
         }
         if kind != EntryType::Symlink {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).ctx("chmod", &path)?;

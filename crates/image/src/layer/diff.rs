@@ -29,6 +29,28 @@ pub fn write_layer_tar<W: Write>(dir: &Path, source: DiffSource, out: W) -> Resu
     write_layer_tar_excluding(dir, source, out, &[])
 }
 
+/// Like [`write_layer_tar`], for a tree whose owners are shifted by `ids`: the tar gets them
+/// shifted back (`docker export` of a user-namespace-remapped container).
+pub fn write_layer_tar_with_ids<W: Write>(
+    dir: &Path,
+    source: DiffSource,
+    out: W,
+    ids: Option<super::IdShift>,
+) -> Result<W> {
+    let mut w = TarWriter {
+        builder: tar::Builder::new(out),
+        source,
+        links: HashMap::new(),
+        exclude: &[],
+        ids,
+    };
+    w.builder.follow_symlinks(false);
+    w.walk(dir, Path::new(""))?;
+    w.builder
+        .into_inner()
+        .map_err(|e| Error::stream("finish layer tar", e))
+}
+
 /// Like [`write_layer_tar`], leaving out the given paths (relative to `dir`), such as the mount
 /// points a container runtime created in an upper dir.
 pub fn write_layer_tar_excluding<W: Write>(
@@ -42,6 +64,7 @@ pub fn write_layer_tar_excluding<W: Write>(
         source,
         links: HashMap::new(),
         exclude,
+        ids: None,
     };
     w.builder.follow_symlinks(false);
     w.walk(dir, Path::new(""))?;
@@ -53,11 +76,22 @@ pub fn write_layer_tar_excluding<W: Write>(
 /// Writes a tar of `path` (a file, symlink or directory tree) whose top entry is `name`, as
 /// `docker cp CONTAINER:PATH -` does.
 pub fn write_path_tar<W: Write>(path: &Path, name: &Path, out: W) -> Result<W> {
+    write_path_tar_with_ids(path, name, out, None)
+}
+
+/// Like [`write_path_tar`], with owners on disk shifted by `ids` (shifted back in the tar).
+pub fn write_path_tar_with_ids<W: Write>(
+    path: &Path,
+    name: &Path,
+    out: W,
+    ids: Option<super::IdShift>,
+) -> Result<W> {
     let mut w = TarWriter {
         builder: tar::Builder::new(out),
         source: DiffSource::Full,
         links: HashMap::new(),
         exclude: &[],
+        ids,
     };
     w.builder.follow_symlinks(false);
     let meta = fs::symlink_metadata(path).ctx("stat", path)?;
@@ -76,6 +110,8 @@ struct TarWriter<'e, W: Write> {
     source: DiffSource,
     /// (dev, inode) of multiply-linked files already written, and where.
     links: HashMap<(u64, u64), PathBuf>,
+    /// Owners on disk shifted from the tar's (a remapped container's files).
+    ids: Option<super::IdShift>,
 }
 
 impl<W: Write> TarWriter<'_, W> {
@@ -122,8 +158,12 @@ impl<W: Write> TarWriter<'_, W> {
         let mut h = Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(meta.mode() & 0o7777);
-        h.set_uid(meta.uid() as u64);
-        h.set_gid(meta.gid() as u64);
+        let (uid, gid) = match &self.ids {
+            Some(ids) => ids.to_tar(meta.uid(), meta.gid()),
+            None => (meta.uid(), meta.gid()),
+        };
+        h.set_uid(uid.into());
+        h.set_gid(gid.into());
         h.set_mtime(meta.mtime().max(0) as u64);
         h.set_size(0);
         h

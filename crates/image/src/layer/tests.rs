@@ -296,3 +296,69 @@ fn root_a_tar_that_stops_right_after_its_last_content_is_complete_as_for_go() {
         assert!(matches!(err, Error::BadTar { .. }), "{cut}: {err}");
     }
 }
+
+#[test]
+fn id_shifts_map_into_and_out_of_a_range() {
+    let ids = IdShift {
+        uid: 100_000,
+        uid_size: 10,
+        gid: 200_000,
+        gid_size: 5,
+    };
+    assert_eq!(ids.to_tar(100_003, 200_004), (3, 4));
+    assert_eq!(
+        ids.to_tar(0, 200_005),
+        (OVERFLOW_ID, OVERFLOW_ID),
+        "outside the range: the overflow id, as the container sees it"
+    );
+    assert_eq!(ids.to_disk(9, 0), Ok((100_009, 200_000)));
+    assert_eq!(ids.to_disk(10, 0), Err(10));
+    assert_eq!(ids.to_disk(0, 5), Err(5));
+}
+
+/// A tree whose owners are shifted (a remapped container's) gives a tar with the owners
+/// shifted back, and such a tar applied with the same shift gives the shifted owners again.
+#[test]
+fn root_tars_of_shifted_trees_carry_the_containers_owners() {
+    let src = tempfile::tempdir().unwrap();
+    fs::create_dir(src.path().join("d")).unwrap();
+    fs::write(src.path().join("d/f"), b"x").unwrap();
+    std::os::unix::fs::lchown(src.path().join("d/f"), Some(300_007), Some(300_008)).unwrap();
+    std::os::unix::fs::lchown(src.path().join("d"), Some(300_000), Some(300_000)).unwrap();
+    let ids = IdShift {
+        uid: 300_000,
+        uid_size: 65536,
+        gid: 300_000,
+        gid_size: 65536,
+    };
+    let tar = write_path_tar_with_ids(&src.path().join("d"), Path::new("d"), Vec::new(), Some(ids))
+        .unwrap();
+    let owners: Vec<(String, u64, u64)> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (
+                e.path().unwrap().display().to_string(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(owners, [("d".into(), 0, 0), ("d/f".into(), 7, 8)]);
+    let dest = tempfile::tempdir().unwrap();
+    apply_layer_with_ids(&tar[..], dest.path(), WhiteoutMode::Literal, Some(ids)).unwrap();
+    let m = fs::metadata(dest.path().join("d/f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (300_007, 300_008));
+    // An owner the range has no place for is refused, not written as some other id.
+    let narrow = IdShift { uid_size: 5, ..ids };
+    let dest = tempfile::tempdir().unwrap();
+    let e = apply_layer_with_ids(&tar[..], dest.path(), WhiteoutMode::Literal, Some(narrow))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("container ID 7 cannot be mapped to a host ID"),
+        "{e}"
+    );
+}

@@ -20,12 +20,7 @@ pub fn export(root: &Path, a: ExportArgs) -> Result<u8> {
     use std::io::IsTerminal;
     let rt = open(root)?;
     let write = |w: Box<dyn Write + Send>| -> Result<()> {
-        rt.with_rootfs(&a.container, |merged| {
-            berth_image::layer::write_layer_tar(merged, berth_image::layer::DiffSource::Full, w)
-                .map(|_| ())
-                .map_err(berth_runtime::Error::from)
-        })
-        .map_err(engine_error)
+        rt.export(&a.container, w).map_err(engine_error)
     };
     match &a.output {
         Some(p) => write(Box::new(std::io::BufWriter::new(
