@@ -8,6 +8,7 @@ mod common;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
+use common::berth_serve::Server;
 use common::{json, Berth};
 
 /// Host ids of the test's range: far above any a distribution hands out.
@@ -218,6 +219,37 @@ fn root_remapped_containers_run_as_an_unprivileged_range() {
         "true",
     ])
     .ok();
+
+    // Through `berth serve`, the docker CLI gets the same: the server reads the same file.
+    let server = Server::start(&b, &[]);
+    let info = server
+        .docker(&["info", "--format", "{{json .SecurityOptions}}"])
+        .ok();
+    assert!(info.contains("name=userns"), "{info}");
+    let out = server
+        .docker(&["run", "--rm", "busybox", "cat", "/proc/self/uid_map"])
+        .ok();
+    assert_eq!(lines(&out), [format!("0 {START} {SIZE}")], "{out}");
+    let out = server
+        .docker(&[
+            "run",
+            "--rm",
+            "--userns",
+            "host",
+            "busybox",
+            "cat",
+            "/proc/self/uid_map",
+        ])
+        .ok();
+    assert_eq!(lines(&out), ["0 0 4294967295"], "{out}");
+    let e = server
+        .docker(&["run", "--rm", "--privileged", "busybox", "true"])
+        .fails();
+    assert!(
+        e.contains("privileged mode is incompatible with user namespaces"),
+        "{e}"
+    );
+    drop(server);
 
     // Removed, nothing of it stays mounted (its idmapped layers included).
     b.run(&["rm", "-f", "web"]).ok();
