@@ -166,9 +166,11 @@ test("see the image, run it with a published port, open it, read its logs, stop 
     assert.match(await app.locator("body").innerText(), /hello-from-the-dashboard/);
     await app.close();
 
-    // Stop: the event stream turns the row to exited without a reload.
+    // Stop: the event stream turns the row to exited without a reload. httpd, as PID 1,
+    // ignores SIGTERM, so the stop takes its 10 s timeout before SIGKILL; the wait allows for
+    // that on a CI machine running five browser tests on two cores.
     await page.getByRole("button", { name: "Stop dash-web" }).click();
-    await crow.locator(".badge.exited").waitFor({ timeout: 30000 });
+    await crow.locator(".badge.exited").waitFor({ timeout: 60000 });
     await page.getByRole("button", { name: "Remove dash-web" }).click();
     await page.getByText("No containers. Run one from the Images view.").waitFor();
 
