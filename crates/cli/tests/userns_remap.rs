@@ -97,6 +97,25 @@ fn root_remapped_containers_run_as_an_unprivileged_range() {
         "{out}"
     );
 
+    // Builds are not remapped: what RUN makes is root's in the image, and root's again in
+    // a remapped container of it.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN touch /built && cat /proc/self/uid_map\n",
+    )
+    .unwrap();
+    b.run(&["build", "-t", "built", ctx.path().to_str().unwrap()])
+        .ok();
+    for userns in ["host", ""] {
+        let out = b
+            .run(&[
+                "run", "--rm", "--userns", userns, "built", "stat", "-c", "%u:%g", "/built",
+            ])
+            .ok();
+        assert_eq!(out.trim(), "0:0", "--userns {userns:?}");
+    }
+
     // A running one: its process is the range's first id on the host; a new volume and a
     // working directory berth made are its root's; exec joins its user namespace.
     let id = b

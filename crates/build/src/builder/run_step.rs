@@ -141,6 +141,9 @@ impl Builder<'_> {
             }
             let mut host = HostConfig {
                 network_mode: network,
+                // RUN steps are not remapped (docs/differences.md): their layers are made
+                // from the upper dir as it is on disk.
+                userns_mode: "host".into(),
                 extra_hosts: b.opts.extra_hosts.clone(),
                 shm_size: b.opts.shm_size.map(|n| n as i64).unwrap_or(0),
                 ..HostConfig::default()
