@@ -154,6 +154,73 @@ fn root_remapped_containers_run_as_an_unprivileged_range() {
         ])
         .ok();
     assert_eq!(lines(&out), ["0", &format!("0 {START} {SIZE}")], "{out}");
+    // A container in its network namespace joins its user namespace too; one that is not
+    // remapped may join it, a remapped one may not join an unremapped one.
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "side",
+        "--network",
+        "container:web",
+        "busybox",
+        "sleep",
+        "600",
+    ])
+    .ok();
+    let out = b
+        .run(&[
+            "exec",
+            "side",
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; cat /sys/class/net/eth0/address",
+        ])
+        .ok();
+    let web_mac = b
+        .run(&["exec", "web", "cat", "/sys/class/net/eth0/address"])
+        .ok();
+    assert_eq!(
+        lines(&out),
+        [format!("0 {START} {SIZE}"), web_mac.trim().to_string()],
+        "{out}"
+    );
+    let pid_of = |name: &str| {
+        json(&b.run(&["inspect", name]).ok())[0]["State"]["Pid"]
+            .as_i64()
+            .unwrap()
+    };
+    let userns = |pid: i64| std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_eq!(userns(pid_of("side")), userns(pid_of("web")));
+    b.run(&["rm", "-f", "side"]).ok();
+    b.run(&[
+        "run",
+        "--rm",
+        "--userns",
+        "host",
+        "--network",
+        "container:web",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    b.run(&[
+        "run", "-d", "--name", "plain", "--userns", "host", "busybox", "sleep", "600",
+    ])
+    .ok();
+    let e = b
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:plain",
+            "busybox",
+            "true",
+        ])
+        .fails();
+    assert!(e.contains("does not run remapped as this one would"), "{e}");
+    b.run(&["rm", "-f", "plain"]).ok();
+
     let vol = b.root().join("volumes/data/_data/f");
     assert_eq!(std::fs::metadata(&vol).unwrap().uid(), START, "volume file");
 

@@ -485,14 +485,28 @@ impl Runtime {
                 "cannot share the host PID namespace when user namespaces are enabled".into(),
             ));
         }
-        // Joining another container's namespace would mean joining its user namespace too
-        // (as dockerd does): not done yet.
-        if let Some((kind, _)) = joined_namespaces.first() {
-            return Err(Error::Invalid(format!(
-                "joining another container's {kind} namespace is not supported with userns-remap yet: add --userns host"
-            )));
+        let map = crate::userns_remap::resolve(&setting, Path::new("/etc"))?;
+        // Joining another container's namespaces means joining its user namespace too (as
+        // dockerd does), so that container must be remapped the same way, and be the only
+        // one joined (a process is in one user namespace).
+        let mut donors = joined_namespaces.iter().map(|(_, d)| d).collect::<Vec<_>>();
+        donors.sort();
+        donors.dedup();
+        if donors.len() > 1 {
+            return Err(Error::Invalid(
+                "with userns-remap, a container joins the namespaces of one other container at most (they each have a user namespace of their own); add --userns host".into(),
+            ));
         }
-        crate::userns_remap::resolve(&setting, Path::new("/etc")).map(Some)
+        if let (Some((kind, donor)), Some(_)) = (joined_namespaces.first(), donors.first()) {
+            let other = self.containers.load(donor)?;
+            if other.config.userns_remap != Some(map) {
+                return Err(Error::Invalid(format!(
+                    "cannot join the {kind} namespace of container {}: it does not run remapped as this one would (it was created with --userns host or before userns-remap was set); add --userns host",
+                    other.name
+                )));
+            }
+        }
+        Ok(Some(map))
     }
 
     fn joined_namespaces(&self, h: &HostConfig) -> Result<(Vec<(String, String)>, String)> {

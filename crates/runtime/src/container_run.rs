@@ -643,6 +643,21 @@ impl Runtime {
                 }
                 bind_shm(spec, &crate::rootfs::shm_dir(&self.containers.dir(target)));
             }
+            // A remapped container joins the other's user namespace (create checked that it
+            // is remapped the same way and is the only one joined): its namespaces belong
+            // to that one.
+            if rec.config.userns_remap.is_some() {
+                let linux = &mut spec["linux"];
+                if let Some(ns) = linux["namespaces"].as_array_mut() {
+                    for n in ns.iter_mut().filter(|n| n["type"] == "user") {
+                        n["path"] = serde_json::json!(format!("/proc/{pid}/ns/user"));
+                    }
+                }
+                if let Some(l) = linux.as_object_mut() {
+                    l.remove("uidMappings");
+                    l.remove("gidMappings");
+                }
+            }
         }
         Ok(())
     }
