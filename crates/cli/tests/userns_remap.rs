@@ -328,6 +328,20 @@ fn root_remapped_containers_run_as_an_unprivileged_range() {
         ])
         .ok();
     assert_eq!(lines(&out), ["0 0 4294967295"], "{out}");
+    server
+        .docker(&["run", "-d", "--name", "api-web", "busybox", "sleep", "600"])
+        .ok();
+    let out = server
+        .docker(&[
+            "exec",
+            "api-web",
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map",
+        ])
+        .ok();
+    assert_eq!(lines(&out), ["0", &format!("0 {START} {SIZE}")], "{out}");
+    server.docker(&["rm", "-f", "api-web"]).ok();
     let e = server
         .docker(&["run", "--rm", "--privileged", "busybox", "true"])
         .fails();
