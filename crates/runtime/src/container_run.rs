@@ -247,18 +247,15 @@ impl Runtime {
             .collect();
         let containers = self.root.join("containers");
         let volumes_root = self.root.join("volumes");
-        let bin = self.root.join("runtime-bin");
         let volume_dirs: Vec<std::path::PathBuf> = volume_mounts
             .iter()
             .filter_map(|v| volumes.data_dir(&v.source).parent().map(Path::to_path_buf))
             .collect();
+        // runtime-bin (berth-init) and the volume data dirs are made with mode 0755.
         let mut reach: Vec<&Path> = vec![&self.root, &containers, dir];
         if !volume_dirs.is_empty() {
             reach.push(&volumes_root);
             reach.extend(volume_dirs.iter().map(|d| d.as_path()));
-        }
-        if rec.config.init && bin.exists() {
-            reach.push(&bin);
         }
         crate::userns_remap::grant_traversal(&reach)?;
         let etc: Vec<std::path::PathBuf> = ["hostname", "hosts", "resolv.conf"]
