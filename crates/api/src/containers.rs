@@ -116,6 +116,9 @@ async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let spec: ContainerCreate = json_body(&headers, &body)?;
+    // A start usually follows (`docker run`): the wait for the kernel's cgroup lock that
+    // its first process move needs can begin now and be over by then (see `start`).
+    berth_runtime::cgroups::CgroupFs::host().warm_attach_lock();
     if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
         check_platform(p)?;
     }

@@ -134,8 +134,10 @@ fn bind(host: &Host) -> Result<Listener, ServeError> {
 /// Serves the API on every host until SIGTERM or SIGINT. `on_ready` is told the addresses
 /// once all of them listen.
 pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(Ready)) -> Result<(), ServeError> {
+    let mut rt = berth_runtime::Runtime::open(&opts.root)?;
+    rt.keep_supervisor_standby(&opts.exe);
     let engine = Arc::new(Engine {
-        rt: berth_runtime::Runtime::open(&opts.root)?,
+        rt,
         store: berth_image::Store::open(&opts.root)?,
         exe: opts.exe,
         attachments: Arc::default(),

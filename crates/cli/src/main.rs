@@ -90,10 +90,14 @@ enum Command {
     ExecSupervise { id: String, exec_id: String },
     #[command(name = "__supervise", hide = true)]
     Supervise {
-        id: String,
+        #[arg(required_unless_present = "standby")]
+        id: Option<String>,
         /// A client attaches next: keep the output for it.
         #[arg(long)]
         await_client: bool,
+        /// Wait for the container to supervise on BERTH_READY_FD (`berth serve`).
+        #[arg(long, conflicts_with_all = ["id", "await_client"])]
+        standby: bool,
     },
     /// List images
     Images(img::ImagesArgs),
@@ -331,7 +335,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             img::inspect(&root, a, false)
         }
         Command::Serve(a) => commands::serve::serve(&root, a),
-        Command::Supervise { id, await_client } => ctr::supervise(&root, &id, await_client),
+        Command::Supervise {
+            id,
+            await_client,
+            standby,
+        } => ctr::supervise(&root, id.as_deref(), await_client, standby),
         Command::ExecSupervise { id, exec_id } => ctr::supervise_exec(&root, &id, &exec_id),
         Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
             ctr::restart(&root, a)

@@ -305,13 +305,51 @@ fn root_berth_serve_refuses_browsers_and_leaves_containers_running_when_stopped(
     let old = curl(&[], "/v1.12/info");
     assert!(old.contains("too old"), "{old}");
 
+    // No supervisor waits before the first start; one does after it (for the next start),
+    // and it goes with the server.
+    let standbys = || {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(format!("{} __supervise --standby", b.root().display()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(standbys(), 0, "a supervisor waits before any start");
     s.docker(&["run", "-d", "--name", "stays", "busybox", "sleep", "300"])
         .ok();
+    let t = Instant::now();
+    while standbys() != 1 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(standbys(), 1, "one supervisor waits for the next start");
+    // The next start is the waiting supervisor's (it keeps its command line, `--standby`),
+    // and another one waits.
+    s.docker(&["run", "-d", "--name", "next", "busybox", "sleep", "300"])
+        .ok();
+    let t = Instant::now();
+    while standbys() != 2 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(standbys(), 2, "the supervisor of next and one waiting");
     let status = s.terminate();
     assert!(status.success(), "{status}");
     assert!(!s.socket.exists(), "the socket is removed");
+    let t = Instant::now();
+    while standbys() != 1 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(standbys(), 1, "the waiting supervisor outlived the server");
     let ps = b.run(&["ps", "--format", "{{.Names}} {{.State}}"]).ok();
-    assert_eq!(ps.trim(), "stays running");
+    let mut ps: Vec<&str> = ps.lines().collect();
+    ps.sort();
+    assert_eq!(ps, ["next running", "stays running"]);
+    b.run(&["rm", "-f", "next"]).ok();
+    let t = Instant::now();
+    while standbys() != 0 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(standbys(), 0, "the supervisor of next outlived it");
 }
 
 #[test]

@@ -3,12 +3,12 @@
 //! its error) once it is ready. The fd number is passed in `BERTH_READY_FD`.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::process::{Command, Stdio};
 
 /// Spawns `cmd` detached and returns what it wrote on the ready pipe before closing it
 /// (empty if it exited without a word). The child is reaped in the background.
-pub fn spawn_and_wait_ready(mut cmd: Command) -> std::io::Result<String> {
+pub fn spawn_and_wait_ready(cmd: Command) -> std::io::Result<String> {
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 fills two descriptors that we then own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -21,7 +21,18 @@ pub fn spawn_and_wait_ready(mut cmd: Command) -> std::io::Result<String> {
             std::fs::File::from_raw_fd(fds[1]),
         )
     };
-    let wfd = w.as_raw_fd();
+    spawn_detached(cmd, w.as_raw_fd())?;
+    drop(w);
+    let mut msg = String::new();
+    let _ = (&r).read_to_string(&mut msg);
+    Ok(msg)
+}
+
+/// Spawns `cmd` detached (a session of its own, standard streams on /dev/null, nothing
+/// inherited but `channel`, whose number it finds in `BERTH_READY_FD`) and reaps it in the
+/// background. `channel` is the child's end of a pipe or socket; the caller closes its copy.
+pub fn spawn_detached(mut cmd: Command, channel: RawFd) -> std::io::Result<()> {
+    let wfd = channel;
     cmd.env("BERTH_READY_FD", wfd.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -45,13 +56,10 @@ pub fn spawn_and_wait_ready(mut cmd: Command) -> std::io::Result<String> {
         });
     }
     let mut child = cmd.spawn()?;
-    drop(w);
-    let mut msg = String::new();
-    let _ = (&r).read_to_string(&mut msg);
     std::thread::spawn(move || {
         let _ = child.wait();
     });
-    Ok(msg)
+    Ok(())
 }
 
 /// The child's side: the ready pipe from `BERTH_READY_FD`, made close-on-exec so processes the

@@ -27,13 +27,27 @@ impl Runtime {
 
     fn start_supervised(&self, id: &str, exe: &Path, await_client: bool) -> Result<()> {
         self.clear_stop_request(id);
-        let mut cmd = std::process::Command::new(exe);
-        cmd.arg("--root").arg(&self.root).arg("__supervise").arg(id);
-        if await_client {
-            cmd.arg("--await-client");
+        let handed = self
+            .standby
+            .as_ref()
+            .and_then(|s| s.hand_over(id, await_client));
+        let spawned = match handed {
+            Some(sock) => crate::supervisor_standby::read_answer(sock),
+            None => {
+                let mut cmd = std::process::Command::new(exe);
+                cmd.arg("--root").arg(&self.root).arg("__supervise").arg(id);
+                if await_client {
+                    cmd.arg("--await-client");
+                }
+                berth_network::daemonize::spawn_and_wait_ready(cmd)
+            }
         }
-        let spawned =
-            berth_network::daemonize::spawn_and_wait_ready(cmd).ctx("start supervisor", exe);
+        .ctx("start supervisor", exe);
+        // The next start finds one waiting; started only now, so that it does not compete
+        // with this container's start for the CPU.
+        if let Some(s) = &self.standby {
+            s.refill();
+        }
         let e = match spawned {
             Ok(msg) => match msg.trim() {
                 "ok" => return Ok(()),

@@ -51,6 +51,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod seccomp_program;
 pub mod spec;
+pub mod supervisor_standby;
 pub mod system_info;
 pub mod system_version;
 pub mod tty;

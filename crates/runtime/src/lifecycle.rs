@@ -22,6 +22,8 @@ pub struct Runtime {
     pub(crate) containers: Containers,
     pub(crate) engine: Box<dyn OciRuntime + Send + Sync>,
     pub(crate) network: berth_network::Networking,
+    /// A supervisor started ahead of the next start (`keep_supervisor_standby`).
+    pub(crate) standby: Option<std::sync::Arc<crate::supervisor_standby::SupervisorStandby>>,
 }
 
 /// Whether a container gets its own network wiring (bridge or user-defined network): not
@@ -41,7 +43,17 @@ impl Runtime {
             }),
             store,
             network: berth_network::Networking::open(&berth_network::default_dir()),
+            standby: None,
         })
+    }
+
+    /// For a long-lived caller (`berth serve`): from the first container started on, keep a
+    /// supervisor (`exe __supervise --standby`) started and waiting for the next one, which
+    /// saves that start the supervisor's own start-up (see `supervisor_standby`).
+    pub fn keep_supervisor_standby(&mut self, exe: &Path) {
+        self.standby = Some(crate::supervisor_standby::SupervisorStandby::new(
+            exe, &self.root,
+        ));
     }
 
     /// A runtime over the fake OCI runtime (unit tests of the lifecycle, without root).

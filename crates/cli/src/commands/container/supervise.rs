@@ -17,12 +17,23 @@ pub fn supervise_exec(root: &Path, id: &str, exec_id: &str) -> Result<u8> {
     Ok(code.clamp(0, 255) as u8)
 }
 
-pub fn supervise(root: &Path, id: &str, await_client: bool) -> Result<u8> {
+/// `standby`: started ahead of need by `berth serve`, which names the container (and whether
+/// a client attaches) on the ready socket; nothing to do if it goes away first.
+pub fn supervise(root: &Path, id: Option<&str>, await_client: bool, standby: bool) -> Result<u8> {
     let fd: i32 = std::env::var("BERTH_READY_FD")
         .ok()
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| anyhow!("__supervise is internal to berth"))?;
     let rt = open(root)?;
-    let code = rt.supervise(id, fd, await_client).map_err(engine_error)?;
+    let (id, await_client) = if standby {
+        match berth_runtime::supervisor_standby::await_request(fd) {
+            Some(r) => (r.id, r.await_client),
+            None => return Ok(0),
+        }
+    } else {
+        let id = id.ok_or_else(|| anyhow!("__supervise needs a container"))?;
+        (id.to_string(), await_client)
+    };
+    let code = rt.supervise(&id, fd, await_client).map_err(engine_error)?;
     Ok(code.clamp(0, 255) as u8)
 }

@@ -1,0 +1,190 @@
+//! A container supervisor started ahead of need, for a long-lived caller (`berth serve`).
+//!
+//! A fresh `berth __supervise ID` spends about 3 ms on the start's critical path before it
+//! does anything for the container: fork and exec of a large binary, dynamic linking, the
+//! command line's parser. A server instead keeps one supervisor started and waiting
+//! (`berth __supervise --standby`), hands it the next container to start over a socket, and
+//! starts the next standby in the background. The socket doubles as the ready pipe: the
+//! supervisor answers "ok" (or its error) on it and closes it, exactly as on the pipe of a
+//! fresh one. A standby that reads the end of its socket instead of a request (the server
+//! stopped or was killed) exits without doing anything.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The waiting supervisor, if one is started.
+pub(crate) struct SupervisorStandby {
+    exe: PathBuf,
+    root: PathBuf,
+    waiting: Mutex<Option<UnixStream>>,
+}
+
+/// What a standby is asked to do: supervise `id`, keeping its output for a client that
+/// attaches next if `await_client`.
+#[derive(Debug, PartialEq)]
+pub struct StandbyRequest {
+    pub id: String,
+    pub await_client: bool,
+}
+
+impl SupervisorStandby {
+    pub(crate) fn new(exe: &Path, root: &Path) -> Arc<SupervisorStandby> {
+        Arc::new(SupervisorStandby {
+            exe: exe.to_path_buf(),
+            root: root.to_path_buf(),
+            waiting: Mutex::new(None),
+        })
+    }
+
+    /// Hands the container to the waiting supervisor and returns the socket on which it
+    /// answers; None when there is none (the caller starts a fresh one).
+    pub(crate) fn hand_over(&self, id: &str, await_client: bool) -> Option<UnixStream> {
+        let mut sock = self.waiting.lock().ok()?.take()?;
+        let mode = if await_client { "attach" } else { "detach" };
+        // A standby that died meanwhile fails the write (EPIPE: SIGPIPE is ignored where
+        // containers are run) and the caller starts a fresh supervisor instead.
+        sock.write_all(format!("{id} {mode}\n").as_bytes()).ok()?;
+        Some(sock)
+    }
+
+    /// Starts a standby in the background unless one waits already.
+    pub(crate) fn refill(self: &Arc<Self>) {
+        let me = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("supervisor-standby".into())
+            .spawn(move || {
+                if me.waiting.lock().map(|w| w.is_some()).unwrap_or(true) {
+                    return;
+                }
+                let Ok(sock) = me.spawn() else {
+                    return;
+                };
+                if let Ok(mut w) = me.waiting.lock() {
+                    // Another refill may have won the race: the spare then reads the end
+                    // of its socket and exits.
+                    if w.is_none() {
+                        *w = Some(sock);
+                    }
+                }
+            });
+    }
+
+    fn spawn(&self) -> std::io::Result<UnixStream> {
+        let (ours, theirs) = UnixStream::pair()?;
+        let mut cmd = std::process::Command::new(&self.exe);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("__supervise")
+            .arg("--standby");
+        berth_network::daemonize::spawn_detached(cmd, theirs.as_raw_fd())?;
+        Ok(ours)
+    }
+}
+
+/// The standby's side: waits on `fd` (its `BERTH_READY_FD`) for the container to supervise.
+/// None when the server went away first (or sent something that is not a request).
+pub fn await_request(fd: RawFd) -> Option<StandbyRequest> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: reading one byte into a local buffer from the descriptor we were handed;
+        // not taking ownership (the supervisor answers on it afterwards).
+        let n = unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) };
+        match n {
+            1 if byte[0] == b'\n' => break,
+            1 if line.len() < 256 => line.push(byte[0]),
+            -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return None,
+        }
+    }
+    parse_request(&String::from_utf8(line).ok()?)
+}
+
+fn parse_request(line: &str) -> Option<StandbyRequest> {
+    let (id, mode) = line.split_once(' ')?;
+    let valid_id = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    let await_client = match mode {
+        "attach" => true,
+        "detach" => false,
+        _ => return None,
+    };
+    valid_id.then(|| StandbyRequest {
+        id: id.to_string(),
+        await_client,
+    })
+}
+
+/// Reads the supervisor's answer to the end, as from a fresh supervisor's ready pipe.
+pub(crate) fn read_answer(mut sock: UnixStream) -> std::io::Result<String> {
+    let mut msg = String::new();
+    sock.read_to_string(&mut msg)?;
+    Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_names_the_container_and_whether_a_client_attaches() {
+        assert_eq!(
+            parse_request("0a1b attach"),
+            Some(StandbyRequest {
+                id: "0a1b".into(),
+                await_client: true
+            })
+        );
+        assert_eq!(
+            parse_request("0a1b detach").map(|r| r.await_client),
+            Some(false)
+        );
+        for bad in ["", "0a1b", "0a1b later", "../x detach", " detach"] {
+            assert_eq!(parse_request(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_standby_reads_its_request_and_nothing_when_the_server_is_gone() {
+        let (mut server, standby) = UnixStream::pair().unwrap();
+        server.write_all(b"abc123 attach\nrest").unwrap();
+        let r = await_request(standby.as_raw_fd()).unwrap();
+        assert_eq!(r.id, "abc123");
+        assert!(r.await_client);
+        // What follows the request is not read: the socket is the answer's channel next.
+        let mut rest = [0u8; 4];
+        (&standby).read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"rest");
+
+        let (server, standby) = UnixStream::pair().unwrap();
+        drop(server);
+        assert_eq!(await_request(standby.as_raw_fd()), None);
+    }
+
+    #[test]
+    fn a_hand_over_without_a_waiting_standby_leaves_it_to_the_caller() {
+        let s = SupervisorStandby::new(Path::new("/nonexistent"), Path::new("/tmp"));
+        assert!(s.hand_over("abc", false).is_none());
+
+        // One waiting: it gets the request, and the answer is read to the end.
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        *s.waiting.lock().unwrap() = Some(ours);
+        let sock = s.hand_over("abc", true).unwrap();
+        let r = await_request(theirs.as_raw_fd()).unwrap();
+        assert_eq!((r.id.as_str(), r.await_client), ("abc", true));
+        (&theirs).write_all(b"ok\n").unwrap();
+        drop(theirs);
+        assert_eq!(read_answer(sock).unwrap(), "ok\n");
+        // Taken: the next start has none until a refill.
+        assert!(s.hand_over("abc", false).is_none());
+
+        // One that died: the write fails and the caller starts a fresh supervisor.
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        drop(theirs);
+        *s.waiting.lock().unwrap() = Some(ours);
+        // (Rust's runtime ignores SIGPIPE: the write fails with EPIPE.)
+        assert!(s.hand_over("abc", false).is_none());
+    }
+}
