@@ -142,6 +142,8 @@ pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(Ready)) -> Result<(), Ser
         exe: opts.exe,
         attachments: Arc::default(),
     });
+    // The shared parent cgroups stay while the server runs (removed, if empty, on its way out).
+    let parent_cgroups = berth_runtime::engine::ParentCgroupsKept::keep();
     let threads = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -212,6 +214,7 @@ pub fn serve(opts: ServeOptions, on_ready: impl FnOnce(Ready)) -> Result<(), Ser
     });
     // Blocking work still going (a wait or a follow for a client that left) is not waited for.
     threads.shutdown_timeout(Duration::from_millis(200));
+    drop(parent_cgroups);
     result
 }
 

@@ -217,11 +217,20 @@ impl Runtime {
                 let _ = self.network.release(id);
             }
             let linked = self.is_link_target(id);
-            self.containers.remove_dir(id)?;
+            let taken = self.containers.take_dir(id)?;
             if linked {
                 self.drop_links_to(id);
             }
             self.container_event("destroy", &rec, &[]);
+            if let Some(a) = attached {
+                a.exited(code);
+            }
+            // Its files go once everyone waiting has been told (a `docker run --rm` waits
+            // for the removal).
+            if let Some(t) = taken {
+                crate::record::delete_taken_dir(&t)?;
+            }
+            return Ok(code);
         }
         // Attached clients have had all the output; now that the record says so, the code.
         if let Some(a) = attached {

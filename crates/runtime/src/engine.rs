@@ -319,9 +319,7 @@ impl OciRuntime for Youki {
         // Anything else (a process still there) goes through libcontainer, which kills it.
         if remove_empty_cgroups(std::path::Path::new("/sys/fs/cgroup"), id) {
             std::fs::remove_dir_all(&dir).map_err(|e| rt_err(id, "delete runtime state", e))?;
-            if let Some(_exclusive) = cgroup_lock(libc::LOCK_EX | libc::LOCK_NB) {
-                remove_empty_parent_cgroups();
-            }
+            remove_unheld_parent_cgroups(Path::new(CGROUP_LOCK_DIR), Path::new(CGROUP_ROOT));
             return Ok(());
         }
         let r = match libcontainer::container::Container::load(dir.clone()) {
@@ -330,10 +328,7 @@ impl OciRuntime for Youki {
                 std::fs::remove_dir_all(&dir).map_err(|e| rt_err(id, "delete runtime state", e))
             }
         };
-        // Only when no container is being created anywhere on the host (non-blocking).
-        if let Some(_exclusive) = cgroup_lock(libc::LOCK_EX | libc::LOCK_NB) {
-            remove_empty_parent_cgroups();
-        }
+        remove_unheld_parent_cgroups(Path::new(CGROUP_LOCK_DIR), Path::new(CGROUP_ROOT));
         r
     }
 }
@@ -428,11 +423,18 @@ impl libcontainer::workload::Executor for FilterExecutor {
     }
 }
 
+/// Where the cgroup lock lives, and the cgroup filesystem.
+const CGROUP_LOCK_DIR: &str = "/run/berth";
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
 /// A host-wide lock between creating containers (shared) and removing the shared `berth`
 /// parent cgroups (exclusive): without it a parent removed at the wrong moment made a
 /// concurrent creation fail. None if the lock is not to be had (then nothing is removed).
 fn cgroup_lock(mode: libc::c_int) -> Option<CgroupLock> {
-    let dir = std::path::Path::new("/run/berth");
+    cgroup_lock_at(Path::new(CGROUP_LOCK_DIR), mode)
+}
+
+fn cgroup_lock_at(dir: &Path, mode: libc::c_int) -> Option<CgroupLock> {
     let _ = std::fs::create_dir_all(dir);
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -443,6 +445,46 @@ fn cgroup_lock(mode: libc::c_int) -> Option<CgroupLock> {
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a descriptor we own; released by `CgroupLock`'s Drop.
     (unsafe { libc::flock(f.as_raw_fd(), mode) } == 0).then_some(CgroupLock(f))
+}
+
+/// After a container's cgroups are gone: the shared parents too, if empty and nobody holds
+/// the lock (a creation anywhere on the host, or a `ParentCgroupsKept`); never waits.
+fn remove_unheld_parent_cgroups(lock_dir: &Path, root: &Path) {
+    if let Some(_exclusive) = cgroup_lock_at(lock_dir, libc::LOCK_EX | libc::LOCK_NB) {
+        remove_empty_parent_cgroups(root);
+    }
+}
+
+/// For a long-lived caller (`berth serve`; dockerd keeps `/sys/fs/cgroup/*/docker` the same
+/// way): the shared `berth` parent cgroups stay while it is held, instead of being made and
+/// removed again around every container (two cgroupfs operations per hierarchy and
+/// container under v1). It is a shared hold of the cgroup lock, which removals of the parents
+/// respect; when it is dropped, parents left empty are removed as after any container.
+pub struct ParentCgroupsKept {
+    held: Option<CgroupLock>,
+    lock_dir: PathBuf,
+    root: PathBuf,
+}
+
+impl ParentCgroupsKept {
+    pub fn keep() -> ParentCgroupsKept {
+        ParentCgroupsKept::keep_at(Path::new(CGROUP_LOCK_DIR), Path::new(CGROUP_ROOT))
+    }
+
+    fn keep_at(lock_dir: &Path, root: &Path) -> ParentCgroupsKept {
+        ParentCgroupsKept {
+            held: cgroup_lock_at(lock_dir, libc::LOCK_SH),
+            lock_dir: lock_dir.to_path_buf(),
+            root: root.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for ParentCgroupsKept {
+    fn drop(&mut self) {
+        drop(self.held.take());
+        remove_unheld_parent_cgroups(&self.lock_dir, &self.root);
+    }
 }
 
 /// The cgroup lock, held until dropped. flock locks belong to the open file, which a container
@@ -472,14 +514,14 @@ fn remove_empty_cgroups(root: &Path, id: &str) -> bool {
 
 /// Removes the shared `berth` parent cgroups once no container uses them (rmdir fails while
 /// one does), so nothing of berth's stays behind on the host.
-fn remove_empty_parent_cgroups() {
-    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+fn remove_empty_parent_cgroups(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
     for e in entries.flatten() {
         let _ = std::fs::remove_dir(e.path().join("berth"));
     }
-    let _ = std::fs::remove_dir("/sys/fs/cgroup/berth");
+    let _ = std::fs::remove_dir(root.join("berth"));
 }
 
 /// libcontainer changes the process's working directory while it creates and starts a
@@ -552,6 +594,29 @@ mod tests {
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
             "{status}"
         );
+    }
+
+    #[test]
+    fn parent_cgroups_stay_while_kept_and_go_when_let_go_if_empty() {
+        let locks = tempfile::tempdir().unwrap();
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        for c in ["memory", "pids"] {
+            std::fs::create_dir_all(r.join(c).join("berth")).unwrap();
+        }
+        let kept = ParentCgroupsKept::keep_at(locks.path(), r);
+        // What every container's delete does: nothing while they are kept.
+        remove_unheld_parent_cgroups(locks.path(), r);
+        assert!(r.join("memory/berth").exists() && r.join("pids/berth").exists());
+        // A parent still in use stays when let go; the empty one goes.
+        std::fs::create_dir_all(r.join("pids/berth/abc")).unwrap();
+        drop(kept);
+        assert!(!r.join("memory/berth").exists());
+        assert!(r.join("pids/berth/abc").exists());
+        // Not kept: a delete removes them.
+        std::fs::create_dir_all(r.join("memory/berth")).unwrap();
+        remove_unheld_parent_cgroups(locks.path(), r);
+        assert!(!r.join("memory/berth").exists());
     }
 
     #[test]

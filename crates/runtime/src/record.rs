@@ -472,15 +472,47 @@ impl Containers {
     }
 
     pub fn remove_dir(&self, id: &str) -> Result<()> {
+        match self.take_dir(id)? {
+            Some(taken) => delete_taken_dir(&taken),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the container's directory out of the store in one step (a rename to a dot
+    /// name, which `list` skips): from here on the container is gone for every reader, and
+    /// its files can be deleted after the caller has said so (`delete_taken_dir`). None if
+    /// there was no directory.
+    pub fn take_dir(&self, id: &str) -> Result<Option<PathBuf>> {
+        static TAKE_SEQ: AtomicU64 = AtomicU64::new(0);
         let d = self.dir(id);
-        match fs::remove_dir_all(&d) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+        // A name no other thread or process uses (one left by a killed removal stays out
+        // of the way).
+        let taken = self.root.join(format!(
+            ".removing-{id}.{}.{}",
+            std::process::id(),
+            TAKE_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        match fs::rename(&d, &taken) {
+            Ok(()) => Ok(Some(taken)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io {
                 op: "remove",
                 path: d,
                 source: e,
             }),
-            _ => Ok(()),
         }
+    }
+}
+
+/// Deletes a directory `Containers::take_dir` took out of the store.
+pub fn delete_taken_dir(taken: &Path) -> Result<()> {
+    match fs::remove_dir_all(taken) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            op: "remove",
+            path: taken.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -87,19 +87,23 @@ impl SupervisorStandby {
 /// The standby's side: waits on `fd` (its `BERTH_READY_FD`) for the container to supervise.
 /// None when the server went away first (or sent something that is not a request).
 pub fn await_request(fd: RawFd) -> Option<StandbyRequest> {
+    // The server writes the request in one piece and then only reads, so reading in chunks
+    // cannot take anything past the line.
     let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        // SAFETY: reading one byte into a local buffer from the descriptor we were handed;
-        // not taking ownership (the supervisor answers on it afterwards).
-        let n = unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) };
+    let mut chunk = [0u8; 256];
+    while !line.ends_with(b"\n") {
+        // SAFETY: reading into a local buffer from the descriptor we were handed, without
+        // taking ownership of it (the supervisor answers on it afterwards).
+        let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
         match n {
-            1 if byte[0] == b'\n' => break,
-            1 if line.len() < 256 => line.push(byte[0]),
+            n if n > 0 && line.len() + (n as usize) <= 256 => {
+                line.extend_from_slice(&chunk[..n as usize])
+            }
             -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
             _ => return None,
         }
     }
+    line.pop();
     parse_request(&String::from_utf8(line).ok()?)
 }
 
@@ -149,14 +153,22 @@ mod tests {
     #[test]
     fn a_standby_reads_its_request_and_nothing_when_the_server_is_gone() {
         let (mut server, standby) = UnixStream::pair().unwrap();
-        server.write_all(b"abc123 attach\nrest").unwrap();
+        // In pieces, as a stream may deliver it.
+        let writer = std::thread::spawn(move || {
+            server.write_all(b"abc1").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            server.write_all(b"23 attach\n").unwrap();
+            server
+        });
         let r = await_request(standby.as_raw_fd()).unwrap();
         assert_eq!(r.id, "abc123");
         assert!(r.await_client);
-        // What follows the request is not read: the socket is the answer's channel next.
-        let mut rest = [0u8; 4];
-        (&standby).read_exact(&mut rest).unwrap();
-        assert_eq!(&rest, b"rest");
+        drop(writer.join().unwrap());
+
+        // More than a request can be: refused.
+        let (mut server, standby) = UnixStream::pair().unwrap();
+        server.write_all(&[b'a'; 300]).unwrap();
+        assert_eq!(await_request(standby.as_raw_fd()), None);
 
         let (server, standby) = UnixStream::pair().unwrap();
         drop(server);
