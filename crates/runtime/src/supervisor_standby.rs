@@ -59,6 +59,10 @@ impl SupervisorStandby {
                 if me.waiting.lock().map(|w| w.is_some()).unwrap_or(true) {
                     return;
                 }
+                // The standby starts up at idle priority (the policy passes to the child):
+                // it must not take the CPU from the containers starting and stopping now.
+                // It returns to normal when it gets its container (`await_request`).
+                set_idle_priority(true);
                 let Ok(sock) = me.spawn() else {
                     return;
                 };
@@ -104,7 +108,22 @@ pub fn await_request(fd: RawFd) -> Option<StandbyRequest> {
         }
     }
     line.pop();
-    parse_request(&String::from_utf8(line).ok()?)
+    let request = parse_request(&String::from_utf8(line).ok()?)?;
+    set_idle_priority(false);
+    Some(request)
+}
+
+/// The calling thread's scheduling: SCHED_IDLE, or back to the normal policy (with the nice
+/// value it had). Best effort.
+fn set_idle_priority(idle: bool) {
+    let policy = if idle {
+        libc::SCHED_IDLE
+    } else {
+        libc::SCHED_OTHER
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: changes only the calling thread's scheduling policy; `param` outlives the call.
+    unsafe { libc::sched_setscheduler(0, policy, &param) };
 }
 
 fn parse_request(line: &str) -> Option<StandbyRequest> {
