@@ -45,6 +45,13 @@ fi
 
 echo "== docker run --rm busybox true"
 hyperfine --warmup 3 --runs 20 -N "${peers[@]}" --export-markdown "$work/run.md"
+# From its first start on, the server keeps a supervisor waiting for the next one: its own
+# memory (what it does not share with the server: Private_* of smaps_rollup) counts too.
+standby=$(pgrep -f -- "--root $root __supervise --standby" | head -1)
+if [ -n "$standby" ]; then
+  private=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$standby/smaps_rollup")
+  echo "after the runs: berth serve $(rss $serve_pid) kB, waiting supervisor $private kB of its own"
+fi
 
 # 50 clients at once, each doing `ps` then `run --rm … true`, twice: every command's
 # latency in ms (or "error"), then p50, p99 and the error count.

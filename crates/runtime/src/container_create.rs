@@ -193,6 +193,15 @@ impl Runtime {
             )));
         }
         let (no_new_privileges, seccomp) = security_options(&h.security_opt, &caps, h.privileged)?;
+        let seccomp = match seccomp {
+            Some(p) => Some(
+                serde_json::value::to_raw_value(&p).map_err(|e| Error::Json {
+                    what: "seccomp profile".into(),
+                    source: e,
+                })?,
+            ),
+            None => None,
+        };
         let healthcheck = crate::health::merge(icfg.healthcheck.as_ref(), c.healthcheck.as_ref())?;
         let stop_signal = match c.stop_signal.as_str() {
             "" => icfg.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),

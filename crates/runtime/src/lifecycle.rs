@@ -91,37 +91,44 @@ impl Runtime {
     /// Every container, with states corrected for processes that died unobserved (a killed
     /// supervisor).
     pub fn list(&self) -> Result<Vec<ContainerRecord>> {
+        let mut all = self.containers.list()?;
+        for c in &mut all {
+            self.correct_abandoned(c);
+        }
+        Ok(all)
+    }
+
+    /// A container running by its record whose process and monitor are both gone is shown
+    /// as what it is: exited, nothing watching it.
+    fn correct_abandoned(&self, c: &mut ContainerRecord) {
         let abandoned = |c: &ContainerRecord| {
             c.state.status == Status::Running
                 && !pid_alive(c.state.pid)
                 && !pid_alive(c.state.monitor_pid)
         };
-        let mut all = self.containers.list()?;
-        for c in &mut all {
-            if abandoned(c) {
-                // Its monitor may have recorded the exit and gone between the read and the
-                // look at its pid: the record as it is now decides.
-                match self.containers.load(&c.id) {
-                    Ok(now) if !abandoned(&now) => {
-                        *c = now;
-                        continue;
-                    }
-                    Err(_) => continue,
-                    Ok(_) => {}
-                }
-                c.state.status = Status::Exited;
-                c.state.paused = false;
-                c.state.exit_code = -1;
-                c.state.error =
-                    "the container's process ended while nothing was watching it".into();
-            }
+        if !abandoned(c) {
+            return;
         }
-        Ok(all)
+        // Its monitor may have recorded the exit and gone between the read and the look at
+        // its pid: the record as it is now decides.
+        match self.containers.load(&c.id) {
+            Ok(now) if !abandoned(&now) => {
+                *c = now;
+                return;
+            }
+            Err(_) => return,
+            Ok(_) => {}
+        }
+        c.state.status = Status::Exited;
+        c.state.paused = false;
+        c.state.exit_code = -1;
+        c.state.error = "the container's process ended while nothing was watching it".into();
     }
 
     pub fn find(&self, key: &str) -> Result<ContainerRecord> {
-        let c = self.containers.find(key)?;
-        Ok(self.list()?.into_iter().find(|x| x.id == c.id).unwrap_or(c))
+        let mut c = self.containers.find(key)?;
+        self.correct_abandoned(&mut c);
+        Ok(c)
     }
     /// Volume names that containers use.
     pub fn volumes_in_use(&self) -> Vec<String> {

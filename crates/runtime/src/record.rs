@@ -89,9 +89,11 @@ pub struct RunConfig {
     pub caps: Vec<String>,
     pub privileged: bool,
     pub no_new_privileges: bool,
-    /// The seccomp profile in OCI form; `None` for `seccomp=unconfined`.
+    /// The seccomp profile in OCI form; `None` for `seccomp=unconfined`. Kept as written and
+    /// parsed only when the container starts: it is most of a record (~12 KB for Docker's
+    /// default), and records are read far more often (every lookup, list, wait).
     #[serde(default)]
-    pub seccomp: Option<serde_json::Value>,
+    pub seccomp: Option<Box<serde_json::value::RawValue>>,
     /// Bind mounts, volumes and tmpfs mounts, sources resolved.
     #[serde(default)]
     pub mounts: Vec<crate::volumes::MountSpec>,
@@ -447,6 +449,13 @@ impl Containers {
 
     /// By full id, unique id prefix, or name (Docker's order).
     pub fn find(&self, key: &str) -> Result<ContainerRecord> {
+        // A full ID (what API clients send back) names one container before anything else:
+        // read just that record, not every one.
+        if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(r) = self.load(key) {
+                return Ok(r);
+            }
+        }
         let key_name = key.strip_prefix('/').unwrap_or(key);
         let all = self.list()?;
         if let Some(r) = all.iter().find(|r| r.id == key) {

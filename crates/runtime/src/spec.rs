@@ -426,7 +426,10 @@ pub fn build_spec(
     }
     linux["resources"] = resources;
     if let Some(profile) = &c.seccomp {
-        linux["seccomp"] = profile.clone();
+        linux["seccomp"] = serde_json::from_str(profile.get()).map_err(|e| Error::Json {
+            what: "the container's seccomp profile".into(),
+            source: e,
+        })?;
     }
     Ok(spec)
 }
