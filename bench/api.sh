@@ -53,6 +53,16 @@ if [ -n "$standby" ]; then
   echo "after the runs: berth serve $(rss $serve_pid) kB, waiting supervisor $private kB of its own"
 fi
 
+# A store as it is after a while: 50 stopped containers beside the one that runs.
+echo "== docker run --rm busybox true, 50 stopped containers in the store"
+for _ in $(seq 50); do $B create busybox true >/dev/null; done
+[ ${#peers[@]} -gt 3 ] && for _ in $(seq 50); do
+  $client -H unix:///var/run/docker.sock create busybox true >/dev/null
+done
+hyperfine --warmup 3 --runs 20 -N "${peers[@]}" --export-markdown "$work/run50.md"
+$B container prune -f >/dev/null
+[ ${#peers[@]} -gt 3 ] && $client -H unix:///var/run/docker.sock container prune -f >/dev/null
+
 # 50 clients at once, each doing `ps` then `run --rm … true`, twice: every command's
 # latency in ms (or "error"), then p50, p99 and the error count.
 concurrent() { # $1 = docker -H …, $2 = label
@@ -87,4 +97,4 @@ echo "== 50 concurrent clients (ps + run --rm, twice each)"
 concurrent "$B" berth
 [ ${#peers[@]} -gt 3 ] && concurrent "$client -H unix:///var/run/docker.sock" dockerd
 echo "berth serve RSS after the load: $(rss $serve_pid) kB"
-cat "$work/run.md"
+cat "$work/run.md" "$work/run50.md"
