@@ -201,12 +201,16 @@ class ContainerTest(unittest.TestCase):
         api = docker.APIClient(base_url=tcp, version="1.44")
         ctr = self.c.containers.run("busybox", ["sleep", "300"], detach=True)
         try:
-            # The server's count once the run's own connections are closed: the lowest of
-            # a few looks (one taken at once may still hold a closing socket).
-            idle = fds()
-            for _ in range(10):
+            # The server's count once the run's own connections are closed and the
+            # supervisor it keeps for the next start has been started: unchanged for half
+            # a second.
+            idle, since = fds(), time.time()
+            settle_by = time.time() + 10
+            while time.time() - since < 0.5 and time.time() < settle_by:
                 time.sleep(0.05)
-                idle = min(idle, fds())
+                n = fds()
+                if n != idle:
+                    idle, since = n, time.time()
             ws = api.attach_socket(ctr.id, params={"stdout": 1, "stream": 1}, ws=True)
             deadline = time.time() + 10
             while fds() < idle + 2 and time.time() < deadline:

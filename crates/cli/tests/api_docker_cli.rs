@@ -324,7 +324,7 @@ fn root_berth_serve_refuses_browsers_and_leaves_containers_running_when_stopped(
     }
     assert_eq!(standbys(), 1, "one supervisor waits for the next start");
     // The next start is the waiting supervisor's (it keeps its command line, `--standby`),
-    // and another one waits.
+    // and another one waits: at idle priority, while the one at work is back to normal.
     s.docker(&["run", "-d", "--name", "next", "busybox", "sleep", "300"])
         .ok();
     let t = Instant::now();
@@ -332,6 +332,29 @@ fn root_berth_serve_refuses_browsers_and_leaves_containers_running_when_stopped(
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(standbys(), 2, "the supervisor of next and one waiting");
+    let policies = || {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(format!("{} __supervise --standby", b.root().display()))
+            .output()
+            .unwrap();
+        let mut p: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+                // Field 41 (policy), counted after the command name's closing parenthesis.
+                let after = &stat[stat.rfind(')').unwrap() + 2..];
+                match after.split(' ').nth(38) {
+                    Some("0") => "normal".to_string(),
+                    Some("5") => "idle".to_string(),
+                    other => format!("{other:?}"),
+                }
+            })
+            .collect();
+        p.sort();
+        p
+    };
+    assert_eq!(policies(), ["idle", "normal"]);
     let status = s.terminate();
     assert!(status.success(), "{status}");
     assert!(!s.socket.exists(), "the socket is removed");
@@ -360,7 +383,18 @@ fn root_berth_serve_lets_go_of_clients_that_leave_and_removes_only_its_own_socke
     s.docker(&["run", "-d", "--name", "quiet", "busybox", "sleep", "300"])
         .ok();
     s.docker(&["ps"]).ok();
-    let idle = s.open_fds();
+    // Once the run's connections are closed and the supervisor the server keeps for the
+    // next start has been started: unchanged for half a second.
+    let mut idle = s.open_fds();
+    let mut since = Instant::now();
+    let settle_by = Instant::now() + Duration::from_secs(10);
+    while since.elapsed() < Duration::from_millis(500) && Instant::now() < settle_by {
+        std::thread::sleep(Duration::from_millis(50));
+        let n = s.open_fds();
+        if n != idle {
+            (idle, since) = (n, Instant::now());
+        }
+    }
     // Two streams with nothing to say: an attach and an exec whose input stays open.
     let mut attach = s
         .docker_cmd(&["attach", "quiet"])

@@ -30,8 +30,9 @@ pub fn spawn_and_wait_ready(cmd: Command) -> std::io::Result<String> {
 
 /// Spawns `cmd` detached (a session of its own, standard streams on /dev/null, nothing
 /// inherited but `channel`, whose number it finds in `BERTH_READY_FD`) and reaps it in the
-/// background. `channel` is the child's end of a pipe or socket; the caller closes its copy.
-pub fn spawn_detached(mut cmd: Command, channel: RawFd) -> std::io::Result<()> {
+/// background; returns its pid. `channel` is the child's end of a pipe or socket; the caller
+/// closes its copy.
+pub fn spawn_detached(mut cmd: Command, channel: RawFd) -> std::io::Result<u32> {
     let wfd = channel;
     cmd.env("BERTH_READY_FD", wfd.to_string())
         .stdin(Stdio::null())
@@ -56,10 +57,11 @@ pub fn spawn_detached(mut cmd: Command, channel: RawFd) -> std::io::Result<()> {
         });
     }
     let mut child = cmd.spawn()?;
+    let pid = child.id();
     std::thread::spawn(move || {
         let _ = child.wait();
     });
-    Ok(())
+    Ok(pid)
 }
 
 /// The child's side: the ready pipe from `BERTH_READY_FD`, made close-on-exec so processes the

@@ -19,7 +19,13 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct SupervisorStandby {
     exe: PathBuf,
     root: PathBuf,
-    waiting: Mutex<Option<UnixStream>>,
+    waiting: Mutex<Option<Waiting>>,
+}
+
+/// A started standby: the server's end of its socket, and its pid.
+struct Waiting {
+    sock: UnixStream,
+    pid: u32,
 }
 
 /// What a standby is asked to do: supervise `id`, keeping its output for a client that
@@ -42,7 +48,10 @@ impl SupervisorStandby {
     /// Hands the container to the waiting supervisor and returns the socket on which it
     /// answers; None when there is none (the caller starts a fresh one).
     pub(crate) fn hand_over(&self, id: &str, await_client: bool) -> Option<UnixStream> {
-        let mut sock = self.waiting.lock().ok()?.take()?;
+        let Waiting { mut sock, pid } = self.waiting.lock().ok()?.take()?;
+        // Back to the normal policy before it is woken: at idle priority, a busy CPU could
+        // keep this start waiting. (It does the same itself, should this fail.)
+        set_priority(pid as libc::pid_t, false);
         let mode = if await_client { "attach" } else { "detach" };
         // A standby that died meanwhile fails the write (EPIPE: SIGPIPE is ignored where
         // containers are run) and the caller starts a fresh supervisor instead.
@@ -62,29 +71,29 @@ impl SupervisorStandby {
                 // The standby starts up at idle priority (the policy passes to the child):
                 // it must not take the CPU from the containers starting and stopping now.
                 // It returns to normal when it gets its container (`await_request`).
-                set_idle_priority(true);
-                let Ok(sock) = me.spawn() else {
+                set_priority(0, true);
+                let Ok(spawned) = me.spawn() else {
                     return;
                 };
                 if let Ok(mut w) = me.waiting.lock() {
                     // Another refill may have won the race: the spare then reads the end
                     // of its socket and exits.
                     if w.is_none() {
-                        *w = Some(sock);
+                        *w = Some(spawned);
                     }
                 }
             });
     }
 
-    fn spawn(&self) -> std::io::Result<UnixStream> {
+    fn spawn(&self) -> std::io::Result<Waiting> {
         let (ours, theirs) = UnixStream::pair()?;
         let mut cmd = std::process::Command::new(&self.exe);
         cmd.arg("--root")
             .arg(&self.root)
             .arg("__supervise")
             .arg("--standby");
-        berth_network::daemonize::spawn_detached(cmd, theirs.as_raw_fd())?;
-        Ok(ours)
+        let pid = berth_network::daemonize::spawn_detached(cmd, theirs.as_raw_fd())?;
+        Ok(Waiting { sock: ours, pid })
     }
 }
 
@@ -109,21 +118,21 @@ pub fn await_request(fd: RawFd) -> Option<StandbyRequest> {
     }
     line.pop();
     let request = parse_request(&String::from_utf8(line).ok()?)?;
-    set_idle_priority(false);
+    set_priority(0, false);
     Some(request)
 }
 
-/// The calling thread's scheduling: SCHED_IDLE, or back to the normal policy (with the nice
-/// value it had). Best effort.
-fn set_idle_priority(idle: bool) {
+/// The scheduling of thread `tid` (0: the calling one): SCHED_IDLE, or back to the normal
+/// policy (with the nice value it had). Best effort.
+fn set_priority(tid: libc::pid_t, idle: bool) {
     let policy = if idle {
         libc::SCHED_IDLE
     } else {
         libc::SCHED_OTHER
     };
     let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: changes only the calling thread's scheduling policy; `param` outlives the call.
-    unsafe { libc::sched_setscheduler(0, policy, &param) };
+    // SAFETY: changes only a scheduling policy; `param` outlives the call.
+    unsafe { libc::sched_setscheduler(tid, policy, &param) };
 }
 
 fn parse_request(line: &str) -> Option<StandbyRequest> {
@@ -201,7 +210,10 @@ mod tests {
 
         // One waiting: it gets the request, and the answer is read to the end.
         let (ours, theirs) = UnixStream::pair().unwrap();
-        *s.waiting.lock().unwrap() = Some(ours);
+        *s.waiting.lock().unwrap() = Some(Waiting {
+            sock: ours,
+            pid: std::process::id(),
+        });
         let sock = s.hand_over("abc", true).unwrap();
         let r = await_request(theirs.as_raw_fd()).unwrap();
         assert_eq!((r.id.as_str(), r.await_client), ("abc", true));
@@ -214,7 +226,10 @@ mod tests {
         // One that died: the write fails and the caller starts a fresh supervisor.
         let (ours, theirs) = UnixStream::pair().unwrap();
         drop(theirs);
-        *s.waiting.lock().unwrap() = Some(ours);
+        *s.waiting.lock().unwrap() = Some(Waiting {
+            sock: ours,
+            pid: std::process::id(),
+        });
         // (Rust's runtime ignores SIGPIPE: the write fails with EPIPE.)
         assert!(s.hand_over("abc", false).is_none());
     }
