@@ -7,7 +7,9 @@
 //! starts the next standby in the background. The socket doubles as the ready pipe: the
 //! supervisor answers "ok" (or its error) on it and closes it, exactly as on the pipe of a
 //! fresh one. A standby that reads the end of its socket instead of a request (the server
-//! stopped or was killed) exits without doing anything.
+//! stopped or was killed) exits without doing anything. It starts up at idle priority (a
+//! spare must not slow the containers starting and stopping meanwhile) and is put back to the
+//! normal policy just before it is handed a container.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
