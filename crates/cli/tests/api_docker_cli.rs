@@ -307,14 +307,18 @@ fn root_berth_serve_refuses_browsers_and_leaves_containers_running_when_stopped(
 
     // No supervisor waits before the first start; one does after it (for the next start),
     // and it goes with the server.
-    let standbys = || {
+    let standby_pids = || {
         let out = Command::new("pgrep")
             .arg("-f")
             .arg(format!("{} __supervise --standby", b.root().display()))
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().count()
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<String>>()
     };
+    let standbys = || standby_pids().len();
     assert_eq!(standbys(), 0, "a supervisor waits before any start");
     s.docker(&["run", "-d", "--name", "stays", "busybox", "sleep", "300"])
         .ok();
@@ -333,13 +337,8 @@ fn root_berth_serve_refuses_browsers_and_leaves_containers_running_when_stopped(
     }
     assert_eq!(standbys(), 2, "the supervisor of next and one waiting");
     let policies = || {
-        let out = Command::new("pgrep")
-            .arg("-f")
-            .arg(format!("{} __supervise --standby", b.root().display()))
-            .output()
-            .unwrap();
-        let mut p: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
+        let mut p: Vec<String> = standby_pids()
+            .iter()
             .map(|pid| {
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
                 // Field 41 (policy), counted after the command name's closing parenthesis.

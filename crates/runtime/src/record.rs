@@ -436,8 +436,14 @@ impl Containers {
         let mut out = Vec::new();
         for e in fs::read_dir(&self.root).ctx("read directory", &self.root)? {
             let e = e.ctx("read directory", &self.root)?;
-            // Dot files are the containers' locks, not containers.
-            if let Some(id) = e.file_name().to_str().filter(|n| !n.starts_with('.')) {
+            let name = e.file_name();
+            let name = name.to_str().unwrap_or_default();
+            if let Some(taken) = name.strip_prefix(".removing-") {
+                delete_if_abandoned(&e.path(), taken);
+                continue;
+            }
+            // Other dot files are the containers' locks, not containers.
+            if let Some(id) = Some(name).filter(|n| !n.is_empty() && !n.starts_with('.')) {
                 if let Ok(r) = self.load(id) {
                     out.push(r);
                 }
@@ -510,6 +516,15 @@ impl Containers {
                 source: e,
             }),
         }
+    }
+}
+
+/// A directory `take_dir` took out whose remover was killed before it deleted it
+/// (`ID.PID.SEQ`): deleted by whoever sees it next, unless that process still lives.
+fn delete_if_abandoned(path: &Path, taken: &str) {
+    let pid = taken.split('.').nth(1).and_then(|p| p.parse::<i32>().ok());
+    if pid.is_some_and(|p| !crate::process::pid_alive(p)) {
+        let _ = fs::remove_dir_all(path);
     }
 }
 
@@ -686,6 +701,23 @@ pub fn valid_name(n: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_removal_killed_midway_is_finished_by_the_next_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let containers = Containers::new(dir.path()).unwrap();
+        let root = dir.path().join("containers");
+        // A remover that is gone (no such pid), and one that still works (this process).
+        let gone = root.join(".removing-abc.999999999.0");
+        let busy = root.join(format!(".removing-def.{}.0", std::process::id()));
+        for d in [&gone, &busy] {
+            fs::create_dir_all(d.join("upper/etc")).unwrap();
+            fs::write(d.join("container.json"), "{}").unwrap();
+        }
+        assert!(containers.list().unwrap().is_empty());
+        assert!(!gone.exists(), "left by a killed removal");
+        assert!(busy.exists(), "another process is deleting it");
+    }
+
     use super::*;
 
     #[test]
