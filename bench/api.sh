@@ -17,8 +17,10 @@ berth="$PWD/target/release/berth --root $root"
 client=/usr/local/bin/docker
 [ -x "$client" ] || client=docker
 serve_pid=
+instant_pid=
 cleanup() {
   [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null || true
+  [ -n "$instant_pid" ] && kill "$instant_pid" 2>/dev/null || true
   $berth rm -f $($berth ps -aq) >/dev/null 2>&1 || true
   stop_dockerd
   rm -rf "$work"
@@ -36,7 +38,16 @@ echo "== idle RSS"
 echo "berth serve: $(rss $serve_pid) kB"
 B="$client -H unix://$sock"
 peers=(-n "docker CLI -> berth serve" "$B run --rm busybox true")
+# The floor under any engine: the same command against a server that runs nothing and
+# answers at once (bench/instant_engine.py). dockerd's time over it is the most any engine
+# could be faster by, measured in this same run.
+python3 bench/instant_engine.py "$work/instant.sock" 2>"$work/instant.log" &
+instant_pid=$!
+for _ in $(seq 100); do [ -S "$work/instant.sock" ] && break; sleep 0.05; done
+peers+=(-n "docker CLI -> instant engine (runs nothing)" "$client -H unix://$work/instant.sock run --rm busybox true")
+have_dockerd=
 if start_dockerd 3; then
+  have_dockerd=1
   $client import -c 'CMD ["sh"]' "$work/busybox.tar" busybox >/dev/null
   d=$(pgrep -x dockerd | head -1); c=$(pgrep -x containerd | head -1)
   echo "dockerd: $(rss "$d") kB, containerd: $(rss "$c") kB"
@@ -56,12 +67,12 @@ fi
 # A store as it is after a while: 50 stopped containers beside the one that runs.
 echo "== docker run --rm busybox true, 50 stopped containers in the store"
 for _ in $(seq 50); do $B create busybox true >/dev/null; done
-[ ${#peers[@]} -gt 3 ] && for _ in $(seq 50); do
+[ -n "$have_dockerd" ] && for _ in $(seq 50); do
   $client -H unix:///var/run/docker.sock create busybox true >/dev/null
 done
 hyperfine --warmup 3 --runs 20 -N "${peers[@]}" --export-markdown "$work/run50.md"
 $B container prune -f >/dev/null
-[ ${#peers[@]} -gt 3 ] && $client -H unix:///var/run/docker.sock container prune -f >/dev/null
+[ -n "$have_dockerd" ] && $client -H unix:///var/run/docker.sock container prune -f >/dev/null
 
 # 50 clients at once, each doing `ps` then `run --rm … true`, twice: every command's
 # latency in ms (or "error"), then p50, p99 and the error count.
@@ -95,6 +106,6 @@ concurrent() { # $1 = docker -H …, $2 = label
 }
 echo "== 50 concurrent clients (ps + run --rm, twice each)"
 concurrent "$B" berth
-[ ${#peers[@]} -gt 3 ] && concurrent "$client -H unix:///var/run/docker.sock" dockerd
+[ -n "$have_dockerd" ] && concurrent "$client -H unix:///var/run/docker.sock" dockerd
 echo "berth serve RSS after the load: $(rss $serve_pid) kB"
 cat "$work/run.md" "$work/run50.md"
