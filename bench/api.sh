@@ -45,6 +45,14 @@ python3 bench/instant_engine.py "$work/instant.sock" 2>"$work/instant.log" &
 instant_pid=$!
 for _ in $(seq 100); do [ -S "$work/instant.sock" ] && break; sleep 0.05; done
 peers+=(-n "docker CLI -> instant engine (runs nothing)" "$client -H unix://$work/instant.sock run --rm busybox true")
+# The OCI runtime alone, for scale: runc on a prepared bundle (no engine, no image store, no
+# network) runs the same `true`.
+if command -v runc >/dev/null; then
+  mkdir -p "$work/bundle/rootfs"
+  tar -xf "$work/busybox.tar" -C "$work/bundle/rootfs"
+  (cd "$work/bundle" && runc spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' config.json)
+  peers+=(-n "runc run on a prepared bundle (no engine)" "runc run -b $work/bundle bench-api-runc")
+fi
 have_dockerd=
 if start_dockerd 3; then
   have_dockerd=1
