@@ -318,9 +318,10 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    fn spawn_sleep(secs: &str) -> i32 {
-        let child = std::process::Command::new("sleep")
-            .arg(secs)
+    /// A child running `sh -c script`, by pid (reaped by the test).
+    fn spawn_sh(script: &str) -> i32 {
+        let child = std::process::Command::new("sh")
+            .args(["-c", script])
             .spawn()
             .unwrap();
         i32::try_from(child.id()).unwrap()
@@ -328,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_child_that_ends_in_time_is_seen_ending_without_the_full_wait() {
-        let pid = spawn_sleep("0.05");
+        let pid = spawn_sh("sleep 0.05");
         let began = Instant::now();
         assert!(exits_within(pid, Duration::from_secs(5)));
         assert!(began.elapsed() < Duration::from_secs(4));
@@ -337,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_child_still_running_at_the_limit_is_not() {
-        let pid = spawn_sleep("5");
+        let pid = spawn_sh("exec sleep 5");
         let began = Instant::now();
         assert!(!exits_within(pid, Duration::from_millis(100)));
         assert!(began.elapsed() >= Duration::from_millis(100));
@@ -347,20 +348,12 @@ mod tests {
 
     #[test]
     fn waiting_with_a_release_returns_the_exit_code_either_way() {
-        let quick = std::process::Command::new("sh")
-            .args(["-c", "exit 3"])
-            .spawn()
-            .unwrap();
-        let quick = i32::try_from(quick.id()).unwrap();
+        let quick = spawn_sh("exit 3");
         assert_eq!(
             wait_pid_releasing_after(quick, Some(Duration::from_secs(5))),
             3
         );
-        let slow = std::process::Command::new("sh")
-            .args(["-c", "sleep 0.3; exit 4"])
-            .spawn()
-            .unwrap();
-        let slow = i32::try_from(slow.id()).unwrap();
+        let slow = spawn_sh("sleep 0.3; exit 4");
         assert_eq!(
             wait_pid_releasing_after(slow, Some(Duration::from_millis(50))),
             4
