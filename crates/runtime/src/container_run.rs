@@ -16,9 +16,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::lifecycle::{bridged, Runtime};
 use crate::logs::{log_path, LogSettings, LogWriter};
 use crate::options::BERTH_INIT;
-use crate::process::{
-    closed_stdin, pipe, relay, wait_pid_releasing_after, RELEASE_STARTUP_CODE_AFTER,
-};
+use crate::process::{closed_stdin, pipe, relay, release_startup_code, wait_pid};
 use crate::record::{now, ContainerRecord, State, Status, ZERO_TIME};
 use crate::rootfs::{check_command, resolve_user, write_etc_files, RootfsPaths};
 use crate::spec::build_spec;
@@ -137,9 +135,9 @@ impl Runtime {
         drop(held);
         target.store(pid, std::sync::atomic::Ordering::SeqCst);
         ready(Ok(&rec));
-        // A supervisor stays for the container's life: once the container has run a while,
-        // it drops the code only its start needed.
-        let release_after = supervised.then_some(RELEASE_STARTUP_CODE_AFTER);
+        if supervised {
+            release_startup_code();
+        }
         // Health checks run while the container does (in its pid namespace, a probe dies
         // with it, so the scope ends promptly after the exit).
         let stop = std::sync::atomic::AtomicBool::new(false);
@@ -159,7 +157,7 @@ impl Runtime {
                     )
                 });
             }
-            let code = wait_pid_releasing_after(pid, release_after);
+            let code = wait_pid(pid);
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
             code
         });

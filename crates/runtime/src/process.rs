@@ -227,63 +227,6 @@ pub(crate) fn release_startup_code() {
     }
 }
 
-/// How long a container runs before its supervisor drops its start-up code. Containers that
-/// end sooner (`run --rm … true`, a script's one-off command) would only fault those pages
-/// back in for their exit path, with a client waiting for that exit.
-pub(crate) const RELEASE_STARTUP_CODE_AFTER: std::time::Duration =
-    std::time::Duration::from_secs(1);
-
-/// `wait_pid` for a supervisor: if the child still runs after `release_after`, the start-up
-/// code is dropped first (`release_startup_code`), then the wait goes on.
-pub(crate) fn wait_pid_releasing_after(
-    pid: i32,
-    release_after: Option<std::time::Duration>,
-) -> i32 {
-    if let Some(after) = release_after {
-        if !exits_within(pid, after) {
-            release_startup_code();
-        }
-    }
-    wait_pid(pid)
-}
-
-/// Whether our child `pid` ends within `limit` (it is left to reap). Without a pidfd
-/// (kernels before 5.3) the answer is no, at once.
-fn exits_within(pid: i32, limit: std::time::Duration) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: pidfd_open takes no pointers; a negative result is an error.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let Ok(raw) = i32::try_from(raw) else {
-        return false;
-    };
-    if raw < 0 {
-        return false;
-    }
-    // SAFETY: pidfd_open returned a new descriptor that nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let Some(deadline) = std::time::Instant::now().checked_add(limit) else {
-        return false;
-    };
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
-        let mut p = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r != -1 {
-            // A pidfd becomes readable when its process ends.
-            return r > 0;
-        }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return false;
-        }
-    }
-}
-
 /// kill(2) for a container's process. Never for pid 0 or below: kill(0, …) would signal
 /// berth's own process group (a record between two runs of a restart policy has pid 0).
 pub(crate) fn signal_pid(pid: i32, sig: i32) {
@@ -309,54 +252,4 @@ pub(crate) fn signal_container(id: &str, pid: i32, sig: i32) {
 pub(crate) fn closed_stdin() -> Result<OwnedFd> {
     let (r, _closed) = pipe()?;
     Ok(r)
-}
-
-#[cfg(test)]
-// The children are reaped by `wait_pid` (waitpid), which the lint cannot see.
-#[allow(clippy::zombie_processes)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, Instant};
-
-    /// A child running `sh -c script`, by pid (reaped by the test).
-    fn spawn_sh(script: &str) -> i32 {
-        let child = std::process::Command::new("sh")
-            .args(["-c", script])
-            .spawn()
-            .unwrap();
-        i32::try_from(child.id()).unwrap()
-    }
-
-    #[test]
-    fn a_child_that_ends_in_time_is_seen_ending_without_the_full_wait() {
-        let pid = spawn_sh("sleep 0.05");
-        let began = Instant::now();
-        assert!(exits_within(pid, Duration::from_secs(5)));
-        assert!(began.elapsed() < Duration::from_secs(4));
-        assert_eq!(wait_pid(pid), 0, "left for wait_pid to reap");
-    }
-
-    #[test]
-    fn a_child_still_running_at_the_limit_is_not() {
-        let pid = spawn_sh("exec sleep 5");
-        let began = Instant::now();
-        assert!(!exits_within(pid, Duration::from_millis(100)));
-        assert!(began.elapsed() >= Duration::from_millis(100));
-        signal_pid(pid, libc::SIGKILL);
-        assert_eq!(wait_pid(pid), 128 + libc::SIGKILL);
-    }
-
-    #[test]
-    fn waiting_with_a_release_returns_the_exit_code_either_way() {
-        let quick = spawn_sh("exit 3");
-        assert_eq!(
-            wait_pid_releasing_after(quick, Some(Duration::from_secs(5))),
-            3
-        );
-        let slow = spawn_sh("sleep 0.3; exit 4");
-        assert_eq!(
-            wait_pid_releasing_after(slow, Some(Duration::from_millis(50))),
-            4
-        );
-    }
 }
