@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The Engine API server, berth side by side with dockerd (issue #14): the docker CLI's
-# `run --rm busybox true` through `berth serve` and through dockerd; 50 concurrent clients
+# `run --rm busybox true` through `berth serve` and through dockerd, beside the same command
+# against an engine that runs nothing (bench/instant_engine.py, the client's own floor) and
+# bare runc on a prepared bundle (the OCI runtime alone, for scale); 50 concurrent clients
 # (`docker ps` and `docker run --rm busybox true`, mixed) against each, with errors and
 # p50/p99 latency; idle RSS of `berth serve` and of dockerd + containerd.
 # Usage (root): bash bench/api.sh
