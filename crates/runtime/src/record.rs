@@ -443,10 +443,11 @@ impl Containers {
                 continue;
             }
             // Other dot files are the containers' locks, not containers.
-            if let Some(id) = Some(name).filter(|n| !n.is_empty() && !n.starts_with('.')) {
-                if let Ok(r) = self.load(id) {
-                    out.push(r);
-                }
+            if name.is_empty() || name.starts_with('.') {
+                continue;
+            }
+            if let Ok(r) = self.load(name) {
+                out.push(r);
             }
         }
         out.sort_by(|a, b| b.created.cmp(&a.created));
@@ -701,6 +702,8 @@ pub fn valid_name(n: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_removal_killed_midway_is_finished_by_the_next_list() {
         let dir = tempfile::tempdir().unwrap();
@@ -717,8 +720,6 @@ mod tests {
         assert!(!gone.exists(), "left by a killed removal");
         assert!(busy.exists(), "another process is deleting it");
     }
-
-    use super::*;
 
     #[test]
     fn a_dropped_lock_is_free_though_a_cloned_process_shares_its_file() {
